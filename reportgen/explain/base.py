@@ -1,0 +1,156 @@
+"""The contract every explanation method follows, and the method registry.
+
+A method is one short file that subclasses :class:`Explainer` and registers
+itself with :func:`register`.  Constructor takes the model and the settings; the
+call takes the data (as captum does)::
+
+    explainer = get_explainer("integrated_gradients").create(model, seed=0)
+    result = explainer.explain(images, targets)   # -> Explanation
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from reportgen.errors import unknown_name_error
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What one method produced for a batch of images.
+
+    Attributes
+    ----------
+    method : registry name of the method.
+    maps : (N, H, W) float32 raw attribution, signed where the method is signed.
+        Metrics rank pixels by these values, highest first.
+    settings : every setting that determines the maps (for provenance and cache keys).
+    seconds : wall time of :meth:`Explainer.explain`.
+    forward_passes, backward_passes : image-passes spent (a batch of 8 counts 8).
+    display_maps : (N, H, W) float32 to show instead of ``maps``, or ``None``
+        (LIME shows the top-5 positive superpixels; metrics still use ``maps``).
+    warnings : human-readable warnings (e.g. a 3x3 Grad-CAM feature map).
+    extras : per-image diagnostics, each an (N,) array (e.g. IG completeness delta).
+    """
+
+    method: str
+    maps: np.ndarray
+    settings: dict
+    seconds: float
+    forward_passes: int
+    backward_passes: int
+    display_maps: np.ndarray | None = None
+    warnings: tuple[str, ...] = ()
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def normalised(self) -> np.ndarray:
+        """(N, H, W) display maps scaled per image to [0, 1] (absolute value for signed maps)."""
+        maps = np.abs(self.display_maps if self.display_maps is not None else self.maps)
+        flat = maps.reshape(len(maps), -1)
+        low = flat.min(axis=1, keepdims=True)
+        span = flat.max(axis=1, keepdims=True) - low
+        scaled = (flat - low) / np.where(span > 0, span, 1.0)
+        return scaled.reshape(maps.shape).astype(np.float32)
+
+
+class Explainer:
+    """Base class: subclasses implement :meth:`_attribute`.
+
+    Parameters
+    ----------
+    model : classifier taking (N, 3, H, W) float in [0, 1], returning (N, C) logits.
+    seed : seed for every random choice the method makes.
+    batch_size : images per forward pass for perturbation methods.
+    **settings : method-specific settings (see each subclass).
+    """
+
+    name: str = ""
+
+    def __init__(self, model: torch.nn.Module, *, seed: int = 0, batch_size: int = 256, **settings):
+        self.model = model
+        self.seed = seed
+        self.batch_size = batch_size
+        self.settings = settings
+        self.forward_passes = 0
+        self.backward_passes = 0
+        self.warnings: list[str] = []
+
+    def explain(self, images: torch.Tensor, targets: torch.Tensor) -> Explanation:
+        """Explain ``targets`` (N,) long for ``images`` (N, 3, H, W) float in [0, 1]."""
+        self.forward_passes = self.backward_passes = 0
+        self.warnings = []
+        started = time.perf_counter()
+        maps, display_maps, extras = self._attribute(images, targets)
+        return Explanation(
+            method=self.name,
+            maps=np.asarray(maps, dtype=np.float32),
+            settings=self.describe(),
+            seconds=time.perf_counter() - started,
+            forward_passes=self.forward_passes,
+            backward_passes=self.backward_passes,
+            display_maps=None if display_maps is None else np.asarray(display_maps, dtype=np.float32),
+            warnings=tuple(self.warnings),
+            extras=extras or {},
+        )
+
+    def describe(self) -> dict:
+        """Settings that determine the maps (JSON-serialisable)."""
+        return {"seed": self.seed, **self.settings}
+
+    def _attribute(self, images, targets):
+        """Return ``(maps, display_maps_or_None, extras_dict_or_None)``."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ExplainerInfo:
+    """A registry record.
+
+    Attributes
+    ----------
+    name : registry key used by ``--methods`` and in report.json.
+    title : human-readable name for the report.
+    factory : the Explainer subclass.
+    default : run when ``--methods`` is not given.
+    signed : whether raw maps carry a sign.
+    reference : paper the method comes from.
+    """
+
+    name: str
+    title: str
+    factory: Callable[..., Explainer]
+    default: bool
+    signed: bool
+    reference: str
+
+    def create(self, model: torch.nn.Module, **settings) -> Explainer:
+        return self.factory(model, **settings)
+
+
+_REGISTRY: dict[str, ExplainerInfo] = {}
+
+
+def register(info: ExplainerInfo) -> ExplainerInfo:
+    """Add a method to the registry (names are unique)."""
+    if info.name in _REGISTRY:
+        raise ValueError(f"explainer {info.name!r} is already registered")
+    _REGISTRY[info.name] = info
+    return info
+
+
+def list_explainers(*, default_only: bool = False) -> list[str]:
+    """Registered method names, in registration order."""
+    return [name for name, info in _REGISTRY.items() if info.default or not default_only]
+
+
+def get_explainer(name: str) -> ExplainerInfo:
+    """The registry record for ``name``; unknown names raise a ConfigError listing valid ones."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise unknown_name_error("method", name, list(_REGISTRY)) from None

@@ -1,0 +1,97 @@
+"""The classifier: a torchvision ResNet-18 that owns its preprocessing.
+
+Every explainer and metric in reportgen works on RGB images in [0, 1]; the
+normalisation the network was trained with lives inside the module
+(:class:`Normalize`), so "black", "white" or "the data set's mean colour" mean
+the same thing to every method (SEED.md, mistake 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torchvision.models import resnet18
+
+CLASS_NAMES = ("normal", "tumour")
+
+#: ImageNet statistics; the default normalisation of torchvision backbones.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """What the network does to a [0, 1] RGB image before the backbone.
+
+    Attributes
+    ----------
+    mean, std : per-channel normalisation, ``(x - mean) / std``.
+    input_size : side of the square input the network expects (96 for PCam).
+    resize_to : side the network resizes to internally, or ``None``.
+    """
+
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    input_size: int = 96
+    resize_to: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Preprocessing":
+        return cls(
+            mean=tuple(float(v) for v in values["mean"]),
+            std=tuple(float(v) for v in values["std"]),
+            input_size=int(values.get("input_size", 96)),
+            resize_to=None if values.get("resize_to") is None else int(values["resize_to"]),
+        )
+
+
+#: The notebook trained on [0, 1] input without any normalisation.
+IDENTITY_PREPROCESSING = Preprocessing(mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+
+
+class Normalize(nn.Module):
+    """``(x - mean) / std`` (and an optional resize) as a layer of the model."""
+
+    def __init__(self, preprocessing: Preprocessing):
+        super().__init__()
+        self.resize_to = preprocessing.resize_to
+        self.register_buffer("mean", torch.tensor(preprocessing.mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(preprocessing.std).view(1, 3, 1, 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.resize_to is not None:
+            images = nn.functional.interpolate(
+                images, size=(self.resize_to, self.resize_to), mode="bilinear", align_corners=False
+            )
+        return (images - self.mean) / self.std
+
+
+class PCamClassifier(nn.Module):
+    """ResNet-18 with a 2-class head, taking RGB in [0, 1].
+
+    Input ``(N, 3, 96, 96)`` float in [0, 1]; output ``(N, 2)`` logits
+    (class 0 = normal, 1 = tumour).  ``backbone`` is a plain torchvision
+    ``resnet18`` whose ``fc`` is ``Linear(512, 2)``, so its state dict is the
+    one the notebook saved; Grad-CAM's default target layer is
+    ``backbone.layer4[-1]``.
+    """
+
+    def __init__(self, preprocessing: Preprocessing = Preprocessing()):
+        super().__init__()
+        self.preprocessing = preprocessing
+        self.normalize = Normalize(preprocessing)
+        self.backbone = resnet18(weights=None)
+        self.backbone.fc = nn.Linear(512, len(CLASS_NAMES))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.backbone(self.normalize(images))
+
+
+def build_model(preprocessing: Preprocessing = Preprocessing()) -> PCamClassifier:
+    """A freshly initialised classifier, in eval mode."""
+    return PCamClassifier(preprocessing).eval()
