@@ -1,0 +1,173 @@
+"""What changed since the previous report: model, accuracy, AUCs, patches, warnings.
+
+The result of :func:`compare_reports` is stored as ``document["comparison"]`` and
+rendered as "Changes since the previous report".  Gates (:mod:`reportgen.report.gates`)
+read it to fail scheduled runs whose explanations got worse.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from reportgen.errors import ConfigError
+from reportgen.report.gates import Gate, evaluate_gates, parse_gate  # noqa: F401  (re-exported)
+from reportgen.report.summary import method_title, model_accuracy
+
+SCHEMA_VERSION = 1
+AUC_KEYS = ("deletion_auc", "insertion_auc")
+
+
+def load_previous_report(path: str | Path) -> dict:
+    """Read a previous ``report.json``.
+
+    Parameters
+    ----------
+    path : path to a report.json written by reportgen.
+
+    Returns
+    -------
+    dict, the report document
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing, unreadable, not JSON, not a report document, or
+        written by a newer schema than this version of reportgen reads.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"previous report {path} does not exist; pass the report.json of an earlier run") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"previous report {path} cannot be read ({error.__class__.__name__}); "
+                          "check the path and its permissions") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"previous report {path} is not valid JSON (line {error.lineno}: {error.msg}); "
+                          "pass the report.json of an earlier run") from None
+    if not isinstance(document, dict) or not isinstance(document.get("schema_version"), int):
+        raise ConfigError(f"previous report {path} has no integer schema_version; "
+                          "pass a report.json written by reportgen")
+    if document["schema_version"] > SCHEMA_VERSION:
+        raise ConfigError(f"previous report {path} has schema_version {document['schema_version']}, newer than "
+                          f"{SCHEMA_VERSION}; upgrade reportgen or compare with an older report")
+    return document
+
+
+def _auc_record(record: dict | None) -> dict | None:
+    if not record or "mean" not in record:
+        return None
+    mean = float(record["mean"])
+    ci95 = [float(v) for v in record.get("ci95", [mean, mean])]
+    return {"mean": mean, "ci95": ci95}
+
+
+def _difference(current: float | None, previous: float | None) -> float | None:
+    return None if current is None or previous is None else current - previous
+
+
+def compare_methods(current: dict, previous: dict) -> list[dict[str, Any]]:
+    """Deletion/insertion AUC of each method in either report, with both intervals and the change.
+
+    Returns
+    -------
+    list of ``{"name", "title", "status": "both"|"new"|"removed", "deletion_auc": change,
+    "insertion_auc": change}`` where change is ``{"previous": {"mean", "ci95"} | None,
+    "current": ... | None, "change": float | None}``.
+    """
+    now, before = current.get("methods") or {}, previous.get("methods") or {}
+    names = list(now) + [name for name in before if name not in now]
+    rows = []
+    for name in names:
+        status = "both" if name in now and name in before else ("new" if name in now else "removed")
+        row = {"name": name, "title": method_title(current if name in now else previous, name), "status": status}
+        for key in AUC_KEYS:
+            was, is_now = _auc_record(before.get(name, {}).get(key)), _auc_record(now.get(name, {}).get(key))
+            row[key] = {"previous": was, "current": is_now,
+                        "change": _difference(is_now and is_now["mean"], was and was["mean"])}
+        rows.append(row)
+    return rows
+
+
+def compare_patches(current: dict, previous: dict) -> tuple[int, list[dict[str, Any]]]:
+    """Per-patch AUC changes for patch ids present in both reports, largest change first.
+
+    Returns
+    -------
+    shared : number of patch ids in both reports.
+    changes : list of ``{"patch_id", "method", "metric", "previous", "current", "change"}``;
+        ties in size keep patch, method, metric order.
+    """
+    before = {image["patch_id"]: image for image in previous.get("images") or [] if "patch_id" in image}
+    changes = []
+    shared = 0
+    for image in current.get("images") or []:
+        old = before.get(image.get("patch_id"))
+        if old is None:
+            continue
+        shared += 1
+        for method, scores in (image.get("per_method") or {}).items():
+            old_scores = (old.get("per_method") or {}).get(method) or {}
+            for key in AUC_KEYS:
+                if scores.get(key) is None or old_scores.get(key) is None:
+                    continue
+                change = float(scores[key]) - float(old_scores[key])
+                changes.append({"patch_id": image["patch_id"], "method": method, "metric": key,
+                                "previous": float(old_scores[key]), "current": float(scores[key]),
+                                "change": change})
+    changes.sort(key=lambda row: -abs(row["change"]))
+    return shared, changes
+
+
+def compare_reports(current: dict, previous: dict) -> dict[str, Any]:
+    """Changes since the previous report, for ``document["comparison"]``.
+
+    Parameters
+    ----------
+    current : this run's document (its ``summary`` should already be filled).
+    previous : the earlier run's document, e.g. from :func:`load_previous_report`.
+
+    Returns
+    -------
+    dict
+        ``{"previous_generated_at", "previous_title", "schema_versions": {"current", "previous"},
+        "compatible": bool, "note": str | None,
+        "model": {"previous_sha256", "current_sha256", "changed"},
+        "accuracy": {"previous", "current", "change"},
+        "methods": [...] (see :func:`compare_methods`), "shared_patches": int,
+        "patches": [...] (see :func:`compare_patches`),
+        "new_warnings": [str], "resolved_warnings": [str]}``.
+        When the schema versions differ only the model, accuracy and warnings are
+        compared and ``note`` says so.
+    """
+    current_version, previous_version = current.get("schema_version"), previous.get("schema_version")
+    compatible = current_version == previous_version
+    note = None if compatible else (
+        f"The previous report uses schema version {previous_version} and this one {current_version}; "
+        "only the model, the accuracy and the warnings are compared.")
+    current_hash = ((current.get("model") or {}).get("checkpoint") or {}).get("sha256")
+    previous_hash = ((previous.get("model") or {}).get("checkpoint") or {}).get("sha256")
+    accuracy_now, accuracy_before = model_accuracy(current), model_accuracy(previous)
+    warnings_now = list((current.get("summary") or {}).get("warnings") or [])
+    warnings_before = list((previous.get("summary") or {}).get("warnings") or [])
+    shared, patches = compare_patches(current, previous) if compatible else (0, [])
+    return {
+        "previous_generated_at": previous.get("generated_at"),
+        "previous_title": previous.get("title"),
+        "schema_versions": {"current": current_version, "previous": previous_version},
+        "compatible": compatible,
+        "note": note,
+        "model": {"previous_sha256": previous_hash, "current_sha256": current_hash,
+                  "changed": current_hash != previous_hash},
+        "accuracy": {"previous": accuracy_before, "current": accuracy_now,
+                     "change": _difference(accuracy_now, accuracy_before)},
+        "methods": compare_methods(current, previous) if compatible else [],
+        "shared_patches": shared,
+        "patches": patches,
+        "new_warnings": [text for text in warnings_now if text not in warnings_before],
+        "resolved_warnings": [text for text in warnings_before if text not in warnings_now],
+    }
