@@ -17,7 +17,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from reportgen.errors import unknown_name_error
+from reportgen.errors import DataError, unknown_name_error
+from reportgen.explain._runtime import guarded_model
+from reportgen.explain._settings import check_choice, check_int, check_known
+from reportgen.inference import PRECISIONS, model_device
 
 
 @dataclass(frozen=True)
@@ -59,38 +62,62 @@ class Explanation:
 
 
 class Explainer:
-    """Base class: subclasses implement :meth:`_attribute`.
+    """Base class: subclasses set :attr:`name` and :attr:`defaults` and implement :meth:`_attribute`.
 
     Parameters
     ----------
     model : classifier taking (N, 3, H, W) float in [0, 1], returning (N, C) logits.
-    seed : seed for every random choice the method makes.
-    batch_size : images per forward pass for perturbation methods.
-    **settings : method-specific settings (see each subclass).
+        Explanations run on the model's device; the model is left exactly as
+        it was (mode, ``requires_grad`` flags, ``.grad``, no hooks).
+    seed : seed for every random choice the method makes (default 0).
+    batch_size : images per forward pass (default 256); bounds peak memory.
+    precision : "fp32" (default) or "bf16"; bf16 applies only to gradient-free
+        perturbation forwards (LIME, occlusion, KernelSHAP), gradients stay fp32.
+    progress : show a tqdm bar over images for slow methods (default False).
+    **settings : method-specific settings; see each subclass's ``defaults``.
+        Unknown names and invalid values raise :class:`ConfigError`.
     """
 
     name: str = ""
+    #: Method-specific settings and their defaults (METRICS.md, "Method settings").
+    defaults: dict = {}
 
-    def __init__(self, model: torch.nn.Module, *, seed: int = 0, batch_size: int = 256, **settings):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        *,
+        seed: int = 0,
+        batch_size: int = 256,
+        precision: str = "fp32",
+        progress: bool = False,
+        **settings,
+    ):
+        check_known(self.name, settings, self.defaults)
         self.model = model
-        self.seed = seed
-        self.batch_size = batch_size
-        self.settings = settings
+        self.seed = check_int(self.name, "seed", seed, minimum=0)
+        self.batch_size = check_int(self.name, "batch_size", batch_size)
+        self.precision = check_choice(self.name, "precision", precision, PRECISIONS)
+        self.progress = bool(progress)
+        self.settings = {**self.defaults, **settings}
+        self._check_settings()
         self.forward_passes = 0
         self.backward_passes = 0
         self.warnings: list[str] = []
 
     def explain(self, images: torch.Tensor, targets: torch.Tensor) -> Explanation:
         """Explain ``targets`` (N,) long for ``images`` (N, 3, H, W) float in [0, 1]."""
+        images, targets = self._check_inputs(images, targets)
         self.forward_passes = self.backward_passes = 0
         self.warnings = []
         started = time.perf_counter()
-        maps, display_maps, extras = self._attribute(images, targets)
+        with guarded_model(self.model):
+            maps, display_maps, extras = self._attribute(images, targets)
+        seconds = time.perf_counter() - started
         return Explanation(
             method=self.name,
             maps=np.asarray(maps, dtype=np.float32),
             settings=self.describe(),
-            seconds=time.perf_counter() - started,
+            seconds=seconds,
             forward_passes=self.forward_passes,
             backward_passes=self.backward_passes,
             display_maps=None if display_maps is None else np.asarray(display_maps, dtype=np.float32),
@@ -99,12 +126,42 @@ class Explainer:
         )
 
     def describe(self) -> dict:
-        """Settings that determine the maps (JSON-serialisable)."""
-        return {"seed": self.seed, **self.settings}
+        """Every setting that determines the maps, plus library versions (JSON-serialisable)."""
+        return {
+            "method": self.name,
+            "seed": self.seed,
+            "batch_size": self.batch_size,
+            "precision": self.precision,
+            **self.settings,
+            **self._details(),
+        }
+
+    def _check_settings(self) -> None:
+        """Raise ConfigError for an invalid value in ``self.settings``."""
+
+    def _details(self) -> dict:
+        """Extra provenance (fixed choices, library versions) for :meth:`describe`."""
+        return {}
 
     def _attribute(self, images, targets):
-        """Return ``(maps, display_maps_or_None, extras_dict_or_None)``."""
+        """Return ``(maps, display_maps_or_None, extras_dict_or_None)``.
+
+        ``images`` (N, 3, H, W) float32 and ``targets`` (N,) long arrive on the
+        model's device; maps go back as (N, H, W) arrays on the CPU.
+        """
         raise NotImplementedError
+
+    def _check_inputs(self, images, targets) -> tuple[torch.Tensor, torch.Tensor]:
+        if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3:
+            shape = tuple(images.shape) if hasattr(images, "shape") else type(images).__name__
+            raise DataError(f"{self.name}: images have shape {shape}; pass a (N, 3, H, W) float tensor in [0, 1]")
+        targets = torch.as_tensor(targets)
+        if targets.shape != (len(images),):
+            raise DataError(
+                f"{self.name}: targets have shape {tuple(targets.shape)}; pass one class index per image, shape ({len(images)},)"
+            )
+        device = model_device(self.model)
+        return images.detach().to(device, torch.float32), targets.to(device, torch.long)
 
 
 @dataclass(frozen=True)

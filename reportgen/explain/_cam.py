@@ -1,0 +1,105 @@
+"""Shared code of the class-activation-map methods (pytorch-grad-cam).
+
+The CAM object is used as a context manager so its forward hooks are removed
+when the method returns. grad-cam min-max normalises every CAM to [0, 1] by
+default; the raw map here is instead the un-normalised CAM (ReLU of the
+weighted activations, in logit units) upsampled bilinearly to the input size.
+Ranking is the same either way, but the raw scale keeps a near-empty CAM
+near zero instead of stretching it to full range, and the min subtraction
+would move mass towards the peak (METRICS.md centre mass). The feature-map
+size is reported, with a warning when it is 3x3 or smaller.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+import numpy as np
+import torch
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from torch.nn import functional
+
+from reportgen.errors import ConfigError
+from reportgen.explain.base import Explainer
+
+#: ``model.backbone.layer4[-1]`` of the PCam ResNet-18.
+DEFAULT_TARGET_LAYER = "backbone.layer4.1"
+
+
+def _grad_cam_version() -> str:
+    try:
+        return version("grad-cam")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def resolve_layer(model: torch.nn.Module, name: str, method: str) -> torch.nn.Module:
+    """``model.get_submodule(name)``; an unknown name raises a ConfigError with examples."""
+    try:
+        return model.get_submodule(name)
+    except AttributeError:
+        names = [candidate for candidate, _ in model.named_modules() if candidate and candidate.count(".") <= 2]
+        examples = ", ".join(names[-8:]) or "(the model has no submodules)"
+        raise ConfigError(
+            f"{method}: target_layer {name!r} is not a submodule of the model; use a dotted name such as: {examples}"
+        ) from None
+
+
+class CamExplainer(Explainer):
+    """Base of Grad-CAM-style methods. Setting: ``target_layer`` (dotted module name).
+
+    Subclasses set :attr:`cam_class` to a pytorch-grad-cam ``BaseCAM`` subclass.
+    """
+
+    cam_class = None
+    defaults = {"target_layer": DEFAULT_TARGET_LAYER}
+
+    def _check_settings(self) -> None:
+        if not isinstance(self.settings["target_layer"], str):
+            raise ConfigError(f"{self.name}: setting target_layer={self.settings['target_layer']!r} must be a dotted module name")
+        self.layer = resolve_layer(self.model, self.settings["target_layer"], self.name)
+        self.feature_map_size: str | None = None
+
+    def _details(self) -> dict:
+        return {
+            "model_output": "logit",
+            "feature_map_size": self.feature_map_size,
+            "raw_map": "relu_cam_unnormalised_bilinear",
+            "grad_cam": _grad_cam_version(),
+        }
+
+    def _attribute(self, images, targets):
+        height, width = images.shape[-2:]
+        chunks = range(0, len(images), self.batch_size)
+        cells = []
+        with self.cam_class(model=self.model, target_layers=[self.layer]) as cam:
+            for start in chunks:
+                cells.append(self._cells(cam, images[start : start + self.batch_size], targets[start : start + self.batch_size]))
+        if len(cells) != len(chunks):
+            raise RuntimeError(f"{self.name}: the CAM library stopped early; see its message above")
+        cells = torch.cat(cells)
+        self.feature_map_size = f"{cells.shape[-2]}x{cells.shape[-1]}"
+        if cells.shape[-2] <= 3 and cells.shape[-1] <= 3:
+            self.warnings.append(
+                f"{self.name}: the feature map of {self.settings['target_layer']} is {self.feature_map_size}; "
+                "the map has only that many distinct cells (upsampling plateaus)"
+            )
+        self.forward_passes = self.backward_passes = len(images)
+        maps = functional.interpolate(cells[:, None], size=(height, width), mode="bilinear", align_corners=False)
+        return maps[:, 0].numpy(), None, None
+
+    def _cells(self, cam, images, targets) -> torch.Tensor:
+        """(B, h, w) non-negative CAM at the target layer's resolution."""
+        # The input needs a gradient because the parameters are frozen while explaining.
+        images = images.clone().requires_grad_(True)
+        cam_targets = [ClassifierOutputTarget(int(target)) for target in targets]
+        cam(input_tensor=images, targets=cam_targets)
+        activations = cam.activations_and_grads.activations
+        gradients = cam.activations_and_grads.gradients
+        if not activations or not gradients or activations[0].ndim != 4:
+            raise ConfigError(
+                f"{self.name}: target_layer {self.settings['target_layer']!r} gives no (N, C, h, w) feature map "
+                "with a gradient; choose a convolutional layer the output depends on"
+            )
+        weighted = cam.get_cam_image(images, self.layer, cam_targets, activations[0].numpy(), gradients[0].numpy())
+        return torch.from_numpy(np.maximum(weighted, 0).astype(np.float32))

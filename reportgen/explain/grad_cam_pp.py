@@ -1,0 +1,33 @@
+"""Grad-CAM++ (Chattopadhay et al., "Grad-CAM++: Generalized Gradient-based Visual
+Explanations for Deep Convolutional Networks", WACV 2018), via pytorch-grad-cam's
+``GradCAMPlusPlus``.
+
+Channel weights are positive gradients weighted by higher-order terms, which
+spreads the map over several instances of a class instead of the strongest one.
+"""
+
+from __future__ import annotations
+
+from pytorch_grad_cam import GradCAMPlusPlus as LibraryGradCAMPlusPlus
+
+from reportgen.explain._cam import CamExplainer
+from reportgen.explain.base import ExplainerInfo, register
+
+
+class GradCAMPlusPlus(CamExplainer):
+    """Setting: ``target_layer`` (default ``"backbone.layer4.1"``). Maps are non-negative."""
+
+    name = "grad_cam_pp"
+    cam_class = LibraryGradCAMPlusPlus
+
+
+register(
+    ExplainerInfo(
+        name="grad_cam_pp",
+        title="Grad-CAM++",
+        factory=GradCAMPlusPlus,
+        default=False,
+        signed=False,
+        reference="Chattopadhay et al., Grad-CAM++: Generalized Gradient-based Visual Explanations, WACV 2018",
+    )
+)
