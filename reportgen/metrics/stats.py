@@ -1,0 +1,143 @@
+"""Uncertainty and paired comparisons for per-image metric values.
+
+- Percentile bootstrap of the mean (Efron and Tibshirani, "An Introduction to
+  the Bootstrap", 1993), seeded so a report is reproducible.
+- Paired Wilcoxon signed-rank test (Wilcoxon, 1945) between two methods scored
+  on the same images, with Holm's step-down correction for the pairwise table
+  (Holm, "A Simple Sequentially Rejective Multiple Test Procedure", 1979).
+
+Non-finite values (e.g. a pointing game on an empty mask) are left out of means,
+intervals and tests; they appear as ``None`` in per-image lists so report.json
+stays valid JSON.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+from scipy.stats import wilcoxon
+
+from reportgen.errors import ConfigError
+
+
+def _finite(values) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64).ravel()
+    return values[np.isfinite(values)]
+
+
+def plain_float(value) -> float | None:
+    """A JSON-safe float: ``None`` for nan or infinity."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def bootstrap_ci(
+    values, *, seed: int, n_resamples: int = 2000, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean.
+
+    Parameters
+    ----------
+    values : (N,) per-image values; non-finite ones are dropped.
+    seed : seed of ``np.random.default_rng`` drawing the resamples.
+    n_resamples : number of resamples with replacement (default 2000).
+    confidence : interval coverage (default 0.95).
+
+    Returns
+    -------
+    (low, high) floats; ``(v, v)`` for a single value and ``(nan, nan)`` for none.
+    """
+    if not 0 < confidence < 1:
+        raise ConfigError(f"confidence={confidence!r} must lie strictly between 0 and 1 (e.g. 0.95)")
+    if n_resamples < 1:
+        raise ConfigError(f"n_resamples={n_resamples!r} must be a positive integer (default 2000)")
+    values = _finite(values)
+    if len(values) == 0:
+        return (math.nan, math.nan)
+    if len(values) == 1:
+        return (float(values[0]), float(values[0]))
+    generator = np.random.default_rng(seed)
+    means = values[generator.integers(0, len(values), size=(n_resamples, len(values)))].mean(axis=1)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return (float(low), float(high))
+
+
+def summarise(values, *, seed: int) -> dict:
+    """Mean, bootstrap 95% interval and per-image values as plain JSON-safe numbers.
+
+    Returns
+    -------
+    ``{"mean": float | None, "ci95": [low, high], "per_image": [float | None, ...]}``
+    (``None`` where a value is not finite).
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    finite = _finite(values)
+    low, high = bootstrap_ci(finite, seed=seed)
+    return {
+        "mean": plain_float(finite.mean()) if len(finite) else None,
+        "ci95": [plain_float(low), plain_float(high)],
+        "per_image": [plain_float(v) for v in values],
+    }
+
+
+def paired_wilcoxon(a, b) -> dict:
+    """Two-sided Wilcoxon signed-rank test of paired per-image values ``a`` and ``b`` (N,).
+
+    Pairs with a non-finite value are dropped; zero differences are dropped
+    (scipy's ``zero_method="wilcox"``).  When every difference is zero (or no
+    pair is left) there is no evidence of a difference: statistic 0.0, p 1.0.
+
+    Returns
+    -------
+    ``{"statistic": float, "p_value": float, "n": int}`` where ``n`` counts the finite pairs.
+    """
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    if a.shape != b.shape:
+        raise ConfigError(f"paired samples have {a.size} and {b.size} values; pass one value per image for both")
+    keep = np.isfinite(a) & np.isfinite(b)
+    differences = a[keep] - b[keep]
+    if not np.any(differences != 0):
+        return {"statistic": 0.0, "p_value": 1.0, "n": int(keep.sum())}
+    result = wilcoxon(differences, zero_method="wilcox", alternative="two-sided")
+    return {"statistic": float(result.statistic), "p_value": float(result.pvalue), "n": int(keep.sum())}
+
+
+def holm_correction(p_values) -> list[float]:
+    """Holm step-down adjusted p-values, in the input order (monotone, capped at 1)."""
+    p_values = np.asarray(p_values, dtype=np.float64).ravel()
+    m = len(p_values)
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, index in enumerate(np.argsort(p_values, kind="stable")):
+        running = max(running, min(1.0, (m - rank) * p_values[index]))
+        adjusted[index] = running
+    return [float(p) for p in adjusted]
+
+
+def pairwise_wilcoxon(values_by_method: dict[str, np.ndarray]) -> list[dict]:
+    """Paired Wilcoxon test for every pair of methods, Holm-corrected across the pairs.
+
+    Parameters
+    ----------
+    values_by_method : name -> (N,) per-image values on the same images.
+
+    Returns
+    -------
+    One dict per pair, in the order of the names:
+    ``{"a", "b", "mean_difference", "statistic", "p_value", "p_holm", "n"}``.
+    """
+    rows = []
+    for first, second in itertools.combinations(values_by_method, 2):
+        a = np.asarray(values_by_method[first], dtype=np.float64)
+        b = np.asarray(values_by_method[second], dtype=np.float64)
+        test = paired_wilcoxon(a, b)
+        keep = np.isfinite(a) & np.isfinite(b)
+        difference = float(np.mean(a[keep] - b[keep])) if keep.any() else None
+        rows.append({"a": first, "b": second, "mean_difference": difference, **test})
+    for row, adjusted in zip(rows, holm_correction([row["p_value"] for row in rows])):
+        row["p_holm"] = adjusted
+    return rows
