@@ -1,0 +1,526 @@
+"""Everything the template shows, as plain strings, built once from the report document.
+
+Numbers are formatted here (``"0.123 [0.101, 0.145]"``), so the template only
+places strings and never computes.  The document is the JSON contract described
+in :mod:`reportgen.report`; optional sections (``sanity``, ``comparison``,
+``gates``, ``substrate_rankings`` ...) become ``None`` or empty lists.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from reportgen.report import figures as figs
+from reportgen.report.summary import UNIFORM_CENTRE_MASS, method_title, model_accuracy
+
+MISSING = "n/a"
+SMALL_SAMPLE = 50
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """A number with ``digits`` decimals; ``None``/NaN as ``"n/a"``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    return f"{float(value):.{digits}f}"
+
+
+def fmt_signed(value: float | None, digits: int = 3) -> str:
+    """A change with its sign (``"+0.012"``)."""
+    return MISSING if value is None else f"{value:+.{digits}f}"
+
+
+def fmt_p(value: float | None) -> str:
+    """A p-value: three significant digits, ``"< 0.001"`` below 0.001."""
+    if value is None:
+        return MISSING
+    return "< 0.001" if value < 0.001 else f"{value:.3g}"
+
+
+def fmt_interval(record: dict | None, digits: int = 3) -> str:
+    """``{"mean", "ci95"}`` as ``"0.123 [0.101, 0.145]"``."""
+    if not record or record.get("mean") is None:
+        return MISSING
+    text = fmt(record["mean"], digits)
+    if record.get("ci95"):
+        low, high = record["ci95"]
+        text += f" [{fmt(low, digits)}, {fmt(high, digits)}]"
+    return text
+
+
+def fmt_any(value: Any) -> str:
+    """Any configuration value as short text (JSON for lists and dicts)."""
+    if value is None:
+        return MISSING
+    if isinstance(value, (bool, int)):
+        return fmt(value)
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+def rows_of(mapping: dict | None, *, skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(key, formatted value) pairs of a flat dict, in its order."""
+    return [(str(key), fmt_any(value)) for key, value in (mapping or {}).items() if key not in skip]
+
+
+@dataclass(frozen=True)
+class ConfusionView:
+    """Confusion matrix cells (rows: true class, columns: predicted class)."""
+
+    tn: str
+    fp: str
+    fn: str
+    tp: str
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Architecture, checkpoint, training and validation metrics of the explained model."""
+
+    name: str
+    rows: list[tuple[str, str]]
+    preprocessing: list[tuple[str, str]]
+    training: list[tuple[str, str]]
+    history: list[dict[str, str]]
+    metrics: list[tuple[str, str]]
+    confusion: ConfusionView | None
+    reliability_uri: str | None
+
+
+@dataclass(frozen=True)
+class DataView:
+    """Where the patches came from and how they were chosen."""
+
+    rows: list[tuple[str, str]]
+    counts: list[tuple[str, str]]
+    class_balance: list[tuple[str, str, str]]
+    selection: str
+    strata: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class MethodSettingsView:
+    """One explanation method's settings and cost."""
+
+    title: str
+    reference: str
+    rows: list[tuple[str, str]]
+    cost: str
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class FaithfulnessRow:
+    """Deletion/insertion AUC of one method or reference map."""
+
+    title: str
+    reference: str
+    is_reference_map: bool
+    deletion: str
+    insertion: str
+    beats_random: str
+
+
+@dataclass(frozen=True)
+class SignificanceRow:
+    """One paired test between two methods (Wilcoxon signed-rank, Holm-corrected)."""
+
+    metric: str
+    first: str
+    second: str
+    statistic: str
+    p_value: str
+    p_holm: str
+    significant: bool
+
+
+@dataclass(frozen=True)
+class MatrixView:
+    """Square matrix of formatted numbers with row/column titles."""
+
+    titles: list[str]
+    rows: list[list[str]]
+
+
+@dataclass(frozen=True)
+class SanityRow:
+    """Similarity to the original maps after each randomisation stage (Adebayo et al., 2018)."""
+
+    title: str
+    similarities: list[str]
+    final: str
+    passed: bool
+
+
+@dataclass(frozen=True)
+class SanityView:
+    """The model-randomisation sanity check."""
+
+    images: str
+    stages: list[str]
+    rows: list[SanityRow]
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """One method's map over a patch."""
+
+    title: str
+    uri: str
+    alt: str
+
+
+@dataclass(frozen=True)
+class PatchPanel:
+    """Everything shown for one explained patch."""
+
+    patch_id: str
+    facts: list[tuple[str, str]]
+    note: str
+    original_uri: str
+    original_alt: str
+    overlays: list[Overlay]
+    scores: list[tuple[str, str, str, str]]
+
+
+@dataclass(frozen=True)
+class ProvenanceView:
+    """What is needed to reproduce the run."""
+
+    command_line: str
+    config_json: str
+    seed: str
+    versions: list[tuple[str, str]]
+    checkpoint_sha256: str
+    data_fingerprint: str
+    machine: list[tuple[str, str]]
+    timings: list[tuple[str, str]]
+    metric_notes: list[str]
+    patch_ids: list[str]
+
+
+@dataclass(frozen=True)
+class MethodChangeRow:
+    """One method's AUCs now and in the previous report."""
+
+    title: str
+    status: str
+    deletion_previous: str
+    deletion_current: str
+    deletion_change: str
+    insertion_previous: str
+    insertion_current: str
+    insertion_change: str
+
+
+@dataclass(frozen=True)
+class ComparisonView:
+    """Changes since the previous report."""
+
+    previous: str
+    note: str | None
+    model: str
+    accuracy: str
+    methods: list[MethodChangeRow]
+    shared_patches: str
+    patches: list[tuple[str, str, str, str, str, str]]
+    new_warnings: list[str]
+    resolved_warnings: list[str]
+
+
+@dataclass(frozen=True)
+class GateView:
+    """One gate's result."""
+
+    expression: str
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """All the template reads; every field is a string, a list of them, or a small view."""
+
+    title: str
+    generated_at: str
+    verdict: str
+    warnings: list[str]
+    sections: list[tuple[str, str]]
+    model: ModelCard
+    data: DataView
+    run_settings: list[tuple[str, str]]
+    method_settings: list[MethodSettingsView]
+    provenance: ProvenanceView
+    faithfulness: list[FaithfulnessRow]
+    deletion_curves_uri: str | None
+    insertion_curves_uri: str | None
+    significance: list[SignificanceRow]
+    substrate_rankings: list[tuple[str, str, str]]
+    spearman: MatrixView | None
+    iou: MatrixView | None
+    localisation: list[tuple[str, str, str, str]]
+    sanity: SanityView | None
+    colour_bar_uri: str
+    patches: list[PatchPanel]
+    limitations: list[str]
+    comparison: ComparisonView | None
+    gates: list[GateView] | None
+
+
+def _model_card(document: dict) -> ModelCard:
+    model = document.get("model") or {}
+    checkpoint = model.get("checkpoint") or {}
+    rows = [("Architecture", fmt_any(model.get("architecture"))),
+            ("Training recipe", fmt_any(model.get("recipe"))),
+            ("Initial weights", fmt_any(model.get("weights"))),
+            ("Checkpoint", fmt_any(checkpoint.get("path"))),
+            ("Checkpoint format", fmt_any(checkpoint.get("format"))),
+            ("Checkpoint SHA-256", fmt_any(checkpoint.get("sha256"))),
+            ("Validation accuracy (checkpoint)", fmt(model.get("val_accuracy")))]
+    training = dict(model.get("training") or {})
+    history = [{key: fmt(value) for key, value in epoch.items()} for epoch in training.pop("history", []) or []]
+    evaluation = model.get("evaluation") or {}
+    metrics = [(label, fmt(evaluation.get(key))) for key, label in (
+        ("accuracy", "Accuracy"), ("roc_auc", "ROC AUC"), ("sensitivity", "Sensitivity"),
+        ("specificity", "Specificity"), ("ece", "Expected calibration error"), ("n", "Patches evaluated"))
+        if key in evaluation]
+    matrix = evaluation.get("confusion_matrix")
+    confusion = None
+    if matrix:
+        (tn, fp), (fn, tp) = matrix
+        confusion = ConfusionView(tn=fmt(tn), fp=fmt(fp), fn=fmt(fn), tp=fmt(tp))
+    reliability = evaluation.get("reliability")
+    return ModelCard(
+        name=str(model.get("name", MISSING)), rows=rows,
+        preprocessing=rows_of(model.get("preprocessing")), training=rows_of(training), history=history,
+        metrics=metrics, confusion=confusion,
+        reliability_uri=figs.reliability_uri(reliability) if reliability and reliability.get("bin_edges") else None)
+
+
+def _data_view(document: dict) -> DataView:
+    data = document.get("data") or {}
+    selection = data.get("selection") or {}
+    balance = []
+    for split, classes in (data.get("class_balance") or {}).items():
+        balance.append((split, fmt_any(classes.get("0")), fmt_any(classes.get("1"))))
+    rows = [("Source", fmt_any(data.get("source"))), ("Data directory", fmt_any(data.get("data_dir"))),
+            ("Split explained", fmt_any(data.get("split"))), ("Fingerprint", fmt_any(data.get("fingerprint"))),
+            ("Ground-truth masks", fmt_any(data.get("has_masks")))]
+    description = str(selection.get("description", MISSING))
+    if "n" in selection:
+        description = f"{selection['n']} patches: {description}"
+    return DataView(rows=rows, counts=rows_of(data.get("counts")), class_balance=balance,
+                    selection=description, strata=rows_of(selection.get("strata")))
+
+
+def _faithfulness(document: dict) -> list[FaithfulnessRow]:
+    rows = []
+    for group, is_reference in (("methods", False), ("baselines", True)):
+        for name, record in (document.get(group) or {}).items():
+            beats = record.get("beats_random") or {}
+            beats_text = ", ".join(f"{kind}: {'yes' if value else 'NO'}" for kind, value in beats.items())
+            rows.append(FaithfulnessRow(
+                title=method_title(document, name), reference=str(record.get("reference", "")),
+                is_reference_map=is_reference, deletion=fmt_interval(record.get("deletion_auc")),
+                insertion=fmt_interval(record.get("insertion_auc")),
+                beats_random=beats_text if not is_reference and beats else ""))
+    return rows
+
+
+def _curve_uris(document: dict) -> tuple[str | None, str | None]:
+    uris = []
+    for kind, label in (("deletion", "Deletion (lower AUC is better)"), ("insertion", "Insertion (higher AUC is better)")):
+        key = f"{kind}_mean"
+        curves = {method_title(document, name): record["curves"][key]
+                  for name, record in (document.get("methods") or {}).items() if key in (record.get("curves") or {})}
+        references = {method_title(document, name): record["curves"][key]
+                      for name, record in (document.get("baselines") or {}).items()
+                      if key in (record.get("curves") or {})}
+        uris.append(figs.curves_uri(curves, references=references, ylabel="probability of tracked class",
+                                    title=label) if curves else None)
+    return uris[0], uris[1]
+
+
+def _matrix(document: dict, key: str) -> MatrixView | None:
+    agreement = document.get("agreement") or {}
+    if not agreement.get(key):
+        return None
+    titles = [method_title(document, name) for name in agreement.get("methods", [])]
+    return MatrixView(titles=titles, rows=[[fmt(value, 2) for value in row] for row in agreement[key]])
+
+
+def _localisation(document: dict) -> list[tuple[str, str, str, str]]:
+    return [(method_title(document, name), fmt_interval(record.get("centre_mass")),
+             fmt_interval(record.get("pointing_game")), fmt_interval(record.get("mass_in_mask")))
+            for name, record in (document.get("localisation") or {}).items()]
+
+
+def _sanity(document: dict) -> SanityView | None:
+    sanity = document.get("sanity")
+    if not sanity:
+        return None
+    rows = [SanityRow(title=method_title(document, name), similarities=[fmt(v, 2) for v in record.get("similarity", [])],
+                      final=fmt(record.get("final"), 2), passed=bool(record.get("passed")))
+            for name, record in (sanity.get("methods") or {}).items()]
+    return SanityView(images=fmt_any(sanity.get("images")), stages=[str(s) for s in sanity.get("stages", [])], rows=rows)
+
+
+def _patches(document: dict, patch_uris: list[dict[str, str]]) -> list[PatchPanel]:
+    methods = list(document.get("methods") or {})
+    panels = []
+    for image, uris in zip(document.get("images") or [], patch_uris):
+        patch_id = str(image.get("patch_id", MISSING))
+        facts = [("Label", fmt_any(image.get("label"))), ("Prediction", fmt_any(image.get("prediction"))),
+                 ("Probability", fmt(image.get("probability"))), ("Explained class", fmt_any(image.get("target"))),
+                 ("Stratum", fmt_any(image.get("stratum")))]
+        if image.get("slide_id"):
+            facts.append(("Slide", str(image["slide_id"])))
+        overlays = [Overlay(title=method_title(document, name), uri=uris[name],
+                            alt=f"{method_title(document, name)} attribution map over patch {patch_id} "
+                                "(viridis: dark low, yellow high)")
+                    for name in methods]
+        per_method = image.get("per_method") or {}
+        scores = [(method_title(document, name), fmt(per_method.get(name, {}).get("deletion_auc")),
+                   fmt(per_method.get(name, {}).get("insertion_auc")), fmt(per_method.get(name, {}).get("centre_mass")))
+                  for name in methods]
+        panels.append(PatchPanel(patch_id=patch_id, facts=facts, note=str(image.get("note", "")),
+                                 original_uri=uris["original"], original_alt=f"Patch {patch_id} as the model sees it",
+                                 overlays=overlays, scores=scores))
+    return panels
+
+
+def _provenance(document: dict) -> ProvenanceView:
+    provenance = document.get("provenance") or {}
+    return ProvenanceView(
+        command_line=str(provenance.get("command_line", MISSING)),
+        config_json=json.dumps(provenance.get("config", {}), indent=2, sort_keys=True, default=str),
+        seed=fmt_any(provenance.get("seed")), versions=rows_of(provenance.get("versions")),
+        checkpoint_sha256=fmt_any(provenance.get("checkpoint_sha256")),
+        data_fingerprint=fmt_any(provenance.get("data_fingerprint")), machine=rows_of(provenance.get("machine")),
+        timings=[(stage, f"{float(seconds):.2f} s") for stage, seconds in (provenance.get("timings") or {}).items()],
+        metric_notes=[str(note) for note in provenance.get("metric_notes", [])],
+        patch_ids=[str(image.get("patch_id")) for image in document.get("images") or []])
+
+
+def _limitations(document: dict) -> list[str]:
+    limitations = []
+    data = document.get("data") or {}
+    if data.get("source") == "synthetic":
+        limitations.append("The data are synthetic: these numbers say nothing about tissue; they check that the "
+                           "pipeline works.")
+    n = len(document.get("images") or [])
+    if n < SMALL_SAMPLE:
+        limitations.append(f"Only {n} patches were explained: intervals are wide and small differences between "
+                           "methods are not meaningful.")
+    settings = document.get("settings") or {}
+    if settings.get("target") == "label":
+        limitations.append("Explanations track the ground-truth label, not the model's prediction.")
+    if not document.get("sanity"):
+        limitations.append("No model-randomisation sanity check was run.")
+    if not data.get("has_masks"):
+        limitations.append("No ground-truth masks: localisation is judged only by the centre 32x32 region "
+                           f"(a uniform map puts {UNIFORM_CENTRE_MASS:.3f} of its mass there).")
+    limitations.append("Deletion and insertion replace pixels with a substrate the model never saw in training; "
+                       "scores depend on the substrate, which is why it is stated above.")
+    return limitations
+
+
+def _comparison(document: dict) -> ComparisonView | None:
+    comparison = document.get("comparison")
+    if not comparison:
+        return None
+    model = comparison.get("model") or {}
+    model_text = ("changed: " if model.get("changed") else "unchanged: ") + (
+        f"{fmt_any(model.get('previous_sha256'))} -> {fmt_any(model.get('current_sha256'))}"
+        if model.get("changed") else fmt_any(model.get("current_sha256")))
+    accuracy = comparison.get("accuracy") or {}
+    methods = []
+    for row in comparison.get("methods") or []:
+        deletion, insertion = row.get("deletion_auc") or {}, row.get("insertion_auc") or {}
+        methods.append(MethodChangeRow(
+            title=str(row.get("title", row.get("name"))), status=str(row.get("status", "")),
+            deletion_previous=fmt_interval(deletion.get("previous")), deletion_current=fmt_interval(deletion.get("current")),
+            deletion_change=fmt_signed(deletion.get("change")),
+            insertion_previous=fmt_interval(insertion.get("previous")),
+            insertion_current=fmt_interval(insertion.get("current")), insertion_change=fmt_signed(insertion.get("change"))))
+    patches = [(str(row["patch_id"]), method_title(document, row["method"]), row["metric"].replace("_", " "),
+                fmt(row["previous"]), fmt(row["current"]), fmt_signed(row["change"]))
+               for row in (comparison.get("patches") or [])[:20]]
+    return ComparisonView(
+        previous=f"{comparison.get('previous_title') or MISSING} ({comparison.get('previous_generated_at') or MISSING})",
+        note=comparison.get("note"), model=model_text,
+        accuracy=f"{fmt(accuracy.get('previous'))} -> {fmt(accuracy.get('current'))} ({fmt_signed(accuracy.get('change'))})",
+        methods=methods, shared_patches=fmt_any(comparison.get("shared_patches")), patches=patches,
+        new_warnings=list(comparison.get("new_warnings") or []),
+        resolved_warnings=list(comparison.get("resolved_warnings") or []))
+
+
+def _sections(context_parts: dict[str, bool]) -> list[tuple[str, str]]:
+    order = [("summary", "Summary"), ("gates", "Gates"), ("changes", "Changes since the previous report"),
+             ("model", "Model card"), ("data", "Data"), ("methods", "Methods and settings"),
+             ("faithfulness", "Faithfulness"), ("substrates", "Substrate rankings"), ("agreement", "Agreement"),
+             ("localisation", "Localisation"), ("sanity", "Sanity checks"), ("patches", "Explained patches"),
+             ("limitations", "Limitations"), ("reproducibility", "Reproducibility")]
+    return [(anchor, title) for anchor, title in order if context_parts.get(anchor, True)]
+
+
+def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportContext:
+    """Turn a report document and per-patch image URIs into the template's context.
+
+    Parameters
+    ----------
+    document : report document, schema_version 1, with ``summary`` filled
+        (:func:`reportgen.report.summary.summarise`).
+    patch_uris : per patch, ``{"original": uri, "<method>": uri}`` (:func:`figures.patch_figures`).
+
+    Returns
+    -------
+    ReportContext
+    """
+    summary = document.get("summary") or {}
+    deletion_uri, insertion_uri = _curve_uris(document)
+    significance = [SignificanceRow(metric=kind, first=method_title(document, test["a"]),
+                                    second=method_title(document, test["b"]), statistic=fmt(test.get("statistic"), 1),
+                                    p_value=fmt_p(test.get("p_value")), p_holm=fmt_p(test.get("p_holm")),
+                                    significant=test.get("p_holm") is not None and test["p_holm"] < 0.05)
+                    for kind, tests in (document.get("significance") or {}).items() for test in tests]
+    rankings = [(substrate, ", ".join(method_title(document, n) for n in ranks.get("deletion", [])),
+                 ", ".join(method_title(document, n) for n in ranks.get("insertion", [])))
+                for substrate, ranks in (document.get("substrate_rankings") or {}).items()]
+    methods = document.get("methods") or {}
+    method_settings = []
+    for name, record in methods.items():
+        cost = (f"{fmt(record.get('seconds'), 2)} s, {fmt_any(record.get('forward_passes'))} forward and "
+                f"{fmt_any(record.get('backward_passes'))} backward image-passes")
+        method_settings.append(MethodSettingsView(
+            title=method_title(document, name), reference=str(record.get("reference", "")),
+            rows=rows_of(record.get("settings")), cost=cost, warnings=[str(w) for w in record.get("warnings") or []]))
+    gates = document.get("gates")
+    sanity = _sanity(document)
+    comparison = _comparison(document)
+    spearman, iou = _matrix(document, "spearman"), _matrix(document, "iou_top10")
+    accuracy = model_accuracy(document)
+    verdict = str(summary.get("verdict") or (f"Validation accuracy {fmt(accuracy)}." if accuracy is not None else ""))
+    return ReportContext(
+        title=str(document.get("title", "Explainability audit")), generated_at=str(document.get("generated_at", "")),
+        verdict=verdict, warnings=[str(w) for w in summary.get("warnings") or []],
+        sections=_sections({"gates": gates is not None, "changes": comparison is not None,
+                            "substrates": bool(rankings), "agreement": spearman is not None,
+                            "localisation": bool(document.get("localisation")), "sanity": sanity is not None}),
+        model=_model_card(document), data=_data_view(document), run_settings=rows_of(document.get("settings")),
+        method_settings=method_settings, provenance=_provenance(document), faithfulness=_faithfulness(document),
+        deletion_curves_uri=deletion_uri, insertion_curves_uri=insertion_uri, significance=significance,
+        substrate_rankings=rankings, spearman=spearman, iou=iou, localisation=_localisation(document),
+        sanity=sanity, colour_bar_uri=figs.colour_bar_uri(), patches=_patches(document, patch_uris),
+        limitations=_limitations(document), comparison=comparison,
+        gates=None if gates is None else [GateView(expression=str(g["expression"]), passed=bool(g["passed"]),
+                                                    detail=str(g.get("detail", ""))) for g in gates])
