@@ -62,6 +62,12 @@ def check_output_dir(out: Path) -> None:
             "choose an empty or new directory"
         )
     parent = out.parent if str(out.parent) else Path(".")
+    for ancestor in (parent, *parent.parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise ConfigError(f"cannot write the report to {out}: {ancestor} is a file, not a directory; "
+                                  "choose another --out")
+            break
     if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(f"cannot write the report beside {out}: {parent} is not writable; choose another --out")
 

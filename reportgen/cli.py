@@ -1,0 +1,260 @@
+"""Command-line interface: each command builds a configuration and calls one library function.
+
+Library errors become one line on stderr and a documented exit code (0 success,
+2 bad input or usage, 3 a ``--fail-if`` gate failed, 130 interrupted, 1 anything
+unexpected); ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+
+from reportgen import __version__
+from reportgen.errors import ReportgenError
+
+logger = logging.getLogger("reportgen")
+
+EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error (exit code 2)."""
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        sys.stderr.write(f"reportgen: error: {message} (see '{self.prog} --help')\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("output and diagnostics")
+    group.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors; no progress bars")
+    group.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    group.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    return common
+
+
+def _add_build_options(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``build``; each maps to a :class:`reportgen.config.BuildConfig` field.
+
+    Defaults are suppressed so that only flags the user gave override the config file.
+    """
+    add = parser.add_argument
+    S = argparse.SUPPRESS
+    add("--config", default=None, metavar="FILE", help="TOML configuration file (flags override it)")
+    add("--images", type=int, default=S, help="number of validation patches to explain (default 30)")
+    add("--data-dir", default=S, metavar="DIR", help="directory of real PCam .h5/.h5.gz files (default: embedded synthetic set)")
+    add("--split", default=S, help="split to explain: valid (default) or test")
+    add("--checkpoint", default=S, metavar="PATH", help="model checkpoint to load (default: train, or reuse the cached model)")
+    add("--preprocessing", default=S, help="normalisation of a checkpoint that does not record it: identity, imagenet or M,M,M:S,S,S")
+    add("--out", default=S, metavar="DIR", help="output directory (default report/)")
+    add("--seed", type=int, default=S, help="seed for every random choice (default 0)")
+    add("--title", default=S, help="report title")
+    add("--model-name", default=S, help="model name shown in the report")
+    add("--methods", default=S, help="comma-separated methods (default integrated_gradients,grad_cam,lime); see 'reportgen methods'")
+    add("--target", default=S, help="class to explain: predicted (default) or label")
+    add("--steps", type=int, default=S, help="deletion/insertion steps (default 100)")
+    add("--deletion-substrate", default=S, help="black, white, mean (default) or blur")
+    add("--insertion-substrate", default=S, help="black, white, mean or blur (default)")
+    add("--substrate", dest="deletion_substrate", default=S, help="shorthand for --deletion-substrate")
+    add("--no-substrate-comparison", dest="compare_substrates", action="store_false", default=S,
+        help="skip re-scoring under every substrate")
+    add("--ig-steps", type=int, default=S, help="Integrated Gradients steps (default 50)")
+    add("--ig-baseline", default=S, help="Integrated Gradients baseline: black (default), white or blur")
+    add("--grad-cam-layer", default=S, help="Grad-CAM target layer (default backbone.layer4.1)")
+    add("--lime-samples", type=int, default=S, help="LIME samples per patch (default 1000)")
+    add("--sanity-images", type=int, default=S, help="patches for the randomisation sanity check (default 5; 0 skips)")
+    add("--precision", default=S, help="fp32 (default) or bf16 for gradient-free forward passes")
+    add("--batch-size", type=int, default=S, help="images per forward pass (default 256)")
+    add("--device", default=S, help="auto (default), cpu, cuda or mps")
+    add("--recipe", default=S, help="training recipe when no checkpoint is given: full (default) or head")
+    add("--weights", default=S, help="initial weights for training: none (default), imagenet or PATH")
+    add("--epochs", type=int, default=S, help="training epochs (default: the demo recipe)")
+    add("--train-fraction", type=float, default=S, help="stratified share of the training split to train on (default 1.0)")
+    add("--eval-limit", type=int, default=S, help="validation patches for the model card (default: all)")
+    add("--cache-dir", default=S, metavar="DIR", help="cache directory (default $REPORTGEN_CACHE or ~/.cache/reportgen)")
+    add("--no-cache", action="store_true", default=S, help="recompute everything; read and write no cache")
+    add("--no-pdf", dest="pdf", action="store_false", default=S, help="write HTML and JSON only")
+    add("--compare", default=S, metavar="REPORT_JSON", help="previous report.json to compare with")
+    add("--fail-if", action="append", default=S, metavar="GATE",
+        help="exit with code 3 when the gate holds, e.g. 'accuracy<0.9' (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    parser = _Parser(
+        prog="reportgen",
+        description="Explainability audit reports for PatchCamelyon patch classifiers.",
+        epilog="Exit codes: 0 success, 2 bad input or usage, 3 a --fail-if gate failed, "
+        "130 interrupted, 1 unexpected error.",
+    )
+    parser.add_argument("--version", action="version", version=f"reportgen {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    build = commands.add_parser(
+        "build", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="build the HTML, PDF and JSON audit report",
+        description="Train or load the model, explain N validation patches, score the explanations "
+        "and write report.html, report.pdf and report.json.",
+        epilog="examples:\n"
+        "  reportgen build --images 30\n"
+        "  reportgen build --data-dir ~/pcam --checkpoint model.pt --out audit/\n"
+        "  reportgen build --config examples/report.toml --compare previous/report.json --fail-if 'accuracy<0.9'",
+    )
+    _add_build_options(build)
+    build.set_defaults(handler=_run_build)
+
+    train = commands.add_parser(
+        "train", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="train a model and write a checkpoint",
+        description="Train ResNet-18 on PCam-format data (the embedded synthetic set by default).",
+        epilog="examples:\n  reportgen train --out model.pt\n"
+        "  reportgen train --data-dir ~/pcam --recipe head --weights backbone.pth --train-fraction 0.1 --out head.pt",
+    )
+    train.add_argument("--out", required=True, metavar="PATH", help="checkpoint file to write")
+    train.add_argument("--data-dir", default=None, metavar="DIR", help="PCam directory (default: embedded synthetic set)")
+    train.add_argument("--recipe", default="full", choices=("full", "head"), help="full (every layer) or head (frozen backbone)")
+    train.add_argument("--weights", default="none", help="none, imagenet or PATH to a torchvision resnet18 state dict")
+    train.add_argument("--epochs", type=int, default=None, help="epochs (default: the demo recipe)")
+    train.add_argument("--train-fraction", type=float, default=1.0, help="stratified share of the training split")
+    train.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="training precision")
+    train.add_argument("--resume", default=None, metavar="PATH", help="checkpoint to resume from")
+    train.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    train.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    train.add_argument("--eval-limit", type=int, default=None, help="validation patches to evaluate on")
+    train.set_defaults(handler=_run_train)
+
+    synth = commands.add_parser(
+        "synth", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="write a synthetic data set in the PCam HDF5 layout",
+        description="Write a deterministic synthetic data set (with tumour masks) in the exact PCam layout.",
+        epilog="example:\n  reportgen synth --out synthetic-pcam/ --seed 1",
+    )
+    synth.add_argument("--out", required=True, metavar="DIR", help="directory to write")
+    synth.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    synth.add_argument("--train", type=int, default=None, help="training patches (default: the demo size)")
+    synth.add_argument("--valid", type=int, default=None, help="validation patches (default: the demo size)")
+    synth.add_argument("--test", type=int, default=None, help="test patches (default: the demo size)")
+    synth.set_defaults(handler=_run_synth)
+
+    data = commands.add_parser("data", parents=[common], help="inspect data directories",
+                               description="Data-directory tools.")
+    data_commands = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", parser_class=_Parser)
+    inspect = data_commands.add_parser(
+        "inspect", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="print the splits, counts, class balance, shapes and compression of a PCam directory",
+        description="Validate a PCam-format directory and print what it holds.",
+        epilog="example:\n  reportgen data inspect ~/pcam",
+    )
+    inspect.add_argument("dir", metavar="DIR", help="directory of PCam .h5/.h5.gz files")
+    inspect.set_defaults(handler=_run_inspect)
+
+    methods = commands.add_parser(
+        "methods", parents=[common], help="list the explanation methods",
+        description="List the registered explanation methods and whether they run by default.",
+        epilog="example:\n  reportgen methods", formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    methods.set_defaults(handler=_run_methods)
+    return parser
+
+
+def _configure_logging(args) -> None:
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("reportgen: %(message)s"))
+    root = logging.getLogger("reportgen")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _run_build(args) -> int:
+    from reportgen.config import load_config_file, resolve_config
+    from reportgen.pipeline import build_report
+
+    flags = {key: value for key, value in vars(args).items()
+             if key not in ("config", "command", "handler", "quiet", "verbose", "debug")}
+    file_values = load_config_file(args.config) if args.config else {}
+    config = resolve_config(file_values=file_values, flag_values=flags)
+    outcome = build_report(config, command_line=_command_line(), progress=not args.quiet)
+    print(f"report written to {outcome.out_dir}/ (report.html, report.json"
+          f"{', report.pdf' if config.pdf else ''})")
+    for gate in outcome.failed_gates:
+        print(f"gate failed: {gate['expression']} ({gate['detail']})", file=sys.stderr)
+    return EXIT_GATE if outcome.failed_gates else EXIT_OK
+
+
+def _run_train(args) -> int:
+    from reportgen.training_command import train_command
+
+    path = train_command(args, progress=not args.quiet)
+    print(f"checkpoint written to {path}")
+    return EXIT_OK
+
+
+def _run_synth(args) -> int:
+    from reportgen.data.synth import DEMO_SIZES, write_synthetic_pcam
+
+    sizes = {split: getattr(args, split) or DEMO_SIZES[split] for split in ("train", "valid", "test")}
+    out = write_synthetic_pcam(args.out, seed=args.seed, n_train=sizes["train"], n_valid=sizes["valid"],
+                               n_test=sizes["test"])
+    print(f"synthetic PCam-format data written to {out}")
+    return EXIT_OK
+
+
+def _run_inspect(args) -> int:
+    from reportgen.data.pcam import format_inspection, inspect_data_dir
+
+    print(format_inspection(inspect_data_dir(args.dir)))
+    return EXIT_OK
+
+
+def _run_methods(args) -> int:
+    from reportgen.explain import get_explainer, list_explainers
+
+    for name in list_explainers():
+        info = get_explainer(name)
+        print(f"{name:22} {'default' if info.default else 'optional':8} {info.title} ({info.reference})")
+    return EXIT_OK
+
+
+def _command_line() -> str:
+    import shlex
+
+    return shlex.join(["reportgen", *sys.argv[1:]])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``reportgen`` console script; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_request:  # --help, --version and usage errors
+        return int(exit_request.code or 0)
+    if not getattr(args, "handler", None):
+        sys.stderr.write(f"reportgen: error: name a {'data subcommand' if args.command == 'data' else 'command'} "
+                         "(see 'reportgen --help')\n")
+        return EXIT_USAGE
+    _configure_logging(args)
+    try:
+        return args.handler(args)
+    except ReportgenError as error:
+        if args.debug:
+            traceback.print_exc()
+        sys.stderr.write(f"reportgen: error: {error}\n")
+        return error.exit_code
+    except KeyboardInterrupt:
+        if args.debug:
+            traceback.print_exc()
+        sys.stderr.write("reportgen: interrupted; the previous report was left as it was\n")
+        return EXIT_INTERRUPTED
+    except Exception as error:  # noqa: BLE001 - the last line of defence before a traceback
+        if args.debug:
+            traceback.print_exc()
+        sys.stderr.write(
+            f"reportgen: unexpected error: {type(error).__name__}: {error} (rerun with --debug for the traceback)\n"
+        )
+        return EXIT_UNEXPECTED

@@ -1,0 +1,239 @@
+"""Score every map: faithfulness curves, agreement, localisation (METRICS.md).
+
+Curves are computed for the explanation methods and for the reference maps
+(random, centre prior, Sobel edges) in one batched pass per map set, with the
+clean-image and substrate probabilities shared by every map set (they do not
+depend on the map).  Per-patch curves are cached like the maps.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from reportgen.cache import ArrayCache, cache_key
+from reportgen.metrics.faithfulness import curve_auc, deletion_insertion_curves, make_substrate, target_probabilities
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CurveSet:
+    """Deletion and insertion curves of one map set, (N, steps + 1) each, and their AUCs (N,)."""
+
+    deletion: np.ndarray
+    insertion: np.ndarray
+
+    @property
+    def deletion_auc(self) -> np.ndarray:
+        return curve_auc(self.deletion)
+
+    @property
+    def insertion_auc(self) -> np.ndarray:
+        return curve_auc(self.insertion)
+
+
+class CurveScorer:
+    """Deletion/insertion curves for many map sets on the same patches.
+
+    Parameters
+    ----------
+    model : classifier on (N, 3, H, W) float in [0, 1].
+    images : (N, 3, H, W) float in [0, 1].
+    targets : (N,) long, the tracked class.
+    patch_indices : (N,) int, each patch's index in its split (cache keys).
+    steps, seed, dataset_mean, batch_size, precision : as
+        :func:`reportgen.metrics.faithfulness.deletion_insertion_curves`.
+    cache, cache_context : per-patch curve cache and what else determines a curve.
+    """
+
+    def __init__(self, model, images, targets, patch_indices, *, steps, seed, dataset_mean, batch_size,
+                 precision, cache: ArrayCache, cache_context: dict, progress: bool = True):
+        self.model, self.images, self.targets = model, images, targets
+        self.patch_indices = [int(i) for i in patch_indices]
+        self.steps, self.seed, self.dataset_mean = steps, seed, dataset_mean
+        self.batch_size, self.precision = batch_size, precision
+        self.cache, self.cache_context, self.progress = cache, cache_context, progress
+        self._endpoint_probs: dict[str, np.ndarray] = {}
+        self._clean_probs: np.ndarray | None = None
+        self.forward_passes = 0
+
+    def _clean(self) -> np.ndarray:
+        if self._clean_probs is None:
+            self._clean_probs = target_probabilities(self.model, self.images, self.targets,
+                                                     batch_size=self.batch_size, precision=self.precision)
+            self.forward_passes += len(self.images)
+        return self._clean_probs
+
+    def _substrate(self, substrate: str) -> np.ndarray:
+        if substrate not in self._endpoint_probs:
+            background = make_substrate(self.images, substrate, dataset_mean=self.dataset_mean)
+            self._endpoint_probs[substrate] = target_probabilities(
+                self.model, background, self.targets, batch_size=self.batch_size, precision=self.precision)
+            self.forward_passes += len(self.images)
+        return self._endpoint_probs[substrate]
+
+    def curves(self, name: str, maps: np.ndarray, *, mode: str, substrate: str, map_identity: dict) -> np.ndarray:
+        """(N, steps + 1) curves for ``maps`` (N, H, W); cached per patch under ``map_identity``."""
+        keys = [cache_key(kind="curve", mode=mode, substrate=substrate, steps=self.steps, seed=self.seed,
+                          precision=self.precision, patch=patch, target=int(self.targets[i]),
+                          map=map_identity, **self.cache_context)
+                for i, patch in enumerate(self.patch_indices)]
+        result = np.empty((len(maps), self.steps + 1), dtype=np.float64)
+        missing = []
+        for i, key in enumerate(keys):
+            stored = self.cache.get(key)
+            if stored is not None and stored.get("curve", np.empty(0)).shape == (self.steps + 1,):
+                result[i] = stored["curve"]
+            else:
+                missing.append(i)
+        if missing:
+            rows = torch.as_tensor(missing)
+            computed = deletion_insertion_curves(
+                self.model, self.images[rows], maps[missing], self.targets[rows], mode=mode,
+                substrate=substrate, steps=self.steps, seed=self.seed, dataset_mean=self.dataset_mean,
+                batch_size=self.batch_size, precision=self.precision,
+                clean_probs=self._clean()[missing], substrate_probs=self._substrate(substrate)[missing],
+                progress=self.progress,
+            )
+            self.forward_passes += len(missing) * max(self.steps - 1, 0)
+            for row, i in enumerate(missing):
+                result[i] = computed[row]
+                self.cache.put(keys[i], {"curve": computed[row]})
+        logger.debug("%s %s (%s): %d of %d patches computed", name, mode, substrate, len(missing), len(maps))
+        return result
+
+    def score(self, name: str, maps: np.ndarray, *, deletion_substrate: str, insertion_substrate: str,
+              map_identity: dict) -> CurveSet:
+        """Deletion and insertion curves of one map set under the given substrates."""
+        return CurveSet(
+            deletion=self.curves(name, maps, mode="deletion", substrate=deletion_substrate, map_identity=map_identity),
+            insertion=self.curves(name, maps, mode="insertion", substrate=insertion_substrate,
+                                  map_identity=map_identity),
+        )
+
+
+@dataclass
+class Scores:
+    """Everything measured about the maps, as arrays and plain dicts (see :func:`score_all`)."""
+
+    curves: dict[str, CurveSet]                # methods and references
+    substrate_aucs: dict[str, dict[str, dict[str, np.ndarray]]]  # substrate -> mode -> name -> (N,)
+    agreement: dict
+    notes: list[str]
+    localisation: dict[str, dict[str, np.ndarray | None]]
+    sanity: dict | None
+    reference_names: list[str]
+    curve_forward_passes: int
+
+
+def reference_maps(images: torch.Tensor, patch_indices, *, seed: int) -> dict[str, np.ndarray]:
+    """The reference maps of METRICS.md for ``images`` (N, 3, H, W): random, centre prior, Sobel.
+
+    The random map of each patch is seeded by the run seed and the patch's
+    index, so it does not depend on which other patches are in the report.
+    """
+    from reportgen.explaining import patch_seed
+    from reportgen.metrics.references import REFERENCE_MAPS
+
+    maps = {}
+    for name, make in REFERENCE_MAPS.items():
+        if name == "random":
+            maps[name] = np.concatenate([make(images[i : i + 1].cpu(), seed=patch_seed(seed, int(p)))
+                                         for i, p in enumerate(patch_indices)])
+        else:
+            maps[name] = make(images.cpu(), seed=seed)
+    return maps
+
+
+def score_all(model, images, targets, patch_indices, masks, methods, *, config, dataset_mean, cache, cache_context,
+              watch, progress=True) -> Scores:
+    """Faithfulness (methods and references), substrate rankings, agreement, localisation and sanity.
+
+    Parameters
+    ----------
+    methods : name -> :class:`reportgen.explaining.MethodResult` with ``maps`` (N, H, W).
+    masks : (N, H, W) uint8 ground-truth tumour masks, or ``None``.
+    watch : :class:`reportgen.runtime.Stopwatch` to time each stage.
+    """
+    from reportgen.metrics.agreement import agreement_matrix, agreement_note
+    from reportgen.metrics.localisation import centre_mass, mass_in_mask, pointing_game
+
+    scorer = CurveScorer(model, images, targets, patch_indices, steps=config.steps, seed=config.seed,
+                         dataset_mean=dataset_mean, batch_size=config.batch_size, precision=config.precision,
+                         cache=cache, cache_context=cache_context, progress=progress)
+    with watch.stage("references"):
+        references = reference_maps(images, patch_indices, seed=config.seed)
+    maps = {**{name: result.maps for name, result in methods.items()}, **references}
+    identity = {name: {"method": name, "settings": result.settings} for name, result in methods.items()}
+    identity.update({name: {"reference": name, "seed": config.seed} for name in references})
+
+    with watch.stage("curves"):
+        curves = {name: scorer.score(name, maps[name], deletion_substrate=config.deletion_substrate,
+                                     insertion_substrate=config.insertion_substrate, map_identity=identity[name])
+                  for name in maps}
+    substrate_aucs: dict = {}
+    if config.compare_substrates:
+        from reportgen.metrics.faithfulness import SUBSTRATES
+
+        with watch.stage("substrate_comparison"):
+            for substrate in SUBSTRATES:
+                substrate_aucs[substrate] = {
+                    mode: {name: curve_auc(scorer.curves(name, maps[name], mode=mode, substrate=substrate,
+                                                         map_identity=identity[name]))
+                           for name in maps}
+                    for mode in ("deletion", "insertion")
+                }
+
+    with watch.stage("agreement"):
+        method_maps = {name: result.maps for name, result in methods.items()}
+        agreement = agreement_matrix(method_maps, seed=config.seed)
+        titles = {name: result.title for name, result in methods.items()}
+        notes = [agreement_note({name: m[i] for name, m in method_maps.items()}, titles) for i in range(len(images))]
+
+    with watch.stage("localisation"):
+        localisation = {}
+        for name, values in maps.items():
+            localisation[name] = {
+                "centre_mass": centre_mass(values),
+                "pointing_game": pointing_game(values, masks, seed=config.seed) if masks is not None else None,
+                "mass_in_mask": mass_in_mask(values, masks) if masks is not None else None,
+            }
+
+    sanity = None
+    if config.sanity_images > 0:
+        with watch.stage("sanity"):
+            sanity = sanity_checks(model, images, targets, patch_indices, methods, config=config)
+    return Scores(curves=curves, substrate_aucs=substrate_aucs, agreement=agreement, notes=notes,
+                  localisation=localisation, sanity=sanity, reference_names=list(references),
+                  curve_forward_passes=scorer.forward_passes)
+
+
+def sanity_checks(model, images, targets, patch_indices, methods, *, config) -> dict:
+    """Model-parameter randomisation (Adebayo et al., 2018) on the first ``config.sanity_images`` patches."""
+    from reportgen.explain import get_explainer
+    from reportgen.explaining import method_settings, patch_seed
+    from reportgen.metrics.sanity import cascading_randomisation
+
+    count = min(config.sanity_images, len(images))
+    subset_images, subset_targets = images[:count], targets[:count]
+    results = {}
+    for name, result in methods.items():
+        info = get_explainer(name)
+        settings = method_settings(name, config)
+
+        def explain_fn(randomised_model, batch_images, batch_targets, _info=info, _settings=settings):
+            maps = []
+            for i in range(len(batch_images)):
+                explainer = _info.create(randomised_model, seed=patch_seed(config.seed, int(patch_indices[i])),
+                                         batch_size=config.batch_size, precision=config.precision, **_settings)
+                maps.append(explainer.explain(batch_images[i : i + 1], batch_targets[i : i + 1]).maps)
+            return np.concatenate(maps)
+
+        outcome = cascading_randomisation(model, explain_fn, subset_images, subset_targets, seed=config.seed,
+                                          original_maps=result.maps[:count])
+        results[name] = outcome
+    return {"images": count, "methods": results}

@@ -1,0 +1,78 @@
+"""The pipeline's data and model steps: open the data, obtain the model, predict the split."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from reportgen.config import BuildConfig
+from reportgen.data.pcam import PCamDataset, ensure_demo_data, open_pcam
+from reportgen.model.checkpoint import LoadedModel, load_checkpoint
+from reportgen.model.evaluate import classification_metrics, evaluation_indices, predict_split
+from reportgen.model.network import parse_preprocessing
+
+logger = logging.getLogger(__name__)
+
+#: Patches read to estimate the data set's mean colour (the ``mean`` substrate).
+MEAN_COLOUR_PATCHES = 2048
+
+
+def open_data(config: BuildConfig, cache_root: Path) -> PCamDataset:
+    """The user's PCam directory, or the embedded synthetic set (generated on first use)."""
+    needs_training = config.checkpoint is None
+    splits = ("train", config.split) if needs_training else (config.split,)
+    if config.data_dir:
+        return open_pcam(config.data_dir, splits=splits, cache_dir=cache_root / "pcam-unzipped")
+    return open_pcam(ensure_demo_data(cache_root), splits=splits)
+
+
+def obtain_model(config: BuildConfig, data: PCamDataset, *, cache_root: Path, device: torch.device,
+                 progress: bool) -> LoadedModel:
+    """Load ``--checkpoint``, or train (reusing a cached checkpoint for the same data and settings)."""
+    if config.checkpoint:
+        preprocessing = parse_preprocessing(config.preprocessing) if config.preprocessing else None
+        return load_checkpoint(config.checkpoint, preprocessing=preprocessing, device=device)
+    from reportgen.model.train import train_or_load
+    from reportgen.model.settings import DEMO_TRAIN_SETTINGS
+
+    overrides = {"recipe": config.recipe, "weights": config.weights, "train_fraction": config.train_fraction,
+                 "seed": config.seed}
+    if config.epochs is not None:
+        overrides["epochs"] = config.epochs
+    settings = dataclasses.replace(DEMO_TRAIN_SETTINGS, **overrides)
+    return train_or_load(data, settings, cache_dir=cache_root, device=device, progress=progress)
+
+
+def predict_split_with_limit(model: torch.nn.Module, split, *, limit: int | None, batch_size: int,
+                             progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Predict the split once (or ``limit`` evenly spaced patches) and compute the model-card metrics.
+
+    Returns
+    -------
+    indices : (n,) int64 positions in the split that were predicted.
+    probabilities : (n, 2) float32 softmax outputs.
+    labels : (n,) int64.
+    evaluation : :func:`reportgen.model.evaluate.classification_metrics` of those predictions.
+    """
+    indices = evaluation_indices(len(split), limit)
+    probabilities, labels = predict_split(model, split, indices=indices, batch_size=batch_size, progress=progress)
+    evaluation = classification_metrics(probabilities, labels)
+    evaluation["limit"] = limit
+    if indices is None:
+        indices = np.arange(len(split), dtype=np.int64)
+    return indices, probabilities, labels, evaluation
+
+
+def dataset_mean_colour(data: PCamDataset, split_name: str) -> tuple[float, float, float]:
+    """Per-channel mean colour in [0, 1] of the training split (the explained split if absent).
+
+    Read from the first :data:`MEAN_COLOUR_PATCHES` patches (one contiguous read).
+    """
+    split = data.splits.get("train") or data.split(split_name)
+    count = min(len(split), MEAN_COLOUR_PATCHES)
+    images = split.read(np.arange(count)).images
+    return tuple(float(v) for v in images.reshape(-1, 3).mean(axis=0) / 255.0)

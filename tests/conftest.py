@@ -1,0 +1,59 @@
+"""Shared fixtures for end-to-end tests: a tiny synthetic PCam directory and untrained checkpoints.
+
+End-to-end tests exercise the whole pipeline mechanics (data -> model ->
+explanations -> metrics -> report), not model quality, so they use freshly
+initialised networks saved as checkpoints and small settings.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+# Keep the suite predictable on a 2-core machine and never touch the user's cache.
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+#: Small but complete build settings for end-to-end tests.
+FAST_BUILD_ARGS = [
+    "--images", "4", "--steps", "8", "--ig-steps", "4", "--lime-samples", "24", "--sanity-images", "2",
+    "--eval-limit", "48", "--batch-size", "64", "--no-substrate-comparison", "--no-pdf", "-q",
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_pcam(tmp_path_factory):
+    """A synthetic PCam-format directory: 64 train, 48 valid, 16 test patches, with masks."""
+    from reportgen.data.synth import write_synthetic_pcam
+
+    return write_synthetic_pcam(tmp_path_factory.mktemp("pcam"), seed=3, n_train=64, n_valid=48, n_test=16)
+
+
+def _untrained_checkpoint(path, seed):
+    from reportgen.model.checkpoint import save_checkpoint
+    from reportgen.model.network import build_model
+
+    torch.manual_seed(seed)
+    model = build_model()
+    save_checkpoint(path, model, recipe="full", weights="none", training={"note": "untrained test model"},
+                    history=[], evaluation=None, data_fingerprint=None, epoch=0)
+    return path
+
+
+@pytest.fixture(scope="session")
+def checkpoint_a(tmp_path_factory):
+    return _untrained_checkpoint(tmp_path_factory.mktemp("ckpt") / "a.pt", seed=1)
+
+
+@pytest.fixture(scope="session")
+def checkpoint_b(tmp_path_factory):
+    return _untrained_checkpoint(tmp_path_factory.mktemp("ckpt") / "b.pt", seed=2)
+
+
+@pytest.fixture
+def isolated_cache(tmp_path, monkeypatch):
+    """Point the reportgen cache at a fresh directory for this test."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("REPORTGEN_CACHE", str(cache))
+    return cache

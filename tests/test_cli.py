@@ -1,0 +1,56 @@
+"""The command-line surface: help for every command, README coverage, usage errors."""
+
+from pathlib import Path
+
+import pytest
+
+from reportgen.cli import build_parser, main
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+COMMANDS = [["build"], ["train"], ["synth"], ["data", "inspect"], ["methods"]]
+
+
+def _all_commands(parser=None, prefix=()):
+    parser = parser or build_parser()
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        for name, sub in action.choices.items():
+            path = (*prefix, name)
+            if sub._subparsers:
+                yield from _all_commands(sub, path)
+            else:
+                yield list(path)
+
+
+def test_every_command_is_listed_here():
+    assert sorted(map(tuple, _all_commands())) == sorted(map(tuple, COMMANDS))
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_an_example(command, capsys):
+    assert main([*command, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "usage: reportgen " + " ".join(command) in text
+    assert len(text.splitlines()) > 3
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_appears_in_the_readme(command):
+    assert f"reportgen {' '.join(command)}" in README.read_text()
+
+
+def test_unknown_flag_is_a_one_line_usage_error(capsys):
+    assert main(["build", "--imagez", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unrecognized arguments: --imagez 3" in err
+
+
+def test_missing_command_is_a_usage_error(capsys):
+    assert main([]) == 2
+    assert "name a command" in capsys.readouterr().err
+
+
+def test_methods_lists_the_registry(capsys):
+    assert main(["methods"]) == 0
+    out = capsys.readouterr().out
+    for name in ("integrated_gradients", "grad_cam", "lime", "saliency", "kernel_shap"):
+        assert name in out
