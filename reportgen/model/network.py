@@ -8,6 +8,7 @@ the same thing to every method (SEED.md, mistake 2).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -95,3 +96,49 @@ class PCamClassifier(nn.Module):
 def build_model(preprocessing: Preprocessing = Preprocessing()) -> PCamClassifier:
     """A freshly initialised classifier, in eval mode."""
     return PCamClassifier(preprocessing).eval()
+
+
+#: Names accepted by :func:`parse_preprocessing`, besides explicit numbers.
+NAMED_PREPROCESSING = {"identity": IDENTITY_PREPROCESSING, "imagenet": Preprocessing()}
+
+
+def parse_preprocessing(text: str) -> Preprocessing:
+    """Parse the ``--preprocessing`` option.
+
+    Parameters
+    ----------
+    text : ``"identity"`` (mean 0, std 1: the notebook's [0, 1] input),
+        ``"imagenet"`` (torchvision's ImageNet statistics) or
+        ``"MEAN,MEAN,MEAN:STD,STD,STD"`` (three numbers each, RGB order).
+
+    Returns
+    -------
+    Preprocessing with ``input_size`` 96 and no internal resize.
+
+    Raises
+    ------
+    ConfigError
+        When the text is none of the above or a standard deviation is not positive.
+    """
+    from reportgen.errors import ConfigError
+
+    cleaned = text.strip().lower()
+    if cleaned in NAMED_PREPROCESSING:
+        return NAMED_PREPROCESSING[cleaned]
+    expected = (
+        "expected 'identity', 'imagenet' or 'MEAN,MEAN,MEAN:STD,STD,STD' "
+        "(e.g. 0.70,0.54,0.69:0.24,0.28,0.21)"
+    )
+    mean_text, separator, std_text = cleaned.partition(":")
+    try:
+        mean = tuple(float(value) for value in mean_text.split(","))
+        std = tuple(float(value) for value in std_text.split(","))
+    except ValueError:
+        raise ConfigError(f"--preprocessing {text!r} is not understood; {expected}") from None
+    if not separator or len(mean) != 3 or len(std) != 3:
+        raise ConfigError(f"--preprocessing {text!r} needs three means and three stds; {expected}")
+    if not all(math.isfinite(value) for value in mean + std):
+        raise ConfigError(f"--preprocessing {text!r} contains a non-finite number; {expected}")
+    if min(std) <= 0:
+        raise ConfigError(f"--preprocessing {text!r} has a std <= 0; every std must be positive")
+    return Preprocessing(mean=mean, std=std)

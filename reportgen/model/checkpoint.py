@@ -1,0 +1,425 @@
+"""Reading and writing classifier checkpoints, safely.
+
+Three layouts are recognised automatically:
+
+``reportgen-v1``
+    written by :func:`save_checkpoint`; records preprocessing, recipe, weights,
+    training settings, per-epoch history and validation metrics.
+``notebook``
+    the original notebook's dict (``epoch``, ``model_state_dict``,
+    ``optimizer_state_dict``, ``val_acc``, ``loss``); a torchvision resnet18 with
+    ``fc = Linear(512, 2)`` trained on [0, 1] input without normalisation.
+``state_dict``
+    a plain torchvision resnet18 state dict (the notebook's
+    ``resnet18_patchcamelyon_final.pth``); its normalisation is unknown, so the
+    notebook's identity preprocessing is assumed unless one is given.
+
+Every file is read with ``torch.load(..., weights_only=True)``: a checkpoint
+from elsewhere cannot run code on load (SEED.md, mistake 10).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torchvision.models import resnet18
+
+from reportgen import __version__
+from reportgen.errors import CheckpointError
+from reportgen.model.network import (
+    CLASS_NAMES,
+    IDENTITY_PREPROCESSING,
+    PCamClassifier,
+    Preprocessing,
+)
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "reportgen-v1"
+ARCHITECTURE = "resnet18"
+FORMATS = (FORMAT, "notebook", "state_dict")
+
+_NOTEBOOK_KEYS = {"model_state_dict"}
+_PARALLEL_PREFIX = "module."
+# A PCamClassifier state dict saved directly: backbone weights plus the normalisation buffers.
+_CLASSIFIER_PREFIX = "backbone."
+
+
+@dataclass
+class LoadedModel:
+    """A classifier ready for inference and what is known about where it came from.
+
+    Attributes
+    ----------
+    model : the classifier, in eval mode, taking (N, 3, 96, 96) float in [0, 1].
+    info : plain-typed provenance: ``format`` (one of :data:`FORMATS`), ``sha256``
+        of the file, ``path``, ``recipe``, ``weights``, ``preprocessing`` (dict),
+        ``preprocessing_source`` ("checkpoint", "notebook", "assumed" or
+        "argument"), ``training``, ``evaluation``, ``epoch`` and, for
+        reportgen checkpoints, ``history`` and ``data_fingerprint``.
+    """
+
+    model: PCamClassifier
+    info: dict
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def state_dict_sha256(state_dict: dict[str, torch.Tensor], *, exclude_prefix: str | None = None) -> str:
+    """Hex SHA-256 of a state dict's names, dtypes, shapes and values.
+
+    Parameters
+    ----------
+    state_dict : name -> tensor.
+    exclude_prefix : names starting with this are left out (e.g. ``"fc."`` to
+        hash a backbone without its head); default ``None`` keeps all.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        if exclude_prefix is not None and name.startswith(exclude_prefix):
+            continue
+        tensor = state_dict[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.numpy().tobytes() if tensor.dtype != torch.bfloat16 else tensor.float().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def safe_torch_load(path: Path, *, what: str = "checkpoint") -> object:
+    """``torch.load(path, map_location="cpu", weights_only=True)`` with one-line errors.
+
+    Raises
+    ------
+    CheckpointError
+        When the file is missing, truncated or corrupt, or would need arbitrary
+        code to unpickle.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such {what} file; check the path")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        # weights_only reports a forbidden global (a class, a function) as an UnpicklingError.
+        if "weights only" in str(error).lower() or "unsupported global" in str(error).lower():
+            raise CheckpointError(
+                f"{path}: refusing to unpickle code: the {what} holds Python objects other than "
+                "tensors and plain types; re-save only its state_dict (torch.save(model.state_dict(), "
+                "path)) where you trust the file"
+            ) from None
+        raise _corrupt(path, what, error) from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError) as error:
+        raise _corrupt(path, what, error) from None
+
+
+def _corrupt(path: Path, what: str, error: Exception) -> CheckpointError:
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return CheckpointError(
+        f"{path}: the {what} is truncated or corrupt ({reason[:120]}); copy or save it again"
+    )
+
+
+def strip_parallel_prefix(state_dict: dict) -> dict:
+    """Drop the ``module.`` prefix that ``nn.DataParallel`` adds to every key."""
+    if state_dict and all(str(key).startswith(_PARALLEL_PREFIX) for key in state_dict):
+        return {key[len(_PARALLEL_PREFIX) :]: value for key, value in state_dict.items()}
+    return dict(state_dict)
+
+
+def _reference_shapes() -> dict[str, tuple[int, ...]]:
+    # Built on the meta device: shapes only, no memory and no initialisation cost.
+    with torch.device("meta"):
+        reference = resnet18(weights=None)
+        reference.fc = torch.nn.Linear(512, len(CLASS_NAMES))
+    return {name: tuple(tensor.shape) for name, tensor in reference.state_dict().items()}
+
+
+def check_resnet18_state_dict(state_dict: dict, *, path: Path | str, allow_missing_fc: bool = False) -> dict:
+    """Validate a torchvision resnet18 (2-class fc) state dict; return it cleaned.
+
+    Parameters
+    ----------
+    state_dict : name -> tensor, optionally with the ``module.`` prefix.
+    path : file named in error messages.
+    allow_missing_fc : accept a backbone without ``fc.*`` (initial weights); default False.
+
+    Returns
+    -------
+    The state dict without the prefix; BatchNorm ``num_batches_tracked``
+    counters missing in old files are filled with zeros.
+
+    Raises
+    ------
+    CheckpointError
+        For another architecture (unknown keys, missing keys or other shapes)
+        or a head with a class count other than 2.
+    """
+    state_dict = strip_parallel_prefix(state_dict)
+    if not all(isinstance(value, torch.Tensor) for value in state_dict.values()):
+        raise CheckpointError(f"{path}: the state dict holds non-tensor values; expected a resnet18 state dict")
+    reference = _reference_shapes()
+    body = {name: value for name, value in state_dict.items() if not name.startswith("fc.")}
+    unexpected = sorted(set(body) - set(reference))
+    if unexpected:
+        raise CheckpointError(
+            f"{path}: not a resnet18 (it has {unexpected[0]!r} and {len(unexpected) - 1} more keys a "
+            "resnet18 lacks); reportgen loads torchvision resnet18 checkpoints only"
+        )
+    for name, value in body.items():
+        if tuple(value.shape) != reference[name]:
+            raise CheckpointError(
+                f"{path}: not a resnet18 ({name!r} has shape {tuple(value.shape)}, resnet18 has "
+                f"{reference[name]}); reportgen loads torchvision resnet18 checkpoints only"
+            )
+    missing = sorted(
+        name
+        for name in reference
+        if name not in state_dict and not name.endswith("num_batches_tracked") and not name.startswith("fc.")
+    )
+    if missing:
+        raise CheckpointError(
+            f"{path}: incomplete resnet18 state dict (missing {missing[0]!r} and {len(missing) - 1} more); "
+            "save the whole model.state_dict()"
+        )
+    for name in reference:
+        if name.endswith("num_batches_tracked") and name not in state_dict:
+            state_dict[name] = torch.tensor(0, dtype=torch.long)
+    if "fc.weight" in state_dict:
+        classes, features = tuple(state_dict["fc.weight"].shape)
+        if features != 512:
+            raise CheckpointError(
+                f"{path}: not a resnet18 (fc.weight has shape {(classes, features)}, resnet18's head "
+                "takes 512 features)"
+            )
+        if classes != len(CLASS_NAMES):
+            raise CheckpointError(
+                f"{path}: the head has {classes} classes (fc.weight {(classes, features)}); reportgen "
+                f"needs a {len(CLASS_NAMES)}-class head ({', '.join(CLASS_NAMES)})"
+            )
+    elif not allow_missing_fc:
+        raise CheckpointError(f"{path}: the state dict has no fc.weight/fc.bias head; save the whole model")
+    return state_dict
+
+
+def _split_classifier_state_dict(state_dict: dict) -> tuple[dict, Preprocessing | None]:
+    """A PCamClassifier state dict -> (backbone state dict, its preprocessing)."""
+    state_dict = strip_parallel_prefix(state_dict)
+    if not any(str(key).startswith(_CLASSIFIER_PREFIX) for key in state_dict):
+        return state_dict, None
+    backbone = {
+        key[len(_CLASSIFIER_PREFIX) :]: value
+        for key, value in state_dict.items()
+        if key.startswith(_CLASSIFIER_PREFIX)
+    }
+    preprocessing = None
+    if "normalize.mean" in state_dict and "normalize.std" in state_dict:
+        preprocessing = Preprocessing(
+            mean=tuple(float(v) for v in state_dict["normalize.mean"].flatten()),
+            std=tuple(float(v) for v in state_dict["normalize.std"].flatten()),
+        )
+    return backbone, preprocessing
+
+
+def _interpret(raw: object, path: Path) -> tuple[dict, dict, Preprocessing | None]:
+    """Raw loaded object -> (backbone state dict, info, stored preprocessing)."""
+    if not isinstance(raw, dict):
+        raise CheckpointError(
+            f"{path}: holds a {type(raw).__name__}, not a checkpoint dict; save model.state_dict()"
+        )
+    if raw.get("format") == FORMAT:
+        if raw.get("architecture") != ARCHITECTURE:
+            raise CheckpointError(
+                f"{path}: architecture {raw.get('architecture')!r} is not supported; reportgen loads "
+                f"{ARCHITECTURE} only"
+            )
+        if not isinstance(raw.get("state_dict"), dict) or not isinstance(raw.get("preprocessing"), dict):
+            raise CheckpointError(
+                f"{path}: reportgen checkpoint without state_dict or preprocessing; save it again"
+            )
+        info = {
+            "format": FORMAT,
+            "recipe": raw.get("recipe"),
+            "weights": raw.get("weights"),
+            "training": raw.get("training"),
+            "evaluation": raw.get("evaluation"),
+            "epoch": raw.get("epoch"),
+            "history": raw.get("history", []),
+            "data_fingerprint": raw.get("data_fingerprint"),
+            "reportgen_version": raw.get("reportgen_version"),
+        }
+        return raw["state_dict"], info, Preprocessing.from_dict(raw["preprocessing"])
+    if _NOTEBOOK_KEYS <= set(raw):
+        info = {
+            "format": "notebook",
+            # The notebook's code trained every layer from random weights (SEED.md, mistake 1).
+            "recipe": "full",
+            "weights": "none",
+            "training": {
+                key: _plain(raw[key]) for key in ("epoch", "loss", "val_acc") if key in raw
+            },
+            "evaluation": None,
+            "epoch": _plain(raw.get("epoch")),
+        }
+        return raw["model_state_dict"], info, IDENTITY_PREPROCESSING
+    if raw and all(isinstance(value, torch.Tensor) for value in raw.values()):
+        backbone, stored = _split_classifier_state_dict(raw)
+        info = {
+            "format": "state_dict",
+            "recipe": None,
+            "weights": None,
+            "training": None,
+            "evaluation": None,
+            "epoch": None,
+        }
+        return backbone, info, stored
+    keys = ", ".join(sorted(str(key) for key in raw)[:6])
+    raise CheckpointError(
+        f"{path}: unrecognised checkpoint dict (keys: {keys or 'none'}); expected a reportgen "
+        "checkpoint, the notebook's dict with 'model_state_dict', or a resnet18 state dict"
+    )
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    return value
+
+
+def load_checkpoint(
+    path: Path | str,
+    *,
+    preprocessing: Preprocessing | None = None,
+    device: str | torch.device = "cpu",
+) -> LoadedModel:
+    """Load any supported checkpoint as a :class:`PCamClassifier` in eval mode.
+
+    Parameters
+    ----------
+    path : a reportgen, notebook or plain torchvision resnet18 checkpoint.
+    preprocessing : overrides the preprocessing the file records or implies;
+        default ``None`` keeps it (identity for notebook files and, by
+        assumption, for plain state dicts).
+    device : where the model is placed (default ``"cpu"``).
+
+    Returns
+    -------
+    LoadedModel
+
+    Raises
+    ------
+    CheckpointError
+        Missing, truncated or corrupt file; a file that would run code when
+        unpickled; another architecture; a head with other than 2 classes; an
+        unrecognised dict.
+    """
+    path = Path(path)
+    raw = safe_torch_load(path)
+    state_dict, info, stored = _interpret(raw, path)
+    state_dict = check_resnet18_state_dict(state_dict, path=path)
+    if preprocessing is not None:
+        source = "argument"
+        if stored is not None and stored != preprocessing:
+            logger.warning("%s: overriding the recorded preprocessing %s with %s", path, stored, preprocessing)
+    elif stored is not None:
+        preprocessing = stored
+        source = "notebook" if info["format"] == "notebook" else "checkpoint"
+    else:
+        preprocessing = IDENTITY_PREPROCESSING
+        source = "assumed"
+        logger.warning(
+            "%s: plain state dict with unknown normalisation; assuming the notebook's [0, 1] input "
+            "(identity). Pass --preprocessing imagenet if it was trained with ImageNet statistics",
+            path,
+        )
+    model = PCamClassifier(preprocessing)
+    model.backbone.load_state_dict(state_dict)
+    model.eval().to(device)
+    info.update(
+        path=str(path),
+        sha256=file_sha256(path),
+        preprocessing=preprocessing.to_dict(),
+        preprocessing_source=source,
+        architecture=ARCHITECTURE,
+        class_names=list(CLASS_NAMES),
+    )
+    return LoadedModel(model=model, info=info)
+
+
+def save_checkpoint(
+    path: Path | str,
+    model: PCamClassifier,
+    *,
+    recipe: str,
+    weights: str,
+    training: dict,
+    history: list[dict],
+    evaluation: dict | None,
+    data_fingerprint: str | None,
+    epoch: int,
+    optimizer_state: dict | None = None,
+) -> str:
+    """Write a ``reportgen-v1`` checkpoint atomically; return its SHA-256.
+
+    The file holds only tensors and plain Python types, so
+    ``torch.load(path, weights_only=True)`` reads it. ``state_dict`` is the
+    torchvision resnet18 state dict (``model.backbone``), so other tools can
+    load it directly.
+
+    Parameters
+    ----------
+    path : destination; its folder is created; written to a temporary file
+        in the same folder first, then renamed, so a reader never sees half a file.
+    model : the classifier to save.
+    recipe : "full" or "head".
+    weights : the initial weights: "none", "imagenet" or a file's description.
+    training : training settings as plain types.
+    history : one dict of plain numbers per epoch.
+    evaluation : validation metrics (see :func:`reportgen.model.evaluate.classification_metrics`).
+    data_fingerprint : fingerprint of the data set trained on.
+    epoch : number of completed epochs the weights come from (1-based).
+    optimizer_state : ``optimizer.state_dict()`` for resuming; default ``None``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "architecture": ARCHITECTURE,
+        "class_names": list(CLASS_NAMES),
+        "preprocessing": model.preprocessing.to_dict(),
+        "state_dict": {
+            name: tensor.detach().cpu().contiguous().clone()
+            for name, tensor in model.backbone.state_dict().items()
+        },
+        "recipe": recipe,
+        "weights": weights,
+        "training": training,
+        "history": history,
+        "evaluation": evaluation,
+        "data_fingerprint": data_fingerprint,
+        "epoch": int(epoch),
+        "optimizer_state_dict": optimizer_state,
+        "reportgen_version": __version__,
+        "torch_version": str(torch.__version__),
+    }
+    handle, temporary = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        torch.save(payload, temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return file_sha256(path)

@@ -1,0 +1,432 @@
+"""Training the classifier: the ``full`` and ``head`` recipes, resumable and cached.
+
+Recipe (the notebook's, SEED.md): Adam, cross-entropy, batch 64, lr 1e-3,
+augmentation (:mod:`reportgen.model.augment`), the weights of the best
+validation accuracy are kept, early stopping after ``patience`` epochs without
+improvement. ResNet: He et al., "Deep Residual Learning for Image
+Recognition", CVPR 2016; Adam: Kingma & Ba, ICLR 2015.
+
+The data set is any object with ``fingerprint`` and ``split(name)``; a split
+has ``__len__``, ``labels`` and ``iter_batches(batch_size, *, indices,
+shuffle, seed, progress)`` yielding batches with ``images`` (n, 96, 96, 3)
+uint8 and ``labels`` (n,) int64. Batches are read in contiguous chunks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import logging
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from reportgen.errors import CheckpointError, ConfigError
+from reportgen.inference import autocast_context
+from reportgen.model.augment import augment_batch
+from reportgen.model.checkpoint import (
+    FORMAT,
+    LoadedModel,
+    check_resnet18_state_dict,
+    load_checkpoint,
+    safe_torch_load,
+    save_checkpoint,
+)
+from reportgen.model.evaluate import classification_metrics, evaluate_model, evaluation_indices
+from reportgen.model.features import cached_features
+from reportgen.model.network import PCamClassifier
+from reportgen.model.settings import TrainSettings
+from reportgen.model.weights import initial_backbone_state
+
+logger = logging.getLogger(__name__)
+
+TRAIN_SPLIT = "train"
+VALID_SPLIT = "valid"
+
+
+@contextlib.contextmanager
+def _deterministic_algorithms():
+    """Deterministic kernels for the duration of training; the caller's setting is restored."""
+    previous = torch.are_deterministic_algorithms_enabled()
+    previous_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous, warn_only=previous_warn)
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    """Independent seed per (run seed, epoch), so a resumed run draws what a straight run draws."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def _to_float_images(images) -> torch.Tensor:
+    from reportgen.data.pcam import as_float_tensor
+
+    return as_float_tensor(images)
+
+
+def _train_indices(split, settings: TrainSettings) -> np.ndarray | None:
+    if settings.train_fraction >= 1.0:
+        return None
+    from reportgen.data.sampling import stratified_subset
+
+    return np.sort(np.asarray(stratified_subset(split.labels, settings.train_fraction, seed=settings.seed)))
+
+
+def _initial_model(settings: TrainSettings) -> PCamClassifier:
+    model = PCamClassifier(settings.resolved_preprocessing())
+    state = initial_backbone_state(settings.weights)
+    if state is not None:
+        missing, _ = model.backbone.load_state_dict(state, strict=False)
+        if any(not name.startswith("fc.") for name in missing):
+            raise CheckpointError(f"--weights {settings.weights}: missing backbone weights {missing[:3]}")
+    if settings.recipe == "head":
+        if settings.weights == "none":
+            logger.warning("head recipe on a random backbone: only the 2-class head will learn")
+        for name, parameter in model.backbone.named_parameters():
+            parameter.requires_grad_(name.startswith("fc."))
+    return model
+
+
+class _Run:
+    """Best-so-far bookkeeping shared by both recipes."""
+
+    def __init__(self) -> None:
+        self.history: list[dict] = []
+        self.best_accuracy = -math.inf
+        self.best_epoch = 0
+        self.best_state: dict | None = None
+        self.best_optimizer: dict | None = None
+        self.best_evaluation: dict | None = None
+        self.start_epoch = 0
+
+
+def _load_resume(path: Path, model: PCamClassifier, optimizer, settings: TrainSettings, run: _Run) -> None:
+    """Restore weights, optimizer, epoch and history from a reportgen or notebook checkpoint."""
+    raw = safe_torch_load(path)
+    if isinstance(raw, dict) and raw.get("format") == FORMAT:
+        if raw.get("recipe") != settings.recipe:
+            raise ConfigError(
+                f"--resume {path}: it was trained with recipe {raw.get('recipe')!r}, not "
+                f"{settings.recipe!r}; resume with the same recipe"
+            )
+        state, epoch = raw["state_dict"], int(raw["epoch"])
+        run.history = [entry for entry in raw.get("history", []) if entry["epoch"] <= epoch]
+        run.best_evaluation = raw.get("evaluation")
+        accuracy = (run.best_evaluation or {}).get("accuracy")
+    elif isinstance(raw, dict) and "model_state_dict" in raw:
+        # The notebook stores the 0-based index of the saved epoch.
+        state, epoch = raw["model_state_dict"], int(raw.get("epoch", -1)) + 1
+        accuracy = raw.get("val_acc")
+    else:
+        raise CheckpointError(f"--resume {path}: not a reportgen or notebook checkpoint; cannot resume from it")
+    model.backbone.load_state_dict(check_resnet18_state_dict(state, path=path))
+    if raw.get("optimizer_state_dict") is not None:
+        try:
+            optimizer.load_state_dict(raw["optimizer_state_dict"])
+        except (ValueError, KeyError) as error:
+            raise CheckpointError(
+                f"--resume {path}: its optimizer state does not fit recipe {settings.recipe!r} ({error})"
+            ) from None
+    run.start_epoch = run.best_epoch = epoch
+    run.best_accuracy = -math.inf if accuracy is None else float(accuracy)
+    run.best_state = copy.deepcopy(model.state_dict())
+    run.best_optimizer = copy.deepcopy(optimizer.state_dict())
+    logger.info("resuming from %s after epoch %d", path, epoch)
+
+
+def _train_full_epoch(model, optimizer, split, settings, *, indices, epoch, device, deadline, progress):
+    """One epoch over the training split; returns (mean loss, images, stopped by the time cap)."""
+    model.train()
+    generator = torch.Generator().manual_seed(_epoch_seed(settings.seed, epoch))
+    total = len(split) if indices is None else len(indices)
+    loss_sum, seen, capped = 0.0, 0, False
+    started = time.perf_counter()
+    batches = split.iter_batches(
+        settings.batch_size, indices=indices, shuffle=True, seed=_epoch_seed(settings.seed, epoch), progress=False
+    )
+    bar = tqdm(total=total, desc=f"epoch {epoch + 1}/{settings.epochs}", unit="img", disable=not progress, leave=False)
+    with bar:
+        for batch in batches:
+            images = _to_float_images(batch.images)
+            labels = torch.as_tensor(np.asarray(batch.labels), dtype=torch.int64).to(device)
+            if settings.augment:
+                images = augment_batch(images, generator=generator)
+            images = images.to(device)
+            if settings.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            optimizer.zero_grad(set_to_none=True)
+            with autocast_context(device, settings.precision):
+                loss = nn.functional.cross_entropy(model(images).float(), labels)
+            loss.backward()
+            optimizer.step()
+            loss_sum += float(loss) * len(labels)
+            seen += len(labels)
+            bar.update(len(labels))
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", img_s=f"{seen / (time.perf_counter() - started):.0f}")
+            if deadline is not None and time.perf_counter() > deadline:
+                capped = True
+                break
+    return loss_sum / max(seen, 1), seen, capped
+
+
+def _train_head_epoch(model, optimizer, features, labels, settings, *, epoch, device, deadline):
+    head = model.backbone.fc
+    head.train()
+    generator = torch.Generator().manual_seed(_epoch_seed(settings.seed, epoch))
+    order = torch.randperm(len(features), generator=generator)
+    loss_sum, seen, capped = 0.0, 0, False
+    for start in range(0, len(order), settings.batch_size):
+        chosen = order[start : start + settings.batch_size]
+        batch_features, batch_labels = features[chosen].to(device), labels[chosen].to(device)
+        optimizer.zero_grad(set_to_none=True)
+        loss = nn.functional.cross_entropy(head(batch_features), batch_labels)
+        loss.backward()
+        optimizer.step()
+        loss_sum += float(loss) * len(chosen)
+        seen += len(chosen)
+        if deadline is not None and time.perf_counter() > deadline:
+            capped = True
+            break
+    return loss_sum / max(seen, 1), seen, capped
+
+
+def train_model(
+    dataset,
+    settings: TrainSettings,
+    *,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    resume: Path | None = None,
+    checkpoint_path: Path | None = None,
+    cache_dir: Path | None = None,
+) -> tuple[PCamClassifier, dict]:
+    """Train a classifier on ``dataset`` and return the best-validation model.
+
+    Parameters
+    ----------
+    dataset : PCam data set (``fingerprint``, ``split("train")``, ``split("valid")``).
+    settings : recipe, weights and hyper-parameters.
+    device : training device (default ``"cpu"``).
+    progress : show progress bars with loss and images/s (default True).
+    resume : a reportgen or notebook checkpoint to continue from (its weights,
+        optimizer state, epoch and history); default ``None`` starts fresh.
+    checkpoint_path : where the best model is written (``reportgen-v1``) each
+        time validation accuracy improves and once at the end; default ``None``.
+    cache_dir : root of the head recipe's feature cache; default ``None``
+        keeps features in memory.
+
+    Returns
+    -------
+    model : :class:`PCamClassifier` in eval mode with the best epoch's weights.
+    info : plain-typed record: ``recipe``, ``weights``, ``settings``,
+        ``preprocessing``, ``history`` (per epoch: ``epoch``, ``loss``,
+        ``val_accuracy``, ``seconds``, ``images``, ``images_per_second``),
+        ``evaluation`` (validation metrics of the best epoch), ``best_epoch``,
+        ``epochs_run``, ``stopped`` ("completed", "early_stopping",
+        "time_cap"), ``train_size``, ``seconds``, ``images_per_second``,
+        ``data_fingerprint``, ``device``, ``torch_threads``.
+    """
+    device = torch.device(device)
+    fingerprint = getattr(dataset, "fingerprint", None)
+    train_split, valid_split = dataset.split(TRAIN_SPLIT), dataset.split(VALID_SPLIT)
+    indices = _train_indices(train_split, settings)
+    train_size = len(train_split) if indices is None else len(indices)
+    started = time.perf_counter()
+    deadline = None if settings.max_train_seconds is None else started + settings.max_train_seconds
+    run = _Run()
+    feature_cache: dict = {}
+
+    with _deterministic_algorithms(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(settings.seed)
+        model = _initial_model(settings).to(device)
+        if settings.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
+        optimizer = torch.optim.Adam(trainable, lr=settings.lr)
+        if resume is not None:
+            _load_resume(Path(resume), model, optimizer, settings, run)
+
+        if settings.recipe == "head":
+            eval_indices = evaluation_indices(len(valid_split), settings.eval_limit)
+            common = dict(
+                data_fingerprint=str(fingerprint),
+                cache_dir=cache_dir,
+                batch_size=settings.eval_batch_size,
+                precision=settings.precision,
+                channels_last=settings.channels_last,
+                progress=progress,
+            )
+            train_features, train_labels, feature_cache["train"] = cached_features(
+                model, train_split, split_name=TRAIN_SPLIT, indices=indices, **common
+            )
+            valid_features, valid_labels, feature_cache["valid"] = cached_features(
+                model, valid_split, split_name=VALID_SPLIT, indices=eval_indices, **common
+            )
+
+        stopped = "completed"
+        for epoch in range(run.start_epoch, settings.epochs):
+            epoch_started = time.perf_counter()
+            if settings.recipe == "head":
+                loss, images, capped = _train_head_epoch(
+                    model, optimizer, train_features, train_labels, settings,
+                    epoch=epoch, device=device, deadline=deadline,
+                )
+                train_seconds = time.perf_counter() - epoch_started
+                with torch.inference_mode():
+                    logits = model.backbone.fc(valid_features.to(device)).float()
+                evaluation = classification_metrics(torch.softmax(logits, 1).cpu().numpy(), valid_labels.numpy())
+                evaluation["limit"] = settings.eval_limit
+            else:
+                loss, images, capped = _train_full_epoch(
+                    model, optimizer, train_split, settings, indices=indices, epoch=epoch,
+                    device=device, deadline=deadline, progress=progress,
+                )
+                train_seconds = time.perf_counter() - epoch_started
+                evaluation = evaluate_model(
+                    model, valid_split, limit=settings.eval_limit, batch_size=settings.eval_batch_size
+                )
+            entry = {
+                "epoch": epoch + 1,
+                "loss": loss,
+                "val_accuracy": evaluation["accuracy"],
+                "seconds": time.perf_counter() - epoch_started,
+                "images": images,
+                "images_per_second": images / train_seconds if train_seconds > 0 else None,
+            }
+            run.history.append(entry)
+            logger.info(
+                "epoch %d/%d: loss %.4f, val accuracy %.4f, %.0f images/s",
+                epoch + 1, settings.epochs, loss, evaluation["accuracy"] or 0.0,
+                entry["images_per_second"] or 0.0,
+            )
+            if evaluation["accuracy"] is not None and evaluation["accuracy"] > run.best_accuracy:
+                run.best_accuracy, run.best_epoch = evaluation["accuracy"], epoch + 1
+                run.best_state = copy.deepcopy(model.state_dict())
+                run.best_optimizer = copy.deepcopy(optimizer.state_dict())
+                run.best_evaluation = evaluation
+                if checkpoint_path is not None:
+                    _save(checkpoint_path, model, settings, run, fingerprint, extra={})
+            if capped:
+                stopped = "time_cap"
+                logger.warning("training stopped by max_train_seconds=%s", settings.max_train_seconds)
+                break
+            if epoch + 1 - run.best_epoch >= settings.patience:
+                stopped = "early_stopping"
+                break
+
+    if run.best_state is not None:
+        model.load_state_dict(run.best_state)
+    model = model.to(memory_format=torch.contiguous_format).eval()
+    seconds = time.perf_counter() - started
+    images_total = sum(entry["images"] for entry in run.history if entry["epoch"] > run.start_epoch)
+    info = {
+        "recipe": settings.recipe,
+        "weights": settings.weights,
+        "settings": settings.to_dict(),
+        "preprocessing": model.preprocessing.to_dict(),
+        "history": run.history,
+        "evaluation": run.best_evaluation,
+        "best_epoch": run.best_epoch,
+        "epochs_run": len(run.history),
+        "stopped": stopped,
+        "train_size": train_size,
+        "seconds": seconds,
+        "images_per_second": images_total / seconds if seconds > 0 else None,
+        "data_fingerprint": fingerprint,
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "resumed_from": None if resume is None else str(resume),
+    }
+    if feature_cache:
+        info["feature_cache_hit"] = feature_cache
+    if checkpoint_path is not None:
+        info["checkpoint_sha256"] = _save(checkpoint_path, model, settings, run, fingerprint, extra=info)
+    return model, info
+
+
+def _save(path, model, settings: TrainSettings, run: _Run, fingerprint, *, extra: dict) -> str:
+    """Write the best weights with the history so far (the model is swapped back afterwards)."""
+    current = copy.deepcopy(model.state_dict()) if run.best_state is not None else None
+    if current is not None:
+        model.load_state_dict(run.best_state)
+    training = settings.to_dict()
+    training.update({key: extra[key] for key in ("stopped", "epochs_run", "train_size", "seconds", "device") if key in extra})
+    try:
+        return save_checkpoint(
+            path,
+            model,
+            recipe=settings.recipe,
+            weights=settings.weights,
+            training=training,
+            history=run.history,
+            evaluation=run.best_evaluation,
+            data_fingerprint=fingerprint,
+            epoch=run.best_epoch,
+            optimizer_state=run.best_optimizer,
+        )
+    finally:
+        if current is not None:
+            model.load_state_dict(current)
+
+
+def checkpoint_key(dataset, settings: TrainSettings) -> str:
+    """Cache key of a trained model: data fingerprint + settings."""
+    text = f"{getattr(dataset, 'fingerprint', None)}|{settings.key()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def train_or_load(
+    dataset,
+    settings: TrainSettings,
+    *,
+    cache_dir: Path,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> LoadedModel:
+    """The model trained with ``settings`` on ``dataset``, trained only if not cached.
+
+    The checkpoint lives at ``cache_dir/checkpoints/<key>.pt`` (key: data
+    fingerprint + :meth:`TrainSettings.key`). Training writes to
+    ``<key>.partial.pt`` and renames it when done, so an interrupted build never
+    leaves a checkpoint that looks finished; the next build resumes from it.
+
+    Returns
+    -------
+    LoadedModel whose ``info`` also has ``cache_hit`` (bool) and ``key``.
+    """
+    folder = Path(cache_dir) / "checkpoints"
+    key = checkpoint_key(dataset, settings)
+    final = folder / f"{key}.pt"
+    if final.is_file():
+        try:
+            loaded = load_checkpoint(final, device=device)
+            loaded.info.update(cache_hit=True, key=key)
+            logger.info("reusing trained model %s", final)
+            return loaded
+        except CheckpointError as error:
+            logger.warning("retraining: cached checkpoint unusable (%s)", error)
+    partial = folder / f"{key}.partial.pt"
+    resume = partial if partial.is_file() else None
+    try:
+        train_model(dataset, settings, device=device, progress=progress, resume=resume,
+                    checkpoint_path=partial, cache_dir=cache_dir)
+    except CheckpointError as error:
+        if resume is None:
+            raise
+        logger.warning("starting over: cannot resume from %s (%s)", partial, error)
+        train_model(dataset, settings, device=device, progress=progress, checkpoint_path=partial,
+                    cache_dir=cache_dir)
+    os.replace(partial, final)
+    loaded = load_checkpoint(final, device=device)
+    loaded.info.update(cache_hit=False, key=key)
+    return loaded
