@@ -46,21 +46,26 @@ class IntegratedGradients(Explainer):
     def _attribute(self, images, targets):
         n_steps = self.settings["n_steps"]
         forward = CountingForward(self.model)
-        attributions, delta = CaptumIntegratedGradients(forward).attribute(
-            images,
-            baselines=make_baseline(images, self.settings["baseline"]),
-            target=targets,
-            n_steps=n_steps,
-            method="gausslegendre",
-            internal_batch_size=self.batch_size,
-            return_convergence_delta=True,
-        )
+        integrated_gradients = CaptumIntegratedGradients(forward)
+        maps, deltas = [], []
+        # captum needs internal_batch_size >= images per call, so images go in chunks of batch_size.
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start : start + self.batch_size]
+            attributions, delta = integrated_gradients.attribute(
+                chunk,
+                baselines=make_baseline(chunk, self.settings["baseline"]),
+                target=targets[start : start + self.batch_size],
+                n_steps=n_steps,
+                method="gausslegendre",
+                internal_batch_size=self.batch_size,
+                return_convergence_delta=True,
+            )
+            maps.append(attributions.detach().abs().mean(dim=1).cpu().numpy())
+            deltas.append(delta.detach().float().cpu().numpy())
         self.forward_passes = forward.images
         self.backward_passes = n_steps * len(images)
-        maps = attributions.detach().abs().mean(dim=1).cpu().numpy()
-        extras = {"completeness_delta": delta.detach().float().cpu().numpy().astype(np.float32)}
-        return maps, None, extras
-
+        extras = {"completeness_delta": np.concatenate(deltas).astype(np.float32)}
+        return np.concatenate(maps), None, extras
 
 register(
     ExplainerInfo(

@@ -53,6 +53,10 @@ class KernelShap(Explainer):
             seed = image_seed(self.seed, index)
             segments = quickshift_segments(pixels[index], seed=seed, **quickshift)
             mask = torch.from_numpy(segments).to(images.device)[None, None].expand(1, 3, -1, -1)
+            if segments.max() == 0:
+                maps.append(self._single_superpixel(forward, images[index : index + 1], int(targets[index])))
+                n_superpixels.append(1)
+                continue
             with seeded_torch(seed, images.device):
                 attributions = shap.attribute(
                     images[index : index + 1],
@@ -66,6 +70,17 @@ class KernelShap(Explainer):
             n_superpixels.append(int(segments.max()) + 1)
         self.forward_passes = forward.images
         return np.stack(maps), None, {"n_superpixels": np.asarray(n_superpixels, dtype=np.int64)}
+
+    def _single_superpixel(self, forward, image, target: int) -> np.ndarray:
+        """(H, W) map of an image that is one superpixel: its Shapley value is f(x) - f(baseline).
+
+        captum cannot sample coalitions of a single feature, and needs not: the
+        value is exact.
+        """
+        with torch.no_grad():
+            probabilities = forward(torch.cat([image, torch.full_like(image, self.settings["hide_color"])]))
+        value = float(probabilities[0, target] - probabilities[1, target])
+        return np.full(image.shape[-2:], value, dtype=np.float32)
 
 
 register(
