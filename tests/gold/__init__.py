@@ -1,0 +1,1 @@
+"""Gold files and the fixture report document they are rendered from."""

@@ -1,0 +1,74 @@
+"""The verdict and warnings computed from a report document."""
+
+import copy
+
+import pytest
+
+from reportgen.report.summary import UNIFORM_CENTRE_MASS, rank_methods, summarise
+from gold.fixture import make_document
+
+
+@pytest.fixture
+def document():
+    return make_document(3)
+
+
+def test_most_faithful_follows_the_metric_direction(document):
+    summary = summarise(document)
+    deletion = document["methods"]
+    best_deletion = min(deletion, key=lambda name: deletion[name]["deletion_auc"]["mean"])
+    best_insertion = max(deletion, key=lambda name: deletion[name]["insertion_auc"]["mean"])
+    assert summary["most_faithful"]["deletion"]["method"] == best_deletion
+    assert summary["most_faithful"]["insertion"]["method"] == best_insertion
+    assert rank_methods(document, "deletion")[0] == best_deletion
+
+
+def test_significance_is_read_from_the_holm_corrected_test_of_the_top_two(document):
+    ranking = rank_methods(document, "deletion")
+    for test in document["significance"]["deletion"]:
+        test["p_holm"] = 0.5
+        if {test["a"], test["b"]} == set(ranking[:2]):
+            test["p_holm"] = 0.01
+    best = summarise(document)["most_faithful"]["deletion"]
+    assert best["runner_up"] == ranking[1]
+    assert best["significant"] is True and best["p_holm"] == 0.01
+    assert "is significant" in summarise(document)["verdict"]
+
+
+def test_not_significant_is_said_in_words(document):
+    for test in document["significance"]["deletion"]:
+        test["p_holm"] = 0.2
+    summary = summarise(document)
+    assert summary["most_faithful"]["deletion"]["significant"] is False
+    assert "not significant" in summary["verdict"]
+
+
+def test_every_kind_of_warning_is_raised(document):
+    document["model"]["evaluation"]["accuracy"] = 0.7
+    warnings = summarise(document)["warnings"]
+    text = "\n".join(warnings)
+    assert "accuracy is low (0.700" in text
+    assert "LIME is no better than the random reference map on deletion" in text
+    assert "Grad-CAM: feature map is 3x3" in text
+    assert "LIME failed the model-randomisation sanity check" in text
+    assert "1 of 3 patch notes report attribution concentrated on the patch border" in text
+    # The fixture's LIME centre mass (0.1) is below a uniform map's share.
+    assert document["localisation"]["lime"]["centre_mass"]["mean"] < UNIFORM_CENTRE_MASS
+    assert "LIME puts less attribution on the centre" in text
+    assert summarise(document)["accuracy"] == 0.7
+
+
+def test_a_clean_document_has_no_warnings(document):
+    clean = copy.deepcopy(document)
+    for record in clean["methods"].values():
+        record["beats_random"] = {"deletion": True, "insertion": True}
+        record["warnings"] = []
+    for record in clean["sanity"]["methods"].values():
+        record["passed"] = True
+    for record in clean["localisation"].values():
+        record["centre_mass"]["mean"] = 0.4
+    for image in clean["images"]:
+        image["note"] = "All methods agree on the centre."
+    summary = summarise(clean)
+    assert summary["warnings"] == []
+    assert summary["verdict"].endswith("No warnings.")
