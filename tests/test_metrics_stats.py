@@ -1,0 +1,71 @@
+"""Bootstrap intervals, paired Wilcoxon tests and Holm correction."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from reportgen.errors import ConfigError
+from reportgen.metrics.stats import bootstrap_ci, holm_correction, paired_wilcoxon, pairwise_wilcoxon, summarise
+
+
+def test_bootstrap_contains_mean_and_is_deterministic():
+    values = np.random.default_rng(0).normal(0.4, 0.1, size=30)
+    low, high = bootstrap_ci(values, seed=3)
+    assert low < values.mean() < high
+    assert high - low < 0.2
+    assert bootstrap_ci(values, seed=3) == (low, high)
+    assert bootstrap_ci(values, seed=4) != (low, high)
+
+
+def test_bootstrap_wider_at_lower_confidence_is_narrower():
+    values = np.random.default_rng(1).random(20)
+    low95, high95 = bootstrap_ci(values, seed=0)
+    low50, high50 = bootstrap_ci(values, seed=0, confidence=0.5)
+    assert low95 < low50 < high50 < high95
+
+
+def test_bootstrap_edge_cases():
+    assert bootstrap_ci([0.3], seed=0) == (0.3, 0.3)
+    assert all(math.isnan(v) for v in bootstrap_ci([], seed=0))
+    assert bootstrap_ci([0.2, np.nan, 0.2], seed=0) == (0.2, 0.2)
+    with pytest.raises(ConfigError, match="confidence"):
+        bootstrap_ci([1.0, 2.0], seed=0, confidence=95)
+
+
+def test_summarise_is_plain_json():
+    summary = summarise(np.array([0.1, 0.3, np.nan]), seed=0)
+    assert summary["mean"] == pytest.approx(0.2)
+    assert summary["per_image"] == [pytest.approx(0.1), pytest.approx(0.3), None]
+    assert all(type(v) is float for v in summary["ci95"])
+    assert summary["ci95"][0] <= 0.2 <= summary["ci95"][1]
+
+
+def test_wilcoxon_detects_a_clear_difference():
+    rng = np.random.default_rng(0)
+    a = rng.random(25)
+    result = paired_wilcoxon(a, a + 0.2 + 0.01 * rng.random(25))
+    assert result["p_value"] < 1e-4
+    assert result["n"] == 25
+
+
+def test_wilcoxon_all_equal_gives_p_one():
+    a = np.linspace(0, 1, 10)
+    assert paired_wilcoxon(a, a.copy()) == {"statistic": 0.0, "p_value": 1.0, "n": 10}
+
+
+def test_holm_correction_by_hand():
+    # Sorted p: 0.01 (x3), 0.02 (x2 -> 0.04), 0.04 (x1 -> 0.04, kept monotone).
+    assert holm_correction([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
+    assert holm_correction([0.6, 0.5]) == pytest.approx([1.0, 1.0])
+
+
+def test_pairwise_table_orders_pairs_and_corrects():
+    values = {"a": np.arange(12.0), "b": np.arange(12.0) + 1, "c": np.arange(12.0)}
+    rows = pairwise_wilcoxon(values)
+    assert [(row["a"], row["b"]) for row in rows] == [("a", "b"), ("a", "c"), ("b", "c")]
+    assert rows[1]["p_value"] == 1.0
+    assert rows[0]["mean_difference"] == pytest.approx(-1.0)
+    assert all(row["p_holm"] >= row["p_value"] for row in rows)
