@@ -1,0 +1,82 @@
+"""The PDF: A4, several pages, not blank, no URL fetched; size of a 30-patch report."""
+
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gold.fixture import make_document, make_figures
+from reportgen.report.pdf import write_pdf
+from reportgen.report.render import render_report
+from reportgen.report.summary import summarise
+
+A4_POINTS = (595.28, 841.89)
+
+
+def require(binary: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        pytest.fail(f"{binary} is not installed; run the test set-up (`make test` installs poppler-utils and chromium)")
+    return path
+
+
+def _render(tmp_path_factory, n_images):
+    document = make_document(n_images)
+    document["summary"] = summarise(document)
+    return render_report(document, make_figures(n_images), tmp_path_factory.mktemp(f"report{n_images}"), pdf=True)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    return _render(tmp_path_factory, 3)
+
+
+def test_pdf_is_a4_with_several_pages(small):
+    data = small.pdf_path.read_bytes()
+    assert data.startswith(b"%PDF")
+    info = subprocess.run([require("pdfinfo"), str(small.pdf_path)], capture_output=True, text=True, check=True).stdout
+    pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+    assert pages > 1
+    size = next(line for line in info.splitlines() if line.startswith("Page size:")).split()
+    assert (float(size[2]), float(size[4])) == pytest.approx(A4_POINTS, abs=0.5)
+    assert small.refused_urls == ()
+
+
+def test_first_pages_are_not_blank(small, tmp_path):
+    subprocess.run([require("pdftoppm"), "-r", "30", "-f", "1", "-l", "3", "-png", str(small.pdf_path),
+                    str(tmp_path / "page")], check=True, timeout=120)
+    pages = sorted(tmp_path.glob("page-*.png"))
+    assert len(pages) == 3
+    for page in pages:
+        pixels = np.asarray(Image.open(page).convert("L"), dtype=np.float64)
+        assert pixels.std() > 5, page.name
+
+
+def test_page_numbers_and_contents_page_references(small, tmp_path):
+    text = subprocess.run([require("pdftotext"), "-f", "1", "-l", "1", str(small.pdf_path), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    assert re.search(r"^1 ?/ ?\d+$", text, re.MULTILINE), "no page number in the footer"
+    assert "Summary (p. 1)" in text
+
+
+def test_pdf_renderer_fetches_nothing_but_data_uris(tmp_path):
+    secret = tmp_path / "secret.png"
+    Image.new("RGB", (4, 4), "red").save(secret)
+    html = (f'<html><body><p>x</p><img src="file://{secret}" alt="a"><img src="{secret}" alt="b">'
+            '<img src="http://127.0.0.1:9/x.png" alt="c"></body></html>')
+    refused = write_pdf(html, tmp_path / "out.pdf")
+    assert f"file://{secret}" in refused
+    assert "http://127.0.0.1:9/x.png" in refused
+    assert (tmp_path / "out.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_thirty_patch_report_stays_small(tmp_path_factory, capsys):
+    result = _render(tmp_path_factory, 30)
+    assert result.html_bytes < 8 * 1024 * 1024
+    assert result.pdf_bytes < 15 * 1024 * 1024
+    with capsys.disabled():
+        print(f"\n30 patches: HTML {result.html_bytes / 1e6:.2f} MB in {result.seconds['html']:.1f} s, "
+              f"PDF {result.pdf_bytes / 1e6:.2f} MB in {result.seconds['pdf']:.1f} s")
