@@ -121,6 +121,22 @@ def test_shared_endpoints_are_used_and_match():
     np.testing.assert_allclose(shared, computed, atol=1e-6)
     np.testing.assert_allclose(shared[:, 0], background)
     np.testing.assert_allclose(shared[:, -1], clean)
+    with pytest.raises(DataError, match="clean_probs"):
+        deletion_insertion_curves(
+            model, images, maps, targets, mode="insertion", substrate="black", clean_probs=clean[:1]
+        )
+
+
+def test_default_substrates_follow_the_specification():
+    model, images, weights = _template_setup()
+    targets = torch.ones(len(images), dtype=torch.long)
+    maps = weights.numpy()[None].repeat(len(images), axis=0)
+    for mode, substrate in (("deletion", "mean"), ("insertion", "blur")):
+        default = deletion_insertion_curves(model, images, maps, targets, mode=mode, steps=4, dataset_mean=DATASET_MEAN)
+        explicit = deletion_insertion_curves(
+            model, images, maps, targets, mode=mode, substrate=substrate, steps=4, dataset_mean=DATASET_MEAN
+        )
+        np.testing.assert_array_equal(default, explicit)
 
 
 @pytest.mark.parametrize("mode", ["deletion", "insertion"])

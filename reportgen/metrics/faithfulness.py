@@ -213,16 +213,17 @@ def target_probabilities(
     return probabilities.gather(1, targets[:, None])[:, 0].double().numpy()
 
 
-def _check_inputs(images, maps, targets, mode: str, substrate: str, steps: int):
+def _check_inputs(images, maps, targets, mode: str, substrate: str | None, steps: int):
     if mode not in MODES:
         raise unknown_name_error("curve mode", str(mode), list(MODES))
+    substrate = DEFAULT_SUBSTRATE[mode] if substrate is None else substrate
     if substrate not in SUBSTRATES:
         raise unknown_name_error("substrate", str(substrate), list(SUBSTRATES))
     if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ConfigError(f"steps={steps!r} must be a positive integer (default 100)")
     images = torch.as_tensor(images, dtype=torch.float32)
     maps = np.asarray(maps)
-    targets = torch.as_tensor(targets, dtype=torch.long)
+    targets = torch.as_tensor(targets, dtype=torch.long).cpu()
     if images.ndim != 4 or images.shape[1] != 3:
         raise DataError(f"images have shape {tuple(images.shape)}; expected (N, 3, H, W)")
     if maps.shape != (images.shape[0], *images.shape[2:]):
@@ -232,7 +233,7 @@ def _check_inputs(images, maps, targets, mode: str, substrate: str, steps: int):
         )
     if targets.shape != (images.shape[0],):
         raise DataError(f"targets have shape {tuple(targets.shape)}; expected ({images.shape[0]},)")
-    return images, maps, targets
+    return images, maps, targets, substrate
 
 
 def _interior_batches(
@@ -269,7 +270,7 @@ def deletion_insertion_curves(
     targets: torch.Tensor,
     *,
     mode: str,
-    substrate: str,
+    substrate: str | None = None,
     steps: int = 100,
     seed: int = 0,
     dataset_mean: tuple[float, float, float] | None = None,
@@ -288,8 +289,8 @@ def deletion_insertion_curves(
     maps : (N, H, W) attribution maps; higher means more important.
     targets : (N,) long, the tracked class of each image (METRICS.md: top-1 on the clean image).
     mode : "deletion" or "insertion".
-    substrate : one of :data:`SUBSTRATES`; METRICS.md defaults are "mean" for deletion and
-        "blur" for insertion (:data:`DEFAULT_SUBSTRATE`).
+    substrate : one of :data:`SUBSTRATES` (default None: METRICS.md's default for the mode,
+        "mean" for deletion and "blur" for insertion; :data:`DEFAULT_SUBSTRATE`).
     steps : number of steps (default 100); the curve has steps + 1 points.
     seed : seed of the tie-break permutation (default 0; :func:`pixel_order`).
     dataset_mean : per-channel mean colour, required for the "mean" substrate (default None).
@@ -307,7 +308,7 @@ def deletion_insertion_curves(
     -------
     (N, steps + 1) float64 softmax probability of the target class after each step.
     """
-    images, maps, targets = _check_inputs(images, maps, targets, mode, substrate, steps)
+    images, maps, targets, substrate = _check_inputs(images, maps, targets, mode, substrate, steps)
     n_images, _, height, width = images.shape
     substrates = make_substrate(images, substrate, dataset_mean=dataset_mean)
     if clean_probs is None:
@@ -316,6 +317,9 @@ def deletion_insertion_curves(
         substrate_probs = target_probabilities(
             model, substrates, targets, batch_size=batch_size, precision=precision
         )
+    for name, shared in (("clean_probs", clean_probs), ("substrate_probs", substrate_probs)):
+        if np.shape(shared) != (n_images,):
+            raise DataError(f"{name} has shape {np.shape(shared)}; expected ({n_images},), one probability per image")
     start_probs, end_probs = (clean_probs, substrate_probs) if mode == "deletion" else (substrate_probs, clean_probs)
     curves = np.empty((n_images, steps + 1), dtype=np.float64)
     curves[:, 0] = np.asarray(start_probs, dtype=np.float64)
@@ -343,7 +347,7 @@ def curves_one_at_a_time(
     targets: torch.Tensor,
     *,
     mode: str,
-    substrate: str,
+    substrate: str | None = None,
     steps: int = 100,
     seed: int = 0,
     dataset_mean: tuple[float, float, float] | None = None,
@@ -359,7 +363,7 @@ def curves_one_at_a_time(
     -------
     (N, steps + 1) float64 softmax probability of the target class after each step.
     """
-    images, maps, targets = _check_inputs(images, maps, targets, mode, substrate, steps)
+    images, maps, targets, substrate = _check_inputs(images, maps, targets, mode, substrate, steps)
     n_images, channels, height, width = images.shape
     curves = np.empty((n_images, steps + 1), dtype=np.float64)
     for i in range(n_images):
