@@ -218,6 +218,7 @@ class PCamSplit:
         self._labels = labels
         self._slide_ids = slide_ids
         self._file: h5py.File | None = None
+        self._open_datasets: dict[str, h5py.Dataset] = {}
         self._pid: int | None = None
 
     def __len__(self) -> int:
@@ -236,18 +237,21 @@ class PCamSplit:
         """(N,) object array of slide ids from the meta csv, or None without one."""
         return self._slide_ids
 
-    def _x_file(self) -> h5py.File:
+    def _datasets(self) -> dict[str, h5py.Dataset]:
         if self._file is None or self._pid != os.getpid():
             # After a fork the inherited handle belongs to the parent; open anew.
             self._file = _open_h5(self.x_path, self.x_source.name)
             self._pid = os.getpid()
-        return self._file
+            # Dataset objects are kept: HDF5's chunk cache lives and dies with them.
+            self._open_datasets = {name: self._file[name] for name in ("x", "mask") if name in self._file}
+        return self._open_datasets
 
     def close(self) -> None:
         """Close the HDF5 handle; the next read reopens it."""
         if self._file is not None and self._pid == os.getpid():
             self._file.close()
         self._file = None
+        self._open_datasets = {}
 
     def _index_array(self, indices) -> np.ndarray:
         if isinstance(indices, slice):
@@ -263,13 +267,15 @@ class PCamSplit:
     def _read_sorted(self, dataset: h5py.Dataset, unique: np.ndarray) -> np.ndarray:
         """Rows ``unique`` (sorted, distinct) read as few contiguous spans.
 
-        Neighbouring indices closer than one chunk are read as one span, since
-        HDF5 decompresses whole chunks anyway.
+        A run of consecutive indices is one read; scattered indices are read
+        one span per HDF5 chunk they fall in, since HDF5 decompresses whole
+        chunks anyway and a span must not stretch over chunks nobody asked for.
         """
         out = np.empty((len(unique),) + dataset.shape[1:], dtype=dataset.dtype)
         if len(unique) == 0:
             return out
-        breaks = np.flatnonzero(np.diff(unique) > self.chunk_rows) + 1
+        chunk = unique // self.chunk_rows
+        breaks = np.flatnonzero((np.diff(unique) > 1) & (np.diff(chunk) > 0)) + 1
         for group in np.split(np.arange(len(unique)), breaks):
             start, stop = int(unique[group[0]]), int(unique[group[-1]]) + 1
             span = dataset[start:stop]
@@ -291,9 +297,9 @@ class PCamSplit:
         wanted = self._index_array(indices)
         # HDF5 reads want increasing indices: read sorted, then undo the sort.
         unique, inverse = np.unique(wanted, return_inverse=True)
-        handle = self._x_file()
-        images = self._read_sorted(handle["x"], unique)[inverse]
-        masks = self._read_sorted(handle["mask"], unique)[inverse] if self.has_masks else None
+        datasets = self._datasets()
+        images = self._read_sorted(datasets["x"], unique)[inverse]
+        masks = self._read_sorted(datasets["mask"], unique)[inverse] if self.has_masks else None
         return PatchBatch(images=images, labels=self._labels[wanted], masks=masks, indices=wanted)
 
     def block_order(self, *, indices=None, shuffle: bool = False, seed: int = 0, block_size: int = BLOCK_SIZE) -> list[np.ndarray]:
