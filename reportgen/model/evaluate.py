@@ -70,7 +70,7 @@ def calibration(confidence: np.ndarray, correct: np.ndarray, *, n_bins: int = EC
     correct = np.asarray(correct, dtype=bool)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     # Right-closed bins; a confidence of exactly 0 joins the first bin.
-    bins = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, n_bins - 1)
+    bins = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
     counts = np.bincount(bins, minlength=n_bins)
     accuracy_sum = np.bincount(bins, weights=correct.astype(np.float64), minlength=n_bins)
     confidence_sum = np.bincount(bins, weights=confidence, minlength=n_bins)

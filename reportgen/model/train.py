@@ -169,7 +169,7 @@ def _train_full_epoch(model, optimizer, split, settings, *, indices, epoch, devi
                 loss = nn.functional.cross_entropy(model(images).float(), labels)
             loss.backward()
             optimizer.step()
-            loss_sum += float(loss) * len(labels)
+            loss_sum += float(loss.detach()) * len(labels)
             seen += len(labels)
             bar.update(len(labels))
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}", img_s=f"{seen / (time.perf_counter() - started):.0f}")
@@ -192,7 +192,7 @@ def _train_head_epoch(model, optimizer, features, labels, settings, *, epoch, de
         loss = nn.functional.cross_entropy(head(batch_features), batch_labels)
         loss.backward()
         optimizer.step()
-        loss_sum += float(loss) * len(chosen)
+        loss_sum += float(loss.detach()) * len(chosen)
         seen += len(chosen)
         if deadline is not None and time.perf_counter() > deadline:
             capped = True
