@@ -86,6 +86,7 @@ class Lime(Explainer):
             display.append(self._display_map(segments, weights))
             n_superpixels.append(int(segments.max()) + 1)
             fit_scores.append(score)
+            logger.debug("lime image %d: %d superpixels, local fit R^2 %.3f", index, n_superpixels[-1], score)
         extras = {
             "n_superpixels": np.asarray(n_superpixels, dtype=np.int64),
             "local_fit_r2": np.asarray(fit_scores, dtype=np.float32),
