@@ -51,6 +51,14 @@ def test_wilcoxon_detects_a_clear_difference():
     assert result["n"] == 25
 
 
+def test_wilcoxon_with_tied_differences_is_deterministic():
+    a = np.arange(30.0)
+    b = a + np.repeat([1.0, 2.0, 3.0], 10)
+    first = paired_wilcoxon(a, b)
+    assert first == paired_wilcoxon(a, b)
+    assert first["p_value"] < 1e-4
+
+
 def test_wilcoxon_all_equal_gives_p_one():
     a = np.linspace(0, 1, 10)
     assert paired_wilcoxon(a, a.copy()) == {"statistic": 0.0, "p_value": 1.0, "n": 10}

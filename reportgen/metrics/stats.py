@@ -21,6 +21,9 @@ from scipy.stats import wilcoxon
 
 from reportgen.errors import ConfigError
 
+#: Largest number of non-zero, untied differences for which the exact Wilcoxon distribution is used.
+EXACT_WILCOXON_MAX_N = 50
+
 
 def _finite(values) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64).ravel()
@@ -87,7 +90,9 @@ def paired_wilcoxon(a, b) -> dict:
     """Two-sided Wilcoxon signed-rank test of paired per-image values ``a`` and ``b`` (N,).
 
     Pairs with a non-finite value are dropped; zero differences are dropped
-    (scipy's ``zero_method="wilcox"``).  When every difference is zero (or no
+    (scipy's ``zero_method="wilcox"``).  The p-value is exact for up to
+    :data:`EXACT_WILCOXON_MAX_N` non-zero differences without ties, otherwise the
+    tie-corrected normal approximation (deterministic either way).  When every difference is zero (or no
     pair is left) there is no evidence of a difference: statistic 0.0, p 1.0.
 
     Returns
@@ -102,7 +107,13 @@ def paired_wilcoxon(a, b) -> dict:
     differences = a[keep] - b[keep]
     if not np.any(differences != 0):
         return {"statistic": 0.0, "p_value": 1.0, "n": int(keep.sum())}
-    result = wilcoxon(differences, zero_method="wilcox", alternative="two-sided")
+    nonzero = np.abs(differences[differences != 0])
+    # scipy's "auto" falls back to a random permutation test when |differences| tie,
+    # which is slow and not reproducible; the tie-corrected normal approximation is neither.
+    exact = len(nonzero) <= EXACT_WILCOXON_MAX_N and len(np.unique(nonzero)) == len(nonzero)
+    result = wilcoxon(
+        differences, zero_method="wilcox", alternative="two-sided", method="exact" if exact else "asymptotic"
+    )
     return {"statistic": float(result.statistic), "p_value": float(result.pvalue), "n": int(keep.sum())}
 
 
