@@ -108,8 +108,10 @@ class TrainSettings:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-#: Settings that train the synthetic demo set to >= 0.95 validation accuracy
-#: within about three minutes on a 2-core CPU (see benchmarks/bench_train.py).
+#: Demo training: the full recipe from random weights, capped at 170 s so a
+#: build stays within three minutes on a 2-core CPU. fp32, because bf16 autocast
+#: is emulated (about 10x slower) on CPUs without AVX-512 BF16 / AMX; measure
+#: with benchmarks/bench_train.py.
 DEMO_TRAIN_SETTINGS = TrainSettings(
     recipe="full",
     weights="none",
