@@ -126,6 +126,10 @@ def atomic_output_dir(out: str | Path) -> Iterator[Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(out), sigterm_as_interrupt():
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        # mkdtemp creates 0700; a report directory gets the usual permissions.
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)
         try:
             yield staging
             _swap_into_place(staging, out)

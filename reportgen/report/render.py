@@ -119,7 +119,7 @@ def render_report(document: dict, figures: FigureInputs, out_dir: Path, *, pdf: 
         pdf_path = out_dir / "report.pdf"
         refused = write_pdf(html, pdf_path)
         seconds["pdf"] = time.perf_counter() - rendered
-    logger.info("report written to %s (HTML %.1f s, PDF %.1f s)", out_dir, seconds["html"], seconds["pdf"])
+    logger.info("rendered HTML in %.1f s, PDF in %.1f s", seconds["html"], seconds["pdf"])
     return RenderResult(html_path=html_path, pdf_path=pdf_path, html_bytes=html_path.stat().st_size,
                         pdf_bytes=pdf_path.stat().st_size if pdf_path else 0, seconds=seconds,
                         refused_urls=tuple(refused))
