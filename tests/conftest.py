@@ -7,13 +7,7 @@ initialised networks saved as checkpoints and small settings.
 
 from __future__ import annotations
 
-import os
-
 import pytest
-import torch
-
-# Keep the suite predictable on a 2-core machine and never touch the user's cache.
-torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 #: Small but complete build settings for end-to-end tests.
 FAST_BUILD_ARGS = [
@@ -31,6 +25,8 @@ def tiny_pcam(tmp_path_factory):
 
 
 def _untrained_checkpoint(path, seed):
+    import torch
+
     from reportgen.model.checkpoint import save_checkpoint
     from reportgen.model.network import build_model
 
@@ -51,9 +47,9 @@ def checkpoint_b(tmp_path_factory):
     return _untrained_checkpoint(tmp_path_factory.mktemp("ckpt") / "b.pt", seed=2)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
-    """Point the reportgen cache at a fresh directory for this test."""
+    """Point the reportgen cache at a fresh directory, so no test reads or writes the user's cache."""
     cache = tmp_path / "cache"
     monkeypatch.setenv("REPORTGEN_CACHE", str(cache))
     return cache
