@@ -60,8 +60,9 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     add("--deletion-substrate", default=S, help="black, white, mean (default) or blur")
     add("--insertion-substrate", default=S, help="black, white, mean or blur (default)")
     add("--substrate", dest="deletion_substrate", default=S, help="shorthand for --deletion-substrate")
-    add("--no-substrate-comparison", dest="compare_substrates", action="store_false", default=S,
-        help="skip re-scoring under every substrate")
+    add("--compare-substrates", dest="compare_substrates", action="store_true", default=S,
+        help="also score every map under every substrate and show how the ranking of methods changes "
+             "(four times the curve cost)")
     add("--ig-steps", type=int, default=S, help="Integrated Gradients steps (default 50)")
     add("--ig-baseline", default=S, help="Integrated Gradients baseline: black (default), white or blur")
     add("--grad-cam-layer", default=S, help="Grad-CAM target layer (default backbone.layer4.1)")
@@ -73,7 +74,7 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     add("--recipe", default=S, help="training recipe when no checkpoint is given: full (default) or head")
     add("--weights", default=S, help="initial weights for training: none (default), imagenet or PATH")
     add("--epochs", type=int, default=S, help="training epochs (default: the demo recipe)")
-    add("--train-fraction", type=float, default=S, help="stratified share of the training split to train on (default 1.0)")
+    add("--train-fraction", type=float, default=S, help="stratified share of the training split to train on (default: the demo recipe's 0.5)")
     add("--eval-limit", type=int, default=S, help="validation patches for the model card (default: all)")
     add("--cache-dir", default=S, metavar="DIR", help="cache directory (default $REPORTGEN_CACHE or ~/.cache/reportgen)")
     add("--no-cache", action="store_true", default=S, help="recompute everything; read and write no cache")
@@ -119,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--recipe", default="full", choices=("full", "head"), help="full (every layer) or head (frozen backbone)")
     train.add_argument("--weights", default="none", help="none, imagenet or PATH to a torchvision resnet18 state dict")
     train.add_argument("--epochs", type=int, default=None, help="epochs (default: the demo recipe)")
-    train.add_argument("--train-fraction", type=float, default=1.0, help="stratified share of the training split")
+    train.add_argument("--train-fraction", type=float, default=None,
+                       help="stratified share of the training split (default: the demo recipe's 0.5)")
     train.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="training precision")
     train.add_argument("--resume", default=None, metavar="PATH", help="checkpoint to resume from")
     train.add_argument("--seed", type=int, default=0, help="seed (default 0)")

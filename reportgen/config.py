@@ -47,7 +47,7 @@ class BuildConfig:
     steps: int = 100
     deletion_substrate: str = "mean"
     insertion_substrate: str = "blur"
-    compare_substrates: bool = True
+    compare_substrates: bool = False
     ig_steps: int = 50
     ig_baseline: str = "black"
     grad_cam_layer: str = "backbone.layer4.1"
@@ -59,7 +59,7 @@ class BuildConfig:
     recipe: str = "full"
     weights: str = "none"
     epochs: int | None = None
-    train_fraction: float = 1.0
+    train_fraction: float | None = None
     eval_limit: int | None = None
     cache_dir: str | None = None
     no_cache: bool = False
@@ -132,7 +132,7 @@ def _validate(config: BuildConfig) -> BuildConfig:
             raise ConfigError(f"option {key!r} must be at least 1, got {value}")
     if config.sanity_images < 0:
         raise ConfigError(f"option 'sanity_images' must be 0 or more, got {config.sanity_images}")
-    if not 0.0 < config.train_fraction <= 1.0:
+    if config.train_fraction is not None and not 0.0 < config.train_fraction <= 1.0:
         raise ConfigError(f"option 'train_fraction' must be in (0, 1], got {config.train_fraction}")
     if not config.methods:
         raise ConfigError("option 'methods' is empty; name at least one method")

@@ -74,10 +74,13 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             split = data.split(config.split)
         with watch.stage("model"):
             loaded = obtain_model(config, data, cache_root=cache_root, device=device, progress=progress)
-            model = loaded.model.to(device).eval()
+            # channels_last: the faster convolution layout for batched CPU and GPU inference.
+            model = loaded.model.to(device, memory_format=torch.channels_last).eval()
+        cache_context = {"checkpoint": loaded.info["sha256"], "data": data.fingerprint, "split": config.split}
         with watch.stage("evaluation"):
             evaluated_indices, probabilities, labels, evaluation = predict_split_with_limit(
-                model, split, limit=config.eval_limit, batch_size=config.batch_size, progress=progress)
+                model, split, limit=config.eval_limit, batch_size=config.batch_size, progress=progress,
+                cache=cache, cache_context=cache_context)
         with watch.stage("selection"):
             predictions = probabilities.argmax(axis=1)
             chosen, strata, selection_description = select_cases(
@@ -90,7 +93,6 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             targets_np = predictions[chosen] if config.target == "predicted" else labels[chosen]
             targets = torch.as_tensor(targets_np, dtype=torch.long, device=device)
             dataset_mean = dataset_mean_colour(data, config.split)
-        cache_context = {"checkpoint": loaded.info["sha256"], "data": data.fingerprint, "split": config.split}
         with watch.stage("explain"):
             methods = explain_patches(model, images, targets, patch_indices, methods=config.methods, config=config,
                                       cache=cache, cache_context=cache_context, progress=progress)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from reportgen.cache import ArrayCache, cache_key
 from reportgen.config import BuildConfig
 from reportgen.data.pcam import PCamDataset, ensure_demo_data, open_pcam
 from reportgen.model.checkpoint import LoadedModel, load_checkpoint
@@ -39,17 +40,21 @@ def obtain_model(config: BuildConfig, data: PCamDataset, *, cache_root: Path, de
     from reportgen.model.train import train_or_load
     from reportgen.model.settings import DEMO_TRAIN_SETTINGS
 
-    overrides = {"recipe": config.recipe, "weights": config.weights, "train_fraction": config.train_fraction,
-                 "seed": config.seed}
-    if config.epochs is not None:
-        overrides["epochs"] = config.epochs
+    overrides = {"recipe": config.recipe, "weights": config.weights, "seed": config.seed}
+    for name in ("epochs", "train_fraction"):
+        if getattr(config, name) is not None:
+            overrides[name] = getattr(config, name)
     settings = dataclasses.replace(DEMO_TRAIN_SETTINGS, **overrides)
     return train_or_load(data, settings, cache_dir=cache_root, device=device, progress=progress)
 
 
 def predict_split_with_limit(model: torch.nn.Module, split, *, limit: int | None, batch_size: int,
-                             progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+                             progress: bool, cache: ArrayCache, cache_context: dict
+                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """Predict the split once (or ``limit`` evenly spaced patches) and compute the model-card metrics.
+
+    The predictions are cached by checkpoint hash, data fingerprint, split and
+    limit, so regenerating a report does not re-run the whole split.
 
     Returns
     -------
@@ -59,7 +64,14 @@ def predict_split_with_limit(model: torch.nn.Module, split, *, limit: int | None
     evaluation : :func:`reportgen.model.evaluate.classification_metrics` of those predictions.
     """
     indices = evaluation_indices(len(split), limit)
-    probabilities, labels = predict_split(model, split, indices=indices, batch_size=batch_size, progress=progress)
+    key = cache_key(kind="split-predictions", limit=limit, **cache_context)
+    stored = cache.get(key)
+    if stored is not None and {"probabilities", "labels"} <= stored.keys():
+        probabilities, labels = stored["probabilities"], stored["labels"]
+    else:
+        probabilities, labels = predict_split(model, split, indices=indices, batch_size=batch_size,
+                                              progress=progress)
+        cache.put(key, {"probabilities": probabilities, "labels": labels})
     evaluation = classification_metrics(probabilities, labels)
     evaluation["limit"] = limit
     if indices is None:

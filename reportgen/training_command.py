@@ -15,10 +15,11 @@ def train_command(args, *, progress: bool = True) -> Path:
     from reportgen.model.settings import DEMO_TRAIN_SETTINGS
     from reportgen.model.train import train_model
 
-    overrides = {"recipe": args.recipe, "weights": args.weights, "train_fraction": args.train_fraction,
-                 "seed": args.seed, "precision": args.precision, "eval_limit": args.eval_limit}
-    if args.epochs is not None:
-        overrides["epochs"] = args.epochs
+    overrides = {"recipe": args.recipe, "weights": args.weights, "seed": args.seed, "precision": args.precision,
+                 "eval_limit": args.eval_limit}
+    for name in ("epochs", "train_fraction"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
     settings = dataclasses.replace(DEMO_TRAIN_SETTINGS, **overrides)
     device = resolve_device(args.device)
     seed_everything(args.seed)

@@ -12,7 +12,7 @@ import pytest
 #: Small but complete build settings for end-to-end tests.
 FAST_BUILD_ARGS = [
     "--images", "4", "--steps", "8", "--ig-steps", "4", "--lime-samples", "24", "--sanity-images", "2",
-    "--eval-limit", "48", "--batch-size", "64", "--no-substrate-comparison", "--no-pdf", "-q",
+    "--eval-limit", "48", "--batch-size", "64", "--no-pdf", "-q",
 ]
 
 

@@ -54,3 +54,21 @@ def test_methods_lists_the_registry(capsys):
     out = capsys.readouterr().out
     for name in ("integrated_gradients", "grad_cam", "lime", "saliency", "kernel_shap"):
         assert name in out
+
+
+def test_synth_then_inspect(tmp_path, capsys):
+    out = tmp_path / "synthetic"
+    assert main(["synth", "--out", str(out), "--seed", "2", "--train", "16", "--valid", "8", "--test", "8", "-q"]) == 0
+    assert len(list(out.glob("camelyonpatch_level_2_split_*_x.h5"))) == 3
+    capsys.readouterr()
+    assert main(["data", "inspect", str(out)]) == 0
+    report = capsys.readouterr().out
+    for split in ("train", "valid", "test"):
+        assert split in report
+    assert "mask" in report.lower()
+
+
+def test_inspect_of_a_missing_directory_is_one_line(tmp_path, capsys):
+    assert main(["data", "inspect", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nothing" in err
