@@ -29,7 +29,7 @@ from reportgen.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3
 SYNTHETIC_MARKER = "reportgen_synthetic_version"
 PATCH_SIZE = 96
 CENTRE_START, CENTRE_STOP = 32, 64
@@ -49,6 +49,8 @@ _BLOCK = 256
 _SPLIT_NUMBER = {"train": 0, "valid": 1, "test": 2}
 
 _KIND_NEGATIVE, _KIND_HARD_NEGATIVE, _KIND_POSITIVE = 0, 1, 2
+#: Share of patches (either label) carrying a lymphocyte aggregate.
+LYMPHOCYTE_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,24 @@ def _normal_nuclei(rng: np.random.Generator, batch: int) -> tuple[np.ndarray, np
     return patch, rng.uniform(-2, PATCH_SIZE + 2, size=len(patch)), rng.uniform(-2, PATCH_SIZE + 2, size=len(patch))
 
 
+def _lymphocyte_aggregates(rng: np.random.Generator, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nucleus centres of lymphocyte aggregates in half of the patches, of either label.
+
+    Lymphocytes are small, round and as dark as tumour nuclei, and aggregates
+    sit anywhere, the centre included: the classic PCam confounder.  They keep
+    a model from equating "dark blob in the centre" with tumour, so it must
+    look at nuclear size and shape; they are not part of the tumour mask.
+    """
+    chosen = np.flatnonzero(rng.random(batch) < LYMPHOCYTE_SHARE)
+    counts = rng.integers(60, 110, size=len(chosen))
+    patch = np.repeat(chosen, counts)
+    centre_y, centre_x = rng.uniform(14, PATCH_SIZE - 14, size=(2, len(chosen)))
+    spread = rng.uniform(5.5, 8.5, size=len(chosen))
+    y = np.repeat(centre_y, counts) + rng.normal(0, 1, size=len(patch)) * np.repeat(spread, counts)
+    x = np.repeat(centre_x, counts) + rng.normal(0, 1, size=len(patch)) * np.repeat(spread, counts)
+    return patch, y, x
+
+
 def _tumour_clusters(
     rng: np.random.Generator, kinds: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -247,6 +267,8 @@ def _render_block(
     patch, y, x = _normal_nuclei(rng, batch)
     _stamp_nuclei(rng, nuclei, None, patch, y, x, radius_range=(1.6, 3.0), darkness_range=(0.45, 0.8), irregularity=0.0)
     masks = np.zeros((batch, PATCH_SIZE, PATCH_SIZE), dtype=np.uint8)
+    patch, y, x = _lymphocyte_aggregates(rng, batch)
+    _stamp_nuclei(rng, nuclei, None, patch, y, x, radius_range=(1.5, 2.3), darkness_range=(1.5, 2.1), irregularity=0.0)
     patch, y, x = _tumour_clusters(rng, kinds)
     _stamp_nuclei(rng, nuclei, masks, patch, y, x, radius_range=(3.5, 6.5), darkness_range=(1.5, 2.1), irregularity=0.25)
     hematoxylin = np.maximum(hematoxylin, nuclei)
