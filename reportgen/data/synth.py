@@ -29,7 +29,7 @@ from reportgen.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 5
 SYNTHETIC_MARKER = "reportgen_synthetic_version"
 PATCH_SIZE = 96
 CENTRE_START, CENTRE_STOP = 32, 64
@@ -51,6 +51,8 @@ _SPLIT_NUMBER = {"train": 0, "valid": 1, "test": 2}
 _KIND_NEGATIVE, _KIND_HARD_NEGATIVE, _KIND_POSITIVE = 0, 1, 2
 #: Share of patches (either label) carrying a lymphocyte aggregate.
 LYMPHOCYTE_SHARE = 0.5
+#: Share of patches (either label) carrying a smooth dark pigment blob.
+PIGMENT_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -130,12 +132,14 @@ def _stamp_nuclei(
     radius_range: tuple[float, float],
     darkness_range: tuple[float, float],
     irregularity: float,
+    speckle: bool = True,
 ) -> None:
     """Draw soft, rotated, optionally lobed ellipses into ``density`` in place.
 
     density : (B, 96, 96) float32 hematoxylin concentration, updated with a max.
     mask : (B, 96, 96) uint8 or None; pixels inside a nucleus are set to 1.
     patch, centre_y, centre_x : (K,) patch index and float centre of each nucleus.
+    speckle : add chromatin texture inside (default True); False draws a smooth blob.
     """
     n_nuclei = len(patch)
     if n_nuclei == 0:
@@ -169,7 +173,8 @@ def _stamp_nuclei(
     inside_patch = (pixel_y >= 0) & (pixel_y < PATCH_SIZE) & (pixel_x >= 0) & (pixel_x < PATCH_SIZE)
     value = darkness[:, None, None] * np.clip((1.15 - distance) / 0.3, 0.0, 1.0)
     # Chromatin texture: speckle inside the nucleus.
-    value = value * (0.8 + 0.3 * rng.random(size=value.shape, dtype=np.float32))
+    if speckle:
+        value = value * (0.8 + 0.3 * rng.random(size=value.shape, dtype=np.float32))
     drawn = inside_patch & (value > 0)
     flat = (patch[:, None, None] * PATCH_SIZE + pixel_y.astype(np.int64)) * PATCH_SIZE + pixel_x.astype(np.int64)
     np.maximum.at(density.reshape(-1), flat[drawn], value[drawn].astype(np.float32))
@@ -199,6 +204,19 @@ def _lymphocyte_aggregates(rng: np.random.Generator, batch: int) -> tuple[np.nda
     y = np.repeat(centre_y, counts) + rng.normal(0, 1, size=len(patch)) * np.repeat(spread, counts)
     x = np.repeat(centre_x, counts) + rng.normal(0, 1, size=len(patch)) * np.repeat(spread, counts)
     return patch, y, x
+
+
+def _pigment_blobs(rng: np.random.Generator, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centres of smooth dark blobs (pigment, ink, necrotic debris) in a share of the patches of either label.
+
+    They are as dark and as large as a tumour cluster but carry no nuclear
+    texture, so a model must see nuclei, not just a dark region, to call
+    tumour: a blurred tumour cluster then no longer reads as tumour, which
+    keeps blur-substrate insertion curves informative.
+    """
+    patch = np.flatnonzero(rng.random(batch) < PIGMENT_SHARE)
+    centre_y, centre_x = rng.uniform(12, PATCH_SIZE - 12, size=(2, len(patch)))
+    return patch, centre_y, centre_x
 
 
 def _tumour_clusters(
@@ -269,6 +287,9 @@ def _render_block(
     masks = np.zeros((batch, PATCH_SIZE, PATCH_SIZE), dtype=np.uint8)
     patch, y, x = _lymphocyte_aggregates(rng, batch)
     _stamp_nuclei(rng, nuclei, None, patch, y, x, radius_range=(1.5, 2.3), darkness_range=(1.5, 2.1), irregularity=0.0)
+    patch, y, x = _pigment_blobs(rng, batch)
+    _stamp_nuclei(rng, nuclei, None, patch, y, x, radius_range=(8.0, 15.0), darkness_range=(1.1, 1.8), irregularity=0.3,
+                  speckle=False)
     patch, y, x = _tumour_clusters(rng, kinds)
     _stamp_nuclei(rng, nuclei, masks, patch, y, x, radius_range=(3.5, 6.5), darkness_range=(1.5, 2.1), irregularity=0.25)
     hematoxylin = np.maximum(hematoxylin, nuclei)
