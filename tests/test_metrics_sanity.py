@@ -115,3 +115,16 @@ def test_unknown_layer_is_a_config_error(trained_toy):
     model, images, labels = trained_toy
     with pytest.raises(ConfigError, match="layer4"):
         cascading_randomisation(model, edge_maps, images, labels, seed=0, layers=[["layer4"]])
+
+
+def test_registry_grad_cam_passes_on_the_trained_toy(trained_toy):
+    from reportgen.explain import get_explainer
+
+    model, images, labels = trained_toy
+
+    def grad_cam_maps(candidate, batch, targets):
+        explainer = get_explainer("grad_cam").create(candidate, seed=0, target_layer="layer1")
+        return explainer.explain(batch, targets).maps
+
+    result = cascading_randomisation(model, grad_cam_maps, images, labels, seed=0)
+    assert result.passed, result.similarity
