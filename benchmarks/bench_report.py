@@ -30,13 +30,12 @@ import numpy as np
 import torch
 
 from reportgen.config import resolve_config
-from reportgen.explain import get_explainer
-from reportgen.explaining import method_settings, patch_seed
-from reportgen.inference import autocast_context, predict_proba
+from reportgen.explaining import patch_explainer
+from reportgen.inference import predict_proba
 from reportgen.metrics.faithfulness import curve_auc, curves_one_at_a_time
-from reportgen.metrics.references import REFERENCE_MAPS
 from reportgen.model.checkpoint import load_checkpoint
 from reportgen.pipeline import build_report
+from reportgen.scoring import reference_maps
 
 #: LIME's prediction batch in the original notebook.
 NOTEBOOK_LIME_BATCH = 10
@@ -83,22 +82,16 @@ def notebook_reference(model, raw, document) -> tuple[dict[str, dict[str, np.nda
     targets = torch.from_numpy(raw["targets"])
     patches = raw["patch_indices"]
     started = time.perf_counter()
+    run = _Namespace(config)
     maps: dict[str, np.ndarray] = {}
     for name in settings["methods"]:
-        info = get_explainer(name)
-        per_image = []
-        for i in range(len(images)):
-            batch = NOTEBOOK_LIME_BATCH if name == "lime" else config["batch_size"]
-            explainer = info.create(model, seed=patch_seed(config["seed"], int(patches[i])), batch_size=batch,
-                                    precision=config["precision"], **method_settings(name, _Namespace(config)))
-            per_image.append(explainer.explain(images[i : i + 1], targets[i : i + 1]).maps)
-        maps[name] = np.concatenate(per_image)
-    for name, make in REFERENCE_MAPS.items():
-        if name == "random":
-            maps[name] = np.concatenate([make(images[i : i + 1], seed=patch_seed(config["seed"], int(p)))
-                                         for i, p in enumerate(patches)])
-        else:
-            maps[name] = make(images, seed=config["seed"])
+        batch = NOTEBOOK_LIME_BATCH if name == "lime" else None
+        maps[name] = np.concatenate([
+            patch_explainer(name, model, int(patches[i]), run, batch_size=batch).explain(
+                images[i : i + 1], targets[i : i + 1]).maps
+            for i in range(len(images))
+        ])
+    maps.update(reference_maps(images, patches, seed=config["seed"]))
     aucs = {}
     for name, values in maps.items():
         aucs[name] = {
@@ -112,7 +105,7 @@ def notebook_reference(model, raw, document) -> tuple[dict[str, dict[str, np.nda
 
 
 class _Namespace:
-    """Attribute access to a resolved configuration dict (for :func:`method_settings`)."""
+    """Attribute access to a resolved configuration dict (for :func:`patch_explainer`)."""
 
     def __init__(self, values: dict):
         self.__dict__.update(values)

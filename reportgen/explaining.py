@@ -68,12 +68,18 @@ def method_settings(name: str, config) -> dict:
     return {}
 
 
-def _display(maps: np.ndarray) -> np.ndarray:
-    """Per-image [0, 1] scaling of |maps| for display."""
-    magnitude = np.abs(maps).reshape(len(maps), -1)
-    low = magnitude.min(axis=1, keepdims=True)
-    span = magnitude.max(axis=1, keepdims=True) - low
-    return ((magnitude - low) / np.where(span > 0, span, 1.0)).reshape(maps.shape).astype(np.float32)
+def patch_explainer(name: str, model: torch.nn.Module, patch_index: int, config, *, batch_size: int | None = None):
+    """The explainer that explains one patch: the build's settings and the patch's own seed.
+
+    Used for the report's maps, the sanity check's re-explanations and the
+    benchmark's reference, so all three explain a patch identically.
+    ``batch_size`` overrides ``config.batch_size`` (forward-pass grouping only).
+    """
+    return get_explainer(name).create(
+        model, seed=patch_seed(config.seed, int(patch_index)),
+        batch_size=config.batch_size if batch_size is None else batch_size,
+        precision=config.precision, **method_settings(name, config),
+    )
 
 
 def explain_patches(
@@ -109,7 +115,6 @@ def explain_patches(
         result = MethodResult(name=name, title=info.title, maps=None, display_maps=None, settings={})
         bar = tqdm(total=len(images), desc=f"explain {name}", disable=not progress, unit="patch")
         for position, patch_index in enumerate(patch_indices):
-            seed = patch_seed(config.seed, int(patch_index))
             key = cache_key(kind="explanation", method=name, settings=settings, patch=int(patch_index),
                             target=int(targets[position]), seed=config.seed, **cache_context)
             stored = cache.get(key)
@@ -120,8 +125,7 @@ def explain_patches(
                 result.settings = json.loads(str(stored["settings"]))
                 result.warnings.extend(str(w) for w in stored["warnings"] if str(w) not in result.warnings)
             else:
-                explainer = info.create(model, seed=seed, batch_size=config.batch_size,
-                                        precision=config.precision, **settings)
+                explainer = patch_explainer(name, model, patch_index, config)
                 explanation = explainer.explain(images[position : position + 1], targets[position : position + 1])
                 patch_maps = explanation.maps
                 patch_display = explanation.normalised()

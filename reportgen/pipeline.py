@@ -22,7 +22,7 @@ from reportgen.data.sampling import select_cases
 from reportgen.document import assemble_document
 from reportgen.explain import get_explainer
 from reportgen.explaining import explain_patches
-from reportgen.output import atomic_output_dir, check_output_dir
+from reportgen.output import atomic_output_dir
 from reportgen.report.figures import FigureInputs
 from reportgen.report.render import render_report
 from reportgen.report.compare import compare_reports, load_previous_report
@@ -48,7 +48,6 @@ def _validate_early(config: BuildConfig) -> tuple[dict | None, list]:
     """Check everything that can be checked before any expensive work."""
     for name in config.methods:
         get_explainer(name)
-    check_output_dir(Path(config.out))
     previous = load_previous_report(config.compare) if config.compare else None
     gates = [parse_gate(text) for text in config.fail_if]
     return previous, gates

@@ -231,16 +231,13 @@ def sanity_checks(model, images, targets, patch_indices, methods, *, config, cac
     A method passes when its mean similarity after the last stage is below
     :data:`reportgen.metrics.sanity.SIMILARITY_THRESHOLD`.
     """
-    from reportgen.explain import get_explainer
-    from reportgen.explaining import method_settings, patch_seed
+    from reportgen.explaining import patch_explainer
     from reportgen.metrics.sanity import SIMILARITY_THRESHOLD, cascading_randomisation
 
     count = min(config.sanity_images, len(images))
     stage_names = ["+".join(stage) for stage in SANITY_STAGES]
     results = {}
     for name, result in methods.items():
-        info = get_explainer(name)
-        settings = method_settings(name, config)
         keys = [cache_key(kind="sanity", method=name, settings=result.settings, patch=int(patch_indices[i]),
                           target=int(targets[i]), seed=config.seed, stages=stage_names, **cache_context)
                 for i in range(count)]
@@ -255,14 +252,12 @@ def sanity_checks(model, images, targets, patch_indices, methods, *, config, cac
         if missing:
             subset = [int(patch_indices[i]) for i in missing]
 
-            def explain_fn(randomised_model, batch_images, batch_targets, _info=info, _settings=settings,
-                           _patches=subset):
-                maps = []
-                for j in range(len(batch_images)):
-                    explainer = _info.create(randomised_model, seed=patch_seed(config.seed, _patches[j]),
-                                             batch_size=config.batch_size, precision=config.precision, **_settings)
-                    maps.append(explainer.explain(batch_images[j : j + 1], batch_targets[j : j + 1]).maps)
-                return np.concatenate(maps)
+            def explain_fn(randomised_model, batch_images, batch_targets, _name=name, _patches=subset):
+                return np.concatenate([
+                    patch_explainer(_name, randomised_model, _patches[j], config)
+                    .explain(batch_images[j : j + 1], batch_targets[j : j + 1]).maps
+                    for j in range(len(batch_images))
+                ])
 
             rows = torch.as_tensor(missing)
             outcome = cascading_randomisation(model, explain_fn, images[rows], targets[rows], seed=config.seed,

@@ -4,7 +4,6 @@ import json
 import math
 
 import numpy as np
-import pytest
 
 from reportgen.cli import main
 from tests.conftest import FAST_BUILD_ARGS
