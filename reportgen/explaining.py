@@ -115,8 +115,10 @@ def explain_patches(
         result = MethodResult(name=name, title=info.title, maps=None, display_maps=None, settings={})
         bar = tqdm(total=len(images), desc=f"explain {name}", disable=not progress, unit="patch")
         for position, patch_index in enumerate(patch_indices):
+            # precision changes perturbation methods' maps (bf16 forwards), so it is part of the key.
             key = cache_key(kind="explanation", method=name, settings=settings, patch=int(patch_index),
-                            target=int(targets[position]), seed=config.seed, **cache_context)
+                            target=int(targets[position]), seed=config.seed, precision=config.precision,
+                            **cache_context)
             stored = cache.get(key)
             if stored is not None and {"maps", "display_maps", "settings", "warnings"} <= stored.keys():
                 result.cached += 1
