@@ -123,6 +123,7 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", default=None, help="default: the cached demo model (trained if absent)")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument("--no-pdf", action="store_true", help="skip the PDF (where WeasyPrint's system libraries are absent)")
     parser.add_argument("--out", default=None, help="keep the report here (default: a temporary directory)")
     args = parser.parse_args(argv)
 
@@ -131,7 +132,7 @@ def main(argv=None) -> int:
     def build(precision: str, out: Path) -> dict:
         flags = {"images": args.images, "steps": args.steps, "lime_samples": args.lime_samples,
                  "ig_steps": args.ig_steps, "precision": precision, "out": str(out), "no_cache": True,
-                 "compare_substrates": False}
+                 "compare_substrates": False, "pdf": not args.no_pdf}
         if args.checkpoint:
             flags["checkpoint"] = args.checkpoint
         if args.data_dir:
@@ -175,7 +176,8 @@ def main(argv=None) -> int:
     print(f"curve forward passes: {curve_forward}")
     print(f"explain + curves: actual {actual:.1f} s, compute bound {bound:.1f} s, actual/bound {actual / bound:.2f}")
     html, pdf = out / "report.html", out / "report.pdf"
-    print(f"report.html {html.stat().st_size / 1e6:.2f} MB, report.pdf {pdf.stat().st_size / 1e6:.2f} MB")
+    sizes = [f"{path.name} {path.stat().st_size / 1e6:.2f} MB" for path in (html, pdf) if path.exists()]
+    print(", ".join(sizes))
 
     if not args.skip_reference:
         raw = np.load(out / "attributions.npz")
@@ -199,7 +201,8 @@ def main(argv=None) -> int:
                     b = np.array(other[group][name][metric]["per_image"], dtype=np.float64)
                     worst = max(worst, float(np.max(np.abs(a - b))))
         other_actual = sum(m["seconds"] for m in other["methods"].values()) + other["provenance"]["timings"]["curves"]
-        print(f"{args.compare_precision}: explain + curves {other_actual:.1f} s; "
+        print(f"{args.compare_precision}: explain + curves {other_actual:.1f} s; whole build with the cached "
+              f"checkpoint {other['provenance']['timings']['total']:.1f} s; "
               f"largest AUC change against {args.precision}: {worst:.4f}")
 
     print(f"peak resident memory of the build: {build_peak:.2f} GiB")
