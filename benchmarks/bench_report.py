@@ -35,6 +35,7 @@ from reportgen.inference import predict_proba
 from reportgen.metrics.faithfulness import curve_auc, curves_one_at_a_time
 from reportgen.model.checkpoint import load_checkpoint
 from reportgen.pipeline import build_report
+from reportgen.runtime import resolve_device
 from reportgen.scoring import reference_maps
 
 #: LIME's prediction batch in the original notebook.
@@ -147,8 +148,9 @@ def main(argv=None) -> int:
     document = build(args.precision, out)
     build_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB -> GiB
     timings = document["provenance"]["timings"]
+    device = resolve_device(document["provenance"]["config"]["device"])
     model = load_checkpoint(document["model"]["checkpoint"]["path"]).model
-    model = model.to(memory_format=torch.channels_last).eval()
+    model = model.to(device, memory_format=torch.channels_last).eval()
     forward_rate, backward_rate = peak_throughput(model, precision=args.precision,
                                                   batch_size=document["settings"]["batch_size"])
 
