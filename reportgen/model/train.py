@@ -221,9 +221,14 @@ def train_model(
     resume : a reportgen or notebook checkpoint to continue from (its weights,
         optimizer state, epoch and history); default ``None`` starts fresh.
     checkpoint_path : where the best model is written (``reportgen-v1``) each
-        time validation accuracy improves and once at the end; default ``None``.
+        time validation accuracy improves (full recipe) and once at the end;
+        default ``None``.
     cache_dir : root of the head recipe's feature cache; default ``None``
         keeps features in memory.
+
+    The head recipe computes backbone features once, only for the patches it
+    uses (the ``train_fraction`` subset and the ``eval_limit`` validation
+    patches), and validates every epoch on the cached validation features.
 
     Returns
     -------
@@ -258,10 +263,11 @@ def train_model(
 
         if settings.recipe == "head":
             eval_indices = evaluation_indices(len(valid_split), settings.eval_limit)
+            # Only the patches this run trains and validates on: the stratified
+            # subset of --train-fraction and the evenly spaced --eval-limit ones.
             common = dict(
                 data_fingerprint=str(fingerprint),
                 cache_dir=cache_dir,
-                batch_size=settings.eval_batch_size,
                 precision=settings.precision,
                 channels_last=settings.channels_last,
                 progress=progress,
@@ -282,6 +288,8 @@ def train_model(
                     epoch=epoch, device=device, deadline=deadline,
                 )
                 train_seconds = time.perf_counter() - epoch_started
+                # The frozen backbone's features are fixed, so the head's logits on
+                # them are the full model's logits: no second pass over the images.
                 with torch.inference_mode():
                     logits = model.backbone.fc(valid_features.to(device)).float()
                 evaluation = classification_metrics(torch.softmax(logits, 1).cpu().numpy(), valid_labels.numpy())
@@ -314,7 +322,9 @@ def train_model(
                 run.best_state = copy.deepcopy(model.state_dict())
                 run.best_optimizer = copy.deepcopy(optimizer.state_dict())
                 run.best_evaluation = evaluation
-                if checkpoint_path is not None:
+                # A head epoch takes milliseconds, less than writing the checkpoint:
+                # the head recipe writes it once, at the end.
+                if checkpoint_path is not None and settings.recipe != "head":
                     _save(checkpoint_path, model, settings, run, fingerprint, extra={})
             if capped:
                 stopped = "time_cap"
