@@ -12,7 +12,15 @@ import torch
 from data_fixtures import X_NAME, Y_NAME, write_split
 
 from reportgen.data import pcam
-from reportgen.data.pcam import as_float_tensor, ensure_demo_data, format_inspection, inspect_data_dir, open_pcam
+from reportgen.data.pcam import (
+    _whole_row_deflate,
+    as_float_tensor,
+    ensure_demo_data,
+    format_inspection,
+    inspect_data_dir,
+    open_pcam,
+    read_rows,
+)
 from reportgen.errors import ConfigError, DataError
 
 
@@ -90,11 +98,101 @@ def test_reads_work_after_fork(valid_dir):
         split.read([1])
         pid = os.fork()
         if pid == 0:
+            # One chunk (through HDF5) and several chunks (through the inflate threads).
             ok = np.array_equal(split.read([5, 2]).images, images[[5, 2]])
+            ok = ok and np.array_equal(split.read([50, 2, 33]).images, images[[50, 2, 33]])
             os._exit(0 if ok else 1)
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0
         assert np.array_equal(split.read([7]).images, images[[7]])
+        assert np.array_equal(split.read([60, 7]).images, images[[60, 7]])
+
+
+# Index sets: sorted, unsorted, repeats, one chunk, every chunk, and the partial last chunk (rows 64..69).
+INDEX_SETS = [
+    [0, 1, 2, 3],
+    [69, 0, 35, 8, 7, 64, 35, 35, 16],
+    [12, 13, 14, 15, 16, 17],
+    list(range(70))[::-1],
+    [68, 69, 69, 1],
+    [5],
+    [],
+]
+
+
+@pytest.fixture
+def row_files(tmp_path):
+    """One file holding the same (70, 96, 96, 3) rows under several storage layouts."""
+    rows = np.random.default_rng(5).integers(0, 256, size=(70, 96, 96, 3)).astype(np.uint8)
+    rows[:20] //= 16  # some compressible rows, some not
+    path = tmp_path / "rows.h5"
+    with h5py.File(path, "w") as handle:
+        handle.create_dataset("gzip", data=rows, chunks=(8, 96, 96, 3), compression="gzip", compression_opts=1)
+        handle.create_dataset("plain_chunked", data=rows, chunks=(8, 96, 96, 3))
+        handle.create_dataset("contiguous", data=rows)
+        handle.create_dataset("gzip_shuffle", data=rows, chunks=(8, 96, 96, 3), compression="gzip", shuffle=True)
+        handle.create_dataset("gzip_split_rows", data=rows, chunks=(8, 48, 96, 3), compression="gzip")
+        handle.create_dataset("mask", data=rows[..., 0], chunks=(8, 96, 96), compression="gzip")
+    return path, rows
+
+
+def test_only_whole_row_gzip_chunks_are_inflated_outside_hdf5(row_files):
+    path, _ = row_files
+    with h5py.File(path, "r") as handle:
+        chosen = {name: _whole_row_deflate(handle[name]) for name in handle}
+    assert chosen == {
+        "gzip": True,
+        "mask": True,
+        "plain_chunked": False,
+        "contiguous": False,
+        "gzip_shuffle": False,
+        "gzip_split_rows": False,
+    }
+
+
+@pytest.mark.parametrize("indices", INDEX_SETS, ids=lambda indices: f"n{len(indices)}")
+def test_read_rows_equals_plain_h5py_indexing(row_files, indices):
+    path, rows = row_files
+    wanted = np.array(indices, dtype=np.int64)
+    with h5py.File(path, "r") as handle:
+        for name in handle:
+            dataset = handle[name]
+            expected = np.stack([dataset[i] for i in wanted]) if len(wanted) else np.empty((0,) + dataset.shape[1:])
+            for inflate in (False, _whole_row_deflate(dataset)):
+                got = read_rows(dataset, wanted, inflate=inflate)
+                assert got.dtype == np.uint8 and got.shape == (len(wanted),) + dataset.shape[1:]
+                assert np.array_equal(got, expected), (name, inflate)
+            reference = rows if name != "mask" else rows[..., 0]
+            assert np.array_equal(expected, reference[wanted].reshape(expected.shape))
+
+
+def test_inflate_without_threads_gives_the_same_rows(row_files, monkeypatch):
+    path, rows = row_files
+    monkeypatch.setattr(pcam, "_INFLATE_THREADS", 1)
+    monkeypatch.setattr(pcam, "_INFLATE_AHEAD", 1)
+    wanted = np.array([69, 0, 35, 8, 7, 64, 35, 16, 50, 51, 23], dtype=np.int64)
+    with h5py.File(path, "r") as handle:
+        assert np.array_equal(read_rows(handle["gzip"], wanted, inflate=True), rows[wanted])
+
+
+def test_unwritten_and_damaged_chunks_behave_as_in_hdf5(tmp_path):
+    path = tmp_path / "holes.h5"
+    rows = np.full((32, 96, 96, 3), 7, np.uint8)
+    with h5py.File(path, "w") as handle:
+        dataset = handle.create_dataset("x", shape=(32, 96, 96, 3), dtype=np.uint8, chunks=(8, 96, 96, 3),
+                                        compression="gzip", fillvalue=3)
+        dataset[0:8] = rows[0:8]  # rows 8..15 never written: HDF5 returns the fill value
+        dataset[16:32] = rows[16:32]
+        # Rows 24..31: a stored chunk that is not a valid deflate stream.
+        dataset.id.write_direct_chunk((24, 0, 0, 0), b"\x78\x01 definitely not deflate")
+    with h5py.File(path, "r") as handle:
+        dataset = handle["x"]
+        got = read_rows(dataset, np.array([9, 1, 20, 15]), inflate=True)
+        assert np.array_equal(got[[0, 3]], np.full((2, 96, 96, 3), 3)) and np.array_equal(got[[1, 2]], rows[[1, 20]])
+        with pytest.raises(OSError):
+            dataset[24:26]
+        with pytest.raises(OSError):
+            read_rows(dataset, np.array([1, 25]), inflate=True)
 
 
 def test_as_float_tensor_layout_and_range():
