@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from reportgen.errors import CheckpointError, ConfigError
 from reportgen.inference import autocast_context
 from reportgen.model.augment import augment_batch
+from reportgen.model.batchnorm import recalibrate_batchnorm
 from reportgen.model.checkpoint import (
     FORMAT,
     LoadedModel,
@@ -300,6 +301,10 @@ def train_model(
                     device=device, deadline=deadline, progress=progress,
                 )
                 train_seconds = time.perf_counter() - epoch_started
+                recalibrate_batchnorm(
+                    model, train_split, indices=indices, n_patches=settings.bn_recalibration,
+                    batch_size=settings.eval_batch_size, device=device, channels_last=settings.channels_last,
+                )
                 evaluation = evaluate_model(
                     model, valid_split, limit=settings.eval_limit, batch_size=settings.eval_batch_size
                 )
