@@ -77,3 +77,16 @@ def test_same_seed_gives_identical_files_and_other_seed_differs(tmp_path):
 def test_bad_options_raise_config_error(tmp_path, options):
     with pytest.raises(ConfigError):
         write_synthetic_pcam(tmp_path, **{"n_train": 4, "n_valid": 4, "n_test": 4, **options})
+
+
+def test_black_pigment_appears_in_both_classes_but_never_on_tumour_nuclei(tmp_path):
+    directory = write_synthetic_pcam(tmp_path, seed=2, n_train=256, n_valid=8, n_test=8)
+    with open_pcam(directory, splits=("train",)) as data:
+        batch = data.split("train").read(slice(0, 256))
+    # Near-black: every channel under 8 % of full scale; tissue, nuclei included, never gets there.
+    black = (batch.images.max(axis=3) < 20)
+    has_black = black.sum(axis=(1, 2)) >= 30
+    for label in (0, 1):
+        share = has_black[batch.labels == label].mean()
+        assert 0.05 < share < 0.4, f"label {label}: {share:.2f} of patches with black pigment"
+    assert not black[batch.masks.astype(bool)].any()

@@ -29,7 +29,7 @@ from reportgen.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 SYNTHETIC_MARKER = "reportgen_synthetic_version"
 PATCH_SIZE = 96
 CENTRE_START, CENTRE_STOP = 32, 64
@@ -53,6 +53,9 @@ _KIND_NEGATIVE, _KIND_HARD_NEGATIVE, _KIND_POSITIVE = 0, 1, 2
 LYMPHOCYTE_SHARE = 0.5
 #: Share of patches (either label) carrying a smooth dark pigment blob.
 PIGMENT_SHARE = 0.3
+#: Pigment blackness per patch is uniform in [0, 1]: 0 is hematoxylin-dark, 1 neutral black.
+#: Optical density of fully black pigment per unit of blob darkness (1.1-1.8), i.e. 3.3-5.4.
+PIGMENT_BLACK_DENSITY = 3.0
 
 
 @dataclass(frozen=True)
@@ -207,14 +210,18 @@ def _lymphocyte_aggregates(rng: np.random.Generator, batch: int) -> tuple[np.nda
 
 
 def _pigment_blobs(rng: np.random.Generator, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Centres of smooth dark blobs (pigment, ink, necrotic debris) in a share of the patches of either label.
+    """Centres of one or two smooth dark blobs (pigment, ink, necrotic debris) in a share of the patches.
 
-    They are as dark and as large as a tumour cluster but carry no nuclear
+    Patches of either label carry them. They are as dark and as large as a
+    tumour cluster, from hematoxylin-dark to black, but carry no nuclear
     texture, so a model must see nuclei, not just a dark region, to call
-    tumour: a blurred tumour cluster then no longer reads as tumour, which
-    keeps blur-substrate insertion curves informative.
+    tumour. Two measurements rely on this: a blurred tumour cluster no longer
+    reads as tumour (blur-substrate insertion stays informative), and a black
+    region reads as "nothing here" rather than as a dark cluster (LIME's hide
+    colour 0 and the black deletion substrate remove evidence instead of adding it).
     """
-    patch = np.flatnonzero(rng.random(batch) < PIGMENT_SHARE)
+    chosen = np.flatnonzero(rng.random(batch) < PIGMENT_SHARE)
+    patch = np.repeat(chosen, rng.integers(1, 3, size=len(chosen)))
     centre_y, centre_x = rng.uniform(12, PATCH_SIZE - 12, size=(2, len(patch)))
     return patch, centre_y, centre_x
 
@@ -287,12 +294,17 @@ def _render_block(
     masks = np.zeros((batch, PATCH_SIZE, PATCH_SIZE), dtype=np.uint8)
     patch, y, x = _lymphocyte_aggregates(rng, batch)
     _stamp_nuclei(rng, nuclei, None, patch, y, x, radius_range=(1.5, 2.3), darkness_range=(1.5, 2.1), irregularity=0.0)
+    pigment = np.zeros_like(eosin)
     patch, y, x = _pigment_blobs(rng, batch)
-    _stamp_nuclei(rng, nuclei, None, patch, y, x, radius_range=(8.0, 15.0), darkness_range=(1.1, 1.8), irregularity=0.3,
-                  speckle=False)
+    _stamp_nuclei(rng, pigment, None, patch, y, x, radius_range=(8.0, 18.0), darkness_range=(1.1, 1.8),
+                  irregularity=0.3, speckle=False)
+    blackness = rng.random(batch, dtype=np.float32)[:, None, None]
     patch, y, x = _tumour_clusters(rng, kinds)
     _stamp_nuclei(rng, nuclei, masks, patch, y, x, radius_range=(3.5, 6.5), darkness_range=(1.5, 2.1), irregularity=0.25)
-    hematoxylin = np.maximum(hematoxylin, nuclei)
+    hematoxylin = np.maximum(hematoxylin, np.maximum(nuclei, pigment * (1.0 - blackness)))
+    # Black pigment stops short of tumour nuclei, so it never hides the evidence the label rests on.
+    black = pigment * blackness * PIGMENT_BLACK_DENSITY
+    black[ndimage.maximum_filter(masks, size=(1, 7, 7)) > 0] = 0.0
 
     h_scale = np.array([slides[s].hematoxylin_scale for s in slide_index], dtype=np.float32)[:, None, None]
     e_scale = np.array([slides[s].eosin_scale for s in slide_index], dtype=np.float32)[:, None, None]
@@ -300,6 +312,7 @@ def _render_block(
     density = (hematoxylin * h_scale)[..., None] * stains[:, None, None, 0, :]
     density += (eosin * e_scale)[..., None] * stains[:, None, None, 1, :]
     brightness = np.array([slides[s].brightness for s in slide_index], dtype=np.float32)
+    density += black[..., None]  # neutral: the same optical density in R, G and B
     rgb = np.exp(-density) * brightness[:, None, None, None]
 
     for position, s in enumerate(slide_index):
