@@ -12,7 +12,7 @@ from reportgen.cache import ArrayCache, cache_key
 from reportgen.config import BuildConfig
 from reportgen.data.pcam import PCamDataset, ensure_demo_data, open_pcam
 from reportgen.model.checkpoint import LoadedModel, load_checkpoint
-from reportgen.model.evaluate import classification_metrics, evaluation_indices, predict_split
+from reportgen.model.evaluate import classification_metrics, predict_evaluation_set
 from reportgen.model.network import parse_preprocessing
 
 logger = logging.getLogger(__name__)
@@ -61,19 +61,16 @@ def predict_split_with_limit(model: torch.nn.Module, split, *, limit: int | None
     labels : (n,) int64.
     evaluation : :func:`reportgen.model.evaluate.classification_metrics` of those predictions.
     """
-    indices = evaluation_indices(len(split), limit)
     key = cache_key(kind="split-predictions", limit=limit, **cache_context)
     stored = cache.get(key)
-    if stored is not None and {"probabilities", "labels"} <= stored.keys():
-        probabilities, labels = stored["probabilities"], stored["labels"]
+    if stored is not None and {"indices", "probabilities", "labels"} <= stored.keys():
+        indices, probabilities, labels = stored["indices"], stored["probabilities"], stored["labels"]
     else:
-        probabilities, labels = predict_split(model, split, indices=indices, batch_size=batch_size,
-                                              progress=progress)
-        cache.put(key, {"probabilities": probabilities, "labels": labels})
+        indices, probabilities, labels = predict_evaluation_set(model, split, limit=limit, batch_size=batch_size,
+                                                                progress=progress)
+        cache.put(key, {"indices": indices, "probabilities": probabilities, "labels": labels})
     evaluation = classification_metrics(probabilities, labels)
     evaluation["limit"] = limit
-    if indices is None:
-        indices = np.arange(len(split), dtype=np.int64)
     return indices, probabilities, labels, evaluation
 
 

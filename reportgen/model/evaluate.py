@@ -202,10 +202,36 @@ def evaluate_model(
     """
     if device is not None and torch.device(device) != model_device(model):
         model.to(device)
-    indices = evaluation_indices(len(split), limit)
-    probabilities, labels = predict_split(
-        model, split, indices=indices, batch_size=batch_size, progress=progress
-    )
+    _, probabilities, labels = predict_evaluation_set(model, split, limit=limit, batch_size=batch_size,
+                                                      progress=progress)
     metrics = classification_metrics(probabilities, labels)
     metrics["limit"] = limit
     return metrics
+
+
+def predict_evaluation_set(
+    model: torch.nn.Module,
+    split,
+    *,
+    limit: int | None = None,
+    batch_size: int = 256,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The model's outputs on the patches the model card is computed from.
+
+    Parameters
+    ----------
+    limit : at most this many patches, evenly spaced (see :func:`evaluation_indices`);
+        ``None`` uses the whole split.
+
+    Returns
+    -------
+    indices : (n,) int64 positions in the split.
+    probabilities : (n, 2) float32 softmax outputs.
+    labels : (n,) int64.
+    """
+    indices = evaluation_indices(len(split), limit)
+    probabilities, labels = predict_split(model, split, indices=indices, batch_size=batch_size, progress=progress)
+    if indices is None:
+        indices = np.arange(len(split), dtype=np.int64)
+    return indices, probabilities, labels
