@@ -16,7 +16,6 @@ from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 import torch
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch.nn import functional
 
 from reportgen.errors import ConfigError
@@ -48,11 +47,17 @@ def resolve_layer(model: torch.nn.Module, name: str, method: str) -> torch.nn.Mo
 class CamExplainer(Explainer):
     """Base of Grad-CAM-style methods. Setting: ``target_layer`` (dotted module name).
 
-    Subclasses set :attr:`cam_class` to a pytorch-grad-cam ``BaseCAM`` subclass.
+    Subclasses implement :meth:`cam_class`, which returns a pytorch-grad-cam ``BaseCAM`` subclass;
+    the library (and scikit-learn, which it imports) loads only when a map is computed, so a
+    rebuild served from the cache never pays for it.
     """
 
-    cam_class = None
     defaults = {"target_layer": DEFAULT_TARGET_LAYER}
+
+    @staticmethod
+    def cam_class():
+        """The pytorch-grad-cam class that computes the CAM."""
+        raise NotImplementedError
 
     def _check_settings(self) -> None:
         if not isinstance(self.settings["target_layer"], str):
@@ -72,7 +77,7 @@ class CamExplainer(Explainer):
         height, width = images.shape[-2:]
         chunks = range(0, len(images), self.batch_size)
         cells = []
-        with self.cam_class(model=self.model, target_layers=[self.layer]) as cam:
+        with self.cam_class()(model=self.model, target_layers=[self.layer]) as cam:
             for start in chunks:
                 cells.append(self._cells(cam, images[start : start + self.batch_size], targets[start : start + self.batch_size]))
         if len(cells) != len(chunks):
@@ -90,6 +95,8 @@ class CamExplainer(Explainer):
 
     def _cells(self, cam, images, targets) -> torch.Tensor:
         """(B, h, w) non-negative CAM at the target layer's resolution."""
+        from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
         # The input needs a gradient because the parameters are frozen while explaining.
         images = images.clone().requires_grad_(True)
         cam_targets = [ClassifierOutputTarget(int(target)) for target in targets]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-from lime.wrappers.scikit_image import SegmentationAlgorithm
 
 #: The notebook's (and lime's default) quickshift parameters (Vedaldi & Soatto, 2008).
 QUICKSHIFT_DEFAULTS = {"kernel_size": 4, "max_dist": 200, "ratio": 0.2}
 
 
-def quickshift_segmenter(*, kernel_size: float, max_dist: float, ratio: float, seed: int) -> SegmentationAlgorithm:
-    """lime's quickshift wrapper; ``seed`` seeds quickshift's tie-breaking noise."""
+def quickshift_segmenter(*, kernel_size: float, max_dist: float, ratio: float, seed: int):
+    """lime's quickshift wrapper (a ``SegmentationAlgorithm``); ``seed`` seeds quickshift's tie-breaking noise."""
+    # lime and scikit-image load only when superpixels are computed, not when the method registers.
+    from lime.wrappers.scikit_image import SegmentationAlgorithm
+
     return SegmentationAlgorithm(
         "quickshift", kernel_size=kernel_size, max_dist=max_dist, ratio=ratio, random_seed=seed
     )

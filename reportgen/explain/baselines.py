@@ -7,7 +7,6 @@ normalisation, so "black" is black for every model (METRICS.md, "Pixel space").
 from __future__ import annotations
 
 import torch
-from torchvision.transforms.functional import gaussian_blur
 
 BASELINES = ("black", "white", "blur")
 
@@ -27,6 +26,8 @@ def blurred(images: torch.Tensor) -> torch.Tensor:
     -------
     (N, 3, H, W) float in [0, 1], same device.
     """
+    from torchvision.transforms.functional import gaussian_blur  # only when a blur baseline is asked for
+
     return gaussian_blur(images, kernel_size=[BLUR_KERNEL_SIZE] * 2, sigma=[BLUR_SIGMA] * 2)
 
 

@@ -7,8 +7,6 @@ Channel weights are the spatially averaged gradients of the target logit at
 
 from __future__ import annotations
 
-from pytorch_grad_cam import GradCAM as LibraryGradCAM
-
 from reportgen.explain._cam import CamExplainer
 from reportgen.explain.base import ExplainerInfo, register
 
@@ -17,7 +15,12 @@ class GradCAM(CamExplainer):
     """Setting: ``target_layer`` (default ``"backbone.layer4.1"``). Maps are non-negative."""
 
     name = "grad_cam"
-    cam_class = LibraryGradCAM
+
+    @staticmethod
+    def cam_class():
+        from pytorch_grad_cam import GradCAM
+
+        return GradCAM
 
 
 register(

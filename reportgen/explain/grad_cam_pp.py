@@ -8,8 +8,6 @@ spreads the map over several instances of a class instead of the strongest one.
 
 from __future__ import annotations
 
-from pytorch_grad_cam import GradCAMPlusPlus as LibraryGradCAMPlusPlus
-
 from reportgen.explain._cam import CamExplainer
 from reportgen.explain.base import ExplainerInfo, register
 
@@ -18,7 +16,12 @@ class GradCAMPlusPlus(CamExplainer):
     """Setting: ``target_layer`` (default ``"backbone.layer4.1"``). Maps are non-negative."""
 
     name = "grad_cam_pp"
-    cam_class = LibraryGradCAMPlusPlus
+
+    @staticmethod
+    def cam_class():
+        from pytorch_grad_cam import GradCAMPlusPlus
+
+        return GradCAMPlusPlus
 
 
 register(

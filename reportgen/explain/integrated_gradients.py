@@ -10,9 +10,7 @@ channels (METRICS.md), so it is not signed. The completeness delta
 
 from __future__ import annotations
 
-import captum
 import numpy as np
-from captum.attr import IntegratedGradients as CaptumIntegratedGradients
 
 from reportgen.explain._runtime import CountingForward
 from reportgen.explain._settings import check_choice, check_int
@@ -36,6 +34,8 @@ class IntegratedGradients(Explainer):
         check_choice(self.name, "baseline", self.settings["baseline"], BASELINES)
 
     def _details(self) -> dict:
+        import captum
+
         return {
             "model_output": "logit",
             "integration": "gausslegendre",
@@ -44,6 +44,9 @@ class IntegratedGradients(Explainer):
         }
 
     def _attribute(self, images, targets):
+        # captum is imported here, not at registration: a rebuild served from the cache never loads it.
+        from captum.attr import IntegratedGradients as CaptumIntegratedGradients
+
         n_steps = self.settings["n_steps"]
         forward = CountingForward(self.model)
         integrated_gradients = CaptumIntegratedGradients(forward)

@@ -10,10 +10,8 @@ Gradient-free, so ``precision`` applies; ``batch_size`` coalitions per forward.
 
 from __future__ import annotations
 
-import captum
 import numpy as np
 import torch
-from captum.attr import KernelShap as CaptumKernelShap
 from tqdm.auto import tqdm
 
 from reportgen.explain._runtime import CountingForward, image_seed, seeded_torch
@@ -36,6 +34,8 @@ class KernelShap(Explainer):
             check_float(self.name, key, self.settings[key], minimum=0.0, inclusive=key == "ratio")
 
     def _details(self) -> dict:
+        import captum
+
         return {
             "segmentation": "quickshift",
             "model_output": "probability",
@@ -44,6 +44,8 @@ class KernelShap(Explainer):
         }
 
     def _attribute(self, images, targets):
+        from captum.attr import KernelShap as CaptumKernelShap  # imported only when the method runs
+
         forward = CountingForward(self.model, precision=self.precision, softmax=True)
         shap = CaptumKernelShap(forward)
         pixels = images.permute(0, 2, 3, 1).double().cpu().numpy()

@@ -16,11 +16,11 @@ superpixels (binary).
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from importlib.metadata import version
 
 import numpy as np
 import torch
-from lime import lime_image
 from tqdm.auto import tqdm
 
 from reportgen.explain._runtime import image_seed
@@ -32,25 +32,31 @@ from reportgen.inference import predict_proba
 logger = logging.getLogger(__name__)
 
 
-class _BatchedLimeImageExplainer(lime_image.LimeImageExplainer):
-    """lime's explainer with perturbed images built a whole batch at a time.
+@lru_cache(maxsize=1)
+def _batched_explainer_class():
+    """lime's ``LimeImageExplainer`` with perturbed images built a whole batch at a time.
 
     lime builds each sample in a Python loop over rows and superpixels; this
     draws the same on/off matrix from the same ``random_state`` (so results
     equal lime's) and composes ``batch_size`` samples with one ``np.where``.
+    Defined on first use so that lime and scikit-image load only when LIME runs.
     """
+    from lime import lime_image
 
-    def data_labels(self, image, fudged_image, segments, classifier_fn, num_samples, batch_size=10):
-        n_features = np.unique(segments).shape[0]
-        data = self.random_state.randint(0, 2, num_samples * n_features).reshape((num_samples, n_features))
-        data[0, :] = 1
-        # float32 halves the memory traffic of composing samples; the model runs in float32 anyway.
-        image, fudged_image = image.astype(np.float32), fudged_image.astype(np.float32)
-        labels = []
-        for start in range(0, num_samples, batch_size):
-            keep = data[start : start + batch_size][:, segments].astype(bool)
-            labels.append(classifier_fn(np.where(keep[..., None], image, fudged_image)))
-        return data, np.concatenate(labels)
+    class BatchedLimeImageExplainer(lime_image.LimeImageExplainer):
+        def data_labels(self, image, fudged_image, segments, classifier_fn, num_samples, batch_size=10):
+            n_features = np.unique(segments).shape[0]
+            data = self.random_state.randint(0, 2, num_samples * n_features).reshape((num_samples, n_features))
+            data[0, :] = 1
+            # float32 halves the memory traffic of composing samples; the model runs in float32 anyway.
+            image, fudged_image = image.astype(np.float32), fudged_image.astype(np.float32)
+            labels = []
+            for start in range(0, num_samples, batch_size):
+                keep = data[start : start + batch_size][:, segments].astype(bool)
+                labels.append(classifier_fn(np.where(keep[..., None], image, fudged_image)))
+            return data, np.concatenate(labels)
+
+    return BatchedLimeImageExplainer
 
 
 class Lime(Explainer):
@@ -101,7 +107,7 @@ class Lime(Explainer):
         segmenter = quickshift_segmenter(
             kernel_size=settings["kernel_size"], max_dist=settings["max_dist"], ratio=settings["ratio"], seed=seed
         )
-        explanation = _BatchedLimeImageExplainer(random_state=seed).explain_instance(
+        explanation = _batched_explainer_class()(random_state=seed).explain_instance(
             image_hwc,
             self._classifier_fn,
             labels=(target,),

@@ -10,9 +10,7 @@ applies; ``batch_size`` occluded images per forward (``perturbations_per_eval``)
 
 from __future__ import annotations
 
-import captum
 import numpy as np
-from captum.attr import Occlusion as CaptumOcclusion
 from tqdm.auto import tqdm
 
 from reportgen.errors import ConfigError
@@ -33,6 +31,8 @@ class Occlusion(Explainer):
         self.settings["baseline"] = check_float(self.name, "baseline", self.settings["baseline"], maximum=1.0)
 
     def _details(self) -> dict:
+        import captum
+
         return {"model_output": "probability", "channel_reduction": "mean", "captum": captum.__version__}
 
     def _attribute(self, images, targets):
@@ -42,6 +42,8 @@ class Occlusion(Explainer):
                 f"{self.name}: setting window={window} is larger than the {images.shape[-2]}x{images.shape[-1]} "
                 f"image; use a window <= {min(images.shape[-2:])}"
             )
+        from captum.attr import Occlusion as CaptumOcclusion  # imported only when the method runs
+
         forward = CountingForward(self.model, precision=self.precision, softmax=True)
         occlusion = CaptumOcclusion(forward)
         maps = []

@@ -8,9 +8,7 @@ channels at each pixel, as in the paper. Not signed.
 
 from __future__ import annotations
 
-import captum
 import torch
-from captum.attr import Saliency as CaptumSaliency
 
 from reportgen.explain._runtime import CountingForward
 from reportgen.explain.base import Explainer, ExplainerInfo, register
@@ -22,9 +20,13 @@ class Saliency(Explainer):
     name = "saliency"
 
     def _details(self) -> dict:
+        import captum
+
         return {"model_output": "logit", "channel_reduction": "max_abs", "captum": captum.__version__}
 
     def _attribute(self, images, targets):
+        from captum.attr import Saliency as CaptumSaliency  # imported only when the method runs
+
         forward = CountingForward(self.model)
         saliency = CaptumSaliency(forward)
         maps = []

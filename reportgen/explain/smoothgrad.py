@@ -10,9 +10,7 @@ its noise from its own seed, so a result does not depend on the batch.
 
 from __future__ import annotations
 
-import captum
 import numpy as np
-from captum.attr import NoiseTunnel, Saliency
 from tqdm.auto import tqdm
 
 from reportgen.explain._runtime import CountingForward, image_seed, seeded_torch
@@ -31,9 +29,13 @@ class SmoothGrad(Explainer):
         self.settings["stdev"] = check_float(self.name, "stdev", self.settings["stdev"])
 
     def _details(self) -> dict:
+        import captum
+
         return {"model_output": "logit", "channel_reduction": "max_abs", "noise": "gaussian", "captum": captum.__version__}
 
     def _attribute(self, images, targets):
+        from captum.attr import NoiseTunnel, Saliency  # imported only when the method runs
+
         forward = CountingForward(self.model)
         tunnel = NoiseTunnel(Saliency(forward))
         n_samples = self.settings["n_samples"]
