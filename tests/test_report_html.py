@@ -5,19 +5,21 @@ import io
 import os
 import re
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from gold.fixture import make_document, make_figures
-from reportgen.report.figures import FigureInputs, encode_png, overlay
+from reportgen.report.figures import FigureInputs, colour_lookup, curves_uri, encode_png, overlay, reliability_uri
 from reportgen.report.render import render_html
 from reportgen.report.summary import summarise
 
 GOLD = Path(__file__).parent / "gold" / "report.html"
 DATA_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+")
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:\d{2}|Z)?")
+SVG = "{http://www.w3.org/2000/svg}"
 VERSION_CELL = re.compile(r"(<tr><th>(?:reportgen|torch|captum|torchvision|numpy|lime|grad-cam|weasyprint)</th><td>)[^<]*(</td>)")
 
 
@@ -88,13 +90,63 @@ def test_every_image_has_alt_text_and_decodes(html):
     n_patches, n_methods = 3, 3
     # per patch the original and one overlay per method, plus two curve plots, reliability, colour bar
     assert len(images) == n_patches * (1 + n_methods) + 4
+    kinds = []
     for tag in images:
         alt = re.search(r'alt="([^"]+)"', tag)
         assert alt and alt.group(1).strip(), tag[:80]
-        payload = re.search(r'src="data:image/png;base64,([^"]+)"', tag).group(1)
-        image = Image.open(io.BytesIO(base64.b64decode(payload)))
-        image.load()
-        assert image.width > 0 and np.asarray(image).std() > 0
+        kind, payload = re.search(r'src="data:image/(png|svg\+xml);base64,([^"]+)"', tag).groups()
+        kinds.append(kind)
+        if kind == "png":
+            image = Image.open(io.BytesIO(base64.b64decode(payload)))
+            image.load()
+            assert image.width > 0 and np.asarray(image).std() > 0
+        else:
+            root = ElementTree.fromstring(base64.b64decode(payload))
+            assert root.tag == f"{SVG}svg" and int(root.get("width")) > 0 and int(root.get("height")) > 0
+            assert root.findall(f".//{SVG}polyline") and root.findall(f".//{SVG}text")
+    # the three plots are vector graphics; the patches and the colour bar are pixels
+    assert kinds.count("svg+xml") == 3 and kinds.count("png") == n_patches * (1 + n_methods) + 1
+
+
+def _svg(uri: str) -> ElementTree.Element:
+    assert uri.startswith("data:image/svg+xml;base64,")
+    return ElementTree.fromstring(base64.b64decode(uri.split(",", 1)[1]))
+
+
+def test_curve_plot_draws_every_curve_in_data_coordinates():
+    uri = curves_uri({"Method <A>": [1.0, 0.5, 0.0], "B": [0.0, 0.5, 1.0]},
+                     references={"Random map": [0.5, 0.5, 0.5]}, ylabel="probability", title="Deletion & more")
+    root = _svg(uri)
+    lines = root.findall(f".//{SVG}polyline")
+    assert len(lines) == 3
+    reference, first, second = ([tuple(map(float, point.split(","))) for point in line.get("points").split()]
+                                for line in lines)
+    assert reference[0][1] == reference[1][1] == reference[2][1] and lines[0].get("stroke-dasharray")
+    # y grows downwards in SVG: the falling curve ends lower on the page than it starts
+    assert first[0][1] < first[-1][1] and second[0][1] > second[-1][1]
+    assert first[0][0] == second[0][0] < first[1][0] < first[2][0] == second[2][0]
+    assert first[0][1] == second[-1][1] and first[-1][1] == second[0][1]
+    texts = [text.text for text in root.iter(f"{SVG}text")]
+    assert "Method <A>" in texts and "Deletion & more" in texts and "probability" in texts
+
+
+def test_reliability_plot_has_one_bar_per_filled_bin():
+    reliability = {"bin_edges": [0.5, 0.6, 0.7, 0.8, 0.9, 1.0], "accuracy": [0.5, None, 0.7, 0.9, 0.95],
+                   "confidence": [0.55, None, 0.75, 0.85, 0.97], "count": [4, 0, 5, 0, 30]}
+    root = _svg(reliability_uri(reliability))
+    # a white background, one rect per filled bin with an accuracy and a count, the frame, the legend's two rects
+    bars = [rect for rect in root.iter(f"{SVG}rect") if rect.get("fill") == "#0072B2"]
+    assert len(bars) == 3 + 1  # bins 1, 3 and 5, plus the legend swatch
+    heights = sorted(float(rect.get("height")) for rect in bars[:-1])
+    assert heights[0] < heights[1] < heights[2]
+
+
+def test_built_in_viridis_equals_matplotlib():
+    from matplotlib import colormaps
+
+    expected = np.round(colormaps["viridis"](np.linspace(0.0, 1.0, 256))[:, :3] * 255).astype(np.uint8)
+    assert np.array_equal(colour_lookup("viridis"), expected)
+    assert np.array_equal(colour_lookup("magma")[-1], np.round(np.array(colormaps["magma"](1.0)[:3]) * 255))
 
 
 def test_sections_follow_the_document():

@@ -172,11 +172,14 @@ class SanityView:
 
 @dataclass(frozen=True)
 class Overlay:
-    """One method's map over a patch."""
+    """One method's map over a patch, with that method's scores on this patch (formatted)."""
 
     title: str
     uri: str
     alt: str
+    deletion: str
+    insertion: str
+    centre: str
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,6 @@ class PatchPanel:
     original_uri: str
     original_alt: str
     overlays: list[Overlay]
-    scores: list[tuple[str, str, str, str]]
 
 
 @dataclass(frozen=True)
@@ -384,17 +386,17 @@ def _patches(document: dict, patch_uris: list[dict[str, str]]) -> list[PatchPane
                  ("Stratum", fmt_any(image.get("stratum")))]
         if image.get("slide_id"):
             facts.append(("Slide", str(image["slide_id"])))
+        per_method = image.get("per_method") or {}
         overlays = [Overlay(title=method_title(document, name), uri=uris[name],
                             alt=f"{method_title(document, name)} attribution map over patch {patch_id} "
-                                "(viridis: dark low, yellow high)")
+                                "(viridis: dark low, yellow high)",
+                            deletion=fmt(per_method.get(name, {}).get("deletion_auc")),
+                            insertion=fmt(per_method.get(name, {}).get("insertion_auc")),
+                            centre=fmt(per_method.get(name, {}).get("centre_mass")))
                     for name in methods]
-        per_method = image.get("per_method") or {}
-        scores = [(method_title(document, name), fmt(per_method.get(name, {}).get("deletion_auc")),
-                   fmt(per_method.get(name, {}).get("insertion_auc")), fmt(per_method.get(name, {}).get("centre_mass")))
-                  for name in methods]
         panels.append(PatchPanel(patch_id=patch_id, facts=facts, note=str(image.get("note", "")),
                                  original_uri=uris["original"], original_alt=f"Patch {patch_id} as the model sees it",
-                                 overlays=overlays, scores=scores))
+                                 overlays=overlays))
     return panels
 
 

@@ -1,9 +1,10 @@
-"""Figures for the report as small, deterministic PNG data URIs.
+"""Figures for the report as small, deterministic data URIs.
 
-Per-patch images (originals and overlays) are drawn with Pillow: 30 patches x
-(1 + methods) images must render in well under a second, which matplotlib cannot
-do.  Plots (mean curves, reliability diagram) use matplotlib's Agg backend with
-the PNG ``Software`` metadata removed, so the same inputs give the same bytes.
+Per-patch images (originals and overlays) are PNGs drawn with Pillow: 30
+patches x (1 + methods) images must render in well under a second.  Plots (mean
+curves, reliability diagram) are SVG written by :mod:`reportgen.report.svgplot`
+rather than drawn with matplotlib, whose import and rasterising cost about 1.5 s
+of every render; the same inputs give the same bytes on every machine.
 
 Colour maps are perceptually uniform and colour-blind safe (viridis for maps,
 Okabe-Ito colours for curves; Okabe & Ito, "Color Universal Design", 2008).
@@ -19,11 +20,35 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
+from reportgen.report.svgplot import Bar, Series, chart, svg_data_uri
+
 # Okabe-Ito palette: distinguishable under the common colour-vision deficiencies.
 CURVE_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442")
 REFERENCE_COLOUR = "#777777"
 MAP_COLOUR_MAP = "viridis"
 OVERLAY_ALPHA = 0.6
+REFERENCE_DASHES = ("6 3", "1.5 2", "6 2 1.5 2")
+
+#: matplotlib's viridis as 256 RGB triples (round(255 * colour)), so overlays need no matplotlib import;
+#: tests/test_report_html.py checks it against matplotlib's own table.
+VIRIDIS_HEX = (
+    "44015444025645045745055946075a46085c460a5d460b5e470d60470e61471063471164471365481467481668481769"
+    "48186a481a6c481b6d481c6e481d6f481f70482071482173482374482475482576482677482878482979472a7a472c7a"
+    "472d7b472e7c472f7d46307e46327e46337f463480453581453781453882443983443a83443b84433d84433e85423f85"
+    "4240864241864142874144874045884046883f47883f48893e49893e4a893e4c8a3d4d8a3d4e8a3c4f8a3c508b3b518b"
+    "3b528b3a538b3a548c39558c39568c38588c38598c375a8c375b8d365c8d365d8d355e8d355f8d34608d34618d33628d"
+    "33638d32648e32658e31668e31678e31688e30698e306a8e2f6b8e2f6c8e2e6d8e2e6e8e2e6f8e2d708e2d718e2c718e"
+    "2c728e2c738e2b748e2b758e2a768e2a778e2a788e29798e297a8e297b8e287c8e287d8e277e8e277f8e27808e26818e"
+    "26828e26828e25838e25848e25858e24868e24878e23888e23898e238a8d228b8d228c8d228d8d218e8d218f8d21908d"
+    "21918c20928c20928c20938c1f948c1f958b1f968b1f978b1f988b1f998a1f9a8a1e9b8a1e9c891e9d891f9e891f9f88"
+    "1fa0881fa1881fa1871fa28720a38620a48621a58521a68522a78522a88423a98324aa8325ab8225ac8226ad8127ad81"
+    "28ae8029af7f2ab07f2cb17e2db27d2eb37c2fb47c31b57b32b67a34b67935b77937b87838b9773aba763bbb753dbc74"
+    "3fbc7340bd7242be7144bf7046c06f48c16e4ac16d4cc26c4ec36b50c46a52c56954c56856c66758c7655ac8645cc863"
+    "5ec96260ca6063cb5f65cb5e67cc5c69cd5b6ccd5a6ece5870cf5773d05675d05477d1537ad1517cd2507fd34e81d34d"
+    "84d44b86d54989d5488bd6468ed64590d74393d74195d84098d83e9bd93c9dd93ba0da39a2da37a5db36a8db34aadc32"
+    "addc30b0dd2fb2dd2db5de2bb8de29bade28bddf26c0df25c2df23c5e021c8e020cae11fcde11dd0e11cd2e21bd5e21a"
+    "d8e219dae319dde318dfe318e2e418e5e419e7e419eae51aece51befe51cf1e51df4e61ef6e620f8e621fbe723fde725"
+)
 
 
 @dataclass(frozen=True)
@@ -81,7 +106,9 @@ def encode_png(rgb: np.ndarray) -> bytes:
 
 @lru_cache(maxsize=4)
 def colour_lookup(name: str = MAP_COLOUR_MAP) -> np.ndarray:
-    """(256, 3) uint8 lookup table of a matplotlib colour map."""
+    """(256, 3) uint8 lookup table of a matplotlib colour map (viridis built in, others from matplotlib)."""
+    if name == "viridis":
+        return np.frombuffer(bytes.fromhex("".join(VIRIDIS_HEX)), dtype=np.uint8).reshape(256, 3).copy()
     from matplotlib import colormaps
 
     table = colormaps[name](np.linspace(0.0, 1.0, 256))[:, :3]
@@ -164,30 +191,9 @@ def colour_bar_uri(*, width: int = 128, height: int = 10, colour_map: str = MAP_
     return png_data_uri(encode_png(colourise(ramp, colour_map=colour_map)))
 
 
-def _figure_png(figure) -> bytes:
-    """PNG bytes of a matplotlib figure; the Software tag (matplotlib version) is dropped."""
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
-    plt.close(figure)
-    return buffer.getvalue()
-
-
-def _new_figure(width_in: float, height_in: float):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(width_in, height_in))
-    axes.tick_params(labelsize=7)
-    return figure, axes
-
-
 def curves_uri(curves: dict[str, list[float]], *, references: dict[str, list[float]], ylabel: str,
                title: str) -> str:
-    """Mean deletion or insertion curves as one small plot.
+    """Mean deletion or insertion curves as one small SVG plot.
 
     Parameters
     ----------
@@ -198,24 +204,15 @@ def curves_uri(curves: dict[str, list[float]], *, references: dict[str, list[flo
 
     Returns
     -------
-    str, PNG data URI
+    str, SVG data URI
     """
-    figure, axes = _new_figure(4.2, 2.6)
-    styles = ("--", ":", "-.")
-    for number, (name, curve) in enumerate(references.items()):
-        x = np.linspace(0.0, 1.0, len(curve))
-        axes.plot(x, curve, color=REFERENCE_COLOUR, linestyle=styles[number % len(styles)], linewidth=1.0, label=name)
-    for number, (name, curve) in enumerate(curves.items()):
-        x = np.linspace(0.0, 1.0, len(curve))
-        axes.plot(x, curve, color=CURVE_COLOURS[number % len(CURVE_COLOURS)], linewidth=1.6, label=name)
-    axes.set_xlim(0.0, 1.0)
-    axes.set_ylim(0.0, 1.02)
-    axes.set_xlabel("fraction of pixels changed", fontsize=8)
-    axes.set_ylabel(ylabel, fontsize=8)
-    axes.set_title(title, fontsize=9)
-    axes.legend(fontsize=6, frameon=False, loc="best")
-    figure.tight_layout()
-    return png_data_uri(_figure_png(figure))
+    lines = [Series(name, tuple(float(v) for v in curve), REFERENCE_COLOUR, width=1.0,
+                    dash=REFERENCE_DASHES[number % len(REFERENCE_DASHES)])
+             for number, (name, curve) in enumerate(references.items())]
+    lines += [Series(name, tuple(float(v) for v in curve), CURVE_COLOURS[number % len(CURVE_COLOURS)])
+              for number, (name, curve) in enumerate(curves.items())]
+    return svg_data_uri(chart(width=420, height=260, title=title, xlabel="fraction of pixels changed",
+                              ylabel=ylabel, series=lines, legend="right"))
 
 
 def reliability_uri(reliability: dict) -> str:
@@ -228,23 +225,17 @@ def reliability_uri(reliability: dict) -> str:
 
     Returns
     -------
-    str, PNG data URI
+    str, SVG data URI
     """
     edges = np.asarray(reliability["bin_edges"], dtype=np.float64)
     accuracy = np.array([np.nan if v is None else v for v in reliability["accuracy"]], dtype=np.float64)
     counts = np.asarray(reliability.get("count", [0] * len(accuracy)), dtype=np.float64)
-    figure, axes = _new_figure(3.0, 2.6)
-    centres = (edges[:-1] + edges[1:]) / 2
-    widths = np.diff(edges)
+    centres, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
     filled = np.isfinite(accuracy) & (counts > 0)
-    axes.bar(centres[filled], accuracy[filled], width=widths[filled] * 0.9, color=CURVE_COLOURS[0],
-             label="observed accuracy")
-    axes.plot([edges[0], edges[-1]], [edges[0], edges[-1]], color=REFERENCE_COLOUR, linestyle="--",
-              linewidth=1.0, label="perfect calibration")
-    axes.set_xlim(edges[0], edges[-1])
-    axes.set_ylim(0.0, 1.0)
-    axes.set_xlabel("confidence", fontsize=8)
-    axes.set_ylabel("accuracy", fontsize=8)
-    axes.legend(fontsize=6, frameon=False, loc="upper left")
-    figure.tight_layout()
-    return png_data_uri(_figure_png(figure))
+    bars = [Bar(float(c - 0.45 * w), float(c + 0.45 * w), float(a))
+            for c, w, a in zip(centres[filled], widths[filled], accuracy[filled])]
+    diagonal = Series("perfect calibration", (0.0, 1.0), REFERENCE_COLOUR, width=1.0, dash="6 3")
+    return svg_data_uri(chart(width=300, height=260, title="", xlabel="confidence", ylabel="accuracy",
+                              series=[diagonal], bars=bars, bar_colour=CURVE_COLOURS[0],
+                              bar_label="observed accuracy", legend="inside",
+                              x_range=(float(edges[0]), float(edges[-1]))))
