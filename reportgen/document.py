@@ -73,17 +73,6 @@ def _plain(value):
     return value
 
 
-def _model_card_evaluation(evaluation: dict) -> dict:
-    """The evaluation with reliability-diagram data under the document's key names."""
-    evaluation = dict(evaluation)
-    reliability = dict(evaluation.get("reliability") or {})
-    for key in ("accuracy", "confidence", "count"):
-        if f"bin_{key}" in reliability:
-            reliability[key] = reliability.pop(f"bin_{key}")
-    evaluation["reliability"] = reliability
-    return evaluation
-
-
 def _sanity_section(sanity: dict | None) -> dict | None:
     if sanity is None:
         return None
@@ -190,7 +179,7 @@ def assemble_document(*, config, command_line, data, loaded, evaluation, patch_i
             "training": _plain(info.get("training")),
             "history": _plain(info.get("history")),
             "val_accuracy": evaluation.get("accuracy"),
-            "evaluation": _plain(_model_card_evaluation(evaluation)),
+            "evaluation": _plain(evaluation),
             "stored_evaluation": _plain(info.get("evaluation")),
         },
         "data": {

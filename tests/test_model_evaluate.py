@@ -46,10 +46,10 @@ def test_ece_of_hand_made_bins():
     result = calibration(confidence, correct, n_bins=15)
     assert result["ece"] == pytest.approx(0.5 * abs(0.5 - 0.65) + 0.5 * abs(1.0 - 0.95))
     assert len(result["bin_edges"]) == 16 and result["bin_edges"][0] == 0.0 and result["bin_edges"][-1] == 1.0
-    assert sum(result["bin_count"]) == 4
-    assert result["bin_count"][9] == 2 and result["bin_count"][14] == 2
-    assert result["bin_accuracy"][9] == pytest.approx(0.5) and result["bin_confidence"][14] == pytest.approx(0.95)
-    assert result["bin_accuracy"][0] is None
+    assert sum(result["count"]) == 4
+    assert result["count"][9] == 2 and result["count"][14] == 2
+    assert result["accuracy"][9] == pytest.approx(0.5) and result["confidence"][14] == pytest.approx(0.95)
+    assert result["accuracy"][0] is None
 
 
 def test_ece_is_zero_when_confidence_matches_accuracy_and_bins_are_right_closed():
@@ -57,7 +57,7 @@ def test_ece_is_zero_when_confidence_matches_accuracy_and_bins_are_right_closed(
     correct = np.array([True, True, True, True, False])
     assert calibration(confidence, correct)["ece"] == pytest.approx(0.0)
     # 0.8 * 15 = 12 exactly: the right-closed bin (11/15, 12/15] is index 11.
-    assert calibration(confidence, correct)["bin_count"][11] == 5
+    assert calibration(confidence, correct)["count"][11] == 5
 
 
 def test_metrics_through_classification_metrics():
@@ -65,7 +65,7 @@ def test_metrics_through_classification_metrics():
     # Top-1 confidences are 0.65, 0.65, 0.95, 0.95; the second patch is wrong.
     assert metrics["ece"] == pytest.approx(0.5 * 0.15 + 0.5 * 0.05)
     assert metrics["sensitivity"] == pytest.approx(2 / 3) and metrics["specificity"] == 1.0
-    assert metrics["reliability"]["bin_count"][9] == 2
+    assert metrics["reliability"]["count"][9] == 2
 
 
 def test_undefined_values_are_none_and_bad_shapes_raise():

@@ -63,8 +63,9 @@ def calibration(confidence: np.ndarray, correct: np.ndarray, *, n_bins: int = EC
     Returns
     -------
     dict with ``ece`` (float, ``None`` for N = 0), ``bin_edges`` (M + 1
-    floats), ``bin_accuracy`` and ``bin_confidence`` (M floats, ``None`` for
-    an empty bin) and ``bin_count`` (M ints).
+    floats), ``accuracy`` and ``confidence`` per bin (M floats, ``None`` for
+    an empty bin) and ``count`` per bin (M ints): the keys report.json and the
+    reliability diagram use.
     """
     confidence = np.asarray(confidence, dtype=np.float64)
     correct = np.asarray(correct, dtype=bool)
@@ -83,9 +84,9 @@ def calibration(confidence: np.ndarray, correct: np.ndarray, *, n_bins: int = EC
         "ece": ece,
         "n_bins": n_bins,
         "bin_edges": [float(edge) for edge in edges],
-        "bin_accuracy": [float(v) if f else None for v, f in zip(bin_accuracy, filled)],
-        "bin_confidence": [float(v) if f else None for v, f in zip(bin_confidence, filled)],
-        "bin_count": [int(count) for count in counts],
+        "accuracy": [float(v) if f else None for v, f in zip(bin_accuracy, filled)],
+        "confidence": [float(v) if f else None for v, f in zip(bin_confidence, filled)],
+        "count": [int(count) for count in counts],
     }
 
 
