@@ -1,5 +1,6 @@
-"""The PDF: A4, several pages, not blank, no URL fetched; size of a 30-patch report."""
+"""The PDF: A4, several pages, not blank, every image embedded, no URL fetched; size of a 30-patch report."""
 
+import base64
 import re
 import shutil
 import subprocess
@@ -9,7 +10,7 @@ import pytest
 from PIL import Image
 
 from gold.fixture import make_document, make_figures
-from reportgen.report.pdf import write_pdf
+from reportgen.report.pdf import hoist_data_uris, write_pdf
 from reportgen.report.render import render_report
 from reportgen.report.summary import summarise
 
@@ -60,6 +61,27 @@ def test_page_numbers_and_contents_page_references(small, tmp_path):
                           capture_output=True, text=True, check=True).stdout
     assert re.search(r"^1 ?/ ?\d+$", text, re.MULTILINE), "no page number in the footer"
     assert "Summary (p. 1)" in text
+
+
+def test_every_patch_image_reaches_the_pdf(small):
+    # Images are served from memory by reference (hoist_data_uris); one that failed to load would be
+    # dropped with only a warning, so count them: 3 patches x (original + 3 maps) + the colour bar.
+    listing = subprocess.run([require("pdfimages"), "-list", str(small.pdf_path)], capture_output=True, text=True,
+                             check=True).stdout.splitlines()[2:]
+    sizes = sorted((int(line.split()[3]), int(line.split()[4])) for line in listing)
+    assert sizes == [(96, 96)] * 12 + [(128, 10)]
+    assert small.refused_urls == ()
+
+
+def test_hoisting_replaces_only_src_data_uris_and_shares_repeats():
+    png = base64.b64encode(b"\x89PNG fake bytes").decode()
+    html = (f'<p>data:image/png;base64,{png}</p><img src="data:image/png;base64,{png}" alt="a">'
+            f'<img src="data:image/png;base64,{png}" alt="b"><img src="data:image/svg+xml;base64,PHN2Zy8+" alt="c">')
+    short, images = hoist_data_uris(html)
+    assert short.startswith(f"<p>data:image/png;base64,{png}</p>")  # text is left alone
+    assert short.count('src="reportgen-embedded:0"') == 2 and 'src="reportgen-embedded:1"' in short
+    assert images == {"reportgen-embedded:0": ("image/png", b"\x89PNG fake bytes"),
+                      "reportgen-embedded:1": ("image/svg+xml", b"<svg/>")}
 
 
 def test_pdf_renderer_fetches_nothing_but_data_uris(tmp_path):
