@@ -1,6 +1,7 @@
 """The rendered HTML: gold file, escaping, self-containment, decodable images."""
 
 import base64
+import gc
 import io
 import os
 import re
@@ -13,7 +14,8 @@ from PIL import Image
 
 from gold.fixture import make_document, make_figures
 from reportgen.report.figures import FigureInputs, colour_lookup, curves_uri, encode_png, overlay, reliability_uri
-from reportgen.report.render import render_html
+from reportgen.report import render
+from reportgen.report.render import render_html, render_report
 from reportgen.report.summary import summarise
 
 GOLD = Path(__file__).parent / "gold" / "report.html"
@@ -196,3 +198,23 @@ def test_png_encoding_is_reproducible():
     rgb = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
     assert encode_png(rgb) == encode_png(rgb.copy())
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode_png(rgb)))), rgb)
+
+
+def test_rendering_freezes_older_objects_and_leaves_the_collector_as_it_was(tmp_path, monkeypatch):
+    seen = []
+    original = render.render_html
+
+    def recording(document, figures):
+        seen.append(gc.get_freeze_count())
+        return original(document, figures)
+
+    monkeypatch.setattr(render, "render_html", recording)
+    assert gc.get_freeze_count() == 0
+    render_report(_document(), make_figures(3), tmp_path / "a", pdf=False)
+    assert seen[0] > 0 and gc.get_freeze_count() == 0
+    gc.freeze()  # a caller that manages freezing itself keeps its frozen set
+    try:
+        render_report(_document(), make_figures(3), tmp_path / "b", pdf=False)
+        assert gc.get_freeze_count() > 0  # not unfrozen behind the caller's back
+    finally:
+        gc.unfreeze()
