@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from reportgen.data.pcam import as_float_tensor
 from reportgen.model.evaluate import evaluation_indices
 
 
@@ -72,7 +73,7 @@ def recalibrate_batchnorm(
     model.train()
     try:
         for batch in split.iter_batches(batch_size, indices=chosen):
-            images = torch.from_numpy(batch.images).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+            images = as_float_tensor(batch.images).to(device)
             if channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             model(images)
