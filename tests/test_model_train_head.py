@@ -18,17 +18,10 @@ from reportgen.model.features import _prefetched, extract_features, fold_batchno
 from reportgen.model.network import PCamClassifier, parse_preprocessing
 from reportgen.model.settings import DEMO_TRAIN_SETTINGS, TrainSettings, demo_train_settings
 from reportgen.model.train import train_model
-from test_model_train import FakeDataset
+# one_thread is an autouse fixture: importing it applies it to this module too.
+from test_model_train import FakeDataset, one_thread  # noqa: F401
 
 HEAD = TrainSettings(recipe="head", epochs=3, batch_size=16, lr=1e-2, eval_batch_size=32)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _trained_bn_model(seed: int = 0) -> PCamClassifier:
