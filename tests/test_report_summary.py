@@ -72,3 +72,23 @@ def test_a_clean_document_has_no_warnings(document):
     summary = summarise(clean)
     assert summary["warnings"] == []
     assert summary["verdict"].endswith("No warnings.")
+
+
+def test_a_coarse_cam_that_loses_to_random_points_at_a_finer_layer(document):
+    grad_cam = document["methods"]["grad_cam"]
+    grad_cam["settings"] = {"target_layer": "backbone.layer4.1", "feature_map_size": "3x3"}
+    grad_cam["beats_random"] = {"deletion": False, "insertion": True}
+    text = "\n".join(summarise(document)["warnings"])
+    assert "Grad-CAM is no better than the random reference map on deletion AUC" in text
+    assert "Grad-CAM: the backbone.layer4.1 map has 9 cells or fewer" in text
+    assert "--grad-cam-layer backbone.layer3.1" in text
+
+
+@pytest.mark.parametrize("settings, beats", [
+    ({"target_layer": "backbone.layer4.1", "feature_map_size": "3x3"}, {"deletion": True, "insertion": True}),
+    ({"target_layer": "backbone.layer3.1", "feature_map_size": "6x6"}, {"deletion": False, "insertion": True}),
+    ({"target_layer": "backbone.layer4.1"}, {"deletion": False, "insertion": False}),
+])
+def test_no_finer_layer_hint_when_the_map_wins_or_is_not_coarse(document, settings, beats):
+    document["methods"]["grad_cam"].update(settings=settings, beats_random=beats)
+    assert "--grad-cam-layer" not in "\n".join(summarise(document)["warnings"])

@@ -14,6 +14,10 @@ SIGNIFICANCE_LEVEL = 0.05
 # Share of a uniform map inside PCam's centre 32x32 region of a 96x96 patch (METRICS.md).
 UNIFORM_CENTRE_MASS = 1024 / 9216
 # A metric whose direction says which AUC is better (Petsiuk et al., RISE, BMVC 2018).
+# A CAM with this many cells or fewer is coarse (METRICS.md: warn at 3x3 or smaller) ...
+COARSE_CAM_CELLS = 9
+# ... and the next-finer block of the PCam ResNet-18 (6x6 at 96 px) is the one to compare.
+FINER_CAM_LAYER = "backbone.layer3.1"
 DIRECTIONS = {"deletion": ("deletion_auc", "lower"), "insertion": ("insertion_auc", "higher")}
 
 
@@ -93,6 +97,22 @@ def _faithfulness_sentence(kind: str, best: dict) -> str:
             f"(Holm-corrected Wilcoxon p = {best['p_holm']:.3g}).")
 
 
+def coarse_cam_layer(settings: dict) -> str | None:
+    """The target layer of a CAM method whose feature map is 3x3 or smaller, else None.
+
+    ``settings`` is a method's ``settings`` record; ``feature_map_size`` is "HxW"
+    (reportgen.explain._cam). At 96 px, ResNet-18's last block is 3x3 and every
+    cell's receptive field covers the whole patch, so whether its cells follow
+    the evidence depends on the trained weights, not on the method.
+    """
+    layer, size = settings.get("target_layer"), str(settings.get("feature_map_size") or "")
+    try:
+        height, width = (int(part) for part in size.split("x"))
+    except ValueError:
+        return None
+    return str(layer) if layer and height * width <= COARSE_CAM_CELLS else None
+
+
 def collect_warnings(document: dict) -> list[str]:
     """Every warning a reader must see, one sentence each, in a stable order."""
     warnings: list[str] = []
@@ -103,9 +123,14 @@ def collect_warnings(document: dict) -> list[str]:
     methods = document.get("methods") or {}
     for name, record in methods.items():
         title = method_title(document, name)
-        for kind, beats in (record.get("beats_random") or {}).items():
-            if beats is False:
-                warnings.append(f"{title} is no better than the random reference map on {kind} AUC.")
+        lost = [kind for kind, beats in (record.get("beats_random") or {}).items() if beats is False]
+        for kind in lost:
+            warnings.append(f"{title} is no better than the random reference map on {kind} AUC.")
+        coarse_layer = coarse_cam_layer(record.get("settings") or {})
+        if lost and coarse_layer:
+            warnings.append(f"{title}: the {coarse_layer} map has {COARSE_CAM_CELLS} cells or fewer, each seeing the "
+                            "whole patch, so it can lose the link to where the evidence lies; compare a finer layer "
+                            f"with --grad-cam-layer {FINER_CAM_LAYER}.")
         for message in record.get("warnings") or []:
             warnings.append(f"{title}: {message}")
     sanity = document.get("sanity") or {}
