@@ -53,7 +53,6 @@ _KIND_NEGATIVE, _KIND_HARD_NEGATIVE, _KIND_POSITIVE = 0, 1, 2
 LYMPHOCYTE_SHARE = 0.5
 #: Share of patches (either label) carrying a smooth dark pigment blob.
 PIGMENT_SHARE = 0.3
-#: Pigment blackness per patch is uniform in [0, 1]: 0 is hematoxylin-dark, 1 neutral black.
 #: Optical density of fully black pigment per unit of blob darkness (1.1-1.8), i.e. 3.3-5.4.
 PIGMENT_BLACK_DENSITY = 3.0
 
@@ -298,6 +297,7 @@ def _render_block(
     patch, y, x = _pigment_blobs(rng, batch)
     _stamp_nuclei(rng, pigment, None, patch, y, x, radius_range=(8.0, 18.0), darkness_range=(1.1, 1.8),
                   irregularity=0.3, speckle=False)
+    # Pigment blackness per patch is uniform in [0, 1]: 0 is hematoxylin-dark, 1 neutral black.
     blackness = rng.random(batch, dtype=np.float32)[:, None, None]
     patch, y, x = _tumour_clusters(rng, kinds)
     _stamp_nuclei(rng, nuclei, masks, patch, y, x, radius_range=(3.5, 6.5), darkness_range=(1.5, 2.1), irregularity=0.25)
