@@ -91,7 +91,7 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             images = as_float_tensor(batch.images).to(device)
             targets_np = predictions[chosen] if config.target == "predicted" else labels[chosen]
             targets = torch.as_tensor(targets_np, dtype=torch.long, device=device)
-            dataset_mean = dataset_mean_colour(data, config.split)
+            dataset_mean = dataset_mean_colour(data, config.split, cache=cache)
         with watch.stage("explain"):
             methods = explain_patches(model, images, targets, patch_indices, methods=config.methods, config=config,
                                       cache=cache, cache_context=cache_context, progress=progress)

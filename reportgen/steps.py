@@ -74,12 +74,30 @@ def predict_split_with_limit(model: torch.nn.Module, split, *, limit: int | None
     return indices, probabilities, labels, evaluation
 
 
-def dataset_mean_colour(data: PCamDataset, split_name: str) -> tuple[float, float, float]:
+def dataset_mean_colour(data: PCamDataset, split_name: str, *, cache: ArrayCache | None = None
+                        ) -> tuple[float, float, float]:
     """Per-channel mean colour in [0, 1] of the training split (the explained split if absent).
 
-    Read from the first :data:`MEAN_COLOUR_PATCHES` patches (one contiguous read).
+    Read from the first :data:`MEAN_COLOUR_PATCHES` patches (one contiguous read,
+    about a second of decompression), so the result is cached by the data
+    fingerprint, the split read and the patch count.  A cached entry that is not
+    three finite values in [0, 1] is recomputed, never trusted.
+
+    Returns
+    -------
+    (r, g, b) floats in [0, 1].
     """
-    split = data.splits.get("train") or data.split(split_name)
+    source = "train" if data.splits.get("train") else split_name
+    split = data.split(source)
     count = min(len(split), MEAN_COLOUR_PATCHES)
+    key = cache_key(kind="dataset-mean-colour", data=data.fingerprint, split=source, patches=count)
+    stored = cache.get(key) if cache is not None else None
+    mean = stored.get("mean") if stored is not None else None
+    if mean is not None and mean.shape == (3,) and mean.dtype == np.float64 and bool(
+            np.all(np.isfinite(mean)) and np.all((mean >= 0) & (mean <= 1))):
+        return tuple(float(v) for v in mean)
     images = split.read(np.arange(count)).images
-    return tuple(float(v) for v in images.reshape(-1, 3).mean(axis=0) / 255.0)
+    mean = images.reshape(-1, 3).mean(axis=0) / 255.0
+    if cache is not None:
+        cache.put(key, {"mean": np.asarray(mean, dtype=np.float64)})
+    return tuple(float(v) for v in mean)
