@@ -17,6 +17,7 @@ import traceback
 
 from reportgen import __version__
 from reportgen.errors import ReportgenError
+from reportgen.logsetup import log_to_stderr
 
 logger = logging.getLogger("reportgen")
 
@@ -167,13 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(args) -> None:
-    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("reportgen: %(message)s"))
-    root = logging.getLogger("reportgen")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
+    log_to_stderr(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
 
 
 @contextlib.contextmanager

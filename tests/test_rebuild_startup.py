@@ -163,3 +163,20 @@ def test_worker_exits_quietly_when_no_pdf_is_requested():
     worker = PdfWorker.start(30)
     output, _ = worker.process.communicate(b"", timeout=120)
     assert worker.process.returncode == 0 and output == b""
+
+
+def test_worker_and_command_line_log_lines_share_one_format(capsys):
+    import logging
+
+    from reportgen.logsetup import log_to_stderr
+
+    root = logging.getLogger("reportgen")
+    saved = root.handlers[:], root.level, root.propagate
+    try:
+        log_to_stderr(logging.INFO)
+        logging.getLogger("reportgen.report.pdf").info("rendered")
+        logging.getLogger("reportgen.report.pdf").debug("hidden")
+        assert capsys.readouterr().err == "reportgen: rendered\n"
+        assert root.propagate is False
+    finally:
+        root.handlers[:], root.level, root.propagate = saved[0], saved[1], saved[2]

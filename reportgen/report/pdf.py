@@ -224,12 +224,9 @@ def background_pdf_worker(enabled: bool, *, log_level: int = logging.WARNING) ->
 
 def serve(log_level: int) -> int:
     """The worker's main: import WeasyPrint, then render the one request on stdin (see :class:`PdfWorker`)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("reportgen: %(message)s"))
-    root = logging.getLogger("reportgen")
-    root.handlers[:] = [handler]
-    root.setLevel(log_level)
-    root.propagate = False
+    from reportgen.logsetup import log_to_stderr
+
+    log_to_stderr(log_level)
     import weasyprint  # noqa: F401 - the head start this process exists for
 
     # The imported modules live until exit: keep the collections WeasyPrint's many
