@@ -18,6 +18,7 @@ import traceback
 from reportgen import __version__
 from reportgen.errors import ReportgenError
 from reportgen.logsetup import log_to_stderr
+from reportgen.output import sigterm_as_interrupt
 
 logger = logging.getLogger("reportgen")
 
@@ -285,7 +286,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     _configure_logging(args)
     try:
-        return args.handler(args)
+        # From here on SIGTERM is an interruption like Ctrl-C (exit code 130), also while torch imports.
+        with sigterm_as_interrupt():
+            return args.handler(args)
     except ReportgenError as error:
         if args.debug:
             traceback.print_exc()

@@ -72,3 +72,23 @@ def test_inspect_of_a_missing_directory_is_one_line(tmp_path, capsys):
     assert main(["data", "inspect", str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nothing" in err
+
+
+def test_sigterm_at_any_point_of_a_command_exits_130(monkeypatch, capsys):
+    """SIGTERM before the build's own output handling (e.g. while torch imports) is an interruption too."""
+    import os
+    import signal
+    import time
+
+    from reportgen import cli
+
+    def terminated_early(args):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler interrupts this sleep
+        raise AssertionError("SIGTERM did not interrupt the command")
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(cli, "_run_build", terminated_early)
+    assert cli.main(["build", "--images", "2"]) == cli.EXIT_INTERRUPTED
+    assert "interrupted" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is before
