@@ -15,7 +15,7 @@ from reportgen.cli import main
 from reportgen.data.pcam import PCamSplit, open_pcam
 from reportgen.metrics import agreement as agreement_module
 from reportgen.metrics import localisation as localisation_module
-from reportgen.scoring import _metric_code_version, cached_agreement, cached_localisation
+from reportgen.summary_cache import cached_agreement, cached_localisation, metric_code_version
 from reportgen.steps import MEAN_COLOUR_PATCHES, dataset_mean_colour
 from tests.conftest import FAST_BUILD_ARGS
 
@@ -96,7 +96,7 @@ def test_agreement_is_computed_once_per_set_of_maps(tmp_path, monkeypatch):
     calls = []
     original = agreement_module.agreement_matrix
     monkeypatch.setattr(agreement_module, "agreement_matrix", lambda *a, **k: calls.append(1) or original(*a, **k))
-    code = _metric_code_version()
+    code = metric_code_version()
     first = cached_agreement(maps, titles, n_images=4, seed=0, cache=cache, code=code)
     second = cached_agreement(maps, titles, n_images=4, seed=0, cache=cache, code=code)
     assert len(calls) == 1
@@ -176,8 +176,8 @@ def test_localisation_is_computed_once_and_a_damaged_entry_is_recomputed(tmp_pat
 
 
 def test_metric_code_version_follows_the_metric_sources():
-    assert _metric_code_version() == _metric_code_version()
-    assert len(_metric_code_version()) == 64
+    assert metric_code_version() == metric_code_version()
+    assert len(metric_code_version()) == 64
 
 
 def test_warm_rebuild_reads_only_the_explained_patches_and_recomputes_no_summary(
