@@ -13,11 +13,11 @@ LOW_ACCURACY = 0.8
 SIGNIFICANCE_LEVEL = 0.05
 # Share of a uniform map inside PCam's centre 32x32 region of a 96x96 patch (METRICS.md).
 UNIFORM_CENTRE_MASS = 1024 / 9216
-# A metric whose direction says which AUC is better (Petsiuk et al., RISE, BMVC 2018).
 # A CAM with this many cells or fewer is coarse (METRICS.md: warn at 3x3 or smaller) ...
 COARSE_CAM_CELLS = 9
 # ... and the next-finer block of the PCam ResNet-18 (6x6 at 96 px) is the one to compare.
 FINER_CAM_LAYER = "backbone.layer3.1"
+# A metric whose direction says which AUC is better (Petsiuk et al., RISE, BMVC 2018).
 DIRECTIONS = {"deletion": ("deletion_auc", "lower"), "insertion": ("insertion_auc", "higher")}
 
 
