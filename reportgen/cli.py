@@ -17,6 +17,7 @@ import traceback
 
 from reportgen import __version__
 from reportgen.errors import ReportgenError
+from reportgen.heap import heap_frozen
 from reportgen.logsetup import log_to_stderr
 from reportgen.output import sigterm_as_interrupt
 
@@ -183,7 +184,6 @@ def _pipeline_imported():
     (left alone when the caller froze objects itself, since unfreezing is
     global).  Reference counting frees memory throughout.
     """
-    owns_freeze = gc.get_freeze_count() == 0
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -191,13 +191,8 @@ def _pipeline_imported():
     finally:
         if was_enabled:
             gc.enable()
-    if owns_freeze:
-        gc.freeze()
-    try:
+    with heap_frozen():
         yield build_report
-    finally:
-        if owns_freeze:
-            gc.unfreeze()
 
 
 def _freeze_at_exit() -> None:

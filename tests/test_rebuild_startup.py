@@ -180,3 +180,16 @@ def test_worker_and_command_line_log_lines_share_one_format(capsys):
         assert root.propagate is False
     finally:
         root.handlers[:], root.level, root.propagate = saved[0], saved[1], saved[2]
+
+
+def test_heap_frozen_freezes_for_the_block_and_leaves_an_outer_freeze_alone():
+    from reportgen.heap import heap_frozen
+
+    assert gc.get_freeze_count() == 0
+    with heap_frozen():
+        outer = gc.get_freeze_count()
+        assert outer > 0
+        with heap_frozen():
+            assert gc.get_freeze_count() == outer
+        assert gc.get_freeze_count() == outer  # the inner block did not unfreeze the outer one
+    assert gc.get_freeze_count() == 0

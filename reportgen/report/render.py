@@ -8,8 +8,6 @@ undefined name, so a value the document lacks is a loud error, not a blank.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import time
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from pathlib import Path
 import jinja2
 import markupsafe
 
+from reportgen.heap import heap_frozen
 from reportgen.report.context import build_context
 from reportgen.report.figures import FigureInputs, patch_figures
 from reportgen.report.pdf import write_pdf
@@ -94,27 +93,6 @@ def render_html(document: dict, figures: FigureInputs) -> str:
     return template_environment().get_template(TEMPLATE).render(report=context, stylesheet=_stylesheet())
 
 
-@contextlib.contextmanager
-def _older_objects_frozen():
-    """Keep the cyclic garbage collector from rescanning every object that existed before rendering.
-
-    WeasyPrint allocates a great many small objects, which triggers full
-    collections; in a build each of them would also walk everything torch,
-    the model and the data put on the heap (0.5 to 1 s of a 30-patch PDF on
-    the development machine).  Objects created while rendering are still
-    collected.  Left alone when the caller froze objects itself, since
-    unfreezing is global.
-    """
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
 def render_report(document: dict, figures: FigureInputs, out_dir: Path, *, pdf: bool = True) -> RenderResult:
     """Write ``report.html`` (and ``report.pdf``) for a report document into ``out_dir``.
 
@@ -131,7 +109,9 @@ def render_report(document: dict, figures: FigureInputs, out_dir: Path, *, pdf: 
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with _older_objects_frozen():
+    # WeasyPrint allocates a great many small objects, which triggers full collections;
+    # in a build each would also walk everything torch, the model and the data put on the heap.
+    with heap_frozen():
         started = time.perf_counter()
         html = render_html(document, figures)
         html_path = out_dir / "report.html"
