@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reportgen.data.pcam import as_float_tensor, ensure_demo_data, open_pcam
+from reportgen.data import as_float_tensor, ensure_demo_data, open_pcam
 from reportgen.explain import get_explainer
 from reportgen.metrics.faithfulness import curve_auc, deletion_insertion_curves
 from reportgen.metrics.localisation import mass_in_mask

@@ -43,7 +43,7 @@ import h5py
 import numpy as np
 import torch
 
-from reportgen.data.pcam import BLOCK_SIZE, PCAM_FILE, as_float_tensor, open_pcam
+from reportgen.data import BLOCK_SIZE, PCAM_FILE, as_float_tensor, open_pcam
 from reportgen.data.synth import write_synthetic_pcam
 from reportgen.model.augment import augment_batch
 from reportgen.model.network import PCamClassifier

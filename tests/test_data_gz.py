@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from data_fixtures import X_NAME, Y_NAME, gzip_file, write_split
 
-from reportgen.data import pcam
-from reportgen.data.pcam import inspect_data_dir, open_pcam
+from reportgen.data import gunzip, inspect_data_dir, open_pcam
 from reportgen.errors import DataError
 
 
@@ -45,7 +44,7 @@ def test_decompression_happens_once_and_is_reused(gz_dir, tmp_path, monkeypatch)
     def must_not_decompress(*args, **kwargs):
         raise AssertionError("decompressed again although the cache is up to date")
 
-    monkeypatch.setattr(pcam.gzip, "open", must_not_decompress)
+    monkeypatch.setattr(gunzip.gzip, "open", must_not_decompress)
     second = open_pcam(directory, splits=("valid",), cache_dir=cache)
     second.close()
     assert {path.name: path.stat().st_mtime_ns for path in cache.iterdir()} == before

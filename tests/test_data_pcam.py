@@ -11,16 +11,9 @@ import pytest
 import torch
 from data_fixtures import X_NAME, Y_NAME, write_split
 
-from reportgen.data import pcam
-from reportgen.data.pcam import (
-    _whole_row_deflate,
-    as_float_tensor,
-    ensure_demo_data,
-    format_inspection,
-    inspect_data_dir,
-    open_pcam,
-    read_rows,
-)
+from reportgen.data import as_float_tensor, ensure_demo_data, format_inspection, inspect_data_dir, open_pcam
+from reportgen.data import demo, files, inflate  # modules whose globals the tests patch
+from reportgen.data.inflate import read_rows, whole_row_deflate
 from reportgen.errors import ConfigError, DataError
 
 
@@ -139,7 +132,7 @@ def row_files(tmp_path):
 def test_only_whole_row_gzip_chunks_are_inflated_outside_hdf5(row_files):
     path, _ = row_files
     with h5py.File(path, "r") as handle:
-        chosen = {name: _whole_row_deflate(handle[name]) for name in handle}
+        chosen = {name: whole_row_deflate(handle[name]) for name in handle}
     assert chosen == {
         "gzip": True,
         "mask": True,
@@ -158,7 +151,7 @@ def test_read_rows_equals_plain_h5py_indexing(row_files, indices):
         for name in handle:
             dataset = handle[name]
             expected = np.stack([dataset[i] for i in wanted]) if len(wanted) else np.empty((0,) + dataset.shape[1:])
-            for inflate in (False, _whole_row_deflate(dataset)):
+            for inflate in (False, whole_row_deflate(dataset)):
                 got = read_rows(dataset, wanted, inflate=inflate)
                 assert got.dtype == np.uint8 and got.shape == (len(wanted),) + dataset.shape[1:]
                 assert np.array_equal(got, expected), (name, inflate)
@@ -168,8 +161,8 @@ def test_read_rows_equals_plain_h5py_indexing(row_files, indices):
 
 def test_inflate_without_threads_gives_the_same_rows(row_files, monkeypatch):
     path, rows = row_files
-    monkeypatch.setattr(pcam, "_INFLATE_THREADS", 1)
-    monkeypatch.setattr(pcam, "_INFLATE_AHEAD", 1)
+    monkeypatch.setattr(inflate, "_INFLATE_THREADS", 1)
+    monkeypatch.setattr(inflate, "_INFLATE_AHEAD", 1)
     wanted = np.array([69, 0, 35, 8, 7, 64, 35, 16, 50, 51, 23], dtype=np.int64)
     with h5py.File(path, "r") as handle:
         assert np.array_equal(read_rows(handle["gzip"], wanted, inflate=True), rows[wanted])
@@ -266,7 +259,7 @@ def test_unreadable_file_is_reported_via_access_check(valid_dir, monkeypatch):
     directory, _, _ = valid_dir
     y_name = Y_NAME.format(split="valid")
     real_access = os.access
-    monkeypatch.setattr(pcam.os, "access", lambda path, mode: not str(path).endswith(y_name) and real_access(path, mode))
+    monkeypatch.setattr(files.os, "access", lambda path, mode: not str(path).endswith(y_name) and real_access(path, mode))
     with pytest.raises(DataError, match=f"{y_name}: file is not readable"):
         open_valid(directory)
 
@@ -322,7 +315,7 @@ def test_demo_data_is_generated_once_and_reused(tmp_path, monkeypatch):
     def must_not_run(*args, **kwargs):
         raise AssertionError("generator called although the data exist")
 
-    monkeypatch.setattr(pcam, "write_synthetic_pcam", must_not_run)
+    monkeypatch.setattr(demo, "write_synthetic_pcam", must_not_run)
     assert ensure_demo_data(tmp_path, seed=4, sizes=sizes) == path
 
 
@@ -331,7 +324,7 @@ def test_demo_data_failure_leaves_no_directory(tmp_path, monkeypatch):
         (out_dir / "half.h5").write_bytes(b"x")
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(pcam, "write_synthetic_pcam", broken)
+    monkeypatch.setattr(demo, "write_synthetic_pcam", broken)
     with pytest.raises(RuntimeError):
         ensure_demo_data(tmp_path, seed=9, sizes={"train": 4, "valid": 4, "test": 4})
     assert list(tmp_path.iterdir()) == []

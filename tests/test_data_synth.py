@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from reportgen.data.pcam import SPLITS, open_pcam
+from reportgen.data import SPLITS, open_pcam
 from reportgen.data.synth import SYNTHETIC_MARKER, centre_labels, write_synthetic_pcam
 from reportgen.errors import ConfigError
 

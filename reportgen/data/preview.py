@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from reportgen.data.pcam import open_pcam
-from reportgen.data.synth import CENTRE_START, CENTRE_STOP, write_synthetic_pcam
+from reportgen.data.files import CENTRE_START, CENTRE_STOP
+from reportgen.data.reader import open_pcam
+from reportgen.data.synth import write_synthetic_pcam
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,73 @@
+"""What ``reportgen data inspect`` reports about a data directory, and its text form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+
+from reportgen.data.files import PCAM_FILE, SPLITS, find_file
+from reportgen.data.reader import open_pcam
+from reportgen.errors import DataError
+
+
+def inspect_data_dir(data_dir: str | Path, *, cache_dir: str | Path | None = None) -> dict:
+    """Describe every split found in ``data_dir`` (what ``reportgen data inspect`` prints).
+
+    Returns
+    -------
+    dict with ``root``, ``source``, ``fingerprint`` and ``splits``: split name ->
+    {``n``, ``positives``, ``positive_share``, ``x_shape``, ``x_dtype``,
+    ``y_shape``, ``y_dtype``, ``x_file``, ``y_file``, ``gzipped`` (.h5.gz
+    download), ``compression`` (HDF5 filter of x, e.g. "gzip level 4"),
+    ``chunks``, ``has_masks``, ``has_meta``, ``n_slides``}.
+    """
+    data_dir = Path(data_dir).expanduser()
+    if not data_dir.is_dir():
+        raise DataError(f"{data_dir}: data directory does not exist; pass the folder holding the PCam .h5 files")
+    found = tuple(
+        split for split in SPLITS if find_file(data_dir, split, "x") is not None or find_file(data_dir, split, "y") is not None
+    )
+    if not found:
+        raise DataError(f"{data_dir}: no PCam files found; expected names like {PCAM_FILE.format(split='train', part='x')}")
+    info: dict = {"root": str(data_dir), "splits": {}}
+    with open_pcam(data_dir, splits=found, cache_dir=cache_dir) as dataset:
+        info["source"] = dataset.source
+        info["fingerprint"] = dataset.fingerprint
+        for name, split in dataset.splits.items():
+            with h5py.File(split.x_path, "r") as x_file, h5py.File(split.y_path, "r") as y_file:
+                x, y = x_file["x"], y_file["y"]
+                level = f" level {x.compression_opts}" if x.compression_opts is not None else ""
+                info["splits"][name] = {
+                    "n": len(split),
+                    "positives": int(split.labels.sum()),
+                    "positive_share": float(split.labels.mean()),
+                    "x_shape": tuple(x.shape),
+                    "x_dtype": str(x.dtype),
+                    "y_shape": tuple(y.shape),
+                    "y_dtype": str(y.dtype),
+                    "x_file": split.x_source.name,
+                    "y_file": split.y_source.name,
+                    "gzipped": split.x_source.name.endswith(".gz") or split.y_source.name.endswith(".gz"),
+                    "compression": f"{x.compression}{level}" if x.compression else "none",
+                    "chunks": tuple(x.chunks) if x.chunks else None,
+                    "has_masks": split.has_masks,
+                    "has_meta": split.slide_ids is not None,
+                    "n_slides": None if split.slide_ids is None else len(set(split.slide_ids)),
+                }
+    return info
+
+
+def format_inspection(info: dict) -> str:
+    """Human-readable lines for :func:`inspect_data_dir`'s result."""
+    lines = [f"{info['root']}  source={info['source']}  fingerprint={info['fingerprint']}"]
+    for name, split in info["splits"].items():
+        slides = f", {split['n_slides']} slides" if split["has_meta"] else ""
+        lines += [
+            f"  {name}: {split['n']} patches, {split['positives']} positive ({split['positive_share']:.1%})",
+            f"    x {split['x_shape']} {split['x_dtype']} in {split['x_file']}; y {split['y_shape']} {split['y_dtype']} in {split['y_file']}",
+            f"    HDF5 compression {split['compression']}, chunks {split['chunks']}; "
+            f"{'.h5.gz download' if split['gzipped'] else 'plain .h5'}",
+            f"    masks: {'yes' if split['has_masks'] else 'no'}; meta csv: {'yes' + slides if split['has_meta'] else 'no'}",
+        ]
+    return "\n".join(lines)
