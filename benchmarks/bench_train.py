@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from reportgen.data.pcam import as_float_tensor, ensure_demo_data, open_pcam
+from reportgen.data import as_float_tensor, ensure_demo_data, open_pcam
 from reportgen.inference import autocast_context
 from reportgen.model.augment import augment_batch
 from reportgen.model.network import PCamClassifier

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from reportgen.data.pcam import open_pcam
+from reportgen.data import open_pcam
 from reportgen.model.batchnorm import batchnorm_layers, recalibrate_batchnorm
 
 

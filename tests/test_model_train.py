@@ -1,5 +1,6 @@
 """Training on a tiny, easy in-memory data set: learning, determinism, early stopping,
-resume, the head recipe's frozen backbone and feature cache, and the checkpoint cache."""
+resume, the head recipe's frozen backbone and feature cache, the checkpoint cache, and
+the registry of training recipes."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import pytest
 import torch
 
 import reportgen.model.features as features_module
+from reportgen.config import RECIPES
 from reportgen.errors import ConfigError
 from reportgen.model.checkpoint import load_checkpoint
 from reportgen.model.evaluate import evaluate_model
 from reportgen.model.network import PCamClassifier
-from reportgen.model.settings import DEMO_TRAIN_SETTINGS, TrainSettings
+from reportgen.model.recipes import FullRecipe, HeadRecipe, TrainingRecipe, get_recipe, list_recipes
+from reportgen.model.settings import DEMO_TRAIN_SETTINGS, TrainSettings, demo_train_settings
 from reportgen.model.train import train_model, train_or_load
 
 SIDE = 16
@@ -186,3 +189,24 @@ def test_settings_validation_and_key():
             TrainSettings(**bad)
     assert TrainSettings().resolved_preprocessing().std == (1.0, 1.0, 1.0)
     assert TrainSettings(weights="imagenet").resolved_preprocessing().mean[0] == pytest.approx(0.485)
+
+
+def test_registered_recipes_are_the_configurable_ones():
+    # config.RECIPES is what --recipe and TrainSettings accept; every name needs an object.
+    assert list_recipes() == list(RECIPES)
+    assert get_recipe("full") is FullRecipe and get_recipe("head") is HeadRecipe
+
+
+@pytest.mark.parametrize("name", list_recipes())
+def test_each_recipe_name_resolves_to_its_recipe(name):
+    recipe_class = get_recipe(name)
+    assert issubclass(recipe_class, TrainingRecipe) and recipe_class.name == name
+    recipe = recipe_class(demo_train_settings(name))
+    assert recipe.settings.recipe == name
+
+
+def test_unknown_recipe_lists_the_valid_ones():
+    with pytest.raises(ConfigError, match="unknown recipe 'partial'; choose from: full, head"):
+        get_recipe("partial")
+    with pytest.raises(ConfigError, match="choose from: full, head"):
+        TrainSettings(recipe="partial")

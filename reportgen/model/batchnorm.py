@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from reportgen.data.pcam import as_float_tensor
+from reportgen.data import as_float_tensor
 from reportgen.model.evaluate import evaluation_indices
 
 
@@ -48,7 +48,7 @@ def recalibrate_batchnorm(
     Parameters
     ----------
     model : network taking (B, 3, 96, 96) float in [0, 1]; left in eval mode.
-    split : a :class:`reportgen.data.pcam.PCamSplit` (the training split).
+    split : a :class:`reportgen.data.PCamSplit` (the training split).
     indices : (n,) positions the model trained on, or None for the whole split.
     n_patches : how many of them, evenly spaced, to average over (0: no change).
     batch_size : patches per forward pass.

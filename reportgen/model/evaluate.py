@@ -159,7 +159,7 @@ def predict_split(
     probabilities : (n, 2) float32.
     labels : (n,) int64.
     """
-    from reportgen.data.pcam import as_float_tensor
+    from reportgen.data import as_float_tensor
 
     was_training = model.training
     model.eval()

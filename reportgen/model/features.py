@@ -178,7 +178,7 @@ def extract_features(
     features : (n, 512) float32 on the CPU.
     labels : (n,) int64.
     """
-    from reportgen.data.pcam import as_float_tensor
+    from reportgen.data import as_float_tensor
 
     device = model_device(model)
     extractor = nn.Sequential(copy.deepcopy(model.normalize), fold_batchnorm(model.backbone)).eval()

@@ -8,13 +8,13 @@ import json
 import math
 from dataclasses import asdict, dataclass
 
+# Both tuples are defined once, in the torch-free config module. RECIPES:
+# ``full``, every layer trains (the notebook's code); ``head``, the backbone is
+# frozen and only the 2-class fc trains, on cached features (the notebook's
+# text). Each name is a recipe object registered in reportgen.model.recipes.
+from reportgen.config import PRECISIONS, RECIPES
 from reportgen.errors import ConfigError
-from reportgen.inference import PRECISIONS
 from reportgen.model.network import NAMED_PREPROCESSING, Preprocessing, parse_preprocessing
-
-#: ``full``: every layer trains (the notebook's code). ``head``: the backbone is
-#: frozen and only the 2-class fc trains, on cached features (the notebook's text).
-RECIPES = ("full", "head")
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,9 @@ DEMO_TRAIN_SETTINGS = TrainSettings(
 #: the epochs, sets its run time; the other settings are the demo's.
 DEMO_HEAD_TRAIN_SETTINGS = dataclasses.replace(DEMO_TRAIN_SETTINGS, recipe="head", epochs=5, train_fraction=0.1)
 
+# The demo settings of each recipe name.
+_DEMO_SETTINGS = {"full": DEMO_TRAIN_SETTINGS, "head": DEMO_HEAD_TRAIN_SETTINGS}
+
 
 def demo_train_settings(recipe: str = "full", **overrides) -> TrainSettings:
     """The demo settings of ``recipe`` with ``overrides`` applied.
@@ -162,5 +165,5 @@ def demo_train_settings(recipe: str = "full", **overrides) -> TrainSettings:
     """
     if recipe not in RECIPES:
         raise ConfigError(f"recipe {recipe!r} is unknown; choose from: {', '.join(RECIPES)}")
-    base = DEMO_HEAD_TRAIN_SETTINGS if recipe == "head" else DEMO_TRAIN_SETTINGS
+    base = _DEMO_SETTINGS[recipe]
     return dataclasses.replace(base, **{name: value for name, value in overrides.items() if value is not None})

@@ -1,10 +1,12 @@
-"""Training the classifier: the ``full`` and ``head`` recipes, resumable and cached.
+"""Training the classifier: the common driver of both recipes, resumable and cached.
 
 Recipe (the notebook's, SEED.md): Adam, cross-entropy, batch 64, lr 1e-3,
 augmentation (:mod:`reportgen.model.augment`), the weights of the best
 validation accuracy are kept, early stopping after ``patience`` epochs without
 improvement. ResNet: He et al., "Deep Residual Learning for Image
-Recognition", CVPR 2016; Adam: Kingma & Ba, ICLR 2015.
+Recognition", CVPR 2016; Adam: Kingma & Ba, ICLR 2015. What the ``full`` and
+``head`` recipes do differently lives in :mod:`reportgen.model.recipes`; this
+module runs the epochs, resumes, writes checkpoints and keeps the best epoch.
 
 The data set is any object with ``fingerprint`` and ``split(name)``; a split
 has ``__len__``, ``labels`` and ``iter_batches(batch_size, *, indices,
@@ -25,13 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
-from tqdm.auto import tqdm
 
 from reportgen.errors import CheckpointError, ConfigError
-from reportgen.inference import autocast_context
-from reportgen.model.augment import augment_batch
-from reportgen.model.batchnorm import recalibrate_batchnorm
 from reportgen.model.checkpoint import (
     FORMAT,
     LoadedModel,
@@ -40,16 +37,12 @@ from reportgen.model.checkpoint import (
     safe_torch_load,
     save_checkpoint,
 )
-from reportgen.model.evaluate import classification_metrics, evaluate_model, evaluation_indices
-from reportgen.model.features import cached_features
 from reportgen.model.network import PCamClassifier
+from reportgen.model.recipes import TRAIN_SPLIT, VALID_SPLIT, TrainingRecipe, get_recipe
 from reportgen.model.settings import TrainSettings
 from reportgen.model.weights import initial_backbone_state
 
 logger = logging.getLogger(__name__)
-
-TRAIN_SPLIT = "train"
-VALID_SPLIT = "valid"
 
 
 @contextlib.contextmanager
@@ -64,17 +57,6 @@ def _deterministic_algorithms():
         torch.use_deterministic_algorithms(previous, warn_only=previous_warn)
 
 
-def _epoch_seed(seed: int, epoch: int) -> int:
-    """Independent seed per (run seed, epoch), so a resumed run draws what a straight run draws."""
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
-
-
-def _to_float_images(images) -> torch.Tensor:
-    from reportgen.data.pcam import as_float_tensor
-
-    return as_float_tensor(images)
-
-
 def _train_indices(split, settings: TrainSettings) -> np.ndarray | None:
     if settings.train_fraction >= 1.0:
         return None
@@ -83,18 +65,14 @@ def _train_indices(split, settings: TrainSettings) -> np.ndarray | None:
     return np.sort(np.asarray(stratified_subset(split.labels, settings.train_fraction, seed=settings.seed)))
 
 
-def _initial_model(settings: TrainSettings) -> PCamClassifier:
+def _initial_model(settings: TrainSettings, recipe: TrainingRecipe) -> PCamClassifier:
     model = PCamClassifier(settings.resolved_preprocessing())
     state = initial_backbone_state(settings.weights)
     if state is not None:
         missing, _ = model.backbone.load_state_dict(state, strict=False)
         if any(not name.startswith("fc.") for name in missing):
             raise CheckpointError(f"--weights {settings.weights}: missing backbone weights {missing[:3]}")
-    if settings.recipe == "head":
-        if settings.weights == "none":
-            logger.warning("head recipe on a random backbone: only the 2-class head will learn")
-        for name, parameter in model.backbone.named_parameters():
-            parameter.requires_grad_(name.startswith("fc."))
+    recipe.configure_model(model)
     return model
 
 
@@ -143,62 +121,6 @@ def _load_resume(path: Path, model: PCamClassifier, optimizer, settings: TrainSe
     run.best_state = copy.deepcopy(model.state_dict())
     run.best_optimizer = copy.deepcopy(optimizer.state_dict())
     logger.info("resuming from %s after epoch %d", path, epoch)
-
-
-def _train_full_epoch(model, optimizer, split, settings, *, indices, epoch, device, deadline, progress):
-    """One epoch over the training split; returns (mean loss, images, stopped by the time cap)."""
-    model.train()
-    generator = torch.Generator().manual_seed(_epoch_seed(settings.seed, epoch))
-    total = len(split) if indices is None else len(indices)
-    loss_sum, seen, capped = 0.0, 0, False
-    started = time.perf_counter()
-    batches = split.iter_batches(
-        settings.batch_size, indices=indices, shuffle=True, seed=_epoch_seed(settings.seed, epoch), progress=False
-    )
-    bar = tqdm(total=total, desc=f"epoch {epoch + 1}/{settings.epochs}", unit="img", disable=not progress, leave=False)
-    with bar:
-        for batch in batches:
-            images = _to_float_images(batch.images)
-            labels = torch.as_tensor(np.asarray(batch.labels), dtype=torch.int64).to(device)
-            if settings.augment:
-                images = augment_batch(images, generator=generator)
-            images = images.to(device)
-            if settings.channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
-            optimizer.zero_grad(set_to_none=True)
-            with autocast_context(device, settings.precision):
-                loss = nn.functional.cross_entropy(model(images).float(), labels)
-            loss.backward()
-            optimizer.step()
-            loss_sum += float(loss.detach()) * len(labels)
-            seen += len(labels)
-            bar.update(len(labels))
-            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", img_s=f"{seen / (time.perf_counter() - started):.0f}")
-            if deadline is not None and time.perf_counter() > deadline:
-                capped = True
-                break
-    return loss_sum / max(seen, 1), seen, capped
-
-
-def _train_head_epoch(model, optimizer, features, labels, settings, *, epoch, device, deadline):
-    head = model.backbone.fc
-    head.train()
-    generator = torch.Generator().manual_seed(_epoch_seed(settings.seed, epoch))
-    order = torch.randperm(len(features), generator=generator)
-    loss_sum, seen, capped = 0.0, 0, False
-    for start in range(0, len(order), settings.batch_size):
-        chosen = order[start : start + settings.batch_size]
-        batch_features, batch_labels = features[chosen].to(device), labels[chosen].to(device)
-        optimizer.zero_grad(set_to_none=True)
-        loss = nn.functional.cross_entropy(head(batch_features), batch_labels)
-        loss.backward()
-        optimizer.step()
-        loss_sum += float(loss.detach()) * len(chosen)
-        seen += len(chosen)
-        if deadline is not None and time.perf_counter() > deadline:
-            capped = True
-            break
-    return loss_sum / max(seen, 1), seen, capped
 
 
 def train_model(
@@ -250,94 +172,23 @@ def train_model(
     started = time.perf_counter()
     deadline = None if settings.max_train_seconds is None else started + settings.max_train_seconds
     run = _Run()
-    feature_cache: dict = {}
+    recipe = get_recipe(settings.recipe)(settings)
 
     with _deterministic_algorithms(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings.seed)
-        model = _initial_model(settings).to(device)
+        model = _initial_model(settings, recipe).to(device)
         if settings.channels_last:
             model = model.to(memory_format=torch.channels_last)
         trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
         optimizer = torch.optim.Adam(trainable, lr=settings.lr)
         if resume is not None:
             _load_resume(Path(resume), model, optimizer, settings, run)
-
-        if settings.recipe == "head":
-            eval_indices = evaluation_indices(len(valid_split), settings.eval_limit)
-            # Only the patches this run trains and validates on: the stratified
-            # subset of --train-fraction and the evenly spaced --eval-limit ones.
-            common = dict(
-                data_fingerprint=str(fingerprint),
-                cache_dir=cache_dir,
-                precision=settings.precision,
-                channels_last=settings.channels_last,
-                progress=progress,
-            )
-            train_features, train_labels, feature_cache["train"] = cached_features(
-                model, train_split, split_name=TRAIN_SPLIT, indices=indices, **common
-            )
-            valid_features, valid_labels, feature_cache["valid"] = cached_features(
-                model, valid_split, split_name=VALID_SPLIT, indices=eval_indices, **common
-            )
-
-        stopped = "completed"
-        for epoch in range(run.start_epoch, settings.epochs):
-            epoch_started = time.perf_counter()
-            if settings.recipe == "head":
-                loss, images, capped = _train_head_epoch(
-                    model, optimizer, train_features, train_labels, settings,
-                    epoch=epoch, device=device, deadline=deadline,
-                )
-                train_seconds = time.perf_counter() - epoch_started
-                # The frozen backbone's features are fixed, so the head's logits on
-                # them are the full model's logits: no second pass over the images.
-                with torch.inference_mode():
-                    logits = model.backbone.fc(valid_features.to(device)).float()
-                evaluation = classification_metrics(torch.softmax(logits, 1).cpu().numpy(), valid_labels.numpy())
-                evaluation["limit"] = settings.eval_limit
-            else:
-                loss, images, capped = _train_full_epoch(
-                    model, optimizer, train_split, settings, indices=indices, epoch=epoch,
-                    device=device, deadline=deadline, progress=progress,
-                )
-                train_seconds = time.perf_counter() - epoch_started
-                recalibrate_batchnorm(
-                    model, train_split, indices=indices, n_patches=settings.bn_recalibration,
-                    batch_size=settings.eval_batch_size, device=device, channels_last=settings.channels_last,
-                )
-                evaluation = evaluate_model(
-                    model, valid_split, limit=settings.eval_limit, batch_size=settings.eval_batch_size
-                )
-            entry = {
-                "epoch": epoch + 1,
-                "loss": loss,
-                "val_accuracy": evaluation["accuracy"],
-                "seconds": time.perf_counter() - epoch_started,
-                "images": images,
-                "images_per_second": images / train_seconds if train_seconds > 0 else None,
-            }
-            run.history.append(entry)
-            logger.info(
-                "epoch %d/%d: loss %.4f, val accuracy %.4f, %.0f images/s",
-                epoch + 1, settings.epochs, loss, evaluation["accuracy"] or 0.0,
-                entry["images_per_second"] or 0.0,
-            )
-            if evaluation["accuracy"] is not None and evaluation["accuracy"] > run.best_accuracy:
-                run.best_accuracy, run.best_epoch = evaluation["accuracy"], epoch + 1
-                run.best_state = copy.deepcopy(model.state_dict())
-                run.best_optimizer = copy.deepcopy(optimizer.state_dict())
-                run.best_evaluation = evaluation
-                # A head epoch takes milliseconds, less than writing the checkpoint:
-                # the head recipe writes it once, at the end.
-                if checkpoint_path is not None and settings.recipe != "head":
-                    _save(checkpoint_path, model, settings, run, fingerprint, extra={})
-            if capped:
-                stopped = "time_cap"
-                logger.warning("training stopped by max_train_seconds=%s", settings.max_train_seconds)
-                break
-            if epoch + 1 - run.best_epoch >= settings.patience:
-                stopped = "early_stopping"
-                break
+        recipe.prepare(
+            model, train_split, valid_split, indices=indices, data_fingerprint=fingerprint,
+            cache_dir=cache_dir, progress=progress,
+        )
+        stopped = _run_epochs(recipe, model, optimizer, run, device=device, deadline=deadline,
+                              progress=progress, checkpoint_path=checkpoint_path, fingerprint=fingerprint)
 
     if run.best_state is not None:
         model.load_state_dict(run.best_state)
@@ -362,11 +213,56 @@ def train_model(
         "torch_threads": torch.get_num_threads(),
         "resumed_from": None if resume is None else str(resume),
     }
-    if feature_cache:
-        info["feature_cache_hit"] = feature_cache
+    info.update(recipe.describe())
     if checkpoint_path is not None:
         info["checkpoint_sha256"] = _save(checkpoint_path, model, settings, run, fingerprint, extra=info)
     return model, info
+
+
+def _run_epochs(recipe: TrainingRecipe, model, optimizer, run: _Run, *, device, deadline, progress,
+                checkpoint_path, fingerprint) -> str:
+    """Train and validate epoch by epoch, keeping the best; returns why training stopped.
+
+    Returns
+    -------
+    "completed", "early_stopping" (``patience`` epochs without a better
+    validation accuracy) or "time_cap" (``max_train_seconds`` reached).
+    """
+    settings = recipe.settings
+    for epoch in range(run.start_epoch, settings.epochs):
+        epoch_started = time.perf_counter()
+        loss, images, capped = recipe.run_epoch(
+            model, optimizer, epoch=epoch, device=device, deadline=deadline, progress=progress
+        )
+        train_seconds = time.perf_counter() - epoch_started
+        evaluation = recipe.validate(model, device=device)
+        entry = {
+            "epoch": epoch + 1,
+            "loss": loss,
+            "val_accuracy": evaluation["accuracy"],
+            "seconds": time.perf_counter() - epoch_started,
+            "images": images,
+            "images_per_second": images / train_seconds if train_seconds > 0 else None,
+        }
+        run.history.append(entry)
+        logger.info(
+            "epoch %d/%d: loss %.4f, val accuracy %.4f, %.0f images/s",
+            epoch + 1, settings.epochs, loss, evaluation["accuracy"] or 0.0,
+            entry["images_per_second"] or 0.0,
+        )
+        if evaluation["accuracy"] is not None and evaluation["accuracy"] > run.best_accuracy:
+            run.best_accuracy, run.best_epoch = evaluation["accuracy"], epoch + 1
+            run.best_state = copy.deepcopy(model.state_dict())
+            run.best_optimizer = copy.deepcopy(optimizer.state_dict())
+            run.best_evaluation = evaluation
+            if checkpoint_path is not None and recipe.checkpoint_each_improvement:
+                _save(checkpoint_path, model, settings, run, fingerprint, extra={})
+        if capped:
+            logger.warning("training stopped by max_train_seconds=%s", settings.max_train_seconds)
+            return "time_cap"
+        if epoch + 1 - run.best_epoch >= settings.patience:
+            return "early_stopping"
+    return "completed"
 
 
 def _save(path, model, settings: TrainSettings, run: _Run, fingerprint, *, extra: dict) -> str:
