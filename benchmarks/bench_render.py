@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from reportgen.report.render import render_report
-from reportgen.report.summary import summarise
+from reportgen.report.summary import summarise_findings
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "gold" / "fixture.py"
 
@@ -34,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     fixture = load_fixture()
     document = fixture.make_document(args.images)
-    document["summary"] = summarise(document)
+    document["summary"] = summarise_findings(document)
     figures = fixture.make_figures(args.images)
     html_times, pdf_times = [], []
     with tempfile.TemporaryDirectory() as folder:

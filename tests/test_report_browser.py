@@ -19,7 +19,7 @@ from PIL import Image
 
 from gold.fixture import make_document, make_figures
 from reportgen.report.render import render_html
-from reportgen.report.summary import summarise
+from reportgen.report.summary import summarise_findings
 
 # Test-only script, added to a copy of the report: the report itself has none.
 DECODE_CHECK = ("<script>window.addEventListener('load', () => { const all = [...document.images];"
@@ -92,7 +92,7 @@ def run_chromium(url: str, profile, *extra: str) -> tuple[subprocess.CompletedPr
 @pytest.fixture(scope="module")
 def report_file(tmp_path_factory):
     document = make_document(3)
-    document["summary"] = summarise(document)
+    document["summary"] = summarise_findings(document)
     folder = tmp_path_factory.mktemp("browser")
     html = render_html(document, make_figures(3))
     (folder / "report.html").write_text(html, encoding="utf-8")

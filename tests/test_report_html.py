@@ -1,22 +1,23 @@
 """The rendered HTML: gold file, escaping, self-containment, decodable images."""
 
 import base64
-import gc
 import io
 import os
 import re
 from pathlib import Path
 from xml.etree import ElementTree
 
+import matplotlib.text
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
 from gold.fixture import make_document, make_figures
-from reportgen.report.figures import FigureInputs, colour_lookup, curves_uri, encode_png, overlay, reliability_uri
-from reportgen.report import render
-from reportgen.report.render import render_html, render_report
-from reportgen.report.summary import summarise
+from reportgen.report.figures import (CURVES_SIZE_MM, RELIABILITY_SIZE_MM, colour_lookup, curves_figure, curves_uri,
+                                      encode_png, overlay, reliability_figure, svg_data_uri)
+from reportgen.report.render import render_html
+from reportgen.report.summary import summarise_findings
 
 GOLD = Path(__file__).parent / "gold" / "report.html"
 DATA_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+")
@@ -28,7 +29,7 @@ VERSION_CELL = re.compile(r"(<tr><th>(?:reportgen|torch|captum|torchvision|numpy
 def _document(n_images=3, **changes):
     document = make_document(n_images)
     document.update(changes)
-    document["summary"] = summarise(document)
+    document["summary"] = summarise_findings(document)
     return document
 
 
@@ -104,10 +105,15 @@ def test_every_image_has_alt_text_and_decodes(html):
             assert image.width > 0 and np.asarray(image).std() > 0
         else:
             root = ElementTree.fromstring(base64.b64decode(payload))
-            assert root.tag == f"{SVG}svg" and int(root.get("width")) > 0 and int(root.get("height")) > 0
-            assert root.findall(f".//{SVG}polyline") and root.findall(f".//{SVG}text")
+            assert root.tag == f"{SVG}svg" and _points(root.get("width")) > 0 and _points(root.get("height")) > 0
+            assert root.findall(f".//{SVG}path") and root.findall(f".//{SVG}text")
     # the three plots are vector graphics; the patches and the colour bar are pixels
     assert kinds.count("svg+xml") == 3 and kinds.count("png") == n_patches * (1 + n_methods) + 1
+
+
+def _points(length: str) -> float:
+    assert length.endswith("pt"), length
+    return float(length[:-2])
 
 
 def _svg(uri: str) -> ElementTree.Element:
@@ -115,39 +121,103 @@ def _svg(uri: str) -> ElementTree.Element:
     return ElementTree.fromstring(base64.b64decode(uri.split(",", 1)[1]))
 
 
+CURVES = {"Method <A>": [1.0, 0.5, 0.0], "B": [0.0, 0.5, 1.0]}
+REFERENCES = {"Random map": [0.5, 0.5, 0.5]}
+RELIABILITY = {"bin_edges": [0.5, 0.6, 0.7, 0.8, 0.9, 1.0], "accuracy": [0.5, None, 0.7, 0.9, 0.95],
+               "confidence": [0.55, None, 0.75, 0.85, 0.97], "count": [4, 0, 5, 0, 30]}
+
+
+def _curves_figure():
+    return curves_figure(CURVES, references=REFERENCES, xlabel="fraction of pixels deleted",
+                         ylabel="probability of the tracked class", title="Deletion & more")
+
+
 def test_curve_plot_draws_every_curve_in_data_coordinates():
-    uri = curves_uri({"Method <A>": [1.0, 0.5, 0.0], "B": [0.0, 0.5, 1.0]},
-                     references={"Random map": [0.5, 0.5, 0.5]}, ylabel="probability", title="Deletion & more")
-    root = _svg(uri)
-    lines = root.findall(f".//{SVG}polyline")
-    assert len(lines) == 3
-    reference, first, second = ([tuple(map(float, point.split(","))) for point in line.get("points").split()]
-                                for line in lines)
-    assert reference[0][1] == reference[1][1] == reference[2][1] and lines[0].get("stroke-dasharray")
-    # y grows downwards in SVG: the falling curve ends lower on the page than it starts
-    assert first[0][1] < first[-1][1] and second[0][1] > second[-1][1]
-    assert first[0][0] == second[0][0] < first[1][0] < first[2][0] == second[2][0]
-    assert first[0][1] == second[-1][1] and first[-1][1] == second[0][1]
-    texts = [text.text for text in root.iter(f"{SVG}text")]
-    assert "Method <A>" in texts and "Deletion & more" in texts and "probability" in texts
+    axes = _curves_figure().axes[0]
+    lines = {line.get_label(): line for line in axes.get_lines()}
+    assert set(lines) == {"Method <A>", "B", "Random map"}
+    for name, curve in {**CURVES, **REFERENCES}.items():
+        assert np.allclose(lines[name].get_xdata(), [0.0, 0.5, 1.0])  # steps + 1 points over [0, 1]
+        assert np.allclose(lines[name].get_ydata(), curve)
+    assert lines["Method <A>"].get_linestyle() == "-" and lines["Random map"].get_linestyle() != "-"
+    assert axes.get_xlim() == (0.0, 1.0) and axes.get_ylim() == (0.0, 1.0)
+    # text stays text in the SVG, escaped: labels reach the PDF's text layer and cannot inject markup
+    texts = [text.text for text in _svg(curves_uri(CURVES, references=REFERENCES, xlabel="fraction of pixels deleted",
+                                                    ylabel="probability", title="Deletion & more")).iter(f"{SVG}text")]
+    assert {"Method <A>", "Deletion & more", "probability", "fraction of pixels deleted"} <= set(texts)
 
 
-def test_reliability_plot_has_one_bar_per_filled_bin():
-    reliability = {"bin_edges": [0.5, 0.6, 0.7, 0.8, 0.9, 1.0], "accuracy": [0.5, None, 0.7, 0.9, 0.95],
-                   "confidence": [0.55, None, 0.75, 0.85, 0.97], "count": [4, 0, 5, 0, 30]}
-    root = _svg(reliability_uri(reliability))
-    # a white background, one rect per filled bin with an accuracy and a count, the frame, the legend's two rects
-    bars = [rect for rect in root.iter(f"{SVG}rect") if rect.get("fill") == "#0072B2"]
-    assert len(bars) == 3 + 1  # bins 1, 3 and 5, plus the legend swatch
-    heights = sorted(float(rect.get("height")) for rect in bars[:-1])
-    assert heights[0] < heights[1] < heights[2]
+def test_reliability_plot_has_one_bar_per_filled_bin_and_the_diagonal():
+    axes = reliability_figure(RELIABILITY).axes[0]
+    # bins 1, 3 and 5 have an accuracy and a count; bin 4's accuracy has no patches behind it
+    bars = sorted((bar.get_x() + bar.get_width() / 2, bar.get_height()) for bar in axes.patches)
+    assert np.allclose(bars, [(0.55, 0.5), (0.75, 0.7), (0.95, 0.95)])
+    (diagonal,) = axes.get_lines()
+    # perfect calibration is accuracy = confidence over the bins' range
+    assert np.allclose(diagonal.get_xdata(), [0.5, 1.0]) and np.allclose(diagonal.get_ydata(), [0.5, 1.0])
+    assert axes.get_xlim() == (0.5, 1.0)
 
 
-def test_built_in_viridis_equals_matplotlib():
+def _print_width_mm(css: str, selector: str) -> float:
+    print_rules = css[css.index("@media print"):]
+    return float(re.search(re.escape(selector) + r" \{ width: ([\d.]+)mm; \}", print_rules).group(1))
+
+
+def _drawn(figure):
+    """Lay the figure out and return a renderer that measures it (in pixels, like ``figure.bbox``)."""
+    figure.set_dpi(300)  # fine enough that glyph hinting does not widen text beyond what is printed
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+@pytest.mark.parametrize("make, size_mm, selector", [
+    (_curves_figure, CURVES_SIZE_MM, "figure.plot img"),
+    (lambda: reliability_figure(RELIABILITY), RELIABILITY_SIZE_MM, "figure.plot.small img"),
+])
+def test_plots_are_legible_at_their_printed_size(make, size_mm, selector):
+    figure = make()
+    # drawn at the width the PDF prints them, so font sizes are sizes on paper
+    css = (Path(__file__).parents[1] / "templates" / "report.css").read_text(encoding="utf-8")
+    assert _print_width_mm(css, selector) == size_mm[0]
+    root = _svg(svg_data_uri(figure))
+    assert _points(root.get("width")) == pytest.approx(size_mm[0] / 25.4 * 72, abs=0.01)
+    assert _points(root.get("height")) == pytest.approx(size_mm[1] / 25.4 * 72, abs=0.01)
+    renderer = _drawn(figure)
+    texts = [text for text in figure.findobj(matplotlib.text.Text) if text.get_visible() and text.get_text()]
+    assert texts and min(text.get_fontsize() for text in texts) >= 8
+    axes, (legend,) = figure.axes[0], figure.legends
+    assert axes.get_xlabel() and axes.get_ylabel()
+    legend_box, axes_box = legend.get_window_extent(renderer), axes.get_tightbbox(renderer)
+    assert not legend_box.overlaps(axes.get_window_extent(renderer))  # never over the data
+    assert legend_box.y1 <= axes_box.y0 + 0.5  # below the axis labels, not over them
+    # everything inside the figure: nothing cut off at the image's edge
+    for box in (legend_box, axes_box):
+        assert box.x0 >= -0.5 and box.y0 >= -0.5 and box.x1 <= figure.bbox.x1 + 0.5 and box.y1 <= figure.bbox.y1 + 0.5
+
+
+def test_long_titles_move_the_legend_to_one_column():
+    titles = {f"A rather long method title {number}": [1.0, 0.0] for number in range(3)}
+    figure = curves_figure(titles, references={}, xlabel="x", ylabel="y", title="t")
+    renderer = _drawn(figure)
+    (legend,) = figure.legends
+    assert len({round(text.get_window_extent(renderer).x0) for text in legend.get_texts()}) == 1
+    assert legend.get_window_extent(renderer).width <= figure.bbox.width
+
+
+def test_plots_are_reproducible():
+    assert curves_uri(CURVES, references=REFERENCES, xlabel="x", ylabel="y", title="t") == curves_uri(
+        CURVES, references=REFERENCES, xlabel="x", ylabel="y", title="t")
+    svg = base64.b64decode(svg_data_uri(reliability_figure(RELIABILITY)).split(",", 1)[1]).decode("utf-8")
+    assert "<dc:date>" not in svg and "Matplotlib v" not in svg  # no date, no version
+
+
+def test_colour_lookup_is_the_matplotlib_map_rounded():
     from matplotlib import colormaps
 
-    expected = np.round(colormaps["viridis"](np.linspace(0.0, 1.0, 256))[:, :3] * 255).astype(np.uint8)
-    assert np.array_equal(colour_lookup("viridis"), expected)
+    viridis = colour_lookup("viridis")
+    assert viridis.shape == (256, 3) and viridis.dtype == np.uint8
+    assert tuple(viridis[0]) == (68, 1, 84) and tuple(viridis[-1]) == (253, 231, 37)
     assert np.array_equal(colour_lookup("magma")[-1], np.round(np.array(colormaps["magma"](1.0)[:3]) * 255))
 
 
@@ -198,23 +268,3 @@ def test_png_encoding_is_reproducible():
     rgb = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
     assert encode_png(rgb) == encode_png(rgb.copy())
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode_png(rgb)))), rgb)
-
-
-def test_rendering_freezes_older_objects_and_leaves_the_collector_as_it_was(tmp_path, monkeypatch):
-    seen = []
-    original = render.render_html
-
-    def recording(document, figures):
-        seen.append(gc.get_freeze_count())
-        return original(document, figures)
-
-    monkeypatch.setattr(render, "render_html", recording)
-    assert gc.get_freeze_count() == 0
-    render_report(_document(), make_figures(3), tmp_path / "a", pdf=False)
-    assert seen[0] > 0 and gc.get_freeze_count() == 0
-    gc.freeze()  # a caller that manages freezing itself keeps its frozen set
-    try:
-        render_report(_document(), make_figures(3), tmp_path / "b", pdf=False)
-        assert gc.get_freeze_count() > 0  # not unfrozen behind the caller's back
-    finally:
-        gc.unfreeze()

@@ -12,7 +12,7 @@ from PIL import Image
 from gold.fixture import make_document, make_figures
 from reportgen.report.pdf import hoist_data_uris, write_pdf
 from reportgen.report.render import render_report
-from reportgen.report.summary import summarise
+from reportgen.report.summary import summarise_findings
 
 A4_POINTS = (595.28, 841.89)
 
@@ -26,7 +26,7 @@ def require(binary: str) -> str:
 
 def _render(tmp_path_factory, n_images):
     document = make_document(n_images)
-    document["summary"] = summarise(document)
+    document["summary"] = summarise_findings(document)
     return render_report(document, make_figures(n_images), tmp_path_factory.mktemp(f"report{n_images}"), pdf=True)
 
 
@@ -73,6 +73,15 @@ def test_every_patch_image_reaches_the_pdf(small):
     assert small.refused_urls == ()
 
 
+def test_plot_text_is_text_in_the_pdf(small):
+    # Axis labels and legends are set as text, not outlines: searchable, copyable, sharp at any zoom.
+    text = subprocess.run([require("pdftotext"), str(small.pdf_path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    for label in ("fraction of pixels deleted", "fraction of pixels restored", "probability of the tracked class",
+                  "confidence (predicted probability)", "perfect calibration", "Deletion (lower AUC is better)"):
+        assert label in text, label
+
+
 def test_hoisting_replaces_only_src_data_uris_and_shares_repeats():
     png = base64.b64encode(b"\x89PNG fake bytes").decode()
     html = (f'<p>data:image/png;base64,{png}</p><img src="data:image/png;base64,{png}" alt="a">'
@@ -93,6 +102,11 @@ def test_pdf_renderer_fetches_nothing_but_data_uris(tmp_path):
     assert f"file://{secret}" in refused
     assert "http://127.0.0.1:9/x.png" in refused
     assert (tmp_path / "out.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_pdf_errors_are_raised(tmp_path):
+    with pytest.raises(OSError):
+        write_pdf("<html><body><p>x</p></body></html>", tmp_path / "no such directory" / "report.pdf")
 
 
 def test_thirty_patch_report_stays_small(tmp_path_factory, capsys):

@@ -1,281 +1,24 @@
 """Everything the template shows, as plain strings, built once from the report document.
 
-Numbers are formatted here (``"0.123 [0.101, 0.145]"``), so the template only
-places strings and never computes.  The document is the JSON contract described
-in :mod:`reportgen.report`; optional sections (``sanity``, ``comparison``,
+Numbers are formatted here (with :mod:`reportgen.report.formatting`), so the
+template only places strings and never computes; the result is the views of
+:mod:`reportgen.report.views`.  The document is the JSON contract described in
+:mod:`reportgen.report`; optional sections (``sanity``, ``comparison``,
 ``gates``, ``substrate_rankings`` ...) become ``None`` or empty lists.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass
-from typing import Any
 
 from reportgen.report import figures as figs
+from reportgen.report.formatting import MISSING, fmt, fmt_any, fmt_interval, fmt_p, fmt_signed, rows_of
 from reportgen.report.summary import UNIFORM_CENTRE_MASS, method_title, model_accuracy
+from reportgen.report.views import (ComparisonView, ConfusionView, DataView, FaithfulnessRow, GateView, MatrixView,
+                                    MethodChangeRow, MethodSettingsView, ModelCard, Overlay, PatchPanel, ProvenanceView,
+                                    ReportContext, SanityRow, SanityView, SignificanceRow)
 
-MISSING = "n/a"
 SMALL_SAMPLE = 50
-
-
-def fmt(value: Any, digits: int = 3) -> str:
-    """A number with ``digits`` decimals; ``None``/NaN as ``"n/a"``."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)
-    return f"{float(value):.{digits}f}"
-
-
-def fmt_signed(value: float | None, digits: int = 3) -> str:
-    """A change with its sign (``"+0.012"``)."""
-    return MISSING if value is None else f"{value:+.{digits}f}"
-
-
-def fmt_p(value: float | None) -> str:
-    """A p-value: three significant digits, ``"< 0.001"`` below 0.001."""
-    if value is None:
-        return MISSING
-    return "< 0.001" if value < 0.001 else f"{value:.3g}"
-
-
-def fmt_interval(record: dict | None, digits: int = 3) -> str:
-    """``{"mean", "ci95"}`` as ``"0.123 [0.101, 0.145]"``."""
-    if not record or record.get("mean") is None:
-        return MISSING
-    text = fmt(record["mean"], digits)
-    if record.get("ci95"):
-        low, high = record["ci95"]
-        text += f" [{fmt(low, digits)}, {fmt(high, digits)}]"
-    return text
-
-
-def fmt_any(value: Any) -> str:
-    """Any configuration value as short text (JSON for lists and dicts)."""
-    if value is None:
-        return MISSING
-    if isinstance(value, (bool, int)):
-        return fmt(value)
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, (list, tuple, dict)):
-        return json.dumps(value, sort_keys=True, default=str)
-    return str(value)
-
-
-def rows_of(mapping: dict | None, *, skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
-    """(key, formatted value) pairs of a flat dict, in its order."""
-    return [(str(key), fmt_any(value)) for key, value in (mapping or {}).items() if key not in skip]
-
-
-@dataclass(frozen=True)
-class ConfusionView:
-    """Confusion matrix cells (rows: true class, columns: predicted class)."""
-
-    tn: str
-    fp: str
-    fn: str
-    tp: str
-
-
-@dataclass(frozen=True)
-class ModelCard:
-    """Architecture, checkpoint, training and validation metrics of the explained model."""
-
-    name: str
-    rows: list[tuple[str, str]]
-    preprocessing: list[tuple[str, str]]
-    training: list[tuple[str, str]]
-    history: list[dict[str, str]]
-    metrics: list[tuple[str, str]]
-    confusion: ConfusionView | None
-    reliability_uri: str | None
-
-
-@dataclass(frozen=True)
-class DataView:
-    """Where the patches came from and how they were chosen."""
-
-    rows: list[tuple[str, str]]
-    counts: list[tuple[str, str]]
-    class_balance: list[tuple[str, str, str]]
-    selection: str
-    strata: list[tuple[str, str]]
-
-
-@dataclass(frozen=True)
-class MethodSettingsView:
-    """One explanation method's settings and cost."""
-
-    title: str
-    reference: str
-    rows: list[tuple[str, str]]
-    cost: str
-    warnings: list[str]
-
-
-@dataclass(frozen=True)
-class FaithfulnessRow:
-    """Deletion/insertion AUC of one method or reference map."""
-
-    title: str
-    reference: str
-    is_reference_map: bool
-    deletion: str
-    insertion: str
-    beats_random: str
-
-
-@dataclass(frozen=True)
-class SignificanceRow:
-    """One paired test between two methods (Wilcoxon signed-rank, Holm-corrected)."""
-
-    metric: str
-    first: str
-    second: str
-    statistic: str
-    p_value: str
-    p_holm: str
-    significant: bool
-
-
-@dataclass(frozen=True)
-class MatrixView:
-    """Square matrix of formatted numbers with row/column titles."""
-
-    titles: list[str]
-    rows: list[list[str]]
-
-
-@dataclass(frozen=True)
-class SanityRow:
-    """Similarity to the original maps after each randomisation stage (Adebayo et al., 2018)."""
-
-    title: str
-    similarities: list[str]
-    final: str
-    passed: bool
-
-
-@dataclass(frozen=True)
-class SanityView:
-    """The model-randomisation sanity check."""
-
-    images: str
-    stages: list[str]
-    rows: list[SanityRow]
-
-
-@dataclass(frozen=True)
-class Overlay:
-    """One method's map over a patch, with that method's scores on this patch (formatted)."""
-
-    title: str
-    uri: str
-    alt: str
-    deletion: str
-    insertion: str
-    centre: str
-
-
-@dataclass(frozen=True)
-class PatchPanel:
-    """Everything shown for one explained patch."""
-
-    patch_id: str
-    facts: list[tuple[str, str]]
-    note: str
-    original_uri: str
-    original_alt: str
-    overlays: list[Overlay]
-
-
-@dataclass(frozen=True)
-class ProvenanceView:
-    """What is needed to reproduce the run."""
-
-    command_line: str
-    config_json: str
-    seed: str
-    versions: list[tuple[str, str]]
-    checkpoint_sha256: str
-    data_fingerprint: str
-    machine: list[tuple[str, str]]
-    timings: list[tuple[str, str]]
-    metric_notes: list[str]
-    patch_ids: list[str]
-
-
-@dataclass(frozen=True)
-class MethodChangeRow:
-    """One method's AUCs now and in the previous report."""
-
-    title: str
-    status: str
-    deletion_previous: str
-    deletion_current: str
-    deletion_change: str
-    insertion_previous: str
-    insertion_current: str
-    insertion_change: str
-
-
-@dataclass(frozen=True)
-class ComparisonView:
-    """Changes since the previous report."""
-
-    previous: str
-    note: str | None
-    model: str
-    accuracy: str
-    methods: list[MethodChangeRow]
-    shared_patches: str
-    patches: list[tuple[str, str, str, str, str, str]]
-    new_warnings: list[str]
-    resolved_warnings: list[str]
-
-
-@dataclass(frozen=True)
-class GateView:
-    """One gate's result."""
-
-    expression: str
-    passed: bool
-    detail: str
-
-
-@dataclass(frozen=True)
-class ReportContext:
-    """All the template reads; every field is a string, a list of them, or a small view."""
-
-    title: str
-    generated_at: str
-    verdict: str
-    warnings: list[str]
-    sections: list[tuple[str, str]]
-    model: ModelCard
-    data: DataView
-    run_settings: list[tuple[str, str]]
-    method_settings: list[MethodSettingsView]
-    provenance: ProvenanceView
-    faithfulness: list[FaithfulnessRow]
-    deletion_curves_uri: str | None
-    insertion_curves_uri: str | None
-    significance: list[SignificanceRow]
-    substrate_rankings: list[tuple[str, str, str]]
-    spearman: MatrixView | None
-    iou: MatrixView | None
-    localisation: list[tuple[str, str, str, str]]
-    sanity: SanityView | None
-    colour_bar_uri: str
-    patches: list[PatchPanel]
-    limitations: list[str]
-    comparison: ComparisonView | None
-    gates: list[GateView] | None
 
 
 def _model_card(document: dict) -> ModelCard:
@@ -340,15 +83,16 @@ def _faithfulness(document: dict) -> list[FaithfulnessRow]:
 
 def _curve_uris(document: dict) -> tuple[str | None, str | None]:
     uris = []
-    for kind, label in (("deletion", "Deletion (lower AUC is better)"), ("insertion", "Insertion (higher AUC is better)")):
+    for kind, label, xlabel in (("deletion", "Deletion (lower AUC is better)", "fraction of pixels deleted"),
+                                ("insertion", "Insertion (higher AUC is better)", "fraction of pixels restored")):
         key = f"{kind}_mean"
         curves = {method_title(document, name): record["curves"][key]
                   for name, record in (document.get("methods") or {}).items() if key in (record.get("curves") or {})}
         references = {method_title(document, name): record["curves"][key]
                       for name, record in (document.get("baselines") or {}).items()
                       if key in (record.get("curves") or {})}
-        uris.append(figs.curves_uri(curves, references=references, ylabel="probability of tracked class",
-                                    title=label) if curves else None)
+        uris.append(figs.curves_uri(curves, references=references, xlabel=xlabel,
+                                    ylabel="probability of the tracked class", title=label) if curves else None)
     return uris[0], uris[1]
 
 
@@ -481,7 +225,7 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
     Parameters
     ----------
     document : report document, schema_version 1, with ``summary`` filled
-        (:func:`reportgen.report.summary.summarise`).
+        (:func:`reportgen.report.summary.summarise_findings`).
     patch_uris : per patch, ``{"original": uri, "<method>": uri}`` (:func:`figures.patch_figures`).
 
     Returns

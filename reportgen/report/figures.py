@@ -2,12 +2,18 @@
 
 Per-patch images (originals and overlays) are PNGs drawn with Pillow: 30
 patches x (1 + methods) images must render in well under a second.  Plots (mean
-curves, reliability diagram) are SVG written by :mod:`reportgen.report.svgplot`
-rather than drawn with matplotlib, whose import and rasterising cost about 1.5 s
-of every render; the same inputs give the same bytes on every machine.
+deletion/insertion curves, reliability diagram) are vector SVG drawn with
+matplotlib's object-oriented API (``Figure`` and the SVG canvas: no pyplot, no
+display), so they stay sharp in the PDF at any zoom.
 
-Colour maps are perceptually uniform and colour-blind safe (viridis for maps,
-Okabe-Ito colours for curves; Okabe & Ito, "Color Universal Design", 2008).
+Each plot is drawn at the width report.css prints it on A4, so the font sizes
+here are the sizes on paper (8 pt and up).  Text is kept as SVG text in the
+report's font, so the PDF's plots are searchable and copyable like the rest of
+the page.  The same inputs give the same bytes: no date or version in the SVG,
+and a fixed salt for its element ids.
+
+Colour maps are perceptually uniform and colour-blind safe (matplotlib's viridis
+for maps, Okabe-Ito colours for curves; Okabe & Ito, "Color Universal Design", 2008).
 """
 
 from __future__ import annotations
@@ -17,38 +23,48 @@ import io
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import matplotlib
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.backends.backend_svg import FigureCanvasSVG
+from matplotlib.figure import Figure
 from PIL import Image
-
-from reportgen.report.svgplot import Bar, Series, chart, svg_data_uri
 
 # Okabe-Ito palette: distinguishable under the common colour-vision deficiencies.
 CURVE_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442")
-REFERENCE_COLOUR = "#777777"
+REFERENCE_COLOUR = "#666666"
 MAP_COLOUR_MAP = "viridis"
 OVERLAY_ALPHA = 0.6
-REFERENCE_DASHES = ("6 3", "1.5 2", "6 2 1.5 2")
+# Reference maps share one grey; the dash pattern tells them apart, also in greyscale print.
+REFERENCE_DASHES = ("--", ":", "-.")
 
-#: matplotlib's viridis as 256 RGB triples (round(255 * colour)), so overlays need no matplotlib import;
-#: tests/test_report_html.py checks it against matplotlib's own table.
-VIRIDIS_HEX = (
-    "44015444025645045745055946075a46085c460a5d460b5e470d60470e61471063471164471365481467481668481769"
-    "48186a481a6c481b6d481c6e481d6f481f70482071482173482374482475482576482677482878482979472a7a472c7a"
-    "472d7b472e7c472f7d46307e46327e46337f463480453581453781453882443983443a83443b84433d84433e85423f85"
-    "4240864241864142874144874045884046883f47883f48893e49893e4a893e4c8a3d4d8a3d4e8a3c4f8a3c508b3b518b"
-    "3b528b3a538b3a548c39558c39568c38588c38598c375a8c375b8d365c8d365d8d355e8d355f8d34608d34618d33628d"
-    "33638d32648e32658e31668e31678e31688e30698e306a8e2f6b8e2f6c8e2e6d8e2e6e8e2e6f8e2d708e2d718e2c718e"
-    "2c728e2c738e2b748e2b758e2a768e2a778e2a788e29798e297a8e297b8e287c8e287d8e277e8e277f8e27808e26818e"
-    "26828e26828e25838e25848e25858e24868e24878e23888e23898e238a8d228b8d228c8d228d8d218e8d218f8d21908d"
-    "21918c20928c20928c20938c1f948c1f958b1f968b1f978b1f988b1f998a1f9a8a1e9b8a1e9c891e9d891f9e891f9f88"
-    "1fa0881fa1881fa1871fa28720a38620a48621a58521a68522a78522a88423a98324aa8325ab8225ac8226ad8127ad81"
-    "28ae8029af7f2ab07f2cb17e2db27d2eb37c2fb47c31b57b32b67a34b67935b77937b87838b9773aba763bbb753dbc74"
-    "3fbc7340bd7242be7144bf7046c06f48c16e4ac16d4cc26c4ec36b50c46a52c56954c56856c66758c7655ac8645cc863"
-    "5ec96260ca6063cb5f65cb5e67cc5c69cd5b6ccd5a6ece5870cf5773d05675d05477d1537ad1517cd2507fd34e81d34d"
-    "84d44b86d54989d5488bd6468ed64590d74393d74195d84098d83e9bd93c9dd93ba0da39a2da37a5db36a8db34aadc32"
-    "addc30b0dd2fb2dd2db5de2bb8de29bade28bddf26c0df25c2df23c5e021c8e020cae11fcde11dd0e11cd2e21bd5e21a"
-    "d8e219dae319dde318dfe318e2e418e5e419e7e419eae51aece51befe51cf1e51df4e61ef6e620f8e621fbe723fde725"
-)
+MM = 1 / 25.4  # inches per millimetre: matplotlib sizes figures in inches
+#: (width, height) in mm; the widths are those of ``figure.plot img`` in report.css's print rules,
+#: so the plots print at their natural size (tests/test_report_html.py checks the two agree).
+CURVES_SIZE_MM = (85.0, 80.0)
+RELIABILITY_SIZE_MM = (65.0, 68.0)
+
+PLOT_STYLE = {
+    # Sizes in points at the printed size.
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Helvetica Neue", "Arial"],  # the report's own font stack
+    "font.size": 8.0, "axes.titlesize": 9.0, "axes.labelsize": 8.5, "xtick.labelsize": 8.0,
+    "ytick.labelsize": 8.0, "legend.fontsize": 8.0,
+    "axes.linewidth": 0.6, "axes.edgecolor": "#333333", "axes.labelcolor": "#1b1b1b",
+    "axes.spines.top": False, "axes.spines.right": False,
+    "axes.grid": True, "grid.color": "#e4e4e4", "grid.linewidth": 0.5,
+    "xtick.major.width": 0.6, "ytick.major.width": 0.6, "xtick.major.size": 3.0, "ytick.major.size": 3.0,
+    "xtick.color": "#333333", "ytick.color": "#333333",
+    "legend.frameon": False, "legend.handlelength": 2.6, "legend.columnspacing": 1.2,
+    "legend.borderaxespad": 0.2, "legend.labelspacing": 0.3,
+    # Titles and labels come from the document: a "$" in them is a dollar sign, not mathtext.
+    "text.parse_math": False,
+    "svg.fonttype": "none",
+    "svg.hashsalt": "reportgen",
+}
+# No date and no creator (matplotlib's version), so the SVG bytes depend only on the inputs.
+SVG_METADATA = {"Date": None, "Creator": None}
+TICKS = np.linspace(0.0, 1.0, 6)
 
 
 @dataclass(frozen=True)
@@ -106,11 +122,7 @@ def encode_png(rgb: np.ndarray) -> bytes:
 
 @lru_cache(maxsize=4)
 def colour_lookup(name: str = MAP_COLOUR_MAP) -> np.ndarray:
-    """(256, 3) uint8 lookup table of a matplotlib colour map (viridis built in, others from matplotlib)."""
-    if name == "viridis":
-        return np.frombuffer(bytes.fromhex("".join(VIRIDIS_HEX)), dtype=np.uint8).reshape(256, 3).copy()
-    from matplotlib import colormaps
-
+    """(256, 3) uint8 lookup table of a matplotlib colour map: entry i is the colour at i / 255, rounded."""
     table = colormaps[name](np.linspace(0.0, 1.0, 256))[:, :3]
     return np.round(table * 255).astype(np.uint8)
 
@@ -191,51 +203,113 @@ def colour_bar_uri(*, width: int = 128, height: int = 10, colour_map: str = MAP_
     return png_data_uri(encode_png(colourise(ramp, colour_map=colour_map)))
 
 
-def curves_uri(curves: dict[str, list[float]], *, references: dict[str, list[float]], ylabel: str,
-               title: str) -> str:
-    """Mean deletion or insertion curves as one small SVG plot.
+# --------------------------------------------------------------------------- plots
+
+
+def svg_data_uri(figure: Figure) -> str:
+    """``data:image/svg+xml;base64,...`` URI of a figure, at its own size, with reproducible bytes."""
+    buffer = io.BytesIO()
+    with matplotlib.rc_context(PLOT_STYLE):
+        FigureCanvasSVG(figure).print_svg(buffer, metadata=SVG_METADATA)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _figure(size_mm: tuple[float, float]) -> Figure:
+    # Constrained layout fits labels and the outside legend into the figure without changing its size.
+    return Figure(figsize=(size_mm[0] * MM, size_mm[1] * MM), layout="constrained")
+
+
+def _unit_axes(axes, *, x_range: tuple[float, float] = (0.0, 1.0)) -> None:
+    """Both axes over their data range with six ticks each, grid behind the data."""
+    low, high = x_range
+    axes.set_xlim(low, high)
+    axes.set_ylim(0.0, 1.0)
+    axes.set_xticks(low + TICKS * (high - low))
+    axes.set_yticks(TICKS)
+    axes.set_axisbelow(True)
+
+
+def curves_figure(curves: dict[str, list[float]], *, references: dict[str, list[float]], xlabel: str, ylabel: str,
+                  title: str) -> Figure:
+    """Mean deletion or insertion curves of the methods, over those of the reference maps.
 
     Parameters
     ----------
-    curves : method title to its mean curve, steps + 1 probabilities.
-    references : reference-map title to its mean curve, drawn dashed and grey.
+    curves : method title to its mean curve, steps + 1 probabilities at evenly spaced fractions in [0, 1].
+    references : reference-map title to its mean curve, drawn thinner, grey and dashed.
+    xlabel : x-axis label (what the fraction counts, e.g. ``"fraction of pixels deleted"``).
     ylabel : y-axis label (the tracked probability).
     title : plot title.
 
     Returns
     -------
-    str, SVG data URI
+    matplotlib.figure.Figure
+        ``CURVES_SIZE_MM`` in size; the legend is below the axes, methods first, then reference maps.
     """
-    lines = [Series(name, tuple(float(v) for v in curve), REFERENCE_COLOUR, width=1.0,
-                    dash=REFERENCE_DASHES[number % len(REFERENCE_DASHES)])
-             for number, (name, curve) in enumerate(references.items())]
-    lines += [Series(name, tuple(float(v) for v in curve), CURVE_COLOURS[number % len(CURVE_COLOURS)])
-              for number, (name, curve) in enumerate(curves.items())]
-    return svg_data_uri(chart(width=420, height=260, title=title, xlabel="fraction of pixels changed",
-                              ylabel=ylabel, series=lines, legend="right"))
+    with matplotlib.rc_context(PLOT_STYLE):
+        figure = _figure(CURVES_SIZE_MM)
+        axes = figure.add_subplot()
+        for number, (name, curve) in enumerate(curves.items()):
+            values = np.asarray(curve, dtype=np.float64)
+            # Unclipped: a curve at exactly 0 or 1 keeps its full stroke on the axis line.
+            axes.plot(np.linspace(0.0, 1.0, len(values)), values, color=CURVE_COLOURS[number % len(CURVE_COLOURS)],
+                      linewidth=1.5, label=name, zorder=3, clip_on=False)
+        for number, (name, curve) in enumerate(references.items()):
+            values = np.asarray(curve, dtype=np.float64)
+            axes.plot(np.linspace(0.0, 1.0, len(values)), values, color=REFERENCE_COLOUR, linewidth=1.0,
+                      linestyle=REFERENCE_DASHES[number % len(REFERENCE_DASHES)], label=name, zorder=2, clip_on=False)
+        _unit_axes(axes)
+        axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
+        # Outside the axes, so it never covers a curve; two columns keep it short, unless long
+        # titles would then run past the figure's edges.
+        legend = figure.legend(loc="outside lower center", ncols=2)
+        if legend.get_window_extent().width > figure.bbox.width:
+            legend.remove()
+            figure.legend(loc="outside lower center", ncols=1)
+    return figure
 
 
-def reliability_uri(reliability: dict) -> str:
+def curves_uri(curves: dict[str, list[float]], *, references: dict[str, list[float]], xlabel: str, ylabel: str,
+               title: str) -> str:
+    """:func:`curves_figure` as an SVG data URI."""
+    return svg_data_uri(curves_figure(curves, references=references, xlabel=xlabel, ylabel=ylabel, title=title))
+
+
+def reliability_figure(reliability: dict) -> Figure:
     """Reliability diagram (Guo et al., "On Calibration of Modern Neural Networks", ICML 2017).
 
     Parameters
     ----------
     reliability : ``{"bin_edges": [B + 1], "accuracy": [B], "confidence": [B], "count": [B]}``;
-        empty bins may hold ``None``.
+        empty bins may hold ``None`` and get no bar.
 
     Returns
     -------
-    str, SVG data URI
+    matplotlib.figure.Figure
+        ``RELIABILITY_SIZE_MM`` in size: one bar per filled bin, the diagonal of perfect calibration,
+        legend below the axes.
     """
     edges = np.asarray(reliability["bin_edges"], dtype=np.float64)
     accuracy = np.array([np.nan if v is None else v for v in reliability["accuracy"]], dtype=np.float64)
     counts = np.asarray(reliability.get("count", [0] * len(accuracy)), dtype=np.float64)
     centres, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
     filled = np.isfinite(accuracy) & (counts > 0)
-    bars = [Bar(float(c - 0.45 * w), float(c + 0.45 * w), float(a))
-            for c, w, a in zip(centres[filled], widths[filled], accuracy[filled])]
-    diagonal = Series("perfect calibration", (0.0, 1.0), REFERENCE_COLOUR, width=1.0, dash="6 3")
-    return svg_data_uri(chart(width=300, height=260, title="", xlabel="confidence", ylabel="accuracy",
-                              series=[diagonal], bars=bars, bar_colour=CURVE_COLOURS[0],
-                              bar_label="observed accuracy", legend="inside",
-                              x_range=(float(edges[0]), float(edges[-1]))))
+    low, high = float(edges[0]), float(edges[-1])
+    with matplotlib.rc_context(PLOT_STYLE):
+        figure = _figure(RELIABILITY_SIZE_MM)
+        axes = figure.add_subplot()
+        bars = axes.bar(centres[filled], accuracy[filled], width=0.9 * widths[filled], color=CURVE_COLOURS[0],
+                        label="observed accuracy", zorder=2)
+        # Perfect calibration is accuracy = confidence: the line y = x over the bins' range
+        # ([0.5, 1] for a binary classifier), so it starts at (0.5, 0.5).
+        (diagonal,) = axes.plot([low, high], [low, high], color=REFERENCE_COLOUR, linewidth=1.0, linestyle="--",
+                                label="perfect calibration", zorder=3)
+        _unit_axes(axes, x_range=(low, high))
+        axes.set(xlabel="confidence (predicted probability)", ylabel="accuracy (fraction correct)")
+        figure.legend(handles=[bars, diagonal], loc="outside lower center", ncols=1)
+    return figure
+
+
+def reliability_uri(reliability: dict) -> str:
+    """:func:`reliability_figure` as an SVG data URI."""
+    return svg_data_uri(reliability_figure(reliability))

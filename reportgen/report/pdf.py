@@ -9,26 +9,14 @@ base64 that WeasyPrint's pure-Python HTML parser would otherwise scan character
 by character.  Before parsing they are swapped for short in-memory references
 (``reportgen-embedded:N``) that the fetcher below serves from the decoded bytes;
 the images are exactly the ones in the HTML, nothing is read from anywhere else.
-
-Importing WeasyPrint takes most of a second.  The command line therefore starts
-a :class:`PdfWorker`, a second interpreter that imports it while the build
-imports torch (two cores, no shared interpreter lock), and :func:`write_pdf`
-hands it the HTML.  The worker is only a head start: if it cannot start, fails
-or dies, the PDF is rendered in this process as without it, errors included.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
-import gc
-import json
 import logging
 import re
-import subprocess
-import sys
 from pathlib import Path
-from typing import Iterator
 
 logger = logging.getLogger(__name__)
 
@@ -108,12 +96,7 @@ def write_pdf(html: str, path: Path) -> list[str]:
     list of str
         URLs the renderer asked for and was refused (empty for a correct report).
     """
-    worker = _take_worker()
-    if worker is not None:
-        refused = worker.render(html, path)
-        if refused is not None:
-            return refused
-        logger.debug("the PDF worker did not render the PDF; rendering in this process")
+    # Imported here, not at the top: a build without a PDF then never pays WeasyPrint's import (most of a second).
     from weasyprint import HTML
 
     refused: list[str] = []
@@ -121,127 +104,3 @@ def write_pdf(html: str, path: Path) -> list[str]:
     # No base_url: relative references then have nothing to resolve against.
     HTML(string=short_html, url_fetcher=_data_only_fetcher(refused, embedded)).write_pdf(str(path))
     return refused
-
-
-# --------------------------------------------------------------------------- background worker
-
-_worker: PdfWorker | None = None
-
-
-def _take_worker() -> PdfWorker | None:
-    """The started worker, once: a second PDF in the same process renders in-process."""
-    global _worker
-    worker, _worker = _worker, None
-    return worker
-
-
-class PdfWorker:
-    """A child interpreter that imports WeasyPrint at once, then renders one PDF sent to it.
-
-    Protocol: the parent writes one JSON line ``{"pdf": path}`` and the HTML
-    (UTF-8) to the child's stdin and closes it; the child writes one JSON line
-    ``{"refused": [...]}`` (or ``{"error": "..."}``, exit code 1) to stdout.
-    Closing stdin without a request makes the child exit.  Its log lines go to
-    the same stderr, formatted like the parent's.
-    """
-
-    def __init__(self, process: subprocess.Popen):
-        self.process = process
-
-    @classmethod
-    def start(cls, log_level: int) -> PdfWorker | None:
-        """Start the child; ``None`` when it cannot be started (then nothing changes)."""
-        import reportgen
-
-        # The child imports this very reportgen, wherever it lives (source tree, wheel).
-        package_parent = str(Path(reportgen.__file__).resolve().parent.parent)
-        # Ctrl-C reaches the whole process group: the child ignores it and the parent, which
-        # reports the interruption, stops it (close()); so no second traceback appears.
-        code = ("import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); sys.path.insert(0, sys.argv[1]); "
-                "from reportgen.report.pdf import serve; raise SystemExit(serve(int(sys.argv[2])))")
-        try:
-            process = subprocess.Popen([sys.executable, "-c", code, package_parent, str(log_level)],
-                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        except OSError as error:
-            logger.debug("could not start the PDF worker (%s); the PDF will be rendered in this process", error)
-            return None
-        return cls(process)
-
-    def render(self, html: str, path: Path) -> list[str] | None:
-        """Render ``html`` to ``path`` in the child; the refused URLs, or ``None`` if the child failed."""
-        request = json.dumps({"pdf": str(Path(path).resolve())}).encode("utf-8") + b"\n" + html.encode("utf-8")
-        try:
-            output, _ = self.process.communicate(request)
-        except (OSError, ValueError) as error:  # a child that died before reading: broken pipe
-            logger.debug("PDF worker failed: %s", error)
-            self.close()
-            return None
-        try:
-            reply = json.loads(output.decode("utf-8").strip().splitlines()[-1])
-        except (ValueError, IndexError, UnicodeDecodeError):
-            reply = {"error": f"no reply (exit code {self.process.returncode})"}
-        if self.process.returncode != 0 or "refused" not in reply:
-            logger.debug("PDF worker failed: %s", reply.get("error"))
-            return None
-        return [str(url) for url in reply["refused"]]
-
-    def close(self) -> None:
-        """Stop the child if it is still running (an unused worker, or a build that failed)."""
-        if self.process.returncode is not None:
-            return
-        if self.process.poll() is None:
-            self.process.kill()
-        with contextlib.suppress(OSError, ValueError, subprocess.SubprocessError):
-            self.process.communicate(timeout=10)
-
-
-@contextlib.contextmanager
-def background_pdf_worker(enabled: bool, *, log_level: int = logging.WARNING) -> Iterator[None]:
-    """Within the block, :func:`write_pdf` renders in a worker started on entry.
-
-    Parameters
-    ----------
-    enabled : start the worker; pass whether a PDF will be written.
-    log_level : level of the ``reportgen`` log lines in the worker.
-
-    Nothing is started when WeasyPrint is already imported here (no import to
-    overlap), and the worker is stopped on exit whether or not it was used.
-    """
-    global _worker
-    if not enabled or "weasyprint" in sys.modules or _worker is not None:
-        yield
-        return
-    worker = PdfWorker.start(log_level)
-    _worker = worker
-    try:
-        yield
-    finally:
-        if _worker is worker:
-            _worker = None
-        if worker is not None:
-            worker.close()
-
-
-def serve(log_level: int) -> int:
-    """The worker's main: import WeasyPrint, then render the one request on stdin (see :class:`PdfWorker`)."""
-    from reportgen.logsetup import log_to_stderr
-
-    log_to_stderr(log_level)
-    import weasyprint  # noqa: F401 - the head start this process exists for
-
-    # The imported modules live until exit: keep the collections WeasyPrint's many
-    # small objects trigger, and the ones at shutdown, from walking them.
-    gc.freeze()
-    header = sys.stdin.buffer.readline()
-    if not header:
-        return 0  # the build needed no PDF after all
-    try:
-        path = Path(json.loads(header)["pdf"])
-        html = sys.stdin.buffer.read().decode("utf-8")
-        refused = write_pdf(html, path)
-    except Exception as error:  # noqa: BLE001 - reported to the parent, which renders the PDF itself
-        sys.stdout.write(json.dumps({"error": f"{type(error).__name__}: {error}"}) + "\n")
-        return 1
-    sys.stdout.write(json.dumps({"refused": refused}) + "\n")
-    gc.freeze()  # the process exits now: skip the shutdown collections
-    return 0

@@ -18,7 +18,6 @@ from pathlib import Path
 import jinja2
 import markupsafe
 
-from reportgen.heap import heap_frozen
 from reportgen.report.context import build_context
 from reportgen.report.figures import FigureInputs, patch_figures
 from reportgen.report.pdf import write_pdf
@@ -109,20 +108,17 @@ def render_report(document: dict, figures: FigureInputs, out_dir: Path, *, pdf: 
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    # WeasyPrint allocates a great many small objects, which triggers full collections;
-    # in a build each would also walk everything torch, the model and the data put on the heap.
-    with heap_frozen():
-        started = time.perf_counter()
-        html = render_html(document, figures)
-        html_path = out_dir / "report.html"
-        html_path.write_text(html, encoding="utf-8")
-        rendered = time.perf_counter()
-        seconds = {"html": rendered - started, "pdf": 0.0}
-        pdf_path, refused = None, []
-        if pdf:
-            pdf_path = out_dir / "report.pdf"
-            refused = write_pdf(html, pdf_path)
-            seconds["pdf"] = time.perf_counter() - rendered
+    started = time.perf_counter()
+    html = render_html(document, figures)
+    html_path = out_dir / "report.html"
+    html_path.write_text(html, encoding="utf-8")
+    rendered = time.perf_counter()
+    seconds = {"html": rendered - started, "pdf": 0.0}
+    pdf_path, refused = None, []
+    if pdf:
+        pdf_path = out_dir / "report.pdf"
+        refused = write_pdf(html, pdf_path)
+        seconds["pdf"] = time.perf_counter() - rendered
     logger.info("rendered HTML in %.2f s, PDF in %.2f s", seconds["html"], seconds["pdf"])
     return RenderResult(html_path=html_path, pdf_path=pdf_path, html_bytes=html_path.stat().st_size,
                         pdf_bytes=pdf_path.stat().st_size if pdf_path else 0, seconds=seconds,

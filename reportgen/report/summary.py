@@ -1,6 +1,6 @@
 """The report's verdict and warnings in plain words, computed from the document.
 
-The pipeline calls :func:`summarise` and stores the result in
+The document producer calls :func:`summarise_findings` and stores the result in
 ``document["summary"]`` before rendering, so report.json carries the same words
 as the HTML and a later run can tell which warnings are new.
 """
@@ -155,7 +155,7 @@ def collect_warnings(document: dict) -> list[str]:
     return warnings
 
 
-def summarise(document: dict) -> dict[str, Any]:
+def summarise_findings(document: dict) -> dict[str, Any]:
     """Verdict, most faithful method per metric, warnings and accuracy of a report document.
 
     Parameters

@@ -1,0 +1,66 @@
+"""Numbers and configuration values as the short text the report shows.
+
+``None`` and NaN read ``"n/a"``; intervals read ``"0.123 [0.101, 0.145]"``.
+Every number in the report goes through these, so one place decides how many
+digits a reader sees.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+MISSING = "n/a"
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """A number with ``digits`` decimals; ``None``/NaN as ``"n/a"``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    return f"{float(value):.{digits}f}"
+
+
+def fmt_signed(value: float | None, digits: int = 3) -> str:
+    """A change with its sign (``"+0.012"``)."""
+    return MISSING if value is None else f"{value:+.{digits}f}"
+
+
+def fmt_p(value: float | None) -> str:
+    """A p-value: three significant digits, ``"< 0.001"`` below 0.001."""
+    if value is None:
+        return MISSING
+    return "< 0.001" if value < 0.001 else f"{value:.3g}"
+
+
+def fmt_interval(record: dict | None, digits: int = 3) -> str:
+    """``{"mean", "ci95"}`` as ``"0.123 [0.101, 0.145]"``."""
+    if not record or record.get("mean") is None:
+        return MISSING
+    text = fmt(record["mean"], digits)
+    if record.get("ci95"):
+        low, high = record["ci95"]
+        text += f" [{fmt(low, digits)}, {fmt(high, digits)}]"
+    return text
+
+
+def fmt_any(value: Any) -> str:
+    """Any configuration value as short text (JSON for lists and dicts)."""
+    if value is None:
+        return MISSING
+    if isinstance(value, (bool, int)):
+        return fmt(value)
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+def rows_of(mapping: dict | None, *, skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(key, formatted value) pairs of a flat dict, in its order."""
+    return [(str(key), fmt_any(value)) for key, value in (mapping or {}).items() if key not in skip]

@@ -1,0 +1,216 @@
+"""The shapes the template reads: frozen dataclasses of strings, lists of strings and smaller views.
+
+Built by :func:`reportgen.report.context.build_context`; nothing here formats or
+computes, so a template change never needs to look further than this file to
+know what a field holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ConfusionView:
+    """Confusion matrix cells (rows: true class, columns: predicted class)."""
+
+    tn: str
+    fp: str
+    fn: str
+    tp: str
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Architecture, checkpoint, training and validation metrics of the explained model."""
+
+    name: str
+    rows: list[tuple[str, str]]
+    preprocessing: list[tuple[str, str]]
+    training: list[tuple[str, str]]
+    history: list[dict[str, str]]
+    metrics: list[tuple[str, str]]
+    confusion: ConfusionView | None
+    reliability_uri: str | None
+
+
+@dataclass(frozen=True)
+class DataView:
+    """Where the patches came from and how they were chosen."""
+
+    rows: list[tuple[str, str]]
+    counts: list[tuple[str, str]]
+    class_balance: list[tuple[str, str, str]]
+    selection: str
+    strata: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class MethodSettingsView:
+    """One explanation method's settings and cost."""
+
+    title: str
+    reference: str
+    rows: list[tuple[str, str]]
+    cost: str
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class FaithfulnessRow:
+    """Deletion/insertion AUC of one method or reference map."""
+
+    title: str
+    reference: str
+    is_reference_map: bool
+    deletion: str
+    insertion: str
+    beats_random: str
+
+
+@dataclass(frozen=True)
+class SignificanceRow:
+    """One paired test between two methods (Wilcoxon signed-rank, Holm-corrected)."""
+
+    metric: str
+    first: str
+    second: str
+    statistic: str
+    p_value: str
+    p_holm: str
+    significant: bool
+
+
+@dataclass(frozen=True)
+class MatrixView:
+    """Square matrix of formatted numbers with row/column titles."""
+
+    titles: list[str]
+    rows: list[list[str]]
+
+
+@dataclass(frozen=True)
+class SanityRow:
+    """Similarity to the original maps after each randomisation stage (Adebayo et al., 2018)."""
+
+    title: str
+    similarities: list[str]
+    final: str
+    passed: bool
+
+
+@dataclass(frozen=True)
+class SanityView:
+    """The model-randomisation sanity check."""
+
+    images: str
+    stages: list[str]
+    rows: list[SanityRow]
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """One method's map over a patch, with that method's scores on this patch (formatted)."""
+
+    title: str
+    uri: str
+    alt: str
+    deletion: str
+    insertion: str
+    centre: str
+
+
+@dataclass(frozen=True)
+class PatchPanel:
+    """Everything shown for one explained patch."""
+
+    patch_id: str
+    facts: list[tuple[str, str]]
+    note: str
+    original_uri: str
+    original_alt: str
+    overlays: list[Overlay]
+
+
+@dataclass(frozen=True)
+class ProvenanceView:
+    """What is needed to reproduce the run."""
+
+    command_line: str
+    config_json: str
+    seed: str
+    versions: list[tuple[str, str]]
+    checkpoint_sha256: str
+    data_fingerprint: str
+    machine: list[tuple[str, str]]
+    timings: list[tuple[str, str]]
+    metric_notes: list[str]
+    patch_ids: list[str]
+
+
+@dataclass(frozen=True)
+class MethodChangeRow:
+    """One method's AUCs now and in the previous report."""
+
+    title: str
+    status: str
+    deletion_previous: str
+    deletion_current: str
+    deletion_change: str
+    insertion_previous: str
+    insertion_current: str
+    insertion_change: str
+
+
+@dataclass(frozen=True)
+class ComparisonView:
+    """Changes since the previous report."""
+
+    previous: str
+    note: str | None
+    model: str
+    accuracy: str
+    methods: list[MethodChangeRow]
+    shared_patches: str
+    patches: list[tuple[str, str, str, str, str, str]]
+    new_warnings: list[str]
+    resolved_warnings: list[str]
+
+
+@dataclass(frozen=True)
+class GateView:
+    """One gate's result."""
+
+    expression: str
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """All the template reads; every field is a string, a list of them, or a small view."""
+
+    title: str
+    generated_at: str
+    verdict: str
+    warnings: list[str]
+    sections: list[tuple[str, str]]
+    model: ModelCard
+    data: DataView
+    run_settings: list[tuple[str, str]]
+    method_settings: list[MethodSettingsView]
+    provenance: ProvenanceView
+    faithfulness: list[FaithfulnessRow]
+    deletion_curves_uri: str | None
+    insertion_curves_uri: str | None
+    significance: list[SignificanceRow]
+    substrate_rankings: list[tuple[str, str, str]]
+    spearman: MatrixView | None
+    iou: MatrixView | None
+    localisation: list[tuple[str, str, str, str]]
+    sanity: SanityView | None
+    colour_bar_uri: str
+    patches: list[PatchPanel]
+    limitations: list[str]
+    comparison: ComparisonView | None
+    gates: list[GateView] | None
