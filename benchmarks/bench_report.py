@@ -30,13 +30,13 @@ import numpy as np
 import torch
 
 from reportgen.config import resolve_config
-from reportgen.explaining import patch_explainer
 from reportgen.inference import predict_proba
 from reportgen.metrics.faithfulness import curve_auc, curves_one_at_a_time
 from reportgen.model.checkpoint import load_checkpoint
-from reportgen.pipeline import build_report
+from reportgen.build import build_report
+from reportgen.build.explain import patch_explainer
+from reportgen.build.score import reference_maps
 from reportgen.runtime import resolve_device
-from reportgen.scoring import reference_maps
 
 #: LIME's prediction batch in the original notebook.
 NOTEBOOK_LIME_BATCH = 10
@@ -72,7 +72,7 @@ def peak_throughput(model, *, precision: str, batch_size: int, seconds: float = 
     return forward, count / (time.perf_counter() - started)
 
 
-def notebook_reference(model, raw, document) -> tuple[dict[str, dict[str, np.ndarray]], float]:
+def notebook_reference(model, raw, document, run) -> tuple[dict[str, dict[str, np.ndarray]], float]:
     """Recompute every map and curve the way the notebook did: one image, one step at a time.
 
     Returns per-method and per-reference ``{"deletion": (N,), "insertion": (N,)}`` AUCs and the seconds spent.
@@ -83,7 +83,6 @@ def notebook_reference(model, raw, document) -> tuple[dict[str, dict[str, np.nda
     targets = torch.from_numpy(raw["targets"])
     patches = raw["patch_indices"]
     started = time.perf_counter()
-    run = _Namespace(config)
     maps: dict[str, np.ndarray] = {}
     for name in settings["methods"]:
         batch = NOTEBOOK_LIME_BATCH if name == "lime" else None
@@ -105,13 +104,6 @@ def notebook_reference(model, raw, document) -> tuple[dict[str, dict[str, np.nda
     return aucs, time.perf_counter() - started
 
 
-class _Namespace:
-    """Attribute access to a resolved configuration dict (for :func:`patch_explainer`)."""
-
-    def __init__(self, values: dict):
-        self.__dict__.update(values)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=30)
@@ -129,16 +121,18 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="reportgen-bench-"))
+    configs = {}
 
     def build(precision: str, out: Path) -> dict:
-        flags = {"images": args.images, "steps": args.steps, "lime_samples": args.lime_samples,
-                 "ig_steps": args.ig_steps, "precision": precision, "out": str(out), "no_cache": True,
-                 "compare_substrates": False, "pdf": not args.no_pdf}
+        flags = {"images": args.images, "steps": args.steps, "precision": precision, "out": str(out),
+                 "no_cache": True, "compare_substrates": False, "pdf": not args.no_pdf}
         if args.checkpoint:
             flags["checkpoint"] = args.checkpoint
         if args.data_dir:
             flags["data_dir"] = args.data_dir
-        config = resolve_config(flag_values=flags)
+        config = resolve_config(flag_values=flags, settings=[f"lime.num_samples={args.lime_samples}",
+                                                             f"integrated_gradients.n_steps={args.ig_steps}"])
+        configs[precision] = config
         started = time.perf_counter()
         outcome = build_report(config, command_line="bench_report.py", progress=False)
         outcome.document["provenance"]["timings"]["total"] = time.perf_counter() - started
@@ -183,7 +177,7 @@ def main(argv=None) -> int:
 
     if not args.skip_reference:
         raw = np.load(out / "attributions.npz")
-        reference, seconds = notebook_reference(model, raw, document)
+        reference, seconds = notebook_reference(model, raw, document, configs[args.precision])
         difference = 0.0
         for name, modes in reference.items():
             section = methods.get(name) or document["baselines"][name]

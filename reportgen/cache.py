@@ -1,31 +1,68 @@
-"""Content-addressed cache of explanation maps and metric curves.
+"""Content-addressed cache of computed results (maps, curves, predictions, summaries).
 
-Regenerating a report after a template or wording change should take seconds,
-and adding patches should compute only the new ones.  Each entry is one patch's
-result for one method and one set of settings, stored as an ``.npz`` file
-named by the SHA-256 of everything that determines it (checkpoint hash, data
-fingerprint, patch id, method, settings).  A corrupt or unreadable entry is
-treated as missing and recomputed, never trusted.
+Adding patches to a report should compute only the new ones, and a rebuild
+after a template change should not explain anything again.  Each entry is an
+``.npz`` file named by the SHA-256 of everything that determines it
+(checkpoint hash, data fingerprint, patch id, method, settings) **and of the
+code that computed it** (:func:`code_version`), so after an upgrade that fixes
+a metric or an explainer no old number is served.  A corrupt, unreadable or
+invalid entry is treated as missing and recomputed, never trusted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
 import tempfile
 import zipfile
+from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 logger = logging.getLogger(__name__)
 
+Arrays = dict[str, np.ndarray]
+
+#: Parts of the package that only present results; a change to them never invalidates a cached number.
+PRESENTATION_SOURCES = ("report", "cli.py", "__main__.py", "schema.py", "build/document.py", "build/output.py")
+
+#: Libraries whose versions decide computed numbers (kernels, explainers, segmentation, statistics).
+NUMERIC_LIBRARIES = ("torch", "torchvision", "numpy", "scipy", "captum", "grad-cam", "lime", "scikit-image", "h5py")
+
 
 def default_cache_dir() -> Path:
-    """``$REPORTGEN_CACHE`` or ``~/.cache/reportgen``."""
-    return Path(os.environ.get("REPORTGEN_CACHE") or Path.home() / ".cache" / "reportgen")
+    """``$REPORTGEN_CACHE`` or ``~/.cache/reportgen``: the one place every cached file lives."""
+    return Path(os.environ.get("REPORTGEN_CACHE") or Path.home() / ".cache" / "reportgen").expanduser()
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """SHA-256 of the source of every computing module of reportgen and the numeric libraries' versions.
+
+    Every module outside :data:`PRESENTATION_SOURCES` counts, so a new module
+    is covered the moment it exists; rewording a template or a report
+    sentence keeps the cache, changing an explainer, a metric, the data
+    reader or a library version does not.
+    """
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package).as_posix()
+        if any(relative == part or relative.startswith(part + "/") for part in PRESENTATION_SOURCES):
+            continue
+        digest.update(relative.encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
+    for name in NUMERIC_LIBRARIES:
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            version = "absent"
+        digest.update(f"{name}={version}\0".encode("utf-8"))
+    return digest.hexdigest()
 
 
 def cache_key(**parts) -> str:
@@ -41,18 +78,25 @@ class ArrayCache:
     ----------
     root : directory of the entries (created on first write).
     enabled : ``False`` for ``--no-cache``: nothing is read or written.
+    version : mixed into every key; default :func:`code_version`, so entries
+        written by other code are never read.
     """
 
-    def __init__(self, root: Path, *, enabled: bool = True):
+    def __init__(self, root: Path, *, enabled: bool = True, version: str | None = None):
         self.root = Path(root)
         self.enabled = enabled
+        self.version = code_version() if version is None else version
         self.hits = 0
         self.misses = 0
+
+    def key(self, **parts) -> str:
+        """The entry name for ``parts`` under this cache's code version."""
+        return cache_key(code=self.version, **parts)
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.npz"
 
-    def get(self, key: str) -> dict[str, np.ndarray] | None:
+    def get(self, key: str) -> Arrays | None:
         """The arrays stored under ``key``, or ``None`` when absent or corrupt."""
         if not self.enabled:
             return None
@@ -71,7 +115,7 @@ class ArrayCache:
         self.hits += 1
         return arrays
 
-    def put(self, key: str, arrays: dict[str, np.ndarray]) -> None:
+    def put(self, key: str, arrays: Arrays) -> None:
         """Store ``arrays`` under ``key`` atomically (write a temporary file, then rename)."""
         if not self.enabled:
             return
@@ -85,3 +129,61 @@ class ArrayCache:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+    def memo(self, key: str, compute: Callable[[], Arrays], validate: Callable[[Arrays], bool]) -> tuple[Arrays, bool]:
+        """The stored entry when it passes ``validate``, else ``compute()`` stored under ``key``.
+
+        Parameters
+        ----------
+        key : from :meth:`key`.
+        compute : returns the arrays to store (and to return).
+        validate : whether a stored entry has the shape, dtype and range the
+            caller needs; an entry that fails it is recomputed, never trusted.
+
+        Returns
+        -------
+        (arrays, hit) : ``hit`` is True when the entry came from the cache.
+        """
+        stored = self.get(key)
+        if stored is not None:
+            try:
+                valid = bool(validate(stored))
+            except (KeyError, ValueError, TypeError, IndexError):
+                valid = False
+            if valid:
+                return stored, True
+            logger.warning("ignoring an invalid cache entry %s; recomputing", self._path(key))
+        arrays = compute()
+        self.put(key, arrays)
+        return arrays, False
+
+    def memo_rows(self, keys: list[str], compute: Callable[[list[int]], list[Arrays]],
+                  validate: Callable[[Arrays], bool]) -> tuple[list[Arrays], list[int]]:
+        """:meth:`memo` for one entry per row, computing every missing row in one call.
+
+        Batched work (curves across patches, sanity re-explanations) is then
+        as fast for a half-cached report as for an uncached one.
+
+        Parameters
+        ----------
+        keys : one key per row.
+        compute : rows (positions in ``keys``) -> their entries, in the same order.
+        validate : as for :meth:`memo`.
+
+        Returns
+        -------
+        (entries, computed) : one entry per key, and the rows that were computed.
+        """
+        entries: list[Arrays | None] = []
+        for key in keys:
+            stored = self.get(key)
+            try:
+                entries.append(stored if stored is not None and validate(stored) else None)
+            except (KeyError, ValueError, TypeError, IndexError):
+                entries.append(None)
+        missing = [row for row, entry in enumerate(entries) if entry is None]
+        if missing:
+            for row, arrays in zip(missing, compute(missing), strict=True):
+                self.put(keys[row], arrays)
+                entries[row] = arrays
+        return entries, missing

@@ -8,22 +8,24 @@ unexpected); ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
-import atexit
-import contextlib
-import gc
 import logging
 import sys
 import traceback
 
 from reportgen import __version__
-from reportgen.errors import ReportgenError
-from reportgen.heap import heap_frozen
-from reportgen.logsetup import log_to_stderr
-from reportgen.output import sigterm_as_interrupt
+from reportgen.errors import ReportgenError, sigterm_as_interrupt
 
 logger = logging.getLogger("reportgen")
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+#: The notebook's flags, kept as shorthands for method settings: flag -> (settings it sets, help).
+SETTING_ALIASES = {
+    "--ig-steps": (("integrated_gradients.n_steps",), "Integrated Gradients steps (default 50)"),
+    "--grad-cam-layer": (("grad_cam.target_layer", "grad_cam_pp.target_layer"),
+                         "Grad-CAM target layer (default backbone.layer4.1)"),
+    "--lime-samples": (("lime.num_samples",), "LIME samples per patch (default 1000)"),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,10 +71,10 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     add("--compare-substrates", dest="compare_substrates", action="store_true", default=S,
         help="also score every map under every substrate and show how the ranking of methods changes "
              "(four times the curve cost)")
-    add("--ig-steps", type=int, default=S, help="Integrated Gradients steps (default 50)")
-    add("--ig-baseline", default=S, help="Integrated Gradients baseline: black (default), white or blur")
-    add("--grad-cam-layer", default=S, help="Grad-CAM target layer (default backbone.layer4.1)")
-    add("--lime-samples", type=int, default=S, help="LIME samples per patch (default 1000)")
+    add("--set", dest="settings", action="append", default=[], metavar="METHOD.SETTING=VALUE",
+        help="a method's setting, e.g. lime.num_samples=2000 (repeatable); 'reportgen methods' lists them all")
+    for flag, (assignments, meaning) in SETTING_ALIASES.items():
+        add(flag, dest=flag[2:].replace("-", "_"), default=S, help=f"{meaning} (same as --set {assignments[0]}=...)")
     add("--sanity-images", type=int, default=S, help="patches for the randomisation sanity check (default 5; 0 skips)")
     add("--precision", default=S, help="fp32 (default) or bf16 for gradient-free forward passes")
     add("--batch-size", type=int, default=S, help="images per forward pass (default 256)")
@@ -170,57 +172,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(args) -> None:
-    log_to_stderr(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
-
-
-@contextlib.contextmanager
-def _pipeline_imported():
-    """Import ``reportgen.pipeline`` with the cyclic garbage collector paused; yields ``build_report``.
-
-    The import (torch, torchvision, scipy) creates over a million long-lived
-    objects and almost no garbage, yet triggers collections that each walk
-    everything imported so far.  Afterwards the objects alive are frozen for
-    the build, so its collections skip them too, and unfrozen when it ends
-    (left alone when the caller froze objects itself, since unfreezing is
-    global).  Reference counting frees memory throughout.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        from reportgen.pipeline import build_report
-    finally:
-        if was_enabled:
-            gc.enable()
-    with heap_frozen():
-        yield build_report
-
-
-def _freeze_at_exit() -> None:
-    """An ``atexit`` callback: freeze every object before the interpreter's shutdown collections.
-
-    Shutdown runs full collections over the whole heap, over a million
-    objects after importing torch (1 to 1.5 s on the development machine);
-    frozen objects are skipped.  Only garbage in reference cycles is then
-    left to the operating system; nothing of a build needs it: the outputs
-    are written, closed and moved into place before ``main`` returns.
-    """
-    gc.freeze()
+    """``reportgen: message`` lines on stderr, and only there, at the level ``-q``/``-v`` ask for."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("reportgen: %(message)s"))
+    root = logging.getLogger("reportgen")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
+    root.propagate = False
 
 
 def _run_build(args) -> int:
     from reportgen.config import load_config_file, resolve_config
-    from reportgen.report.pdf import background_pdf_worker
 
-    flags = {key: value for key, value in vars(args).items()
-             if key not in ("config", "command", "handler", "quiet", "verbose", "debug")}
+    options = {key: value for key, value in vars(args).items()
+               if key not in ("config", "command", "handler", "quiet", "verbose", "debug", "settings")}
+    settings = []
+    for flag, (targets, _) in SETTING_ALIASES.items():
+        value = options.pop(flag[2:].replace("-", "_"), None)
+        if value is not None:
+            settings.extend(f"{target}={value}" for target in targets)
     file_values = load_config_file(args.config) if args.config else {}
-    config = resolve_config(file_values=file_values, flag_values=flags)
-    atexit.unregister(_freeze_at_exit)  # once per process, however often main() runs
-    atexit.register(_freeze_at_exit)
-    # WeasyPrint is imported in a second process while this one imports torch.
-    with background_pdf_worker(config.pdf, log_level=logging.getLogger("reportgen").level), \
-            _pipeline_imported() as build_report:
-        outcome = build_report(config, command_line=_command_line(), progress=not args.quiet)
+    config = resolve_config(file_values=file_values, flag_values=options, settings=[*settings, *args.settings])
+    from reportgen.build import build_report
+
+    outcome = build_report(config, command_line=_command_line(), progress=not args.quiet)
     print(f"report written to {outcome.out_dir}/ (report.html, report.json"
           f"{', report.pdf' if config.pdf else ''})")
     for gate in outcome.failed_gates:
@@ -229,15 +204,41 @@ def _run_build(args) -> int:
 
 
 def _run_train(args) -> int:
-    from reportgen.training_command import train_command
+    from pathlib import Path
 
-    path = train_command(args, progress=not args.quiet)
-    print(f"checkpoint written to {path}")
+    from reportgen.cache import default_cache_dir
+    from reportgen.data import ensure_demo_data, open_pcam
+    from reportgen.model.settings import demo_train_settings
+    from reportgen.model.train import train_model
+    from reportgen.runtime import resolve_device, seed_everything
+
+    settings = demo_train_settings(args.recipe, weights=args.weights, seed=args.seed, precision=args.precision,
+                                   eval_limit=args.eval_limit, epochs=args.epochs, train_fraction=args.train_fraction)
+    device = resolve_device(args.device)
+    seed_everything(args.seed)
+    cache_root = default_cache_dir()
+    data_dir = args.data_dir or ensure_demo_data(cache_root)
+    out = Path(args.out)
+    with open_pcam(data_dir, splits=("train", "valid"), cache_dir=cache_root / "pcam-unzipped") as data:
+        # The head recipe's backbone features are cached, so another head on the same backbone skips the forward pass.
+        _, info = train_model(data, settings, device=device, progress=not args.quiet,
+                              resume=Path(args.resume) if args.resume else None, checkpoint_path=out,
+                              cache_dir=cache_root)
+    evaluation = info["evaluation"] or {}
+    cached = info.get("feature_cache_hit")
+    logger.info(
+        "%s recipe: validation accuracy %s (best of %d epochs, %d validation patches) after training on "
+        "%d patches (train fraction %g) in %.1f s%s",
+        settings.recipe, "n/a" if evaluation.get("accuracy") is None else f"{evaluation['accuracy']:.4f}",
+        info["epochs_run"], evaluation.get("n") or 0, info["train_size"], settings.train_fraction, info["seconds"],
+        "" if cached is None else f"; backbone features {'cached' if all(cached.values()) else 'computed'}",
+    )
+    print(f"checkpoint written to {out}")
     return EXIT_OK
 
 
 def _run_synth(args) -> int:
-    from reportgen.data.synth import DEMO_SIZES, write_synthetic_pcam
+    from reportgen.data import DEMO_SIZES, write_synthetic_pcam
 
     sizes = {split: getattr(args, split) or DEMO_SIZES[split] for split in ("train", "valid", "test")}
     out = write_synthetic_pcam(args.out, seed=args.seed, n_train=sizes["train"], n_valid=sizes["valid"],
@@ -247,7 +248,7 @@ def _run_synth(args) -> int:
 
 
 def _run_inspect(args) -> int:
-    from reportgen.data.pcam import format_inspection, inspect_data_dir
+    from reportgen.data import format_inspection, inspect_data_dir
 
     print(format_inspection(inspect_data_dir(args.dir)))
     return EXIT_OK
@@ -259,6 +260,8 @@ def _run_methods(args) -> int:
     for name in list_explainers():
         info = get_explainer(name)
         print(f"{name:22} {'default' if info.default else 'optional':8} {info.title} ({info.reference})")
+        settings = ", ".join(f"{key}={value!r}" for key, value in info.factory.defaults.items())
+        print(f"{'':22} settings: {settings or '(none)'}")
     return EXIT_OK
 
 

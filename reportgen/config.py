@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from reportgen.errors import ConfigError
 
-DEFAULT_METHODS = ("integrated_gradients", "grad_cam", "lime")
 TARGETS = ("predicted", "label")
 SUBSTRATES = ("black", "white", "mean", "blur")
 PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 RECIPES = ("full", "head")
 SPLITS = ("valid", "test")
-IG_BASELINES = ("black", "white", "blur")
+
+#: Keys that became method settings, and where they live now (for a helpful error).
+MOVED_KEYS = {
+    "ig_steps": "integrated_gradients.n_steps",
+    "ig_baseline": "integrated_gradients.baseline",
+    "grad_cam_layer": "grad_cam.target_layer",
+    "lime_samples": "lime.num_samples",
+}
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,10 @@ class BuildConfig:
 
     Paths are kept as given (relative to the working directory) so the
     configuration written beside the report reads as the user wrote it.
+    ``methods`` ``None`` means the registry's default methods;
+    ``method_settings`` maps a method's registry name to the settings given
+    for it (``[methods.<name>]`` tables, ``--set``); each method declares
+    its own settings and defaults (:attr:`reportgen.explain.Explainer.defaults`).
     """
 
     images: int = 30
@@ -42,16 +52,13 @@ class BuildConfig:
     seed: int = 0
     title: str = "Explainability audit report"
     model_name: str = "ResNet-18 (PatchCamelyon)"
-    methods: tuple[str, ...] = DEFAULT_METHODS
+    methods: tuple[str, ...] | None = None
+    method_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     target: str = "predicted"
     steps: int = 100
     deletion_substrate: str = "mean"
     insertion_substrate: str = "blur"
     compare_substrates: bool = False
-    ig_steps: int = 50
-    ig_baseline: str = "black"
-    grad_cam_layer: str = "backbone.layer4.1"
-    lime_samples: int = 1000
     sanity_images: int = 5
     precision: str = "fp32"
     batch_size: int = 256
@@ -74,19 +81,32 @@ class BuildConfig:
             for key, value in dataclasses.asdict(self).items()
         }
 
+    def settings_for(self, method: str) -> dict[str, Any]:
+        """The settings given for ``method`` (the method fills in its own defaults)."""
+        return dict(self.method_settings.get(method, {}))
 
-_FIELDS = {f.name: f for f in fields(BuildConfig)}
+
+_FIELDS = {f.name: f for f in fields(BuildConfig) if f.name != "method_settings"}
 _CHOICES = {
     "split": SPLITS,
     "target": TARGETS,
     "deletion_substrate": SUBSTRATES,
     "insertion_substrate": SUBSTRATES,
-    "ig_baseline": IG_BASELINES,
     "precision": PRECISIONS,
     "device": DEVICES,
     "recipe": RECIPES,
 }
-_POSITIVE_INTS = ("images", "steps", "ig_steps", "lime_samples", "batch_size", "epochs", "eval_limit")
+_POSITIVE_INTS = ("images", "steps", "batch_size", "epochs", "eval_limit")
+
+
+def _unknown_key(key: str, where: str | None = None) -> ConfigError:
+    """The error for an unknown option (``where`` None) or configuration-file key (``where`` names the file)."""
+    what, place = ("key", f" {where}") if where else ("option", "")
+    if key in MOVED_KEYS:
+        method, setting = MOVED_KEYS[key].split(".")
+        return ConfigError(f"{what} {key!r}{place} is now a method setting: use [methods.{method}] "
+                           f"{setting} = ... in the config file or --set {method}.{setting}=...")
+    return ConfigError(f"unknown {what} {key!r}{place}; valid {what}s: {', '.join(sorted(_FIELDS))}")
 
 
 def _coerce(key: str, value: Any) -> Any:
@@ -140,14 +160,32 @@ def _validate(config: BuildConfig) -> BuildConfig:
         raise ConfigError(f"option 'methods' names a method twice: {', '.join(config.methods)}")
     if config.images < 2:
         raise ConfigError(f"option 'images' must be at least 2 (intervals need two patches), got {config.images}")
+    if config.eval_limit is not None and config.images > config.eval_limit:
+        raise ConfigError(f"option 'images' ({config.images}) is larger than 'eval_limit' ({config.eval_limit}): "
+                          "patches are explained from the evaluated ones; raise --eval-limit or lower --images")
     return config
+
+
+def _resolve_methods(config: BuildConfig) -> BuildConfig:
+    """Fill in the registry's default methods and check every method name and setting against its method."""
+    from reportgen.explain import get_explainer, list_explainers
+
+    methods = config.methods if config.methods is not None else tuple(list_explainers(default_only=True))
+    for name in methods:
+        get_explainer(name)
+    settings = {}
+    for name, given in config.method_settings.items():
+        resolved = get_explainer(name).factory.resolve_settings(given)
+        settings[name] = {key: resolved[key] for key in given}  # as the method normalised them (3 -> 3.0)
+    return dataclasses.replace(config, methods=methods, method_settings=settings)
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a TOML configuration file into ``{key: value}``.
 
-    Keys may sit at the top level or under a ``[build]`` table.  Unknown keys
-    are errors that list the valid ones.
+    Keys may sit at the top level or under a ``[build]`` table; a method's
+    settings sit in a ``[methods.<name>]`` table and come back under the key
+    ``method_settings``.  Unknown keys are errors that list the valid ones.
     """
     path = Path(path)
     try:
@@ -159,41 +197,88 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} cannot be read ({error.strerror}); check its permissions") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {path} is not valid TOML ({error}); fix the syntax") from None
+    # TOML cannot hold both "methods = [...]" and "[methods.lime]" at the top level, so the
+    # list of methods may sit under [build] while the top-level tables hold their settings.
+    method_tables = raw.pop("methods") if isinstance(raw.get("methods"), dict) else {}
     values = dict(raw.pop("build", {})) if isinstance(raw.get("build"), dict) else {}
     values.update(raw)
+    where = f"in config file {path}"
     for key in values:
         if key not in _FIELDS:
-            raise ConfigError(
-                f"unknown key {key!r} in config file {path}; valid keys: {', '.join(sorted(_FIELDS))}"
-            )
+            raise _unknown_key(key, where)
+    for method, table in method_tables.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"[methods.{method}] {where} must be a table of settings, e.g. "
+                              "[methods.lime] num_samples = 2000; put the list of methods under [build]")
+    if method_tables:
+        values["method_settings"] = {method: dict(table) for method, table in method_tables.items()}
     return values
 
 
+def parse_setting(assignment: str) -> tuple[str, str, Any]:
+    """``"lime.num_samples=2000"`` -> ``("lime", "num_samples", 2000)``.
+
+    The value is read as a TOML value (numbers, booleans, quoted strings,
+    lists); anything else is taken as a plain string, so
+    ``grad_cam.target_layer=backbone.layer3.1`` needs no quotes.
+    """
+    target, equals, text = assignment.partition("=")
+    method, dot, setting = target.strip().partition(".")
+    if not (equals and dot and method and setting and text.strip()):
+        raise ConfigError(f"--set {assignment!r} is not METHOD.SETTING=VALUE, e.g. --set lime.num_samples=2000; "
+                          "'reportgen methods' lists every method's settings")
+    try:
+        value = tomllib.loads(f"value = {text.strip()}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()
+    return method, setting.strip(), value
+
+
 def resolve_config(
-    *, file_values: dict[str, Any] | None = None, flag_values: dict[str, Any] | None = None
+    *,
+    file_values: dict[str, Any] | None = None,
+    flag_values: dict[str, Any] | None = None,
+    settings: list[str] | tuple[str, ...] = (),
 ) -> BuildConfig:
     """Merge defaults < file values < flag values and validate the result.
 
     ``flag_values`` holds only the flags the user actually gave (``None`` means
-    "not given" for flags, so they do not override the file).
+    "not given" for flags, so they do not override the file).  ``settings``
+    are ``METHOD.SETTING=VALUE`` assignments (``--set``); they override the
+    file's ``[methods.<name>]`` tables.  Unknown methods, settings and
+    invalid values are errors that name the valid ones.
     """
     merged: dict[str, Any] = {}
+    method_settings: dict[str, dict[str, Any]] = {}
     for source in (file_values or {}, flag_values or {}):
         for key, value in source.items():
+            if key == "method_settings":
+                for method, table in value.items():
+                    method_settings.setdefault(method, {}).update(table)
+                continue
             if key not in _FIELDS:
-                raise ConfigError(f"unknown option {key!r}; valid options: {', '.join(sorted(_FIELDS))}")
+                raise _unknown_key(key)
             merged[key] = _coerce(key, value)
-    return _validate(BuildConfig(**merged))
+    for assignment in settings:
+        method, setting, value = parse_setting(assignment)
+        method_settings.setdefault(method, {})[setting] = value
+    config = BuildConfig(**merged, method_settings=method_settings)
+    return _validate(_resolve_methods(config))
 
 
 def config_to_toml(config: BuildConfig) -> str:
     """The resolved configuration as TOML (``None`` values are written as comments)."""
     lines = ["# Resolved reportgen build configuration", "[build]"]
-    for key, value in config.to_dict().items():
+    values = config.to_dict()
+    method_settings = values.pop("method_settings")
+    for key, value in values.items():
         if value is None:
             lines.append(f"# {key} = (not set)")
         else:
             lines.append(f"{key} = {_toml_value(value)}")
+    for method, table in method_settings.items():
+        lines.extend(["", f"[methods.{method}]"])
+        lines.extend(f"{setting} = {_toml_value(value)}" for setting, value in table.items())
     return "\n".join(lines) + "\n"
 
 

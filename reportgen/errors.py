@@ -8,6 +8,10 @@ with :attr:`ReportgenError.exit_code`; ``--debug`` adds the traceback.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+from typing import Iterator
+
 
 class ReportgenError(Exception):
     """Base class; exit code 1 (unexpected)."""
@@ -46,3 +50,25 @@ def unknown_name_error(kind: str, name: str, valid: list[str]) -> ConfigError:
     "unknown method 'foo'; choose from: a, b"
     """
     return ConfigError(f"unknown {kind} {name!r}; choose from: {', '.join(sorted(valid))}")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so the same clean-up as Ctrl-C runs."""
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Raise :class:`Terminated` on SIGTERM inside the block (main thread only)."""
+
+    def _handler(signum, frame):
+        raise Terminated(f"terminated by signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, _handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -12,7 +12,7 @@ import contextlib
 
 import torch
 
-PRECISIONS = ("fp32", "bf16")
+from reportgen.config import PRECISIONS
 
 
 def autocast_context(device: torch.device, precision: str):

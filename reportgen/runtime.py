@@ -54,6 +54,16 @@ def _strict_fp32_cuda() -> torch.device:
     return torch.device("cuda")
 
 
+def derive_seed(seed: int, index: int) -> int:
+    """A 31-bit seed for item ``index`` (a patch's index in its split) of a run seeded with ``seed``.
+
+    Derived with numpy's SeedSequence so neighbouring items get unrelated
+    streams, and an item's result does not depend on which other items are
+    in the run or the batch it came in.
+    """
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch; every component also takes its own explicit seed."""
     random.seed(seed)
@@ -102,3 +112,4 @@ class Stopwatch:
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
             logger.info("%s done in %.1f s", name.replace("_", " "), self.seconds[name])
+

@@ -7,7 +7,13 @@ initialised networks saved as checkpoints and small settings.
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# pytest-xdist runs one worker per core; one compute thread each (set before any test imports
+# torch, and inherited by the processes tests start) keeps the workers from oversubscribing the cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 #: Small but complete build settings for end-to-end tests.
 FAST_BUILD_ARGS = [
@@ -53,3 +59,23 @@ def isolated_cache(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     monkeypatch.setenv("REPORTGEN_CACHE", str(cache))
     return cache
+
+
+def run_build(data_dir, checkpoint, out, cache_dir, *extra) -> int:
+    """``reportgen build`` in this process, with :data:`FAST_BUILD_ARGS`; returns the exit code."""
+    from reportgen.cli import main
+
+    return main(["build", "--data-dir", str(data_dir), "--checkpoint", str(checkpoint), "--out", str(out),
+                 "--cache-dir", str(cache_dir), *FAST_BUILD_ARGS, *extra])
+
+
+@pytest.fixture(scope="session")
+def shared_build(tmp_path_factory, tiny_pcam, checkpoint_a):
+    """One real build of the default methods, shared by every test that only reads its output.
+
+    Returns the output directory; its cache directory is ``<out>/../cache``.
+    """
+    root = tmp_path_factory.mktemp("shared-build")
+    code = run_build(tiny_pcam, checkpoint_a, root / "report", root / "cache")
+    assert code == 0
+    return root / "report"

@@ -1,28 +1,24 @@
-"""End-to-end ``reportgen build`` on a tiny synthetic PCam directory with untrained checkpoints."""
+"""End-to-end ``reportgen build`` on a tiny synthetic PCam directory with untrained checkpoints.
+
+Tests that only read a report share one build (``shared_build``); the others
+build what they need, with one method where the question allows.
+"""
 
 import json
 import math
 
 import numpy as np
 
-from reportgen.cli import main
-from tests.conftest import FAST_BUILD_ARGS
+from tests.conftest import run_build
 
 DEFAULT_METHODS = ("integrated_gradients", "grad_cam", "lime")
 
 
-def _build(tmp_path, tiny_pcam, checkpoint, out="report", *extra):
-    out_dir = tmp_path / out
-    code = main(["build", "--data-dir", str(tiny_pcam), "--checkpoint", str(checkpoint), "--out", str(out_dir),
-                 "--cache-dir", str(tmp_path / "cache"), *FAST_BUILD_ARGS, *extra])
-    return code, out_dir
-
-
 def _numbers(document):
-    """Every number of a report document except timings and the generation date."""
-    document = dict(document)
+    """Every number of a report document except timings, the generation date and what the run spent."""
+    document = json.loads(json.dumps(document))
     document.pop("generated_at")
-    provenance = dict(document.pop("provenance"))
+    provenance = document.pop("provenance")
     provenance.pop("timings")
     for method in document["methods"].values():
         for bookkeeping in ("seconds", "cached_patches", "forward_passes", "backward_passes"):
@@ -30,11 +26,14 @@ def _numbers(document):
     return document, provenance
 
 
-def test_build_writes_html_json_and_raw_maps(tmp_path, tiny_pcam, checkpoint_a):
-    code, out = _build(tmp_path, tiny_pcam, checkpoint_a)
-    assert code == 0
+def _document(out):
+    return json.loads((out / "report.json").read_text())
+
+
+def test_build_writes_html_json_and_raw_maps(shared_build):
+    out = shared_build
     assert {"report.html", "report.json", "attributions.npz", "config.toml"} <= {p.name for p in out.iterdir()}
-    document = json.loads((out / "report.json").read_text())
+    document = _document(out)
     assert document["schema_version"] == 1
     assert 0.0 <= document["model"]["val_accuracy"] <= 1.0
     for name in DEFAULT_METHODS:
@@ -59,55 +58,56 @@ def test_build_writes_html_json_and_raw_maps(tmp_path, tiny_pcam, checkpoint_a):
     assert list(raw["patch_ids"]) == [image["patch_id"] for image in document["images"]]
 
 
-def test_same_seed_gives_identical_numbers_and_cache_reproduces_them(tmp_path, tiny_pcam, checkpoint_a):
-    _, first = _build(tmp_path, tiny_pcam, checkpoint_a, "first", "--no-cache")
-    _, second = _build(tmp_path, tiny_pcam, checkpoint_a, "second", "--no-cache")
-    _, cold = _build(tmp_path, tiny_pcam, checkpoint_a, "cold")
-    _, warm = _build(tmp_path, tiny_pcam, checkpoint_a, "warm")
-    documents = [json.loads((out / "report.json").read_text()) for out in (first, second, cold, warm)]
-    assert all(m["cached_patches"] == 4 for m in documents[3]["methods"].values())
-    assert all(m["cached_patches"] == 0 for m in documents[2]["methods"].values())
-    numbers = [_numbers(d)[0] for d in documents]
-    assert numbers[0] == numbers[1] == numbers[2] == numbers[3]
+def test_the_html_shows_the_documents_timings(shared_build):
+    document, html = _document(shared_build), (shared_build / "report.html").read_text()
+    assert "render" not in document["provenance"]["timings"]  # the document is finished before rendering
+    for stage in document["provenance"]["timings"]:
+        assert stage.replace("_", " ") in html, stage
 
 
-def test_target_label_explains_the_ground_truth(tmp_path, tiny_pcam, checkpoint_a):
-    code, out = _build(tmp_path, tiny_pcam, checkpoint_a, "label", "--target", "label", "--methods", "grad_cam")
-    assert code == 0
-    document = json.loads((out / "report.json").read_text())
+def test_sanity_records_carry_the_similarity_the_report_shows(shared_build):
+    document, html = _document(shared_build), (shared_build / "report.html").read_text()
+    for name, record in document["sanity"]["methods"].items():
+        assert record["final"] == record["similarity"][-1]
+        assert math.isclose(record["final"], np.mean(record["per_image_final"]), rel_tol=1e-9)
+        assert f"{record['final']:.2f}" in html, name
+
+
+def test_same_seed_gives_identical_numbers_and_the_cache_reproduces_them(tmp_path, tiny_pcam, checkpoint_a,
+                                                                        shared_build):
+    cache = shared_build.parent / "cache"
+    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "uncached", tmp_path / "unused-cache", "--no-cache") == 0
+    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "warm", cache) == 0
+    cold, uncached, warm = (_document(out) for out in (shared_build, tmp_path / "uncached", tmp_path / "warm"))
+    assert all(m["cached_patches"] == 0 for m in cold["methods"].values())
+    assert all(m["cached_patches"] == 4 for m in warm["methods"].values())
+    assert _numbers(cold)[0] == _numbers(uncached)[0] == _numbers(warm)[0]
+
+
+def test_target_label_escaped_names_and_a_passing_gate(tmp_path, tiny_pcam, checkpoint_a):
+    code = run_build(tiny_pcam, checkpoint_a, tmp_path / "label", tmp_path / "cache", "--target", "label",
+                     "--methods", "grad_cam", "--model-name", "<script>alert(1)</script>",
+                     "--title", "Audit <b>&</b>", "--fail-if", "accuracy<0")
+    assert code == 0  # a gate that does not hold leaves the exit code at 0
+    document = _document(tmp_path / "label")
     assert all(image["target"] == image["label"] for image in document["images"])
     assert document["settings"]["target"] == "label"
-
-
-def test_model_name_is_escaped_in_the_html(tmp_path, tiny_pcam, checkpoint_a):
-    code, out = _build(tmp_path, tiny_pcam, checkpoint_a, "escaped", "--methods", "grad_cam",
-                       "--model-name", "<script>alert(1)</script>", "--title", "Audit <b>&</b>")
-    assert code == 0
-    html = (out / "report.html").read_text()
+    html = (tmp_path / "label" / "report.html").read_text()
     assert "<script" not in html.lower()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "Audit &lt;b&gt;&amp;&lt;/b&gt;" in html
 
 
-def test_compare_and_fail_if_across_two_checkpoints(tmp_path, tiny_pcam, checkpoint_a, checkpoint_b, capsys):
-    code, previous = _build(tmp_path, tiny_pcam, checkpoint_a, "previous")
-    assert code == 0
-    code, current = _build(tmp_path, tiny_pcam, checkpoint_b, "current",
-                           "--compare", str(previous / "report.json"), "--fail-if", "accuracy<1.01",
-                           "--fail-if", "roc_auc<-1")
+def test_compare_and_fail_if_across_two_checkpoints(tmp_path, tiny_pcam, checkpoint_b, shared_build, capsys):
+    previous = shared_build
+    code = run_build(tiny_pcam, checkpoint_b, tmp_path / "current", tmp_path / "cache", "--methods", "grad_cam",
+                     "--compare", str(previous / "report.json"), "--fail-if", "accuracy<1.01",
+                     "--fail-if", "roc_auc<-1")
     assert code == 3  # the accuracy gate holds: an untrained model is below 1.01
     assert "gate failed: accuracy<1.01" in capsys.readouterr().err
-    document = json.loads((current / "report.json").read_text())  # the report is still written
-    comparison = document["comparison"]
-    assert comparison is not None
-    old = json.loads((previous / "report.json").read_text())
-    assert old["model"]["checkpoint"]["sha256"] != document["model"]["checkpoint"]["sha256"]
+    document = _document(tmp_path / "current")  # the report is still written
+    assert document["comparison"] is not None
+    assert _document(previous)["model"]["checkpoint"]["sha256"] != document["model"]["checkpoint"]["sha256"]
     gates = {gate["expression"]: gate["passed"] for gate in document["gates"]}
     assert gates == {"accuracy<1.01": False, "roc_auc<-1": True}
-    assert "Changes since the previous report" in (current / "report.html").read_text()
-
-
-def test_fail_if_passing_gates_exit_zero(tmp_path, tiny_pcam, checkpoint_a):
-    code, _ = _build(tmp_path, tiny_pcam, checkpoint_a, "passing", "--methods", "grad_cam",
-                     "--fail-if", "accuracy<0")
-    assert code == 0
+    assert "Changes since the previous report" in (tmp_path / "current" / "report.html").read_text()

@@ -92,3 +92,19 @@ def test_sigterm_at_any_point_of_a_command_exits_130(monkeypatch, capsys):
     assert cli.main(["build", "--images", "2"]) == cli.EXIT_INTERRUPTED
     assert "interrupted" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_command_line_log_lines_have_one_format(capsys):
+    import logging
+
+    root = logging.getLogger("reportgen")
+    saved = root.handlers[:], root.level, root.propagate
+    try:
+        main(["methods", "-q"])  # configures logging as every command does, at warning level for -q
+        capsys.readouterr()
+        logging.getLogger("reportgen.report.pdf").warning("refused a URL")
+        logging.getLogger("reportgen.report.pdf").info("hidden")
+        assert capsys.readouterr().err == "reportgen: refused a URL\n"
+        assert root.propagate is False
+    finally:
+        root.handlers[:], root.level, root.propagate = saved[0], saved[1], saved[2]

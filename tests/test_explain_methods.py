@@ -9,7 +9,7 @@ from torch import nn
 
 from reportgen.errors import ConfigError
 from reportgen.explain import get_explainer
-from reportgen.explain._runtime import image_seed
+from reportgen.runtime import derive_seed
 from reportgen.explain._superpixels import quickshift_segments
 
 SMALL_SUPERPIXELS = {"kernel_size": 2, "max_dist": 20}
@@ -207,7 +207,7 @@ def test_lime_display_map_is_the_top_positive_superpixels(count):
     display, raw = result.display_maps[0], result.maps[0]
     assert set(np.unique(display)) <= {0.0, 1.0} and display.max() == 1
     image_hwc = blocky_image()[0].permute(1, 2, 0).double().numpy()
-    segments = quickshift_segments(image_hwc, seed=image_seed(seed, 0), ratio=0.2, **SMALL_SUPERPIXELS)
+    segments = quickshift_segments(image_hwc, seed=derive_seed(seed, 0), ratio=0.2, **SMALL_SUPERPIXELS)
     shown = np.unique(segments[display == 1])
     assert 1 <= len(shown) <= count
     assert all((display[segments == segment] == 1).all() for segment in shown)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from reportgen.errors import ConfigError
-from reportgen.metrics.stats import bootstrap_ci, holm_correction, paired_wilcoxon, pairwise_wilcoxon, summarise
+from reportgen.metrics.stats import bootstrap_ci, holm_correction, paired_wilcoxon, pairwise_wilcoxon, mean_with_interval
 
 
 def test_bootstrap_contains_mean_and_is_deterministic():
@@ -35,8 +35,8 @@ def test_bootstrap_edge_cases():
         bootstrap_ci([1.0, 2.0], seed=0, confidence=95)
 
 
-def test_summarise_is_plain_json():
-    summary = summarise(np.array([0.1, 0.3, np.nan]), seed=0)
+def test_mean_with_interval_is_plain_json():
+    summary = mean_with_interval(np.array([0.1, 0.3, np.nan]), seed=0)
     assert summary["mean"] == pytest.approx(0.2)
     assert summary["per_image"] == [pytest.approx(0.1), pytest.approx(0.3), None]
     assert all(type(v) is float for v in summary["ci95"])

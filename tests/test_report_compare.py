@@ -8,13 +8,13 @@ from gold.fixture import make_document, make_previous
 from reportgen.errors import ConfigError
 from reportgen.report.compare import compare_reports, load_previous_report
 from reportgen.report.gates import evaluate_gates, parse_gate
-from reportgen.report.summary import summarise
+from reportgen.report.summary import summarise_findings
 
 
 @pytest.fixture
 def current():
     document = make_document(3)
-    document["summary"] = summarise(document)
+    document["summary"] = summarise_findings(document)
     return document
 
 
@@ -37,9 +37,9 @@ def test_model_accuracy_and_method_changes(current, previous):
 
 def test_patch_changes_only_for_shared_ids_largest_first(current, previous):
     comparison = compare_reports(current, previous)
-    # valid:01000 is in both; valid:01001 was replaced by valid:99999 in the previous run.
+    # valid:1000 is in both; valid:1001 was replaced by valid:99999 in the previous run.
     assert comparison["shared_patches"] == 1
-    assert {row["patch_id"] for row in comparison["patches"]} == {"valid:01000"}
+    assert {row["patch_id"] for row in comparison["patches"]} == {"valid:1000"}
     assert comparison["patches"][0]["method"] == "grad_cam"
     assert comparison["patches"][0]["metric"] == "deletion_auc"
     assert comparison["patches"][0]["change"] == pytest.approx(0.25)

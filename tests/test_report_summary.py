@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from reportgen.report.summary import UNIFORM_CENTRE_MASS, rank_methods, summarise
+from reportgen.report.summary import UNIFORM_CENTRE_MASS, rank_methods, summarise_findings
 from gold.fixture import make_document
 
 
@@ -14,7 +14,7 @@ def document():
 
 
 def test_most_faithful_follows_the_metric_direction(document):
-    summary = summarise(document)
+    summary = summarise_findings(document)
     deletion = document["methods"]
     best_deletion = min(deletion, key=lambda name: deletion[name]["deletion_auc"]["mean"])
     best_insertion = max(deletion, key=lambda name: deletion[name]["insertion_auc"]["mean"])
@@ -29,23 +29,23 @@ def test_significance_is_read_from_the_holm_corrected_test_of_the_top_two(docume
         test["p_holm"] = 0.5
         if {test["a"], test["b"]} == set(ranking[:2]):
             test["p_holm"] = 0.01
-    best = summarise(document)["most_faithful"]["deletion"]
+    best = summarise_findings(document)["most_faithful"]["deletion"]
     assert best["runner_up"] == ranking[1]
     assert best["significant"] is True and best["p_holm"] == 0.01
-    assert "is significant" in summarise(document)["verdict"]
+    assert "is significant" in summarise_findings(document)["verdict"]
 
 
 def test_not_significant_is_said_in_words(document):
     for test in document["significance"]["deletion"]:
         test["p_holm"] = 0.2
-    summary = summarise(document)
+    summary = summarise_findings(document)
     assert summary["most_faithful"]["deletion"]["significant"] is False
     assert "not significant" in summary["verdict"]
 
 
 def test_every_kind_of_warning_is_raised(document):
     document["model"]["evaluation"]["accuracy"] = 0.7
-    warnings = summarise(document)["warnings"]
+    warnings = summarise_findings(document)["warnings"]
     text = "\n".join(warnings)
     assert "accuracy is low (0.700" in text
     assert "LIME is no better than the random reference map on deletion" in text
@@ -55,7 +55,7 @@ def test_every_kind_of_warning_is_raised(document):
     # The fixture's LIME centre mass (0.1) is below a uniform map's share.
     assert document["localisation"]["lime"]["centre_mass"]["mean"] < UNIFORM_CENTRE_MASS
     assert "LIME puts less attribution on the centre" in text
-    assert summarise(document)["accuracy"] == 0.7
+    assert summarise_findings(document)["accuracy"] == 0.7
 
 
 def test_a_clean_document_has_no_warnings(document):
@@ -69,7 +69,7 @@ def test_a_clean_document_has_no_warnings(document):
         record["centre_mass"]["mean"] = 0.4
     for image in clean["images"]:
         image["note"] = "All methods agree on the centre."
-    summary = summarise(clean)
+    summary = summarise_findings(clean)
     assert summary["warnings"] == []
     assert summary["verdict"].endswith("No warnings.")
 
@@ -78,7 +78,7 @@ def test_a_coarse_cam_that_loses_to_random_points_at_a_finer_layer(document):
     grad_cam = document["methods"]["grad_cam"]
     grad_cam["settings"] = {"target_layer": "backbone.layer4.1", "feature_map_size": "3x3"}
     grad_cam["beats_random"] = {"deletion": False, "insertion": True}
-    text = "\n".join(summarise(document)["warnings"])
+    text = "\n".join(summarise_findings(document)["warnings"])
     assert "Grad-CAM is no better than the random reference map on deletion AUC" in text
     assert "Grad-CAM: the backbone.layer4.1 map has 9 cells or fewer" in text
     assert "--grad-cam-layer backbone.layer3.1" in text
@@ -91,4 +91,4 @@ def test_a_coarse_cam_that_loses_to_random_points_at_a_finer_layer(document):
 ])
 def test_no_finer_layer_hint_when_the_map_wins_or_is_not_coarse(document, settings, beats):
     document["methods"]["grad_cam"].update(settings=settings, beats_random=beats)
-    assert "--grad-cam-layer" not in "\n".join(summarise(document)["warnings"])
+    assert "--grad-cam-layer" not in "\n".join(summarise_findings(document)["warnings"])

@@ -5,8 +5,9 @@ Extra, by name with ``--methods``: ``saliency``, ``smoothgrad``, ``occlusion``,
 ``kernel_shap``, ``grad_cam_pp``.
 """
 
-from reportgen.explain.base import Explainer, ExplainerInfo, Explanation, get_explainer, list_explainers, register
+from reportgen.explain.base import (Explainer, ExplainerInfo, Explanation, get_explainer, list_explainers, register,
+                                    unregister)
 from reportgen.explain import integrated_gradients, grad_cam, lime  # noqa: F401  (registers defaults)
 from reportgen.explain import saliency, smoothgrad, occlusion, kernel_shap, grad_cam_pp  # noqa: F401
 
-__all__ = ["Explainer", "ExplainerInfo", "Explanation", "get_explainer", "list_explainers", "register"]
+__all__ = ["Explainer", "ExplainerInfo", "Explanation", "get_explainer", "list_explainers", "register", "unregister"]

@@ -59,9 +59,15 @@ class CamExplainer(Explainer):
         """The pytorch-grad-cam class that computes the CAM."""
         raise NotImplementedError
 
-    def _check_settings(self) -> None:
-        if not isinstance(self.settings["target_layer"], str):
-            raise ConfigError(f"{self.name}: setting target_layer={self.settings['target_layer']!r} must be a dotted module name")
+    @classmethod
+    def _check_settings(cls, settings: dict) -> dict:
+        if not isinstance(settings["target_layer"], str):
+            raise ConfigError(f"{cls.name}: setting target_layer={settings['target_layer']!r} must be a dotted module name")
+        return settings
+
+    def __init__(self, model: torch.nn.Module, **options):
+        super().__init__(model, **options)
+        # The layer exists only on a model, so it is checked here rather than with the other settings.
         self.layer = resolve_layer(self.model, self.settings["target_layer"], self.name)
         self.feature_map_size: str | None = None
 

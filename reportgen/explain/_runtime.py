@@ -1,4 +1,4 @@
-"""What every explainer needs around the model: a guard, seeds, and pass counts.
+"""What every explainer needs around the model: a guard, seeded generators, and pass counts.
 
 Explaining must not change the model it explains: :func:`guarded_model` puts
 it in eval mode and freezes its parameters for the duration (gradients are
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 
-import numpy as np
 import torch
 
 from reportgen.inference import autocast_context
@@ -35,15 +34,6 @@ def guarded_model(model: torch.nn.Module):
         for parameter, flag, grad in zip(parameters, flags, grads):
             parameter.requires_grad_(flag)
             parameter.grad = grad
-
-
-def image_seed(seed: int, index: int) -> int:
-    """A 31-bit seed for image ``index`` of a run seeded with ``seed``.
-
-    Derived with numpy's SeedSequence so neighbouring images get unrelated
-    streams, and an image's result does not depend on the batch it came in.
-    """
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
 @contextlib.contextmanager

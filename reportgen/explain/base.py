@@ -20,7 +20,8 @@ import torch
 from reportgen.errors import DataError, unknown_name_error
 from reportgen.explain._runtime import guarded_model
 from reportgen.explain._settings import check_choice, check_int, check_known
-from reportgen.inference import PRECISIONS, model_device
+from reportgen.config import PRECISIONS
+from reportgen.inference import model_device
 
 
 @dataclass(frozen=True)
@@ -92,14 +93,12 @@ class Explainer:
         progress: bool = False,
         **settings,
     ):
-        check_known(self.name, settings, self.defaults)
         self.model = model
         self.seed = check_int(self.name, "seed", seed, minimum=0)
         self.batch_size = check_int(self.name, "batch_size", batch_size)
         self.precision = check_choice(self.name, "precision", precision, PRECISIONS)
         self.progress = bool(progress)
-        self.settings = {**self.defaults, **settings}
-        self._check_settings()
+        self.settings = self.resolve_settings(settings)
         self.forward_passes = 0
         self.backward_passes = 0
         self.warnings: list[str] = []
@@ -136,8 +135,21 @@ class Explainer:
             **self._details(),
         }
 
-    def _check_settings(self) -> None:
-        """Raise ConfigError for an invalid value in ``self.settings``."""
+    @classmethod
+    def resolve_settings(cls, given: dict) -> dict:
+        """The method's settings: :attr:`defaults` overridden by ``given``, checked.
+
+        Needs no model, so a configuration is checked before any expensive
+        step. Unknown names and invalid values raise a ConfigError that names
+        the valid ones.
+        """
+        check_known(cls.name, given, cls.defaults)
+        return cls._check_settings({**cls.defaults, **given})
+
+    @classmethod
+    def _check_settings(cls, settings: dict) -> dict:
+        """``settings`` with values normalised; raise ConfigError for an invalid one."""
+        return settings
 
     def _details(self) -> dict:
         """Extra provenance (fixed choices, library versions) for :meth:`describe`."""
@@ -198,6 +210,11 @@ def register(info: ExplainerInfo) -> ExplainerInfo:
         raise ValueError(f"explainer {info.name!r} is already registered")
     _REGISTRY[info.name] = info
     return info
+
+
+def unregister(name: str) -> None:
+    """Remove a method from the registry (for methods registered by a test or a plugin's teardown)."""
+    _REGISTRY.pop(name, None)
 
 
 def list_explainers(*, default_only: bool = False) -> list[str]:

@@ -29,9 +29,11 @@ class IntegratedGradients(Explainer):
     name = "integrated_gradients"
     defaults = {"n_steps": 50, "baseline": "black"}
 
-    def _check_settings(self) -> None:
-        check_int(self.name, "n_steps", self.settings["n_steps"])
-        check_choice(self.name, "baseline", self.settings["baseline"], BASELINES)
+    @classmethod
+    def _check_settings(cls, settings: dict) -> dict:
+        check_int(cls.name, "n_steps", settings["n_steps"])
+        check_choice(cls.name, "baseline", settings["baseline"], BASELINES)
+        return settings
 
     def _details(self) -> dict:
         import captum

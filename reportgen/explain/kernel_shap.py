@@ -14,10 +14,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from reportgen.explain._runtime import CountingForward, image_seed, seeded_torch
+from reportgen.explain._runtime import CountingForward, seeded_torch
 from reportgen.explain._settings import check_float, check_int
 from reportgen.explain._superpixels import QUICKSHIFT_DEFAULTS, quickshift_segments
 from reportgen.explain.base import Explainer, ExplainerInfo, register
+from reportgen.runtime import derive_seed
 
 
 class KernelShap(Explainer):
@@ -27,11 +28,13 @@ class KernelShap(Explainer):
     name = "kernel_shap"
     defaults = {"n_samples": 200, "hide_color": 0.0, **QUICKSHIFT_DEFAULTS}
 
-    def _check_settings(self) -> None:
-        check_int(self.name, "n_samples", self.settings["n_samples"], minimum=2)
-        self.settings["hide_color"] = check_float(self.name, "hide_color", self.settings["hide_color"], maximum=1.0)
+    @classmethod
+    def _check_settings(cls, settings: dict) -> dict:
+        check_int(cls.name, "n_samples", settings["n_samples"], minimum=2)
+        settings["hide_color"] = check_float(cls.name, "hide_color", settings["hide_color"], maximum=1.0)
         for key in QUICKSHIFT_DEFAULTS:
-            check_float(self.name, key, self.settings[key], minimum=0.0, inclusive=key == "ratio")
+            check_float(cls.name, key, settings[key], minimum=0.0, inclusive=key == "ratio")
+        return settings
 
     def _details(self) -> dict:
         import captum
@@ -52,7 +55,7 @@ class KernelShap(Explainer):
         quickshift = {key: self.settings[key] for key in QUICKSHIFT_DEFAULTS}
         maps, n_superpixels = [], []
         for index in tqdm(range(len(images)), desc="kernel_shap", disable=not self.progress):
-            seed = image_seed(self.seed, index)
+            seed = derive_seed(self.seed, index)
             segments = quickshift_segments(pixels[index], seed=seed, **quickshift)
             mask = torch.from_numpy(segments).to(images.device)[None, None].expand(1, 3, -1, -1)
             if segments.max() == 0:

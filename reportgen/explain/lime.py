@@ -23,11 +23,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from reportgen.explain._runtime import image_seed
 from reportgen.explain._settings import check_float, check_int
 from reportgen.explain._superpixels import QUICKSHIFT_DEFAULTS, paint, quickshift_segmenter
 from reportgen.explain.base import Explainer, ExplainerInfo, register
 from reportgen.inference import predict_proba
+from reportgen.runtime import derive_seed
 
 logger = logging.getLogger(__name__)
 
@@ -70,12 +70,14 @@ class Lime(Explainer):
     name = "lime"
     defaults = {"num_samples": 1000, "hide_color": 0.0, "num_display_superpixels": 5, **QUICKSHIFT_DEFAULTS}
 
-    def _check_settings(self) -> None:
-        check_int(self.name, "num_samples", self.settings["num_samples"], minimum=2)
-        check_int(self.name, "num_display_superpixels", self.settings["num_display_superpixels"])
-        self.settings["hide_color"] = check_float(self.name, "hide_color", self.settings["hide_color"], maximum=1.0)
+    @classmethod
+    def _check_settings(cls, settings: dict) -> dict:
+        check_int(cls.name, "num_samples", settings["num_samples"], minimum=2)
+        check_int(cls.name, "num_display_superpixels", settings["num_display_superpixels"])
+        settings["hide_color"] = check_float(cls.name, "hide_color", settings["hide_color"], maximum=1.0)
         for key in QUICKSHIFT_DEFAULTS:
-            check_float(self.name, key, self.settings[key], minimum=0.0, inclusive=key == "ratio")
+            check_float(cls.name, key, settings[key], minimum=0.0, inclusive=key == "ratio")
+        return settings
 
     def _details(self) -> dict:
         return {
@@ -89,7 +91,7 @@ class Lime(Explainer):
         pixels = images.permute(0, 2, 3, 1).double().cpu().numpy()
         maps, display, n_superpixels, fit_scores = [], [], [], []
         for index in tqdm(range(len(images)), desc="lime", disable=not self.progress):
-            weights, segments, score = self._explain_one(pixels[index], int(targets[index]), image_seed(self.seed, index))
+            weights, segments, score = self._explain_one(pixels[index], int(targets[index]), derive_seed(self.seed, index))
             maps.append(paint(segments, weights))
             display.append(self._display_map(segments, weights))
             n_superpixels.append(int(segments.max()) + 1)

@@ -25,10 +25,12 @@ class Occlusion(Explainer):
     name = "occlusion"
     defaults = {"window": 8, "stride": 4, "baseline": 0.0}
 
-    def _check_settings(self) -> None:
-        check_int(self.name, "window", self.settings["window"])
-        check_int(self.name, "stride", self.settings["stride"])
-        self.settings["baseline"] = check_float(self.name, "baseline", self.settings["baseline"], maximum=1.0)
+    @classmethod
+    def _check_settings(cls, settings: dict) -> dict:
+        check_int(cls.name, "window", settings["window"])
+        check_int(cls.name, "stride", settings["stride"])
+        settings["baseline"] = check_float(cls.name, "baseline", settings["baseline"], maximum=1.0)
+        return settings
 
     def _details(self) -> dict:
         import captum

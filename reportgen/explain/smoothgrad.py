@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 from tqdm.auto import tqdm
 
-from reportgen.explain._runtime import CountingForward, image_seed, seeded_torch
+from reportgen.explain._runtime import CountingForward, seeded_torch
 from reportgen.explain._settings import check_float, check_int
 from reportgen.explain.base import Explainer, ExplainerInfo, register
+from reportgen.runtime import derive_seed
 
 
 class SmoothGrad(Explainer):
@@ -24,9 +25,11 @@ class SmoothGrad(Explainer):
     name = "smoothgrad"
     defaults = {"n_samples": 25, "stdev": 0.15}
 
-    def _check_settings(self) -> None:
-        check_int(self.name, "n_samples", self.settings["n_samples"])
-        self.settings["stdev"] = check_float(self.name, "stdev", self.settings["stdev"])
+    @classmethod
+    def _check_settings(cls, settings: dict) -> dict:
+        check_int(cls.name, "n_samples", settings["n_samples"])
+        settings["stdev"] = check_float(cls.name, "stdev", settings["stdev"])
+        return settings
 
     def _details(self) -> dict:
         import captum
@@ -41,7 +44,7 @@ class SmoothGrad(Explainer):
         n_samples = self.settings["n_samples"]
         maps = []
         for index in tqdm(range(len(images)), desc="smoothgrad", disable=not self.progress):
-            with seeded_torch(image_seed(self.seed, index), images.device):
+            with seeded_torch(derive_seed(self.seed, index), images.device):
                 gradients = tunnel.attribute(
                     images[index : index + 1],
                     nt_type="smoothgrad",

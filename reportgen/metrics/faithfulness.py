@@ -34,12 +34,12 @@ import torch
 from torchvision.transforms.functional import gaussian_blur
 from tqdm import tqdm
 
+from reportgen.config import SUBSTRATES
 from reportgen.errors import ConfigError, DataError, unknown_name_error
 from reportgen.inference import predict_proba
 
 logger = logging.getLogger(__name__)
 
-SUBSTRATES = ("black", "white", "mean", "blur")
 MODES = ("deletion", "insertion")
 DEFAULT_SUBSTRATE = {"deletion": "mean", "insertion": "blur"}
 

@@ -68,7 +68,7 @@ def bootstrap_ci(
     return (float(low), float(high))
 
 
-def summarise(values, *, seed: int) -> dict:
+def mean_with_interval(values, *, seed: int) -> dict:
     """Mean, bootstrap 95% interval and per-image values as plain JSON-safe numbers.
 
     Returns

@@ -1,4 +1,4 @@
-"""Write a report directory atomically, one run at a time.
+"""Write a report directory atomically, one run at a time, and the files in it.
 
 A scheduled run that dies half way must leave last month's report exactly as
 it was.  The report is built in a temporary directory next to ``--out`` (same
@@ -9,6 +9,7 @@ A lock file beside it stops two runs writing the same ``--out`` at once.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -17,34 +18,15 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from reportgen.errors import ConfigError
+import numpy as np
+
+from reportgen.config import BuildConfig, config_to_toml
+from reportgen.errors import ConfigError, sigterm_as_interrupt
 
 logger = logging.getLogger(__name__)
 
 #: A file every report directory carries, so reportgen only ever replaces its own output.
 MARKER = "report.json"
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, turned into an exception so the same clean-up as Ctrl-C runs."""
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Raise :class:`Terminated` on SIGTERM inside the block (main thread only)."""
-
-    def _handler(signum, frame):
-        raise Terminated(f"terminated by signal {signum}")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, _handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def check_output_dir(out: Path) -> None:
@@ -152,3 +134,29 @@ def _swap_into_place(staging: Path, out: Path) -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
     if retired is not None:
         shutil.rmtree(retired, ignore_errors=True)
+
+
+def write_outputs(staging: Path, document: dict, config: BuildConfig, *, images: np.ndarray,
+                  masks: np.ndarray | None, labels, targets, predictions, patch_indices,
+                  maps: dict[str, np.ndarray]) -> None:
+    """report.json, the resolved configuration, and the raw maps a user can recompute anything from.
+
+    Parameters
+    ----------
+    images : (N, 96, 96, 3) uint8 explained patches; masks : (N, 96, 96) uint8 or ``None``.
+    labels, targets, predictions, patch_indices : (N,) ints.
+    maps : method name -> (N, 96, 96) float32 raw maps.
+    """
+    (staging / "report.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    (staging / "config.toml").write_text(config_to_toml(config), encoding="utf-8")
+    np.savez_compressed(
+        staging / "attributions.npz",
+        images=images,
+        patch_ids=np.array([f"{config.split}:{int(i)}" for i in patch_indices]),
+        patch_indices=np.asarray(patch_indices, dtype=np.int64),
+        labels=np.asarray(labels, dtype=np.int64),
+        targets=np.asarray(targets, dtype=np.int64),
+        predictions=np.asarray(predictions, dtype=np.int64),
+        **{f"maps_{name}": values for name, values in maps.items()},
+        **({"masks": masks} if masks is not None else {}),
+    )

@@ -1,0 +1,139 @@
+"""``reportgen build``: the one function that knows the order of steps.
+
+data -> model -> evaluation -> selection -> explanations -> scores -> sanity
+-> document -> report files.  Each step is a call into a module of this
+package with one job (:mod:`~reportgen.build.data`, :mod:`~reportgen.build.model`,
+:mod:`~reportgen.build.explain`, :mod:`~reportgen.build.score`,
+:mod:`~reportgen.build.sanity`, :mod:`~reportgen.build.document`,
+:mod:`~reportgen.build.output`); this function wires them together, times them,
+and writes the result atomically (the previous report stays as it was if
+anything fails or the run is interrupted).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from reportgen.build.data import dataset_mean_colour, open_data
+from reportgen.build.document import BuildRecord, DataFacts, assemble_document
+from reportgen.build.explain import explain_patches
+from reportgen.build.model import obtain_model, predict_evaluation_split
+from reportgen.build.output import atomic_output_dir, check_output_dir, write_outputs
+from reportgen.build.sanity import sanity_checks
+from reportgen.build.score import score_maps
+from reportgen.cache import ArrayCache, default_cache_dir
+from reportgen.config import BuildConfig
+from reportgen.data import as_float_tensor, select_cases
+from reportgen.errors import ConfigError
+from reportgen.report.compare import load_previous_report
+from reportgen.report.figures import FigureInputs
+from reportgen.report.gates import parse_gate
+from reportgen.report.render import render_report
+from reportgen.runtime import Stopwatch, machine_description, package_versions, resolve_device, seed_everything
+from reportgen.schema import ReportDocument
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BuildOutcome:
+    """Where the report went, its document (report.json) and the gates that failed."""
+
+    out_dir: Path
+    document: ReportDocument
+    failed_gates: list[dict]
+
+
+def _check_paths(config: BuildConfig) -> None:
+    """Refuse missing input paths and an unusable ``--out`` before any data is generated or read."""
+    if config.checkpoint and not Path(config.checkpoint).expanduser().is_file():
+        raise ConfigError(f"checkpoint {config.checkpoint} does not exist; check the --checkpoint path")
+    if config.data_dir and not Path(config.data_dir).expanduser().is_dir():
+        raise ConfigError(f"data directory {config.data_dir} does not exist; check the --data-dir path")
+    check_output_dir(Path(config.out))
+
+
+def build_report(config: BuildConfig, *, command_line: str = "", progress: bool = True) -> BuildOutcome:
+    """Build ``report.html``, ``report.pdf``, ``report.json`` and ``attributions.npz`` into ``config.out``.
+
+    Raises :class:`reportgen.errors.UserInputError` for bad input (nothing is
+    written and the previous report is untouched); gates are evaluated but do
+    not raise: the caller decides the exit code from ``failed_gates``.
+    """
+    # Everything that can be refused is refused before the first expensive step.
+    _check_paths(config)
+    previous = load_previous_report(config.compare) if config.compare else None
+    gates = [parse_gate(text) for text in config.fail_if]
+    watch = Stopwatch()
+    device = resolve_device(config.device)
+    seed_everything(config.seed)
+    cache_root = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
+    cache = ArrayCache(cache_root / "results", enabled=not config.no_cache)
+
+    with atomic_output_dir(config.out) as staging:
+        with watch.stage("data"):
+            data = open_data(config, cache_root)
+            split = data.split(config.split)
+        with watch.stage("model"):
+            loaded = obtain_model(config, data, cache_root=cache_root, device=device, progress=progress)
+            # channels_last: the faster convolution layout for batched CPU and GPU inference.
+            model = loaded.model.to(device, memory_format=torch.channels_last).eval()
+        cache_context = {"checkpoint": loaded.info["sha256"], "data": data.fingerprint, "split": config.split}
+        with watch.stage("evaluation"):
+            evaluated, probabilities, labels, evaluation = predict_evaluation_split(
+                model, split, config=config, progress=progress, cache=cache, cache_context=cache_context)
+        with watch.stage("selection"):
+            predictions = probabilities.argmax(axis=1)
+            chosen, strata, selection_description = select_cases(
+                labels, predictions, probabilities.max(axis=1), config.images, seed=config.seed)
+            order = np.argsort(evaluated[chosen], kind="stable")  # report patches in split order
+            chosen, strata = chosen[order], [strata[i] for i in order]
+            patch_indices = evaluated[chosen]
+            batch = split.read(patch_indices)
+            images = as_float_tensor(batch.images).to(device)
+            targets = predictions[chosen] if config.target == "predicted" else labels[chosen]
+            target_tensor = torch.as_tensor(targets, dtype=torch.long, device=device)
+            dataset_mean = dataset_mean_colour(data, config.split, cache=cache)
+        with watch.stage("explain"):
+            methods = explain_patches(model, images, target_tensor, patch_indices, config=config, cache=cache,
+                                      cache_context=cache_context, progress=progress)
+        scores = score_maps(model, images, target_tensor, patch_indices, batch.masks, methods, config=config,
+                            dataset_mean=dataset_mean, cache=cache, cache_context=cache_context, watch=watch,
+                            progress=progress)
+        sanity = None
+        if config.sanity_images > 0:
+            with watch.stage("sanity"):
+                sanity = sanity_checks(model, images, target_tensor, patch_indices, methods, config=config,
+                                       cache=cache, cache_context=cache_context)
+
+        split_labels = np.asarray(split.labels)
+        record = BuildRecord(
+            config=config, command_line=command_line,
+            data=DataFacts(source=data.source, data_dir=config.data_dir, fingerprint=data.fingerprint,
+                           counts={name: len(s) for name, s in data.splits.items()},
+                           split_label_counts={"0": int((split_labels == 0).sum()),
+                                               "1": int((split_labels == 1).sum())},
+                           has_masks=bool(split.has_masks)),
+            model_info=loaded.info, evaluation=evaluation, patch_indices=patch_indices, labels=labels[chosen],
+            predictions=predictions[chosen], probabilities=probabilities[chosen], targets=targets, strata=strata,
+            slide_ids=None if split.slide_ids is None else list(split.slide_ids[patch_indices]),
+            selection_description=selection_description, methods=methods, scores=scores, sanity=sanity,
+            dataset_mean=dataset_mean, machine=machine_description(device), versions=package_versions(),
+            timings=watch.seconds,
+        )
+        document = assemble_document(record, previous=previous, gates=gates)
+        figures = FigureInputs(images=batch.images, maps={name: result.display_maps for name, result in methods.items()},
+                               masks=batch.masks)
+        with watch.stage("render"):
+            render_report(document, figures, staging, pdf=config.pdf)
+        write_outputs(staging, document, config, images=batch.images, masks=batch.masks, labels=batch.labels,
+                      targets=targets, predictions=predictions[chosen], patch_indices=patch_indices,
+                      maps={name: result.maps for name, result in methods.items()})
+
+    failed = [gate for gate in document["gates"] or [] if not gate["passed"]]
+    return BuildOutcome(out_dir=Path(config.out), document=document, failed_gates=failed)

@@ -1,0 +1,324 @@
+"""The one producer of the report document (report.json), from what a build computed.
+
+Everything the report shows is assembled here, summary, comparison with a
+previous report and gates included, before anything is rendered; the
+templates read only this document (plus the patch images and display maps).
+The input is :class:`BuildRecord`, plain arrays and values, so a document can
+be produced from small arrays without a model (the gold fixture does that).
+The schema is :mod:`reportgen.schema`.
+"""
+
+from __future__ import annotations
+
+import datetime as _datetime
+from dataclasses import dataclass
+
+import numpy as np
+
+from reportgen import __version__
+from reportgen.build.explain import MethodResult
+from reportgen.build.sanity import SanityOutcome
+from reportgen.build.score import Scores
+from reportgen.config import BuildConfig
+from reportgen.metrics.faithfulness import NOTEBOOK_DELETION_NOTE, TIE_BREAK_RULE
+from reportgen.metrics.references import REFERENCE_TITLES
+from reportgen.metrics.stats import mean_with_interval, pairwise_wilcoxon, plain_float
+from reportgen.report.compare import compare_reports
+from reportgen.report.gates import Gate, evaluate_gates
+from reportgen.report.summary import summarise_findings
+from reportgen.schema import SCHEMA_VERSION, ReportDocument
+
+METRIC_NOTES = (
+    "Deletion: pixels are replaced by the deletion substrate in order of attribution, highest first; "
+    "the curve is the softmax probability of the tracked class; lower area is better.",
+    "Insertion: pixels are restored from the image onto the insertion substrate in the same order; "
+    "higher area is better.",
+    "Area under each curve: trapezoid over the fraction of pixels changed, x in [0, 1]; "
+    "intervals are percentile-bootstrap 95% intervals of the mean over patches.",
+    NOTEBOOK_DELETION_NOTE,
+    "Significance: two-sided paired Wilcoxon signed-rank tests on per-patch AUCs, Holm-corrected across pairs.",
+)
+
+TARGET_DESCRIPTIONS = {"predicted": "the class the model predicts on the clean image (top-1)",
+                       "label": "the ground-truth label"}
+STRATA = ("TP", "TN", "FP", "FN")
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """What the report says about the data (from :class:`reportgen.data.PCamDataset`).
+
+    ``split_label_counts`` : label -> patches of that label in the explained split.
+    """
+
+    source: str
+    data_dir: str | None
+    fingerprint: str
+    counts: dict[str, int]
+    split_label_counts: dict[str, int]
+    has_masks: bool
+
+
+@dataclass
+class BuildRecord:
+    """Everything a build computed, as arrays and plain values: the producer's input.
+
+    Attributes
+    ----------
+    config, command_line : the resolved configuration and how it was asked for.
+    data : :class:`DataFacts`.
+    model_info : the loaded model's ``info`` (path, sha256, format, recipe, training, history, ...).
+    evaluation : model-card metrics on the evaluated patches.
+    patch_indices, labels, predictions, targets : (N,) ints of the explained patches.
+    probabilities : (N, 2) softmax outputs; strata : N of TP/TN/FP/FN; slide_ids : N strings or ``None``.
+    selection_description : how the patches were chosen.
+    methods : name -> maps and costs; scores : curves, agreement, localisation.
+    sanity : name -> randomisation outcome, or ``None`` when skipped.
+    dataset_mean : (r, g, b) of the ``mean`` substrate.
+    machine, versions, timings : what computed it, and how long each stage took.
+    """
+
+    config: BuildConfig
+    command_line: str
+    data: DataFacts
+    model_info: dict
+    evaluation: dict
+    patch_indices: np.ndarray
+    labels: np.ndarray
+    predictions: np.ndarray
+    probabilities: np.ndarray
+    targets: np.ndarray
+    strata: list[str]
+    slide_ids: list[str] | None
+    selection_description: str
+    methods: dict[str, MethodResult]
+    scores: Scores
+    sanity: dict[str, SanityOutcome] | None
+    dataset_mean: tuple[float, float, float]
+    machine: dict
+    versions: dict
+    timings: dict[str, float]
+
+
+def plain(value):
+    """Numpy scalars and arrays to JSON-safe Python values (non-finite floats become None)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return plain(value.tolist())
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return plain_float(value)
+    return value
+
+
+def _scored(curves, seed: int) -> dict:
+    return {
+        "deletion_auc": mean_with_interval(curves.deletion_auc, seed=seed),
+        "insertion_auc": mean_with_interval(curves.insertion_auc, seed=seed),
+        "curves": {"deletion_mean": [float(v) for v in np.nanmean(curves.deletion, axis=0)],
+                   "insertion_mean": [float(v) for v in np.nanmean(curves.insertion, axis=0)]},
+    }
+
+
+def _method_sections(record: BuildRecord, baselines: dict) -> dict:
+    seed = record.config.seed
+    random = baselines["random"]
+    sections = {}
+    for name, result in record.methods.items():
+        entry = {"title": result.title, **_scored(record.scores.curves[name], seed)}
+        entry.update(
+            reference=result.reference, settings=result.settings, seconds=result.seconds,
+            forward_passes=result.forward_passes, backward_passes=result.backward_passes,
+            cached_patches=result.cached, warnings=list(result.warnings),
+            extras={key: mean_with_interval(values, seed=seed) for key, values in result.extras.items()},
+        )
+        entry["beats_random"] = {
+            "deletion": entry["deletion_auc"]["mean"] < random["deletion_auc"]["mean"],
+            "insertion": entry["insertion_auc"]["mean"] > random["insertion_auc"]["mean"],
+        }
+        sections[name] = entry
+    return sections
+
+
+def _ranking(aucs: dict[str, np.ndarray], *, lower_is_better: bool) -> list[str]:
+    means = {name: float(np.nanmean(values)) for name, values in aucs.items()}
+    return sorted(means, key=lambda name: means[name] if lower_is_better else -means[name])
+
+
+def _substrates(record: BuildRecord) -> tuple[dict | None, dict | None]:
+    by_substrate = record.scores.substrate_aucs
+    rankings = {substrate: {mode: _ranking({n: v for n, v in by_name.items() if n in record.methods},
+                                           lower_is_better=(mode == "deletion"))
+                            for mode, by_name in by_mode.items()}
+                for substrate, by_mode in by_substrate.items()}
+    means = {substrate: {mode: {name: plain_float(np.nanmean(values)) for name, values in by_name.items()}
+                         for mode, by_name in by_mode.items()}
+             for substrate, by_mode in by_substrate.items()}
+    return rankings or None, means or None
+
+
+def _sanity(record: BuildRecord) -> dict | None:
+    if record.sanity is None:
+        return None
+    methods = {name: {"stages": outcome.stages, "similarity": [float(v) for v in outcome.similarity],
+                      "final": float(outcome.similarity[-1]),
+                      "per_image_final": [float(v) for v in outcome.per_image[-1]],
+                      "threshold": outcome.threshold, "passed": outcome.passed}
+               for name, outcome in record.sanity.items()}
+    stages = next(iter(record.sanity.values())).stages if record.sanity else None
+    images = min(record.config.sanity_images, len(record.patch_indices))
+    return {"images": images, "stages": stages, "methods": methods}
+
+
+def _images(record: BuildRecord) -> list[dict]:
+    names = [*record.methods, *record.scores.reference_names]
+    curves, localisation = record.scores.curves, record.scores.localisation
+    images = []
+    for i, patch in enumerate(record.patch_indices):
+        images.append({
+            "patch_id": f"{record.config.split}:{int(patch)}",
+            "index": int(patch),
+            "label": int(record.labels[i]),
+            "prediction": int(record.predictions[i]),
+            "probability": float(record.probabilities[i].max()),
+            "tumour_probability": float(record.probabilities[i][1]),
+            "target": int(record.targets[i]),
+            "stratum": record.strata[i],
+            "slide_id": None if record.slide_ids is None else str(record.slide_ids[i]),
+            "per_method": {name: {"deletion_auc": plain_float(curves[name].deletion_auc[i]),
+                                  "insertion_auc": plain_float(curves[name].insertion_auc[i]),
+                                  "centre_mass": plain_float(localisation[name]["centre_mass"][i])}
+                           for name in names},
+            "note": record.scores.notes[i],
+        })
+    return images
+
+
+def _model(record: BuildRecord) -> dict:
+    info, config = record.model_info, record.config
+    preprocessing = dict(info.get("preprocessing") or {})
+    preprocessing["assumed"] = info.get("preprocessing_source") == "assumed"
+    return {
+        "name": config.model_name,
+        "architecture": info.get("architecture", "resnet18"),
+        "recipe": info.get("recipe"),
+        "weights": info.get("weights"),
+        "checkpoint": {"path": info.get("path"), "sha256": info.get("sha256"), "format": info.get("format")},
+        "preprocessing": preprocessing,
+        "training": info.get("training"),
+        "history": info.get("history"),
+        "val_accuracy": record.evaluation.get("accuracy"),
+        "evaluation": record.evaluation,
+        "stored_evaluation": info.get("evaluation"),
+    }
+
+
+def _data(record: BuildRecord) -> dict:
+    config, facts = record.config, record.data
+    explained = np.bincount(np.asarray(record.labels, dtype=np.int64), minlength=2)
+    return {
+        "source": facts.source,
+        "data_dir": str(facts.data_dir) if facts.data_dir else "embedded synthetic PCam-format set",
+        "fingerprint": facts.fingerprint,
+        "split": config.split,
+        "counts": dict(facts.counts),
+        "class_balance": {config.split: dict(facts.split_label_counts)},
+        "has_masks": facts.has_masks,
+        "selection": {
+            "n": len(record.patch_indices),
+            "description": record.selection_description,
+            "strata": {s: record.strata.count(s) for s in STRATA},
+            "explained_label_counts": {"0": int(explained[0]), "1": int(explained[1])},
+        },
+    }
+
+
+def _settings(record: BuildRecord) -> dict:
+    config = record.config
+    return {
+        "target": config.target,
+        "target_description": TARGET_DESCRIPTIONS[config.target],
+        "score": "softmax probability of the tracked class",
+        "steps": config.steps,
+        "substrates": {"deletion": config.deletion_substrate, "insertion": config.insertion_substrate},
+        "dataset_mean": [float(v) for v in record.dataset_mean],
+        "tie_break": TIE_BREAK_RULE,
+        "seed": config.seed,
+        "precision": config.precision,
+        "batch_size": config.batch_size,
+        "methods": list(record.methods),
+    }
+
+
+def _provenance(record: BuildRecord) -> dict:
+    config = record.config
+    return {
+        "command_line": record.command_line,
+        "config": config.to_dict(),
+        "seed": config.seed,
+        "versions": record.versions,
+        "checkpoint_sha256": record.model_info.get("sha256"),
+        "data_fingerprint": record.data.fingerprint,
+        "patch_ids": [f"{config.split}:{int(p)}" for p in record.patch_indices],
+        "machine": record.machine,
+        "timings": dict(record.timings),
+        "forward_passes": {"curves": record.scores.curve_forward_passes},
+        "metric_notes": list(METRIC_NOTES),
+        "reportgen_version": __version__,
+    }
+
+
+def assemble_document(record: BuildRecord, *, previous: dict | None = None, gates: list[Gate] = (),
+                      generated_at: str | None = None) -> ReportDocument:
+    """The complete report document; see :mod:`reportgen.schema` for every key.
+
+    Parameters
+    ----------
+    record : what the build computed.
+    previous : an earlier report.json to compare with (``--compare``), or ``None``.
+    gates : parsed ``--fail-if`` gates, evaluated on the finished document.
+    generated_at : ISO time stamp; default now (UTC).
+    """
+    seed = record.config.seed
+    baselines = {name: {"title": REFERENCE_TITLES.get(name, name), **_scored(record.scores.curves[name], seed)}
+                 for name in record.scores.reference_names}
+    methods = list(record.methods)
+    significance = {
+        mode: pairwise_wilcoxon({name: getattr(record.scores.curves[name], f"{mode}_auc") for name in methods})
+        if len(methods) > 1 else []
+        for mode in ("deletion", "insertion")
+    }
+    substrate_rankings, substrate_aucs = _substrates(record)
+    localisation = {name: {key: None if values is None else mean_with_interval(values, seed=seed)
+                           for key, values in entry.items()}
+                    for name, entry in record.scores.localisation.items()}
+    document = plain({
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": generated_at or _datetime.datetime.now(_datetime.timezone.utc).isoformat(timespec="seconds"),
+        "title": record.config.title,
+        "summary": None,
+        "model": _model(record),
+        "data": _data(record),
+        "settings": _settings(record),
+        "methods": _method_sections(record, baselines),
+        "baselines": baselines,
+        "significance": significance,
+        "substrate_rankings": substrate_rankings,
+        "substrate_aucs": substrate_aucs,
+        "agreement": {k: v for k, v in record.scores.agreement.items() if k != "per_image"},
+        "localisation": localisation,
+        "sanity": _sanity(record),
+        "images": _images(record),
+        "provenance": _provenance(record),
+        "comparison": None,
+        "gates": None,
+    })
+    document["summary"] = summarise_findings(document)
+    if previous is not None:
+        document["comparison"] = compare_reports(document, previous)
+    document["gates"] = evaluate_gates(list(gates), document) if gates else None
+    return document

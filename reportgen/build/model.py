@@ -1,0 +1,62 @@
+"""The build's model step: load ``--checkpoint`` or train (cached), and predict the evaluation split once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from reportgen.cache import ArrayCache
+from reportgen.config import BuildConfig
+from reportgen.data import PCamDataset
+from reportgen.model.checkpoint import LoadedModel, load_checkpoint
+from reportgen.model.evaluate import classification_metrics, predict_evaluation_set
+from reportgen.model.network import parse_preprocessing
+
+
+def obtain_model(config: BuildConfig, data: PCamDataset, *, cache_root: Path, device: torch.device,
+                 progress: bool) -> LoadedModel:
+    """Load ``--checkpoint``, or train (reusing a cached checkpoint for the same data and settings)."""
+    if config.checkpoint:
+        preprocessing = parse_preprocessing(config.preprocessing) if config.preprocessing else None
+        return load_checkpoint(config.checkpoint, preprocessing=preprocessing, device=device)
+    from reportgen.model.settings import demo_train_settings
+    from reportgen.model.train import train_or_load
+
+    # The recipe picks its own defaults: the full recipe's demo epoch, or the
+    # head recipe's 5 epochs on a stratified 10 % (the notebook's text).
+    settings = demo_train_settings(config.recipe, weights=config.weights, seed=config.seed, epochs=config.epochs,
+                                   train_fraction=config.train_fraction)
+    return train_or_load(data, settings, cache_dir=cache_root, device=device, progress=progress)
+
+
+def predict_evaluation_split(model: torch.nn.Module, split, *, config: BuildConfig, progress: bool,
+                             cache: ArrayCache, cache_context: dict
+                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Predict the split once (or ``--eval-limit`` evenly spaced patches) and compute the model-card metrics.
+
+    The predictions are cached by checkpoint hash, data fingerprint, split and
+    limit, so regenerating a report does not re-run the whole split.
+
+    Returns
+    -------
+    indices : (n,) int64 positions in the split that were predicted.
+    probabilities : (n, 2) float32 softmax outputs.
+    labels : (n,) int64.
+    evaluation : :func:`reportgen.model.evaluate.classification_metrics` of those predictions.
+    """
+    def compute() -> dict[str, np.ndarray]:
+        indices, probabilities, labels = predict_evaluation_set(model, split, limit=config.eval_limit,
+                                                                batch_size=config.batch_size, progress=progress)
+        return {"indices": indices, "probabilities": probabilities, "labels": labels}
+
+    def valid(entry: dict) -> bool:
+        n = len(entry["indices"])
+        return entry["probabilities"].shape == (n, 2) and entry["labels"].shape == (n,)
+
+    key = cache.key(kind="split-predictions", limit=config.eval_limit, **cache_context)
+    entry, _ = cache.memo(key, compute, valid)
+    evaluation = classification_metrics(entry["probabilities"], entry["labels"])
+    evaluation["limit"] = config.eval_limit
+    return entry["indices"], entry["probabilities"], entry["labels"], evaluation

@@ -1,0 +1,205 @@
+"""Score every map: faithfulness curves, agreement and localisation (METRICS.md).
+
+Curves are computed for the explanation methods and for the reference maps
+(random, centre prior, Sobel edges) in one batched pass per map set, with the
+clean-image and substrate probabilities shared by every map set (they do not
+depend on the map).  Per-patch curves are cached like the maps; agreement and
+localisation take well under a second and are computed every build.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from reportgen.build.explain import MethodResult
+from reportgen.cache import ArrayCache
+from reportgen.config import SUBSTRATES, BuildConfig
+from reportgen.metrics.agreement import agreement_matrix, agreement_note
+from reportgen.metrics.faithfulness import curve_auc, deletion_insertion_curves, make_substrate, target_probabilities
+from reportgen.metrics.localisation import centre_mass, mass_in_mask, pointing_game
+from reportgen.metrics.references import REFERENCE_MAPS
+from reportgen.runtime import Stopwatch, derive_seed
+
+logger = logging.getLogger(__name__)
+
+MODES = ("deletion", "insertion")
+
+
+@dataclass
+class CurveSet:
+    """Deletion and insertion curves of one map set, (N, steps + 1) each, and their AUCs (N,)."""
+
+    deletion: np.ndarray
+    insertion: np.ndarray
+
+    @property
+    def deletion_auc(self) -> np.ndarray:
+        return curve_auc(self.deletion)
+
+    @property
+    def insertion_auc(self) -> np.ndarray:
+        return curve_auc(self.insertion)
+
+
+@dataclass
+class Scores:
+    """Everything measured about the maps, as arrays and plain dicts (see :func:`score_maps`).
+
+    Attributes
+    ----------
+    curves : name -> curves, for the methods and the reference maps.
+    reference_names : the reference maps' names, in report order.
+    substrate_aucs : substrate -> mode -> name -> (N,) AUCs; empty unless ``compare_substrates``.
+    agreement : :func:`reportgen.metrics.agreement.agreement_matrix` of the methods.
+    notes : one generated agreement note per patch.
+    localisation : name -> metric -> (N,) float64, ``None`` for the mask metrics without masks.
+    curve_forward_passes : image-passes the curves spent in this run.
+    """
+
+    curves: dict[str, CurveSet]
+    reference_names: list[str]
+    substrate_aucs: dict[str, dict[str, dict[str, np.ndarray]]]
+    agreement: dict
+    notes: list[str]
+    localisation: dict[str, dict[str, np.ndarray | None]]
+    curve_forward_passes: int
+
+
+class CurveScorer:
+    """Deletion/insertion curves for many map sets on the same patches, cached per patch.
+
+    Parameters
+    ----------
+    model : classifier on (N, 3, H, W) float in [0, 1].
+    images : (N, 3, H, W) float in [0, 1].
+    targets : (N,) long, the tracked class.
+    patch_indices : (N,) int, each patch's index in its split (cache keys).
+    config : steps, seed, batch size and precision of the curves.
+    dataset_mean : (r, g, b) of the ``mean`` substrate.
+    cache, cache_context : per-patch curve cache and what else determines a curve.
+    """
+
+    def __init__(self, model, images, targets, patch_indices, *, config: BuildConfig, dataset_mean,
+                 cache: ArrayCache, cache_context: dict, progress: bool = True):
+        self.model, self.images, self.targets = model, images, targets
+        self.patch_indices = [int(i) for i in patch_indices]
+        self.config, self.dataset_mean = config, dataset_mean
+        self.cache, self.cache_context, self.progress = cache, cache_context, progress
+        self._endpoint_probs: dict[str, np.ndarray] = {}
+        self._clean_probs: np.ndarray | None = None
+        self.forward_passes = 0
+
+    def _probabilities(self, images: torch.Tensor) -> np.ndarray:
+        self.forward_passes += len(images)
+        return target_probabilities(self.model, images, self.targets, batch_size=self.config.batch_size,
+                                    precision=self.config.precision)
+
+    def _clean(self) -> np.ndarray:
+        if self._clean_probs is None:
+            self._clean_probs = self._probabilities(self.images)
+        return self._clean_probs
+
+    def _substrate(self, substrate: str) -> np.ndarray:
+        if substrate not in self._endpoint_probs:
+            background = make_substrate(self.images, substrate, dataset_mean=self.dataset_mean)
+            self._endpoint_probs[substrate] = self._probabilities(background)
+        return self._endpoint_probs[substrate]
+
+    def curves(self, name: str, maps: np.ndarray, *, mode: str, substrate: str, map_identity: dict) -> np.ndarray:
+        """(N, steps + 1) curves for ``maps`` (N, H, W); cached per patch under ``map_identity``."""
+        steps = self.config.steps
+        keys = [self.cache.key(kind="curve", mode=mode, substrate=substrate, steps=steps, seed=self.config.seed,
+                               precision=self.config.precision, patch=patch, target=int(self.targets[i]),
+                               map=map_identity, **self.cache_context)
+                for i, patch in enumerate(self.patch_indices)]
+
+        def compute(missing: list[int]) -> list[dict[str, np.ndarray]]:
+            # Missing curves are computed together, in batches across patches, then stored one per patch.
+            rows = torch.as_tensor(missing)
+            computed = deletion_insertion_curves(
+                self.model, self.images[rows], maps[missing], self.targets[rows], mode=mode,
+                substrate=substrate, steps=steps, seed=self.config.seed, dataset_mean=self.dataset_mean,
+                batch_size=self.config.batch_size, precision=self.config.precision,
+                clean_probs=self._clean()[missing], substrate_probs=self._substrate(substrate)[missing],
+                progress=self.progress,
+            )
+            self.forward_passes += len(missing) * max(steps - 1, 0)
+            return [{"curve": row} for row in computed]
+
+        entries, missing = self.cache.memo_rows(keys, compute, lambda entry: entry["curve"].shape == (steps + 1,))
+        logger.debug("%s %s (%s): %d of %d patches computed", name, mode, substrate, len(missing), len(maps))
+        return np.stack([entry["curve"] for entry in entries]).astype(np.float64)
+
+
+def reference_maps(images: torch.Tensor, patch_indices, *, seed: int) -> dict[str, np.ndarray]:
+    """The reference maps of METRICS.md for ``images`` (N, 3, H, W): random, centre prior, Sobel.
+
+    The random map of each patch is seeded by the run seed and the patch's
+    index, so it does not depend on which other patches are in the report.
+    """
+    maps = {}
+    for name, make in REFERENCE_MAPS.items():
+        if name == "random":
+            maps[name] = np.concatenate([make(images[i : i + 1].cpu(), seed=derive_seed(seed, int(p)))
+                                         for i, p in enumerate(patch_indices)])
+        else:
+            maps[name] = make(images.cpu(), seed=seed)
+    return maps
+
+
+def localisation_scores(maps: dict[str, np.ndarray], masks: np.ndarray | None, *, seed: int
+                        ) -> dict[str, dict[str, np.ndarray | None]]:
+    """Centre mass, pointing game and mass in mask of every map set (N, H, W); mask metrics need ``masks``."""
+    return {name: {"centre_mass": centre_mass(values),
+                   "pointing_game": pointing_game(values, masks, seed=seed) if masks is not None else None,
+                   "mass_in_mask": mass_in_mask(values, masks) if masks is not None else None}
+            for name, values in maps.items()}
+
+
+def score_maps(model, images, targets, patch_indices, masks, methods: dict[str, MethodResult], *,
+               config: BuildConfig, dataset_mean, cache: ArrayCache, cache_context: dict, watch: Stopwatch,
+               progress: bool = True) -> Scores:
+    """Faithfulness (methods and references), substrate rankings, agreement and localisation.
+
+    Parameters
+    ----------
+    images : (N, 3, H, W) float in [0, 1]; targets : (N,) long.
+    masks : (N, H, W) uint8 ground-truth tumour masks, or ``None``.
+    methods : name -> maps (N, H, W) of each method.
+    watch : times each stage.
+    """
+    scorer = CurveScorer(model, images, targets, patch_indices, config=config, dataset_mean=dataset_mean,
+                         cache=cache, cache_context=cache_context, progress=progress)
+    with watch.stage("references"):
+        references = reference_maps(images, patch_indices, seed=config.seed)
+    maps = {**{name: result.maps for name, result in methods.items()}, **references}
+    identity = {name: {"method": name, "settings": result.settings} for name, result in methods.items()}
+    identity.update({name: {"reference": name, "seed": config.seed} for name in references})
+
+    def curve_set(name: str, deletion: str, insertion: str) -> CurveSet:
+        return CurveSet(*(scorer.curves(name, maps[name], mode=mode, substrate=substrate, map_identity=identity[name])
+                          for mode, substrate in zip(MODES, (deletion, insertion))))
+
+    with watch.stage("curves"):
+        curves = {name: curve_set(name, config.deletion_substrate, config.insertion_substrate) for name in maps}
+    substrate_aucs: dict = {}
+    if config.compare_substrates:
+        with watch.stage("substrate_comparison"):
+            for substrate in SUBSTRATES:
+                both = {name: curve_set(name, substrate, substrate) for name in maps}
+                substrate_aucs[substrate] = {mode: {name: getattr(both[name], f"{mode}_auc") for name in maps}
+                                             for mode in MODES}
+    with watch.stage("agreement"):
+        method_maps = {name: result.maps for name, result in methods.items()}
+        titles = {name: result.title for name, result in methods.items()}
+        agreement = agreement_matrix(method_maps, seed=config.seed)
+        notes = [agreement_note({name: m[i] for name, m in method_maps.items()}, titles) for i in range(len(images))]
+    with watch.stage("localisation"):
+        localisation = localisation_scores(maps, masks, seed=config.seed)
+    return Scores(curves=curves, reference_names=list(references), substrate_aucs=substrate_aucs,
+                  agreement=agreement, notes=notes, localisation=localisation,
+                  curve_forward_passes=scorer.forward_passes)

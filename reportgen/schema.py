@@ -1,0 +1,292 @@
+"""The schema of ``report.json``: every section a typed dict, every key documented once.
+
+:func:`reportgen.build.document.assemble_document` is the one producer of a
+document; the templates, ``--compare`` and ``--fail-if`` read it.  The
+README's key table is :func:`readme_table` (a test keeps the two equal, and a
+test checks a real build's keys against these types).  ``SCHEMA_VERSION``
+changes when a key changes meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, TypedDict, get_type_hints
+
+SCHEMA_VERSION = 1
+
+
+class Interval(TypedDict):
+    """A per-patch metric: its mean, percentile-bootstrap 95 % interval and every patch's value (``None``: not finite)."""
+
+    mean: Optional[float]
+    ci95: list[Optional[float]]
+    per_image: list[Optional[float]]
+
+
+class MeanCurves(TypedDict):
+    """Mean deletion and insertion curves over the patches, steps + 1 points each."""
+
+    deletion_mean: list[float]
+    insertion_mean: list[float]
+
+
+class ScoredMap(TypedDict):
+    """A map set scored by deletion and insertion."""
+
+    title: str
+    deletion_auc: Interval
+    insertion_auc: Interval
+    curves: MeanCurves
+
+
+class MethodSection(ScoredMap):
+    """An explanation method: its scores, what it cost and how it was configured."""
+
+    reference: str
+    settings: dict[str, Any]
+    seconds: float
+    forward_passes: int
+    backward_passes: int
+    cached_patches: int
+    warnings: list[str]
+    extras: dict[str, Interval]
+    beats_random: dict[str, bool]
+
+
+class Summary(TypedDict):
+    """What page one says."""
+
+    verdict: str
+    most_faithful: dict[str, Optional[dict[str, Any]]]
+    warnings: list[str]
+    accuracy: Optional[float]
+
+
+class CheckpointFacts(TypedDict):
+    """The model file: where it was, its SHA-256 and its detected format."""
+
+    path: Optional[str]
+    sha256: Optional[str]
+    format: Optional[str]
+
+
+class ModelSection(TypedDict):
+    """The model card."""
+
+    name: str
+    architecture: str
+    recipe: Optional[str]
+    weights: Optional[str]
+    checkpoint: CheckpointFacts
+    preprocessing: dict[str, Any]
+    training: Any
+    history: Any
+    val_accuracy: Optional[float]
+    evaluation: dict[str, Any]
+    stored_evaluation: Any
+
+
+class Selection(TypedDict):
+    """How the explained patches were chosen."""
+
+    n: int
+    description: str
+    strata: dict[str, int]
+    explained_label_counts: dict[str, int]
+
+
+class DataSection(TypedDict):
+    """The data the model was evaluated and explained on."""
+
+    source: str
+    data_dir: str
+    fingerprint: str
+    split: str
+    counts: dict[str, int]
+    class_balance: dict[str, dict[str, int]]
+    has_masks: bool
+    selection: Selection
+
+
+class SettingsSection(TypedDict):
+    """How every map was scored."""
+
+    target: str
+    target_description: str
+    score: str
+    steps: int
+    substrates: dict[str, str]
+    dataset_mean: list[float]
+    tie_break: str
+    seed: int
+    precision: str
+    batch_size: int
+    methods: list[str]
+
+
+class Agreement(TypedDict):
+    """Mean pairwise agreement of the methods' maps (M x M matrices in ``methods`` order)."""
+
+    methods: list[str]
+    spearman: list[list[Optional[float]]]
+    iou_top10: list[list[Optional[float]]]
+
+
+class Localisation(TypedDict):
+    """Where a map puts its attribution; the mask metrics are ``None`` without masks."""
+
+    centre_mass: Interval
+    pointing_game: Optional[Interval]
+    mass_in_mask: Optional[Interval]
+
+
+class SanityMethod(TypedDict):
+    """One method's randomisation check; ``final`` is the mean similarity after the last stage."""
+
+    stages: list[str]
+    similarity: list[float]
+    final: float
+    per_image_final: list[float]
+    threshold: float
+    passed: bool
+
+
+class Sanity(TypedDict):
+    """The cascading model-randomisation check."""
+
+    images: int
+    stages: list[str]
+    methods: dict[str, SanityMethod]
+
+
+class PatchScores(TypedDict):
+    """One map's scores on one patch."""
+
+    deletion_auc: Optional[float]
+    insertion_auc: Optional[float]
+    centre_mass: Optional[float]
+
+
+class ImageRecord(TypedDict):
+    """One explained patch."""
+
+    patch_id: str
+    index: int
+    label: int
+    prediction: int
+    probability: float
+    tumour_probability: float
+    target: int
+    stratum: str
+    slide_id: Optional[str]
+    per_method: dict[str, PatchScores]
+    note: str
+
+
+class Provenance(TypedDict):
+    """What it takes to reproduce the numbers."""
+
+    command_line: str
+    config: dict[str, Any]
+    seed: int
+    versions: dict[str, str]
+    checkpoint_sha256: Optional[str]
+    data_fingerprint: str
+    patch_ids: list[str]
+    machine: dict[str, Any]
+    timings: dict[str, float]
+    forward_passes: dict[str, int]
+    metric_notes: list[str]
+    reportgen_version: str
+
+
+class ReportDocument(TypedDict):
+    """The whole of ``report.json``."""
+
+    schema_version: int
+    generated_at: str
+    title: str
+    summary: Summary
+    model: ModelSection
+    data: DataSection
+    settings: SettingsSection
+    methods: dict[str, MethodSection]
+    baselines: dict[str, ScoredMap]
+    significance: dict[str, list[dict[str, Any]]]
+    substrate_rankings: Optional[dict[str, dict[str, list[str]]]]
+    substrate_aucs: Optional[dict[str, dict[str, dict[str, Optional[float]]]]]
+    agreement: Agreement
+    localisation: dict[str, Localisation]
+    sanity: Optional[Sanity]
+    images: list[ImageRecord]
+    provenance: Provenance
+    comparison: Optional[dict[str, Any]]
+    gates: Optional[list[dict[str, Any]]]
+
+
+#: What each top-level key holds, for the README's table (the typed sections add their keys).
+TOP_LEVEL = {
+    "schema_version": "document version",
+    "generated_at": "UTC time the report was built",
+    "title": "report title",
+    "summary": "page one",
+    "model": "the model card",
+    "data": "the data",
+    "settings": "how the maps were scored",
+    "methods": "per method (name -> record)",
+    "baselines": "per reference map `random`, `centre_prior`, `sobel` (name -> record)",
+    "significance": "paired Wilcoxon tests between methods, Holm-corrected, per metric (`deletion`, `insertion`)",
+    "substrate_rankings": "method ranking per substrate and metric (`--compare-substrates`; else `null`)",
+    "substrate_aucs": "mean AUC per substrate, metric and map (`--compare-substrates`; else `null`)",
+    "agreement": "agreement of the methods' maps",
+    "localisation": "per map (name -> record)",
+    "sanity": "the randomisation check (`--sanity-images 0`: `null`)",
+    "images": "one record per explained patch",
+    "provenance": "reproducibility",
+    "comparison": "changes since `--compare REPORT_JSON` (else `null`)",
+    "gates": "`--fail-if` results: `expression`, `passed`, `detail` (else `null`)",
+}
+
+
+def _typed_dict_in(hint) -> type | None:
+    """The typed dict a type hint holds: itself, or inside ``Optional``, ``list`` or ``dict[str, ...]``."""
+    if isinstance(hint, type) and hasattr(hint, "__required_keys__"):
+        return hint
+    for inner in getattr(hint, "__args__", ()):
+        found = _typed_dict_in(inner)
+        if found is not None:
+            return found
+    return None
+
+
+def section_type(key: str) -> type | None:
+    """The typed dict of top-level ``key``'s value (of each entry, for name -> record maps), or ``None``."""
+    return _typed_dict_in(get_type_hints(ReportDocument)[key])
+
+
+def section_keys(cls: type) -> list[str]:
+    """The keys of typed dict ``cls`` in declaration order, inherited keys first."""
+    return list(get_type_hints(cls))
+
+
+#: Shapes described once under the table instead of at every key that has them.
+_COMMON = (Interval, MeanCurves)
+
+
+def _describe(cls: type) -> str:
+    parts = []
+    for name, hint in get_type_hints(cls).items():
+        inner = _typed_dict_in(hint)
+        if inner is None or inner in _COMMON:
+            parts.append(f"`{name}`")
+        else:
+            parts.append(f"`{name}` ({', '.join(f'`{key}`' for key in section_keys(inner))})")
+    return ", ".join(parts)
+
+
+def readme_table() -> str:
+    """The README's ``report.json`` key table, generated from the types above."""
+    rows = ["| key | content |", "| --- | --- |"]
+    for key, description in TOP_LEVEL.items():
+        typed = section_type(key)
+        rows.append(f"| `{key}` | {description}{': ' + _describe(typed) if typed is not None else ''} |")
+    return "\n".join(rows)

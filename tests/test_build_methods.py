@@ -1,0 +1,84 @@
+"""A new explainer is one class and one registration line; its setting reaches it from TOML and --set.
+
+The toy method's map is the image's darkness raised to a power: it ignores
+the model, so the randomisation sanity check must fail it, and the report
+must say so with the similarity it measured.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from reportgen.explain import Explainer, ExplainerInfo, register, unregister
+from reportgen.explain._settings import check_float
+from tests.conftest import run_build
+
+
+class Darkness(Explainer):
+    """Setting: ``power`` (1.0). Map: (1 - mean channel value) ** power; the model is never asked."""
+
+    name = "darkness"
+    defaults = {"power": 1.0}
+
+    @classmethod
+    def _check_settings(cls, settings):
+        settings["power"] = check_float(cls.name, "power", settings["power"], minimum=0.0, inclusive=False)
+        return settings
+
+    def _attribute(self, images, targets):
+        return ((1.0 - images.mean(dim=1)) ** self.settings["power"]).cpu().numpy(), None, None
+
+
+@pytest.fixture
+def darkness():
+    register(ExplainerInfo(name="darkness", title="Darkness", factory=Darkness, default=False, signed=False,
+                           reference="a test method"))
+    yield
+    unregister("darkness")
+
+
+def _document(out):
+    return json.loads((out / "report.json").read_text())
+
+
+def test_a_registered_method_takes_its_setting_from_toml_and_from_the_command_line(tmp_path, tiny_pcam,
+                                                                                    checkpoint_a, darkness):
+    config = tmp_path / "report.toml"
+    config.write_text('[build]\nmethods = ["darkness"]\n\n[methods.darkness]\npower = 2.0\n')
+    args = (tiny_pcam, checkpoint_a)
+    assert run_build(*args, tmp_path / "toml", tmp_path / "cache", "--config", str(config)) == 0
+    assert run_build(*args, tmp_path / "flag", tmp_path / "cache", "--config", str(config),
+                     "--set", "darkness.power=3") == 0
+    from_toml, from_flag = _document(tmp_path / "toml"), _document(tmp_path / "flag")
+    assert from_toml["methods"]["darkness"]["settings"]["power"] == 2.0
+    assert from_flag["methods"]["darkness"]["settings"]["power"] == 3.0  # the flag beats the file
+    maps = {out: np.load(tmp_path / out / "attributions.npz") for out in ("toml", "flag")}
+    darkness_of = 1.0 - maps["toml"]["images"].astype(np.float32).mean(axis=-1) / 255.0
+    np.testing.assert_allclose(maps["toml"]["maps_darkness"], darkness_of ** 2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(maps["flag"]["maps_darkness"], darkness_of ** 3, rtol=1e-5, atol=1e-6)
+    assert "[methods.darkness]\npower = 3.0" in (tmp_path / "flag" / "config.toml").read_text()
+
+
+def test_an_invalid_setting_of_a_registered_method_is_one_line_before_any_work(tmp_path, tiny_pcam, checkpoint_a,
+                                                                             darkness, capsys):
+    code = run_build(tiny_pcam, checkpoint_a, tmp_path / "bad", tmp_path / "cache", "--methods", "darkness",
+                     "--set", "darkness.power=-1")
+    assert code == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error == ["reportgen: error: darkness: setting power=-1 is invalid; use a number > 0.0"]
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "cache").exists()
+
+
+def test_a_method_that_ignores_the_model_fails_the_sanity_check_and_the_report_shows_its_similarity(
+        tmp_path, tiny_pcam, checkpoint_a, darkness):
+    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "report", tmp_path / "cache", "--methods",
+                     "darkness,grad_cam") == 0
+    document = _document(tmp_path / "report")
+    record = document["sanity"]["methods"]["darkness"]
+    assert record["passed"] is False
+    assert record["final"] == pytest.approx(1.0)  # the maps do not change when the model is destroyed
+    warning = next(text for text in document["summary"]["warnings"] if "sanity check" in text)
+    assert warning.startswith("Darkness failed the model-randomisation sanity check (similarity 1.00 ")
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "similarity 1.00" in html and "similarity nan" not in html

@@ -1,0 +1,132 @@
+"""Unit tests of the build's steps on a tiny CNN: explaining, scoring, and the document producer."""
+
+import numpy as np
+import pytest
+import torch
+
+from gold.fixture import make_record
+from reportgen.build.document import assemble_document
+from reportgen.build.explain import explain_patches
+from reportgen.build.score import CurveScorer, reference_maps, score_maps
+from reportgen.cache import ArrayCache
+from reportgen.config import resolve_config
+from reportgen.report.gates import parse_gate
+from reportgen.runtime import Stopwatch
+from reportgen.schema import ReportDocument
+from tests.test_explain_registry import tiny_model
+from tests.test_schema import _mismatches
+
+CONTEXT = {"checkpoint": "tiny", "data": "tiny-data", "split": "valid"}
+
+
+def _images(n, size=96, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    blocks = torch.rand(n, 3, size // 16, size // 16, generator=generator)
+    return blocks.repeat_interleave(16, dim=2).repeat_interleave(16, dim=3)
+
+
+def _config(**flags):
+    return resolve_config(flag_values={"steps": 6, "batch_size": 16, **flags},
+                          settings=["integrated_gradients.n_steps=3"])
+
+
+def _explain(cache, images, patches, config, model=None):
+    targets = torch.zeros(len(images), dtype=torch.long)
+    return explain_patches(model or tiny_model(), images, targets, np.asarray(patches), config=config, cache=cache,
+                           cache_context=CONTEXT, progress=False)
+
+
+def test_explain_patches_caches_per_patch_and_a_patch_does_not_depend_on_the_others(tmp_path):
+    config = _config(methods="integrated_gradients,grad_cam")
+    cache = ArrayCache(tmp_path, version="v1")
+    images = _images(3)
+    first = _explain(cache, images, [5, 9, 12], config)
+    assert first["integrated_gradients"].settings["n_steps"] == 3  # the setting reached the method
+    assert all(result.cached == 0 and result.maps.shape == (3, 96, 96) for result in first.values())
+    again = _explain(cache, images, [5, 9, 12], config)
+    assert all(result.cached == 3 and result.forward_passes == 0 for result in again.values())
+    alone = _explain(ArrayCache(tmp_path / "other", version="v1"), images[1:2], [9], config)
+    for name in first:
+        np.testing.assert_array_equal(again[name].maps, first[name].maps)
+        np.testing.assert_array_equal(alone[name].maps[0], first[name].maps[1])
+
+
+def test_explain_patches_recomputes_under_another_code_version(tmp_path):
+    config = _config(methods="grad_cam")
+    images = _images(2)
+    _explain(ArrayCache(tmp_path, version="v1"), images, [1, 2], config)
+    upgraded = _explain(ArrayCache(tmp_path, version="v2"), images, [1, 2], config)
+    assert upgraded["grad_cam"].cached == 0
+    assert _explain(ArrayCache(tmp_path, version="v2"), images, [1, 2], config)["grad_cam"].cached == 2
+
+
+def test_a_changed_setting_is_another_cache_entry(tmp_path):
+    cache = ArrayCache(tmp_path, version="v1")
+    images = _images(2)
+    _explain(cache, images, [1, 2], _config(methods="integrated_gradients"))
+    other = resolve_config(flag_values={"methods": "integrated_gradients"}, settings=["integrated_gradients.n_steps=4"])
+    assert _explain(cache, images, [1, 2], other)["integrated_gradients"].cached == 0
+
+
+def test_curves_are_cached_per_patch_and_score_maps_fills_every_section(tmp_path):
+    config = _config(methods="grad_cam")
+    model, images = tiny_model(), _images(3)
+    targets = torch.zeros(3, dtype=torch.long)
+    cache = ArrayCache(tmp_path, version="v1")
+    methods = _explain(cache, images, [1, 2, 3], config, model)
+    masks = np.zeros((3, 96, 96), np.uint8)
+    masks[:, 40:56, 40:56] = 1
+    scores = score_maps(model, images, targets, [1, 2, 3], masks, methods, config=config, dataset_mean=(0.5,) * 3,
+                        cache=cache, cache_context=CONTEXT, watch=Stopwatch(), progress=False)
+    assert set(scores.curves) == {"grad_cam", "random", "centre_prior", "sobel"}
+    assert scores.curves["grad_cam"].deletion.shape == (3, 7)
+    assert scores.localisation["grad_cam"]["mass_in_mask"].shape == (3,)
+    assert len(scores.notes) == 3 and scores.substrate_aucs == {}
+    scorer = CurveScorer(model, images, targets, [1, 2, 3], config=config, dataset_mean=(0.5,) * 3, cache=cache,
+                         cache_context=CONTEXT, progress=False)
+    curves = scorer.curves("grad_cam", methods["grad_cam"].maps, mode="deletion", substrate="mean",
+                           map_identity={"method": "grad_cam", "settings": methods["grad_cam"].settings})
+    assert scorer.forward_passes == 0  # every patch's curve came from the cache
+    np.testing.assert_array_equal(curves, scores.curves["grad_cam"].deletion)
+
+
+def test_the_random_reference_of_a_patch_does_not_depend_on_the_other_patches():
+    images = _images(3)
+    together = reference_maps(images, [4, 7, 9], seed=0)["random"]
+    alone = reference_maps(images[1:2], [7], seed=0)["random"]
+    np.testing.assert_array_equal(alone[0], together[1])
+
+
+def test_document_follows_the_schema_and_fills_summary_comparison_and_gates():
+    record = make_record(4)
+    previous = assemble_document(make_record(4, seed=1))
+    document = assemble_document(record, previous=previous, gates=[parse_gate("accuracy<0.9"), parse_gate("roc_auc<0")])
+    assert _mismatches(document, ReportDocument) == []
+    assert document["summary"]["verdict"] and document["comparison"]["compatible"] is True
+    assert [gate["passed"] for gate in document["gates"]] == [False, True]  # accuracy 0.86 < 0.9 holds
+
+
+def test_beats_random_compares_the_means_with_the_random_map():
+    document = assemble_document(make_record(4))
+    random = document["baselines"]["random"]
+    for record in document["methods"].values():
+        assert record["beats_random"]["deletion"] == (record["deletion_auc"]["mean"] < random["deletion_auc"]["mean"])
+        assert record["beats_random"]["insertion"] == (record["insertion_auc"]["mean"]
+                                                       > random["insertion_auc"]["mean"])
+
+
+def test_a_failing_sanity_check_is_reported_with_its_similarity():
+    record = make_record(3)
+    document = assemble_document(record)
+    lime = document["sanity"]["methods"]["lime"]
+    assert lime["passed"] is False and lime["final"] == pytest.approx(0.9)
+    assert lime["final"] == pytest.approx(float(record.sanity["lime"].per_image[-1].mean()))
+    assert any("LIME failed the model-randomisation sanity check (similarity 0.90" in text
+               for text in document["summary"]["warnings"])
+
+
+def test_the_document_holds_the_timings_it_was_given_and_no_later_ones():
+    record = make_record(3)
+    document = assemble_document(record)
+    record.timings["render"] = 1.0  # a stage that ends after the document was assembled
+    assert document["provenance"]["timings"] == {"explain": 12.5, "curves": 3.25}

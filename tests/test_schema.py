@@ -1,0 +1,63 @@
+"""report.json has one schema: the typed dicts of reportgen.schema, the README's key table, and a real build agree."""
+
+import json
+import re
+import typing
+from pathlib import Path
+
+from reportgen.cli import build_parser
+from reportgen.schema import ReportDocument, readme_table, section_keys
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _mismatches(value, hint, path="report.json") -> list[str]:
+    """Every place where ``value`` does not have the keys its type hint declares (recursively)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union:
+        if value is None and type(None) in args:
+            return []
+        (hint,) = [arg for arg in args if arg is not type(None)]
+        return _mismatches(value, hint, path)
+    if isinstance(hint, type) and hasattr(hint, "__required_keys__"):
+        if not isinstance(value, dict):
+            return [f"{path} is {type(value).__name__}, not a {hint.__name__} record"]
+        hints = typing.get_type_hints(hint)
+        problems = [f"{path} lacks {key!r}" for key in hints if key not in value]
+        problems += [f"{path} has undeclared {key!r}" for key in value if key not in hints]
+        for key in hints.keys() & value.keys():
+            problems += _mismatches(value[key], hints[key], f"{path}.{key}")
+        return problems
+    if origin is list and isinstance(value, list):
+        return [problem for i, item in enumerate(value) for problem in _mismatches(item, args[0], f"{path}[{i}]")]
+    if origin is dict and isinstance(value, dict):
+        return [problem for key, item in value.items() for problem in _mismatches(item, args[1], f"{path}.{key}")]
+    return []
+
+
+def test_the_readme_key_table_is_the_schema():
+    assert readme_table() in README, "README's report.json table differs from reportgen.schema.readme_table()"
+
+
+def test_a_real_build_has_exactly_the_keys_the_schema_declares(shared_build):
+    document = json.loads((shared_build / "report.json").read_text())
+    assert list(document) == section_keys(ReportDocument)
+    assert _mismatches(document, ReportDocument) == []
+
+
+def test_the_schema_check_can_fail(shared_build):
+    document = json.loads((shared_build / "report.json").read_text())
+    del document["sanity"]["methods"]["lime"]["final"]
+    document["images"][0]["extra"] = 1
+    assert sorted(_mismatches(document, ReportDocument)) == ["report.json.images[0] has undeclared 'extra'",
+                                                             "report.json.sanity.methods.lime lacks 'final'"]
+
+
+def test_every_flag_the_readme_names_exists():
+    parser = build_parser()
+    known = {option for action in parser._actions for option in action.option_strings}
+    for sub in parser._subparsers._group_actions[0].choices.values():
+        known |= {option for action in sub._actions for option in action.option_strings}
+    named = set(re.findall(r"`(--[a-z][a-z-]*)", README))
+    assert named and named <= known, f"README names flags that do not exist: {sorted(named - known)}"
