@@ -156,10 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = data_commands.add_parser(
         "inspect", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
         help="print the splits, counts, class balance, shapes and compression of a PCam directory",
-        description="Validate a PCam-format directory and print what it holds.",
+        description="Validate a PCam-format directory, print what it holds and which splits a build needs. "
+        "Exit code 2 when the split a build explains (--split, default valid) is missing, as 'reportgen build' "
+        "refuses it; a missing train split is only reported (a build with --checkpoint does not read it).",
         epilog="example:\n  reportgen data inspect ~/pcam",
     )
     inspect.add_argument("dir", metavar="DIR", help="directory of PCam .h5/.h5.gz files")
+    inspect.add_argument("--split", default="valid", choices=("valid", "test"),
+                         help="the split a build would explain (default valid); exit code 2 when it is missing")
     inspect.set_defaults(handler=_run_inspect)
 
     methods = commands.add_parser(
@@ -248,9 +252,11 @@ def _run_synth(args) -> int:
 
 
 def _run_inspect(args) -> int:
-    from reportgen.data import format_inspection, inspect_data_dir
+    from reportgen.data import check_build_split, format_inspection, inspect_data_dir
 
-    print(format_inspection(inspect_data_dir(args.dir)))
+    info = inspect_data_dir(args.dir)
+    print(format_inspection(info))
+    check_build_split(info, args.split)  # the same refusal, and exit code, as 'reportgen build'
     return EXIT_OK
 
 

@@ -62,11 +62,12 @@ class Summary(TypedDict):
 
 
 class CheckpointFacts(TypedDict):
-    """The model file: where it was, its SHA-256 and its detected format."""
+    """The model file: where it was, its SHA-256, its detected layout and the key prefix it was read under."""
 
     path: Optional[str]
     sha256: Optional[str]
     format: Optional[str]
+    key_prefix: Optional[str]
 
 
 class ModelSection(TypedDict):

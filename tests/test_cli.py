@@ -68,6 +68,33 @@ def test_synth_then_inspect(tmp_path, capsys):
     assert "mask" in report.lower()
 
 
+@pytest.mark.parametrize("removed, code, line", [
+    ("valid", 2, "    valid (explained by default): MISSING"),
+    ("train", 0, "    train (to train, when no --checkpoint is given): MISSING"),
+])
+def test_inspect_says_which_splits_a_build_needs_with_builds_exit_code(tmp_path, tiny_pcam, checkpoint_a, capsys,
+                                                                       removed, code, line):
+    import shutil
+
+    data = tmp_path / "pcam"
+    shutil.copytree(tiny_pcam, data)
+    for path in data.glob(f"*_split_{removed}_*"):
+        path.unlink()
+    assert main(["data", "inspect", str(data)]) == code
+    captured = capsys.readouterr()
+    assert line in captured.out.splitlines()
+    if code:
+        assert captured.err.splitlines() == [
+            f"reportgen: error: {data}: split 'valid' is missing (no camelyonpatch_level_2_split_valid_x.h5 or "
+            ".h5.gz), and 'reportgen build' explains it by default; add its files or choose another split with --split"]
+        assert main(["build", "--data-dir", str(data), "--checkpoint", str(checkpoint_a), "--out",
+                     str(tmp_path / "out"), "-q"]) == code  # the build refuses the same directory the same way
+        assert "split 'valid' is missing" in capsys.readouterr().err
+    else:
+        assert captured.err == ""
+    assert main(["data", "inspect", str(data), "--split", "test"]) == 0
+
+
 def test_inspect_of_a_missing_directory_is_one_line(tmp_path, capsys):
     assert main(["data", "inspect", str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err

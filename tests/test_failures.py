@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import h5py
@@ -84,6 +85,28 @@ def _bad_inputs(tmp_path: Path, tiny_pcam: Path, checkpoint: Path):
     cases.append(("pickle that runs code", ["--checkpoint", str(malicious)], "malicious.pt"))
 
     cases.append(("missing checkpoint", ["--checkpoint", str(tmp_path / "absent.pt")], "absent.pt"))
+
+    trained = torch.load(checkpoint, weights_only=True)
+    for case, name, poison in (("NaN head weights", "fc.weight", float("nan")),
+                               ("Inf in one convolution", "layer3.1.conv2.weight", float("inf"))):
+        diverged = {**trained, "state_dict": {k: v.clone() for k, v in trained["state_dict"].items()}}
+        diverged["state_dict"][name].view(-1)[0] = poison
+        path = tmp_path / f"{name}.pt"
+        torch.save(diverged, path)
+        cases.append((case, ["--checkpoint", str(path)], f"NaN or infinite values ({name})"))
+
+    overflowing = {**trained, "state_dict": dict(trained["state_dict"])}
+    overflowing["state_dict"]["fc.weight"] = torch.full_like(trained["state_dict"]["fc.weight"], 3e38)
+    torch.save(overflowing, tmp_path / "overflow.pt")
+    cases.append(("finite weights, non-finite outputs", ["--checkpoint", str(tmp_path / "overflow.pt")],
+                  "outputs are NaN or infinite on"))
+
+    backbone = trained["state_dict"]
+    torch.save({"state_dict": {**{f"model.{k}": v for k, v in backbone.items()},
+                               **{f"ema.{k}": v for k, v in backbone.items()}}, "hyper_parameters": {}},
+               tmp_path / "two-networks.ckpt")
+    cases.append(("ambiguous Lightning checkpoint", ["--checkpoint", str(tmp_path / "two-networks.ckpt")],
+                  "ambiguous checkpoint: a resnet18 under 'ema.', 'model.'"))
     cases.append(("--images 0", ["--images", "0"], "images"))
     cases.append(("--images beyond the split", ["--images", "5000", "--eval-limit", "48"], "5000"))
     cases.append(("unknown method", ["--methods", "grad_cam,deeplift"], "deeplift"))
@@ -124,14 +147,18 @@ def test_bad_inputs_fail_with_one_line_and_keep_the_previous_report(tmp_path, ti
     for case, extra, fragment in cases:
         args = ["build", "--data-dir", str(tiny_pcam), "--checkpoint", str(checkpoint_a), "--out", str(out),
                 "--cache-dir", str(tmp_path / "cache"), *FAST_BUILD_ARGS, *extra]
-        code = main(args)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            code = main(args)
         err = capsys.readouterr().err
         error_lines = [line for line in err.splitlines() if line.startswith("reportgen: error:")]
         problems = []
         if code != 2:
             problems.append(f"exit code {code}")
-        if len(error_lines) != 1 or fragment not in error_lines[0]:
-            problems.append(f"message {err!r} lacks one error line naming {fragment!r}")
+        if err.splitlines() != error_lines or len(error_lines) != 1 or fragment not in error_lines[0]:
+            problems.append(f"message {err!r} is not one error line naming {fragment!r}")
+        if caught:
+            problems.append(f"library warning {str(caught[0].message)[:80]!r}")
         if "Traceback" in err:
             problems.append("traceback shown")
         if {p.name: p.read_bytes() for p in out.iterdir()} != before:

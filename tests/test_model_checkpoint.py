@@ -1,4 +1,4 @@
-"""Checkpoint loading: the three formats, the refusals, preprocessing parsing, initial weights."""
+"""Checkpoint loading: every layout, the refusals, preprocessing parsing, initial weights."""
 
 from __future__ import annotations
 
@@ -65,6 +65,60 @@ def test_plain_state_dict_with_parallel_prefix_assumes_identity(tmp_path, images
     assert loaded.info["format"] == "state_dict"
     assert loaded.info["preprocessing_source"] == "assumed"
     _assert_same_predictions(loaded.model, network, images)
+
+
+def _prefixed(network, prefix):
+    return {f"{prefix}{key}": value for key, value in network.state_dict().items()}
+
+
+@pytest.mark.parametrize("layout, payload, fmt, prefix", [
+    ("DataParallel/DDP", lambda net: _prefixed(net, "module."), "state_dict", "module."),
+    ("state_dict wrapper", lambda net: {"state_dict": net.state_dict(), "epoch": 4}, "state_dict", ""),
+    ("wrapped DDP", lambda net: {"state_dict": _prefixed(net, "module.")}, "state_dict", "module."),
+    ("Lightning .ckpt", lambda net: {"state_dict": _prefixed(net, "model."), "epoch": 7, "global_step": 700,
+                                     "pytorch-lightning_version": "2.4.0", "hyper_parameters": {"lr": 1e-3},
+                                     "optimizer_states": [], "lr_schedulers": [], "callbacks": {}},
+     "lightning", "model."),
+    ("Lightning wrapping DDP", lambda net: {"state_dict": _prefixed(net, "model.module."),
+                                            "hyper_parameters": {}}, "lightning", "model.module."),
+])
+def test_checkpoints_of_the_usual_trainers_load_and_record_their_layout(tmp_path, images, layout, payload, fmt,
+                                                                        prefix):
+    network = _notebook_network(seed=2)
+    path = tmp_path / "trainer.ckpt"
+    torch.save(payload(network), path)
+    loaded = load_checkpoint(path)
+    assert (loaded.info["format"], loaded.info["key_prefix"]) == (fmt, prefix), layout
+    _assert_same_predictions(loaded.model, network, images)
+
+
+@pytest.mark.parametrize("payload, message", [
+    (lambda net: {"state_dict": {**_prefixed(net, "model."), **_prefixed(net, "ema_model.")},
+                  "hyper_parameters": {}}, "ambiguous checkpoint: a resnet18 under 'ema_model.', 'model.'"),
+    (lambda net: {**_prefixed(net, "model."), "loss.pos_weight": torch.ones(1)},
+     "ambiguous checkpoint: a resnet18 under 'model.' beside other keys under 'loss.'"),
+    (lambda net: {"state_dict": {key: value for key, value in net.state_dict().items() if "layer4" not in key}},
+     "incomplete resnet18 state dict"),
+])
+def test_ambiguous_or_partial_trainer_checkpoints_are_refused_saying_what_was_found(tmp_path, payload, message):
+    path = tmp_path / "odd.ckpt"
+    torch.save(payload(_notebook_network()), path)
+    with pytest.raises(CheckpointError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("poison, names", [
+    (lambda sd: sd["fc.weight"].fill_(float("nan")), "fc.weight"),
+    (lambda sd: sd["layer2.0.conv1.weight"].view(-1)[5].fill_(float("inf")), "layer2.0.conv1.weight"),
+])
+def test_non_finite_weights_are_refused_naming_the_tensors(tmp_path, poison, names):
+    state_dict = _notebook_network().state_dict()
+    poison(state_dict)
+    path = tmp_path / "diverged.pth"
+    torch.save(state_dict, path)
+    with pytest.raises(CheckpointError, match=f"1 weight tensor holds NaN or infinite values \\({names}\\); "
+                                              "the training run that wrote it probably diverged"):
+        load_checkpoint(path)
 
 
 def test_preprocessing_argument_overrides(tmp_path, images):

@@ -1,7 +1,7 @@
 """``reportgen build``: the one function that knows the order of steps.
 
-data -> model -> evaluation -> selection -> explanations -> scores -> sanity
--> document -> report files.  Each step is a call into a module of this
+checkpoint -> data -> (training) -> evaluation -> selection -> explanations
+-> scores -> sanity -> document -> report files.  Each step is a call into a module of this
 package with one job (:mod:`~reportgen.build.data`, :mod:`~reportgen.build.model`,
 :mod:`~reportgen.build.explain`, :mod:`~reportgen.build.score`,
 :mod:`~reportgen.build.sanity`, :mod:`~reportgen.build.document`,
@@ -22,7 +22,7 @@ import torch
 from reportgen.build.data import dataset_mean_colour, open_data
 from reportgen.build.document import BuildRecord, DataFacts, assemble_document
 from reportgen.build.explain import explain_patches
-from reportgen.build.model import obtain_model, predict_evaluation_split
+from reportgen.build.model import load_given_checkpoint, predict_evaluation_split, train_demo_model
 from reportgen.build.output import atomic_output_dir, check_output_dir, write_outputs
 from reportgen.build.sanity import sanity_checks
 from reportgen.build.score import score_maps
@@ -76,13 +76,17 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
     cache = ArrayCache(cache_root / "results", enabled=not config.no_cache)
 
     with atomic_output_dir(config.out) as staging:
+        with watch.stage("model"):
+            # A given checkpoint is checked before any data is read or generated.
+            loaded = load_given_checkpoint(config, device=device)
         with watch.stage("data"):
             data = open_data(config, cache_root)
             split = data.split(config.split)
-        with watch.stage("model"):
-            loaded = obtain_model(config, data, cache_root=cache_root, device=device, progress=progress)
-            # channels_last: the faster convolution layout for batched CPU and GPU inference.
-            model = loaded.model.to(device, memory_format=torch.channels_last).eval()
+        if loaded is None:
+            with watch.stage("training"):
+                loaded = train_demo_model(config, data, cache_root=cache_root, device=device, progress=progress)
+        # channels_last: the faster convolution layout for batched CPU and GPU inference.
+        model = loaded.model.to(device, memory_format=torch.channels_last).eval()
         cache_context = {"checkpoint": loaded.info["sha256"], "data": data.fingerprint, "split": config.split}
         with watch.stage("evaluation"):
             evaluated, probabilities, labels, evaluation = predict_evaluation_split(

@@ -10,17 +10,23 @@ import torch
 from reportgen.cache import ArrayCache
 from reportgen.config import BuildConfig
 from reportgen.data import PCamDataset
+from reportgen.errors import CheckpointError
 from reportgen.model.checkpoint import LoadedModel, load_checkpoint
 from reportgen.model.evaluate import classification_metrics, predict_evaluation_set
 from reportgen.model.network import parse_preprocessing
 
 
-def obtain_model(config: BuildConfig, data: PCamDataset, *, cache_root: Path, device: torch.device,
-                 progress: bool) -> LoadedModel:
-    """Load ``--checkpoint``, or train (reusing a cached checkpoint for the same data and settings)."""
-    if config.checkpoint:
-        preprocessing = parse_preprocessing(config.preprocessing) if config.preprocessing else None
-        return load_checkpoint(config.checkpoint, preprocessing=preprocessing, device=device)
+def load_given_checkpoint(config: BuildConfig, *, device: torch.device) -> LoadedModel | None:
+    """``--checkpoint`` loaded and checked (layout, architecture, finite weights), or ``None`` without one."""
+    if not config.checkpoint:
+        return None
+    preprocessing = parse_preprocessing(config.preprocessing) if config.preprocessing else None
+    return load_checkpoint(config.checkpoint, preprocessing=preprocessing, device=device)
+
+
+def train_demo_model(config: BuildConfig, data: PCamDataset, *, cache_root: Path, device: torch.device,
+                     progress: bool) -> LoadedModel:
+    """The model trained on ``data`` with the recipe's settings (a cached checkpoint for the same ones is reused)."""
     from reportgen.model.settings import demo_train_settings
     from reportgen.model.train import train_or_load
 
@@ -57,6 +63,12 @@ def predict_evaluation_split(model: torch.nn.Module, split, *, config: BuildConf
 
     key = cache.key(kind="split-predictions", limit=config.eval_limit, **cache_context)
     entry, _ = cache.memo(key, compute, valid)
+    broken = int((~np.isfinite(entry["probabilities"]).all(axis=1)).sum())
+    if broken:
+        raise CheckpointError(
+            f"the model's outputs are NaN or infinite on {broken} of {len(entry['indices'])} evaluation patches "
+            "although its weights are finite (its activations overflow): the training run probably diverged; "
+            "audit the last good checkpoint or retrain")
     evaluation = classification_metrics(entry["probabilities"], entry["labels"])
     evaluation["limit"] = config.eval_limit
     return entry["indices"], entry["probabilities"], entry["labels"], evaluation

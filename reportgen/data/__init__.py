@@ -9,7 +9,7 @@ Callers import from here (``from reportgen.data import open_pcam``). The modules
 - :mod:`~reportgen.data.reader`: ``open_pcam``, ``PCamDataset``, ``PCamSplit``, ``PatchBatch``.
 - :mod:`~reportgen.data.tensors`: ``as_float_tensor`` (the only module that needs torch).
 - :mod:`~reportgen.data.demo`: ``ensure_demo_data``, the cached synthetic demo set.
-- :mod:`~reportgen.data.inspection`: ``inspect_data_dir`` and ``format_inspection``.
+- :mod:`~reportgen.data.inspection`: ``inspect_data_dir``, ``format_inspection`` and ``check_build_split``.
 - :mod:`~reportgen.data.synth` (files) and :mod:`~reportgen.data.tissue` (pixels):
   ``write_synthetic_pcam`` and ``DEMO_SIZES``.
 - :mod:`~reportgen.data.sampling`: ``stratified_subset`` and ``select_cases``.
@@ -34,6 +34,7 @@ _EXPORTS = {
     "ensure_demo_data": "demo",
     "inspect_data_dir": "inspection",
     "format_inspection": "inspection",
+    "check_build_split": "inspection",
     "PCAM_FILE": "files",
     "SPLITS": "files",
     "DEMO_SIZES": "synth",

@@ -20,7 +20,8 @@ def inspect_data_dir(data_dir: str | Path, *, cache_dir: str | Path | None = Non
     {``n``, ``positives``, ``positive_share``, ``x_shape``, ``x_dtype``,
     ``y_shape``, ``y_dtype``, ``x_file``, ``y_file``, ``gzipped`` (.h5.gz
     download), ``compression`` (HDF5 filter of x, e.g. "gzip level 4"),
-    ``chunks``, ``has_masks``, ``has_meta``, ``n_slides``}.
+    ``chunks``, ``has_masks``, ``has_meta``, ``n_slides``}; and ``missing``:
+    the splits of :data:`SPLITS` without files.
     """
     data_dir = Path(data_dir).expanduser()
     if not data_dir.is_dir():
@@ -30,7 +31,7 @@ def inspect_data_dir(data_dir: str | Path, *, cache_dir: str | Path | None = Non
     )
     if not found:
         raise DataError(f"{data_dir}: no PCam files found; expected names like {PCAM_FILE.format(split='train', part='x')}")
-    info: dict = {"root": str(data_dir), "splits": {}}
+    info: dict = {"root": str(data_dir), "splits": {}, "missing": [split for split in SPLITS if split not in found]}
     with open_pcam(data_dir, splits=found, cache_dir=cache_dir) as dataset:
         info["source"] = dataset.source
         info["fingerprint"] = dataset.fingerprint
@@ -58,8 +59,28 @@ def inspect_data_dir(data_dir: str | Path, *, cache_dir: str | Path | None = Non
     return info
 
 
+#: What a build reads from each split (``reportgen build --split`` chooses the explained one).
+BUILD_NEEDS = {"train": "to train, when no --checkpoint is given", "valid": "explained by default",
+               "test": "explained with --split test"}
+
+
+def check_build_split(info: dict, split: str) -> None:
+    """Raise the DataError ``reportgen build --split split`` gives when that split is missing.
+
+    The rule ``reportgen data inspect`` and ``reportgen build`` share: a
+    directory without the explained split is refused with exit code 2; a
+    missing training split is only reported, since a build with
+    ``--checkpoint`` does not read it.
+    """
+    if split in info["missing"]:
+        expected = PCAM_FILE.format(split=split, part="x")
+        raise DataError(f"{info['root']}: split {split!r} is missing (no {expected} or .h5.gz), and "
+                        f"'reportgen build' {'explains it by default' if split == 'valid' else 'needs it'}; "
+                        "add its files or choose another split with --split")
+
+
 def format_inspection(info: dict) -> str:
-    """Human-readable lines for :func:`inspect_data_dir`'s result."""
+    """Human-readable lines for :func:`inspect_data_dir`'s result, ending with what a build can use."""
     lines = [f"{info['root']}  source={info['source']}  fingerprint={info['fingerprint']}"]
     for name, split in info["splits"].items():
         slides = f", {split['n_slides']} slides" if split["has_meta"] else ""
@@ -70,4 +91,7 @@ def format_inspection(info: dict) -> str:
             f"{'.h5.gz download' if split['gzipped'] else 'plain .h5'}",
             f"    masks: {'yes' if split['has_masks'] else 'no'}; meta csv: {'yes' + slides if split['has_meta'] else 'no'}",
         ]
+    lines.append("  a build needs:")
+    for name, use in BUILD_NEEDS.items():
+        lines.append(f"    {name} ({use}): {'MISSING' if name in info['missing'] else 'present'}")
     return "\n".join(lines)

@@ -332,5 +332,5 @@ def open_pcam(
         parts.extend(checked.fingerprint_parts)
     fingerprint = hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
     source = "synthetic" if all(synthetic_flags) else "pcam"
-    logger.info("opened %s (%s): %s", data_dir, source, {name: len(split) for name, split in opened.items()})
+    logger.debug("opened %s (%s): %s", data_dir, source, {name: len(split) for name, split in opened.items()})
     return PCamDataset(data_dir, opened, source, fingerprint)

@@ -1,21 +1,11 @@
 """Reading and writing classifier checkpoints, safely.
 
-Three layouts are recognised automatically:
-
-``reportgen-v1``
-    written by :func:`save_checkpoint`; records preprocessing, recipe, weights,
-    training settings, per-epoch history and validation metrics.
-``notebook``
-    the original notebook's dict (``epoch``, ``model_state_dict``,
-    ``optimizer_state_dict``, ``val_acc``, ``loss``); a torchvision resnet18 with
-    ``fc = Linear(512, 2)`` trained on [0, 1] input without normalisation.
-``state_dict``
-    a plain torchvision resnet18 state dict (the notebook's
-    ``resnet18_patchcamelyon_final.pth``); its normalisation is unknown, so the
-    notebook's identity preprocessing is assumed unless one is given.
-
-Every file is read with ``torch.load(..., weights_only=True)``: a checkpoint
-from elsewhere cannot run code on load (SEED.md, mistake 10).
+The layouts recognised (reportgen's own, the notebook's, PyTorch Lightning's
+and plain resnet18 state dicts under any one prefix) are in
+:mod:`reportgen.model.checkpoint_layouts`.  Every file is read with
+``torch.load(..., weights_only=True)``: a checkpoint from elsewhere cannot run
+code on load (SEED.md, mistake 10).  A checkpoint whose weights hold NaN or
+infinite values (a diverged training run) is refused before any work.
 """
 
 from __future__ import annotations
@@ -25,6 +15,7 @@ import logging
 import os
 import pickle
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +24,7 @@ from torchvision.models import resnet18
 
 from reportgen import __version__
 from reportgen.errors import CheckpointError
+from reportgen.model.checkpoint_layouts import ARCHITECTURE, FORMAT, FORMATS, interpret
 from reportgen.model.network import (
     CLASS_NAMES,
     IDENTITY_PREPROCESSING,
@@ -42,14 +34,7 @@ from reportgen.model.network import (
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "reportgen-v1"
-ARCHITECTURE = "resnet18"
-FORMATS = (FORMAT, "notebook", "state_dict")
-
-_NOTEBOOK_KEYS = {"model_state_dict"}
 _PARALLEL_PREFIX = "module."
-# A PCamClassifier state dict saved directly: backbone weights plus the normalisation buffers.
-_CLASSIFIER_PREFIX = "backbone."
 
 
 @dataclass
@@ -111,7 +96,14 @@ def safe_torch_load(path: Path, *, what: str = "checkpoint") -> object:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such {what} file; check the path")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        # torch warns about files written with another pickle protocol; that says nothing the
+        # user can act on, so it goes to the debug log instead of the terminal.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            raw = torch.load(path, map_location="cpu", weights_only=True)
+        for warning in caught:
+            logger.debug("%s: torch.load: %s", path, str(warning.message).splitlines()[0])
+        return raw
     except pickle.UnpicklingError as error:
         # weights_only reports a forbidden global (a class, a function) as an UnpicklingError.
         if "weights only" in str(error).lower() or "unsupported global" in str(error).lower():
@@ -214,88 +206,22 @@ def check_resnet18_state_dict(state_dict: dict, *, path: Path | str, allow_missi
     return state_dict
 
 
-def _split_classifier_state_dict(state_dict: dict) -> tuple[dict, Preprocessing | None]:
-    """A PCamClassifier state dict -> (backbone state dict, its preprocessing)."""
-    state_dict = strip_parallel_prefix(state_dict)
-    if not any(str(key).startswith(_CLASSIFIER_PREFIX) for key in state_dict):
-        return state_dict, None
-    backbone = {
-        key[len(_CLASSIFIER_PREFIX) :]: value
-        for key, value in state_dict.items()
-        if key.startswith(_CLASSIFIER_PREFIX)
-    }
-    preprocessing = None
-    if "normalize.mean" in state_dict and "normalize.std" in state_dict:
-        preprocessing = Preprocessing(
-            mean=tuple(float(v) for v in state_dict["normalize.mean"].flatten()),
-            std=tuple(float(v) for v in state_dict["normalize.std"].flatten()),
-        )
-    return backbone, preprocessing
+def check_finite(state_dict: dict, *, path: Path | str) -> None:
+    """Refuse weights that hold NaN or infinite values: the training run that wrote them diverged.
 
-
-def _interpret(raw: object, path: Path) -> tuple[dict, dict, Preprocessing | None]:
-    """Raw loaded object -> (backbone state dict, info, stored preprocessing)."""
-    if not isinstance(raw, dict):
+    Raises
+    ------
+    CheckpointError
+        Naming the first non-finite tensors and how many there are.
+    """
+    bad = [name for name, tensor in state_dict.items()
+           if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
         raise CheckpointError(
-            f"{path}: holds a {type(raw).__name__}, not a checkpoint dict; save model.state_dict()"
-        )
-    if raw.get("format") == FORMAT:
-        if raw.get("architecture") != ARCHITECTURE:
-            raise CheckpointError(
-                f"{path}: architecture {raw.get('architecture')!r} is not supported; reportgen loads "
-                f"{ARCHITECTURE} only"
-            )
-        if not isinstance(raw.get("state_dict"), dict) or not isinstance(raw.get("preprocessing"), dict):
-            raise CheckpointError(
-                f"{path}: reportgen checkpoint without state_dict or preprocessing; save it again"
-            )
-        info = {
-            "format": FORMAT,
-            "recipe": raw.get("recipe"),
-            "weights": raw.get("weights"),
-            "training": raw.get("training"),
-            "evaluation": raw.get("evaluation"),
-            "epoch": raw.get("epoch"),
-            "history": raw.get("history", []),
-            "data_fingerprint": raw.get("data_fingerprint"),
-            "reportgen_version": raw.get("reportgen_version"),
-        }
-        return raw["state_dict"], info, Preprocessing.from_dict(raw["preprocessing"])
-    if _NOTEBOOK_KEYS <= set(raw):
-        info = {
-            "format": "notebook",
-            # The notebook's code trained every layer from random weights (SEED.md, mistake 1).
-            "recipe": "full",
-            "weights": "none",
-            "training": {
-                key: _plain(raw[key]) for key in ("epoch", "loss", "val_acc") if key in raw
-            },
-            "evaluation": None,
-            "epoch": _plain(raw.get("epoch")),
-        }
-        return raw["model_state_dict"], info, IDENTITY_PREPROCESSING
-    if raw and all(isinstance(value, torch.Tensor) for value in raw.values()):
-        backbone, stored = _split_classifier_state_dict(raw)
-        info = {
-            "format": "state_dict",
-            "recipe": None,
-            "weights": None,
-            "training": None,
-            "evaluation": None,
-            "epoch": None,
-        }
-        return backbone, info, stored
-    keys = ", ".join(sorted(str(key) for key in raw)[:6])
-    raise CheckpointError(
-        f"{path}: unrecognised checkpoint dict (keys: {keys or 'none'}); expected a reportgen "
-        "checkpoint, the notebook's dict with 'model_state_dict', or a resnet18 state dict"
-    )
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return value.item()
-    return value
+            f"{path}: {len(bad)} weight tensor{'s hold' if len(bad) > 1 else ' holds'} NaN or infinite values "
+            f"({', '.join(bad[:3])}{more}); the training run that wrote it probably diverged (learning rate "
+            "too high, or fp16 overflow): audit the last good checkpoint or retrain")
 
 
 def load_checkpoint(
@@ -327,8 +253,17 @@ def load_checkpoint(
     """
     path = Path(path)
     raw = safe_torch_load(path)
-    state_dict, info, stored = _interpret(raw, path)
+    state_dict, info, recorded = interpret(raw, path)
     state_dict = check_resnet18_state_dict(state_dict, path=path)
+    check_finite(state_dict, path=path)
+    if isinstance(recorded, dict):
+        stored = Preprocessing.from_dict(recorded)
+    elif recorded == "identity":
+        stored = IDENTITY_PREPROCESSING
+    elif recorded is not None:
+        stored = Preprocessing(mean=recorded[0], std=recorded[1])
+    else:
+        stored = None
     if preprocessing is not None:
         source = "argument"
         if stored is not None and stored != preprocessing:

@@ -1,0 +1,44 @@
+"""The examples run as documented: the scheduled-run script keeps history when a build fails."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import FAST_BUILD_ARGS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _snapshot(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def _regenerate(audit: Path, data: Path, checkpoint: Path, cache: Path) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "AUDIT_DIR": str(audit), "DATA_DIR": str(data), "CHECKPOINT": str(checkpoint),
+                   "CONFIG": str(ROOT / "examples" / "report.toml"), "REPORTGEN": f"{sys.executable} -m reportgen"}
+    return subprocess.run(["bash", str(ROOT / "examples" / "regenerate.sh"), *FAST_BUILD_ARGS, "--sanity-images", "0", "--methods",
+                           "grad_cam", "--cache-dir", str(cache)], cwd=ROOT, env=environment, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_regenerate_rotates_only_after_a_build_that_wrote_a_report(tmp_path, tiny_pcam, checkpoint_a):
+    audit, cache = tmp_path / "audit", tmp_path / "cache"
+    first = _regenerate(audit, tiny_pcam, checkpoint_a, cache)
+    # examples/report.toml gates on accuracy<0.85, which an untrained model fails: exit 3, report written.
+    assert first.returncode == 3, first.stderr
+    assert (audit / "current" / "report.json").exists() and not (audit / "previous").exists()
+    last_run = _snapshot(audit / "current")
+
+    second = _regenerate(audit, tiny_pcam, checkpoint_a, cache)
+    assert second.returncode == 3, second.stderr
+    assert _snapshot(audit / "previous") == last_run  # the last report became the previous one
+    assert '"comparison": {' in (audit / "current" / "report.json").read_text()
+
+    before = _snapshot(audit)
+    failed = _regenerate(audit, tiny_pcam, tmp_path / "no-such-checkpoint.pt", cache)
+    assert failed.returncode == 2
+    assert failed.stderr.splitlines() == [line for line in failed.stderr.splitlines()
+                                          if line.startswith("reportgen: error:")] and failed.stderr
+    assert _snapshot(audit) == before  # current and previous exactly as they were, no half-built next
+    assert sorted(p.name for p in audit.iterdir()) == ["current", "previous"]
