@@ -268,3 +268,14 @@ def test_png_encoding_is_reproducible():
     rgb = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
     assert encode_png(rgb) == encode_png(rgb.copy())
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode_png(rgb)))), rgb)
+
+
+def test_each_patch_states_its_superpixels_and_distinct_perturbations(html):
+    document = _document()
+    extras = document["methods"]["lime"]["extras"]
+    for index, image in enumerate(document["images"]):
+        superpixels = extras["n_superpixels"]["per_image"][index]
+        distinct = extras["distinct_perturbations"]["per_image"][index]
+        facts = f"LIME superpixels: {superpixels:g} &middot; LIME distinct perturbations: {distinct:g}"
+        section = html.split(f"<h3>Patch <code>{image['patch_id']}</code></h3>", 1)[1].split("<h3>", 1)[0]
+        assert facts in section, image["patch_id"]

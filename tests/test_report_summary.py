@@ -63,6 +63,7 @@ def test_a_clean_document_has_no_warnings(document):
     for record in clean["methods"].values():
         record["beats_random"] = {"deletion": True, "insertion": True}
         record["warnings"] = []
+        record["extras"] = {}
     for record in clean["sanity"]["methods"].values():
         record["passed"] = True
     for record in clean["localisation"].values():
@@ -92,3 +93,14 @@ def test_a_coarse_cam_that_loses_to_random_points_at_a_finer_layer(document):
 def test_no_finer_layer_hint_when_the_map_wins_or_is_not_coarse(document, settings, beats):
     document["methods"]["grad_cam"].update(settings=settings, beats_random=beats)
     assert "--grad-cam-layer" not in "\n".join(summarise_findings(document)["warnings"])
+
+
+@pytest.mark.parametrize("counts, said", [([9, 7, 12], True), ([16, 30, 20], False), ([15, 15, 40], True)])
+def test_a_superpixel_map_too_coarse_to_localise_is_said_with_its_count(document, counts, said):
+    document["methods"]["lime"]["extras"] = {"n_superpixels": {"mean": None, "ci95": [None, None],
+                                                               "per_image": counts}}
+    text = "\n".join(summarise_findings(document)["warnings"])
+    median = sorted(counts)[1]
+    expected = (f"LIME divides a patch into only {median} superpixels (median over the patches; {min(counts)} to "
+                f"{max(counts)}), so its map cannot localise finer than that")
+    assert (expected in text) == said

@@ -120,16 +120,32 @@ def _sanity(document: dict) -> SanityView | None:
     return SanityView(images=fmt_any(sanity.get("images")), stages=[str(s) for s in sanity.get("stages", [])], rows=rows)
 
 
+#: Per-patch diagnostics of a method's map shown in the patch's facts: extras key -> label.
+MAP_FACTS = {"n_superpixels": "superpixels", "distinct_perturbations": "distinct perturbations"}
+
+
+def _map_facts(document: dict, position: int) -> list[tuple[str, str]]:
+    """("LIME superpixels", "9")-style facts of patch ``position`` from the methods' per-patch extras."""
+    facts = []
+    for name, record in (document.get("methods") or {}).items():
+        for key, label in MAP_FACTS.items():
+            values = (((record.get("extras") or {}).get(key) or {}).get("per_image")) or []
+            if position < len(values) and values[position] is not None:
+                facts.append((f"{method_title(document, name)} {label}", f"{values[position]:g}"))
+    return facts
+
+
 def _patches(document: dict, patch_uris: list[dict[str, str]]) -> list[PatchPanel]:
     methods = list(document.get("methods") or {})
     panels = []
-    for image, uris in zip(document.get("images") or [], patch_uris):
+    for position, (image, uris) in enumerate(zip(document.get("images") or [], patch_uris)):
         patch_id = str(image.get("patch_id", MISSING))
         facts = [("Label", fmt_any(image.get("label"))), ("Prediction", fmt_any(image.get("prediction"))),
                  ("Probability", fmt(image.get("probability"))), ("Explained class", fmt_any(image.get("target"))),
                  ("Stratum", fmt_any(image.get("stratum")))]
         if image.get("slide_id"):
             facts.append(("Slide", str(image["slide_id"])))
+        facts.extend(_map_facts(document, position))
         per_method = image.get("per_method") or {}
         overlays = [Overlay(title=method_title(document, name), uri=uris[name],
                             alt=f"{method_title(document, name)} attribution map over patch {patch_id} "

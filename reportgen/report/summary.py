@@ -7,6 +7,7 @@ as the HTML and a later run can tell which warnings are new.
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 LOW_ACCURACY = 0.8
@@ -15,6 +16,10 @@ SIGNIFICANCE_LEVEL = 0.05
 UNIFORM_CENTRE_MASS = 1024 / 9216
 # A CAM with this many cells or fewer is coarse (METRICS.md: warn at 3x3 or smaller) ...
 COARSE_CAM_CELLS = 9
+#: A superpixel map with fewer superpixels than this (a 4x4 grid) is said to localise coarsely.
+COARSE_SUPERPIXELS = 16
+#: Pixels of a PCam patch (96 x 96) and of its centre label region (32 x 32).
+PATCH_PIXELS, CENTRE_PIXELS = 96 * 96, 32 * 32
 # ... and the next-finer block of the PCam ResNet-18 (6x6 at 96 px) is the one to compare.
 FINER_CAM_LAYER = "backbone.layer3.1"
 # A metric whose direction says which AUC is better (Petsiuk et al., RISE, BMVC 2018).
@@ -113,6 +118,28 @@ def coarse_cam_layer(settings: dict) -> str | None:
     return str(layer) if layer and height * width <= COARSE_CAM_CELLS else None
 
 
+def coarse_superpixels(record: dict) -> str | None:
+    """A sentence (with ``{title}`` for the method's name) when a superpixel method's maps are too coarse.
+
+    ``record`` is a method's record; its ``extras.n_superpixels.per_image``
+    holds each patch's superpixel count (LIME, KernelSHAP).  The map cannot
+    be finer than its superpixels, so with fewer than :data:`COARSE_SUPERPIXELS`
+    (median over the patches) an average superpixel is about as large as the
+    centre region that decides the label, or larger.
+    """
+    counts = [value for value in (((record.get("extras") or {}).get("n_superpixels") or {}).get("per_image") or [])
+              if value is not None]
+    if not counts:
+        return None
+    median = statistics.median(counts)
+    if median >= COARSE_SUPERPIXELS:
+        return None
+    size = PATCH_PIXELS / median
+    return (f"{{title}} divides a patch into only {median:g} superpixels (median over the patches; {min(counts):g} "
+            f"to {max(counts):g}), so its map cannot localise finer than that: an average superpixel "
+            f"({size:.0f} pixels) is {size / CENTRE_PIXELS:.1f} times the centre 32x32 region that decides the label.")
+
+
 def collect_warnings(document: dict) -> list[str]:
     """Every warning a reader must see, one sentence each, in a stable order."""
     warnings: list[str] = []
@@ -133,6 +160,9 @@ def collect_warnings(document: dict) -> list[str]:
                             f"with --grad-cam-layer {FINER_CAM_LAYER}.")
         for message in record.get("warnings") or []:
             warnings.append(f"{title}: {message}")
+        coarse = coarse_superpixels(record)
+        if coarse:
+            warnings.append(coarse.replace("{title}", title))
     sanity = document.get("sanity") or {}
     for name, record in (sanity.get("methods") or {}).items():
         if record.get("passed") is False:

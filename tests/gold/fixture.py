@@ -95,6 +95,9 @@ def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
             settings=SETTINGS[name], seconds=1.5, forward_passes=100 * n_images, backward_passes=0)
     methods["grad_cam"].warnings = ["feature map is 3x3: the map has nine cells, upsampled to 96x96"]
     methods["integrated_gradients"].extras = {"completeness_delta": rng.normal(0, 0.01, n_images)}
+    superpixels = rng.integers(5, 13, n_images)
+    methods["lime"].extras = {"n_superpixels": superpixels.astype(np.float64),
+                              "distinct_perturbations": np.floor(np.minimum(2.0 ** superpixels, 1000.0) * 0.6)}
     curves = {name: _curves(rng, *AUC_CENTRES[name], n_images) for name in [*METHODS, *REFERENCES]}
     reference_maps = {name: rng.random((n_images, SIZE, SIZE)).astype(np.float32) for name in REFERENCES}
     masks = _masks(n_images)
