@@ -60,6 +60,7 @@ class BuildConfig:
     insertion_substrate: str = "blur"
     compare_substrates: bool = False
     sanity_images: int = 5
+    alpha: float = 0.05
     precision: str = "fp32"
     batch_size: int = 256
     device: str = "auto"
@@ -152,6 +153,8 @@ def _validate(config: BuildConfig) -> BuildConfig:
             raise ConfigError(f"option {key!r} must be at least 1, got {value}")
     if config.sanity_images < 0:
         raise ConfigError(f"option 'sanity_images' must be 0 or more, got {config.sanity_images}")
+    if not 0.0 < config.alpha < 1.0:
+        raise ConfigError(f"option 'alpha' (the verdicts' family-wise error rate) must be in (0, 1), got {config.alpha}")
     if config.train_fraction is not None and not 0.0 < config.train_fraction <= 1.0:
         raise ConfigError(f"option 'train_fraction' must be in (0, 1], got {config.train_fraction}")
     if not config.methods:

@@ -29,12 +29,20 @@ class MeanCurves(TypedDict):
     insertion_mean: list[float]
 
 
+class InformativeMeans(TypedDict):
+    """The headline means: deletion and insertion AUC over each metric's informative patches."""
+
+    deletion_auc: Interval
+    insertion_auc: Interval
+
+
 class ScoredMap(TypedDict):
-    """A map set scored by deletion and insertion."""
+    """A map set scored by deletion and insertion (over all patches, and over the informative ones)."""
 
     title: str
     deletion_auc: Interval
     insertion_auc: Interval
+    informative: InformativeMeans
     curves: MeanCurves
 
 
@@ -49,7 +57,42 @@ class MethodSection(ScoredMap):
     cached_patches: int
     warnings: list[str]
     extras: dict[str, Interval]
-    beats_random: dict[str, bool]
+
+
+class Verdict(TypedDict):
+    """One claim under the verdict rule (:mod:`reportgen.metrics.verdicts`); differences are positive when
+    ``method`` is better than ``against``."""
+
+    method: str
+    against: str
+    metric: str
+    unit: str
+    patches: list[int]
+    n: int
+    needed: int
+    outcome: str
+    p: Optional[float]
+    p_holm: Optional[float]
+    median_difference: Optional[float]
+    ci95: list[Optional[float]]
+
+
+class InformativeCount(TypedDict):
+    """How many patches can tell maps apart for one metric, per stratum, and which cannot."""
+
+    count: int
+    of: int
+    by_stratum: dict[str, int]
+    uninformative: list[str]
+
+
+class Informative(TypedDict):
+    """The informative-patch rule and its counts per metric."""
+
+    rule: str
+    min_change: float
+    deletion: InformativeCount
+    insertion: InformativeCount
 
 
 class Summary(TypedDict):
@@ -122,6 +165,7 @@ class SettingsSection(TypedDict):
     precision: str
     batch_size: int
     methods: list[str]
+    alpha: float
 
 
 class Agreement(TypedDict):
@@ -212,7 +256,8 @@ class ReportDocument(TypedDict):
     settings: SettingsSection
     methods: dict[str, MethodSection]
     baselines: dict[str, ScoredMap]
-    significance: dict[str, list[dict[str, Any]]]
+    informative: Informative
+    verdicts: list[Verdict]
     substrate_rankings: Optional[dict[str, dict[str, list[str]]]]
     substrate_aucs: Optional[dict[str, dict[str, dict[str, Optional[float]]]]]
     agreement: Agreement
@@ -235,7 +280,8 @@ TOP_LEVEL = {
     "settings": "how the maps were scored",
     "methods": "per method (name -> record)",
     "baselines": "per reference map `random`, `centre_prior`, `sobel` (name -> record)",
-    "significance": "paired Wilcoxon tests between methods, Holm-corrected, per metric (`deletion`, `insertion`)",
+    "informative": "which patches can tell maps apart, per metric",
+    "verdicts": "one record per claim: each method against each reference map and each other method, per metric",
     "substrate_rankings": "method ranking per substrate and metric (`--compare-substrates`; else `null`)",
     "substrate_aucs": "mean AUC per substrate, metric and map (`--compare-substrates`; else `null`)",
     "agreement": "agreement of the methods' maps",
@@ -270,7 +316,7 @@ def section_keys(cls: type) -> list[str]:
 
 
 #: Shapes described once under the table instead of at every key that has them.
-_COMMON = (Interval, MeanCurves)
+_COMMON = (Interval, MeanCurves, InformativeMeans)
 
 
 def _describe(cls: type) -> str:

@@ -106,13 +106,17 @@ def test_document_follows_the_schema_and_fills_summary_comparison_and_gates():
     assert [gate["passed"] for gate in document["gates"]] == [False, True]  # accuracy 0.86 < 0.9 holds
 
 
-def test_beats_random_compares_the_means_with_the_random_map():
-    document = assemble_document(make_record(4))
-    random = document["baselines"]["random"]
-    for record in document["methods"].values():
-        assert record["beats_random"]["deletion"] == (record["deletion_auc"]["mean"] < random["deletion_auc"]["mean"])
-        assert record["beats_random"]["insertion"] == (record["insertion_auc"]["mean"]
-                                                       > random["insertion_auc"]["mean"])
+def test_every_method_has_a_verdict_against_every_reference_and_every_other_method():
+    document = assemble_document(make_record(12))
+    claims = {(v["method"], v["against"], v["metric"]) for v in document["verdicts"]}
+    methods, references = list(document["methods"]), list(document["baselines"])
+    for metric in ("deletion_auc", "insertion_auc"):
+        for method in methods:
+            assert all((method, reference, metric) in claims for reference in references)
+        assert sum(1 for v in document["verdicts"] if v["metric"] == metric) == \
+            len(methods) * len(references) + len(methods) * (len(methods) - 1) // 2
+    assert all(v["unit"] == "patch" and v["outcome"] in ("better", "worse", "not_distinguishable", "too_few")
+               for v in document["verdicts"])
 
 
 def test_a_failing_sanity_check_is_reported_with_its_similarity():

@@ -130,7 +130,7 @@ def test_gates_pass_and_fail(current, previous):
         "deletion_auc_increase>0.2": True,
         "insertion_auc_decrease>0.01": False,  # Integrated Gradients fell by 0.02
         "sanity_failed": False,                # LIME fails the sanity check in the fixture
-        "beats_random_failed": False,          # LIME does not beat random in the fixture
+        "beats_random_failed": False,          # 3 patches: no method can be shown better than random
         "method:grad_cam.deletion_auc>0.9": True,
         "method:lime.centre_mass<0.2": False,  # 0.1
         "roc_auc<0.95": False,

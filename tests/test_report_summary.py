@@ -23,47 +23,60 @@ def test_most_faithful_follows_the_metric_direction(document):
     assert rank_methods(document, "deletion")[0] == best_deletion
 
 
-def test_significance_is_read_from_the_holm_corrected_test_of_the_top_two(document):
+def _set_verdict(document, method, against, metric, outcome):
+    for record in document["verdicts"]:
+        if record["metric"] == metric and {record["method"], record["against"]} == {method, against}:
+            flipped = {"better": "worse", "worse": "better"}
+            record["outcome"] = outcome if record["method"] == method else flipped.get(outcome, outcome)
+            return record
+    raise AssertionError(f"no verdict {method} vs {against}")
+
+
+def test_the_runner_up_comparison_is_read_from_the_verdict_of_the_top_two(document):
     ranking = rank_methods(document, "deletion")
-    for test in document["significance"]["deletion"]:
-        test["p_holm"] = 0.5
-        if {test["a"], test["b"]} == set(ranking[:2]):
-            test["p_holm"] = 0.01
+    record = _set_verdict(document, ranking[0], ranking[1], "deletion_auc", "better")
+    record["p_holm"] = 0.01
     best = summarise_findings(document)["most_faithful"]["deletion"]
     assert best["runner_up"] == ranking[1]
-    assert best["significant"] is True and best["p_holm"] == 0.01
-    assert "is significant" in summarise_findings(document)["verdict"]
+    assert best["significant"] is True and best["outcome"] == "better" and best["p_holm"] == 0.01
+    assert f"it is better than {best['runner_up_title']} (one-sided Wilcoxon, Holm p = 0.01)" in \
+        summarise_findings(document)["verdict"]
 
 
-def test_not_significant_is_said_in_words(document):
-    for test in document["significance"]["deletion"]:
-        test["p_holm"] = 0.2
+def test_not_distinguishable_is_said_in_words(document):
+    ranking = rank_methods(document, "deletion")
+    _set_verdict(document, ranking[0], ranking[1], "deletion_auc", "not_distinguishable")
     summary = summarise_findings(document)
     assert summary["most_faithful"]["deletion"]["significant"] is False
-    assert "not significant" in summary["verdict"]
+    assert "it is not distinguishable from" in summary["verdict"]
 
 
-def test_every_kind_of_warning_is_raised(document):
+def test_every_kind_of_warning_is_raised():
+    document = make_document(30)  # enough informative patches for decided verdicts
     document["model"]["evaluation"]["accuracy"] = 0.7
     warnings = summarise_findings(document)["warnings"]
     text = "\n".join(warnings)
     assert "accuracy is low (0.700" in text
-    assert "LIME is no better than the random reference map on deletion" in text
+    assert "LIME is not better than the random map on deletion AUC (worse; Holm p = " in text
     assert "Grad-CAM: feature map is 3x3" in text
     assert "LIME failed the model-randomisation sanity check" in text
-    assert "1 of 3 patch notes report attribution concentrated on the patch border" in text
-    # The fixture's LIME centre mass (0.1) is below a uniform map's share.
+    assert "1 of 30 patch notes report attribution concentrated on the patch border" in text
+    # The fixture's LIME centre mass is below a uniform map's share.
     assert document["localisation"]["lime"]["centre_mass"]["mean"] < UNIFORM_CENTRE_MASS
     assert "LIME puts less attribution on the centre" in text
     assert summarise_findings(document)["accuracy"] == 0.7
+    verdict = summarise_findings(document)["verdict"]
+    assert "LIME is not better than the centre prior, a map that ignores the model, on deletion AUC (worse" in verdict
 
 
 def test_a_clean_document_has_no_warnings(document):
     clean = copy.deepcopy(document)
     for record in clean["methods"].values():
-        record["beats_random"] = {"deletion": True, "insertion": True}
         record["warnings"] = []
         record["extras"] = {}
+    for record in clean["verdicts"]:
+        record["outcome"] = "better" if record["against"] in ("random", "centre_prior", "sobel") else \
+            "not_distinguishable"
     for record in clean["sanity"]["methods"].values():
         record["passed"] = True
     for record in clean["localisation"].values():
@@ -75,23 +88,31 @@ def test_a_clean_document_has_no_warnings(document):
     assert summary["verdict"].endswith("No warnings.")
 
 
+def test_claims_with_too_few_informative_patches_are_said_once_per_metric(document):
+    verdict = summarise_findings(document)["verdict"]  # three patches: nothing can be decided
+    assert "12 of 12 claims on deletion AUC cannot be decided: each needs at least 10 informative patches" in verdict
+    assert "not better than the random map" not in "\n".join(summarise_findings(document)["warnings"])
+
+
 def test_a_coarse_cam_that_loses_to_random_points_at_a_finer_layer(document):
     grad_cam = document["methods"]["grad_cam"]
     grad_cam["settings"] = {"target_layer": "backbone.layer4.1", "feature_map_size": "3x3"}
-    grad_cam["beats_random"] = {"deletion": False, "insertion": True}
+    _set_verdict(document, "grad_cam", "random", "deletion_auc", "not_distinguishable")
     text = "\n".join(summarise_findings(document)["warnings"])
-    assert "Grad-CAM is no better than the random reference map on deletion AUC" in text
+    assert "Grad-CAM is not better than the random map on deletion AUC (not distinguishable" in text
     assert "Grad-CAM: the backbone.layer4.1 map has 9 cells or fewer" in text
     assert "--grad-cam-layer backbone.layer3.1" in text
 
 
-@pytest.mark.parametrize("settings, beats", [
-    ({"target_layer": "backbone.layer4.1", "feature_map_size": "3x3"}, {"deletion": True, "insertion": True}),
-    ({"target_layer": "backbone.layer3.1", "feature_map_size": "6x6"}, {"deletion": False, "insertion": True}),
-    ({"target_layer": "backbone.layer4.1"}, {"deletion": False, "insertion": False}),
+@pytest.mark.parametrize("settings, outcome", [
+    ({"target_layer": "backbone.layer4.1", "feature_map_size": "3x3"}, "better"),
+    ({"target_layer": "backbone.layer3.1", "feature_map_size": "6x6"}, "not_distinguishable"),
+    ({"target_layer": "backbone.layer4.1"}, "worse"),
 ])
-def test_no_finer_layer_hint_when_the_map_wins_or_is_not_coarse(document, settings, beats):
-    document["methods"]["grad_cam"].update(settings=settings, beats_random=beats)
+def test_no_finer_layer_hint_when_the_map_wins_or_is_not_coarse(document, settings, outcome):
+    document["methods"]["grad_cam"]["settings"] = settings
+    for metric in ("deletion_auc", "insertion_auc"):
+        _set_verdict(document, "grad_cam", "random", metric, outcome)
     assert "--grad-cam-layer" not in "\n".join(summarise_findings(document)["warnings"])
 
 

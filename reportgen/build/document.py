@@ -11,6 +11,7 @@ The schema is :mod:`reportgen.schema`.
 from __future__ import annotations
 
 import datetime as _datetime
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,8 @@ from reportgen.build.score import Scores
 from reportgen.config import BuildConfig
 from reportgen.metrics.faithfulness import NOTEBOOK_DELETION_NOTE, TIE_BREAK_RULE
 from reportgen.metrics.references import REFERENCE_TITLES
-from reportgen.metrics.stats import mean_with_interval, pairwise_wilcoxon, plain_float
+from reportgen.metrics.stats import mean_with_interval, plain_float
+from reportgen.metrics.verdicts import MIN_SCORE_CHANGE, decide_claims, informative_patches
 from reportgen.report.compare import compare_reports
 from reportgen.report.gates import Gate, evaluate_gates
 from reportgen.report.summary import summarise_findings
@@ -36,8 +38,21 @@ METRIC_NOTES = (
     "Area under each curve: trapezoid over the fraction of pixels changed, x in [0, 1]; "
     "intervals are percentile-bootstrap 95% intervals of the mean over patches.",
     NOTEBOOK_DELETION_NOTE,
-    "Significance: two-sided paired Wilcoxon signed-rank tests on per-patch AUCs, Holm-corrected across pairs.",
+    "Verdicts: on the informative patches of a metric, the paired per-patch differences between two maps are "
+    "tested with one-sided Wilcoxon signed-rank tests in both directions (zero differences dropped), "
+    "Holm-corrected over every p-value of the report; better or worse when that direction's corrected p is "
+    "below alpha, otherwise not distinguishable, or too few when fewer non-zero differences than log2(m / alpha) "
+    "(m p-values) leave the test unable to reach alpha.",
 )
+
+INFORMATIVE_RULE = (
+    f"A patch is informative for deletion when replacing every pixel by the deletion substrate lowers the "
+    f"tracked-class probability by at least {MIN_SCORE_CHANGE}, and for insertion when restoring every pixel onto "
+    f"the insertion substrate raises it by at least {MIN_SCORE_CHANGE}: on other patches every ordering of the pixels "
+    f"gives nearly the same curve, so they cannot tell maps apart. Verdicts and headline means use informative "
+    f"patches only."
+)
+MODES = ("deletion", "insertion")
 
 TARGET_DESCRIPTIONS = {"predicted": "the class the model predicts on the clean image (top-1)",
                        "label": "the ground-truth label"}
@@ -115,31 +130,64 @@ def plain(value):
     return value
 
 
-def _scored(curves, seed: int) -> dict:
+def _scored(curves, seed: int, informative: dict[str, np.ndarray]) -> dict:
     return {
         "deletion_auc": mean_with_interval(curves.deletion_auc, seed=seed),
         "insertion_auc": mean_with_interval(curves.insertion_auc, seed=seed),
+        "informative": {f"{mode}_auc": mean_with_interval(getattr(curves, f"{mode}_auc")[informative[mode]], seed=seed)
+                        for mode in MODES},
         "curves": {"deletion_mean": [float(v) for v in np.nanmean(curves.deletion, axis=0)],
                    "insertion_mean": [float(v) for v in np.nanmean(curves.insertion, axis=0)]},
     }
 
 
-def _method_sections(record: BuildRecord, baselines: dict) -> dict:
+def _informative_masks(record: BuildRecord) -> dict[str, np.ndarray]:
+    """mode -> (N,) bool; the curves' ends are those of the clean and substituted image, the same for every map."""
+    curves = record.scores.curves[record.scores.reference_names[0] if record.scores.reference_names
+                                  else next(iter(record.scores.curves))]
+    return {mode: informative_patches(getattr(curves, mode), mode) for mode in MODES}
+
+
+def _informative_section(record: BuildRecord, masks: dict[str, np.ndarray]) -> dict:
+    ids = [f"{record.config.split}:{int(p)}" for p in record.patch_indices]
+    section = {"rule": INFORMATIVE_RULE, "min_change": MIN_SCORE_CHANGE}
+    for mode, mask in masks.items():
+        section[mode] = {
+            "count": int(mask.sum()), "of": len(mask),
+            "by_stratum": {s: int(sum(1 for i, stratum in enumerate(record.strata) if stratum == s and mask[i]))
+                           for s in STRATA},
+            "uninformative": [patch for patch, used in zip(ids, mask) if not used],
+        }
+    return section
+
+
+def _verdicts(record: BuildRecord, masks: dict[str, np.ndarray]) -> list[dict]:
+    """Every claim of the report: each method against each reference map and against each other method."""
+    curves, methods = record.scores.curves, list(record.methods)
+    claims = []
+    for mode in MODES:
+        metric, mask = f"{mode}_auc", masks[mode]
+        pairs = [(m, r) for m in methods for r in record.scores.reference_names]
+        pairs += list(itertools.combinations(methods, 2))
+        for method, against in pairs:
+            claims.append({"method": method, "against": against, "metric": metric,
+                           "higher_is_better": mode == "insertion", "patches": np.flatnonzero(mask),
+                           "values": getattr(curves[method], metric)[mask],
+                           "against_values": getattr(curves[against], metric)[mask]})
+    return decide_claims(claims, alpha=record.config.alpha, seed=record.config.seed)
+
+
+def _method_sections(record: BuildRecord, masks: dict[str, np.ndarray]) -> dict:
     seed = record.config.seed
-    random = baselines["random"]
     sections = {}
     for name, result in record.methods.items():
-        entry = {"title": result.title, **_scored(record.scores.curves[name], seed)}
+        entry = {"title": result.title, **_scored(record.scores.curves[name], seed, masks)}
         entry.update(
             reference=result.reference, settings=result.settings, seconds=result.seconds,
             forward_passes=result.forward_passes, backward_passes=result.backward_passes,
             cached_patches=result.cached, warnings=list(result.warnings),
             extras={key: mean_with_interval(values, seed=seed) for key, values in result.extras.items()},
         )
-        entry["beats_random"] = {
-            "deletion": entry["deletion_auc"]["mean"] < random["deletion_auc"]["mean"],
-            "insertion": entry["insertion_auc"]["mean"] > random["insertion_auc"]["mean"],
-        }
         sections[name] = entry
     return sections
 
@@ -252,6 +300,7 @@ def _settings(record: BuildRecord) -> dict:
         "precision": config.precision,
         "batch_size": config.batch_size,
         "methods": list(record.methods),
+        "alpha": config.alpha,
     }
 
 
@@ -285,14 +334,9 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
     generated_at : ISO time stamp; default now (UTC).
     """
     seed = record.config.seed
-    baselines = {name: {"title": REFERENCE_TITLES.get(name, name), **_scored(record.scores.curves[name], seed)}
+    masks = _informative_masks(record)
+    baselines = {name: {"title": REFERENCE_TITLES.get(name, name), **_scored(record.scores.curves[name], seed, masks)}
                  for name in record.scores.reference_names}
-    methods = list(record.methods)
-    significance = {
-        mode: pairwise_wilcoxon({name: getattr(record.scores.curves[name], f"{mode}_auc") for name in methods})
-        if len(methods) > 1 else []
-        for mode in ("deletion", "insertion")
-    }
     substrate_rankings, substrate_aucs = _substrates(record)
     localisation = {name: {key: None if values is None else mean_with_interval(values, seed=seed)
                            for key, values in entry.items()}
@@ -305,9 +349,10 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
         "model": _model(record),
         "data": _data(record),
         "settings": _settings(record),
-        "methods": _method_sections(record, baselines),
+        "methods": _method_sections(record, masks),
         "baselines": baselines,
-        "significance": significance,
+        "informative": _informative_section(record, masks),
+        "verdicts": _verdicts(record, masks),
         "substrate_rankings": substrate_rankings,
         "substrate_aucs": substrate_aucs,
         "agreement": {k: v for k, v in record.scores.agreement.items() if k != "per_image"},

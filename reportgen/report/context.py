@@ -13,10 +13,11 @@ import json
 
 from reportgen.report import figures as figs
 from reportgen.report.formatting import MISSING, fmt, fmt_any, fmt_interval, fmt_p, fmt_signed, rows_of
-from reportgen.report.summary import UNIFORM_CENTRE_MASS, method_title, model_accuracy
+from reportgen.report.summary import (OUTCOME_WORDS, UNIFORM_CENTRE_MASS, find_verdict, headline_mean, method_title,
+                                      model_accuracy)
 from reportgen.report.views import (ComparisonView, ConfusionView, DataView, FaithfulnessRow, GateView, MatrixView,
                                     MethodChangeRow, MethodSettingsView, ModelCard, Overlay, PatchPanel, ProvenanceView,
-                                    ReportContext, SanityRow, SanityView, SignificanceRow)
+                                    ReportContext, SanityRow, SanityView, VerdictRow)
 
 SMALL_SAMPLE = 50
 
@@ -71,13 +72,43 @@ def _faithfulness(document: dict) -> list[FaithfulnessRow]:
     rows = []
     for group, is_reference in (("methods", False), ("baselines", True)):
         for name, record in (document.get(group) or {}).items():
-            beats = record.get("beats_random") or {}
-            beats_text = ", ".join(f"{kind}: {'yes' if value else 'NO'}" for kind, value in beats.items())
+            against_random = []
+            for kind in ("deletion", "insertion"):
+                verdict = None if is_reference else find_verdict(document, name, "random", f"{kind}_auc")
+                if verdict is not None:
+                    against_random.append(f"{kind}: {OUTCOME_WORDS.get(verdict['outcome'], verdict['outcome'])}")
             rows.append(FaithfulnessRow(
                 title=method_title(document, name), reference=str(record.get("reference", "")),
-                is_reference_map=is_reference, deletion=fmt_interval(record.get("deletion_auc")),
-                insertion=fmt_interval(record.get("insertion_auc")),
-                beats_random=beats_text if not is_reference and beats else ""))
+                is_reference_map=is_reference, deletion=fmt_interval(headline_mean(record, "deletion_auc")),
+                insertion=fmt_interval(headline_mean(record, "insertion_auc")), against_random=", ".join(against_random)))
+    return rows
+
+
+def _verdict_rows(document: dict) -> list[VerdictRow]:
+    rows = []
+    for verdict in document.get("verdicts") or []:
+        low, high = verdict.get("ci95") or [None, None]
+        difference = fmt_signed(verdict.get("median_difference"))
+        if low is not None and high is not None:
+            difference += f" [{fmt_signed(low)}, {fmt_signed(high)}]"
+        rows.append(VerdictRow(metric=str(verdict.get("metric", "")).replace("_auc", ""),
+                               method=method_title(document, verdict["method"]),
+                               against=method_title(document, verdict["against"]),
+                               patches=len(verdict.get("patches") or []), median_difference=difference,
+                               p_value=fmt_p(verdict.get("p")), p_holm=fmt_p(verdict.get("p_holm")),
+                               outcome=OUTCOME_WORDS.get(verdict.get("outcome"), str(verdict.get("outcome"))),
+                               decided=verdict.get("outcome") in ("better", "worse")))
+    return rows
+
+
+def _informative_rows(document: dict) -> list[tuple[str, str]]:
+    informative = document.get("informative") or {}
+    rows = []
+    for kind in ("deletion", "insertion"):
+        counts = informative.get(kind)
+        if counts:
+            strata = ", ".join(f"{s} {n}" for s, n in (counts.get("by_stratum") or {}).items())
+            rows.append((kind.capitalize(), f"{counts['count']} of {counts['of']} ({strata})"))
     return rows
 
 
@@ -250,11 +281,6 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
     """
     summary = document.get("summary") or {}
     deletion_uri, insertion_uri = _curve_uris(document)
-    significance = [SignificanceRow(metric=kind, first=method_title(document, test["a"]),
-                                    second=method_title(document, test["b"]), statistic=fmt(test.get("statistic"), 1),
-                                    p_value=fmt_p(test.get("p_value")), p_holm=fmt_p(test.get("p_holm")),
-                                    significant=test.get("p_holm") is not None and test["p_holm"] < 0.05)
-                    for kind, tests in (document.get("significance") or {}).items() for test in tests]
     rankings = [(substrate, ", ".join(method_title(document, n) for n in ranks.get("deletion", [])),
                  ", ".join(method_title(document, n) for n in ranks.get("insertion", [])))
                 for substrate, ranks in (document.get("substrate_rankings") or {}).items()]
@@ -280,7 +306,8 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
                             "localisation": bool(document.get("localisation")), "sanity": sanity is not None}),
         model=_model_card(document), data=_data_view(document), run_settings=rows_of(document.get("settings")),
         method_settings=method_settings, provenance=_provenance(document), faithfulness=_faithfulness(document),
-        deletion_curves_uri=deletion_uri, insertion_curves_uri=insertion_uri, significance=significance,
+        deletion_curves_uri=deletion_uri, insertion_curves_uri=insertion_uri, verdicts=_verdict_rows(document), informative=_informative_rows(document),
+        verdict_rule=str((document.get("informative") or {}).get("rule", "")),
         substrate_rankings=rankings, spearman=spearman, iou=iou, localisation=_localisation(document),
         sanity=sanity, colour_bar_uri=figs.colour_bar_uri(), patches=_patches(document, patch_uris),
         limitations=_limitations(document), comparison=comparison,

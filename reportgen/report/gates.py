@@ -8,7 +8,7 @@ A gate is written as a *failure condition* (``--fail-if accuracy<0.9``).  Gramma
                | "deletion_auc_increase"     any method's deletion AUC rose by more than the value
                | "insertion_auc_decrease"    any method's insertion AUC fell by more than the value
                | "sanity_failed"             any method failed the sanity check (no operator)
-               | "beats_random_failed"       any method is no better than the random map (no operator)
+               | "beats_random_failed"       any method is not better than the random map (verdict rule; no operator)
                | "method:" method "." metric  metric is deletion_auc, insertion_auc or centre_mass
 
 Spaces are ignored.  ``deletion_auc_increase`` and ``insertion_auc_decrease`` read
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from reportgen.errors import ConfigError, unknown_name_error
-from reportgen.report.summary import model_accuracy
+from reportgen.report.summary import loses_to_random, model_accuracy
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt,
@@ -132,9 +132,10 @@ def _evaluate(gate: Gate, document: dict) -> tuple[bool, str]:
             return False, "skipped: no sanity check was run"
         return bool(failed), f"failed: {', '.join(failed)}" if failed else "every method passed"
     if gate.name == "beats_random_failed":
-        failed = [f"{name} ({kind})" for name, record in (document.get("methods") or {}).items()
-                  for kind, beats in (record.get("beats_random") or {}).items() if beats is False]
-        return bool(failed), f"no better than random: {', '.join(failed)}" if failed else "every method beats random"
+        failed = [f"{name} ({kind})" for name in (document.get("methods") or {})
+                  for kind in loses_to_random(document, name)]
+        return bool(failed), (f"not better than random under the verdict rule: {', '.join(failed)}" if failed
+                              else "every method is better than random")
     methods = document.get("methods") or {}
     if gate.method not in methods:
         raise unknown_name_error("method in gate", gate.method, list(methods))

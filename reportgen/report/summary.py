@@ -11,7 +11,6 @@ import statistics
 from typing import Any
 
 LOW_ACCURACY = 0.8
-SIGNIFICANCE_LEVEL = 0.05
 # Share of a uniform map inside PCam's centre 32x32 region of a 96x96 patch (METRICS.md).
 UNIFORM_CENTRE_MASS = 1024 / 9216
 # A CAM with this many cells or fewer is coarse (METRICS.md: warn at 3x3 or smaller) ...
@@ -40,49 +39,79 @@ def method_title(document: dict, name: str) -> str:
     return str(record.get("title") or name)
 
 
-def find_comparison(document: dict, kind: str, first: str, second: str) -> dict | None:
-    """The significance test between two methods for ``kind`` ("deletion"/"insertion"), either order."""
-    for test in (document.get("significance") or {}).get(kind, []):
-        if {test.get("a"), test.get("b")} == {first, second}:
-            return test
+#: Reference maps that ignore the model: a method not better than one of these is a headline finding.
+MODEL_INDEPENDENT = ("centre_prior", "sobel")
+#: How a sentence names each reference map.
+REFERENCE_PHRASES = {"random": "the random map", "centre_prior": "the centre prior", "sobel": "the Sobel edge map"}
+_FLIPPED = {"better": "worse", "worse": "better"}
+OUTCOME_WORDS = {"better": "better", "worse": "worse", "not_distinguishable": "not distinguishable",
+                 "too_few": "too few informative patches to decide"}
+
+
+def find_verdict(document: dict, method: str, against: str, metric: str) -> dict | None:
+    """The verdict record of ``method`` against ``against`` by ``metric``, from ``method``'s side.
+
+    A record stored the other way round (method pairs are stored once) comes
+    back with its outcome and median difference flipped.
+    """
+    for record in document.get("verdicts") or []:
+        if record.get("metric") != metric:
+            continue
+        if (record.get("method"), record.get("against")) == (method, against):
+            return record
+        if (record.get("method"), record.get("against")) == (against, method):
+            flipped = dict(record, method=method, against=against,
+                           outcome=_FLIPPED.get(record.get("outcome"), record.get("outcome")))
+            if record.get("median_difference") is not None:
+                flipped["median_difference"] = -record["median_difference"]
+                flipped["ci95"] = [None if v is None else -v for v in reversed(record.get("ci95") or [None, None])]
+            return flipped
     return None
 
 
+def headline_mean(record: dict, key: str) -> dict:
+    """A map's mean of ``key`` over the informative patches (over all patches in documents without them)."""
+    informative = ((record.get("informative") or {}).get(key)) or {}
+    return informative if informative.get("mean") is not None else (record.get(key) or {})
+
+
 def rank_methods(document: dict, kind: str) -> list[str]:
-    """Method names best-first by mean AUC for ``kind``; ties keep the document's order."""
+    """Method names best-first by headline mean AUC for ``kind``; ties keep the document's order."""
     key, direction = DIRECTIONS[kind]
     methods = document.get("methods") or {}
-    scored = [(name, record[key]["mean"]) for name, record in methods.items() if key in record]
+    scored = [(name, headline_mean(record, key).get("mean")) for name, record in methods.items()]
+    scored = [(name, mean) for name, mean in scored if mean is not None]
     sign = 1.0 if direction == "lower" else -1.0
     return [name for name, _ in sorted(scored, key=lambda item: sign * item[1])]
 
 
 def most_faithful(document: dict, kind: str) -> dict[str, Any] | None:
-    """The best method for ``kind`` with its interval and the test against the runner-up.
+    """The method with the best headline mean for ``kind``, and its verdict against the runner-up.
 
     Returns
     -------
     dict or None
         ``{"method", "title", "metric", "direction", "mean", "ci95", "runner_up", "runner_up_title",
-        "p_holm", "significant"}``; ``None`` when no method has the metric.
+        "outcome", "p_holm", "significant"}`` (``significant``: the verdict is ``better``); ``None``
+        when no method has the metric.
     """
     key, direction = DIRECTIONS[kind]
     ranking = rank_methods(document, kind)
     if not ranking:
         return None
     best = ranking[0]
-    record = document["methods"][best][key]
+    record = headline_mean(document["methods"][best], key)
     result = {
         "method": best, "title": method_title(document, best), "metric": key, "direction": direction,
         "mean": float(record["mean"]), "ci95": [float(v) for v in record.get("ci95", [record["mean"]] * 2)],
-        "runner_up": None, "runner_up_title": None, "p_holm": None, "significant": False,
+        "runner_up": None, "runner_up_title": None, "outcome": None, "p_holm": None, "significant": False,
     }
     if len(ranking) > 1:
         runner_up = ranking[1]
-        test = find_comparison(document, kind, best, runner_up)
-        p_holm = None if test is None or test.get("p_holm") is None else float(test["p_holm"])
-        result.update(runner_up=runner_up, runner_up_title=method_title(document, runner_up), p_holm=p_holm,
-                      significant=p_holm is not None and p_holm < SIGNIFICANCE_LEVEL)
+        verdict = find_verdict(document, best, runner_up, key) or {}
+        result.update(runner_up=runner_up, runner_up_title=method_title(document, runner_up),
+                      outcome=verdict.get("outcome"), p_holm=verdict.get("p_holm"),
+                      significant=verdict.get("outcome") == "better")
     return result
 
 
@@ -90,16 +119,86 @@ def _interval(values: list[float]) -> str:
     return f"[{values[0]:.3f}, {values[1]:.3f}]"
 
 
-def _faithfulness_sentence(kind: str, best: dict) -> str:
-    sentence = (f"By {kind} AUC ({best['direction']} is better) the most faithful method is {best['title']} "
-                f"({best['mean']:.3f} {_interval(best['ci95'])})")
+def _informative_count(document: dict, kind: str) -> str:
+    counts = (document.get("informative") or {}).get(kind) or {}
+    return f" on {counts['count']} of {counts['of']} informative patches" if counts else ""
+
+
+def _faithfulness_sentence(document: dict, kind: str, best: dict) -> str:
+    sentence = (f"By {kind} AUC{_informative_count(document, kind)} ({best['direction']} is better) the best mean "
+                f"is that of {best['title']} ({best['mean']:.3f} {_interval(best['ci95'])})")
     if best["runner_up"] is None:
         return sentence + "; it is the only method."
-    if best["p_holm"] is None:
+    if best["outcome"] is None:
         return sentence + f"; its difference to {best['runner_up_title']} was not tested."
-    verdict = "significant" if best["significant"] else "not significant"
-    return (sentence + f"; the difference to {best['runner_up_title']} is {verdict} "
-            f"(Holm-corrected Wilcoxon p = {best['p_holm']:.3g}).")
+    if best["outcome"] == "too_few":
+        return sentence + f"; against {best['runner_up_title']} there are too few informative patches to decide."
+    words = "it is better than" if best["outcome"] == "better" else "it is not distinguishable from"
+    return sentence + f"; {words} {best['runner_up_title']} (one-sided Wilcoxon, Holm p = {best['p_holm']:.3g})."
+
+
+def _evidence(verdict: dict) -> str:
+    median, low, high = verdict.get("median_difference"), *(verdict.get("ci95") or [None, None])
+    parts = [OUTCOME_WORDS.get(verdict.get("outcome"), str(verdict.get("outcome")))]
+    if verdict.get("outcome") == "too_few":
+        parts.append(f"{verdict.get('n')} non-zero differences, {verdict.get('needed')} needed")
+    else:
+        if verdict.get("p_holm") is not None:
+            parts.append(f"Holm p = {verdict['p_holm']:.3g}")
+        if median is not None and low is not None and high is not None:
+            parts.append(f"median difference {median:+.3f} [{low:+.3f}, {high:+.3f}]")
+        parts.append(f"{len(verdict.get('patches') or [])} informative patches")
+    return "; ".join(parts)
+
+
+def reference_findings(document: dict) -> tuple[list[str], list[str]]:
+    """(headline sentences, warnings) from every method's verdicts against the reference maps.
+
+    A method that is not better than a map ignoring the model (centre prior,
+    Sobel edges) is a headline; not better than the random map is a warning.
+    """
+    headlines, warnings = [], []
+    for name in document.get("methods") or {}:
+        title = method_title(document, name)
+        for kind, (key, _) in DIRECTIONS.items():
+            for reference in ("random", *MODEL_INDEPENDENT):
+                verdict = find_verdict(document, name, reference, key)
+                # Undecidable claims are said once per metric (:func:`undecided_sentences`).
+                if verdict is None or verdict.get("outcome") in ("better", "too_few"):
+                    continue
+                phrase = REFERENCE_PHRASES.get(reference, method_title(document, reference))
+                if reference == "random":
+                    warnings.append(f"{title} is not better than {phrase} on {kind} AUC ({_evidence(verdict)}).")
+                else:
+                    headlines.append(f"{title} is not better than {phrase}, a map that ignores the model, on {kind} "
+                                     f"AUC ({_evidence(verdict)}).")
+    return headlines, warnings
+
+
+def undecided_sentences(document: dict) -> list[str]:
+    """One sentence per metric whose claims have too few informative patches to be decided."""
+    sentences = []
+    for kind, (key, _) in DIRECTIONS.items():
+        undecided = [v for v in document.get("verdicts") or [] if v.get("metric") == key and v.get("outcome") == "too_few"]
+        if not undecided:
+            continue
+        counts = (document.get("informative") or {}).get(kind) or {}
+        total = sum(1 for v in document.get("verdicts") or [] if v.get("metric") == key)
+        sentences.append(
+            f"{len(undecided)} of {total} claims on {kind} AUC cannot be decided: each needs at least "
+            f"{undecided[0].get('needed')} informative patches with a non-zero difference, and "
+            f"{counts.get('count', 'too few')} of {counts.get('of', '?')} patches are informative.")
+    return sentences
+
+
+def loses_to_random(document: dict, name: str) -> list[str]:
+    """The metrics ("deletion", "insertion") on which method ``name`` is not better than the random map."""
+    lost = []
+    for kind, (key, _) in DIRECTIONS.items():
+        verdict = find_verdict(document, name, "random", key)
+        if verdict is not None and verdict.get("outcome") != "better":
+            lost.append(kind)
+    return lost
 
 
 def coarse_cam_layer(settings: dict) -> str | None:
@@ -148,11 +247,10 @@ def collect_warnings(document: dict) -> list[str]:
         warnings.append(f"The model's validation accuracy is low ({accuracy:.3f} < {LOW_ACCURACY}); "
                         "explanations of a weak model say little about the task.")
     methods = document.get("methods") or {}
+    warnings.extend(reference_findings(document)[1])
     for name, record in methods.items():
         title = method_title(document, name)
-        lost = [kind for kind, beats in (record.get("beats_random") or {}).items() if beats is False]
-        for kind in lost:
-            warnings.append(f"{title} is no better than the random reference map on {kind} AUC.")
+        lost = loses_to_random(document, name)
         coarse_layer = coarse_cam_layer(record.get("settings") or {})
         if lost and coarse_layer:
             warnings.append(f"{title}: the {coarse_layer} map has {COARSE_CAM_CELLS} cells or fewer, each seeing the "
@@ -203,9 +301,10 @@ def summarise_findings(document: dict) -> dict[str, Any]:
     accuracy = model_accuracy(document)
     sentences = []
     if best["deletion"] and best["insertion"] and best["deletion"]["method"] == best["insertion"]["method"]:
-        sentences.append(f"{best['deletion']['title']} is the most faithful method by both deletion and "
-                         "insertion AUC.")
-    sentences.extend(_faithfulness_sentence(kind, record) for kind, record in best.items() if record)
+        sentences.append(f"{best['deletion']['title']} has the best mean by both deletion and insertion AUC.")
+    sentences.extend(_faithfulness_sentence(document, kind, record) for kind, record in best.items() if record)
+    sentences.extend(reference_findings(document)[0])
+    sentences.extend(undecided_sentences(document))
     if not any(best.values()):
         sentences.append("No explanation method was scored.")
     if accuracy is not None:

@@ -65,20 +65,22 @@ class FaithfulnessRow:
     is_reference_map: bool
     deletion: str
     insertion: str
-    beats_random: str
+    against_random: str
 
 
 @dataclass(frozen=True)
-class SignificanceRow:
-    """One paired test between two methods (Wilcoxon signed-rank, Holm-corrected)."""
+class VerdictRow:
+    """One claim under the verdict rule: a method against a reference map or another method."""
 
     metric: str
-    first: str
-    second: str
-    statistic: str
+    method: str
+    against: str
+    patches: int
+    median_difference: str
     p_value: str
     p_holm: str
-    significant: bool
+    outcome: str
+    decided: bool
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,9 @@ class ReportContext:
     faithfulness: list[FaithfulnessRow]
     deletion_curves_uri: str | None
     insertion_curves_uri: str | None
-    significance: list[SignificanceRow]
+    verdicts: list[VerdictRow]
+    informative: list[tuple[str, str]]
+    verdict_rule: str
     substrate_rankings: list[tuple[str, str, str]]
     spearman: MatrixView | None
     iou: MatrixView | None

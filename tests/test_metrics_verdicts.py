@@ -1,0 +1,110 @@
+"""The verdict rule on per-patch values with a known answer, and every place in a report that states it.
+
+The outcomes are recomputed here with scipy from the rule as stated (one-sided
+Wilcoxon both ways, zeros dropped, Holm over the family), not with the code
+under test.
+"""
+
+import copy
+
+import numpy as np
+import pytest
+from scipy.stats import wilcoxon
+
+from gold.fixture import make_document
+from reportgen.metrics.verdicts import decide_claims, informative_patches, minimum_pairs
+from reportgen.report.context import build_context
+from reportgen.report.gates import evaluate_gates, parse_gate
+from reportgen.report.summary import summarise_findings
+
+N = 30
+
+
+def _claim(name, difference, *, higher=True, n=N):
+    rng = np.random.default_rng(len(name))
+    against = rng.uniform(0.3, 0.6, n)
+    return {"method": name, "against": "random", "metric": "insertion_auc", "higher_is_better": higher,
+            "values": against + difference(rng, n), "against_values": against, "patches": np.arange(n)}
+
+
+CASES = {
+    "equal": lambda rng, n: rng.normal(0.0, 0.02, n),
+    "clearly better": lambda rng, n: 0.1 + rng.normal(0.0, 0.02, n),
+    "clearly worse": lambda rng, n: -0.1 + rng.normal(0.0, 0.02, n),
+}
+
+
+def _holm(p_values):
+    order = np.argsort(p_values)
+    adjusted, running = np.empty(len(p_values)), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def test_outcomes_match_the_stated_rule_recomputed_with_scipy():
+    claims = [_claim(name, make) for name, make in CASES.items()]
+    records = decide_claims(claims, alpha=0.05)
+    assert [r["outcome"] for r in records] == ["not_distinguishable", "better", "worse"]
+    raw = []
+    for claim in claims:
+        difference = claim["values"] - claim["against_values"]
+        raw += [wilcoxon(difference, alternative="greater").pvalue, wilcoxon(difference, alternative="less").pvalue]
+    adjusted = _holm(np.array(raw))
+    for index, record in enumerate(records):
+        better, worse = adjusted[2 * index], adjusted[2 * index + 1]
+        expected = "better" if better < 0.05 else "worse" if worse < 0.05 else "not_distinguishable"
+        assert record["outcome"] == expected
+        direction = 2 * index + (1 if raw[2 * index + 1] < raw[2 * index] else 0)  # the smaller one-sided p
+        assert record["p"] == pytest.approx(raw[direction]) and record["p_holm"] == pytest.approx(adjusted[direction])
+        if record["outcome"] in ("better", "worse"):
+            assert np.sign(record["median_difference"]) == (1 if record["outcome"] == "better" else -1)
+
+
+def test_lower_is_better_metrics_count_a_lower_value_as_better():
+    (record,) = decide_claims([_claim("deletion", CASES["clearly worse"], higher=False)])
+    assert record["outcome"] == "better" and record["median_difference"] > 0
+
+
+def test_too_few_pairs_to_reach_alpha_after_holm_is_its_own_outcome():
+    needed = minimum_pairs(2, 0.05)  # one claim, two one-sided p-values
+    assert 2.0 ** -needed <= 0.05 / 2 < 2.0 ** -(needed - 1)
+    (short,) = decide_claims([_claim("short", CASES["clearly better"], n=needed - 1)])
+    (enough,) = decide_claims([_claim("enough", CASES["clearly better"], n=needed)])
+    assert short["outcome"] == "too_few" and enough["outcome"] == "better"
+
+
+def test_zero_differences_are_left_out_of_n():
+    claim = _claim("ties", CASES["clearly better"])
+    claim["values"][:10] = claim["against_values"][:10]
+    (record,) = decide_claims([claim])
+    assert record["n"] == N - 10 and len(record["patches"]) == N
+
+
+def test_informative_patches_need_the_score_to_move_between_the_curve_ends():
+    curves = np.array([[0.9, 0.5, 0.2], [0.99, 0.99, 0.98], [0.3, 0.6, 0.95]])
+    assert informative_patches(curves, "deletion").tolist() == [True, False, False]
+    assert informative_patches(curves, "insertion").tolist() == [False, False, True]
+
+
+@pytest.mark.parametrize("outcome", ["better", "not_distinguishable", "worse", "too_few"])
+def test_every_place_that_states_a_verdict_reads_the_same_outcome(outcome):
+    document = copy.deepcopy(make_document(30))
+    for record in document["verdicts"]:
+        if record["method"] == "grad_cam" and record["against"] == "random":
+            record["outcome"] = outcome
+        elif record["against"] in ("random", "centre_prior", "sobel"):
+            record["outcome"] = "better"
+    document["summary"] = summarise_findings(document)
+    warnings = "\n".join(document["summary"]["warnings"])
+    lost = outcome != "better"
+    assert ("Grad-CAM is not better than the random map on deletion AUC" in warnings) == (lost and outcome != "too_few")
+    (gate,) = evaluate_gates([parse_gate("beats_random_failed")], document)
+    assert gate["passed"] is not lost
+    context = build_context(document, [{"original": "", **{name: "" for name in document["methods"]}}] * 30)
+    row = next(row for row in context.faithfulness if row.title == "Grad-CAM")
+    words = {"better": "better", "not_distinguishable": "not distinguishable", "worse": "worse",
+             "too_few": "too few informative patches to decide"}[outcome]
+    assert row.against_random == f"deletion: {words}, insertion: {words}"
+    assert any(v.method == "Grad-CAM" and v.against == "Random map" and v.outcome == words for v in context.verdicts)
