@@ -212,8 +212,13 @@ def _limitations(document: dict) -> list[str]:
                            "pipeline works.")
     n = len(document.get("images") or [])
     if n < SMALL_SAMPLE:
-        limitations.append(f"Only {n} patches were explained: intervals are wide and small differences between "
-                           "methods are not meaningful.")
+        informative = document.get("informative") or {}
+        counts = ", ".join(f"{(informative.get(kind) or {}).get('count', 'n/a')} informative for {kind}"
+                           for kind in ("deletion", "insertion"))
+        limitations.append(f"Only {n} patches were explained ({counts}): intervals are wide, and a claim is decided "
+                           "only by the verdict rule above; the claims it could not decide are listed as such.")
+    limitations.append("Intervals and tests treat the patches as independent; patches from one slide are not, so "
+                       "they are optimistic where several patches come from the same slide.")
     settings = document.get("settings") or {}
     if settings.get("target") == "label":
         limitations.append("Explanations track the ground-truth label, not the model's prediction.")
