@@ -8,6 +8,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 
 from tests.conftest import run_build
 
@@ -111,3 +112,23 @@ def test_compare_and_fail_if_across_two_checkpoints(tmp_path, tiny_pcam, checkpo
     gates = {gate["expression"]: gate["passed"] for gate in document["gates"]}
     assert gates == {"accuracy<1.01": False, "roc_auc<-1": True}
     assert "Changes since the previous report" in (tmp_path / "current" / "report.html").read_text()
+
+
+@pytest.mark.parametrize("layout, wrap, fmt, prefix", [
+    ("DataParallel", lambda sd: {f"module.{k}": v for k, v in sd.items()}, "state_dict", "module."),
+    ("Lightning", lambda sd: {"state_dict": {f"model.{k}": v for k, v in sd.items()}, "epoch": 3,
+                              "pytorch-lightning_version": "2.4.0", "hyper_parameters": {"lr": 0.001}},
+     "lightning", "model."),
+])
+def test_checkpoints_of_other_trainers_build_and_record_their_layout(tmp_path, tiny_pcam, checkpoint_a, layout,
+                                                                      wrap, fmt, prefix):
+    import torch
+
+    state_dict = torch.load(checkpoint_a, weights_only=True)["state_dict"]
+    path = tmp_path / f"{layout}.ckpt"
+    torch.save(wrap(state_dict), path)
+    code = run_build(tiny_pcam, path, tmp_path / "report", tmp_path / "cache", "--methods", "grad_cam",
+                     "--sanity-images", "0", "--preprocessing", "identity")
+    assert code == 0
+    checkpoint = _document(tmp_path / "report")["model"]["checkpoint"]
+    assert (checkpoint["format"], checkpoint["key_prefix"]) == (fmt, prefix)
