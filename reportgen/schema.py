@@ -75,6 +75,8 @@ class Verdict(TypedDict):
     p_holm: Optional[float]
     median_difference: Optional[float]
     ci95: list[Optional[float]]
+    detectable_difference: Optional[float]
+    patches_for_target: Optional[int]
 
 
 class InformativeCount(TypedDict):

@@ -108,3 +108,24 @@ def test_every_place_that_states_a_verdict_reads_the_same_outcome(outcome):
              "too_few": "too few informative patches to decide"}[outcome]
     assert row.against_random == f"deletion: {words}, insertion: {words}"
     assert any(v.method == "Grad-CAM" and v.against == "Random map" and v.outcome == words for v in context.verdicts)
+
+
+def test_the_detectable_difference_and_the_patches_needed_invert_each_other():
+    from scipy.stats import norm
+
+    from reportgen.metrics.verdicts import detectable_difference, patches_needed
+
+    spread, level = 0.2, 0.05 / 48
+    expected = (norm.ppf(1 - level) + norm.ppf(0.8)) * spread / np.sqrt(15 * 3 / np.pi)
+    assert detectable_difference(spread, 15, level=level) == pytest.approx(expected)
+    needed = patches_needed(spread, 0.05, level=level)
+    assert detectable_difference(spread, needed, level=level) <= 0.05 < detectable_difference(spread, needed - 1,
+                                                                                              level=level)
+
+
+def test_the_summary_states_what_the_patches_can_detect():
+    document = make_document(30)
+    verdict = summarise_findings(document)["verdict"]
+    assert "With 30 informative patches for deletion AUC a claim finds a mean difference of about" in verdict
+    assert "a difference of 0.05 would need about" in verdict
+    assert all(v["detectable_difference"] > 0 and v["patches_for_target"] >= 1 for v in document["verdicts"])

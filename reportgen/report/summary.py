@@ -191,6 +191,25 @@ def undecided_sentences(document: dict) -> list[str]:
     return sentences
 
 
+def power_sentences(document: dict) -> list[str]:
+    """Per metric: what its claims could detect with the patches used, and what a 0.05 difference would need."""
+    sentences = []
+    for kind, (key, _) in DIRECTIONS.items():
+        claims = [v for v in document.get("verdicts") or [] if v.get("metric") == key]
+        detectable = [v["detectable_difference"] for v in claims if v.get("detectable_difference") is not None]
+        needed = [v["patches_for_target"] for v in claims if v.get("patches_for_target") is not None]
+        if not detectable:
+            continue
+        count = len(claims[0].get("patches") or [])
+        sentence = (f"With {count} informative patches for {kind} AUC a claim finds a mean difference of about "
+                    f"{statistics.median(detectable):.3f} with 80 % power (median over its {len(claims)} claims, "
+                    "at the strictest Holm level)")
+        if needed:
+            sentence += f"; a difference of 0.05 would need about {statistics.median(needed):.0f} informative patches"
+        sentences.append(sentence + ".")
+    return sentences
+
+
 def loses_to_random(document: dict, name: str) -> list[str]:
     """The metrics ("deletion", "insertion") on which method ``name`` is not better than the random map."""
     lost = []
@@ -305,6 +324,7 @@ def summarise_findings(document: dict) -> dict[str, Any]:
     sentences.extend(_faithfulness_sentence(document, kind, record) for kind, record in best.items() if record)
     sentences.extend(reference_findings(document)[0])
     sentences.extend(undecided_sentences(document))
+    sentences.extend(power_sentences(document))
     if not any(best.values()):
         sentences.append("No explanation method was scored.")
     if accuracy is not None:
