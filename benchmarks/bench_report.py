@@ -224,7 +224,7 @@ def main(argv=None) -> int:
     for name, result in methods.items():
         print(f"  explain {name:22} {result['seconds']:8.1f}  forward {result['forward_passes']:7d}  "
               f"backward {result['backward_passes']:6d}")
-    for stage in ("data", "model", "evaluation", "selection", "references", "curves", "agreement",
+    for stage in ("checkpoint", "data", "training", "evaluation", "selection", "references", "curves", "agreement",
                   "localisation", "sanity", "render", "total"):
         if stage in timings:
             print(f"  {stage:30} {timings[stage]:8.1f}")

@@ -76,7 +76,7 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
     cache = ArrayCache(cache_root / "results", enabled=not config.no_cache)
 
     with atomic_output_dir(config.out) as staging:
-        with watch.stage("model"):
+        with watch.stage("checkpoint"):
             # A given checkpoint is checked before any data is read or generated.
             loaded = load_given_checkpoint(config, device=device)
         with watch.stage("data"):
