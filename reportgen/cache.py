@@ -86,8 +86,6 @@ class ArrayCache:
         self.root = Path(root)
         self.enabled = enabled
         self.version = code_version() if version is None else version
-        self.hits = 0
-        self.misses = 0
 
     def key(self, **parts) -> str:
         """The entry name for ``parts`` under this cache's code version."""
@@ -102,18 +100,14 @@ class ArrayCache:
             return None
         path = self._path(key)
         if not path.exists():
-            self.misses += 1
             return None
         try:
             with np.load(path, allow_pickle=False) as stored:
-                arrays = {name: stored[name] for name in stored.files}
+                return {name: stored[name] for name in stored.files}
         except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as error:
             logger.warning("ignoring corrupt cache entry %s (%s); recomputing", path, error)
             path.unlink(missing_ok=True)
-            self.misses += 1
             return None
-        self.hits += 1
-        return arrays
 
     def put(self, key: str, arrays: Arrays) -> None:
         """Store ``arrays`` under ``key`` atomically (write a temporary file, then rename)."""
@@ -144,18 +138,25 @@ class ArrayCache:
         -------
         (arrays, hit) : ``hit`` is True when the entry came from the cache.
         """
-        stored = self.get(key)
+        stored = self._valid(key, validate)
         if stored is not None:
-            try:
-                valid = bool(validate(stored))
-            except (KeyError, ValueError, TypeError, IndexError):
-                valid = False
-            if valid:
-                return stored, True
-            logger.warning("ignoring an invalid cache entry %s; recomputing", self._path(key))
+            return stored, True
         arrays = compute()
         self.put(key, arrays)
         return arrays, False
+
+    def _valid(self, key: str, validate: Callable[[Arrays], bool]) -> Arrays | None:
+        """The entry under ``key`` if it exists, reads and passes ``validate``; else ``None``."""
+        stored = self.get(key)
+        if stored is None:
+            return None
+        try:
+            if validate(stored):
+                return stored
+        except (KeyError, ValueError, TypeError, IndexError):
+            pass
+        logger.warning("ignoring an invalid cache entry %s; recomputing", self._path(key))
+        return None
 
     def memo_rows(self, keys: list[str], compute: Callable[[list[int]], list[Arrays]],
                   validate: Callable[[Arrays], bool]) -> tuple[list[Arrays], list[int]]:
@@ -174,13 +175,7 @@ class ArrayCache:
         -------
         (entries, computed) : one entry per key, and the rows that were computed.
         """
-        entries: list[Arrays | None] = []
-        for key in keys:
-            stored = self.get(key)
-            try:
-                entries.append(stored if stored is not None and validate(stored) else None)
-            except (KeyError, ValueError, TypeError, IndexError):
-                entries.append(None)
+        entries = [self._valid(key, validate) for key in keys]
         missing = [row for row, entry in enumerate(entries) if entry is None]
         if missing:
             for row, arrays in zip(missing, compute(missing), strict=True):
