@@ -21,7 +21,8 @@ from reportgen.build.explain import MethodResult
 from reportgen.build.sanity import SanityOutcome
 from reportgen.build.score import Scores
 from reportgen.config import BuildConfig
-from reportgen.metrics.faithfulness import NOTEBOOK_DELETION_NOTE, TIE_BREAK_RULE
+from reportgen.data.sampling import STRATA
+from reportgen.metrics.faithfulness import MODES, NOTEBOOK_DELETION_NOTE, TIE_BREAK_RULE
 from reportgen.metrics.references import REFERENCE_TITLES
 from reportgen.metrics.stats import mean_with_interval, plain_float
 from reportgen.metrics.verdicts import MIN_SCORE_CHANGE, decide_claims, informative_patches
@@ -52,11 +53,8 @@ INFORMATIVE_RULE = (
     f"gives nearly the same curve, so they cannot tell maps apart. Verdicts and headline means use informative "
     f"patches only."
 )
-MODES = ("deletion", "insertion")
-
 TARGET_DESCRIPTIONS = {"predicted": "the class the model predicts on the clean image (top-1)",
                        "label": "the ground-truth label"}
-STRATA = ("TP", "TN", "FP", "FN")
 
 
 @dataclass(frozen=True)
@@ -154,7 +152,7 @@ def _informative_section(record: BuildRecord, masks: dict[str, np.ndarray]) -> d
     for mode, mask in masks.items():
         section[mode] = {
             "count": int(mask.sum()), "of": len(mask),
-            "by_stratum": {s: int(sum(1 for i, stratum in enumerate(record.strata) if stratum == s and mask[i]))
+            "by_stratum": {s: sum(1 for stratum, used in zip(record.strata, mask) if used and stratum == s)
                            for s in STRATA},
             "uninformative": [patch for patch, used in zip(ids, mask) if not used],
         }

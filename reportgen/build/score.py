@@ -19,14 +19,13 @@ from reportgen.build.explain import MethodResult
 from reportgen.cache import ArrayCache
 from reportgen.config import SUBSTRATES, BuildConfig
 from reportgen.metrics.agreement import agreement_matrix, agreement_note
-from reportgen.metrics.faithfulness import curve_auc, deletion_insertion_curves, make_substrate, target_probabilities
+from reportgen.metrics.faithfulness import (MODES, curve_auc, deletion_insertion_curves, make_substrate,
+                                            target_probabilities)
 from reportgen.metrics.localisation import centre_mass, mass_in_mask, pointing_game
 from reportgen.metrics.references import REFERENCE_MAPS
 from reportgen.runtime import Stopwatch, derive_seed
 
 logger = logging.getLogger(__name__)
-
-MODES = ("deletion", "insertion")
 
 
 @dataclass
