@@ -125,3 +125,12 @@ def test_a_superpixel_map_too_coarse_to_localise_is_said_with_its_count(document
     expected = (f"LIME divides a patch into only {median} superpixels (median over the patches; {min(counts)} to "
                 f"{max(counts)}), so its map cannot localise finer than that")
     assert (expected in text) == said
+
+
+def test_without_informative_patches_no_mean_is_stated_as_a_headline(document):
+    for group in ("methods", "baselines"):
+        for record in document[group].values():
+            record["informative"]["insertion_auc"] = {"mean": None, "ci95": [None, None], "per_image": []}
+    summary = summarise_findings(document)
+    assert summary["most_faithful"]["insertion"] is None  # never the all-patch mean in its place
+    assert summary["most_faithful"]["deletion"] is not None

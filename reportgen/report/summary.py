@@ -70,9 +70,8 @@ def find_verdict(document: dict, method: str, against: str, metric: str) -> dict
 
 
 def headline_mean(record: dict, key: str) -> dict:
-    """A map's mean of ``key`` over the informative patches (over all patches in documents without them)."""
-    informative = ((record.get("informative") or {}).get(key)) or {}
-    return informative if informative.get("mean") is not None else (record.get(key) or {})
+    """A map's mean of ``key`` over the informative patches (mean ``None`` when no patch is informative)."""
+    return ((record.get("informative") or {}).get(key)) or {}
 
 
 def rank_methods(document: dict, kind: str) -> list[str]:
