@@ -15,7 +15,8 @@ SCHEMA_VERSION = 1
 
 
 class Interval(TypedDict):
-    """A per-patch metric: its mean, percentile-bootstrap 95 % interval and every patch's value (``None``: not finite)."""
+    """A per-patch metric: its mean, percentile-bootstrap 95 % interval (resampling the unit of
+    ``settings.uncertainty``) and every patch's value (``None``: not finite)."""
 
     mean: Optional[float]
     ci95: list[Optional[float]]
@@ -23,25 +24,31 @@ class Interval(TypedDict):
 
 
 class MeanCurves(TypedDict):
-    """Mean deletion and insertion curves over the patches, steps + 1 points each."""
+    """Mean deletion, insertion and least-relevant-first deletion curves over the patches, steps + 1 points each."""
 
     deletion_mean: list[float]
     insertion_mean: list[float]
+    lif_mean: list[float]
 
 
 class InformativeMeans(TypedDict):
-    """The headline means: deletion and insertion AUC over each metric's informative patches."""
+    """The headline means: deletion AUC, insertion AUC and SRG over each metric's informative patches
+    (SRG over deletion's)."""
 
     deletion_auc: Interval
     insertion_auc: Interval
+    srg: Interval
 
 
 class ScoredMap(TypedDict):
-    """A map set scored by deletion and insertion (over all patches, and over the informative ones)."""
+    """A map set scored by deletion, insertion, least-relevant-first deletion (LIF) and the symmetric relevance
+    gain SRG = AUC(LIF) - AUC(deletion), over all patches and over the informative ones."""
 
     title: str
     deletion_auc: Interval
     insertion_auc: Interval
+    lif_auc: Interval
+    srg: Interval
     informative: InformativeMeans
     curves: MeanCurves
 
@@ -68,6 +75,7 @@ class Verdict(TypedDict):
     metric: str
     unit: str
     patches: list[int]
+    slides: Optional[int]
     n: int
     needed: int
     outcome: str
@@ -153,6 +161,14 @@ class DataSection(TypedDict):
     selection: Selection
 
 
+class Uncertainty(TypedDict):
+    """What intervals and tests resample: ``unit`` "slide" (with the number of slides) or "patch", and why."""
+
+    unit: str
+    slides: Optional[int]
+    rule: str
+
+
 class SettingsSection(TypedDict):
     """How every map was scored."""
 
@@ -168,6 +184,25 @@ class SettingsSection(TypedDict):
     batch_size: int
     methods: list[str]
     alpha: float
+    uncertainty: Uncertainty
+
+
+class SubstrateDrift(TypedDict):
+    """One substrate: its drift per patch (mean |change| of the tracked-class probability over the fractions), the
+    share of (patch, fraction) pairs whose top-1 class changed, and the curves that use it."""
+
+    drift: Interval
+    top1_changed: Optional[float]
+    used_for: list[str]
+
+
+class SubstrateScope(TypedDict):
+    """How far each substrate takes a patch out of the model's scope when random pixels are replaced."""
+
+    fractions: list[float]
+    rule: str
+    substrates: dict[str, SubstrateDrift]
+    least_drift: Optional[str]
 
 
 class Agreement(TypedDict):
@@ -210,6 +245,8 @@ class PatchScores(TypedDict):
 
     deletion_auc: Optional[float]
     insertion_auc: Optional[float]
+    lif_auc: Optional[float]
+    srg: Optional[float]
     centre_mass: Optional[float]
 
 
@@ -260,6 +297,7 @@ class ReportDocument(TypedDict):
     baselines: dict[str, ScoredMap]
     informative: Informative
     verdicts: list[Verdict]
+    substrate_scope: Optional[SubstrateScope]
     substrate_rankings: Optional[dict[str, dict[str, list[str]]]]
     substrate_aucs: Optional[dict[str, dict[str, dict[str, Optional[float]]]]]
     agreement: Agreement
@@ -284,6 +322,7 @@ TOP_LEVEL = {
     "baselines": "per reference map `random`, `centre_prior`, `sobel` (name -> record)",
     "informative": "which patches can tell maps apart, per metric",
     "verdicts": "one record per claim: each method against each reference map and each other method, per metric",
+    "substrate_scope": "each substrate's drift when random pixels are replaced (how far it leaves the model's scope)",
     "substrate_rankings": "method ranking per substrate and metric (`--compare-substrates`; else `null`)",
     "substrate_aucs": "mean AUC per substrate, metric and map (`--compare-substrates`; else `null`)",
     "agreement": "agreement of the methods' maps",

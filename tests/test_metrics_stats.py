@@ -77,3 +77,21 @@ def test_pairwise_table_orders_pairs_and_corrects():
     assert rows[1]["p_value"] == 1.0
     assert rows[0]["mean_difference"] == pytest.approx(-1.0)
     assert all(row["p_holm"] >= row["p_value"] for row in rows)
+
+
+def test_the_slide_bootstrap_of_equal_slides_is_the_patch_bootstrap_of_their_means():
+    rng = np.random.default_rng(3)
+    slide_means = rng.normal(0.5, 0.1, 8)
+    noise = rng.normal(0, 0.01, 5)
+    values = np.repeat(slide_means, 5) + np.tile(noise - noise.mean(), 8)  # each slide's mean is its slide_means
+    groups = np.repeat([f"s{k}" for k in range(8)], 5)
+    assert bootstrap_ci(values, seed=1, groups=groups) == pytest.approx(bootstrap_ci(slide_means, seed=1))
+
+
+def test_resampling_slides_widens_the_interval_when_patches_of_a_slide_agree():
+    rng = np.random.default_rng(4)
+    values = np.repeat(rng.normal(0.5, 0.1, 6), 5)  # five identical patches per slide
+    groups = np.repeat(np.arange(6).astype(str), 5)
+    by_patch, by_slide = bootstrap_ci(values, seed=0), bootstrap_ci(values, seed=0, groups=groups)
+    assert by_slide[1] - by_slide[0] > 1.5 * (by_patch[1] - by_patch[0])
+    assert mean_with_interval(values, seed=0, groups=groups)["ci95"] == pytest.approx(list(by_slide))

@@ -106,7 +106,7 @@ def test_every_place_that_states_a_verdict_reads_the_same_outcome(outcome):
     row = next(row for row in context.faithfulness if row.title == "Grad-CAM")
     words = {"better": "better", "not_distinguishable": "not distinguishable", "worse": "worse",
              "too_few": "too few informative patches to decide"}[outcome]
-    assert row.against_random == f"deletion: {words}, insertion: {words}"
+    assert row.against_random == f"deletion: {words}, insertion: {words}, SRG: {words}"
     assert any(v.method == "Grad-CAM" and v.against == "Random map" and v.outcome == words for v in context.verdicts)
 
 
@@ -129,3 +129,52 @@ def test_the_summary_states_what_the_patches_can_detect():
     assert "With 30 informative patches for deletion AUC a claim finds a mean difference of about" in verdict
     assert "a difference of 0.05 would need about" in verdict
     assert all(v["detectable_difference"] > 0 and v["patches_for_target"] >= 1 for v in document["verdicts"])
+
+
+def test_with_slide_ids_the_unit_is_the_slide_and_scipy_on_slide_means_gives_the_same_p():
+    rng = np.random.default_rng(7)
+    slides = np.repeat([f"slide_{k:02d}" for k in range(14)], 3)[rng.permutation(42)]
+    against = rng.uniform(0.3, 0.6, 42)
+    effect = {f"slide_{k:02d}": value for k, value in enumerate(rng.normal(0.06, 0.05, 14))}
+    values = against + np.array([effect[s] for s in slides]) + rng.normal(0, 0.01, 42)
+    claim = {"method": "m", "against": "random", "metric": "insertion_auc", "higher_is_better": True,
+             "values": values, "against_values": against, "patches": np.arange(42), "groups": slides}
+    (record,) = decide_claims([claim], alpha=0.05)
+    assert record["unit"] == "slide" and record["slides"] == 14 and record["n"] == 14
+    assert len(record["patches"]) == 42
+    means = [np.mean((values - against)[slides == s]) for s in sorted(set(slides))]
+    better, worse = wilcoxon(means, alternative="greater").pvalue, wilcoxon(means, alternative="less").pvalue
+    assert record["p"] == pytest.approx(min(better, worse))
+    assert record["median_difference"] == pytest.approx(np.median(means))
+    (by_patch,) = decide_claims([{k: v for k, v in claim.items() if k != "groups"}], alpha=0.05)
+    assert by_patch["unit"] == "patch" and by_patch["slides"] is None and by_patch["n"] == 42
+
+
+def test_a_document_with_slide_ids_tests_slides_and_says_how_many():
+    from gold.fixture import make_record
+    from reportgen.build.document import assemble_document
+
+    record = make_record(12)
+    record.slide_ids = [f"slide_{i % 4}" for i in range(12)]
+    document = assemble_document(record)
+    assert document["settings"]["uncertainty"]["unit"] == "slide"
+    assert document["settings"]["uncertainty"]["slides"] == 4
+    assert {v["unit"] for v in document["verdicts"]} == {"slide"}
+    assert all(v["slides"] <= 4 for v in document["verdicts"])
+    context = build_context(document, [{"original": "", **{name: "" for name in document["methods"]}}] * 12)
+    assert "come from 4 slides" in context.uncertainty
+    assert any("resample the 4 slides" in text for text in context.limitations)
+
+
+def test_every_method_has_a_verdict_per_reference_map_for_deletion_insertion_and_srg():
+    document = make_document(30)
+    for method in document["methods"]:
+        for reference in document["baselines"]:
+            metrics = {v["metric"] for v in document["verdicts"] if (v["method"], v["against"]) == (method, reference)}
+            assert metrics == {"deletion_auc", "insertion_auc", "srg"}
+    srg = next(v for v in document["verdicts"] if v["metric"] == "srg")
+    per_image = {image["index"]: image for image in document["images"]}
+    ids = [image["index"] for image in document["images"]]
+    method = [per_image[ids[i]]["per_method"][srg["method"]]["srg"] for i in srg["patches"]]
+    against = [per_image[ids[i]]["per_method"][srg["against"]]["srg"] for i in srg["patches"]]
+    assert srg["median_difference"] == pytest.approx(np.median(np.subtract(method, against)))

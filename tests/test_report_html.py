@@ -222,7 +222,7 @@ def test_colour_lookup_is_the_matplotlib_map_rounded():
 
 
 def test_sections_follow_the_document():
-    document = _document(sanity=None, substrate_rankings=None)
+    document = _document(sanity=None, substrate_rankings=None, substrate_scope=None)
     document["comparison"] = None
     html = render_html(document, make_figures(3))
     assert 'id="sanity"' not in html and 'id="substrates"' not in html and 'id="changes"' not in html

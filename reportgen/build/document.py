@@ -25,6 +25,7 @@ from reportgen.data.sampling import STRATA
 from reportgen.metrics.faithfulness import MODES, NOTEBOOK_DELETION_NOTE, TIE_BREAK_RULE
 from reportgen.metrics.references import REFERENCE_TITLES
 from reportgen.metrics.stats import mean_with_interval, plain_float
+from reportgen.metrics.substrate_scope import SCOPE_FRACTIONS
 from reportgen.metrics.verdicts import MIN_SCORE_CHANGE, decide_claims, informative_patches
 from reportgen.report.compare import compare_reports
 from reportgen.report.gates import Gate, evaluate_gates
@@ -36,14 +37,38 @@ METRIC_NOTES = (
     "the curve is the softmax probability of the tracked class; lower area is better.",
     "Insertion: pixels are restored from the image onto the insertion substrate in the same order; "
     "higher area is better.",
+    "Least-relevant-first deletion (LIF): pixels are replaced by the deletion substrate in order of attribution, "
+    "lowest first (ties broken as above); higher area is better. Symmetric relevance gain SRG = AUC(LIF) - "
+    "AUC(deletion) (Blücher, Vielhaben and Strodthoff, TMLR 2024); higher is better, about 0 for a map that "
+    "ignores the model, and less dependent on the substrate than either curve.",
     "Area under each curve: trapezoid over the fraction of pixels changed, x in [0, 1]; "
-    "intervals are percentile-bootstrap 95% intervals of the mean over patches.",
+    "intervals are percentile-bootstrap 95% intervals of the mean (over slides where slide ids exist).",
     NOTEBOOK_DELETION_NOTE,
-    "Verdicts: on the informative patches of a metric, the paired per-patch differences between two maps are "
-    "tested with one-sided Wilcoxon signed-rank tests in both directions (zero differences dropped), "
+    "Verdicts: on the informative patches of a metric, the paired per-patch differences between two maps "
+    "(averaged per slide where slide ids exist, so that the unit is the slide) are tested with one-sided Wilcoxon signed-rank tests in both directions (zero differences dropped), "
     "Holm-corrected over every p-value of the report; better or worse when that direction's corrected p is "
     "below alpha, otherwise not distinguishable, or too few when fewer non-zero differences than log2(m / alpha) "
     "(m p-values) leave the test unable to reach alpha.",
+)
+
+#: The metrics every claim is tested on: name -> (the curve whose informative patches it uses, higher is better).
+#: SRG is a difference of two deletion curves with the same ends, so deletion's informative patches are its own.
+CLAIM_METRICS = {"deletion_auc": ("deletion", False), "insertion_auc": ("insertion", True), "srg": ("deletion", True)}
+
+UNCERTAINTY_RULES = {
+    "slide": "Patches of one slide share its stain, scanner and tissue, so they are not independent: every interval "
+             "resamples whole slides (cluster bootstrap), and every verdict tests one value per slide, the mean of "
+             "its patches' paired differences.",
+    "patch": "The data carry no slide ids: intervals and tests assume the patches are independent, which is "
+             "optimistic where several come from one slide.",
+}
+
+SCOPE_RULE = (
+    "Drift of a substrate: the mean change of the tracked-class probability when a random 10 %, 20 % and 30 % of a "
+    "patch's pixels are replaced by it. So few scattered pixels leave every structure of the tissue most of its "
+    "pixels, so a large change means the substrate's own pattern moves the model: its curves measure the substrate "
+    "as much as the map (the out-of-model-scope problem of Blücher, Vielhaben and Strodthoff, TMLR 2024; this is a "
+    "simple measure of it, not their R-OMS score)."
 )
 
 INFORMATIVE_RULE = (
@@ -128,14 +153,26 @@ def plain(value):
     return value
 
 
-def _scored(curves, seed: int, informative: dict[str, np.ndarray]) -> dict:
+def _groups(record: BuildRecord, mask: np.ndarray | None = None) -> np.ndarray | None:
+    """(N,) or (mask.sum(),) slide ids, the unit of intervals and tests; ``None`` without slide ids."""
+    if record.slide_ids is None:
+        return None
+    slides = np.asarray([str(s) for s in record.slide_ids], dtype=object)
+    return slides if mask is None else slides[mask]
+
+
+def _scored(record: BuildRecord, curves, informative: dict[str, np.ndarray]) -> dict:
+    seed = record.config.seed
+    groups = _groups(record)
     return {
-        "deletion_auc": mean_with_interval(curves.deletion_auc, seed=seed),
-        "insertion_auc": mean_with_interval(curves.insertion_auc, seed=seed),
-        "informative": {f"{mode}_auc": mean_with_interval(getattr(curves, f"{mode}_auc")[informative[mode]], seed=seed)
-                        for mode in MODES},
+        **{metric: mean_with_interval(getattr(curves, metric), seed=seed, groups=groups)
+           for metric in (*CLAIM_METRICS, "lif_auc")},
+        "informative": {metric: mean_with_interval(getattr(curves, metric)[informative[mode]], seed=seed,
+                                                   groups=_groups(record, informative[mode]))
+                        for metric, (mode, _) in CLAIM_METRICS.items()},
         "curves": {"deletion_mean": [float(v) for v in np.nanmean(curves.deletion, axis=0)],
-                   "insertion_mean": [float(v) for v in np.nanmean(curves.insertion, axis=0)]},
+                   "insertion_mean": [float(v) for v in np.nanmean(curves.insertion, axis=0)],
+                   "lif_mean": [float(v) for v in np.nanmean(curves.least_first, axis=0)]},
     }
 
 
@@ -144,6 +181,13 @@ def _informative_masks(record: BuildRecord) -> dict[str, np.ndarray]:
     curves = record.scores.curves[record.scores.reference_names[0] if record.scores.reference_names
                                   else next(iter(record.scores.curves))]
     return {mode: informative_patches(getattr(curves, mode), mode) for mode in MODES}
+
+
+def _uncertainty(record: BuildRecord) -> dict:
+    """Which unit intervals and tests resample, and how many of them the explained patches give."""
+    if record.slide_ids is None:
+        return {"unit": "patch", "slides": None, "rule": UNCERTAINTY_RULES["patch"]}
+    return {"unit": "slide", "slides": len(set(map(str, record.slide_ids))), "rule": UNCERTAINTY_RULES["slide"]}
 
 
 def _informative_section(record: BuildRecord, masks: dict[str, np.ndarray]) -> dict:
@@ -163,13 +207,14 @@ def _verdicts(record: BuildRecord, masks: dict[str, np.ndarray]) -> list[dict]:
     """Every claim of the report: each method against each reference map and against each other method."""
     curves, methods = record.scores.curves, list(record.methods)
     claims = []
-    for mode in MODES:
-        metric, mask = f"{mode}_auc", masks[mode]
+    for metric, (mode, higher_is_better) in CLAIM_METRICS.items():
+        mask = masks[mode]
         pairs = [(m, r) for m in methods for r in record.scores.reference_names]
         pairs += list(itertools.combinations(methods, 2))
         for method, against in pairs:
             claims.append({"method": method, "against": against, "metric": metric,
-                           "higher_is_better": mode == "insertion", "patches": np.flatnonzero(mask),
+                           "higher_is_better": higher_is_better, "patches": np.flatnonzero(mask),
+                           "groups": _groups(record, mask),
                            "values": getattr(curves[method], metric)[mask],
                            "against_values": getattr(curves[against], metric)[mask]})
     return decide_claims(claims, alpha=record.config.alpha, seed=record.config.seed)
@@ -179,12 +224,13 @@ def _method_sections(record: BuildRecord, masks: dict[str, np.ndarray]) -> dict:
     seed = record.config.seed
     sections = {}
     for name, result in record.methods.items():
-        entry = {"title": result.title, **_scored(record.scores.curves[name], seed, masks)}
+        entry = {"title": result.title, **_scored(record, record.scores.curves[name], masks)}
         entry.update(
             reference=result.reference, settings=result.settings, seconds=result.seconds,
             forward_passes=result.forward_passes, backward_passes=result.backward_passes,
             cached_patches=result.cached, warnings=list(result.warnings),
-            extras={key: mean_with_interval(values, seed=seed) for key, values in result.extras.items()},
+            extras={key: mean_with_interval(values, seed=seed, groups=_groups(record))
+                    for key, values in result.extras.items()},
         )
         sections[name] = entry
     return sections
@@ -205,6 +251,22 @@ def _substrates(record: BuildRecord) -> tuple[dict | None, dict | None]:
                          for mode, by_name in by_mode.items()}
              for substrate, by_mode in by_substrate.items()}
     return rankings or None, means or None
+
+
+def _substrate_scope(record: BuildRecord) -> dict | None:
+    """Each substrate's drift (mean over patches, interval) and share of changed top-1 classes."""
+    if not record.scores.substrate_drift:
+        return None
+    config, substrates = record.config, {}
+    for substrate, (drift, flipped) in record.scores.substrate_drift.items():
+        substrates[substrate] = {
+            "drift": mean_with_interval(drift.mean(axis=1), seed=config.seed, groups=_groups(record)),
+            "top1_changed": float(flipped.mean()) if flipped.size else None,
+            "used_for": [mode for mode in MODES if getattr(config, f"{mode}_substrate") == substrate],
+        }
+    means = {name: entry["drift"]["mean"] for name, entry in substrates.items() if entry["drift"]["mean"] is not None}
+    return {"fractions": list(SCOPE_FRACTIONS), "rule": SCOPE_RULE, "substrates": substrates,
+            "least_drift": min(means, key=means.get) if means else None}
 
 
 def _sanity(record: BuildRecord) -> dict | None:
@@ -237,6 +299,8 @@ def _images(record: BuildRecord) -> list[dict]:
             "slide_id": None if record.slide_ids is None else str(record.slide_ids[i]),
             "per_method": {name: {"deletion_auc": plain_float(curves[name].deletion_auc[i]),
                                   "insertion_auc": plain_float(curves[name].insertion_auc[i]),
+                                  "lif_auc": plain_float(curves[name].lif_auc[i]),
+                                  "srg": plain_float(curves[name].srg[i]),
                                   "centre_mass": plain_float(localisation[name]["centre_mass"][i])}
                            for name in names},
             "note": record.scores.notes[i],
@@ -299,6 +363,7 @@ def _settings(record: BuildRecord) -> dict:
         "batch_size": config.batch_size,
         "methods": list(record.methods),
         "alpha": config.alpha,
+        "uncertainty": _uncertainty(record),
     }
 
 
@@ -333,10 +398,11 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
     """
     seed = record.config.seed
     masks = _informative_masks(record)
-    baselines = {name: {"title": REFERENCE_TITLES.get(name, name), **_scored(record.scores.curves[name], seed, masks)}
+    baselines = {name: {"title": REFERENCE_TITLES.get(name, name), **_scored(record, record.scores.curves[name], masks)}
                  for name in record.scores.reference_names}
     substrate_rankings, substrate_aucs = _substrates(record)
-    localisation = {name: {key: None if values is None else mean_with_interval(values, seed=seed)
+    localisation = {name: {key: None if values is None else mean_with_interval(values, seed=seed,
+                                                                               groups=_groups(record))
                            for key, values in entry.items()}
                     for name, entry in record.scores.localisation.items()}
     document = plain({
@@ -351,6 +417,7 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
         "baselines": baselines,
         "informative": _informative_section(record, masks),
         "verdicts": _verdicts(record, masks),
+        "substrate_scope": _substrate_scope(record),
         "substrate_rankings": substrate_rankings,
         "substrate_aucs": substrate_aucs,
         "agreement": {k: v for k, v in record.scores.agreement.items() if k != "per_image"},

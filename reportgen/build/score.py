@@ -1,4 +1,4 @@
-"""Score every map: faithfulness curves, agreement and localisation (METRICS.md).
+"""Score every map: faithfulness curves, agreement and localisation (METRICS.md), and the substrates' drift.
 
 Curves are computed for the explanation methods and for the reference maps
 (random, centre prior, Sobel edges) in one batched pass per map set, with the
@@ -19,21 +19,30 @@ from reportgen.build.explain import MethodResult
 from reportgen.cache import ArrayCache
 from reportgen.config import SUBSTRATES, BuildConfig
 from reportgen.metrics.agreement import agreement_matrix, agreement_note
-from reportgen.metrics.faithfulness import (MODES, curve_auc, deletion_insertion_curves, make_substrate,
-                                            target_probabilities)
+from reportgen.metrics.faithfulness import (MODES, curve_auc, deletion_insertion_curves, least_relevant_first,
+                                            make_substrate, symmetric_relevance_gain, target_probabilities)
 from reportgen.metrics.localisation import centre_mass, mass_in_mask, pointing_game
 from reportgen.metrics.references import REFERENCE_MAPS
+from reportgen.metrics.substrate_scope import substrate_drift
 from reportgen.runtime import Stopwatch, derive_seed
 
 logger = logging.getLogger(__name__)
 
+#: What the substrate comparison ranks the methods by: its key -> the :class:`CurveSet` attribute.
+SUBSTRATE_METRICS = {"deletion": "deletion_auc", "insertion": "insertion_auc", "srg": "srg"}
+
 
 @dataclass
 class CurveSet:
-    """Deletion and insertion curves of one map set, (N, steps + 1) each, and their AUCs (N,)."""
+    """Curves of one map set, (N, steps + 1) each, and their AUCs (N,).
+
+    ``deletion`` removes the most relevant pixels first (MIF), ``least_first`` the least relevant
+    first (LIF), both onto the deletion substrate; ``insertion`` restores the most relevant first.
+    """
 
     deletion: np.ndarray
     insertion: np.ndarray
+    least_first: np.ndarray
 
     @property
     def deletion_auc(self) -> np.ndarray:
@@ -42,6 +51,15 @@ class CurveSet:
     @property
     def insertion_auc(self) -> np.ndarray:
         return curve_auc(self.insertion)
+
+    @property
+    def lif_auc(self) -> np.ndarray:
+        return curve_auc(self.least_first)
+
+    @property
+    def srg(self) -> np.ndarray:
+        """(N,) symmetric relevance gain, AUC(LIF) - AUC(MIF) (:func:`symmetric_relevance_gain`)."""
+        return symmetric_relevance_gain(self.least_first, self.deletion)
 
 
 @dataclass
@@ -57,6 +75,8 @@ class Scores:
     notes : one generated agreement note per patch.
     localisation : name -> metric -> (N,) float64, ``None`` for the mask metrics without masks.
     curve_forward_passes : image-passes the curves spent in this run.
+    substrate_drift : substrate -> (drift (N, F), top-1 changed (N, F)) when a random share of the pixels
+        is replaced (:func:`reportgen.metrics.substrate_scope.substrate_drift`).
     """
 
     curves: dict[str, CurveSet]
@@ -66,6 +86,7 @@ class Scores:
     notes: list[str]
     localisation: dict[str, dict[str, np.ndarray | None]]
     curve_forward_passes: int
+    substrate_drift: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 class CurveScorer:
@@ -180,8 +201,11 @@ def score_maps(model, images, targets, patch_indices, masks, methods: dict[str, 
     identity.update({name: {"reference": name, "seed": config.seed} for name in references})
 
     def curve_set(name: str, deletion: str, insertion: str) -> CurveSet:
-        return CurveSet(*(scorer.curves(name, maps[name], mode=mode, substrate=substrate, map_identity=identity[name])
-                          for mode, substrate in zip(MODES, (deletion, insertion))))
+        most_first = [scorer.curves(name, maps[name], mode=mode, substrate=substrate, map_identity=identity[name])
+                      for mode, substrate in zip(MODES, (deletion, insertion))]
+        least_first = scorer.curves(name, least_relevant_first(maps[name]), mode="deletion", substrate=deletion,
+                                    map_identity={**identity[name], "order": "least_relevant_first"})
+        return CurveSet(*most_first, least_first=least_first)
 
     with watch.stage("curves"):
         curves = {name: curve_set(name, config.deletion_substrate, config.insertion_substrate) for name in maps}
@@ -190,8 +214,13 @@ def score_maps(model, images, targets, patch_indices, masks, methods: dict[str, 
         with watch.stage("substrate_comparison"):
             for substrate in SUBSTRATES:
                 both = {name: curve_set(name, substrate, substrate) for name in maps}
-                substrate_aucs[substrate] = {mode: {name: getattr(both[name], f"{mode}_auc") for name in maps}
-                                             for mode in MODES}
+                substrate_aucs[substrate] = {metric: {name: getattr(both[name], attribute) for name in maps}
+                                             for metric, attribute in SUBSTRATE_METRICS.items()}
+    with watch.stage("substrate_scope"):
+        drift = {substrate: substrate_drift(model, images, maps["random"], targets, substrate=substrate,
+                                            seed=config.seed, dataset_mean=dataset_mean,
+                                            batch_size=config.batch_size, precision=config.precision)
+                 for substrate in SUBSTRATES}
     with watch.stage("agreement"):
         method_maps = {name: result.maps for name, result in methods.items()}
         titles = {name: result.title for name, result in methods.items()}
@@ -201,4 +230,4 @@ def score_maps(model, images, targets, patch_indices, masks, methods: dict[str, 
         localisation = localisation_scores(maps, masks, seed=config.seed)
     return Scores(curves=curves, reference_names=list(references), substrate_aucs=substrate_aucs,
                   agreement=agreement, notes=notes, localisation=localisation,
-                  curve_forward_passes=scorer.forward_passes)
+                  curve_forward_passes=scorer.forward_passes, substrate_drift=drift)

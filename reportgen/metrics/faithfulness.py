@@ -381,6 +381,30 @@ def curves_one_at_a_time(
     return curves
 
 
+def least_relevant_first(maps: np.ndarray) -> np.ndarray:
+    """(N, H, W) maps whose deletion curve removes the least relevant pixels first (LIF, or LeRF).
+
+    The negated map: ranked highest first, it orders the positions from the lowest attribution up,
+    with ties broken by the same permutation as the most-relevant-first curve (:func:`pixel_order`)
+    and non-finite values still last.
+    """
+    return -np.asarray(maps, dtype=np.float64)
+
+
+def symmetric_relevance_gain(least_first: np.ndarray, most_first: np.ndarray) -> np.ndarray:
+    """(N,) symmetric relevance gain SRG = AUC(LIF) - AUC(MIF) of deletion curves (N, steps + 1).
+
+    Blücher, Vielhaben and Strodthoff, "Decoupling Pixel Flipping and Occlusion Strategy for
+    Consistent XAI Benchmarks", TMLR 2024.  A faithful map keeps the score high while its least
+    relevant pixels go and drops it fast when its most relevant go, so higher is better; a map
+    that ignores the model scores about 0.  Both curves replace pixels with the same substrate and
+    share their two ends, so an artefact of the substrate that lowers the score whatever is removed
+    enters both areas and cancels in their difference, which is why SRG ranks methods consistently
+    across substrates where either curve alone does not.
+    """
+    return curve_auc(least_first) - curve_auc(most_first)
+
+
 def curve_auc(curves: np.ndarray) -> np.ndarray:
     """Trapezoid area under each curve over x in [0, 1].
 

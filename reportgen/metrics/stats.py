@@ -1,7 +1,8 @@
 """Uncertainty and paired comparisons for per-image metric values.
 
 - Percentile bootstrap of the mean (Efron and Tibshirani, "An Introduction to
-  the Bootstrap", 1993), seeded so a report is reproducible.
+  the Bootstrap", 1993), seeded so a report is reproducible; with slide ids,
+  whole slides are resampled (the cluster bootstrap).
 - Paired Wilcoxon signed-rank test (Wilcoxon, 1945) between two methods scored
   on the same images, with Holm's step-down correction for the pairwise table
   (Holm, "A Simple Sequentially Rejective Multiple Test Procedure", 1979).
@@ -36,8 +37,19 @@ def plain_float(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _finite_with_groups(values, groups) -> tuple[np.ndarray, np.ndarray | None]:
+    values = np.asarray(values, dtype=np.float64).ravel()
+    keep = np.isfinite(values)
+    if groups is None:
+        return values[keep], None
+    groups = np.asarray(groups, dtype=object).ravel()
+    if groups.shape != values.shape:
+        raise ConfigError(f"{groups.size} group labels for {values.size} values; pass one slide id per patch")
+    return values[keep], groups[keep]
+
+
 def bootstrap_ci(
-    values, *, seed: int, n_resamples: int = 2000, confidence: float = 0.95
+    values, *, seed: int, n_resamples: int = 2000, confidence: float = 0.95, groups=None
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean.
 
@@ -47,29 +59,46 @@ def bootstrap_ci(
     seed : seed of ``np.random.default_rng`` drawing the resamples.
     n_resamples : number of resamples with replacement (default 2000).
     confidence : interval coverage (default 0.95).
+    groups : (N,) slide id of each value, or ``None``.  With groups the
+        resampling unit is the slide (the cluster bootstrap; Davison and
+        Hinkley, "Bootstrap Methods and their Application", 1997, section 3.8):
+        whole slides are drawn with replacement and the mean is taken over all
+        their patches, because patches of one slide are not independent.
 
     Returns
     -------
-    (low, high) floats; ``(v, v)`` for a single value and ``(nan, nan)`` for none.
+    (low, high) floats; ``(v, v)`` for a single value (or a single slide) and ``(nan, nan)`` for none.
     """
     if not 0 < confidence < 1:
         raise ConfigError(f"confidence={confidence!r} must lie strictly between 0 and 1 (e.g. 0.95)")
     if n_resamples < 1:
         raise ConfigError(f"n_resamples={n_resamples!r} must be a positive integer (default 2000)")
-    values = _finite(values)
+    values, groups = _finite_with_groups(values, groups)
     if len(values) == 0:
         return (math.nan, math.nan)
-    if len(values) == 1:
-        return (float(values[0]), float(values[0]))
     generator = np.random.default_rng(seed)
-    means = values[generator.integers(0, len(values), size=(n_resamples, len(values)))].mean(axis=1)
+    if groups is None:
+        if len(values) == 1:
+            return (float(values[0]), float(values[0]))
+        means = values[generator.integers(0, len(values), size=(n_resamples, len(values)))].mean(axis=1)
+    else:
+        _, slide = np.unique(groups.astype(str), return_inverse=True)
+        sums = np.bincount(slide, weights=values)
+        counts = np.bincount(slide).astype(np.float64)
+        if len(sums) == 1:
+            mean = float(sums[0] / counts[0])
+            return (mean, mean)
+        drawn = generator.integers(0, len(sums), size=(n_resamples, len(sums)))
+        means = sums[drawn].sum(axis=1) / counts[drawn].sum(axis=1)
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
     return (float(low), float(high))
 
 
-def mean_with_interval(values, *, seed: int) -> dict:
+def mean_with_interval(values, *, seed: int, groups=None) -> dict:
     """Mean, bootstrap 95% interval and per-image values as plain JSON-safe numbers.
+
+    ``groups`` (N,) slide ids make the interval resample slides (:func:`bootstrap_ci`).
 
     Returns
     -------
@@ -78,7 +107,7 @@ def mean_with_interval(values, *, seed: int) -> dict:
     """
     values = np.asarray(values, dtype=np.float64).ravel()
     finite = _finite(values)
-    low, high = bootstrap_ci(finite, seed=seed)
+    low, high = bootstrap_ci(values, seed=seed, groups=groups)
     return {
         "mean": plain_float(finite.mean()) if len(finite) else None,
         "ci95": [plain_float(low), plain_float(high)],

@@ -18,6 +18,13 @@ claims (Holm, 1979), at level ``alpha``.  Outcomes:
     pairs is 2^-n, so n must be at least log2(m / alpha) for a family of m
     p-values (:func:`minimum_pairs`).
 
+Where the patches come with slide ids, the unit of every test and interval is
+the slide: each slide's paired differences are averaged into one value, and the
+test, the median and its interval are taken over slides, because patches of one
+slide are not independent (a slide's stain, scanner and tissue are shared by all
+its patches).  Without slide ids the unit is the patch, and the report says that
+intervals assume independent patches.
+
 Each claim carries the median paired difference and its percentile-bootstrap
 95 % interval, so its size is read beside its outcome, and what the test could
 detect (:func:`detectable_difference`): the smallest mean difference it finds
@@ -93,6 +100,21 @@ def minimum_pairs(family_size: int, alpha: float) -> int:
     return max(1, math.ceil(math.log2(max(family_size, 1) / alpha)))
 
 
+def unit_values(differences: np.ndarray, groups=None) -> np.ndarray:
+    """The values a test runs on: finite paired differences (N,), averaged per slide when ``groups`` (N,) are given.
+
+    Slides are returned in sorted order of their ids, each as the mean of its patches' finite differences;
+    a slide with none is left out.
+    """
+    differences = np.asarray(differences, dtype=np.float64).ravel()
+    keep = np.isfinite(differences)
+    if groups is None:
+        return differences[keep]
+    groups = np.asarray(groups, dtype=object).ravel()[keep].astype(str)
+    slides, slide = np.unique(groups, return_inverse=True)
+    return np.bincount(slide, weights=differences[keep], minlength=len(slides)) / np.bincount(slide, minlength=len(slides))
+
+
 def _one_sided(differences: np.ndarray) -> tuple[float, float]:
     """(p that the method is better, p that it is worse) for paired differences, zeros dropped."""
     nonzero = differences[differences != 0]
@@ -110,15 +132,17 @@ def decide_claims(claims: list[dict], *, alpha: float = 0.05, seed: int = 0) -> 
     Parameters
     ----------
     claims : each ``{"method", "against", "metric", "higher_is_better": bool, "values": (N,),
-        "against_values": (N,), "patches": [indices of the patches used]}``; the values are per-patch
-        metric values of the two maps on those patches, in the same order.
+        "against_values": (N,), "patches": [indices of the patches used]}`` and optionally
+        ``"groups": (N,)`` slide ids; the values are per-patch metric values of the two maps on
+        those patches, in the same order.  With groups the unit is the slide (:func:`unit_values`).
     alpha : family-wise error rate (default 0.05).
     seed : seed of the bootstrap of the median difference.
 
     Returns
     -------
-    One record per claim, in order: ``method``, ``against``, ``metric``, ``unit`` ("patch"),
-    ``patches``, ``n`` (non-zero differences), ``outcome`` (:data:`OUTCOMES`), ``p`` (one-sided,
+    One record per claim, in order: ``method``, ``against``, ``metric``, ``unit`` ("patch" or
+    "slide"), ``patches``, ``slides`` (how many slides, or ``None``), ``n`` (non-zero differences
+    of the unit), ``outcome`` (:data:`OUTCOMES`), ``p`` (one-sided,
     before correction, of the direction with the smaller p), ``p_holm``, ``median_difference``
     (positive: the method is better) and ``ci95``.
     """
@@ -127,7 +151,7 @@ def decide_claims(claims: list[dict], *, alpha: float = 0.05, seed: int = 0) -> 
         values = np.asarray(claim["values"], dtype=np.float64)
         against = np.asarray(claim["against_values"], dtype=np.float64)
         difference = (values - against) if claim["higher_is_better"] else (against - values)
-        difference = difference[np.isfinite(difference)]
+        difference = unit_values(difference, claim.get("groups"))
         differences.append(difference)
         raw.extend(_one_sided(difference))
     corrected = holm_correction(raw) if raw else []
@@ -154,9 +178,11 @@ def decide_claims(claims: list[dict], *, alpha: float = 0.05, seed: int = 0) -> 
         # The strictest Holm threshold, alpha / m, is what the first claim to be decided must pass.
         level = alpha / max(len(raw), 1)
         spread = float(np.std(difference, ddof=1)) if len(difference) > 1 else math.nan
+        grouped = claim.get("groups") is not None
         records.append({
-            "method": claim["method"], "against": claim["against"], "metric": claim["metric"], "unit": "patch",
-            "patches": [int(i) for i in claim["patches"]], "n": n, "needed": needed, "outcome": outcome,
+            "method": claim["method"], "against": claim["against"], "metric": claim["metric"],
+            "unit": "slide" if grouped else "patch", "patches": [int(i) for i in claim["patches"]],
+            "slides": len(difference) if grouped else None, "n": n, "needed": needed, "outcome": outcome,
             "p": plain_float(p_worse if towards_worse else p_better),
             "p_holm": plain_float(holm_worse if towards_worse else holm_better),
             "median_difference": plain_float(median), "ci95": [plain_float(low), plain_float(high)],

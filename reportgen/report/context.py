@@ -13,13 +13,15 @@ import json
 
 from reportgen.report import figures as figs
 from reportgen.report.formatting import MISSING, fmt, fmt_any, fmt_interval, fmt_p, fmt_signed, rows_of
-from reportgen.report.summary import (OUTCOME_WORDS, UNIFORM_CENTRE_MASS, find_verdict, headline_mean, method_title,
-                                      model_accuracy)
+from reportgen.report.summary import (DIRECTIONS, METRIC_LABELS, OUTCOME_WORDS, UNIFORM_CENTRE_MASS, find_verdict,
+                                      headline_mean, method_title, model_accuracy)
 from reportgen.report.views import (ComparisonView, ConfusionView, DataView, FaithfulnessRow, GateView, MatrixView,
                                     MethodChangeRow, MethodSettingsView, ModelCard, Overlay, PatchPanel, ProvenanceView,
                                     ReportContext, SanityRow, SanityView, VerdictRow)
 
 SMALL_SAMPLE = 50
+#: The verdict table's short name of each claimed metric.
+VERDICT_METRIC_LABELS = {"deletion_auc": "deletion", "insertion_auc": "insertion", "srg": "SRG"}
 
 
 def _model_card(document: dict) -> ModelCard:
@@ -73,14 +75,16 @@ def _faithfulness(document: dict) -> list[FaithfulnessRow]:
     for group, is_reference in (("methods", False), ("baselines", True)):
         for name, record in (document.get(group) or {}).items():
             against_random = []
-            for kind in ("deletion", "insertion"):
-                verdict = None if is_reference else find_verdict(document, name, "random", f"{kind}_auc")
+            for kind, (key, _) in DIRECTIONS.items():
+                verdict = None if is_reference else find_verdict(document, name, "random", key)
                 if verdict is not None:
-                    against_random.append(f"{kind}: {OUTCOME_WORDS.get(verdict['outcome'], verdict['outcome'])}")
+                    against_random.append(f"{METRIC_LABELS[kind].replace(' AUC', '')}: "
+                                          f"{OUTCOME_WORDS.get(verdict['outcome'], verdict['outcome'])}")
             rows.append(FaithfulnessRow(
                 title=method_title(document, name), reference=str(record.get("reference", "")),
                 is_reference_map=is_reference, deletion=fmt_interval(headline_mean(record, "deletion_auc")),
-                insertion=fmt_interval(headline_mean(record, "insertion_auc")), against_random=", ".join(against_random)))
+                insertion=fmt_interval(headline_mean(record, "insertion_auc")),
+                srg=fmt_interval(headline_mean(record, "srg")), against_random=", ".join(against_random)))
     return rows
 
 
@@ -91,10 +95,11 @@ def _verdict_rows(document: dict) -> list[VerdictRow]:
         difference = fmt_signed(verdict.get("median_difference"))
         if low is not None and high is not None:
             difference += f" [{fmt_signed(low)}, {fmt_signed(high)}]"
-        rows.append(VerdictRow(metric=str(verdict.get("metric", "")).replace("_auc", ""),
+        rows.append(VerdictRow(metric=VERDICT_METRIC_LABELS.get(verdict.get("metric"), str(verdict.get("metric"))),
                                method=method_title(document, verdict["method"]),
                                against=method_title(document, verdict["against"]),
-                               patches=len(verdict.get("patches") or []), median_difference=difference,
+                               patches=len(verdict.get("patches") or []), slides=fmt_any(verdict.get("slides")),
+                               median_difference=difference,
                                p_value=fmt_p(verdict.get("p")), p_holm=fmt_p(verdict.get("p_holm")),
                                outcome=OUTCOME_WORDS.get(verdict.get("outcome"), str(verdict.get("outcome"))),
                                decided=verdict.get("outcome") in ("better", "worse")))
@@ -199,9 +204,30 @@ def _provenance(document: dict) -> ProvenanceView:
         seed=fmt_any(provenance.get("seed")), versions=rows_of(provenance.get("versions")),
         checkpoint_sha256=fmt_any(provenance.get("checkpoint_sha256")),
         data_fingerprint=fmt_any(provenance.get("data_fingerprint")), machine=rows_of(provenance.get("machine")),
-        timings=[(stage, f"{float(seconds):.2f} s") for stage, seconds in (provenance.get("timings") or {}).items()],
+        timings=[(stage.replace("_", " "), f"{float(seconds):.2f} s") for stage, seconds in (provenance.get("timings") or {}).items()],
         metric_notes=[str(note) for note in provenance.get("metric_notes", [])],
         patch_ids=[str(image.get("patch_id")) for image in document.get("images") or []])
+
+
+def _uncertainty(document: dict) -> str:
+    """What intervals and tests resample, with the number of slides."""
+    uncertainty = (document.get("settings") or {}).get("uncertainty") or {}
+    text = str(uncertainty.get("rule", ""))
+    if uncertainty.get("unit") == "slide":
+        text += f" The {len(document.get('images') or [])} explained patches come from {uncertainty.get('slides')} slides."
+    return text
+
+
+def _substrate_drift(document: dict) -> list[tuple[str, str, str, str]]:
+    """(substrate, drift [interval], share of top-1 changes, the curves that use it) per substrate."""
+    scope = document.get("substrate_scope") or {}
+    rows = []
+    for name, entry in (scope.get("substrates") or {}).items():
+        changed = entry.get("top1_changed")
+        rows.append((name, fmt_interval(entry.get("drift") or {}),
+                     MISSING if changed is None else f"{100 * changed:.0f} %",
+                     ", ".join(entry.get("used_for") or []) or "-"))
+    return rows
 
 
 def _limitations(document: dict) -> list[str]:
@@ -217,8 +243,13 @@ def _limitations(document: dict) -> list[str]:
                            for kind in ("deletion", "insertion"))
         limitations.append(f"Only {n} patches were explained ({counts}): intervals are wide, and a claim is decided "
                            "only by the verdict rule above; the claims it could not decide are listed as such.")
-    limitations.append("Intervals and tests treat the patches as independent; patches from one slide are not, so "
-                       "they are optimistic where several patches come from the same slide.")
+    uncertainty = (document.get("settings") or {}).get("uncertainty") or {}
+    if uncertainty.get("unit") == "slide":
+        limitations.append(f"Intervals and tests resample the {uncertainty.get('slides')} slides the patches come "
+                           "from, not the patches: with few slides, few claims can be decided.")
+    else:
+        limitations.append("The data carry no slide ids, so intervals and tests treat the patches as independent; "
+                           "patches from one slide are not, so they are optimistic where several share a slide.")
     settings = document.get("settings") or {}
     if settings.get("target") == "label":
         limitations.append("Explanations track the ground-truth label, not the model's prediction.")
@@ -227,9 +258,22 @@ def _limitations(document: dict) -> list[str]:
     if not data.get("has_masks"):
         limitations.append("No ground-truth masks: localisation is judged only by the centre 32x32 region "
                            f"(a uniform map puts {UNIFORM_CENTRE_MASS:.3f} of its mass there).")
-    limitations.append("Deletion and insertion replace pixels with a substrate the model never saw in training; "
-                       "scores depend on the substrate, which is why it is stated above.")
+    limitations.append(_substrate_limitation(document))
     return limitations
+
+
+def _substrate_limitation(document: dict) -> str:
+    """Deletion and insertion depend on their substrate: say by how much each used one moves the model on its own."""
+    text = ("Deletion and insertion replace pixels with a substrate the model never saw in training, so their "
+            "scores depend on it")
+    scope = document.get("substrate_scope") or {}
+    used = [(name, entry) for name, entry in (scope.get("substrates") or {}).items() if entry.get("used_for")]
+    if not used:
+        return text + "."
+    measured = "; ".join(f"{name} ({' and '.join(entry['used_for'])}) {fmt_interval(entry.get('drift') or {})}"
+                         for name, entry in used)
+    return (text + f": replacing a random 10-30 % of the pixels alone changes the tracked-class probability by "
+            f"{measured} on average (see Substrates). SRG is the least dependent on the substrate.")
 
 
 def _comparison(document: dict) -> ComparisonView | None:
@@ -265,7 +309,7 @@ def _comparison(document: dict) -> ComparisonView | None:
 def _sections(context_parts: dict[str, bool]) -> list[tuple[str, str]]:
     order = [("summary", "Summary"), ("gates", "Gates"), ("changes", "Changes since the previous report"),
              ("model", "Model card"), ("data", "Data"), ("methods", "Methods and settings"),
-             ("faithfulness", "Faithfulness"), ("substrates", "Substrate rankings"), ("agreement", "Agreement"),
+             ("faithfulness", "Faithfulness"), ("substrates", "Substrates"), ("agreement", "Agreement"),
              ("localisation", "Localisation"), ("sanity", "Sanity checks"), ("patches", "Explained patches"),
              ("limitations", "Limitations"), ("reproducibility", "Reproducibility")]
     return [(anchor, title) for anchor, title in order if context_parts.get(anchor, True)]
@@ -286,8 +330,8 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
     """
     summary = document.get("summary") or {}
     deletion_uri, insertion_uri = _curve_uris(document)
-    rankings = [(substrate, ", ".join(method_title(document, n) for n in ranks.get("deletion", [])),
-                 ", ".join(method_title(document, n) for n in ranks.get("insertion", [])))
+    rankings = [(substrate, *(", ".join(method_title(document, n) for n in ranks.get(kind, []))
+                              for kind in ("deletion", "insertion", "srg")))
                 for substrate, ranks in (document.get("substrate_rankings") or {}).items()]
     methods = document.get("methods") or {}
     method_settings = []
@@ -307,12 +351,14 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
         title=str(document.get("title", "Explainability audit")), generated_at=str(document.get("generated_at", "")),
         verdict=verdict, warnings=[str(w) for w in summary.get("warnings") or []],
         sections=_sections({"gates": gates is not None, "changes": comparison is not None,
-                            "substrates": bool(rankings), "agreement": spearman is not None,
+                            "substrates": bool(rankings or document.get("substrate_scope")), "agreement": spearman is not None,
                             "localisation": bool(document.get("localisation")), "sanity": sanity is not None}),
-        model=_model_card(document), data=_data_view(document), run_settings=rows_of(document.get("settings")),
+        model=_model_card(document), data=_data_view(document), run_settings=rows_of(document.get("settings"), skip=("uncertainty",)),
         method_settings=method_settings, provenance=_provenance(document), faithfulness=_faithfulness(document),
         deletion_curves_uri=deletion_uri, insertion_curves_uri=insertion_uri, verdicts=_verdict_rows(document), informative=_informative_rows(document),
         verdict_rule=str((document.get("informative") or {}).get("rule", "")),
+        uncertainty=_uncertainty(document), substrate_drift=_substrate_drift(document),
+        substrate_rule=str((document.get("substrate_scope") or {}).get("rule", "")),
         substrate_rankings=rankings, spearman=spearman, iou=iou, localisation=_localisation(document),
         sanity=sanity, colour_bar_uri=figs.colour_bar_uri(), patches=_patches(document, patch_uris),
         limitations=_limitations(document), comparison=comparison,

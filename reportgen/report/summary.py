@@ -21,8 +21,13 @@ COARSE_SUPERPIXELS = 16
 PATCH_PIXELS, CENTRE_PIXELS = 96 * 96, 32 * 32
 # ... and the next-finer block of the PCam ResNet-18 (6x6 at 96 px) is the one to compare.
 FINER_CAM_LAYER = "backbone.layer3.1"
-# A metric whose direction says which AUC is better (Petsiuk et al., RISE, BMVC 2018).
-DIRECTIONS = {"deletion": ("deletion_auc", "lower"), "insertion": ("insertion_auc", "higher")}
+# Each claimed metric: its key and which direction is better (deletion and insertion: Petsiuk et al., RISE,
+# BMVC 2018; SRG: Blücher et al., TMLR 2024).
+DIRECTIONS = {"deletion": ("deletion_auc", "lower"), "insertion": ("insertion_auc", "higher"), "srg": ("srg", "higher")}
+#: How a sentence names each metric.
+METRIC_LABELS = {"deletion": "deletion AUC", "insertion": "insertion AUC", "srg": "SRG"}
+#: Whose informative patches each metric uses (SRG's two curves are deletion curves with deletion's ends).
+INFORMATIVE_OF = {"deletion": "deletion", "insertion": "insertion", "srg": "deletion"}
 
 
 def model_accuracy(document: dict) -> float | None:
@@ -119,19 +124,24 @@ def _interval(values: list[float]) -> str:
 
 
 def _informative_count(document: dict, kind: str) -> str:
-    counts = (document.get("informative") or {}).get(kind) or {}
+    counts = (document.get("informative") or {}).get(INFORMATIVE_OF[kind]) or {}
     return f" on {counts['count']} of {counts['of']} informative patches" if counts else ""
 
 
+def unit_noun(verdict: dict) -> str:
+    """What a claim's test counted: "slides" or "patches"."""
+    return "slides" if verdict.get("unit") == "slide" else "patches"
+
+
 def _faithfulness_sentence(document: dict, kind: str, best: dict) -> str:
-    sentence = (f"By {kind} AUC{_informative_count(document, kind)} ({best['direction']} is better) the best mean "
+    sentence = (f"By {METRIC_LABELS[kind]}{_informative_count(document, kind)} ({best['direction']} is better) the best mean "
                 f"is that of {best['title']} ({best['mean']:.3f} {_interval(best['ci95'])})")
     if best["runner_up"] is None:
         return sentence + "; it is the only method."
     if best["outcome"] is None:
         return sentence + f"; its difference to {best['runner_up_title']} was not tested."
     if best["outcome"] == "too_few":
-        return sentence + f"; against {best['runner_up_title']} there are too few informative patches to decide."
+        return sentence + f"; against {best['runner_up_title']} there is too little evidence to decide."
     words = "it is better than" if best["outcome"] == "better" else "it is not distinguishable from"
     return sentence + f"; {words} {best['runner_up_title']} (one-sided Wilcoxon, Holm p = {best['p_holm']:.3g})."
 
@@ -147,6 +157,8 @@ def _evidence(verdict: dict) -> str:
         if median is not None and low is not None and high is not None:
             parts.append(f"median difference {median:+.3f} [{low:+.3f}, {high:+.3f}]")
         parts.append(f"{len(verdict.get('patches') or [])} informative patches")
+        if verdict.get("unit") == "slide":
+            parts.append(f"{verdict.get('slides')} slides")
     return "; ".join(parts)
 
 
@@ -166,11 +178,12 @@ def reference_findings(document: dict) -> tuple[list[str], list[str]]:
                 if verdict is None or verdict.get("outcome") in ("better", "too_few"):
                     continue
                 phrase = REFERENCE_PHRASES.get(reference, method_title(document, reference))
+                label = METRIC_LABELS[kind]
                 if reference == "random":
-                    warnings.append(f"{title} is not better than {phrase} on {kind} AUC ({_evidence(verdict)}).")
+                    warnings.append(f"{title} is not better than {phrase} on {label} ({_evidence(verdict)}).")
                 else:
-                    headlines.append(f"{title} is not better than {phrase}, a map that ignores the model, on {kind} "
-                                     f"AUC ({_evidence(verdict)}).")
+                    headlines.append(f"{title} is not better than {phrase}, a map that ignores the model, on "
+                                     f"{label} ({_evidence(verdict)}).")
     return headlines, warnings
 
 
@@ -181,12 +194,16 @@ def undecided_sentences(document: dict) -> list[str]:
         undecided = [v for v in document.get("verdicts") or [] if v.get("metric") == key and v.get("outcome") == "too_few"]
         if not undecided:
             continue
-        counts = (document.get("informative") or {}).get(kind) or {}
+        counts = (document.get("informative") or {}).get(INFORMATIVE_OF[kind]) or {}
         total = sum(1 for v in document.get("verdicts") or [] if v.get("metric") == key)
+        first = undecided[0]
+        have = (f"the {counts.get('count', 'too few')} informative patches come from {first.get('slides')} slides"
+                if first.get("unit") == "slide" else
+                f"{counts.get('count', 'too few')} of {counts.get('of', '?')} patches are informative")
         sentences.append(
-            f"{len(undecided)} of {total} claims on {kind} AUC cannot be decided: each needs at least "
-            f"{undecided[0].get('needed')} informative patches with a non-zero difference, and "
-            f"{counts.get('count', 'too few')} of {counts.get('of', '?')} patches are informative.")
+            f"{len(undecided)} of {total} claims on {METRIC_LABELS[kind]} cannot be decided: each needs at least "
+            f"{first.get('needed')} {unit_noun(first)} with informative patches and a non-zero difference, and "
+            f"{have}.")
     return sentences
 
 
@@ -200,17 +217,20 @@ def power_sentences(document: dict) -> list[str]:
         if not detectable:
             continue
         count = len(claims[0].get("patches") or [])
-        sentence = (f"With {count} informative patches for {kind} AUC a claim finds a mean difference of about "
+        used = (f"{claims[0].get('slides')} slides ({count} informative patches)" if claims[0].get("unit") == "slide"
+                else f"{count} informative patches")
+        sentence = (f"With {used} for {METRIC_LABELS[kind]} a claim finds a mean difference of about "
                     f"{statistics.median(detectable):.3f} with 80 % power (median over its {len(claims)} claims, "
                     "at the strictest Holm level)")
         if needed:
-            sentence += f"; a difference of 0.05 would need about {statistics.median(needed):.0f} informative patches"
+            sentence += (f"; a difference of 0.05 would need about {statistics.median(needed):.0f} "
+                         f"{unit_noun(claims[0])} with informative patches")
         sentences.append(sentence + ".")
     return sentences
 
 
 def loses_to_random(document: dict, name: str) -> list[str]:
-    """The metrics ("deletion", "insertion") on which method ``name`` is not better than the random map."""
+    """The metrics ("deletion", "insertion", "srg") on which method ``name`` is not better than the random map."""
     lost = []
     for kind, (key, _) in DIRECTIONS.items():
         verdict = find_verdict(document, name, "random", key)

@@ -65,6 +65,7 @@ class FaithfulnessRow:
     is_reference_map: bool
     deletion: str
     insertion: str
+    srg: str
     against_random: str
 
 
@@ -76,6 +77,7 @@ class VerdictRow:
     method: str
     against: str
     patches: int
+    slides: str
     median_difference: str
     p_value: str
     p_holm: str
@@ -208,7 +210,10 @@ class ReportContext:
     verdicts: list[VerdictRow]
     informative: list[tuple[str, str]]
     verdict_rule: str
-    substrate_rankings: list[tuple[str, str, str]]
+    uncertainty: str
+    substrate_drift: list[tuple[str, str, str, str]]
+    substrate_rule: str
+    substrate_rankings: list[tuple[str, str, str, str]]
     spearman: MatrixView | None
     iou: MatrixView | None
     localisation: list[tuple[str, str, str, str]]

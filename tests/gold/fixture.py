@@ -18,7 +18,7 @@ import numpy as np
 from reportgen.build.document import BuildRecord, DataFacts, assemble_document
 from reportgen.build.explain import MethodResult
 from reportgen.build.sanity import SanityOutcome
-from reportgen.build.score import CurveSet, Scores, localisation_scores
+from reportgen.build.score import SUBSTRATE_METRICS, CurveSet, Scores, localisation_scores
 from reportgen.config import resolve_config
 from reportgen.metrics.agreement import agreement_matrix, agreement_note
 from reportgen.report.figures import FigureInputs
@@ -62,11 +62,22 @@ def make_maps(n_images: int = 3) -> dict[str, np.ndarray]:
 
 
 def _curves(rng: np.random.Generator, deletion: float, insertion: float, n: int) -> CurveSet:
-    """Curves 0.95 (1 - x)^k and 1 - 0.8 (1 - x)^k whose AUCs scatter around ``deletion`` and ``insertion``."""
+    """Curves 0.95 (1 - x)^k and 1 - 0.8 (1 - x)^k whose AUCs scatter around ``deletion`` and ``insertion``;
+    the least-relevant-first curve falls four times more slowly than the most-relevant-first one."""
     x = np.linspace(0.0, 1.0, STEPS + 1)
     k_deletion = (0.95 / deletion - 1) * np.exp(rng.normal(0.0, 0.15, (n, 1)))
     k_insertion = (0.8 / (1 - insertion) - 1) * np.exp(rng.normal(0.0, 0.15, (n, 1)))
-    return CurveSet(deletion=0.95 * (1 - x) ** k_deletion, insertion=1 - 0.8 * (1 - x) ** k_insertion)
+    return CurveSet(deletion=0.95 * (1 - x) ** k_deletion, insertion=1 - 0.8 * (1 - x) ** k_insertion,
+                    least_first=0.95 * (1 - x) ** (k_deletion / 4))
+
+
+def _drift(n_images: int, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per substrate: drift growing with the replaced fraction, largest for black; top-1 changes where it is above 0.3."""
+    rng = np.random.default_rng(seed + 1000)
+    scale = {"mean": 0.08, "blur": 0.03, "black": 0.25, "white": 0.12}
+    drift = {name: np.clip(size * np.array([1.0, 1.6, 2.0]) * rng.uniform(0.5, 1.5, (n_images, 1)), 0, 1)
+             for name, size in scale.items()}
+    return {name: (values, values > 0.3) for name, values in drift.items()}
 
 
 def _display(maps: np.ndarray) -> np.ndarray:
@@ -104,12 +115,13 @@ def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
     titles = {name: title for name, (title, _) in METHODS.items()}
     scores = Scores(
         curves=curves, reference_names=list(REFERENCES),
-        substrate_aucs={"black": {mode: {name: getattr(curves[name], f"{mode}_auc") for name in curves}
-                                  for mode in ("deletion", "insertion")}},
+        substrate_aucs={"black": {metric: {name: getattr(curves[name], attribute) for name in curves}
+                                  for metric, attribute in SUBSTRATE_METRICS.items()}},
         agreement=agreement_matrix(maps, seed=0),
         notes=[agreement_note({name: m[i] for name, m in maps.items()}, titles) for i in range(n_images)],
         localisation=localisation_scores({**maps, **reference_maps}, masks, seed=0),
         curve_forward_passes=2 * STEPS * n_images * len(curves),
+        substrate_drift=_drift(n_images, seed),
     )
     similarity = {"integrated_gradients": (0.9, 0.5, 0.2), "grad_cam": (0.8, 0.4, 0.1), "lime": (0.95, 0.92, 0.9)}
     sanity = {name: SanityOutcome(stages=["fc", "layer4", "layer3"],
