@@ -50,7 +50,8 @@ BLUR_SIGMA = 5.0
 TIE_BREAK_RULE = (
     "pixels ranked by attribution, highest first; ties broken by one fixed pseudo-random "
     "permutation of the H*W positions drawn from the seed (numpy default_rng(seed)), "
-    "the same for every image and method"
+    "the same for every image and method (for the curves; the top-10 % IoU uses no tie-break: "
+    "pixels tied at its cut share the places left)"
 )
 
 NOTEBOOK_DELETION_NOTE = (

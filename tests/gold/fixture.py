@@ -106,7 +106,7 @@ def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
         curves=curves, reference_names=list(REFERENCES),
         substrate_aucs={"black": {mode: {name: getattr(curves[name], f"{mode}_auc") for name in curves}
                                   for mode in ("deletion", "insertion")}},
-        agreement=agreement_matrix(maps, seed=0),
+        agreement=agreement_matrix(maps),
         notes=[agreement_note({name: m[i] for name, m in maps.items()}, titles) for i in range(n_images)],
         localisation=localisation_scores({**maps, **reference_maps}, masks, seed=0),
         curve_forward_passes=2 * STEPS * n_images * len(curves),
