@@ -21,8 +21,8 @@ from reportgen.explain.baselines import BASELINES, make_baseline
 class IntegratedGradients(Explainer):
     """Settings: ``n_steps`` (50), ``baseline`` ("black" | "white" | "blur"; default "black").
 
-    The blur baseline is the image blurred with a Gaussian (kernel 11, sigma 5),
-    as RISE's blurred substrate. ``batch_size`` is captum's ``internal_batch_size``:
+    The blur baseline is the image blurred with a Gaussian (kernel 11, sigma 5,
+    reflect padding), the same blur as the curves' blur substrate (METRICS.md). ``batch_size`` is captum's ``internal_batch_size``:
     the number of path points per forward/backward, which bounds memory.
     """
 
