@@ -60,6 +60,22 @@ def test_explain_patches_recomputes_under_another_code_version(tmp_path):
     assert _explain(ArrayCache(tmp_path, version="v2"), images, [1, 2], config)["grad_cam"].cached == 2
 
 
+def test_a_completeness_warning_over_all_patches_reaches_the_method_once_also_from_the_cache(tmp_path):
+    from tests.test_explain_methods import ExponentialModel
+
+    config = resolve_config(flag_values={"methods": "integrated_gradients", "batch_size": 16},
+                            settings=["integrated_gradients.n_steps=1"])
+    cache, images = ArrayCache(tmp_path, version="v1"), _images(3)
+    targets = torch.ones(3, dtype=torch.long)
+    for expected_cached in (0, 3):
+        result = explain_patches(ExponentialModel(), images, targets, np.arange(3), config=config, cache=cache,
+                                 cache_context=CONTEXT, progress=False)["integrated_gradients"]
+        assert result.cached == expected_cached
+        assert result.extras["relative_completeness_delta"].shape == (3,)
+        (warning,) = result.warnings
+        assert "completeness" in warning and "raise n_steps" in warning
+
+
 def test_a_changed_setting_is_another_cache_entry(tmp_path):
     cache = ArrayCache(tmp_path, version="v1")
     images = _images(2)

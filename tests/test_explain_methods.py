@@ -9,6 +9,7 @@ from torch import nn
 
 from reportgen.errors import ConfigError
 from reportgen.explain import get_explainer
+from reportgen.explain.integrated_gradients import completeness_extras
 from reportgen.runtime import derive_seed
 from reportgen.explain._superpixels import quickshift_segments
 
@@ -104,7 +105,8 @@ def test_integrated_gradients_on_a_linear_model_is_exact_and_confined_to_used_pi
     outside = np.ones((32, 32), bool)
     outside[REGION] = False
     assert (result.maps[0][outside] == 0).all() and (result.maps[0][REGION] > 0).all()
-    assert abs(result.extras["completeness_delta"][0]) < 1e-4
+    assert result.extras["abs_completeness_delta"][0] < 1e-4
+    assert result.extras["relative_completeness_delta"][0] < 1e-5
     assert result.forward_passes >= 50 and result.backward_passes == 50
 
 
@@ -114,7 +116,54 @@ def test_integrated_gradients_completeness_delta_is_small_on_a_smooth_model():
     with torch.no_grad():
         change = (model(image) - model(torch.zeros_like(image)))[0, 1].item()
     assert abs(change) > 0.5
-    assert abs(result.extras["completeness_delta"][0]) < 1e-3 * abs(change)
+    assert result.extras["abs_completeness_delta"][0] < 1e-3 * abs(change)
+
+
+class ExponentialModel(nn.Module):
+    """Class-1 logit = exp(mean red value * 10): convex along the path, so a coarse integral undershoots."""
+
+    def forward(self, images):
+        score = torch.exp(10 * images[:, 0].mean(dim=(1, 2)))
+        return torch.stack([-score, score], dim=1)
+
+
+def _relative_delta_by_hand(model, images, attributions_total):
+    with torch.no_grad():
+        change = (model(images) - model(torch.zeros_like(images)))[:, 1].double().numpy()
+    return np.abs(attributions_total - change) / np.abs(change)
+
+
+def test_completeness_holds_on_a_linear_model_and_no_warning_is_raised():
+    model, images = LinearModel(), torch.cat([blocky_image(), blocky_image(bright_region=False)])
+    ig = get_explainer("integrated_gradients").factory
+    result = ig(model).explain(images, torch.tensor([1, 1]))
+    np.testing.assert_array_less(result.extras["relative_completeness_delta"], 1e-5)
+    assert ig.summary_warnings(result.extras) == []
+
+
+def test_too_few_steps_on_a_curved_model_gives_a_large_relative_delta_and_a_warning():
+    model, images = ExponentialModel(), torch.cat([blocky_image(), blocky_image(bright_region=False)])
+    ig = get_explainer("integrated_gradients").factory
+    coarse = ig(model, n_steps=1).explain(images, torch.tensor([1, 1]))
+    # One Gauss-Legendre point takes the gradient at the path's midpoint only: for F = exp(10 m t)
+    # along t in [0, 1] that gives 10 m exp(5 m) instead of exp(10 m) - 1.
+    mean_red = images[:, 0].mean(dim=(1, 2)).double().numpy()
+    expected = _relative_delta_by_hand(model, images, 10 * mean_red * np.exp(5 * mean_red))
+    np.testing.assert_allclose(coarse.extras["relative_completeness_delta"], expected, rtol=1e-4)
+    assert (expected > 0.2).all()
+    (warning,) = ig.summary_warnings(coarse.extras)
+    assert "raise n_steps" in warning and f"{np.median(expected):.2f}" in warning
+    fine = ig(model, n_steps=50).explain(images, torch.tensor([1, 1]))
+    np.testing.assert_array_less(fine.extras["relative_completeness_delta"], 1e-3)
+    assert ig.summary_warnings(fine.extras) == []
+
+
+def test_relative_delta_is_undefined_when_the_baseline_scores_the_same():
+    extras = completeness_extras(np.array([0.5, 0.0, 0.2]), np.array([2.0, 0.0, -0.1]))
+    np.testing.assert_allclose(extras["abs_completeness_delta"], [0.5, 0.0, 0.2])
+    np.testing.assert_allclose(extras["relative_completeness_delta"], [0.25, np.nan, 2.0])
+    # The median is over the defined ratios (0.25, 2.0): above the threshold.
+    assert get_explainer("integrated_gradients").factory.summary_warnings(extras)
 
 
 def test_integrated_gradients_baselines():

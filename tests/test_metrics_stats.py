@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.stats import wilcoxon
 
 from reportgen.errors import ConfigError
 from reportgen.metrics.stats import bootstrap_ci, holm_correction, paired_wilcoxon, pairwise_wilcoxon, mean_with_interval
@@ -61,7 +62,19 @@ def test_wilcoxon_with_tied_differences_is_deterministic():
 
 def test_wilcoxon_all_equal_gives_p_one():
     a = np.linspace(0, 1, 10)
-    assert paired_wilcoxon(a, a.copy()) == {"statistic": 0.0, "p_value": 1.0, "n": 10}
+    assert paired_wilcoxon(a, a.copy()) == {"statistic": 0.0, "p_value": 1.0, "n": 0}
+
+
+def test_wilcoxon_n_counts_only_non_zero_differences():
+    rng = np.random.default_rng(2)
+    a = rng.random(20)
+    b = a + np.where(np.arange(20) < 7, 0.0, 0.1 + 0.01 * rng.random(20))
+    b[3] = np.nan
+    result = paired_wilcoxon(a, b)
+    # 19 finite pairs, 6 of them with a zero difference: the test ranks 13.
+    assert result["n"] == 13
+    differences = (a - b)[np.isfinite(b)]
+    assert result["p_value"] == pytest.approx(wilcoxon(differences[differences != 0], method="exact").pvalue)
 
 
 def test_holm_correction_by_hand():

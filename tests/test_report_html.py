@@ -4,6 +4,7 @@ import base64
 import io
 import os
 import re
+import statistics
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -279,3 +280,33 @@ def test_each_patch_states_its_superpixels_and_distinct_perturbations(html):
         facts = f"LIME superpixels: {superpixels:g} &middot; LIME distinct perturbations: {distinct:g}"
         section = html.split(f"<h3>Patch <code>{image['patch_id']}</code></h3>", 1)[1].split("<h3>", 1)[0]
         assert facts in section, image["patch_id"]
+
+
+def _section(html: str, anchor: str) -> str:
+    return html.split(f'<section id="{anchor}">', 1)[1].split("</section>", 1)[0]
+
+
+def test_few_superpixels_are_stated_where_the_maps_are_shown(html):
+    document = _document()
+    counts = document["methods"]["lime"]["extras"]["n_superpixels"]["per_image"]
+    gallery = _section(html, "patches")
+    assert f"LIME divides a patch into only {statistics.median(counts):g} superpixels" in gallery
+    assert "superpixels per patch, mean" in _section(html, "methods")
+
+
+def test_enough_superpixels_are_not_called_coarse():
+    document = _document()
+    extras = document["methods"]["lime"]["extras"]["n_superpixels"]
+    extras.update(mean=40.0, ci95=[40.0, 40.0], per_image=[40.0] * len(extras["per_image"]))
+    document["summary"] = summarise_findings(document)
+    rendered = render_html(document, make_figures(3))
+    assert "LIME divides a patch into only" not in rendered
+    assert "superpixels per patch, mean</th><td>40.000" in _section(rendered, "methods")
+
+
+def test_method_tables_show_the_unsigned_completeness_delta(html):
+    extras = _document()["methods"]["integrated_gradients"]["extras"]
+    methods = _section(html, "methods")
+    for key, label in (("abs_completeness_delta", "completeness |delta| (target logit), mean"),
+                       ("relative_completeness_delta", "|delta| / |F(x) - F(baseline)|, mean")):
+        assert f"<tr><th>{label}</th><td>{extras[key]['mean']:.3f} [" in methods

@@ -132,6 +132,7 @@ def explain_patches(model: torch.nn.Module, images: torch.Tensor, targets: torch
         for extra in extras:
             result.extras[extra] = np.concatenate(
                 [np.atleast_1d(entry.get(f"extra_{extra}", np.nan)) for entry in entries]).astype(np.float64)
+        result.warnings.extend(w for w in info.factory.summary_warnings(result.extras) if w not in result.warnings)
         logger.info("%s: %d patches (%d cached) in %.1f s", name, len(images), result.cached, result.seconds)
         results[name] = result
     return results

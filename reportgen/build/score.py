@@ -224,7 +224,7 @@ def score_maps(model, images, targets, patch_indices, masks, methods: dict[str, 
     with watch.stage("agreement"):
         method_maps = {name: result.maps for name, result in methods.items()}
         titles = {name: result.title for name, result in methods.items()}
-        agreement = agreement_matrix(method_maps, seed=config.seed)
+        agreement = agreement_matrix(method_maps)
         notes = [agreement_note({name: m[i] for name, m in method_maps.items()}, titles) for i in range(len(images))]
     with watch.stage("localisation"):
         localisation = localisation_scores(maps, masks, seed=config.seed)

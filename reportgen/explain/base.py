@@ -155,6 +155,15 @@ class Explainer:
         """Extra provenance (fixed choices, library versions) for :meth:`describe`."""
         return {}
 
+    @classmethod
+    def summary_warnings(cls, extras: dict[str, np.ndarray]) -> list[str]:
+        """Warnings that only all patches together can raise, from the (N,) ``extras`` of every patch.
+
+        Patches are explained one at a time, so a rule over the whole set (a median,
+        a share) lives here; the default raises none.
+        """
+        return []
+
     def _attribute(self, images, targets):
         """Return ``(maps, display_maps_or_None, extras_dict_or_None)``.
 

@@ -10,7 +10,8 @@ import torch
 
 BASELINES = ("black", "white", "blur")
 
-#: Gaussian blur used by RISE (Petsiuk et al., 2018) for its blurred substrate.
+#: The blur of METRICS.md (kernel 11, sigma 5, reflect padding), the same as the blur substrate of
+#: :mod:`reportgen.metrics.faithfulness`; it is not RISE's own blur kernel.
 BLUR_KERNEL_SIZE = 11
 BLUR_SIGMA = 5.0
 

@@ -1,28 +1,42 @@
 """Integrated Gradients (Sundararajan, Taly & Yan, "Axiomatic Attribution for Deep
 Networks", ICML 2017), via captum's ``IntegratedGradients``.
 
-Attributions are of the target logit (softmax saturates and would flatten the
+Attributions are of the target logit F (softmax saturates and would flatten the
 path integral). The raw map is the mean absolute attribution over the three
-channels (METRICS.md), so it is not signed. The completeness delta
-``sum(attr) - (F(x) - F(baseline))`` of each image is kept in
-``extras["completeness_delta"]``: a large one means too few steps.
+channels (METRICS.md), so it is not signed.
+
+Completeness (the paper's Proposition 1) says the attributions add up to
+F(x) - F(baseline); captum's convergence delta ``sum(attr) - (F(x) - F(baseline))``
+measures how far the numerical integral misses it.  Its sign differs from patch to
+patch, so a mean of signed deltas lets errors cancel; each patch therefore keeps
+``extras["abs_completeness_delta"]`` = |delta| (logit units) and
+``extras["relative_completeness_delta"]`` = |delta| / |F(x) - F(baseline)| (nan when
+F(x) = F(baseline)), and :meth:`IntegratedGradients.summary_warnings` warns when the
+median relative delta exceeds :data:`RELATIVE_DELTA_WARNING`.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from reportgen.explain._runtime import CountingForward
 from reportgen.explain._settings import check_choice, check_int
 from reportgen.explain.base import Explainer, ExplainerInfo, register
 from reportgen.explain.baselines import BASELINES, make_baseline
 
+#: Median |delta| / |F(x) - F(baseline)| above which the report warns.  Sundararajan et al.
+#: (2017, section 5) take the integral as approximated when the attributions add up to within 5 %
+#: of F(x) - F(baseline); the median, not the mean, so one patch whose F(x) and F(baseline)
+#: nearly coincide (a tiny denominator) cannot raise the warning alone.
+RELATIVE_DELTA_WARNING = 0.05
+
 
 class IntegratedGradients(Explainer):
     """Settings: ``n_steps`` (50), ``baseline`` ("black" | "white" | "blur"; default "black").
 
-    The blur baseline is the image blurred with a Gaussian (kernel 11, sigma 5),
-    as RISE's blurred substrate. ``batch_size`` is captum's ``internal_batch_size``:
+    The blur baseline is the image blurred with a Gaussian (kernel 11, sigma 5,
+    reflect padding), the same blur as the curves' blur substrate (METRICS.md). ``batch_size`` is captum's ``internal_batch_size``:
     the number of path points per forward/backward, which bounds memory.
     """
 
@@ -52,25 +66,60 @@ class IntegratedGradients(Explainer):
         n_steps = self.settings["n_steps"]
         forward = CountingForward(self.model)
         integrated_gradients = CaptumIntegratedGradients(forward)
-        maps, deltas = [], []
+        maps, deltas, gaps = [], [], []
         # captum needs internal_batch_size >= images per call, so images go in chunks of batch_size.
         for start in range(0, len(images), self.batch_size):
-            chunk = images[start : start + self.batch_size]
+            chunk, chunk_targets = images[start : start + self.batch_size], targets[start : start + self.batch_size]
+            baselines = make_baseline(chunk, self.settings["baseline"])
             attributions, delta = integrated_gradients.attribute(
                 chunk,
-                baselines=make_baseline(chunk, self.settings["baseline"]),
-                target=targets[start : start + self.batch_size],
+                baselines=baselines,
+                target=chunk_targets,
                 n_steps=n_steps,
                 method="gausslegendre",
                 internal_batch_size=self.batch_size,
                 return_convergence_delta=True,
             )
             maps.append(attributions.detach().abs().mean(dim=1).cpu().numpy())
-            deltas.append(delta.detach().float().cpu().numpy())
+            deltas.append(delta.detach().double().cpu().numpy())
+            gaps.append(_output_gap(forward, chunk, baselines, chunk_targets))
         self.forward_passes = forward.images
         self.backward_passes = n_steps * len(images)
-        extras = {"completeness_delta": np.concatenate(deltas).astype(np.float32)}
-        return np.concatenate(maps), None, extras
+        return np.concatenate(maps), None, completeness_extras(np.concatenate(deltas), np.concatenate(gaps))
+
+    @classmethod
+    def summary_warnings(cls, extras: dict[str, np.ndarray]) -> list[str]:
+        """A warning when the median relative completeness delta exceeds :data:`RELATIVE_DELTA_WARNING`."""
+        relative = np.asarray(extras.get("relative_completeness_delta", []), dtype=np.float64)
+        relative = relative[np.isfinite(relative)]
+        if len(relative) == 0 or np.median(relative) <= RELATIVE_DELTA_WARNING:
+            return []
+        return [f"the attributions miss completeness: median |delta| / |F(x) - F(baseline)| is "
+                f"{np.median(relative):.2f} (over {RELATIVE_DELTA_WARNING:.0%}, the paper's convergence "
+                "criterion; F is the target logit), so the integral is not converged; raise n_steps"]
+
+
+def _output_gap(forward, images, baselines, targets) -> np.ndarray:
+    """(B,) float64 F(x) - F(baseline) of the target logit: the total completeness asks the attributions for."""
+    with torch.no_grad():
+        both = forward(torch.cat([images, baselines])).double()
+    picked = both.gather(1, torch.cat([targets, targets])[:, None])[:, 0].cpu().numpy()
+    return picked[: len(images)] - picked[len(images) :]
+
+
+def completeness_extras(deltas: np.ndarray, gaps: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-image completeness diagnostics from captum's signed ``deltas`` (N,) and ``gaps`` (N,).
+
+    Returns ``{"abs_completeness_delta": |delta|, "relative_completeness_delta":
+    |delta| / |F(x) - F(baseline)|}``, each (N,) float32; the relative one is nan
+    where F(x) = F(baseline), since no share of nothing can be stated.
+    """
+    magnitude = np.abs(np.asarray(deltas, dtype=np.float64))
+    scale = np.abs(np.asarray(gaps, dtype=np.float64))
+    relative = np.divide(magnitude, scale, out=np.full_like(magnitude, np.nan), where=scale > 0)
+    return {"abs_completeness_delta": magnitude.astype(np.float32),
+            "relative_completeness_delta": relative.astype(np.float32)}
+
 
 register(
     ExplainerInfo(

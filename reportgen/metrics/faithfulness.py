@@ -43,14 +43,17 @@ logger = logging.getLogger(__name__)
 MODES = ("deletion", "insertion")
 DEFAULT_SUBSTRATE = {"deletion": "mean", "insertion": "blur"}
 
-#: RISE's blur substrate: Gaussian kernel 11, sigma 5.
+#: The blur substrate of METRICS.md: a Gaussian of kernel 11, sigma 5, reflect padding (torchvision).
+#: Not RISE's own blur: RISE's code smooths an 11x11 impulse with scipy's gaussian_filter (tails
+#: folded back by reflection) and zero-pads the image, so its substrate differs near the borders.
 BLUR_KERNEL_SIZE = 11
 BLUR_SIGMA = 5.0
 
 TIE_BREAK_RULE = (
     "pixels ranked by attribution, highest first; ties broken by one fixed pseudo-random "
     "permutation of the H*W positions drawn from the seed (numpy default_rng(seed)), "
-    "the same for every image and method"
+    "the same for every image and method (for the curves; the top-10 % IoU uses no tie-break: "
+    "pixels tied at its cut share the places left)"
 )
 
 NOTEBOOK_DELETION_NOTE = (
@@ -83,8 +86,9 @@ def make_substrate(
     kind : one of :data:`SUBSTRATES`:
         ``"black"`` (0), ``"white"`` (1, an empty slide in H&E), ``"mean"`` (the
         data set's mean colour per channel; requires ``dataset_mean``), ``"blur"``
-        (each image blurred with a Gaussian, kernel 11, sigma 5, as in RISE;
-        borders use reflect padding, torchvision's ``gaussian_blur``).
+        (each image blurred with a Gaussian, kernel 11, sigma 5, as METRICS.md states;
+        borders use reflect padding, torchvision's ``gaussian_blur``; not RISE's own
+        kernel, see :data:`BLUR_KERNEL_SIZE`).
     dataset_mean : per-channel mean colour in [0, 1] (default None; required for ``"mean"``).
 
     Returns

@@ -126,7 +126,9 @@ def paired_wilcoxon(a, b) -> dict:
 
     Returns
     -------
-    ``{"statistic": float, "p_value": float, "n": int}`` where ``n`` counts the finite pairs.
+    ``{"statistic": float, "p_value": float, "n": int}`` where ``n`` counts the non-zero
+    differences of finite pairs, the sample the test ranks (Wilcoxon's rule, as in
+    :mod:`reportgen.metrics.verdicts`); zero differences carry no sign and are not counted.
     """
     a = np.asarray(a, dtype=np.float64).ravel()
     b = np.asarray(b, dtype=np.float64).ravel()
@@ -134,16 +136,16 @@ def paired_wilcoxon(a, b) -> dict:
         raise ConfigError(f"paired samples have {a.size} and {b.size} values; pass one value per image for both")
     keep = np.isfinite(a) & np.isfinite(b)
     differences = a[keep] - b[keep]
-    if not np.any(differences != 0):
-        return {"statistic": 0.0, "p_value": 1.0, "n": int(keep.sum())}
     nonzero = np.abs(differences[differences != 0])
+    if len(nonzero) == 0:
+        return {"statistic": 0.0, "p_value": 1.0, "n": 0}
     # scipy's "auto" falls back to a random permutation test when |differences| tie,
     # which is slow and not reproducible; the tie-corrected normal approximation is neither.
     exact = len(nonzero) <= EXACT_WILCOXON_MAX_N and len(np.unique(nonzero)) == len(nonzero)
     result = wilcoxon(
         differences, zero_method="wilcox", alternative="two-sided", method="exact" if exact else "asymptotic"
     )
-    return {"statistic": float(result.statistic), "p_value": float(result.pvalue), "n": int(keep.sum())}
+    return {"statistic": float(result.statistic), "p_value": float(result.pvalue), "n": len(nonzero)}
 
 
 def holm_correction(p_values) -> list[float]:

@@ -13,8 +13,8 @@ import json
 
 from reportgen.report import figures as figs
 from reportgen.report.formatting import MISSING, fmt, fmt_any, fmt_interval, fmt_p, fmt_signed, rows_of
-from reportgen.report.summary import (DIRECTIONS, METRIC_LABELS, OUTCOME_WORDS, UNIFORM_CENTRE_MASS, find_verdict,
-                                      headline_mean, method_title, model_accuracy)
+from reportgen.report.summary import (DIRECTIONS, METRIC_LABELS, OUTCOME_WORDS, UNIFORM_CENTRE_MASS,
+                                      coarse_superpixels, find_verdict, headline_mean, method_title, model_accuracy)
 from reportgen.report.views import (ComparisonView, ConfusionView, DataView, FaithfulnessRow, GateView, MatrixView,
                                     MethodChangeRow, MethodSettingsView, ModelCard, Overlay, PatchPanel, ProvenanceView,
                                     ReportContext, SanityRow, SanityView, VerdictRow)
@@ -169,6 +169,42 @@ def _map_facts(document: dict, position: int) -> list[tuple[str, str]]:
             if position < len(values) and values[position] is not None:
                 facts.append((f"{method_title(document, name)} {label}", f"{values[position]:g}"))
     return facts
+
+
+#: Labels of method extras in the method's settings table (mean and 95% interval over the patches).
+EXTRA_LABELS = {
+    "abs_completeness_delta": "completeness |delta| (target logit), mean",
+    "relative_completeness_delta": "|delta| / |F(x) - F(baseline)|, mean",
+    "n_superpixels": "superpixels per patch, mean",
+    "distinct_perturbations": "distinct perturbations per patch, mean",
+    "local_fit_r2": "local fit R^2, mean",
+}
+
+
+def _method_settings(document: dict) -> list[MethodSettingsView]:
+    """Each method's settings, its per-patch diagnostics (mean [95% CI], e.g. LIME's superpixel count) and warnings."""
+    views = []
+    for name, record in (document.get("methods") or {}).items():
+        title = method_title(document, name)
+        cost = (f"{fmt(record.get('seconds'), 2)} s, {fmt_any(record.get('forward_passes'))} forward and "
+                f"{fmt_any(record.get('backward_passes'))} backward image-passes")
+        extras = [(EXTRA_LABELS.get(key, key), fmt_interval(value))
+                  for key, value in (record.get("extras") or {}).items()]
+        views.append(MethodSettingsView(title=title, reference=str(record.get("reference", "")),
+                                        rows=rows_of(record.get("settings")) + extras, cost=cost,
+                                        warnings=[str(w) for w in record.get("warnings") or []]))
+    return views
+
+
+def _map_limits(document: dict) -> list[str]:
+    """What limits a method's map's resolution (:func:`~reportgen.report.summary.coarse_superpixels`),
+    stated again in the gallery, where the maps are shown, and not only on page one."""
+    limits = []
+    for name, record in (document.get("methods") or {}).items():
+        coarse = coarse_superpixels(record)
+        if coarse:
+            limits.append(coarse.replace("{title}", method_title(document, name)))
+    return limits
 
 
 def _patches(document: dict, patch_uris: list[dict[str, str]]) -> list[PatchPanel]:
@@ -333,14 +369,6 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
     rankings = [(substrate, *(", ".join(method_title(document, n) for n in ranks.get(kind, []))
                               for kind in ("deletion", "insertion", "srg")))
                 for substrate, ranks in (document.get("substrate_rankings") or {}).items()]
-    methods = document.get("methods") or {}
-    method_settings = []
-    for name, record in methods.items():
-        cost = (f"{fmt(record.get('seconds'), 2)} s, {fmt_any(record.get('forward_passes'))} forward and "
-                f"{fmt_any(record.get('backward_passes'))} backward image-passes")
-        method_settings.append(MethodSettingsView(
-            title=method_title(document, name), reference=str(record.get("reference", "")),
-            rows=rows_of(record.get("settings")), cost=cost, warnings=[str(w) for w in record.get("warnings") or []]))
     gates = document.get("gates")
     sanity = _sanity(document)
     comparison = _comparison(document)
@@ -353,14 +381,16 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
         sections=_sections({"gates": gates is not None, "changes": comparison is not None,
                             "substrates": bool(rankings or document.get("substrate_scope")), "agreement": spearman is not None,
                             "localisation": bool(document.get("localisation")), "sanity": sanity is not None}),
-        model=_model_card(document), data=_data_view(document), run_settings=rows_of(document.get("settings"), skip=("uncertainty",)),
-        method_settings=method_settings, provenance=_provenance(document), faithfulness=_faithfulness(document),
+        model=_model_card(document), data=_data_view(document),
+        run_settings=rows_of(document.get("settings"), skip=("uncertainty",)),
+        method_settings=_method_settings(document), provenance=_provenance(document), faithfulness=_faithfulness(document),
         deletion_curves_uri=deletion_uri, insertion_curves_uri=insertion_uri, verdicts=_verdict_rows(document), informative=_informative_rows(document),
         verdict_rule=str((document.get("informative") or {}).get("rule", "")),
         uncertainty=_uncertainty(document), substrate_drift=_substrate_drift(document),
         substrate_rule=str((document.get("substrate_scope") or {}).get("rule", "")),
         substrate_rankings=rankings, spearman=spearman, iou=iou, localisation=_localisation(document),
         sanity=sanity, colour_bar_uri=figs.colour_bar_uri(), patches=_patches(document, patch_uris),
+        map_limits=_map_limits(document),
         limitations=_limitations(document), comparison=comparison,
         gates=None if gates is None else [GateView(expression=str(g["expression"]), passed=bool(g["passed"]),
                                                     detail=str(g.get("detail", ""))) for g in gates])

@@ -220,6 +220,8 @@ class ReportContext:
     sanity: SanityView | None
     colour_bar_uri: str
     patches: list[PatchPanel]
+    #: What limits a method's map's resolution (e.g. few LIME superpixels), shown with the maps.
+    map_limits: list[str]
     limitations: list[str]
     comparison: ComparisonView | None
     gates: list[GateView] | None

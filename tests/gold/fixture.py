@@ -105,7 +105,9 @@ def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
             name=name, title=title, reference=reference, maps=maps[name], display_maps=_display(maps[name]),
             settings=SETTINGS[name], seconds=1.5, forward_passes=100 * n_images, backward_passes=0)
     methods["grad_cam"].warnings = ["feature map is 3x3: the map has nine cells, upsampled to 96x96"]
-    methods["integrated_gradients"].extras = {"completeness_delta": rng.normal(0, 0.01, n_images)}
+    deltas = np.abs(rng.normal(0, 0.01, n_images))
+    methods["integrated_gradients"].extras = {"abs_completeness_delta": deltas,
+                                              "relative_completeness_delta": deltas / 2.0}
     superpixels = rng.integers(5, 13, n_images)
     methods["lime"].extras = {"n_superpixels": superpixels.astype(np.float64),
                               "distinct_perturbations": np.floor(np.minimum(2.0 ** superpixels, 1000.0) * 0.6)}
@@ -117,7 +119,7 @@ def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
         curves=curves, reference_names=list(REFERENCES),
         substrate_aucs={"black": {metric: {name: getattr(curves[name], attribute) for name in curves}
                                   for metric, attribute in SUBSTRATE_METRICS.items()}},
-        agreement=agreement_matrix(maps, seed=0),
+        agreement=agreement_matrix(maps),
         notes=[agreement_note({name: m[i] for name, m in maps.items()}, titles) for i in range(n_images)],
         localisation=localisation_scores({**maps, **reference_maps}, masks, seed=0),
         curve_forward_passes=2 * STEPS * n_images * len(curves),
