@@ -20,6 +20,7 @@ from reportgen import __version__
 from reportgen.build.explain import MethodResult
 from reportgen.build.sanity import SanityOutcome
 from reportgen.build.score import Scores
+from reportgen.build.stability import StabilityOutcome, stability_section
 from reportgen.config import BuildConfig
 from reportgen.data.sampling import STRATA
 from reportgen.metrics.faithfulness import MODES, NOTEBOOK_DELETION_NOTE, TIE_BREAK_RULE
@@ -89,6 +90,7 @@ class BuildRecord:
     sanity : name -> randomisation outcome, or ``None`` when skipped.
     dataset_mean : (r, g, b) of the ``mean`` substrate.
     machine, versions, timings : what computed it, and how long each stage took.
+    stability : the stability measurements (:mod:`reportgen.build.stability`), or ``None`` when none ran.
     """
 
     config: BuildConfig
@@ -111,6 +113,7 @@ class BuildRecord:
     machine: dict
     versions: dict
     timings: dict[str, float]
+    stability: StabilityOutcome | None = None
 
 
 def plain(value):
@@ -356,6 +359,8 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
         "agreement": {k: v for k, v in record.scores.agreement.items() if k != "per_image"},
         "localisation": localisation,
         "sanity": _sanity(record),
+        "stability": stability_section(record.stability, random_curves=record.scores.curves.get("random"),
+                                       masks=masks, alpha=record.config.alpha, seed=seed),
         "images": _images(record),
         "provenance": _provenance(record),
         "comparison": None,
