@@ -219,7 +219,6 @@ class LimeSeeds(MapSimilarity):
 
     method: str
     seed_rule: str
-    seconds: float
 
 
 class BaselinePair(MapSimilarity):
@@ -237,7 +236,6 @@ class IgBaselines(TypedDict):
     baselines: list[str]
     scores: dict[str, InformativeMeans]
     pairs: list[BaselinePair]
-    seconds: float
 
 
 class LayerRow(TypedDict):
@@ -261,7 +259,6 @@ class GradCamLayers(TypedDict):
     family: str
     rows: list[LayerRow]
     depends_on_layer: dict[str, bool]
-    seconds: float
 
 
 class Stability(TypedDict):

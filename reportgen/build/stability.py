@@ -243,12 +243,15 @@ def _layer_section(table: LayerTable, random_curves: CurveSet, masks: dict[str, 
     depends = {f"{mode}_auc": outcomes_differ([row["against_random"][f"{mode}_auc"]["outcome"] for row in rows])
                for mode in MODES}
     return {"method": table.method, "default_layer": table.default_layer, "used_layer": table.used_layer,
-            "family": LAYER_FAMILY, "rows": rows, "depends_on_layer": depends, "seconds": table.seconds}
+            "family": LAYER_FAMILY, "rows": rows, "depends_on_layer": depends}
 
 
 def stability_section(outcome: StabilityOutcome | None, *, random_curves: CurveSet | None,
                       masks: dict[str, np.ndarray], alpha: float, seed: int) -> dict | None:
     """report.json's ``stability`` section (schema :class:`reportgen.schema.Stability`), or ``None`` when none ran.
+
+    What each measurement cost is in ``provenance.timings`` (stage ``stability_<name>``), not here:
+    the section holds what was measured, so two runs of the same build give the same section.
 
     Parameters
     ----------
@@ -265,14 +268,13 @@ def stability_section(outcome: StabilityOutcome | None, *, random_curves: CurveS
     if outcome.lime_seeds is not None:
         lime = outcome.lime_seeds
         section["lime_seeds"] = {"method": lime.method, "seed_rule": lime.seed_rule,
-                                 **_similarity_record(lime.similarity, seed), "seconds": lime.seconds}
+                                 **_similarity_record(lime.similarity, seed)}
     if outcome.ig_baselines is not None:
         ig = outcome.ig_baselines
         section["ig_baselines"] = {
             "method": ig.method, "used": ig.used, "baselines": list(ig.results),
             "scores": {baseline: _scores(curves, masks, seed) for baseline, curves in ig.curves.items()},
             "pairs": [{"a": a, "b": b, **_similarity_record(similarity, seed)} for a, b, similarity in ig.pairs],
-            "seconds": ig.seconds,
         }
     if outcome.grad_cam_layers is not None and random_curves is not None:
         section["grad_cam_layers"] = _layer_section(outcome.grad_cam_layers, random_curves, masks, alpha=alpha,

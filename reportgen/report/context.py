@@ -200,7 +200,7 @@ def _provenance(document: dict) -> ProvenanceView:
         seed=fmt_any(provenance.get("seed")), versions=rows_of(provenance.get("versions")),
         checkpoint_sha256=fmt_any(provenance.get("checkpoint_sha256")),
         data_fingerprint=fmt_any(provenance.get("data_fingerprint")), machine=rows_of(provenance.get("machine")),
-        timings=[(stage, f"{float(seconds):.2f} s") for stage, seconds in (provenance.get("timings") or {}).items()],
+        timings=[(stage.replace("_", " "), f"{float(seconds):.2f} s") for stage, seconds in (provenance.get("timings") or {}).items()],
         metric_notes=[str(note) for note in provenance.get("metric_notes", [])],
         patch_ids=[str(image.get("patch_id")) for image in document.get("images") or []])
 
