@@ -77,6 +77,9 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
         add(flag, dest=flag[2:].replace("-", "_"), default=S, help=f"{meaning} (same as --set {assignments[0]}=...)")
     add("--alpha", type=float, default=S,
         help="family-wise error rate of the verdicts, Holm-corrected over every claim (default 0.05)")
+    add("--stability", default=S, metavar="MEASURES",
+        help="stability of the explanations: comma-separated lime_seeds, ig_baselines, grad_cam_layers, "
+             "or all or none (default lime_seeds,grad_cam_layers)")
     add("--sanity-images", type=int, default=S, help="patches for the randomisation sanity check (default 5; 0 skips)")
     add("--precision", default=S, help="fp32 (default) or bf16 for gradient-free forward passes")
     add("--batch-size", type=int, default=S, help="images per forward pass (default 256)")

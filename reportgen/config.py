@@ -21,6 +21,12 @@ PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 RECIPES = ("full", "head")
 SPLITS = ("valid", "test")
+#: Stability measurements of the explanations themselves (reportgen.build.stability), in report order.
+STABILITY_MEASURES = ("lime_seeds", "ig_baselines", "grad_cam_layers")
+#: Run when ``stability`` is not given.  Rule, fixed before the costs were measured: a measurement
+#: runs by default when it adds at most a quarter of the time of the uncached default 30-patch
+#: build on the 2-core CPU machine; the rest are opt-in.  Measured costs are in the README.
+DEFAULT_STABILITY = ("lime_seeds", "grad_cam_layers")
 
 #: Keys that became method settings, and where they live now (for a helpful error).
 MOVED_KEYS = {
@@ -61,6 +67,7 @@ class BuildConfig:
     compare_substrates: bool = False
     sanity_images: int = 5
     alpha: float = 0.05
+    stability: tuple[str, ...] | None = None
     precision: str = "fp32"
     batch_size: int = 256
     device: str = "auto"
@@ -183,6 +190,23 @@ def _resolve_methods(config: BuildConfig) -> BuildConfig:
     return dataclasses.replace(config, methods=methods, method_settings=settings)
 
 
+def _resolve_stability(config: BuildConfig) -> BuildConfig:
+    """``stability`` as the list of measurements to run: ``None`` the defaults, ``all`` or ``none``."""
+    given = config.stability
+    if given is None:
+        return dataclasses.replace(config, stability=DEFAULT_STABILITY)
+    valid = ", ".join((*STABILITY_MEASURES, "all", "none"))
+    for name in given:
+        if name not in (*STABILITY_MEASURES, "all", "none"):
+            raise ConfigError(f"invalid stability measurement {name!r}; choose from: {valid} (comma-separated)")
+    if ("all" in given or "none" in given) and len(given) > 1:
+        raise ConfigError(f"option 'stability' takes 'all' or 'none' alone, got {','.join(given)}")
+    if len(set(given)) != len(given):
+        raise ConfigError(f"option 'stability' names a measurement twice: {','.join(given)}")
+    chosen = STABILITY_MEASURES if given == ("all",) else () if given == ("none",) else given
+    return dataclasses.replace(config, stability=tuple(name for name in STABILITY_MEASURES if name in chosen))
+
+
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a TOML configuration file into ``{key: value}``.
 
@@ -266,7 +290,7 @@ def resolve_config(
         method, setting, value = parse_setting(assignment)
         method_settings.setdefault(method, {})[setting] = value
     config = BuildConfig(**merged, method_settings=method_settings)
-    return _validate(_resolve_methods(config))
+    return _validate(_resolve_stability(_resolve_methods(config)))
 
 
 def config_to_toml(config: BuildConfig) -> str:

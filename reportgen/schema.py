@@ -240,6 +240,73 @@ class Sanity(TypedDict):
     methods: dict[str, SanityMethod]
 
 
+class MapSimilarity(TypedDict):
+    """Per-patch similarity of two map sets: Spearman of the 8 px-pooled maps and IoU of the top 10 % pixels;
+    ``reading`` is the mean Spearman in the agreement note's words (agree, partly agree, disagree)."""
+
+    spearman: Interval
+    iou_top10: Interval
+    reading: str
+
+
+class LimeSeeds(MapSimilarity):
+    """LIME explained again with a second seed, each patch's two maps compared (1 = identical)."""
+
+    method: str
+    seed_rule: str
+
+
+class BaselinePair(MapSimilarity):
+    """Integrated Gradients maps from baselines ``a`` and ``b`` compared."""
+
+    a: str
+    b: str
+
+
+class IgBaselines(TypedDict):
+    """Integrated Gradients from each baseline; ``scores`` are AUC means over each metric's informative patches."""
+
+    method: str
+    used: str
+    baselines: list[str]
+    scores: dict[str, InformativeMeans]
+    pairs: list[BaselinePair]
+
+
+class LayerRow(TypedDict):
+    """Grad-CAM at one layer, scored like a method; ``against_random`` holds one verdict per metric."""
+
+    layer: str
+    feature_map_size: str
+    default: bool
+    used: bool
+    deletion_auc: Interval
+    insertion_auc: Interval
+    srg: Interval
+    against_random: dict[str, Verdict]
+
+
+class GradCamLayers(TypedDict):
+    """The Grad-CAM layer table; its verdicts are a Holm family of their own (``family``)."""
+
+    method: str
+    default_layer: str
+    used_layer: str
+    family: str
+    rows: list[LayerRow]
+    depends_on_layer: dict[str, bool]
+
+
+class Stability(TypedDict):
+    """Stability of the explanations themselves; a measurement not run is ``null`` (why, in ``skipped``)."""
+
+    measures: list[str]
+    skipped: dict[str, str]
+    lime_seeds: Optional[LimeSeeds]
+    ig_baselines: Optional[IgBaselines]
+    grad_cam_layers: Optional[GradCamLayers]
+
+
 class PatchScores(TypedDict):
     """One map's scores on one patch."""
 
@@ -303,6 +370,7 @@ class ReportDocument(TypedDict):
     agreement: Agreement
     localisation: dict[str, Localisation]
     sanity: Optional[Sanity]
+    stability: Optional[Stability]
     images: list[ImageRecord]
     provenance: Provenance
     comparison: Optional[dict[str, Any]]
@@ -328,6 +396,8 @@ TOP_LEVEL = {
     "agreement": "agreement of the methods' maps",
     "localisation": "per map (name -> record)",
     "sanity": "the randomisation check (`--sanity-images 0`: `null`)",
+    "stability": "stability of the explanations: LIME under a second seed, IG per baseline, Grad-CAM per layer "
+                 "(`--stability`; `none`: `null`)",
     "images": "one record per explained patch",
     "provenance": "reproducibility",
     "comparison": "changes since `--compare REPORT_JSON` (else `null`)",

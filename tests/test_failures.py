@@ -112,6 +112,8 @@ def _bad_inputs(tmp_path: Path, tiny_pcam: Path, checkpoint: Path):
     cases.append(("unknown method", ["--methods", "grad_cam,deeplift"], "deeplift"))
     cases.append(("invalid substrate", ["--substrate", "grey"], "grey"))
     cases.append(("invalid target", ["--target", "truth"], "truth"))
+    cases.append(("unknown stability measurement", ["--stability", "grad_cam_layers,shapley"], "shapley"))
+    cases.append(("stability all beside a name", ["--stability", "all,lime_seeds"], "alone"))
 
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")

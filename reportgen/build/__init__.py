@@ -1,7 +1,7 @@
 """``reportgen build``: the one function that knows the order of steps.
 
 checkpoint -> data -> (training) -> evaluation -> selection -> explanations
--> scores -> sanity -> document -> report files.  Each step is a call into a module of this
+-> scores -> sanity -> stability -> document -> report files.  Each step is a call into a module of this
 package with one job (:mod:`~reportgen.build.data`, :mod:`~reportgen.build.model`,
 :mod:`~reportgen.build.explain`, :mod:`~reportgen.build.score`,
 :mod:`~reportgen.build.sanity`, :mod:`~reportgen.build.document`,
@@ -26,6 +26,7 @@ from reportgen.build.model import load_given_checkpoint, predict_evaluation_spli
 from reportgen.build.output import atomic_output_dir, check_output_dir, write_outputs
 from reportgen.build.sanity import sanity_checks
 from reportgen.build.score import score_maps
+from reportgen.build.stability import stability_checks
 from reportgen.cache import ArrayCache, default_cache_dir
 from reportgen.config import BuildConfig
 from reportgen.data import as_float_tensor, select_cases
@@ -114,6 +115,11 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             with watch.stage("sanity"):
                 sanity = sanity_checks(model, images, target_tensor, patch_indices, methods, config=config,
                                        cache=cache, cache_context=cache_context)
+        stability = None
+        if config.stability:
+            stability = stability_checks(model, images, target_tensor, patch_indices, methods, config=config,
+                                         dataset_mean=dataset_mean, cache=cache, cache_context=cache_context,
+                                         watch=watch, progress=progress)
 
         split_labels = np.asarray(split.labels)
         record = BuildRecord(
@@ -128,7 +134,7 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             slide_ids=None if split.slide_ids is None else list(split.slide_ids[patch_indices]),
             selection_description=selection_description, methods=methods, scores=scores, sanity=sanity,
             dataset_mean=dataset_mean, machine=machine_description(device), versions=package_versions(),
-            timings=watch.seconds,
+            timings=watch.seconds, stability=stability,
         )
         document = assemble_document(record, previous=previous, gates=gates)
         figures = FigureInputs(images=batch.images, maps={name: result.display_maps for name, result in methods.items()},

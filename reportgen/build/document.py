@@ -20,13 +20,14 @@ from reportgen import __version__
 from reportgen.build.explain import MethodResult
 from reportgen.build.sanity import SanityOutcome
 from reportgen.build.score import Scores
+from reportgen.build.stability import StabilityOutcome, stability_section
 from reportgen.config import BuildConfig
 from reportgen.data.sampling import STRATA
 from reportgen.metrics.faithfulness import MODES, NOTEBOOK_DELETION_NOTE, TIE_BREAK_RULE
 from reportgen.metrics.references import REFERENCE_TITLES
 from reportgen.metrics.stats import mean_with_interval, plain_float
 from reportgen.metrics.substrate_scope import SCOPE_FRACTIONS
-from reportgen.metrics.verdicts import MIN_SCORE_CHANGE, decide_claims, informative_patches
+from reportgen.metrics.verdicts import CLAIM_METRICS, MIN_SCORE_CHANGE, decide_claims, informative_patches
 from reportgen.report.compare import compare_reports
 from reportgen.report.gates import Gate, evaluate_gates
 from reportgen.report.summary import summarise_findings
@@ -50,10 +51,6 @@ METRIC_NOTES = (
     "below alpha, otherwise not distinguishable, or too few when fewer non-zero differences than log2(m / alpha) "
     "(m p-values) leave the test unable to reach alpha.",
 )
-
-#: The metrics every claim is tested on: name -> (the curve whose informative patches it uses, higher is better).
-#: SRG is a difference of two deletion curves with the same ends, so deletion's informative patches are its own.
-CLAIM_METRICS = {"deletion_auc": ("deletion", False), "insertion_auc": ("insertion", True), "srg": ("deletion", True)}
 
 UNCERTAINTY_RULES = {
     "slide": "Patches of one slide share its stain, scanner and tissue, so they are not independent: every interval "
@@ -114,6 +111,7 @@ class BuildRecord:
     sanity : name -> randomisation outcome, or ``None`` when skipped.
     dataset_mean : (r, g, b) of the ``mean`` substrate.
     machine, versions, timings : what computed it, and how long each stage took.
+    stability : the stability measurements (:mod:`reportgen.build.stability`), or ``None`` when none ran.
     """
 
     config: BuildConfig
@@ -136,6 +134,7 @@ class BuildRecord:
     machine: dict
     versions: dict
     timings: dict[str, float]
+    stability: StabilityOutcome | None = None
 
 
 def plain(value):
@@ -423,6 +422,8 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
         "agreement": {k: v for k, v in record.scores.agreement.items() if k != "per_image"},
         "localisation": localisation,
         "sanity": _sanity(record),
+        "stability": stability_section(record.stability, random_curves=record.scores.curves.get("random"),
+                                       masks=masks, groups=_groups(record), alpha=record.config.alpha, seed=seed),
         "images": _images(record),
         "provenance": _provenance(record),
         "comparison": None,

@@ -155,6 +155,16 @@ class CurveScorer:
         return np.stack([entry["curve"] for entry in entries]).astype(np.float64)
 
 
+def curve_set(scorer: CurveScorer, name: str, maps: np.ndarray, identity: dict, *, deletion: str,
+              insertion: str) -> CurveSet:
+    """Deletion (most relevant first), insertion and least-relevant-first deletion curves of ``maps`` (N, H, W)."""
+    most_first = [scorer.curves(name, maps, mode=mode, substrate=substrate, map_identity=identity)
+                  for mode, substrate in zip(MODES, (deletion, insertion))]
+    least_first = scorer.curves(name, least_relevant_first(maps), mode="deletion", substrate=deletion,
+                                map_identity={**identity, "order": "least_relevant_first"})
+    return CurveSet(*most_first, least_first=least_first)
+
+
 def reference_maps(images: torch.Tensor, patch_indices, *, seed: int) -> dict[str, np.ndarray]:
     """The reference maps of METRICS.md for ``images`` (N, 3, H, W): random, centre prior, Sobel.
 
@@ -200,20 +210,15 @@ def score_maps(model, images, targets, patch_indices, masks, methods: dict[str, 
     identity = {name: {"method": name, "settings": result.settings} for name, result in methods.items()}
     identity.update({name: {"reference": name, "seed": config.seed} for name in references})
 
-    def curve_set(name: str, deletion: str, insertion: str) -> CurveSet:
-        most_first = [scorer.curves(name, maps[name], mode=mode, substrate=substrate, map_identity=identity[name])
-                      for mode, substrate in zip(MODES, (deletion, insertion))]
-        least_first = scorer.curves(name, least_relevant_first(maps[name]), mode="deletion", substrate=deletion,
-                                    map_identity={**identity[name], "order": "least_relevant_first"})
-        return CurveSet(*most_first, least_first=least_first)
-
     with watch.stage("curves"):
-        curves = {name: curve_set(name, config.deletion_substrate, config.insertion_substrate) for name in maps}
+        curves = {name: curve_set(scorer, name, maps[name], identity[name], deletion=config.deletion_substrate,
+                                  insertion=config.insertion_substrate) for name in maps}
     substrate_aucs: dict = {}
     if config.compare_substrates:
         with watch.stage("substrate_comparison"):
             for substrate in SUBSTRATES:
-                both = {name: curve_set(name, substrate, substrate) for name in maps}
+                both = {name: curve_set(scorer, name, maps[name], identity[name], deletion=substrate,
+                                        insertion=substrate) for name in maps}
                 substrate_aucs[substrate] = {metric: {name: getattr(both[name], attribute) for name in maps}
                                              for metric, attribute in SUBSTRATE_METRICS.items()}
     with watch.stage("substrate_scope"):

@@ -52,6 +52,10 @@ OUTCOMES = ("better", "not_distinguishable", "worse", "too_few")
 MIN_SCORE_CHANGE = 0.1
 
 
+#: The metrics every claim is tested on: name -> (the curve whose informative patches it uses, higher is better).
+#: SRG is a difference of two deletion curves with the same ends, so deletion's informative patches are its own.
+CLAIM_METRICS = {"deletion_auc": ("deletion", False), "insertion_auc": ("insertion", True), "srg": ("deletion", True)}
+
 #: The power the detectable difference is stated at.
 POWER = 0.8
 #: A difference in AUC worth detecting, for the "patches needed" figure (a twentieth of the AUC's range).

@@ -18,6 +18,7 @@ from reportgen.report.summary import (DIRECTIONS, METRIC_LABELS, OUTCOME_WORDS, 
 from reportgen.report.views import (ComparisonView, ConfusionView, DataView, FaithfulnessRow, GateView, MatrixView,
                                     MethodChangeRow, MethodSettingsView, ModelCard, Overlay, PatchPanel, ProvenanceView,
                                     ReportContext, SanityRow, SanityView, VerdictRow)
+from reportgen.report.stability import stability_view
 
 SMALL_SAMPLE = 50
 #: The verdict table's short name of each claimed metric.
@@ -346,7 +347,8 @@ def _sections(context_parts: dict[str, bool]) -> list[tuple[str, str]]:
     order = [("summary", "Summary"), ("gates", "Gates"), ("changes", "Changes since the previous report"),
              ("model", "Model card"), ("data", "Data"), ("methods", "Methods and settings"),
              ("faithfulness", "Faithfulness"), ("substrates", "Substrates"), ("agreement", "Agreement"),
-             ("localisation", "Localisation"), ("sanity", "Sanity checks"), ("patches", "Explained patches"),
+             ("localisation", "Localisation"), ("sanity", "Sanity checks"),
+             ("stability", "Stability of the explanations"), ("patches", "Explained patches"),
              ("limitations", "Limitations"), ("reproducibility", "Reproducibility")]
     return [(anchor, title) for anchor, title in order if context_parts.get(anchor, True)]
 
@@ -371,6 +373,7 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
                 for substrate, ranks in (document.get("substrate_rankings") or {}).items()]
     gates = document.get("gates")
     sanity = _sanity(document)
+    stability = stability_view(document)
     comparison = _comparison(document)
     spearman, iou = _matrix(document, "spearman"), _matrix(document, "iou_top10")
     accuracy = model_accuracy(document)
@@ -380,7 +383,8 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
         verdict=verdict, warnings=[str(w) for w in summary.get("warnings") or []],
         sections=_sections({"gates": gates is not None, "changes": comparison is not None,
                             "substrates": bool(rankings or document.get("substrate_scope")), "agreement": spearman is not None,
-                            "localisation": bool(document.get("localisation")), "sanity": sanity is not None}),
+                            "localisation": bool(document.get("localisation")), "sanity": sanity is not None,
+                            "stability": stability is not None}),
         model=_model_card(document), data=_data_view(document),
         run_settings=rows_of(document.get("settings"), skip=("uncertainty",)),
         method_settings=_method_settings(document), provenance=_provenance(document), faithfulness=_faithfulness(document),
@@ -389,7 +393,7 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
         uncertainty=_uncertainty(document), substrate_drift=_substrate_drift(document),
         substrate_rule=str((document.get("substrate_scope") or {}).get("rule", "")),
         substrate_rankings=rankings, spearman=spearman, iou=iou, localisation=_localisation(document),
-        sanity=sanity, colour_bar_uri=figs.colour_bar_uri(), patches=_patches(document, patch_uris),
+        sanity=sanity, stability=stability, colour_bar_uri=figs.colour_bar_uri(), patches=_patches(document, patch_uris),
         map_limits=_map_limits(document),
         limitations=_limitations(document), comparison=comparison,
         gates=None if gates is None else [GateView(expression=str(g["expression"]), passed=bool(g["passed"]),

@@ -113,6 +113,45 @@ class SanityView:
 
 
 @dataclass(frozen=True)
+class LayerRowView:
+    """One Grad-CAM layer of the stability table, scored like a method."""
+
+    layer: str
+    feature_map_size: str
+    deletion: str
+    insertion: str
+    srg: str
+    deletion_verdict: str
+    insertion_verdict: str
+    srg_verdict: str
+    is_default: bool
+    used: bool
+
+
+@dataclass(frozen=True)
+class SimilarityRow:
+    """Two map sets of the same patches compared: mean Spearman and top-10 % IoU with intervals."""
+
+    label: str
+    spearman: str
+    iou: str
+
+
+@dataclass(frozen=True)
+class StabilityView:
+    """Stability of the explanations: plain sentences first, then the tables behind them."""
+
+    findings: list[str]
+    layer_rows: list[LayerRowView]
+    layer_family: str
+    lime: SimilarityRow | None
+    lime_rule: str
+    ig_pairs: list[SimilarityRow]
+    ig_scores: list[tuple[str, str, str]]
+    not_run: list[str]
+
+
+@dataclass(frozen=True)
 class Overlay:
     """One method's map over a patch, with that method's scores on this patch (formatted)."""
 
@@ -218,6 +257,7 @@ class ReportContext:
     iou: MatrixView | None
     localisation: list[tuple[str, str, str, str]]
     sanity: SanityView | None
+    stability: StabilityView | None
     colour_bar_uri: str
     patches: list[PatchPanel]
     #: What limits a method's map's resolution (e.g. few LIME superpixels), shown with the maps.

@@ -19,8 +19,11 @@ from reportgen.build.document import BuildRecord, DataFacts, assemble_document
 from reportgen.build.explain import MethodResult
 from reportgen.build.sanity import SanityOutcome
 from reportgen.build.score import SUBSTRATE_METRICS, CurveSet, Scores, localisation_scores
+from reportgen.build.stability import (GRAD_CAM_LAYERS, BaselineSensitivity, LayerTable, Repeatability,
+                                       StabilityOutcome)
 from reportgen.config import resolve_config
 from reportgen.metrics.agreement import agreement_matrix, agreement_note
+from reportgen.metrics.stability import map_similarity, pairwise_similarity
 from reportgen.report.figures import FigureInputs
 
 METHODS = {
@@ -92,6 +95,31 @@ def _masks(n_images: int) -> np.ndarray:
     return masks
 
 
+def _stability(rng: np.random.Generator, methods: dict[str, MethodResult], n: int) -> StabilityOutcome:
+    """LIME under a second seed (its map shifted), IG per baseline (noisier maps) and Grad-CAM per layer:
+    layer2 scores like IG, layer3 between, layer4 like the random map, so the deletion verdict changes with the layer."""
+    lime = methods["lime"]
+    second = MethodResult(name="lime", title=lime.title, reference=lime.reference,
+                          maps=np.roll(lime.maps, 6, axis=2), display_maps=lime.display_maps, settings=lime.settings)
+    ig = methods["integrated_gradients"]
+    baselines = {"black": ig.maps, "white": ig.maps + rng.normal(0, 0.2, ig.maps.shape).astype(np.float32),
+                 "blur": ig.maps + rng.normal(0, 0.05, ig.maps.shape).astype(np.float32)}
+    results = {name: MethodResult(name=ig.name, title=ig.title, reference=ig.reference, maps=maps, display_maps=maps,
+                                  settings={**ig.settings, "baseline": name}) for name, maps in baselines.items()}
+    centres = {"black": (0.20, 0.70), "white": (0.30, 0.62), "blur": (0.24, 0.66)}
+    layer_centres = {"backbone.layer2.1": (0.20, 0.70), "backbone.layer3.1": (0.32, 0.60), "backbone.layer4.1": (0.45, 0.45)}
+    return StabilityOutcome(
+        lime_seeds=Repeatability(method="lime", seed_rule="second seed SeedSequence([1, patch index])", second=second,
+                                 similarity=map_similarity(lime.maps, second.maps), seconds=40.0),
+        ig_baselines=BaselineSensitivity(method=ig.name, used="black", results=results,
+                                         curves={name: _curves(rng, *centres[name], n) for name in baselines},
+                                         pairs=pairwise_similarity(baselines), seconds=60.0),
+        grad_cam_layers=LayerTable(method="grad_cam", default_layer="backbone.layer4.1", used_layer="backbone.layer4.1",
+                                   feature_map_sizes=dict(zip(GRAD_CAM_LAYERS, ("12x12", "6x6", "3x3"))),
+                                   curves={layer: _curves(rng, *layer_centres[layer], n) for layer in GRAD_CAM_LAYERS},
+                                   seconds=45.0))
+
+
 def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
     """What a build of ``n_images`` patches with three methods would have computed, from seeded arrays."""
     rng = np.random.default_rng(seed)
@@ -112,6 +140,7 @@ def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
     methods["lime"].extras = {"n_superpixels": superpixels.astype(np.float64),
                               "distinct_perturbations": np.floor(np.minimum(2.0 ** superpixels, 1000.0) * 0.6)}
     curves = {name: _curves(rng, *AUC_CENTRES[name], n_images) for name in [*METHODS, *REFERENCES]}
+    stability = _stability(np.random.default_rng(seed + 1), methods, n_images)
     reference_maps = {name: rng.random((n_images, SIZE, SIZE)).astype(np.float32) for name in REFERENCES}
     masks = _masks(n_images)
     titles = {name: title for name, (title, _) in METHODS.items()}
@@ -161,7 +190,7 @@ def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
         selection_description="stratified by outcome, seeded", methods=methods, scores=scores, sanity=sanity,
         dataset_mean=(0.7, 0.55, 0.7), machine={"device": "cpu", "threads": 2},
         versions={"reportgen": "0.1.0", "torch": "2.4.0", "captum": "0.7.0"},
-        timings={"explain": 12.5, "curves": 3.25},
+        timings={"explain": 12.5, "curves": 3.25}, stability=stability,
     )
 
 
