@@ -77,7 +77,7 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
         add(flag, dest=flag[2:].replace("-", "_"), default=S, help=f"{meaning} (same as --set {assignments[0]}=...)")
     add("--alpha", type=float, default=S,
         help="family-wise error rate of the verdicts, Holm-corrected over every claim (default 0.05)")
-    add("--sanity-images", type=int, default=S, help="patches for the randomisation sanity check (default 5; 0 skips)")
+    add("--sanity-images", type=int, default=S, help="patches for the randomisation sanity check (default 10; 0 skips)")
     add("--precision", default=S, help="fp32 (default) or bf16 for gradient-free forward passes")
     add("--batch-size", type=int, default=S, help="images per forward pass (default 256)")
     add("--device", default=S, help="auto (default), cpu, cuda or mps")

@@ -59,7 +59,7 @@ class BuildConfig:
     deletion_substrate: str = "mean"
     insertion_substrate: str = "blur"
     compare_substrates: bool = False
-    sanity_images: int = 5
+    sanity_images: int = 10
     alpha: float = 0.05
     precision: str = "fp32"
     batch_size: int = 256
