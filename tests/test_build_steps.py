@@ -161,7 +161,7 @@ def test_every_place_states_the_sanity_outcome_the_rule_gives():
     assert document["sanity"]["controls"]["sobel"]["outcome"] == "failed" and document["sanity"]["trustworthy"]
     warnings = document["summary"]["warnings"]
     assert any(w.startswith("LIME failed the model-randomisation sanity check (similarity 0.90 [") for w in warnings)
-    assert any(w.startswith("Grad-CAM's model-randomisation sanity check is inconclusive (similarity 0.30 [")
+    assert any(w.startswith("The model-randomisation sanity check of Grad-CAM is inconclusive (similarity 0.30 [")
                for w in warnings)
     assert not any("Integrated Gradients" in w and "sanity" in w for w in warnings)
     assert not any("not trustworthy" in w for w in warnings)

@@ -310,7 +310,7 @@ def sanity_warnings(document: dict) -> list[str]:
                             f"({sanity_evidence(record)} after randomising the network; the 95 % interval is at "
                             f"or above {threshold:g}): its maps depend on the image more than on the model.")
         else:
-            warnings.append(f"{method_title(document, name)}'s model-randomisation sanity check is inconclusive "
+            warnings.append(f"The model-randomisation sanity check of {method_title(document, name)} is inconclusive "
                             f"({sanity_evidence(record)} after randomising the network, on "
                             f"{len(record.get('per_image_final') or [])} patches; the interval reaches {threshold:g}): "
                             "there is no evidence that its maps depend on the model; more --sanity-images "
