@@ -65,7 +65,7 @@ class BuildConfig:
     deletion_substrate: str = "mean"
     insertion_substrate: str = "blur"
     compare_substrates: bool = False
-    sanity_images: int = 5
+    sanity_images: int = 10
     alpha: float = 0.05
     stability: tuple[str, ...] | None = None
     precision: str = "fp32"

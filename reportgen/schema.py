@@ -222,22 +222,30 @@ class Localisation(TypedDict):
 
 
 class SanityMethod(TypedDict):
-    """One method's randomisation check; ``final`` is the mean similarity after the last stage."""
+    """One map's randomisation check; ``final`` is the mean similarity after the last stage, ``ci95``
+    its interval (``null`` below 2 patches); ``outcome``: ``passed`` (interval below ``threshold``),
+    ``failed`` (at or above it) or ``inconclusive``; ``passed`` is ``outcome == "passed"``."""
 
     stages: list[str]
     similarity: list[float]
     final: float
     per_image_final: list[float]
     threshold: float
+    ci95: list[Optional[float]]
+    outcome: str
     passed: bool
 
 
 class Sanity(TypedDict):
-    """The cascading model-randomisation check."""
+    """The cascading model-randomisation check; ``controls`` are reference maps run as methods (must
+    fail), ``trustworthy`` is true when every control failed."""
 
     images: int
     stages: list[str]
+    interval: str
     methods: dict[str, SanityMethod]
+    controls: dict[str, SanityMethod]
+    trustworthy: bool
 
 
 class MapSimilarity(TypedDict):

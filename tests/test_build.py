@@ -6,6 +6,7 @@ build what they need, with one method where the question allows.
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -72,6 +73,25 @@ def test_sanity_records_carry_the_similarity_the_report_shows(shared_build):
         assert record["final"] == record["similarity"][-1]
         assert math.isclose(record["final"], np.mean(record["per_image_final"]), rel_tol=1e-9)
         assert f"{record['final']:.2f}" in html, name
+
+
+def test_the_html_sanity_table_has_an_outcome_for_every_row(shared_build):
+    document, html = _document(shared_build), (shared_build / "report.html").read_text()
+    section = html[html.index('<section id="sanity">'):]
+    section = section[:section.index("</section>")]
+    header = re.search(r"<thead><tr>(.*?)</tr></thead>", section).group(1)
+    assert re.findall(r"<th>(.*?)</th>", header) == ["Map", "fc", "layer4", "layer3", "layer2", "layer1",
+                                                      "conv1+bn1", "Per patch, final", "Mean [95 % CI]", "Outcome"]
+    rows = [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr class=[^>]*>(.*?)</tr>", section)]
+    sanity = document["sanity"]
+    assert len(rows) == len(sanity["methods"]) + len(sanity["controls"])
+    words = {"passed": "passed", "failed": "FAILED", "inconclusive": "inconclusive"}
+    expected = [words[record["outcome"]] for record in sanity["methods"].values()]
+    expected += ["failed, as it must" if record["outcome"] == "failed" else f"{record['outcome']}: NOT FAILED"
+                 for record in sanity["controls"].values()]
+    assert [row[-1] for row in rows] == expected
+    assert all(len(row) == 10 for row in rows)
+    assert f"lies below {sanity['methods']['lime']['threshold']:g}" in section  # the threshold is stated
 
 
 def test_same_seed_gives_identical_numbers_and_the_cache_reproduces_them(tmp_path, tiny_pcam, checkpoint_a,

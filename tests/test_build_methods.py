@@ -6,6 +6,7 @@ must say so with the similarity it measured.
 """
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -72,13 +73,26 @@ def test_an_invalid_setting_of_a_registered_method_is_one_line_before_any_work(t
 
 def test_a_method_that_ignores_the_model_fails_the_sanity_check_and_the_report_shows_its_similarity(
         tmp_path, tiny_pcam, checkpoint_a, darkness):
-    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "report", tmp_path / "cache", "--methods",
-                     "darkness,grad_cam") == 0
+    code = run_build(tiny_pcam, checkpoint_a, tmp_path / "report", tmp_path / "cache", "--methods",
+                     "darkness,grad_cam", "--fail-if", "sanity_failed")
+    assert code == 3  # the report is written, and the gate fails
     document = _document(tmp_path / "report")
-    record = document["sanity"]["methods"]["darkness"]
-    assert record["passed"] is False
+    sanity = document["sanity"]
+    assert sanity["stages"] == ["backbone.fc", "backbone.layer4", "backbone.layer3", "backbone.layer2",
+                                "backbone.layer1", "backbone.conv1+backbone.bn1"]  # one stage per block
+    record = sanity["methods"]["darkness"]
+    assert record["outcome"] == "failed" and record["passed"] is False
     assert record["final"] == pytest.approx(1.0)  # the maps do not change when the model is destroyed
+    assert record["ci95"][0] >= record["threshold"] == 0.5
+    assert len(record["per_image_final"]) == sanity["images"] == 2
+    control = sanity["controls"]["sobel"]
+    assert control["outcome"] == "failed" and control["final"] == pytest.approx(1.0) and sanity["trustworthy"]
     warning = next(text for text in document["summary"]["warnings"] if "sanity check" in text)
-    assert warning.startswith("Darkness failed the model-randomisation sanity check (similarity 1.00 ")
+    assert warning.startswith("Darkness failed the model-randomisation sanity check (similarity 1.00 [1.00, 1.00] ")
+    gate = document["gates"][0]
+    assert gate["passed"] is False and "darkness (failed)" in gate["detail"]
     html = (tmp_path / "report" / "report.html").read_text()
     assert "similarity 1.00" in html and "similarity nan" not in html
+    assert re.search(r"<td>Darkness</td>(<td>1\.00</td>){6}<td>1\.00 to 1\.00 \(2/2 \u2265 0\.5\)</td>"
+                     r"<td>1\.00 \[1\.00, 1\.00\]</td><td>FAILED</td>", html)
+    assert "<td>Sobel edges (control, must fail)</td>" in html

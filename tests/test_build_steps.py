@@ -4,13 +4,17 @@ import numpy as np
 import pytest
 import torch
 
-from gold.fixture import make_record
+import re
+
+from gold.fixture import make_figures, make_record
 from reportgen.build.document import assemble_document
 from reportgen.build.explain import explain_patches
+from reportgen.build.sanity import SanityOutcome, sanity_controls
 from reportgen.build.score import CurveScorer, reference_maps, score_maps
 from reportgen.cache import ArrayCache
 from reportgen.config import resolve_config
 from reportgen.report.gates import parse_gate
+from reportgen.report.render import render_html
 from reportgen.runtime import Stopwatch
 from reportgen.schema import ReportDocument
 from tests.test_explain_registry import tiny_model
@@ -143,6 +147,76 @@ def test_a_failing_sanity_check_is_reported_with_its_similarity():
     assert lime["final"] == pytest.approx(float(record.sanity["lime"].per_image[-1].mean()))
     assert any("LIME failed the model-randomisation sanity check (similarity 0.90" in text
                for text in document["summary"]["warnings"])
+
+
+STAGES = ["backbone.fc", "backbone.layer4", "backbone.conv1+backbone.bn1"]
+
+
+def _sanity_row(html: str, title: str) -> list[str]:
+    section = html[html.index('<section id="sanity">'):]
+    section = section[:section.index("</section>")]
+    row = next(row for row in re.findall(r"<tr[^>]*>(.*?)</tr>", section) if f"<td>{title}" in row)
+    return re.findall(r"<td>(.*?)</td>", row)
+
+
+def test_every_place_states_the_sanity_outcome_the_rule_gives():
+    record = make_record(3)
+    finals = {"integrated_gradients": [0.1, 0.12, 0.08, 0.11, 0.09],    # clearly below 0.5: passed
+              "grad_cam": [-0.4, 0.75, 0.7, -0.3, 0.75],                # mean 0.3, but straddles 0.5: inconclusive
+              "lime": [0.9, 0.92, 0.88, 0.91, 0.89]}                    # clearly above: failed
+    record.sanity = {name: SanityOutcome(stages=STAGES, per_image=np.stack([np.ones(5), np.ones(5), values]))
+                     for name, values in finals.items()}
+    record.sanity_controls = {"sobel": SanityOutcome(stages=STAGES, per_image=np.ones((3, 5)))}
+    document = assemble_document(record, gates=[parse_gate("sanity_failed")])
+    methods = document["sanity"]["methods"]
+    assert {name: (m["outcome"], m["passed"]) for name, m in methods.items()} == {
+        "integrated_gradients": ("passed", True), "grad_cam": ("inconclusive", False), "lime": ("failed", False)}
+    low, high = methods["grad_cam"]["ci95"]
+    assert low < 0.5 <= high and methods["grad_cam"]["final"] == pytest.approx(0.3)
+    assert methods["lime"]["ci95"][0] >= 0.5 and methods["integrated_gradients"]["ci95"][1] < 0.5
+    assert document["sanity"]["controls"]["sobel"]["outcome"] == "failed" and document["sanity"]["trustworthy"]
+    warnings = document["summary"]["warnings"]
+    assert any(w.startswith("LIME failed the model-randomisation sanity check (similarity 0.90 [") for w in warnings)
+    assert any(w.startswith("The model-randomisation sanity check of Grad-CAM is inconclusive (similarity 0.30 [")
+               for w in warnings)
+    assert not any("Integrated Gradients" in w and "sanity" in w for w in warnings)
+    assert not any("not trustworthy" in w for w in warnings)
+    gate = document["gates"][0]
+    assert gate["passed"] is False and "grad_cam (inconclusive)" in gate["detail"] and "lime (failed)" in gate["detail"]
+    html = render_html(document, make_figures(3))
+    assert _sanity_row(html, "Integrated Gradients")[-1] == "passed"
+    assert _sanity_row(html, "Grad-CAM")[-1] == "inconclusive"
+    assert _sanity_row(html, "LIME")[-1] == "FAILED"
+    assert _sanity_row(html, "LIME")[-3:-1] == ["0.88 to 0.92 (5/5 \u2265 0.5)", "0.90 [0.88, 0.92]"]
+    assert _sanity_row(html, "Sobel edges (control, must fail)")[-1] == "failed, as it must"
+    assert "<th>fc</th><th>layer4</th><th>conv1+bn1</th>" in html  # short stage labels keep the table narrow
+
+
+def test_a_control_that_does_not_fail_makes_the_check_untrustworthy_everywhere():
+    record = make_record(3)
+    record.sanity = {name: SanityOutcome(stages=STAGES, per_image=np.full((3, 5), 0.1)) for name in record.sanity}
+    # A broken similarity that scored the model-independent map low would look like this.
+    record.sanity_controls = {"sobel": SanityOutcome(stages=STAGES, per_image=np.full((3, 5), 0.1))}
+    document = assemble_document(record, gates=[parse_gate("sanity_failed")])
+    assert document["sanity"]["trustworthy"] is False
+    assert all(m["outcome"] == "passed" for m in document["sanity"]["methods"].values())
+    assert any("positive control, Sobel edges" in w and "not trustworthy" in w for w in document["summary"]["warnings"])
+    gate = document["gates"][0]
+    assert gate["passed"] is False and "control sobel was passed, not failed" in gate["detail"]
+    html = render_html(document, make_figures(3))
+    assert "this sanity check is not trustworthy" in html
+    assert _sanity_row(html, "Sobel edges (control, must fail)")[-1] == "passed: NOT FAILED"
+
+
+def test_the_sobel_control_fails_through_the_real_cascade():
+    model = tiny_model()
+    images = _images(4)
+    config = _config(sanity_images=3)
+    controls = sanity_controls(model, images, torch.zeros(4, dtype=torch.long), config=config)
+    control = controls["sobel"]
+    assert control.per_image.shape == (len(control.stages), 3)  # the first sanity_images patches
+    np.testing.assert_allclose(control.per_image, 1.0, atol=1e-9)
+    assert control.outcome == "failed"
 
 
 def test_the_document_holds_the_timings_it_was_given_and_no_later_ones():

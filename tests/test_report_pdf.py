@@ -116,3 +116,34 @@ def test_thirty_patch_report_stays_small(tmp_path_factory, capsys):
     with capsys.disabled():
         print(f"\n30 patches: HTML {result.html_bytes / 1e6:.2f} MB in {result.seconds['html']:.1f} s, "
               f"PDF {result.pdf_bytes / 1e6:.2f} MB in {result.seconds['pdf']:.1f} s")
+
+
+def _boxes(box):
+    yield box
+    for child in getattr(box, "children", []):
+        yield from _boxes(child)
+
+
+def test_the_sanity_table_fits_the_page_width():
+    from weasyprint import HTML
+
+    from reportgen.build.document import assemble_document
+    from reportgen.build.sanity import SanityOutcome
+    from gold.fixture import make_record
+    from reportgen.report.render import render_html
+
+    record = make_record(3)
+    stages = ["backbone.fc", "backbone.layer4", "backbone.layer3", "backbone.layer2", "backbone.layer1",
+              "backbone.conv1+backbone.bn1"]
+    # Twelve patches, negative values and wide intervals: the widest cells the table gets.
+    finals = np.linspace(-0.42, 0.75, 12)
+    record.sanity = {name: SanityOutcome(stages=stages, per_image=np.tile(finals, (6, 1)) - 0.001)
+                     for name in record.sanity}
+    record.sanity_controls = {"sobel": SanityOutcome(stages=stages, per_image=np.ones((6, 12)))}
+    html = render_html(assemble_document(record), make_figures(3))
+    found = [(page, box) for page in HTML(string=html).render().pages for box in _boxes(page._page_box)
+             if type(box).__name__ == "TableBox" and "sanity" in (box.element.get("class") or "")]
+    assert found, "no sanity table in the PDF"
+    for page, table in found:
+        content_right = page._page_box.content_box_x() + page._page_box.width
+        assert table.position_x + table.margin_width() <= content_right + 0.5

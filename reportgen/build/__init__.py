@@ -24,7 +24,7 @@ from reportgen.build.document import BuildRecord, DataFacts, assemble_document
 from reportgen.build.explain import explain_patches
 from reportgen.build.model import load_given_checkpoint, predict_evaluation_split, train_demo_model
 from reportgen.build.output import atomic_output_dir, check_output_dir, write_outputs
-from reportgen.build.sanity import sanity_checks
+from reportgen.build.sanity import sanity_checks, sanity_controls
 from reportgen.build.score import score_maps
 from reportgen.build.stability import stability_checks
 from reportgen.cache import ArrayCache, default_cache_dir
@@ -110,11 +110,12 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
         scores = score_maps(model, images, target_tensor, patch_indices, batch.masks, methods, config=config,
                             dataset_mean=dataset_mean, cache=cache, cache_context=cache_context, watch=watch,
                             progress=progress)
-        sanity = None
+        sanity = controls = None
         if config.sanity_images > 0:
             with watch.stage("sanity"):
                 sanity = sanity_checks(model, images, target_tensor, patch_indices, methods, config=config,
                                        cache=cache, cache_context=cache_context)
+                controls = sanity_controls(model, images, target_tensor, config=config)
         stability = None
         if config.stability:
             stability = stability_checks(model, images, target_tensor, patch_indices, methods, config=config,
@@ -133,6 +134,7 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             predictions=predictions[chosen], probabilities=probabilities[chosen], targets=targets, strata=strata,
             slide_ids=None if split.slide_ids is None else list(split.slide_ids[patch_indices]),
             selection_description=selection_description, methods=methods, scores=scores, sanity=sanity,
+            sanity_controls=controls,
             dataset_mean=dataset_mean, machine=machine_description(device), versions=package_versions(),
             timings=watch.seconds, stability=stability,
         )

@@ -25,6 +25,7 @@ from reportgen.config import BuildConfig
 from reportgen.data.sampling import STRATA
 from reportgen.metrics.faithfulness import MODES, NOTEBOOK_DELETION_NOTE, TIE_BREAK_RULE
 from reportgen.metrics.references import REFERENCE_TITLES
+from reportgen.metrics.sanity import INTERVAL_METHOD as SANITY_INTERVAL
 from reportgen.metrics.stats import mean_with_interval, plain_float
 from reportgen.metrics.substrate_scope import SCOPE_FRACTIONS
 from reportgen.metrics.verdicts import CLAIM_METRICS, MIN_SCORE_CHANGE, decide_claims, informative_patches
@@ -109,6 +110,7 @@ class BuildRecord:
     selection_description : how the patches were chosen.
     methods : name -> maps and costs; scores : curves, agreement, localisation.
     sanity : name -> randomisation outcome, or ``None`` when skipped.
+    sanity_controls : control name (a reference map) -> its outcome through the same cascade, or ``None``.
     dataset_mean : (r, g, b) of the ``mean`` substrate.
     machine, versions, timings : what computed it, and how long each stage took.
     stability : the stability measurements (:mod:`reportgen.build.stability`), or ``None`` when none ran.
@@ -130,6 +132,7 @@ class BuildRecord:
     methods: dict[str, MethodResult]
     scores: Scores
     sanity: dict[str, SanityOutcome] | None
+    sanity_controls: dict[str, SanityOutcome] | None
     dataset_mean: tuple[float, float, float]
     machine: dict
     versions: dict
@@ -268,17 +271,24 @@ def _substrate_scope(record: BuildRecord) -> dict | None:
             "least_drift": min(means, key=means.get) if means else None}
 
 
+def _sanity_record(outcome: SanityOutcome) -> dict:
+    return {"stages": outcome.stages, "similarity": [float(v) for v in outcome.similarity],
+            "final": float(outcome.similarity[-1]), "per_image_final": [float(v) for v in outcome.per_image[-1]],
+            "threshold": outcome.threshold, "ci95": [plain_float(v) for v in outcome.ci95],
+            "outcome": outcome.outcome, "passed": outcome.passed}
+
+
 def _sanity(record: BuildRecord) -> dict | None:
     if record.sanity is None:
         return None
-    methods = {name: {"stages": outcome.stages, "similarity": [float(v) for v in outcome.similarity],
-                      "final": float(outcome.similarity[-1]),
-                      "per_image_final": [float(v) for v in outcome.per_image[-1]],
-                      "threshold": outcome.threshold, "passed": outcome.passed}
-               for name, outcome in record.sanity.items()}
+    methods = {name: _sanity_record(outcome) for name, outcome in record.sanity.items()}
+    controls = {name: _sanity_record(outcome) for name, outcome in (record.sanity_controls or {}).items()}
     stages = next(iter(record.sanity.values())).stages if record.sanity else None
     images = min(record.config.sanity_images, len(record.patch_indices))
-    return {"images": images, "stages": stages, "methods": methods}
+    # Trust needs a control to have run and every control to have failed, as a model-independent map must.
+    trustworthy = bool(controls) and all(control["outcome"] == "failed" for control in controls.values())
+    return {"images": images, "stages": stages, "interval": SANITY_INTERVAL, "methods": methods,
+            "controls": controls, "trustworthy": trustworthy}
 
 
 def _images(record: BuildRecord) -> list[dict]:

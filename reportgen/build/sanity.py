@@ -1,5 +1,6 @@
 """The model-parameter randomisation check of every method (Adebayo et al., "Sanity Checks for
-Saliency Maps", NeurIPS 2018) on the first ``--sanity-images`` explained patches."""
+Saliency Maps", NeurIPS 2018) on the first ``--sanity-images`` explained patches, with the Sobel
+edge map run through the same cascade as a positive control that must fail."""
 
 from __future__ import annotations
 
@@ -11,27 +12,25 @@ import torch
 from reportgen.build.explain import MethodResult, patch_explainer
 from reportgen.cache import ArrayCache
 from reportgen.config import BuildConfig
-from reportgen.metrics.sanity import SIMILARITY_THRESHOLD, cascading_randomisation
+from reportgen.metrics.references import REFERENCE_MAPS
+from reportgen.metrics.sanity import SIMILARITY_THRESHOLD, cascading_randomisation, decide, mean_interval, \
+    randomisation_stages
 
-#: Cascade stages of the sanity check for a ResNet-18 classifier, head first.  The
-#: head and the last block are randomised one at a time; the rest together, which
-#: keeps the check affordable for LIME (every stage re-explains every patch).
-SANITY_STAGES = (
-    ("backbone.fc",),
-    ("backbone.layer4",),
-    ("backbone.layer3", "backbone.layer2", "backbone.layer1", "backbone.conv1", "backbone.bn1"),
-)
+#: Reference maps run through the cascade as positive controls: each ignores the model by
+#: construction, so the check must fail it; if it does not, the check itself is broken.
+CONTROLS = ("sobel",)
 
 
 @dataclass
 class SanityOutcome:
-    """One method's randomisation check.
+    """One map's randomisation check (a method's, or a control's).
 
     Attributes
     ----------
     stages : the cascade's stage names, head first.
     per_image : (stages, n) Spearman similarity of each patch's map after each stage to its original map.
-    threshold : the method passes when the mean similarity after the last stage is below it.
+    threshold : compared with the 95 % interval of the mean similarity after the last stage
+        (:func:`reportgen.metrics.sanity.decide`).
     """
 
     stages: list[str]
@@ -44,23 +43,44 @@ class SanityOutcome:
         return self.per_image.mean(axis=1)
 
     @property
+    def ci95(self) -> tuple[float, float]:
+        """Student t interval of the mean final similarity; ``(nan, nan)`` below 2 patches."""
+        return mean_interval(self.per_image[-1])
+
+    @property
+    def outcome(self) -> str:
+        """``passed``, ``inconclusive`` or ``failed``."""
+        return decide(self.per_image[-1], threshold=self.threshold)
+
+    @property
     def passed(self) -> bool:
-        return bool(self.similarity[-1] < self.threshold)
+        return self.outcome == "passed"
+
+
+def _stage_names(stages: list[list[str]]) -> list[str]:
+    return ["+".join(stage) for stage in stages]
 
 
 def sanity_checks(model, images: torch.Tensor, targets: torch.Tensor, patch_indices, methods: dict[str, MethodResult],
-                  *, config: BuildConfig, cache: ArrayCache, cache_context: dict) -> dict[str, SanityOutcome]:
+                  *, config: BuildConfig, cache: ArrayCache, cache_context: dict,
+                  stages: list[list[str]] | None = None) -> dict[str, SanityOutcome]:
     """Cascading randomisation of every method on the first ``config.sanity_images`` patches.
 
     Per-patch similarities are cached: re-initialisation is seeded per stage,
     not per image set, so a patch's similarities do not depend on the others.
+
+    Parameters
+    ----------
+    stages : cascade stages, head first (default None: :func:`randomisation_stages`, one per
+        block; six for ResNet-18).  Every stage re-explains every patch with every method.
 
     Returns
     -------
     method name -> :class:`SanityOutcome`.
     """
     count = min(config.sanity_images, len(images))
-    stage_names = ["+".join(stage) for stage in SANITY_STAGES]
+    stages = randomisation_stages(model) if stages is None else [list(stage) for stage in stages]
+    stage_names = _stage_names(stages)
     outcomes = {}
     for name, result in methods.items():
         keys = [cache.key(kind="sanity", method=name, settings=result.settings, patch=int(patch_indices[i]),
@@ -80,12 +100,39 @@ def sanity_checks(model, images: torch.Tensor, targets: torch.Tensor, patch_indi
 
             rows = torch.as_tensor(missing)
             outcome = cascading_randomisation(model, explain_fn, images[rows], targets[rows], seed=config.seed,
-                                              layers=[list(stage) for stage in SANITY_STAGES],
-                                              original_maps=result.maps[missing])
+                                              layers=stages, original_maps=result.maps[missing])
             return [{"similarity": outcome.per_image[:, column]} for column in range(len(missing))]
 
-        entries, _ = cache.memo_rows(keys, compute, lambda entry: entry["similarity"].shape == (len(SANITY_STAGES),))
+        entries, _ = cache.memo_rows(keys, compute, lambda entry: entry["similarity"].shape == (len(stages),))
         per_image = np.stack([entry["similarity"] for entry in entries], axis=1) if entries else \
-            np.empty((len(SANITY_STAGES), 0))
+            np.empty((len(stages), 0))
         outcomes[name] = SanityOutcome(stages=stage_names, per_image=per_image.astype(np.float64))
+    return outcomes
+
+
+def sanity_controls(model, images: torch.Tensor, targets: torch.Tensor, *, config: BuildConfig,
+                    stages: list[list[str]] | None = None) -> dict[str, SanityOutcome]:
+    """The positive controls of :data:`CONTROLS` through the same cascade, on the same patches.
+
+    A reference map ignores the model, so its similarity stays at 1 and the
+    check must call it ``failed``; anything else means the similarity, the
+    cascade or the decision rule is broken, and the report says so.  Costs a
+    model copy and a few Sobel filters: not cached.
+
+    Returns
+    -------
+    control name -> :class:`SanityOutcome`.
+    """
+    count = min(config.sanity_images, len(images))
+    stages = randomisation_stages(model) if stages is None else [list(stage) for stage in stages]
+    outcomes = {}
+    for name in CONTROLS:
+        reference = REFERENCE_MAPS[name]
+
+        def explain_fn(_model, batch_images, _targets, reference=reference):
+            return reference(batch_images, seed=config.seed)
+
+        result = cascading_randomisation(model, explain_fn, images[:count], targets[:count], seed=config.seed,
+                                         layers=stages)
+        outcomes[name] = SanityOutcome(stages=_stage_names(stages), per_image=result.per_image.astype(np.float64))
     return outcomes

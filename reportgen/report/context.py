@@ -14,7 +14,8 @@ import json
 from reportgen.report import figures as figs
 from reportgen.report.formatting import MISSING, fmt, fmt_any, fmt_interval, fmt_p, fmt_signed, rows_of
 from reportgen.report.summary import (DIRECTIONS, METRIC_LABELS, OUTCOME_WORDS, UNIFORM_CENTRE_MASS,
-                                      coarse_superpixels, find_verdict, headline_mean, method_title, model_accuracy)
+                                      coarse_superpixels, find_verdict, headline_mean, method_title, model_accuracy,
+                                      sanity_outcome, untrusted_controls)
 from reportgen.report.views import (ComparisonView, ConfusionView, DataView, FaithfulnessRow, GateView, MatrixView,
                                     MethodChangeRow, MethodSettingsView, ModelCard, Overlay, PatchPanel, ProvenanceView,
                                     ReportContext, SanityRow, SanityView, VerdictRow)
@@ -147,14 +148,48 @@ def _localisation(document: dict) -> list[tuple[str, str, str, str]]:
             for name, record in (document.get("localisation") or {}).items()]
 
 
+def short_stage(stage: str) -> str:
+    """``backbone.conv1+backbone.bn1`` -> ``conv1+bn1``: module names without their parents, so the table fits."""
+    return "+".join(name.rsplit(".", 1)[-1] for name in stage.split("+"))
+
+
+def _per_patch(values: list, threshold: float) -> str:
+    """``-0.42 to 0.75 (2/5 >= 0.5)``: the range of per-patch final similarities and how many reach the threshold."""
+    values = [float(v) for v in values if v is not None]
+    if not values:
+        return MISSING
+    above = sum(1 for v in values if v >= threshold)
+    return f"{min(values):.2f} to {max(values):.2f} ({above}/{len(values)} \u2265 {threshold:g})"
+
+
+def _sanity_row(document: dict, name: str, record: dict, *, control: bool) -> SanityRow:
+    outcome = sanity_outcome(record)
+    low, high = (record.get("ci95") or [None, None])[:2]
+    interval = "" if low is None or high is None else f" [{fmt(low, 2)}, {fmt(high, 2)}]"
+    if control:
+        # A control ignores the model, so "failed" is the outcome that shows the check works.
+        shown, css = ("failed, as it must", "pass") if outcome == "failed" else (f"{outcome}: NOT FAILED", "fail")
+    else:
+        shown, css = {"passed": ("passed", "pass"), "failed": ("FAILED", "fail")}.get(
+            outcome, ("inconclusive", "inconclusive"))
+    return SanityRow(title=method_title(document, name) + (" (control, must fail)" if control else ""),
+                     similarities=[fmt(v, 2) for v in record.get("similarity", [])],
+                     per_patch=_per_patch(record.get("per_image_final") or [], float(record.get("threshold", 0.5))),
+                     final=fmt(record.get("final"), 2) + interval, outcome=shown, css=css, control=control)
+
+
 def _sanity(document: dict) -> SanityView | None:
     sanity = document.get("sanity")
     if not sanity:
         return None
-    rows = [SanityRow(title=method_title(document, name), similarities=[fmt(v, 2) for v in record.get("similarity", [])],
-                      final=fmt(record.get("final"), 2), passed=bool(record.get("passed")))
-            for name, record in (sanity.get("methods") or {}).items()]
-    return SanityView(images=fmt_any(sanity.get("images")), stages=[str(s) for s in sanity.get("stages", [])], rows=rows)
+    methods, controls = sanity.get("methods") or {}, sanity.get("controls") or {}
+    rows = [_sanity_row(document, name, record, control=False) for name, record in methods.items()]
+    rows += [_sanity_row(document, name, record, control=True) for name, record in controls.items()]
+    thresholds = {float(record.get("threshold", 0.5)) for record in [*methods.values(), *controls.values()]}
+    return SanityView(images=fmt_any(sanity.get("images")), stages=[short_stage(str(s)) for s in sanity.get("stages", [])],
+                      threshold=", ".join(f"{t:g}" for t in sorted(thresholds)) or MISSING,
+                      interval=str(sanity.get("interval") or MISSING), rows=rows,
+                      trustworthy=not untrusted_controls(document))
 
 
 #: Per-patch diagnostics of a method's map shown in the patch's facts: extras key -> label.

@@ -7,7 +7,8 @@ A gate is written as a *failure condition* (``--fail-if accuracy<0.9``).  Gramma
     name      := "accuracy" | "roc_auc"
                | "deletion_auc_increase"     any method's deletion AUC rose by more than the value
                | "insertion_auc_decrease"    any method's insertion AUC fell by more than the value
-               | "sanity_failed"             any method failed the sanity check (no operator)
+               | "sanity_failed"             any method did not pass the sanity check (failed or
+                                             inconclusive), or its positive control did not fail (no operator)
                | "beats_random_failed"       any method is not better than the random map (verdict rule; no operator)
                | "method:" method "." metric  metric is deletion_auc, insertion_auc or centre_mass
 
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from reportgen.errors import ConfigError, unknown_name_error
-from reportgen.report.summary import loses_to_random, model_accuracy
+from reportgen.report.summary import loses_to_random, model_accuracy, sanity_not_passed, untrusted_controls
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt,
@@ -126,11 +127,13 @@ def _evaluate(gate: Gate, document: dict) -> tuple[bool, str]:
             return False, "skipped: no method is in both reports"
         return compare(value, gate.threshold), f"largest {key.replace('_', ' ')} change: {method} {verb} by {value:.4f}"
     if gate.name == "sanity_failed":
-        sanity = document.get("sanity") or {}
-        failed = [name for name, record in (sanity.get("methods") or {}).items() if record.get("passed") is False]
-        if not sanity:
+        if not document.get("sanity"):
             return False, "skipped: no sanity check was run"
-        return bool(failed), f"failed: {', '.join(failed)}" if failed else "every method passed"
+        # Anything short of evidence fails the gate: an inconclusive method, or a check whose control passed.
+        not_passed, untrusted = sanity_not_passed(document), untrusted_controls(document)
+        details = [f"{name} ({outcome})" for name, outcome in not_passed.items()]
+        details += [f"control {name} was {outcome}, not failed" for name, outcome in untrusted.items()]
+        return bool(details), f"not passed: {', '.join(details)}" if details else "every method passed"
     if gate.name == "beats_random_failed":
         failed = [f"{name} ({kind})" for name in (document.get("methods") or {})
                   for kind in loses_to_random(document, name)]

@@ -129,8 +129,8 @@ def _informative_count(document: dict, kind: str) -> str:
 
 
 def unit_noun(verdict: dict) -> str:
-    """What a claim's test counted: "slides" or "patches"."""
-    return "slides" if verdict.get("unit") == "slide" else "patches"
+    """What a claim's test counted: "slides with informative patches" or "informative patches"."""
+    return "slides with informative patches" if verdict.get("unit") == "slide" else "informative patches"
 
 
 def _faithfulness_sentence(document: dict, kind: str, best: dict) -> str:
@@ -202,7 +202,7 @@ def undecided_sentences(document: dict) -> list[str]:
                 f"{counts.get('count', 'too few')} of {counts.get('of', '?')} patches are informative")
         sentences.append(
             f"{len(undecided)} of {total} claims on {METRIC_LABELS[kind]} cannot be decided: each needs at least "
-            f"{first.get('needed')} {unit_noun(first)} with informative patches and a non-zero difference, and "
+            f"{first.get('needed')} {unit_noun(first)} with a non-zero difference, and "
             f"{have}.")
     return sentences
 
@@ -224,7 +224,7 @@ def power_sentences(document: dict) -> list[str]:
                     "at the strictest Holm level)")
         if needed:
             sentence += (f"; a difference of 0.05 would need about {statistics.median(needed):.0f} "
-                         f"{unit_noun(claims[0])} with informative patches")
+                         f"{unit_noun(claims[0])}")
         sentences.append(sentence + ".")
     return sentences
 
@@ -277,6 +277,67 @@ def coarse_superpixels(record: dict) -> str | None:
             f"({size:.0f} pixels) is {size / CENTRE_PIXELS:.1f} times the centre 32x32 region that decides the label.")
 
 
+def sanity_outcome(record: dict) -> str:
+    """``passed``, ``inconclusive`` or ``failed``: the outcome the sanity check's rule gave a map."""
+    return str(record.get("outcome") or ("passed" if record.get("passed") is True else "failed"))
+
+
+def sanity_not_passed(document: dict) -> dict[str, str]:
+    """Methods the sanity check did not pass -> their outcome (``failed`` or ``inconclusive``).
+
+    The rule (``reportgen.metrics.sanity.decide``): a method passes only when the 95 % interval of
+    its mean final similarity lies below the threshold; an inconclusive check is no evidence that
+    the maps depend on the model, so it does not pass either.
+    """
+    methods = ((document.get("sanity") or {}).get("methods")) or {}
+    return {name: sanity_outcome(record) for name, record in methods.items() if sanity_outcome(record) != "passed"}
+
+
+def untrusted_controls(document: dict) -> dict[str, str]:
+    """Positive controls (model-independent maps) the check did not fail -> their outcome.
+
+    Any entry means the check cannot tell a model-independent map from an honest one in this
+    report, so none of its outcomes can be trusted.
+    """
+    controls = ((document.get("sanity") or {}).get("controls")) or {}
+    return {name: sanity_outcome(record) for name, record in controls.items() if sanity_outcome(record) != "failed"}
+
+
+def sanity_evidence(record: dict) -> str:
+    """``similarity 0.62 [0.41, 0.83]``: the mean final similarity and its 95 % interval."""
+    final = record.get("final")
+    text = "similarity " + ("n/a" if final is None else f"{float(final):.2f}")
+    low, high = (record.get("ci95") or [None, None])[:2]
+    if low is None or high is None:
+        return f"{text}, no interval from {len(record.get('per_image_final') or [])} patch(es)"
+    return f"{text} [{float(low):.2f}, {float(high):.2f}]"
+
+
+def sanity_warnings(document: dict) -> list[str]:
+    """One sentence per control the check did not fail and per method it did not pass."""
+    sanity = document.get("sanity") or {}
+    warnings = []
+    for name, outcome in untrusted_controls(document).items():
+        record = sanity["controls"][name]
+        warnings.append(f"The sanity check's positive control, {method_title(document, name)}, ignores the model by "
+                        f"construction but was {outcome}, not failed ({sanity_evidence(record)}): the sanity check "
+                        "itself is not trustworthy in this report.")
+    for name, outcome in sanity_not_passed(document).items():
+        record = sanity["methods"][name]
+        threshold = float(record.get("threshold", float("nan")))
+        if outcome == "failed":
+            warnings.append(f"{method_title(document, name)} failed the model-randomisation sanity check "
+                            f"({sanity_evidence(record)} after randomising the network; the 95 % interval is at "
+                            f"or above {threshold:g}): its maps depend on the image more than on the model.")
+        else:
+            warnings.append(f"The model-randomisation sanity check of {method_title(document, name)} is inconclusive "
+                            f"({sanity_evidence(record)} after randomising the network, on "
+                            f"{len(record.get('per_image_final') or [])} patches; the interval reaches {threshold:g}): "
+                            "there is no evidence that its maps depend on the model; more --sanity-images "
+                            "narrow the interval.")
+    return warnings
+
+
 def collect_warnings(document: dict) -> list[str]:
     """Every warning a reader must see, one sentence each, in a stable order."""
     warnings: list[str] = []
@@ -299,12 +360,7 @@ def collect_warnings(document: dict) -> list[str]:
         coarse = coarse_superpixels(record)
         if coarse:
             warnings.append(coarse.replace("{title}", title))
-    sanity = document.get("sanity") or {}
-    for name, record in (sanity.get("methods") or {}).items():
-        if record.get("passed") is False:
-            warnings.append(f"{method_title(document, name)} failed the model-randomisation sanity check "
-                            f"(similarity {float(record.get('final', float('nan'))):.2f} after randomising the "
-                            "network): its maps depend on the image more than on the model.")
+    warnings.extend(sanity_warnings(document))
     for name, record in (document.get("localisation") or {}).items():
         if name not in methods:
             continue

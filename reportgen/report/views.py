@@ -95,21 +95,32 @@ class MatrixView:
 
 @dataclass(frozen=True)
 class SanityRow:
-    """Similarity to the original maps after each randomisation stage (Adebayo et al., 2018)."""
+    """Similarity to the original maps after each randomisation stage (Adebayo et al., 2018).
+
+    ``per_patch`` is the range of the per-patch final similarities and how many reach the
+    threshold; ``final`` the mean with its 95 % interval; ``css`` the row's class
+    (``pass``, ``fail`` or ``inconclusive``); a control row must fail.
+    """
 
     title: str
     similarities: list[str]
+    per_patch: str
     final: str
-    passed: bool
+    outcome: str
+    css: str
+    control: bool
 
 
 @dataclass(frozen=True)
 class SanityView:
-    """The model-randomisation sanity check."""
+    """The model-randomisation sanity check: method rows, then the positive-control rows."""
 
     images: str
     stages: list[str]
+    threshold: str
+    interval: str
     rows: list[SanityRow]
+    trustworthy: bool
 
 
 @dataclass(frozen=True)

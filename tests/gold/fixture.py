@@ -158,6 +158,8 @@ def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
     sanity = {name: SanityOutcome(stages=["fc", "layer4", "layer3"],
                                   per_image=np.repeat(np.array(values)[:, None], 2, axis=1))
               for name, values in similarity.items()}
+    # The positive control ignores the model: its maps stay identical through the cascade.
+    controls = {"sobel": SanityOutcome(stages=["fc", "layer4", "layer3"], per_image=np.ones((3, 2)))}
     labels = np.arange(n_images) % 2
     predictions = np.where(np.arange(n_images) % 4 < 2, labels, 1 - labels)
     confidence = 0.6 + 0.01 * np.arange(n_images)
@@ -188,6 +190,7 @@ def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
         patch_indices=1000 + np.arange(n_images), labels=labels, predictions=predictions,
         probabilities=probabilities, targets=predictions, strata=strata, slide_ids=None,
         selection_description="stratified by outcome, seeded", methods=methods, scores=scores, sanity=sanity,
+        sanity_controls=controls,
         dataset_mean=(0.7, 0.55, 0.7), machine={"device": "cpu", "threads": 2},
         versions={"reportgen": "0.1.0", "torch": "2.4.0", "captum": "0.7.0"},
         timings={"explain": 12.5, "curves": 3.25}, stability=stability,
