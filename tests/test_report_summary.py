@@ -104,7 +104,16 @@ def test_a_coarse_cam_that_loses_to_random_points_at_a_finer_layer(document):
     text = "\n".join(summarise_findings(document)["warnings"])
     assert "Grad-CAM is not better than the random map on deletion AUC (not distinguishable" in text
     assert "Grad-CAM: the backbone.layer4.1 map has 9 cells or fewer" in text
-    assert "--grad-cam-layer backbone.layer3.1" in text
+    assert "the Grad-CAM layer table (Stability of the explanations) scores the finer layers" in text
+    document["stability"] = None  # without the layer table, the flag that shows a finer layer
+    assert "--grad-cam-layer backbone.layer3.1" in "\n".join(summarise_findings(document)["warnings"])
+
+
+def test_a_methods_own_warning_is_said_once_under_its_title(document):
+    document["methods"]["grad_cam"]["warnings"] = ["grad_cam: the feature map of backbone.layer4.1 is 3x3"]
+    text = "\n".join(summarise_findings(document)["warnings"])
+    assert "Grad-CAM: the feature map of backbone.layer4.1 is 3x3" in text
+    assert "grad_cam:" not in text
 
 
 @pytest.mark.parametrize("settings, outcome", [

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from reportgen.build.explain import explain_patches
-from reportgen.build.stability import GRAD_CAM_LAYERS, stability_checks, stability_section
+from reportgen.build.stability import GRAD_CAM_LAYERS, stability_checks
+from reportgen.build.stability_section import stability_section
 from reportgen.cache import ArrayCache
 from reportgen.config import DEFAULT_STABILITY, STABILITY_MEASURES, resolve_config
 from reportgen.errors import ConfigError
@@ -99,6 +100,22 @@ def test_the_layer_table_has_three_layers_with_their_feature_map_sizes(patches, 
         assert all(v["method"] == f"grad_cam@{row['layer']}" for v in row["against_random"].values())
     # Against itself the default layer differs on no patch: never "better".
     assert section["rows"][2]["against_random"]["deletion_auc"]["n"] == 0
+
+
+def test_the_row_of_the_reports_own_layer_states_the_reports_verdicts(patches, tmp_path):
+    config = _config(methods="grad_cam", stability="grad_cam_layers")
+    _, outcome = _run(patches, config, ArrayCache(tmp_path / "cache"))
+    masks = {mode: np.ones(3, bool) for mode in ("deletion", "insertion")}
+    random = outcome.grad_cam_layers.curves["backbone.layer2.1"]
+    own = [{"method": "grad_cam", "against": "random", "metric": metric, "outcome": "worse", "marker": metric}
+           for metric in ("deletion_auc", "insertion_auc", "srg")]
+    rows = stability_section(outcome, random_curves=random, masks=masks, report_verdicts=own, alpha=0.05,
+                             seed=0)["grad_cam_layers"]["rows"]
+    used = next(row for row in rows if row["used"])
+    assert {metric: v.get("marker") for metric, v in used["against_random"].items()} == {
+        metric: metric for metric in ("deletion_auc", "insertion_auc", "srg")}
+    others = [v for row in rows if not row["used"] for v in row["against_random"].values()]
+    assert others and all(v["method"].startswith("grad_cam@") and "marker" not in v for v in others)
 
 
 def test_a_configured_layer_is_marked_as_used_and_the_default_stays_marked(patches, tmp_path):

@@ -20,7 +20,8 @@ from reportgen import __version__
 from reportgen.build.explain import MethodResult
 from reportgen.build.sanity import SanityOutcome
 from reportgen.build.score import Scores
-from reportgen.build.stability import StabilityOutcome, stability_section
+from reportgen.build.stability import StabilityOutcome
+from reportgen.build.stability_section import stability_section
 from reportgen.config import BuildConfig
 from reportgen.data.sampling import STRATA
 from reportgen.metrics.faithfulness import MODES, NOTEBOOK_DELETION_NOTE, TIE_BREAK_RULE
@@ -407,6 +408,7 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
     """
     seed = record.config.seed
     masks = _informative_masks(record)
+    verdicts = _verdicts(record, masks)
     baselines = {name: {"title": REFERENCE_TITLES.get(name, name), **_scored(record, record.scores.curves[name], masks)}
                  for name in record.scores.reference_names}
     substrate_rankings, substrate_aucs = _substrates(record)
@@ -425,7 +427,7 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
         "methods": _method_sections(record, masks),
         "baselines": baselines,
         "informative": _informative_section(record, masks),
-        "verdicts": _verdicts(record, masks),
+        "verdicts": verdicts,
         "substrate_scope": _substrate_scope(record),
         "substrate_rankings": substrate_rankings,
         "substrate_aucs": substrate_aucs,
@@ -433,7 +435,8 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
         "localisation": localisation,
         "sanity": _sanity(record),
         "stability": stability_section(record.stability, random_curves=record.scores.curves.get("random"),
-                                       masks=masks, groups=_groups(record), alpha=record.config.alpha, seed=seed),
+                                       masks=masks, groups=_groups(record), report_verdicts=verdicts,
+                                       alpha=record.config.alpha, seed=seed),
         "images": _images(record),
         "provenance": _provenance(record),
         "comparison": None,

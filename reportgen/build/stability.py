@@ -10,7 +10,7 @@ Three measurements (``--stability``; which run by default is :data:`reportgen.co
     reproduces it.
 ``ig_baselines``
     Integrated Gradients from the black, white and blur baselines: every pair of maps compared,
-    and each baseline's maps scored by deletion and insertion like a method.
+    and each baseline's maps scored by deletion, insertion and SRG like a method.
 ``grad_cam_layers``
     Grad-CAM at the last block of ``layer2``, ``layer3`` and ``layer4`` (12x12, 6x6 and 3x3 cells
     at 96 px), each scored like a method and tested against the random map by the verdict rule.
@@ -21,7 +21,8 @@ Every map goes through :func:`reportgen.build.explain.explain_patches` with the 
 settings, so it is cached per patch under the same key a report with those settings would use
 (a variant equal to the report's own settings is the report's map), and every curve through
 :class:`reportgen.build.score.CurveScorer`, cached per patch likewise.  Cache keys carry the code
-version, so no value computed by other code is served.
+version, so no value computed by other code is served.  Their section of report.json is
+:mod:`reportgen.build.stability_section`.
 """
 
 from __future__ import annotations
@@ -41,9 +42,7 @@ from reportgen.config import BuildConfig
 from reportgen.explain import get_explainer
 from reportgen.explain._cam import DEFAULT_TARGET_LAYER
 from reportgen.explain.baselines import BASELINES
-from reportgen.metrics.stability import map_similarity, outcomes_differ, pairwise_similarity, similarity_word
-from reportgen.metrics.stats import mean_with_interval
-from reportgen.metrics.verdicts import CLAIM_METRICS, decide_claims
+from reportgen.metrics.stability import map_similarity, pairwise_similarity
 from reportgen.runtime import Stopwatch
 
 logger = logging.getLogger(__name__)
@@ -54,17 +53,6 @@ GRAD_CAM_LAYERS = ("backbone.layer2.1", "backbone.layer3.1", "backbone.layer4.1"
 SECOND_SEED_OFFSET = 1
 #: What each measurement needs among the report's methods.
 MEASURE_METHODS = {"lime_seeds": "lime", "ig_baselines": "integrated_gradients", "grad_cam_layers": "grad_cam"}
-
-#: Decided before any result was seen: the layer table's claims are a Holm family of their own, not
-#: part of the report's.  The table is evidence around the report's Grad-CAM verdict; had its rows
-#: joined the report's family, switching the table on or off would change every other verdict of
-#: the report.  Within the table all three layers are corrected together, so the rows are decided
-#: alike and can be compared with each other.  The report's own verdict for its Grad-CAM layer
-#: (corrected over the whole report) is in the verdict table; here the same layer can come out
-#: more decided, because this family is smaller.
-LAYER_FAMILY = ("Holm-corrected over this table's claims only (every layer against the random map, deletion and "
-                "insertion), not over the report's; the report's own verdicts are unchanged by this table.")
-
 
 @dataclass
 class Repeatability:
@@ -205,81 +193,3 @@ def stability_checks(model, images: torch.Tensor, targets: torch.Tensor, patch_i
             setattr(outcome, name, _MEASURES[name](context))
         logger.info("stability %s: %.1f s", name, getattr(outcome, name).seconds)
     return outcome
-
-
-def _similarity_record(similarity: dict[str, np.ndarray], seed: int, groups) -> dict:
-    record = {key: mean_with_interval(values, seed=seed, groups=groups) for key, values in similarity.items()}
-    record["reading"] = similarity_word(record["spearman"]["mean"])
-    return record
-
-
-def _subset(groups, mask: np.ndarray):
-    return None if groups is None else np.asarray(groups, dtype=object)[mask]
-
-
-def _scores(curves: CurveSet, masks: dict[str, np.ndarray], seed: int, groups) -> dict:
-    """Each claimed metric's mean over its informative patches (the report's headline means)."""
-    return {metric: mean_with_interval(getattr(curves, metric)[masks[mode]], seed=seed,
-                                       groups=_subset(groups, masks[mode]))
-            for metric, (mode, _) in CLAIM_METRICS.items()}
-
-
-def _layer_section(table: LayerTable, random_curves: CurveSet, masks: dict[str, np.ndarray], *, groups,
-                   alpha: float, seed: int) -> dict:
-    claims = []
-    for layer, curves in table.curves.items():
-        for metric, (mode, higher_is_better) in CLAIM_METRICS.items():
-            mask = masks[mode]
-            claims.append({"method": f"{table.method}@{layer}", "against": "random", "metric": metric,
-                           "higher_is_better": higher_is_better, "patches": np.flatnonzero(mask),
-                           "groups": _subset(groups, mask), "values": getattr(curves, metric)[mask],
-                           "against_values": getattr(random_curves, metric)[mask]})
-    verdicts = iter(decide_claims(claims, alpha=alpha, seed=seed))
-    rows = []
-    for layer, curves in table.curves.items():
-        rows.append({"layer": layer, "feature_map_size": table.feature_map_sizes[layer],
-                     "default": layer == table.default_layer, "used": layer == table.used_layer,
-                     **_scores(curves, masks, seed, groups),
-                     "against_random": {metric: next(verdicts) for metric in CLAIM_METRICS}})
-    depends = {metric: outcomes_differ([row["against_random"][metric]["outcome"] for row in rows])
-               for metric in CLAIM_METRICS}
-    return {"method": table.method, "default_layer": table.default_layer, "used_layer": table.used_layer,
-            "family": LAYER_FAMILY, "rows": rows, "depends_on_layer": depends}
-
-
-def stability_section(outcome: StabilityOutcome | None, *, random_curves: CurveSet | None,
-                      masks: dict[str, np.ndarray], groups=None, alpha: float, seed: int) -> dict | None:
-    """report.json's ``stability`` section (schema :class:`reportgen.schema.Stability`), or ``None`` when none ran.
-
-    What each measurement cost is in ``provenance.timings`` (stage ``stability_<name>``), not here:
-    the section holds what was measured, so two runs of the same build give the same section.
-
-    Parameters
-    ----------
-    outcome : from :func:`stability_checks`.
-    random_curves : the random reference map's curves, for the layer table's verdicts.
-    masks : mode -> (N,) bool, the report's informative patches.
-    groups : (N,) slide ids, the unit of intervals and tests as in the report's verdicts, or ``None``.
-    alpha, seed : the verdict rule's level and bootstrap seed.
-    """
-    if outcome is None:
-        return None
-    section: dict = {"measures": [name for name in MEASURE_METHODS if getattr(outcome, name) is not None],
-                     "skipped": dict(outcome.skipped), "lime_seeds": None, "ig_baselines": None,
-                     "grad_cam_layers": None}
-    if outcome.lime_seeds is not None:
-        lime = outcome.lime_seeds
-        section["lime_seeds"] = {"method": lime.method, "seed_rule": lime.seed_rule,
-                                 **_similarity_record(lime.similarity, seed, groups)}
-    if outcome.ig_baselines is not None:
-        ig = outcome.ig_baselines
-        section["ig_baselines"] = {
-            "method": ig.method, "used": ig.used, "baselines": list(ig.results),
-            "scores": {baseline: _scores(curves, masks, seed, groups) for baseline, curves in ig.curves.items()},
-            "pairs": [{"a": a, "b": b, **_similarity_record(similarity, seed, groups)}
-                      for a, b, similarity in ig.pairs],
-        }
-    if outcome.grad_cam_layers is not None and random_curves is not None:
-        section["grad_cam_layers"] = _layer_section(outcome.grad_cam_layers, random_curves, masks, groups=groups,
-                                                    alpha=alpha, seed=seed)
-    return section

@@ -352,11 +352,14 @@ def collect_warnings(document: dict) -> list[str]:
         lost = loses_to_random(document, name)
         coarse_layer = coarse_cam_layer(record.get("settings") or {})
         if lost and coarse_layer:
+            layer_table = ((document.get("stability") or {}).get("grad_cam_layers") or {}).get("method") == name
+            compare = ("the Grad-CAM layer table (Stability of the explanations) scores the finer layers"
+                       if layer_table else f"compare a finer layer with --grad-cam-layer {FINER_CAM_LAYER}")
             warnings.append(f"{title}: the {coarse_layer} map has {COARSE_CAM_CELLS} cells or fewer, each seeing the "
-                            "whole patch, so it can lose the link to where the evidence lies; compare a finer layer "
-                            f"with --grad-cam-layer {FINER_CAM_LAYER}.")
+                            f"whole patch, so it can lose the link to where the evidence lies; {compare}.")
         for message in record.get("warnings") or []:
-            warnings.append(f"{title}: {message}")
+            # Methods prefix their own warnings with their registry name; the title says it once.
+            warnings.append(f"{title}: {str(message).removeprefix(f'{name}: ')}")
         coarse = coarse_superpixels(record)
         if coarse:
             warnings.append(coarse.replace("{title}", title))
