@@ -105,13 +105,25 @@ class Informative(TypedDict):
     insertion: InformativeCount
 
 
+class Check(TypedDict):
+    """One row of page one's check table (:mod:`reportgen.report.checks`)."""
+
+    check: str
+    condition: str
+    measured: str
+    outcome: str
+    section: str
+
+
 class Summary(TypedDict):
-    """What page one says."""
+    """What page one says: the checks (failures first) and their counts per outcome, then the findings."""
 
     verdict: str
     most_faithful: dict[str, Optional[dict[str, Any]]]
     warnings: list[str]
     accuracy: Optional[float]
+    checks: list[Check]
+    check_counts: dict[str, int]
 
 
 class CheckpointFacts(TypedDict):

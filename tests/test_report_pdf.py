@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from gold.fixture import make_document, make_figures
+from reportgen.report.checks import page_one_checks
 from reportgen.report.pdf import hoist_data_uris, write_pdf
 from reportgen.report.render import render_report
 from reportgen.report.summary import summarise_findings
@@ -60,7 +61,20 @@ def test_page_numbers_and_contents_page_references(small, tmp_path):
     text = subprocess.run([require("pdftotext"), "-f", "1", "-l", "1", str(small.pdf_path), "-"],
                           capture_output=True, text=True, check=True).stdout
     assert re.search(r"^1 ?/ ?\d+$", text, re.MULTILINE), "no page number in the footer"
-    assert "Summary (p. 1)" in text
+    pages = subprocess.run([require("pdftotext"), str(small.pdf_path), "-"], capture_output=True, text=True,
+                           check=True).stdout.split("\f")
+    reference = re.search(r"Summary \(p\. (\d+)\)", "".join(pages[:3]))
+    assert reference, "the contents give no page for the summary"
+    assert "\nSummary\n" in pages[int(reference.group(1)) - 1]
+
+
+def test_page_one_is_the_verdict(small):
+    text = subprocess.run([require("pdftotext"), "-f", "1", "-l", "1", str(small.pdf_path), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    flat = " ".join(text.split())
+    assert "Synthetic data:" in flat and "Checks:" in flat and "SHA-256" in flat
+    first = page_one_checks(make_document(3))[0]  # the document `small` renders
+    assert f"{first['outcome'].upper()} {first['check']}" in flat
 
 
 def test_every_patch_image_reaches_the_pdf(small):

@@ -30,6 +30,7 @@ from reportgen.metrics.sanity import INTERVAL_METHOD as SANITY_INTERVAL
 from reportgen.metrics.stats import mean_with_interval, plain_float
 from reportgen.metrics.substrate_scope import SCOPE_FRACTIONS
 from reportgen.metrics.verdicts import CLAIM_METRICS, MIN_SCORE_CHANGE, decide_claims, informative_patches
+from reportgen.report.checks import page_one
 from reportgen.report.compare import compare_reports
 from reportgen.report.gates import Gate, evaluate_gates
 from reportgen.report.summary import summarise_findings
@@ -446,4 +447,5 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
     if previous is not None:
         document["comparison"] = compare_reports(document, previous)
     document["gates"] = evaluate_gates(list(gates), document) if gates else None
+    document["summary"].update(page_one(document))  # page one's checks include the gates
     return document

@@ -10,18 +10,23 @@ template only places strings and never computes; the result is the views of
 from __future__ import annotations
 
 import json
+import re
 
 from reportgen.report import figures as figs
+from reportgen.report.checks import check_counts, page_one_checks
 from reportgen.report.formatting import MISSING, fmt, fmt_any, fmt_interval, fmt_p, fmt_signed, rows_of
 from reportgen.report.summary import (DIRECTIONS, METRIC_LABELS, OUTCOME_WORDS, UNIFORM_CENTRE_MASS,
                                       coarse_superpixels, find_verdict, headline_mean, method_title, model_accuracy,
                                       sanity_outcome, untrusted_controls)
-from reportgen.report.views import (ComparisonView, ConfusionView, DataView, FaithfulnessRow, GateView, MatrixView,
+from reportgen.report.views import (CheckRow, ComparisonView, ConfusionView, DataView, FaithfulnessRow, GateView, MatrixView,
                                     MethodChangeRow, MethodSettingsView, ModelCard, Overlay, PatchPanel, ProvenanceView,
                                     ReportContext, SanityRow, SanityView, VerdictRow)
 from reportgen.report.stability import stability_view
 
 SMALL_SAMPLE = 50
+SYNTHETIC_NOTICE = ("Synthetic data: these patches are generated, not tissue. This report checks that the audit "
+                    "works; its numbers say nothing about how the model behaves on real slides.")
+_COUNT_WORDS = (("fail", "failed"), ("warn", "warnings"), ("pass", "passed"))
 #: The verdict table's short name of each claimed metric.
 VERDICT_METRIC_LABELS = {"deletion_auc": "deletion", "insertion_auc": "insertion", "srg": "SRG"}
 
@@ -32,7 +37,7 @@ def _model_card(document: dict) -> ModelCard:
     rows = [("Architecture", fmt_any(model.get("architecture"))),
             ("Training recipe", fmt_any(model.get("recipe"))),
             ("Initial weights", fmt_any(model.get("weights"))),
-            ("Checkpoint", fmt_any(checkpoint.get("path"))),
+            ("Checkpoint", file_name(checkpoint.get("path"))),
             ("Checkpoint format", fmt_any(checkpoint.get("format"))),
             ("Checkpoint SHA-256", fmt_any(checkpoint.get("sha256"))),
             ("Validation accuracy (checkpoint)", fmt(model.get("val_accuracy")))]
@@ -62,7 +67,7 @@ def _data_view(document: dict) -> DataView:
     balance = []
     for split, classes in (data.get("class_balance") or {}).items():
         balance.append((split, fmt_any(classes.get("0")), fmt_any(classes.get("1"))))
-    rows = [("Source", fmt_any(data.get("source"))), ("Data directory", fmt_any(data.get("data_dir"))),
+    rows = [("Source", fmt_any(data.get("source"))), ("Data directory", file_name(data.get("data_dir"))),
             ("Split explained", fmt_any(data.get("split"))), ("Fingerprint", fmt_any(data.get("fingerprint"))),
             ("Ground-truth masks", fmt_any(data.get("has_masks")))]
     description = str(selection.get("description", MISSING))
@@ -281,6 +286,44 @@ def _provenance(document: dict) -> ProvenanceView:
         patch_ids=[str(image.get("patch_id")) for image in document.get("images") or []])
 
 
+def file_name(path) -> str:
+    """The last part of a local path: the report shows names, never where a file lies on someone's disk
+    (the full path stays in report.json)."""
+    if not path:
+        return MISSING
+    return re.split(r"[\\/]", str(path).rstrip("\\/"))[-1] or MISSING
+
+
+def _identity(document: dict) -> list[tuple[str, str]]:
+    """Page one's identity block: the model, its checkpoint file (name, never its local path), the data, the date."""
+    model, data = document.get("model") or {}, document.get("data") or {}
+    checkpoint = model.get("checkpoint") or {}
+    path = checkpoint.get("path")
+    images = document.get("images") or []
+    uncertainty = (document.get("settings") or {}).get("uncertainty") or {}
+    explained = f"{len(images)} patches of the {fmt_any(data.get('split'))} split"
+    if uncertainty.get("slides") is not None:
+        explained += f", from {uncertainty['slides']} slides"
+    return [("Model", fmt_any(model.get("name"))),
+            ("Checkpoint", file_name(path)),
+            ("SHA-256", fmt_any(checkpoint.get("sha256"))),
+            ("Data", "synthetic (the embedded demo set)" if data.get("source") == "synthetic"
+             else fmt_any(data.get("source"))),
+            ("Explained", explained),
+            ("Generated", fmt_any(document.get("generated_at")))]
+
+
+def _checks(document: dict) -> tuple[list[CheckRow], str]:
+    summary = document.get("summary") or {}
+    checks = summary.get("checks")
+    if checks is None:  # a document summarised before its gates were evaluated
+        checks = page_one_checks(document)
+    counts = check_counts(checks)
+    rows = [CheckRow(outcome=str(c["outcome"]), check=str(c["check"]), condition=str(c["condition"]),
+                     measured=str(c["measured"]), section=str(c["section"])) for c in checks]
+    return rows, ", ".join(f"{counts[key]} {word}" for key, word in _COUNT_WORDS)
+
+
 def _uncertainty(document: dict) -> str:
     """What intervals and tests resample, with the number of slides."""
     uncertainty = (document.get("settings") or {}).get("uncertainty") or {}
@@ -413,8 +456,11 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
     spearman, iou = _matrix(document, "spearman"), _matrix(document, "iou_top10")
     accuracy = model_accuracy(document)
     verdict = str(summary.get("verdict") or (f"Validation accuracy {fmt(accuracy)}." if accuracy is not None else ""))
+    checks, counts = _checks(document)
     return ReportContext(
         title=str(document.get("title", "Explainability audit")), generated_at=str(document.get("generated_at", "")),
+        identity=_identity(document), checks=checks, check_counts=counts,
+        synthetic_notice=SYNTHETIC_NOTICE if (document.get("data") or {}).get("source") == "synthetic" else None,
         verdict=verdict, warnings=[str(w) for w in summary.get("warnings") or []],
         sections=_sections({"gates": gates is not None, "changes": comparison is not None,
                             "substrates": bool(rankings or document.get("substrate_scope")), "agreement": spearman is not None,

@@ -94,6 +94,17 @@ class MatrixView:
 
 
 @dataclass(frozen=True)
+class CheckRow:
+    """One row of page one's check table; ``section`` is the anchor of its evidence."""
+
+    outcome: str
+    check: str
+    condition: str
+    measured: str
+    section: str
+
+
+@dataclass(frozen=True)
 class SanityRow:
     """Similarity to the original maps after each randomisation stage (Adebayo et al., 2018).
 
@@ -246,6 +257,10 @@ class ReportContext:
 
     title: str
     generated_at: str
+    identity: list[tuple[str, str]]
+    synthetic_notice: str | None
+    checks: list[CheckRow]
+    check_counts: str
     verdict: str
     warnings: list[str]
     sections: list[tuple[str, str]]

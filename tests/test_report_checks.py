@@ -1,0 +1,77 @@
+"""Page one's check table: each outcome follows from a decision the document holds, failures first."""
+
+import copy
+
+import pytest
+
+from gold.fixture import make_document, make_figures
+from reportgen.report.checks import check_counts, page_one_checks
+from reportgen.report.gates import evaluate_gates, parse_gate
+from reportgen.report.render import render_html
+
+
+@pytest.fixture
+def document():
+    return copy.deepcopy(make_document(30))
+
+
+def _set_against_references(document, method, metric, outcomes):
+    for record in document["verdicts"]:
+        if (record["method"], record["metric"]) == (method, metric) and record["against"] in outcomes:
+            record["outcome"] = outcomes[record["against"]]
+
+
+def _row(checks, name):
+    return next(check for check in checks if check["check"] == name)
+
+
+@pytest.mark.parametrize("outcomes, expected", [
+    ({"random": "better", "centre_prior": "better", "sobel": "better"}, "pass"),
+    ({"random": "not_distinguishable", "centre_prior": "better", "sobel": "better"}, "fail"),
+    ({"random": "worse", "centre_prior": "better", "sobel": "better"}, "fail"),
+    ({"random": "better", "centre_prior": "not_distinguishable", "sobel": "better"}, "warn"),
+    ({"random": "too_few", "centre_prior": "too_few", "sobel": "too_few"}, "warn"),
+])
+def test_a_methods_faithfulness_check_reads_its_verdicts_against_the_reference_maps(document, outcomes, expected):
+    _set_against_references(document, "grad_cam", "deletion_auc", outcomes)
+    row = _row(page_one_checks(document), "Grad-CAM: faithfulness by deletion AUC")
+    assert row["outcome"] == expected
+    assert row["measured"].startswith(f"random: {outcomes['random'].replace('_', ' ')}"[:12])
+
+
+def test_sanity_outcomes_and_a_control_that_did_not_fail_are_checks(document):
+    document["sanity"]["methods"]["lime"].update(outcome="inconclusive", passed=False)
+    document["sanity"]["methods"]["grad_cam"].update(outcome="failed", passed=False)
+    document["sanity"]["methods"]["integrated_gradients"].update(outcome="passed", passed=True)
+    checks = page_one_checks(document)
+    assert _row(checks, "LIME: model-randomisation sanity check")["outcome"] == "warn"
+    assert _row(checks, "Grad-CAM: model-randomisation sanity check")["outcome"] == "fail"
+    assert _row(checks, "Integrated Gradients: model-randomisation sanity check")["outcome"] == "pass"
+    document["sanity"]["trustworthy"] = False
+    assert _row(page_one_checks(document), "Sanity check control (Sobel edges)")["outcome"] == "fail"
+
+
+def test_gates_accuracy_and_calibration_are_checks_and_failures_come_first(document):
+    document["gates"] = evaluate_gates([parse_gate("accuracy<0.99"), parse_gate("roc_auc<0")], document)
+    document["model"]["evaluation"]["ece"] = 0.25
+    checks = page_one_checks(document)
+    assert _row(checks, "Gate --fail-if accuracy<0.99")["outcome"] == "fail"
+    assert _row(checks, "Gate --fail-if roc_auc<0")["outcome"] == "pass"
+    assert _row(checks, "Calibration (expected calibration error)")["outcome"] == "warn"
+    order = [check["outcome"] for check in checks]
+    assert order == sorted(order, key=["fail", "warn", "pass"].index)
+    counts = check_counts(checks)
+    assert sum(counts.values()) == len(checks) and counts["fail"] >= 1
+
+
+def test_page_one_of_the_html_holds_the_notice_the_identity_and_every_check(document):
+    document["summary"]["checks"] = page_one_checks(document)
+    html = render_html(document, make_figures(30))
+    verdict = html[html.index('<section id="verdict">'):html.index('<nav class="contents"')]
+    assert "Synthetic data:" in verdict
+    assert document["model"]["checkpoint"]["sha256"] in verdict
+    assert document["model"]["checkpoint"]["path"] not in html  # the file name only, never the local path
+    assert "resnet18_patchcamelyon_final.pth" in verdict
+    counts = check_counts(document["summary"]["checks"])
+    assert f"Checks: {counts['fail']} failed, {counts['warn']} warnings, {counts['pass']} passed" in verdict
+    assert verdict.count('<tr class="check-') == len(document["summary"]["checks"])
