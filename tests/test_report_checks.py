@@ -75,3 +75,28 @@ def test_page_one_of_the_html_holds_the_notice_the_identity_and_every_check(docu
     counts = check_counts(document["summary"]["checks"])
     assert f"Checks: {counts['fail']} failed, {counts['warn']} warnings, {counts['pass']} passed" in verdict
     assert verdict.count('<tr class="check-') == len(document["summary"]["checks"])
+
+
+def test_the_gallery_shows_errors_first_and_every_picture_the_centre_square():
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from reportgen.report.context import build_context
+    from reportgen.report.figures import CENTRE_SQUARE_COLOUR, centre_square, patch_figures
+
+    document = make_document(8)
+    figures = make_figures(8)
+    uris = patch_figures(figures, list(document["methods"]))
+    panels = build_context(document, uris).patches
+    strata = {image["patch_id"]: image["stratum"] for image in document["images"]}
+    shown = [strata[panel.patch_id] for panel in panels]
+    assert shown == sorted(shown, key=["FN", "FP", "TP", "TN"].index) and len(shown) == 8
+    square = centre_square(96, 96)
+    assert square.sum() == 4 * 32 - 4 and square[32, 32:64].all() and square[63, 32:64].all()
+    assert not square[33:63, 33:63].any()
+    for uri in [panels[0].original_uri, *(overlay.uri for overlay in panels[0].overlays)]:
+        pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB"))
+        assert (pixels[square] == CENTRE_SQUARE_COLOUR).all()

@@ -254,15 +254,17 @@ def test_figure_arrays_must_match_the_document():
 
 
 def test_overlay_is_the_colour_map_blended_over_the_patch():
-    image = np.full((4, 4, 3), 100, np.uint8)
-    blended = overlay(image, np.zeros((4, 4)), alpha=1.0)
+    image = np.full((12, 12, 3), 100, np.uint8)
+    blended = overlay(image, np.zeros((12, 12)), alpha=1.0)
     # viridis at 0 is dark purple (68, 1, 84)
     assert tuple(blended[0, 0]) == (68, 1, 84)
-    assert tuple(overlay(image, np.ones((4, 4)), alpha=0.0)[0, 0]) == (100, 100, 100)
-    mask = np.zeros((4, 4), np.uint8)
+    assert tuple(overlay(image, np.ones((12, 12)), alpha=0.0)[0, 0]) == (100, 100, 100)
+    mask = np.zeros((12, 12), np.uint8)
     mask[1:3, 1:3] = 1
-    outlined = overlay(image, np.zeros((4, 4)), alpha=0.0, mask=mask)
+    outlined = overlay(image, np.zeros((12, 12)), alpha=0.0, mask=mask)
     assert (outlined[1:3, 1:3] == 255).all() and (outlined[0] == 100).all()
+    # The centre third's border (rows and columns 4 to 7 of 12) is drawn in the square's colour.
+    assert tuple(outlined[4, 4]) == tuple(outlined[7, 5]) == (0, 255, 255) and tuple(outlined[5, 5]) == (100, 100, 100)
 
 
 def test_png_encoding_is_reproducible():

@@ -248,10 +248,22 @@ def _map_limits(document: dict) -> list[str]:
     return limits
 
 
+#: The gallery shows the model's errors first: false negatives (missed tumour), false positives, then the rest.
+GALLERY_ORDER = ("FN", "FP", "TP", "TN")
+
+
+def _gallery_order(images: list[dict]) -> list[int]:
+    """Positions of the patches in gallery order: by stratum (:data:`GALLERY_ORDER`), then as in the report."""
+    rank = {stratum: index for index, stratum in enumerate(GALLERY_ORDER)}
+    return sorted(range(len(images)), key=lambda i: (rank.get(images[i].get("stratum"), len(rank)), i))
+
+
 def _patches(document: dict, patch_uris: list[dict[str, str]]) -> list[PatchPanel]:
     methods = list(document.get("methods") or {})
+    images = document.get("images") or []
     panels = []
-    for position, (image, uris) in enumerate(zip(document.get("images") or [], patch_uris)):
+    for position in _gallery_order(images[: len(patch_uris)]):
+        image, uris = images[position], patch_uris[position]
         patch_id = str(image.get("patch_id", MISSING))
         facts = [("Label", fmt_any(image.get("label"))), ("Prediction", fmt_any(image.get("prediction"))),
                  ("Probability", fmt(image.get("probability"))), ("Explained class", fmt_any(image.get("target"))),
@@ -460,6 +472,7 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
     return ReportContext(
         title=str(document.get("title", "Explainability audit")), generated_at=str(document.get("generated_at", "")),
         identity=_identity(document), checks=checks, check_counts=counts,
+        data_has_masks=bool((document.get("data") or {}).get("has_masks")),
         synthetic_notice=SYNTHETIC_NOTICE if (document.get("data") or {}).get("source") == "synthetic" else None,
         verdict=verdict, warnings=[str(w) for w in summary.get("warnings") or []],
         sections=_sections({"gates": gates is not None, "changes": comparison is not None,

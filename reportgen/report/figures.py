@@ -35,6 +35,8 @@ CURVE_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9
 REFERENCE_COLOUR = "#666666"
 MAP_COLOUR_MAP = "viridis"
 OVERLAY_ALPHA = 0.6
+#: Colour of the centre-region square on every patch picture (RGB); the mask outline is white.
+CENTRE_SQUARE_COLOUR = (0, 255, 255)
 # Reference maps share one grey; the dash pattern tells them apart, also in greyscale print.
 REFERENCE_DASHES = ("--", ":", "-.")
 
@@ -152,6 +154,19 @@ def mask_outline(mask: np.ndarray) -> np.ndarray:
     return inside & ~interior
 
 
+def centre_square(height: int, width: int) -> np.ndarray:
+    """(H, W) bool: the one-pixel border of the centre region whose tumour decides a PCam label.
+
+    PCam labels a 96x96 patch by its centre 32x32 (Veeling et al., 2018): the middle third of each side.
+    """
+    top, left = (height - height // 3) // 2, (width - width // 3) // 2
+    bottom, right = top + height // 3 - 1, left + width // 3 - 1
+    square = np.zeros((height, width), dtype=bool)
+    square[[top, bottom], left : right + 1] = True
+    square[top : bottom + 1, [left, right]] = True
+    return square
+
+
 def overlay(image: np.ndarray, values: np.ndarray, *, alpha: float = OVERLAY_ALPHA,
             mask: np.ndarray | None = None) -> np.ndarray:
     """Blend a colourised map over a patch.
@@ -165,12 +180,13 @@ def overlay(image: np.ndarray, values: np.ndarray, *, alpha: float = OVERLAY_ALP
 
     Returns
     -------
-    (H, W, 3) uint8
+    (H, W, 3) uint8, with the centre region's square (:func:`centre_square`) drawn over it.
     """
     blended = (1.0 - alpha) * image.astype(np.float32) + alpha * colourise(values).astype(np.float32)
     out = np.round(blended).astype(np.uint8)
     if mask is not None:
         out[mask_outline(mask)] = 255
+    out[centre_square(*out.shape[:2])] = CENTRE_SQUARE_COLOUR
     return out
 
 
@@ -189,7 +205,7 @@ def patch_figures(figures: FigureInputs, methods: list[str]) -> list[dict[str, s
     uris = []
     for index, image in enumerate(figures.images):
         mask = None if figures.masks is None else figures.masks[index]
-        original = image if mask is None else overlay(image, np.zeros(image.shape[:2]), alpha=0.0, mask=mask)
+        original = overlay(image, np.zeros(image.shape[:2]), alpha=0.0, mask=mask)
         row = {"original": png_data_uri(encode_png(original))}
         for name in methods:
             row[name] = png_data_uri(encode_png(overlay(image, figures.maps[name][index], mask=mask)))

@@ -259,6 +259,7 @@ class ReportContext:
     generated_at: str
     identity: list[tuple[str, str]]
     synthetic_notice: str | None
+    data_has_masks: bool
     checks: list[CheckRow]
     check_counts: str
     verdict: str
