@@ -8,6 +8,7 @@ written beside the report and shown in it, so it is the run's provenance.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -81,6 +82,8 @@ class BuildConfig:
     pdf: bool = True
     compare: str | None = None
     fail_if: tuple[str, ...] = ()
+    model_card: dict[str, str] = field(default_factory=dict)
+    sign_off: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, TOML/JSON-friendly values (tuples become lists)."""
@@ -94,7 +97,13 @@ class BuildConfig:
         return dict(self.method_settings.get(method, {}))
 
 
-_FIELDS = {f.name: f for f in fields(BuildConfig) if f.name != "method_settings"}
+#: The configuration file's document tables: what the report states about the model and who signs it.
+#: Free text, shown as given (escaped); a key left out reads "not stated" (model card) or a blank line.
+DOCUMENT_TABLES = {
+    "model_card": ("intended_use", "out_of_scope", "owner", "version", "licence"),
+    "sign_off": ("reviewer", "role", "date", "decision"),
+}
+_FIELDS = {f.name: f for f in fields(BuildConfig) if f.name not in ("method_settings", *DOCUMENT_TABLES)}
 _CHOICES = {
     "split": SPLITS,
     "target": TARGETS,
@@ -227,6 +236,8 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     # TOML cannot hold both "methods = [...]" and "[methods.lime]" at the top level, so the
     # list of methods may sit under [build] while the top-level tables hold their settings.
     method_tables = raw.pop("methods") if isinstance(raw.get("methods"), dict) else {}
+    document_tables = {name: _document_table(name, raw.pop(name), f"in config file {path}")
+                       for name in DOCUMENT_TABLES if name in raw}
     values = dict(raw.pop("build", {})) if isinstance(raw.get("build"), dict) else {}
     values.update(raw)
     where = f"in config file {path}"
@@ -239,6 +250,25 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
                               "[methods.lime] num_samples = 2000; put the list of methods under [build]")
     if method_tables:
         values["method_settings"] = {method: dict(table) for method, table in method_tables.items()}
+    values.update(document_tables)
+    return values
+
+
+def _document_table(name: str, table: Any, where: str) -> dict[str, str]:
+    """A ``[model_card]`` or ``[sign_off]`` table: known keys, each a string (a list of strings is joined)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{name}] {where} must be a table, e.g. [{name}] {DOCUMENT_TABLES[name][0]} = \"...\"")
+    values = {}
+    for key, value in table.items():
+        if key not in DOCUMENT_TABLES[name]:
+            raise ConfigError(f"unknown key {key!r} in [{name}] {where}; valid keys: {', '.join(DOCUMENT_TABLES[name])}")
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            value = "; ".join(value)
+        if isinstance(value, (datetime.date, datetime.time)):  # a TOML date such as date = 2026-12-01
+            value = value.isoformat()
+        if not isinstance(value, str):
+            raise ConfigError(f"[{name}] {key} {where} must be text, e.g. {key} = \"...\"; got {value!r}")
+        values[key] = value
     return values
 
 
@@ -277,11 +307,15 @@ def resolve_config(
     """
     merged: dict[str, Any] = {}
     method_settings: dict[str, dict[str, Any]] = {}
+    tables: dict[str, dict[str, str]] = {}
     for source in (file_values or {}, flag_values or {}):
         for key, value in source.items():
             if key == "method_settings":
                 for method, table in value.items():
                     method_settings.setdefault(method, {}).update(table)
+                continue
+            if key in DOCUMENT_TABLES:
+                tables.setdefault(key, {}).update(value)
                 continue
             if key not in _FIELDS:
                 raise _unknown_key(key)
@@ -289,7 +323,7 @@ def resolve_config(
     for assignment in settings:
         method, setting, value = parse_setting(assignment)
         method_settings.setdefault(method, {})[setting] = value
-    config = BuildConfig(**merged, method_settings=method_settings)
+    config = BuildConfig(**merged, method_settings=method_settings, **tables)
     return _validate(_resolve_stability(_resolve_methods(config)))
 
 
@@ -298,6 +332,7 @@ def config_to_toml(config: BuildConfig) -> str:
     lines = ["# Resolved reportgen build configuration", "[build]"]
     values = config.to_dict()
     method_settings = values.pop("method_settings")
+    document_tables = {name: values.pop(name) for name in DOCUMENT_TABLES}
     for key, value in values.items():
         if value is None:
             lines.append(f"# {key} = (not set)")
@@ -306,6 +341,10 @@ def config_to_toml(config: BuildConfig) -> str:
     for method, table in method_settings.items():
         lines.extend(["", f"[methods.{method}]"])
         lines.extend(f"{setting} = {_toml_value(value)}" for setting, value in table.items())
+    for name, table in document_tables.items():
+        if table:
+            lines.extend(["", f"[{name}]"])
+            lines.extend(f"{key} = {_toml_value(value)}" for key, value in table.items())
     return "\n".join(lines) + "\n"
 
 

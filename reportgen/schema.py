@@ -135,6 +135,25 @@ class CheckpointFacts(TypedDict):
     key_prefix: Optional[str]
 
 
+class ModelCardFacts(TypedDict):
+    """What the configuration's ``[model_card]`` table states (``None``: not stated)."""
+
+    intended_use: Optional[str]
+    out_of_scope: Optional[str]
+    owner: Optional[str]
+    version: Optional[str]
+    licence: Optional[str]
+
+
+class SignOff(TypedDict):
+    """The configuration's ``[sign_off]`` table (``None``: left blank, to be filled in on paper)."""
+
+    reviewer: Optional[str]
+    role: Optional[str]
+    date: Optional[str]
+    decision: Optional[str]
+
+
 class ModelSection(TypedDict):
     """The model card."""
 
@@ -149,6 +168,7 @@ class ModelSection(TypedDict):
     val_accuracy: Optional[float]
     evaluation: dict[str, Any]
     stored_evaluation: Any
+    card: ModelCardFacts
 
 
 class Selection(TypedDict):
@@ -393,6 +413,7 @@ class ReportDocument(TypedDict):
     stability: Optional[Stability]
     images: list[ImageRecord]
     provenance: Provenance
+    sign_off: SignOff
     comparison: Optional[dict[str, Any]]
     gates: Optional[list[dict[str, Any]]]
 
@@ -420,6 +441,7 @@ TOP_LEVEL = {
                  "(`--stability`; `none`: `null`)",
     "images": "one record per explained patch",
     "provenance": "reproducibility",
+    "sign_off": "who signs the report (`[sign_off]` in the configuration; `null` values are blank lines)",
     "comparison": "changes since `--compare REPORT_JSON` (else `null`)",
     "gates": "`--fail-if` results: `expression`, `passed`, `detail` (else `null`)",
 }

@@ -100,3 +100,42 @@ def test_the_gallery_shows_errors_first_and_every_picture_the_centre_square():
     for uri in [panels[0].original_uri, *(overlay.uri for overlay in panels[0].overlays)]:
         pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB"))
         assert (pixels[square] == CENTRE_SQUARE_COLOUR).all()
+
+
+def test_model_card_and_sign_off_come_from_the_configuration_escaped_or_marked_blank(tmp_path):
+    from gold.fixture import make_record
+    from reportgen.build.document import assemble_document
+    from reportgen.config import load_config_file, resolve_config
+
+    path = tmp_path / "audit.toml"
+    path.write_text('[build]\nimages = 4\n[model_card]\nintended_use = "Research on <b>PCam</b> patches"\n'
+                    'out_of_scope = ["primary diagnosis", "frozen sections"]\nowner = "Pathology AI team"\n'
+                    '[sign_off]\nreviewer = "A. Reviewer"\ndate = 2026-12-01\n')
+    record = make_record(4)
+    record.config = resolve_config(file_values={**load_config_file(path), "steps": record.config.steps,
+                                                "sanity_images": 2})
+    document = assemble_document(record)
+    assert document["model"]["card"]["out_of_scope"] == "primary diagnosis; frozen sections"
+    assert document["sign_off"] == {"reviewer": "A. Reviewer", "role": None, "date": "2026-12-01", "decision": None}
+    html = render_html(document, make_figures(4))
+    assert "Research on &lt;b&gt;PCam&lt;/b&gt; patches" in html and "<b>PCam</b>" not in html
+    assert "<tr><th>Licence</th><td>not stated</td></tr>" in html
+    verdict = html[html.index('<section id="verdict">'):html.index('<nav class="contents"')]
+    assert "<tr><th>Reviewer</th><td>A. Reviewer</td></tr>" in verdict
+    assert verdict.count('<span class="blank"></span>') == 2  # role and decision, to be filled in on paper
+
+
+@pytest.mark.parametrize("table, message", [
+    ('[model_card]\nowners = "x"\n', "unknown key 'owners' in [model_card]"),
+    ('[sign_off]\ndecision = 3\n', "[sign_off] decision"),
+    ('model_card = "x"\n', "[model_card]"),
+])
+def test_bad_document_tables_get_one_line_naming_the_key(tmp_path, table, message):
+    from reportgen.config import load_config_file
+    from reportgen.errors import ConfigError
+
+    path = tmp_path / "bad.toml"
+    path.write_text(table)
+    with pytest.raises(ConfigError) as error:
+        load_config_file(path)
+    assert message in str(error.value) and "\n" not in str(error.value)

@@ -22,7 +22,7 @@ from reportgen.build.sanity import SanityOutcome
 from reportgen.build.score import Scores
 from reportgen.build.stability import StabilityOutcome
 from reportgen.build.stability_section import stability_section
-from reportgen.config import BuildConfig
+from reportgen.config import DOCUMENT_TABLES, BuildConfig
 from reportgen.data.sampling import STRATA
 from reportgen.metrics.faithfulness import MODES, NOTEBOOK_DELETION_NOTE, TIE_BREAK_RULE
 from reportgen.metrics.references import REFERENCE_TITLES
@@ -336,6 +336,7 @@ def _model(record: BuildRecord) -> dict:
         "val_accuracy": record.evaluation.get("accuracy"),
         "evaluation": record.evaluation,
         "stored_evaluation": info.get("evaluation"),
+        "card": {key: config.model_card.get(key) for key in DOCUMENT_TABLES["model_card"]},
     }
 
 
@@ -440,6 +441,7 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
                                        alpha=record.config.alpha, seed=seed),
         "images": _images(record),
         "provenance": _provenance(record),
+        "sign_off": {key: record.config.sign_off.get(key) for key in DOCUMENT_TABLES["sign_off"]},
         "comparison": None,
         "gates": None,
     })

@@ -24,6 +24,10 @@ from reportgen.report.views import (CheckRow, ComparisonView, ConfusionView, Dat
 from reportgen.report.stability import stability_view
 
 SMALL_SAMPLE = 50
+NOT_STATED = "not stated"
+MODEL_CARD_LABELS = (("intended_use", "Intended use"), ("out_of_scope", "Out-of-scope uses"), ("owner", "Owner"),
+                     ("version", "Model version"), ("licence", "Licence"))
+SIGN_OFF_LABELS = (("reviewer", "Reviewer"), ("role", "Role"), ("date", "Date"), ("decision", "Decision"))
 SYNTHETIC_NOTICE = ("Synthetic data: these patches are generated, not tissue. This report checks that the audit "
                     "works; its numbers say nothing about how the model behaves on real slides.")
 _COUNT_WORDS = (("fail", "failed"), ("warn", "warnings"), ("pass", "passed"))
@@ -34,7 +38,9 @@ VERDICT_METRIC_LABELS = {"deletion_auc": "deletion", "insertion_auc": "insertion
 def _model_card(document: dict) -> ModelCard:
     model = document.get("model") or {}
     checkpoint = model.get("checkpoint") or {}
-    rows = [("Architecture", fmt_any(model.get("architecture"))),
+    card = model.get("card") or {}
+    rows = [(label, str(card[key]) if card.get(key) else NOT_STATED) for key, label in MODEL_CARD_LABELS]
+    rows += [("Architecture", fmt_any(model.get("architecture"))),
             ("Training recipe", fmt_any(model.get("recipe"))),
             ("Initial weights", fmt_any(model.get("weights"))),
             ("Checkpoint", file_name(checkpoint.get("path"))),
@@ -472,6 +478,7 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
     return ReportContext(
         title=str(document.get("title", "Explainability audit")), generated_at=str(document.get("generated_at", "")),
         identity=_identity(document), checks=checks, check_counts=counts,
+        sign_off=[(label, str(((document.get("sign_off") or {}).get(key)) or "")) for key, label in SIGN_OFF_LABELS],
         data_has_masks=bool((document.get("data") or {}).get("has_masks")),
         synthetic_notice=SYNTHETIC_NOTICE if (document.get("data") or {}).get("source") == "synthetic" else None,
         verdict=verdict, warnings=[str(w) for w in summary.get("warnings") or []],

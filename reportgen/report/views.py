@@ -260,6 +260,7 @@ class ReportContext:
     identity: list[tuple[str, str]]
     synthetic_notice: str | None
     data_has_masks: bool
+    sign_off: list[tuple[str, str]]
     checks: list[CheckRow]
     check_counts: str
     verdict: str
