@@ -139,3 +139,13 @@ def test_bad_document_tables_get_one_line_naming_the_key(tmp_path, table, messag
     with pytest.raises(ConfigError) as error:
         load_config_file(path)
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_settings_tables_speak_to_people_not_in_raw_keys_or_json(document):
+    html = render_html(document, make_figures(30))
+    methods = html[html.index('<section id="methods">'):html.index('<section id="faithfulness">')]
+    assert "<th>Substrates</th><td>deletion: mean, insertion: blur</td>" in methods
+    assert "<th>Methods</th><td>Integrated Gradients, Grad-CAM, LIME</td>" in methods
+    mean = ", ".join(f"{v:.3f}" for v in document["settings"]["dataset_mean"])
+    assert f"<th>Mean colour (RGB) of the mean substrate</th><td>{mean}</td>" in methods
+    assert "{&#34;" not in methods and "target_description" not in methods and "batch_size" not in methods

@@ -14,7 +14,8 @@ import re
 
 from reportgen.report import figures as figs
 from reportgen.report.checks import check_counts, page_one_checks
-from reportgen.report.formatting import MISSING, fmt, fmt_any, fmt_interval, fmt_p, fmt_signed, rows_of
+from reportgen.report.formatting import (MISSING, fmt, fmt_any, fmt_interval, fmt_p, fmt_plain, fmt_signed,
+                                         human_key, rows_of)
 from reportgen.report.summary import (DIRECTIONS, METRIC_LABELS, OUTCOME_WORDS, UNIFORM_CENTRE_MASS,
                                       coarse_superpixels, find_verdict, headline_mean, method_title, model_accuracy,
                                       sanity_outcome, untrusted_controls)
@@ -238,7 +239,8 @@ def _method_settings(document: dict) -> list[MethodSettingsView]:
         extras = [(EXTRA_LABELS.get(key, key), fmt_interval(value))
                   for key, value in (record.get("extras") or {}).items()]
         views.append(MethodSettingsView(title=title, reference=str(record.get("reference", "")),
-                                        rows=rows_of(record.get("settings")) + extras, cost=cost,
+                                        rows=[(human_key(k), fmt_plain(v)) for k, v in
+                                              (record.get("settings") or {}).items()] + extras, cost=cost,
                                         warnings=[str(w) for w in record.get("warnings") or []]))
     return views
 
@@ -302,6 +304,24 @@ def _provenance(document: dict) -> ProvenanceView:
         timings=[(stage.replace("_", " "), f"{float(seconds):.2f} s") for stage, seconds in (provenance.get("timings") or {}).items()],
         metric_notes=[str(note) for note in provenance.get("metric_notes", [])],
         patch_ids=[str(image.get("patch_id")) for image in document.get("images") or []])
+
+
+#: The run settings table's labels, in report order; the raw keys stay in report.json and the appendix.
+RUN_SETTING_LABELS = (
+    ("target_description", "Tracked class"), ("score", "Score"), ("steps", "Curve steps"),
+    ("substrates", "Substrates"), ("dataset_mean", "Mean colour (RGB) of the mean substrate"),
+    ("tie_break", "Tie-break"), ("seed", "Seed"), ("precision", "Precision"), ("batch_size", "Batch size"),
+    ("methods", "Methods"), ("alpha", "Family-wise error rate of the verdicts (alpha)"),
+)
+
+
+def _run_settings(document: dict) -> list[tuple[str, str]]:
+    settings = dict(document.get("settings") or {})
+    if isinstance(settings.get("methods"), list):
+        settings["methods"] = [method_title(document, name) for name in settings["methods"]]
+    if isinstance(settings.get("dataset_mean"), list):
+        settings["dataset_mean"] = ", ".join(f"{float(v):.3f}" for v in settings["dataset_mean"])
+    return [(label, fmt_plain(settings[key])) for key, label in RUN_SETTING_LABELS if key in settings]
 
 
 def file_name(path) -> str:
@@ -487,7 +507,7 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
                             "localisation": bool(document.get("localisation")), "sanity": sanity is not None,
                             "stability": stability is not None}),
         model=_model_card(document), data=_data_view(document),
-        run_settings=rows_of(document.get("settings"), skip=("uncertainty",)),
+        run_settings=_run_settings(document),
         method_settings=_method_settings(document), provenance=_provenance(document), faithfulness=_faithfulness(document),
         deletion_curves_uri=deletion_uri, insertion_curves_uri=insertion_uri, verdicts=_verdict_rows(document), informative=_informative_rows(document),
         verdict_rule=str((document.get("informative") or {}).get("rule", "")),

@@ -64,3 +64,20 @@ def fmt_any(value: Any) -> str:
 def rows_of(mapping: dict | None, *, skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     """(key, formatted value) pairs of a flat dict, in its order."""
     return [(str(key), fmt_any(value)) for key, value in (mapping or {}).items() if key not in skip]
+
+
+def human_key(key: str) -> str:
+    """A settings key as a reader's label: ``num_samples`` -> ``Num samples``."""
+    text = str(key).replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def fmt_plain(value: Any) -> str:
+    """A value for people: lists joined by commas, tables as "key: value" pairs, floats to 4 significant digits."""
+    if isinstance(value, dict):
+        return ", ".join(f"{human_key(k).lower()}: {fmt_plain(v)}" for k, v in value.items()) or MISSING
+    if isinstance(value, (list, tuple)):
+        return ", ".join(fmt_plain(v) for v in value) or MISSING
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return fmt_any(value)
