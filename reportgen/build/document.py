@@ -29,7 +29,8 @@ from reportgen.metrics.references import REFERENCE_TITLES
 from reportgen.metrics.sanity import INTERVAL_METHOD as SANITY_INTERVAL
 from reportgen.metrics.stats import mean_with_interval, plain_float
 from reportgen.metrics.substrate_scope import SCOPE_FRACTIONS
-from reportgen.metrics.verdicts import CLAIM_METRICS, MIN_SCORE_CHANGE, decide_claims, informative_patches
+from reportgen.metrics.verdicts import (CLAIM_METRICS, MIN_SCORE_CHANGE, decide_claims, informative_means,
+                                       informative_patches)
 from reportgen.report.checks import page_one
 from reportgen.report.compare import compare_reports
 from reportgen.report.gates import Gate, evaluate_gates
@@ -171,9 +172,7 @@ def _scored(record: BuildRecord, curves, informative: dict[str, np.ndarray]) -> 
     return {
         **{metric: mean_with_interval(getattr(curves, metric), seed=seed, groups=groups)
            for metric in (*CLAIM_METRICS, "lif_auc")},
-        "informative": {metric: mean_with_interval(getattr(curves, metric)[informative[mode]], seed=seed,
-                                                   groups=_groups(record, informative[mode]))
-                        for metric, (mode, _) in CLAIM_METRICS.items()},
+        "informative": informative_means(curves, informative, seed=seed, groups=groups),
         "curves": {"deletion_mean": [float(v) for v in np.nanmean(curves.deletion, axis=0)],
                    "insertion_mean": [float(v) for v in np.nanmean(curves.insertion, axis=0)],
                    "lif_mean": [float(v) for v in np.nanmean(curves.least_first, axis=0)]},

@@ -12,7 +12,7 @@ from reportgen.build.score import CurveSet
 from reportgen.build.stability import MEASURE_METHODS, LayerTable, StabilityOutcome
 from reportgen.metrics.stability import outcomes_differ, similarity_word
 from reportgen.metrics.stats import mean_with_interval
-from reportgen.metrics.verdicts import CLAIM_METRICS, decide_claims
+from reportgen.metrics.verdicts import CLAIM_METRICS, decide_claims, informative_means
 
 #: Decided before any result was seen: the other layers' claims are a Holm family of their own, not
 #: part of the report's.  The table is evidence around the report's Grad-CAM verdict; had its rows
@@ -35,13 +35,6 @@ def _subset(groups, mask: np.ndarray):
     return None if groups is None else np.asarray(groups, dtype=object)[mask]
 
 
-def _scores(curves: CurveSet, masks: dict[str, np.ndarray], seed: int, groups) -> dict:
-    """Each claimed metric's mean over its informative patches (the report's headline means)."""
-    return {metric: mean_with_interval(getattr(curves, metric)[masks[mode]], seed=seed,
-                                       groups=_subset(groups, masks[mode]))
-            for metric, (mode, _) in CLAIM_METRICS.items()}
-
-
 def _layer_section(table: LayerTable, random_curves: CurveSet, masks: dict[str, np.ndarray], *, groups,
                    report_verdicts: list[dict], alpha: float, seed: int) -> dict:
     own = {v["metric"]: v for v in report_verdicts if (v["method"], v["against"]) == (table.method, "random")}
@@ -61,7 +54,7 @@ def _layer_section(table: LayerTable, random_curves: CurveSet, masks: dict[str, 
         reused = layer == table.used_layer and own
         rows.append({"layer": layer, "feature_map_size": table.feature_map_sizes[layer],
                      "default": layer == table.default_layer, "used": layer == table.used_layer,
-                     **_scores(curves, masks, seed, groups),
+                     **informative_means(curves, masks, seed=seed, groups=groups),
                      "against_random": {metric: own[metric] if reused else next(verdicts) for metric in CLAIM_METRICS}})
     depends = {metric: outcomes_differ([row["against_random"][metric]["outcome"] for row in rows])
                for metric in CLAIM_METRICS}
@@ -99,7 +92,8 @@ def stability_section(outcome: StabilityOutcome | None, *, random_curves: CurveS
         ig = outcome.ig_baselines
         section["ig_baselines"] = {
             "method": ig.method, "used": ig.used, "baselines": list(ig.results),
-            "scores": {baseline: _scores(curves, masks, seed, groups) for baseline, curves in ig.curves.items()},
+            "scores": {baseline: informative_means(curves, masks, seed=seed, groups=groups)
+                       for baseline, curves in ig.curves.items()},
             "pairs": [{"a": a, "b": b, **_similarity_record(similarity, seed, groups)}
                       for a, b, similarity in ig.pairs],
         }

@@ -39,7 +39,7 @@ import math
 import numpy as np
 from scipy.stats import norm, wilcoxon
 
-from reportgen.metrics.stats import holm_correction, plain_float
+from reportgen.metrics.stats import holm_correction, mean_with_interval, plain_float
 
 OUTCOMES = ("better", "not_distinguishable", "worse", "too_few")
 
@@ -97,6 +97,20 @@ def informative_patches(curves: np.ndarray, mode: str, *, min_change: float = MI
     curves = np.asarray(curves, dtype=np.float64)
     clean, substituted = (curves[:, 0], curves[:, -1]) if mode == "deletion" else (curves[:, -1], curves[:, 0])
     return (clean - substituted) >= min_change
+
+
+def informative_means(curves, masks: dict[str, np.ndarray], *, seed: int, groups=None) -> dict:
+    """The headline means: each claimed metric's mean over its informative patches, with its interval.
+
+    Parameters
+    ----------
+    curves : has each of :data:`CLAIM_METRICS` as an (N,) attribute (:class:`reportgen.build.score.CurveSet`).
+    masks : mode -> (N,) bool informative patches (:func:`informative_patches`).
+    groups : (N,) slide ids, the unit of the interval, or ``None``.
+    """
+    return {metric: mean_with_interval(getattr(curves, metric)[masks[mode]], seed=seed,
+                                       groups=None if groups is None else np.asarray(groups, dtype=object)[masks[mode]])
+            for metric, (mode, _) in CLAIM_METRICS.items()}
 
 
 def minimum_pairs(family_size: int, alpha: float) -> int:

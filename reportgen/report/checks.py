@@ -10,6 +10,7 @@ lists failures first (Evidently and Deepchecks open the same way).
 
 from __future__ import annotations
 
+from reportgen.report.formatting import fmt_interval
 from reportgen.report.summary import (DIRECTIONS, LOW_ACCURACY, METRIC_LABELS, MODEL_INDEPENDENT, UNIFORM_CENTRE_MASS,
                                       find_verdict, method_title, model_accuracy)
 
@@ -60,12 +61,11 @@ def _sanity(document: dict) -> list[dict]:
         return []
     checks = []
     for name, record in (sanity.get("methods") or {}).items():
-        low, high = record.get("ci95") or [None, None]
-        interval = f" [{low:.2f}, {high:.2f}]" if low is not None and high is not None else ""
+        similarity = fmt_interval({"mean": record.get("final"), "ci95": record.get("ci95")}, 2)
         checks.append(_check(
             f"{method_title(document, name)}: model-randomisation sanity check",
             f"95 % interval of the similarity after randomising the network below {record.get('threshold', 0.5):g}",
-            f"{float(record.get('final', float('nan'))):.2f}{interval} on {sanity.get('images')} patches: "
+            f"{similarity} on {sanity.get('images')} patches: "
             f"{record.get('outcome', 'passed' if record.get('passed') else 'failed')}",
             _SANITY_OUTCOMES.get(record.get("outcome"), "pass" if record.get("passed") else "fail"), "sanity"))
     if sanity.get("controls"):
@@ -84,11 +84,9 @@ def _localisation(document: dict) -> list[dict]:
         centre = (record or {}).get("centre_mass") or {}
         if centre.get("mean") is None:
             continue
-        low, high = centre.get("ci95") or [None, None]
-        interval = f" [{low:.3f}, {high:.3f}]" if low is not None and high is not None else ""
         checks.append(_check(f"{method_title(document, name)}: attribution in the centre 32x32",
                              f"mean share at least a uniform map's ({UNIFORM_CENTRE_MASS:.3f})",
-                             f"{centre['mean']:.3f}{interval}",
+                             fmt_interval(centre, 3),
                              "pass" if centre["mean"] >= UNIFORM_CENTRE_MASS else "warn", "localisation"))
     return checks
 

@@ -16,7 +16,7 @@ from reportgen.report import figures as figs
 from reportgen.report.checks import check_counts, page_one_checks
 from reportgen.report.formatting import (MISSING, fmt, fmt_any, fmt_interval, fmt_p, fmt_plain, fmt_signed,
                                          human_key, rows_of)
-from reportgen.report.summary import (DIRECTIONS, METRIC_LABELS, OUTCOME_WORDS, UNIFORM_CENTRE_MASS,
+from reportgen.report.summary import (DIRECTIONS, OUTCOME_WORDS, SHORT_LABELS, UNIFORM_CENTRE_MASS,
                                       coarse_superpixels, find_verdict, headline_mean, method_title, model_accuracy,
                                       sanity_outcome, untrusted_controls)
 from reportgen.report.views import (CheckRow, ComparisonView, ConfusionView, DataView, FaithfulnessRow, GateView, MatrixView,
@@ -32,8 +32,8 @@ SIGN_OFF_LABELS = (("reviewer", "Reviewer"), ("role", "Role"), ("date", "Date"),
 SYNTHETIC_NOTICE = ("Synthetic data: these patches are generated, not tissue. This report checks that the audit "
                     "works; its numbers say nothing about how the model behaves on real slides.")
 _COUNT_WORDS = (("fail", "failed"), ("warn", "warnings"), ("pass", "passed"))
-#: The verdict table's short name of each claimed metric.
-VERDICT_METRIC_LABELS = {"deletion_auc": "deletion", "insertion_auc": "insertion", "srg": "SRG"}
+#: The verdict table's short name of each claimed metric, by its key.
+VERDICT_METRIC_LABELS = {key: SHORT_LABELS[kind] for kind, (key, _) in DIRECTIONS.items()}
 
 
 def _model_card(document: dict) -> ModelCard:
@@ -92,7 +92,7 @@ def _faithfulness(document: dict) -> list[FaithfulnessRow]:
             for kind, (key, _) in DIRECTIONS.items():
                 verdict = None if is_reference else find_verdict(document, name, "random", key)
                 if verdict is not None:
-                    against_random.append(f"{METRIC_LABELS[kind].replace(' AUC', '')}: "
+                    against_random.append(f"{SHORT_LABELS[kind]}: "
                                           f"{OUTCOME_WORDS.get(verdict['outcome'], verdict['outcome'])}")
             rows.append(FaithfulnessRow(
                 title=method_title(document, name), reference=str(record.get("reference", "")),

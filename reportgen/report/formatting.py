@@ -38,12 +38,12 @@ def fmt_p(value: float | None) -> str:
 
 
 def fmt_interval(record: dict | None, digits: int = 3) -> str:
-    """``{"mean", "ci95"}`` as ``"0.123 [0.101, 0.145]"``."""
+    """``{"mean", "ci95"}`` as ``"0.123 [0.101, 0.145]"``; the mean alone when there is no interval."""
     if not record or record.get("mean") is None:
         return MISSING
     text = fmt(record["mean"], digits)
-    if record.get("ci95"):
-        low, high = record["ci95"]
+    low, high = record.get("ci95") or (None, None)
+    if low is not None and high is not None:
         text += f" [{fmt(low, digits)}, {fmt(high, digits)}]"
     return text
 

@@ -7,13 +7,13 @@ Sentences read outcomes and readings the document already holds (decided in
 from __future__ import annotations
 
 from reportgen.report.formatting import fmt_interval
-from reportgen.report.summary import OUTCOME_WORDS, method_title
+from reportgen.report.summary import DIRECTIONS, OUTCOME_WORDS, SHORT_LABELS, method_title
 from reportgen.report.views import LayerRowView, SimilarityRow, StabilityView
 
 #: How the section names each measurement that was not run.
 MEASURE_TITLES = {"lime_seeds": "LIME under a second seed", "ig_baselines": "Integrated Gradients per baseline",
                   "grad_cam_layers": "Grad-CAM per layer"}
-_METRICS = (("deletion_auc", "deletion"), ("insertion_auc", "insertion"), ("srg", "SRG"))
+_METRICS = tuple((key, SHORT_LABELS[kind]) for kind, (key, _) in DIRECTIONS.items())
 
 
 def _outcome(verdict: dict | None) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from reportgen.metrics.verdicts import CLAIM_METRICS
+
 LOW_ACCURACY = 0.8
 # Share of a uniform map inside PCam's centre 32x32 region of a 96x96 patch (METRICS.md).
 UNIFORM_CENTRE_MASS = 1024 / 9216
@@ -21,13 +23,15 @@ COARSE_SUPERPIXELS = 16
 PATCH_PIXELS, CENTRE_PIXELS = 96 * 96, 32 * 32
 # ... and the next-finer block of the PCam ResNet-18 (6x6 at 96 px) is the one to compare.
 FINER_CAM_LAYER = "backbone.layer3.1"
-# Each claimed metric: its key and which direction is better (deletion and insertion: Petsiuk et al., RISE,
-# BMVC 2018; SRG: Blücher et al., TMLR 2024).
-DIRECTIONS = {"deletion": ("deletion_auc", "lower"), "insertion": ("insertion_auc", "higher"), "srg": ("srg", "higher")}
-#: How a sentence names each metric.
+# Each claimed metric of the verdict rule (deletion and insertion: Petsiuk et al., RISE, BMVC 2018; SRG: Blücher
+# et al., TMLR 2024) by its kind ("deletion", "insertion", "srg"): its key and which direction is better ...
+DIRECTIONS = {key.removesuffix("_auc"): (key, "higher" if higher else "lower")
+              for key, (_, higher) in CLAIM_METRICS.items()}
+#: ... and whose informative patches it uses (SRG's two curves are deletion curves with deletion's ends).
+INFORMATIVE_OF = {key.removesuffix("_auc"): mode for key, (mode, _) in CLAIM_METRICS.items()}
+#: How a sentence names each metric, and the short name a table column uses.
 METRIC_LABELS = {"deletion": "deletion AUC", "insertion": "insertion AUC", "srg": "SRG"}
-#: Whose informative patches each metric uses (SRG's two curves are deletion curves with deletion's ends).
-INFORMATIVE_OF = {"deletion": "deletion", "insertion": "insertion", "srg": "deletion"}
+SHORT_LABELS = {"deletion": "deletion", "insertion": "insertion", "srg": "SRG"}
 
 
 def model_accuracy(document: dict) -> float | None:
