@@ -12,6 +12,7 @@ import pytest
 from scipy.stats import wilcoxon
 
 from gold.fixture import make_document
+from gold.reference import holm_by_hand
 from reportgen.metrics.verdicts import decide_claims, informative_patches, minimum_pairs
 from reportgen.report.context import build_context
 from reportgen.report.gates import evaluate_gates, parse_gate
@@ -34,15 +35,6 @@ CASES = {
 }
 
 
-def _holm(p_values):
-    order = np.argsort(p_values)
-    adjusted, running = np.empty(len(p_values)), 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
-        adjusted[index] = running
-    return adjusted
-
-
 def test_outcomes_match_the_stated_rule_recomputed_with_scipy():
     claims = [_claim(name, make) for name, make in CASES.items()]
     records = decide_claims(claims, alpha=0.05)
@@ -51,7 +43,7 @@ def test_outcomes_match_the_stated_rule_recomputed_with_scipy():
     for claim in claims:
         difference = claim["values"] - claim["against_values"]
         raw += [wilcoxon(difference, alternative="greater").pvalue, wilcoxon(difference, alternative="less").pvalue]
-    adjusted = _holm(np.array(raw))
+    adjusted = holm_by_hand(raw)
     for index, record in enumerate(records):
         better, worse = adjusted[2 * index], adjusted[2 * index + 1]
         expected = "better" if better < 0.05 else "worse" if worse < 0.05 else "not_distinguishable"

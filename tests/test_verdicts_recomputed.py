@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from scipy.stats import wilcoxon
 
+from gold.reference import holm_by_hand
+
 LOWER_IS_BETTER = {"deletion_auc"}
 
 
@@ -28,14 +30,6 @@ def _unit_differences(document, verdict):
     return np.array([np.mean(values) for values in differences.values()])
 
 
-def _holm(p_values):
-    adjusted, running = np.empty(len(p_values)), 0.0
-    for rank, index in enumerate(np.argsort(p_values, kind="stable")):
-        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
-        adjusted[index] = running
-    return adjusted
-
-
 def test_every_verdict_follows_from_the_per_patch_values(shared_build):
     document = json.loads((shared_build / "report.json").read_text())
     verdicts, alpha = document["verdicts"], document["settings"]["alpha"]
@@ -49,7 +43,7 @@ def test_every_verdict_follows_from_the_per_patch_values(shared_build):
             raw += [1.0, 1.0]
         else:
             raw += [wilcoxon(nonzero, alternative="greater").pvalue, wilcoxon(nonzero, alternative="less").pvalue]
-    adjusted = _holm(np.array(raw))
+    adjusted = holm_by_hand(raw)
     needed = math.ceil(math.log2(len(raw) / alpha))
     for index, verdict in enumerate(verdicts):
         better, worse = adjusted[2 * index], adjusted[2 * index + 1]
