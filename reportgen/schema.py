@@ -115,12 +115,23 @@ class Check(TypedDict):
     section: str
 
 
+class WarningRecord(TypedDict):
+    """One warning, its severity (``high``, ``medium`` or ``low``; :data:`reportgen.report.summary.SEVERITIES`)
+    and the method or reference map it is about (None when it is about the model or the run)."""
+
+    severity: str
+    text: str
+    method: Optional[str]
+
+
 class Summary(TypedDict):
     """What page one says: the checks (failures first) and their counts per outcome, then the findings."""
 
     verdict: str
+    findings: list[str]
     most_faithful: dict[str, Optional[dict[str, Any]]]
     warnings: list[str]
+    warning_records: list[WarningRecord]
     accuracy: Optional[float]
     checks: list[Check]
     check_counts: dict[str, int]

@@ -92,8 +92,9 @@ def test_report_is_self_contained(html):
 def test_every_image_has_alt_text_and_decodes(html):
     images = re.findall(r"<img\b[^>]*>", html)
     n_patches, n_methods = 3, 3
-    # per patch the original and one overlay per method, plus two curve plots, reliability, colour bar
-    assert len(images) == n_patches * (1 + n_methods) + 4
+    # per patch the original and one overlay per method, plus two curve plots, reliability, confusion matrix,
+    # the two agreement heatmaps and the colour bar
+    assert len(images) == n_patches * (1 + n_methods) + 7
     kinds = []
     for tag in images:
         alt = re.search(r'alt="([^"]+)"', tag)
@@ -108,8 +109,8 @@ def test_every_image_has_alt_text_and_decodes(html):
             root = ElementTree.fromstring(base64.b64decode(payload))
             assert root.tag == f"{SVG}svg" and _points(root.get("width")) > 0 and _points(root.get("height")) > 0
             assert root.findall(f".//{SVG}path") and root.findall(f".//{SVG}text")
-    # the three plots are vector graphics; the patches and the colour bar are pixels
-    assert kinds.count("svg+xml") == 3 and kinds.count("png") == n_patches * (1 + n_methods) + 1
+    # the six plots are vector graphics; the patches and the colour bar are pixels
+    assert kinds.count("svg+xml") == 6 and kinds.count("png") == n_patches * (1 + n_methods) + 1
 
 
 def _points(length: str) -> float:
@@ -288,12 +289,15 @@ def _section(html: str, anchor: str) -> str:
     return html.split(f'<section id="{anchor}">', 1)[1].split("</section>", 1)[0]
 
 
-def test_few_superpixels_are_stated_where_the_maps_are_shown(html):
+def test_few_superpixels_are_stated_once_and_pointed_at_where_the_maps_are_shown(html):
     document = _document()
     counts = document["methods"]["lime"]["extras"]["n_superpixels"]["per_image"]
-    gallery = _section(html, "patches")
-    assert f"LIME divides a patch into only {statistics.median(counts):g} superpixels" in gallery
-    assert "superpixels per patch, mean" in _section(html, "methods")
+    sentence = f"LIME divides a patch into only {statistics.median(counts):g} superpixels"
+    assert html.count(sentence) == 1
+    label = re.search(rf'<tr id="warning-(W\d+)"[^>]*><td>W\d+</td><td>.*?</td><td>{sentence}', html).group(1)
+    assert f'href="#warning-{label}"' in _section(html, "patches")
+    assert f'href="#warning-{label}"' in _section(html, "methods")
+    assert "Superpixels per patch, mean" in _section(html, "methods")
 
 
 def test_enough_superpixels_are_not_called_coarse():
@@ -303,12 +307,13 @@ def test_enough_superpixels_are_not_called_coarse():
     document["summary"] = summarise_findings(document)
     rendered = render_html(document, make_figures(3))
     assert "LIME divides a patch into only" not in rendered
-    assert "superpixels per patch, mean</th><td>40.000" in _section(rendered, "methods")
+    assert "Superpixels per patch, mean</th><td>40.000" in _section(rendered, "methods")
 
 
 def test_method_tables_show_the_unsigned_completeness_delta(html):
     extras = _document()["methods"]["integrated_gradients"]["extras"]
     methods = _section(html, "methods")
-    for key, label in (("abs_completeness_delta", "completeness |delta| (target logit), mean"),
-                       ("relative_completeness_delta", "|delta| / |F(x) - F(baseline)|, mean")):
+    for key, label in (("abs_completeness_delta",
+                        "Completeness gap |sum of attributions - (F(x) - F(baseline))| (logit), mean"),
+                       ("relative_completeness_delta", "Completeness gap relative to |F(x) - F(baseline)|, mean")):
         assert f"<tr><th>{label}</th><td>{extras[key]['mean']:.3f} [" in methods

@@ -100,19 +100,39 @@ def test_claims_with_too_few_informative_patches_are_said_once_per_metric(docume
 def test_a_coarse_cam_that_loses_to_random_points_at_a_finer_layer(document):
     grad_cam = document["methods"]["grad_cam"]
     grad_cam["settings"] = {"target_layer": "backbone.layer4.1", "feature_map_size": "3x3"}
+    grad_cam["warnings"] = ["grad_cam: the feature map of backbone.layer4.1 is 3x3; the map has only that many cells"]
     _set_verdict(document, "grad_cam", "random", "deletion_auc", "not_distinguishable")
     text = "\n".join(summarise_findings(document)["warnings"])
     assert "Grad-CAM is not better than the random map on deletion AUC (not distinguishable" in text
-    assert "Grad-CAM: the backbone.layer4.1 map has 9 cells or fewer" in text
+    assert "Grad-CAM: the backbone.layer4.1 feature map is 3x3 (9 cells or fewer)" in text
+    # The explainer's own feature-map warning states the same fact: it is not said a second time.
+    assert "the feature map of backbone.layer4.1" not in text
     assert "the Grad-CAM layer table (Stability of the explanations) scores the finer layers" in text
     document["stability"] = None  # without the layer table, the flag that shows a finer layer
     assert "--grad-cam-layer backbone.layer3.1" in "\n".join(summarise_findings(document)["warnings"])
 
 
+def test_warnings_carry_a_severity_the_most_serious_first():
+    document = make_document(30)
+    document["model"]["evaluation"]["accuracy"] = 0.7
+    summary = summarise_findings(document)
+    records = summary["warning_records"]
+    assert [record["text"] for record in records] == summary["warnings"]
+    severities = [record["severity"] for record in records]
+    assert severities == sorted(severities, key=["high", "medium", "low"].index)
+    by_text = {record["text"]: record for record in records}
+    low_accuracy = next(text for text in by_text if "accuracy is low" in text)
+    assert by_text[low_accuracy] == {"severity": "high", "text": low_accuracy, "method": None}
+    loses = next(text for text in by_text if text.startswith("LIME is not better than the random map"))
+    assert by_text[loses]["severity"] == "high" and by_text[loses]["method"] == "lime"
+    border = next(text for text in by_text if "patch notes report attribution" in text)
+    assert by_text[border]["severity"] == "low"
+
+
 def test_a_methods_own_warning_is_said_once_under_its_title(document):
-    document["methods"]["grad_cam"]["warnings"] = ["grad_cam: the feature map of backbone.layer4.1 is 3x3"]
+    document["methods"]["grad_cam"]["warnings"] = ["grad_cam: 2 patches had an all-zero map"]
     text = "\n".join(summarise_findings(document)["warnings"])
-    assert "Grad-CAM: the feature map of backbone.layer4.1 is 3x3" in text
+    assert "Grad-CAM: 2 patches had an all-zero map" in text
     assert "grad_cam:" not in text
 
 

@@ -9,19 +9,22 @@ template only places strings and never computes; the result is the views of
 
 from __future__ import annotations
 
-import json
 import re
 
 from reportgen.report import figures as figs
+from reportgen.report import heatmaps
+from reportgen.report.appendix import build_appendix
 from reportgen.report.checks import check_counts, page_one_checks
 from reportgen.report.formatting import (MISSING, fmt, fmt_any, fmt_interval, fmt_p, fmt_plain, fmt_signed,
-                                         human_key, rows_of)
-from reportgen.report.summary import (DIRECTIONS, OUTCOME_WORDS, SHORT_LABELS, UNIFORM_CENTRE_MASS,
-                                      coarse_superpixels, find_verdict, headline_mean, method_title, model_accuracy,
+                                         file_name, human_key, rows_of, without_paths)
+from reportgen.report.labels import (EXTRA_LABELS, METHOD_SETTING_LABELS, PREPROCESSING_LABELS, TRAINING_LABELS,
+                                     labelled_rows)
+from reportgen.report.summary import (DIRECTIONS, OUTCOME_WORDS, SEVERITIES, SHORT_LABELS, UNIFORM_CENTRE_MASS,
+                                      find_verdict, headline_mean, method_title, model_accuracy,
                                       sanity_outcome, untrusted_controls)
 from reportgen.report.views import (CheckRow, ComparisonView, ConfusionView, DataView, FaithfulnessRow, GateView, MatrixView,
                                     MethodChangeRow, MethodSettingsView, ModelCard, Overlay, PatchPanel, ProvenanceView,
-                                    ReportContext, SanityRow, SanityView, VerdictRow)
+                                    ReportContext, SanityRow, SanityView, VerdictRow, WarningView)
 from reportgen.report.stability import stability_view
 
 SMALL_SAMPLE = 50
@@ -48,8 +51,7 @@ def _model_card(document: dict) -> ModelCard:
             ("Checkpoint format", fmt_any(checkpoint.get("format"))),
             ("Checkpoint SHA-256", fmt_any(checkpoint.get("sha256"))),
             ("Validation accuracy (checkpoint)", fmt(model.get("val_accuracy")))]
-    training = dict(model.get("training") or {})
-    history = [{key: fmt(value) for key, value in epoch.items()} for epoch in training.pop("history", []) or []]
+    training = model.get("training") or {}
     evaluation = model.get("evaluation") or {}
     metrics = [(label, fmt(evaluation.get(key))) for key, label in (
         ("accuracy", "Accuracy"), ("roc_auc", "ROC AUC"), ("sensitivity", "Sensitivity"),
@@ -63,8 +65,9 @@ def _model_card(document: dict) -> ModelCard:
     reliability = evaluation.get("reliability")
     return ModelCard(
         name=str(model.get("name", MISSING)), rows=rows,
-        preprocessing=rows_of(model.get("preprocessing")), training=rows_of(training), history=history,
-        metrics=metrics, confusion=confusion,
+        preprocessing=labelled_rows(model.get("preprocessing"), PREPROCESSING_LABELS),
+        training=labelled_rows(training, TRAINING_LABELS), has_training_record=bool(training),
+        metrics=metrics, confusion=confusion, confusion_uri=heatmaps.confusion_uri(matrix) if matrix else None,
         reliability_uri=figs.reliability_uri(reliability) if reliability and reliability.get("bin_edges") else None)
 
 
@@ -151,7 +154,8 @@ def _matrix(document: dict, key: str) -> MatrixView | None:
     if not agreement.get(key):
         return None
     titles = [method_title(document, name) for name in agreement.get("methods", [])]
-    return MatrixView(titles=titles, rows=[[fmt(value, 2) for value in row] for row in agreement[key]])
+    return MatrixView(titles=titles, rows=[[fmt(value, 2) for value in row] for row in agreement[key]],
+                      uri=heatmaps.agreement_uri(agreement[key], titles, signed=key == "spearman"))
 
 
 def _localisation(document: dict) -> list[tuple[str, str, str, str]]:
@@ -219,41 +223,26 @@ def _map_facts(document: dict, position: int) -> list[tuple[str, str]]:
     return facts
 
 
-#: Labels of method extras in the method's settings table (mean and 95% interval over the patches).
-EXTRA_LABELS = {
-    "abs_completeness_delta": "completeness |delta| (target logit), mean",
-    "relative_completeness_delta": "|delta| / |F(x) - F(baseline)|, mean",
-    "n_superpixels": "superpixels per patch, mean",
-    "distinct_perturbations": "distinct perturbations per patch, mean",
-    "local_fit_r2": "local fit R^2, mean",
-}
-
-
-def _method_settings(document: dict) -> list[MethodSettingsView]:
-    """Each method's settings, its per-patch diagnostics (mean [95% CI], e.g. LIME's superpixel count) and warnings."""
+def _method_settings(document: dict, warnings: list[WarningView], records: list[dict]) -> list[MethodSettingsView]:
+    """Each method's labelled settings, its per-patch diagnostics (mean [95% CI], e.g. LIME's superpixel count)
+    and the labels of the summary's warnings about it (said once, in the summary; ``records`` are the
+    summary's warning records in the order of ``warnings``)."""
     views = []
     for name, record in (document.get("methods") or {}).items():
         title = method_title(document, name)
         cost = (f"{fmt(record.get('seconds'), 2)} s, {fmt_any(record.get('forward_passes'))} forward and "
                 f"{fmt_any(record.get('backward_passes'))} backward image-passes")
-        extras = [(EXTRA_LABELS.get(key, key), fmt_interval(value))
+        cached = record.get("cached_patches") or 0
+        if cached:
+            # Cached maps cost nothing in this run; the cache serves only maps the same code computed.
+            cost += f" in this run; {cached} of {len(document.get('images') or [])} maps came from the cache"
+        extras = [(EXTRA_LABELS.get(key, human_key(key)), fmt_interval(value))
                   for key, value in (record.get("extras") or {}).items()]
-        views.append(MethodSettingsView(title=title, reference=str(record.get("reference", "")),
-                                        rows=[(human_key(k), fmt_plain(v)) for k, v in
-                                              (record.get("settings") or {}).items()] + extras, cost=cost,
-                                        warnings=[str(w) for w in record.get("warnings") or []]))
+        views.append(MethodSettingsView(
+            title=title, reference=str(record.get("reference", "")),
+            rows=labelled_rows(record.get("settings"), METHOD_SETTING_LABELS) + extras, cost=cost,
+            warnings=[view.label for view, warning in zip(warnings, records) if warning.get("method") == name]))
     return views
-
-
-def _map_limits(document: dict) -> list[str]:
-    """What limits a method's map's resolution (:func:`~reportgen.report.summary.coarse_superpixels`),
-    stated again in the gallery, where the maps are shown, and not only on page one."""
-    limits = []
-    for name, record in (document.get("methods") or {}).items():
-        coarse = coarse_superpixels(record)
-        if coarse:
-            limits.append(coarse.replace("{title}", method_title(document, name)))
-    return limits
 
 
 #: The gallery shows the model's errors first: false negatives (missed tumour), false positives, then the rest.
@@ -296,14 +285,21 @@ def _patches(document: dict, patch_uris: list[dict[str, str]]) -> list[PatchPane
 def _provenance(document: dict) -> ProvenanceView:
     provenance = document.get("provenance") or {}
     return ProvenanceView(
-        command_line=str(provenance.get("command_line", MISSING)),
-        config_json=json.dumps(provenance.get("config", {}), indent=2, sort_keys=True, default=str),
-        seed=fmt_any(provenance.get("seed")), versions=rows_of(provenance.get("versions")),
+        command_line=without_paths(str(provenance.get("command_line", MISSING))), seed=fmt_any(provenance.get("seed")),
+        reportgen_version=fmt_any(provenance.get("reportgen_version")),
         checkpoint_sha256=fmt_any(provenance.get("checkpoint_sha256")),
-        data_fingerprint=fmt_any(provenance.get("data_fingerprint")), machine=rows_of(provenance.get("machine")),
-        timings=[(stage.replace("_", " "), f"{float(seconds):.2f} s") for stage, seconds in (provenance.get("timings") or {}).items()],
-        metric_notes=[str(note) for note in provenance.get("metric_notes", [])],
-        patch_ids=[str(image.get("patch_id")) for image in document.get("images") or []])
+        data_fingerprint=fmt_any(provenance.get("data_fingerprint")))
+
+
+def _warnings(summary: dict) -> tuple[list[WarningView], list[dict]]:
+    """The summary's warnings as numbered views, and their records (a summary from before severities were
+    recorded has texts only: they read as medium)."""
+    records = summary.get("warning_records")
+    if records is None:
+        records = [{"severity": "medium", "text": str(text), "method": None} for text in summary.get("warnings") or []]
+    views = [WarningView(label=f"W{number}", severity=str(record.get("severity", "medium")), text=str(record["text"]))
+             for number, record in enumerate(records, start=1)]
+    return views, list(records)
 
 
 #: The run settings table's labels, in report order; the raw keys stay in report.json and the appendix.
@@ -322,14 +318,6 @@ def _run_settings(document: dict) -> list[tuple[str, str]]:
     if isinstance(settings.get("dataset_mean"), list):
         settings["dataset_mean"] = ", ".join(f"{float(v):.3f}" for v in settings["dataset_mean"])
     return [(label, fmt_plain(settings[key])) for key, label in RUN_SETTING_LABELS if key in settings]
-
-
-def file_name(path) -> str:
-    """The last part of a local path: the report shows names, never where a file lies on someone's disk
-    (the full path stays in report.json)."""
-    if not path:
-        return MISSING
-    return re.split(r"[\\/]", str(path).rstrip("\\/"))[-1] or MISSING
 
 
 def _identity(document: dict) -> list[tuple[str, str]]:
@@ -465,7 +453,8 @@ def _sections(context_parts: dict[str, bool]) -> list[tuple[str, str]]:
              ("faithfulness", "Faithfulness"), ("substrates", "Substrates"), ("agreement", "Agreement"),
              ("localisation", "Localisation"), ("sanity", "Sanity checks"),
              ("stability", "Stability of the explanations"), ("patches", "Explained patches"),
-             ("limitations", "Limitations"), ("reproducibility", "Reproducibility")]
+             ("limitations", "Limitations"), ("reproducibility", "Reproducibility"),
+             ("appendix", "Appendix: settings and records as stored")]
     return [(anchor, title) for anchor, title in order if context_parts.get(anchor, True)]
 
 
@@ -493,7 +482,12 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
     comparison = _comparison(document)
     spearman, iou = _matrix(document, "spearman"), _matrix(document, "iou_top10")
     accuracy = model_accuracy(document)
-    verdict = str(summary.get("verdict") or (f"Validation accuracy {fmt(accuracy)}." if accuracy is not None else ""))
+    findings = [str(sentence) for sentence in summary.get("findings") or []]
+    if not findings and summary.get("verdict"):
+        findings = [str(summary["verdict"])]
+    if not findings and accuracy is not None:
+        findings = [f"Validation accuracy {fmt(accuracy)}."]
+    warnings, warning_records = _warnings(summary)
     checks, counts = _checks(document)
     return ReportContext(
         title=str(document.get("title", "Explainability audit")), generated_at=str(document.get("generated_at", "")),
@@ -501,21 +495,21 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
         sign_off=[(label, str(((document.get("sign_off") or {}).get(key)) or "")) for key, label in SIGN_OFF_LABELS],
         data_has_masks=bool((document.get("data") or {}).get("has_masks")),
         synthetic_notice=SYNTHETIC_NOTICE if (document.get("data") or {}).get("source") == "synthetic" else None,
-        verdict=verdict, warnings=[str(w) for w in summary.get("warnings") or []],
+        findings=findings, warnings=warnings, severities=list(SEVERITIES.items()),
         sections=_sections({"gates": gates is not None, "changes": comparison is not None,
                             "substrates": bool(rankings or document.get("substrate_scope")), "agreement": spearman is not None,
                             "localisation": bool(document.get("localisation")), "sanity": sanity is not None,
                             "stability": stability is not None}),
         model=_model_card(document), data=_data_view(document),
         run_settings=_run_settings(document),
-        method_settings=_method_settings(document), provenance=_provenance(document), faithfulness=_faithfulness(document),
+        method_settings=_method_settings(document, warnings, warning_records), provenance=_provenance(document), faithfulness=_faithfulness(document),
         deletion_curves_uri=deletion_uri, insertion_curves_uri=insertion_uri, verdicts=_verdict_rows(document), informative=_informative_rows(document),
         verdict_rule=str((document.get("informative") or {}).get("rule", "")),
         uncertainty=_uncertainty(document), substrate_drift=_substrate_drift(document),
         substrate_rule=str((document.get("substrate_scope") or {}).get("rule", "")),
         substrate_rankings=rankings, spearman=spearman, iou=iou, localisation=_localisation(document),
         sanity=sanity, stability=stability, colour_bar_uri=figs.colour_bar_uri(), patches=_patches(document, patch_uris),
-        map_limits=_map_limits(document),
-        limitations=_limitations(document), comparison=comparison,
+        map_warnings=[view.label for view, record in zip(warnings, warning_records) if record.get("method")],
+        limitations=_limitations(document), appendix=build_appendix(document), comparison=comparison,
         gates=None if gates is None else [GateView(expression=str(g["expression"]), passed=bool(g["passed"]),
                                                     detail=str(g.get("detail", ""))) for g in gates])

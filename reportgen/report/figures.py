@@ -302,8 +302,8 @@ def reliability_figure(reliability: dict) -> Figure:
     Returns
     -------
     matplotlib.figure.Figure
-        ``RELIABILITY_SIZE_MM`` in size: one bar per filled bin, the diagonal of perfect calibration,
-        legend below the axes.
+        ``RELIABILITY_SIZE_MM`` in size: one bar per filled bin with its patch count over it, the diagonal
+        of perfect calibration, legend below the axes.
     """
     edges = np.asarray(reliability["bin_edges"], dtype=np.float64)
     accuracy = np.array([np.nan if v is None else v for v in reliability["accuracy"]], dtype=np.float64)
@@ -316,11 +316,15 @@ def reliability_figure(reliability: dict) -> Figure:
         axes = figure.add_subplot()
         bars = axes.bar(centres[filled], accuracy[filled], width=0.9 * widths[filled], color=CURVE_COLOURS[0],
                         label="observed accuracy", zorder=2)
+        # Each bar's patch count over it: a bar of 3 patches and one of 300 should not read alike.
+        axes.bar_label(bars, labels=[f"{int(count)}" for count in counts[filled]], padding=1.0, rotation=90,
+                       color="#333333")
         # Perfect calibration is accuracy = confidence: the line y = x over the bins' range
         # ([0.5, 1] for a binary classifier), so it starts at (0.5, 0.5).
         (diagonal,) = axes.plot([low, high], [low, high], color=REFERENCE_COLOUR, linewidth=1.0, linestyle="--",
                                 label="perfect calibration", zorder=3)
         _unit_axes(axes, x_range=(low, high))
+        axes.set_ylim(0.0, 1.3)  # room for the counts over full bars; the ticks stay at 0 to 1
         axes.set(xlabel="confidence (predicted probability)", ylabel="accuracy (fraction correct)")
         figure.legend(handles=[bars, diagonal], loc="outside lower center", ncols=1)
     return figure

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 MISSING = "n/a"
@@ -22,12 +23,17 @@ def fmt(value: Any, digits: int = 3) -> str:
         return "yes" if value else "no"
     if isinstance(value, int):
         return str(value)
-    return f"{float(value):.{digits}f}"
+    return _without_negative_zero(f"{float(value):.{digits}f}")
+
+
+def _without_negative_zero(text: str) -> str:
+    """``"-0.000"`` as ``"0.000"``: a value that rounds to zero has no sign a reader should see."""
+    return text[1:] if text.startswith(("-", "+")) and float(text) == 0.0 else text
 
 
 def fmt_signed(value: float | None, digits: int = 3) -> str:
-    """A change with its sign (``"+0.012"``)."""
-    return MISSING if value is None else f"{value:+.{digits}f}"
+    """A change with its sign (``"+0.012"``); one that rounds to zero reads ``"0.000"``."""
+    return MISSING if value is None else _without_negative_zero(f"{value:+.{digits}f}")
 
 
 def fmt_p(value: float | None) -> str:
@@ -81,3 +87,20 @@ def fmt_plain(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return fmt_any(value)
+
+
+def file_name(path) -> str:
+    """The last part of a local path: the report shows names, never where a file lies on someone's disk
+    (the full path stays in report.json)."""
+    if not path:
+        return MISSING
+    return re.split(r"[\\/]", str(path).rstrip("\\/"))[-1] or MISSING
+
+
+#: An absolute or home-relative path inside a command line (POSIX, ``~``, or a Windows drive).
+_PATH_TOKEN = re.compile(r"(?<![\w.-])(?:/|~/|[A-Za-z]:[\\/])[^\s'\"]*")
+
+
+def without_paths(text: str) -> str:
+    """``text`` with every absolute path shortened to ``.../name`` (:func:`file_name`)."""
+    return _PATH_TOKEN.sub(lambda match: f".../{file_name(match.group(0))}", text)

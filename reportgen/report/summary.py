@@ -166,11 +166,12 @@ def _evidence(verdict: dict) -> str:
     return "; ".join(parts)
 
 
-def reference_findings(document: dict) -> tuple[list[str], list[str]]:
+def reference_findings(document: dict, *, by_method: bool = False) -> tuple[list, list]:
     """(headline sentences, warnings) from every method's verdicts against the reference maps.
 
     A method that is not better than a map ignoring the model (centre prior,
     Sobel edges) is a headline; not better than the random map is a warning.
+    With ``by_method`` each is a ``(method name, sentence)`` pair.
     """
     headlines, warnings = [], []
     for name in document.get("methods") or {}:
@@ -184,10 +185,12 @@ def reference_findings(document: dict) -> tuple[list[str], list[str]]:
                 phrase = REFERENCE_PHRASES.get(reference, method_title(document, reference))
                 label = METRIC_LABELS[kind]
                 if reference == "random":
-                    warnings.append(f"{title} is not better than {phrase} on {label} ({_evidence(verdict)}).")
+                    sentence = f"{title} is not better than {phrase} on {label} ({_evidence(verdict)})."
+                    warnings.append((name, sentence) if by_method else sentence)
                 else:
-                    headlines.append(f"{title} is not better than {phrase}, a map that ignores the model, on "
-                                     f"{label} ({_evidence(verdict)}).")
+                    sentence = (f"{title} is not better than {phrase}, a map that ignores the model, on "
+                                f"{label} ({_evidence(verdict)}).")
+                    headlines.append((name, sentence) if by_method else sentence)
     return headlines, warnings
 
 
@@ -317,71 +320,106 @@ def sanity_evidence(record: dict) -> str:
     return f"{text} [{float(low):.2f}, {float(high):.2f}]"
 
 
-def sanity_warnings(document: dict) -> list[str]:
-    """One sentence per control the check did not fail and per method it did not pass."""
+def sanity_warnings(document: dict) -> list[dict[str, str]]:
+    """One warning per control the check did not fail (high) and per method it did not pass (high when it
+    failed, medium when inconclusive)."""
     sanity = document.get("sanity") or {}
     warnings = []
     for name, outcome in untrusted_controls(document).items():
         record = sanity["controls"][name]
-        warnings.append(f"The sanity check's positive control, {method_title(document, name)}, ignores the model by "
-                        f"construction but was {outcome}, not failed ({sanity_evidence(record)}): the sanity check "
-                        "itself is not trustworthy in this report.")
+        warnings.append(_warning("high", f"The sanity check's positive control, {method_title(document, name)}, "
+                                 f"ignores the model by construction but was {outcome}, not failed "
+                                 f"({sanity_evidence(record)}): the sanity check itself is not trustworthy in this "
+                                 "report.", name))
     for name, outcome in sanity_not_passed(document).items():
         record = sanity["methods"][name]
         threshold = float(record.get("threshold", float("nan")))
         if outcome == "failed":
-            warnings.append(f"{method_title(document, name)} failed the model-randomisation sanity check "
-                            f"({sanity_evidence(record)} after randomising the network; the 95 % interval is at "
-                            f"or above {threshold:g}): its maps depend on the image more than on the model.")
+            warnings.append(_warning("high", f"{method_title(document, name)} failed the model-randomisation sanity "
+                                     f"check ({sanity_evidence(record)} after randomising the network; the 95 % "
+                                     f"interval is at or above {threshold:g}): its maps depend on the image more "
+                                     "than on the model.", name))
         else:
-            warnings.append(f"The model-randomisation sanity check of {method_title(document, name)} is inconclusive "
-                            f"({sanity_evidence(record)} after randomising the network, on "
-                            f"{len(record.get('per_image_final') or [])} patches; the interval reaches {threshold:g}): "
-                            "there is no evidence that its maps depend on the model; more --sanity-images "
-                            "narrow the interval.")
+            warnings.append(_warning("medium", f"The model-randomisation sanity check of "
+                                     f"{method_title(document, name)} is inconclusive ({sanity_evidence(record)} "
+                                     f"after randomising the network, on {len(record.get('per_image_final') or [])} "
+                                     f"patches; the interval reaches {threshold:g}): there is no evidence that its "
+                                     "maps depend on the model; more --sanity-images narrow the interval.", name))
     return warnings
 
 
-def collect_warnings(document: dict) -> list[str]:
-    """Every warning a reader must see, one sentence each, in a stable order."""
-    warnings: list[str] = []
+#: Warning severities, most serious first, and what each means to the reader.
+SEVERITIES = {
+    "high": "a claim of this report fails or cannot be trusted",
+    "medium": "limits what a claim means",
+    "low": "for information",
+}
+
+
+def _warning(severity: str, text: str, method: str | None = None) -> dict[str, str | None]:
+    """A warning record; ``method`` names the method or reference map it is about, or is None."""
+    return {"severity": severity, "text": text, "method": method}
+
+
+def collect_warnings(document: dict) -> list[dict[str, str]]:
+    """Every warning a reader must see, once each, as ``{"severity", "text"}`` in a stable order.
+
+    ``severity`` is a key of :data:`SEVERITIES`: a finding that undoes a claim
+    (a method no better than random, a failed or untrustworthy sanity check, a
+    weak model) is high; one that limits a map's resolution or an
+    inconclusive check is medium.
+    """
+    warnings: list[dict[str, str]] = []
     accuracy = model_accuracy(document)
     if accuracy is not None and accuracy < LOW_ACCURACY:
-        warnings.append(f"The model's validation accuracy is low ({accuracy:.3f} < {LOW_ACCURACY}); "
-                        "explanations of a weak model say little about the task.")
+        warnings.append(_warning("high", f"The model's validation accuracy is low ({accuracy:.3f} < {LOW_ACCURACY}); "
+                                 "explanations of a weak model say little about the task."))
     methods = document.get("methods") or {}
-    warnings.extend(reference_findings(document)[1])
+    warnings.extend(_warning("high", text, name) for name, text in reference_findings(document, by_method=True)[1])
     for name, record in methods.items():
         title = method_title(document, name)
-        lost = loses_to_random(document, name)
-        coarse_layer = coarse_cam_layer(record.get("settings") or {})
-        if lost and coarse_layer:
-            layer_table = ((document.get("stability") or {}).get("grad_cam_layers") or {}).get("method") == name
-            compare = ("the Grad-CAM layer table (Stability of the explanations) scores the finer layers"
-                       if layer_table else f"compare a finer layer with --grad-cam-layer {FINER_CAM_LAYER}")
-            warnings.append(f"{title}: the {coarse_layer} map has {COARSE_CAM_CELLS} cells or fewer, each seeing the "
-                            f"whole patch, so it can lose the link to where the evidence lies; {compare}.")
+        # A coarse CAM that loses to random gets the sentence pointing at finer layers; otherwise the
+        # explainer's own feature-map warning says it.
+        coarse_layer = coarse_cam_layer(record.get("settings") or {}) if loses_to_random(document, name) else None
+        if coarse_layer:
+            warnings.append(_warning("medium", _coarse_cam_sentence(document, name, record, coarse_layer), name))
         for message in record.get("warnings") or []:
+            # The CAM explainer's own feature-map warning states the fact the sentence above already gives.
+            if coarse_layer and "feature map" in str(message):
+                continue
             # Methods prefix their own warnings with their registry name; the title says it once.
-            warnings.append(f"{title}: {str(message).removeprefix(f'{name}: ')}")
+            warnings.append(_warning("medium", f"{title}: {str(message).removeprefix(f'{name}: ')}", name))
         coarse = coarse_superpixels(record)
         if coarse:
-            warnings.append(coarse.replace("{title}", title))
+            warnings.append(_warning("medium", coarse.replace("{title}", title), name))
     warnings.extend(sanity_warnings(document))
     for name, record in (document.get("localisation") or {}).items():
         if name not in methods:
             continue
         centre = (record or {}).get("centre_mass") or {}
         if "mean" in centre and centre["mean"] < UNIFORM_CENTRE_MASS:
-            warnings.append(f"{method_title(document, name)} puts less attribution on the centre 32x32 region "
-                            f"than a uniform map would ({centre['mean']:.3f} < {UNIFORM_CENTRE_MASS:.3f}): "
-                            "it looks at the border, not where the label is decided.")
+            warnings.append(_warning("medium", f"{method_title(document, name)} puts less attribution on the centre "
+                                     f"32x32 region than a uniform map would ({centre['mean']:.3f} < "
+                                     f"{UNIFORM_CENTRE_MASS:.3f}): it looks at the border, not where the label is "
+                                     "decided.", name))
     images = document.get("images") or []
     border_notes = sum(1 for image in images if "border" in str(image.get("note", "")).lower())
     if border_notes:
-        warnings.append(f"{border_notes} of {len(images)} patch notes report attribution concentrated "
-                        "on the patch border.")
-    return warnings
+        warnings.append(_warning("low", f"{border_notes} of {len(images)} patch notes report attribution concentrated "
+                                 "on the patch border."))
+    rank = list(SEVERITIES)
+    return sorted(warnings, key=lambda warning: rank.index(warning["severity"]))
+
+
+def _coarse_cam_sentence(document: dict, name: str, record: dict, layer: str) -> str:
+    """The one warning about a CAM map of 3x3 cells or fewer, pointing at where finer layers are scored."""
+    size = (record.get("settings") or {}).get("feature_map_size")
+    layer_table = ((document.get("stability") or {}).get("grad_cam_layers") or {}).get("method") == name
+    compare = ("the Grad-CAM layer table (Stability of the explanations) scores the finer layers"
+               if layer_table else f"compare a finer layer with --grad-cam-layer {FINER_CAM_LAYER}")
+    return (f"{method_title(document, name)}: the {layer} feature map is {size} ({COARSE_CAM_CELLS} cells or fewer), "
+            "each cell seeing the whole patch, so the map has only that many distinct values and can lose the link "
+            f"to where the evidence lies; {compare}.")
 
 
 def summarise_findings(document: dict) -> dict[str, Any]:
@@ -394,8 +432,10 @@ def summarise_findings(document: dict) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{"verdict": str, "most_faithful": {"deletion": dict | None, "insertion": dict | None},
-        "warnings": [str], "accuracy": float | None}``; see :func:`most_faithful`.
+        ``{"verdict": str, "findings": [str], "most_faithful": {"deletion": dict | None, "insertion": dict | None},
+        "warnings": [str], "warning_records": [{"severity", "text"}], "accuracy": float | None}``:
+        ``verdict`` is the ``findings`` sentences joined, ``warnings`` the records' texts (what a later run
+        compares); see :func:`most_faithful` and :func:`collect_warnings`.
     """
     best = {kind: most_faithful(document, kind) for kind in DIRECTIONS}
     warnings = collect_warnings(document)
@@ -413,4 +453,6 @@ def summarise_findings(document: dict) -> dict[str, Any]:
         sentences.append(f"The model's validation accuracy is {accuracy:.3f}.")
     sentences.append(f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''} below." if warnings
                      else "No warnings.")
-    return {"verdict": " ".join(sentences), "most_faithful": best, "warnings": warnings, "accuracy": accuracy}
+    return {"verdict": " ".join(sentences), "findings": sentences, "most_faithful": best,
+            "warnings": [warning["text"] for warning in warnings], "warning_records": warnings,
+            "accuracy": accuracy}

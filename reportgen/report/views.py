@@ -22,16 +22,45 @@ class ConfusionView:
 
 @dataclass(frozen=True)
 class ModelCard:
-    """Architecture, checkpoint, training and validation metrics of the explained model."""
+    """Architecture, checkpoint, training and validation metrics of the explained model, in labels."""
 
     name: str
     rows: list[tuple[str, str]]
     preprocessing: list[tuple[str, str]]
     training: list[tuple[str, str]]
-    history: list[dict[str, str]]
+    has_training_record: bool
     metrics: list[tuple[str, str]]
     confusion: ConfusionView | None
+    confusion_uri: str | None
     reliability_uri: str | None
+
+
+@dataclass(frozen=True)
+class WarningView:
+    """One warning: its label in the summary list ("W1"), severity and text."""
+
+    label: str
+    severity: str
+    text: str
+
+
+@dataclass(frozen=True)
+class AppendixTable:
+    """One raw record: its title (with its report.json key) and (key, value) rows."""
+
+    title: str
+    rows: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class AppendixView:
+    """Raw keys and values for the engineer: settings, training, versions, timings, the configuration."""
+
+    tables: list[AppendixTable]
+    history: list[dict[str, str]]
+    metric_notes: list[str]
+    patch_ids: list[str]
+    config_json: str
 
 
 @dataclass(frozen=True)
@@ -53,6 +82,7 @@ class MethodSettingsView:
     reference: str
     rows: list[tuple[str, str]]
     cost: str
+    #: Labels ("W3") of the summary's warnings about this method.
     warnings: list[str]
 
 
@@ -87,10 +117,11 @@ class VerdictRow:
 
 @dataclass(frozen=True)
 class MatrixView:
-    """Square matrix of formatted numbers with row/column titles."""
+    """Square matrix of formatted numbers with row/column titles, and its heatmap."""
 
     titles: list[str]
     rows: list[list[str]]
+    uri: str
 
 
 @dataclass(frozen=True)
@@ -199,18 +230,13 @@ class PatchPanel:
 
 @dataclass(frozen=True)
 class ProvenanceView:
-    """What is needed to reproduce the run."""
+    """What is needed to reproduce the run (the rest is in the appendix)."""
 
     command_line: str
-    config_json: str
     seed: str
-    versions: list[tuple[str, str]]
+    reportgen_version: str
     checkpoint_sha256: str
     data_fingerprint: str
-    machine: list[tuple[str, str]]
-    timings: list[tuple[str, str]]
-    metric_notes: list[str]
-    patch_ids: list[str]
 
 
 @dataclass(frozen=True)
@@ -263,8 +289,9 @@ class ReportContext:
     sign_off: list[tuple[str, str]]
     checks: list[CheckRow]
     check_counts: str
-    verdict: str
-    warnings: list[str]
+    findings: list[str]
+    warnings: list[WarningView]
+    severities: list[tuple[str, str]]
     sections: list[tuple[str, str]]
     model: ModelCard
     data: DataView
@@ -288,8 +315,9 @@ class ReportContext:
     stability: StabilityView | None
     colour_bar_uri: str
     patches: list[PatchPanel]
-    #: What limits a method's map's resolution (e.g. few LIME superpixels), shown with the maps.
-    map_limits: list[str]
+    #: Labels ("W3") of the summary's warnings about a method, pointed at from the maps.
+    map_warnings: list[str]
     limitations: list[str]
+    appendix: AppendixView
     comparison: ComparisonView | None
     gates: list[GateView] | None

@@ -1,0 +1,48 @@
+"""The appendix: every setting and record under its report.json key, for the engineer who reruns the audit.
+
+The body of the report speaks in labels (:mod:`reportgen.report.labels`); this
+is where the raw keys, JSON values, library versions, timings and the full
+resolved configuration go, so that nothing is lost and nothing raw reads as a
+finding.  Local paths are shortened to their file names, as everywhere in the
+HTML and PDF; report.json keeps them whole.
+"""
+
+from __future__ import annotations
+
+import json
+
+from reportgen.report.formatting import fmt, rows_of, without_paths
+from reportgen.report.summary import method_title
+from reportgen.report.views import AppendixTable, AppendixView
+
+
+def _timings(provenance: dict) -> list[tuple[str, str]]:
+    return [(str(stage), f"{float(seconds):.2f} s") for stage, seconds in (provenance.get("timings") or {}).items()]
+
+
+def build_appendix(document: dict) -> AppendixView:
+    """The raw tables of ``document`` (a report document, schema_version 1), in report order."""
+    model = document.get("model") or {}
+    training = dict(model.get("training") or {})
+    history = model.get("history") or training.pop("history", None) or []
+    provenance = document.get("provenance") or {}
+    settings = dict(document.get("settings") or {})
+    tables = [AppendixTable(title="Run settings (settings)", rows=rows_of(settings)),
+              AppendixTable(title="Preprocessing (model.preprocessing)", rows=rows_of(model.get("preprocessing"))),
+              AppendixTable(title="Training (model.training)", rows=rows_of(training))]
+    for name, record in (document.get("methods") or {}).items():
+        tables.append(AppendixTable(title=f"{method_title(document, name)} (methods.{name}.settings)",
+                                    rows=rows_of(record.get("settings"))))
+    tables += [AppendixTable(title="Library versions (provenance.versions)", rows=rows_of(provenance.get("versions"))),
+               AppendixTable(title="Machine (provenance.machine)", rows=rows_of(provenance.get("machine"))),
+               AppendixTable(title="Timings of this run (provenance.timings; cached steps take almost no time)",
+                             rows=_timings(provenance))]
+    # Local paths are shortened to their file names here too; report.json keeps them whole.
+    tables = [AppendixTable(title=table.title, rows=[(key, without_paths(value)) for key, value in table.rows])
+              for table in tables if table.rows]
+    return AppendixView(
+        tables=tables,
+        history=[{str(key): fmt(value) for key, value in epoch.items()} for epoch in history],
+        metric_notes=[str(note) for note in provenance.get("metric_notes", [])],
+        patch_ids=[str(image.get("patch_id")) for image in document.get("images") or []],
+        config_json=without_paths(json.dumps(provenance.get("config", {}), indent=2, sort_keys=True, default=str)))
