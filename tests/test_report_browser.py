@@ -112,7 +112,7 @@ def test_no_request_leaves_the_file_and_every_image_decodes(report_file, tmp_pat
     body = re.search(r"<body[^>]*>", completed.stdout).group(0)
     decoded = re.search(r'data-decoded="(\d+)/(\d+)"', body)
     assert decoded, f"the load check did not run: {completed.stderr[-500:]}"
-    assert decoded.group(1) == decoded.group(2) and int(decoded.group(2)) == 3 * 4 + 7
+    assert decoded.group(1) == decoded.group(2) and int(decoded.group(2)) == 3 * 4 + 8
     assert re.search(r'data-fetched=""', body), body
 
 

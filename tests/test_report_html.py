@@ -18,6 +18,7 @@ from gold.fixture import make_document, make_figures
 from reportgen.report.figures import (CURVES_SIZE_MM, RELIABILITY_SIZE_MM, colour_lookup, curves_figure, curves_uri,
                                       encode_png, overlay, reliability_figure, svg_data_uri)
 from reportgen.report.render import render_html
+from reportgen.report.guide import GUIDE_SIZE_MM, guide_figure, guide_uri, reading_guide
 from reportgen.report.summary import summarise_findings
 
 GOLD = Path(__file__).parent / "gold" / "report.html"
@@ -93,8 +94,8 @@ def test_every_image_has_alt_text_and_decodes(html):
     images = re.findall(r"<img\b[^>]*>", html)
     n_patches, n_methods = 3, 3
     # per patch the original and one overlay per method, plus two curve plots, reliability, confusion matrix,
-    # the two agreement heatmaps and the colour bar
-    assert len(images) == n_patches * (1 + n_methods) + 7
+    # the two agreement heatmaps, the reading guide's curve and the colour bar
+    assert len(images) == n_patches * (1 + n_methods) + 8
     kinds = []
     for tag in images:
         alt = re.search(r'alt="([^"]+)"', tag)
@@ -109,8 +110,8 @@ def test_every_image_has_alt_text_and_decodes(html):
             root = ElementTree.fromstring(base64.b64decode(payload))
             assert root.tag == f"{SVG}svg" and _points(root.get("width")) > 0 and _points(root.get("height")) > 0
             assert root.findall(f".//{SVG}path") and root.findall(f".//{SVG}text")
-    # the six plots are vector graphics; the patches and the colour bar are pixels
-    assert kinds.count("svg+xml") == 6 and kinds.count("png") == n_patches * (1 + n_methods) + 1
+    # the seven plots are vector graphics; the patches and the colour bar are pixels
+    assert kinds.count("svg+xml") == 7 and kinds.count("png") == n_patches * (1 + n_methods) + 1
 
 
 def _points(length: str) -> float:
@@ -160,6 +161,21 @@ def test_reliability_plot_has_one_bar_per_filled_bin_and_the_diagonal():
     assert axes.get_xlim() == (0.5, 1.0)
 
 
+def test_the_reading_guide_names_the_runs_substrates_and_shows_the_first_methods_curve():
+    document = _document()
+    document["settings"]["substrates"] = {"deletion": "black", "insertion": "mean"}
+    terms = dict(reading_guide(document))
+    assert list(terms) == ["Deletion", "Insertion", "Reference maps"]
+    assert "replaced by black" in terms["Deletion"] and "restored onto the data set's mean colour" in terms["Insertion"]
+    for meaning in terms.values():
+        assert len(re.findall(r"[.!?](?:\s|$)", meaning)) == 3, meaning  # three sentences each
+    first = next(iter(document["methods"].values()))
+    legend = [text for text in _svg(guide_uri(document)).iter(f"{SVG}text")]
+    assert any(first["title"] in "".join(text.itertext()) for text in legend)
+    del document["baselines"]["random"]
+    assert guide_uri(document) is None
+
+
 def _print_width_mm(css: str, selector: str) -> float:
     print_rules = css[css.index("@media print"):]
     return float(re.search(re.escape(selector) + r" \{ width: ([\d.]+)mm; \}", print_rules).group(1))
@@ -176,6 +192,8 @@ def _drawn(figure):
 @pytest.mark.parametrize("make, size_mm, selector", [
     (_curves_figure, CURVES_SIZE_MM, "figure.plot img"),
     (lambda: reliability_figure(RELIABILITY), RELIABILITY_SIZE_MM, "figure.plot.small img"),
+    (lambda: guide_figure([1.0, 0.4, 0.3], [1.0, 0.8, 0.5], method_title="Integrated Gradients"), GUIDE_SIZE_MM,
+     "figure.plot.guide-plot img"),
 ])
 def test_plots_are_legible_at_their_printed_size(make, size_mm, selector):
     figure = make()

@@ -65,7 +65,7 @@ def test_page_numbers_and_contents_page_references(small, tmp_path):
                            check=True).stdout.split("\f")
     reference = re.search(r"Summary \(p\. (\d+)\)", "".join(pages[:3]))
     assert reference, "the contents give no page for the summary"
-    assert "\nSummary\n" in pages[int(reference.group(1)) - 1]
+    assert re.search(r"(^|\n)Summary\n", pages[int(reference.group(1)) - 1])  # its heading, maybe atop the page
 
 
 def test_page_one_is_the_verdict(small):

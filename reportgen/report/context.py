@@ -17,6 +17,7 @@ from reportgen.report.appendix import build_appendix
 from reportgen.report.checks import check_counts, page_one_checks
 from reportgen.report.formatting import (MISSING, fmt, fmt_any, fmt_interval, fmt_p, fmt_plain, fmt_signed,
                                          file_name, human_key, rows_of, without_paths)
+from reportgen.report.guide import guide_uri, reading_guide
 from reportgen.report.labels import (EXTRA_LABELS, METHOD_SETTING_LABELS, PREPROCESSING_LABELS, TRAINING_LABELS,
                                      labelled_rows)
 from reportgen.report.summary import (DIRECTIONS, OUTCOME_WORDS, SEVERITIES, SHORT_LABELS, UNIFORM_CENTRE_MASS,
@@ -495,6 +496,7 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
         sign_off=[(label, str(((document.get("sign_off") or {}).get(key)) or "")) for key, label in SIGN_OFF_LABELS],
         data_has_masks=bool((document.get("data") or {}).get("has_masks")),
         synthetic_notice=SYNTHETIC_NOTICE if (document.get("data") or {}).get("source") == "synthetic" else None,
+        reading_guide=reading_guide(document), guide_uri=guide_uri(document),
         findings=findings, warnings=warnings, severities=list(SEVERITIES.items()),
         sections=_sections({"gates": gates is not None, "changes": comparison is not None,
                             "substrates": bool(rankings or document.get("substrate_scope")), "agreement": spearman is not None,

@@ -26,7 +26,7 @@ def _annotate(axes, values: np.ndarray, texts: list[list[str]], norm, *, divergi
     for (row, column), value in np.ndenumerate(values):
         position = float(norm(value))
         dark = abs(position - 0.5) > 0.3 if diverging else position > 0.6
-        axes.text(column, row, texts[row][column], ha="center", va="center", fontsize=7.5,
+        axes.text(column, row, texts[row][column], ha="center", va="center", fontsize=8.0,
                   color="white" if dark else "#1b1b1b")
 
 

@@ -289,6 +289,9 @@ class ReportContext:
     sign_off: list[tuple[str, str]]
     checks: list[CheckRow]
     check_counts: str
+    #: (term, what it means) for deletion, insertion and the reference maps, and one curve to show it.
+    reading_guide: list[tuple[str, str]]
+    guide_uri: str | None
     findings: list[str]
     warnings: list[WarningView]
     severities: list[tuple[str, str]]
