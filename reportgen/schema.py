@@ -401,6 +401,48 @@ class Provenance(TypedDict):
     reportgen_version: str
 
 
+class Share(TypedDict):
+    """A mean over chosen patches with its bootstrap interval (slides as the unit where known) and patch count."""
+
+    mean: Optional[float]
+    ci95: list[Optional[float]]
+    n: int
+
+
+class EvidenceMethod(TypedDict):
+    """Where one method puts its positive attribution: in the centre and the tumour mask on true positives, and in
+    the periphery on the tumour calls of patches with tumour only outside the centre."""
+
+    centre_tp: Share
+    mask_tp: Optional[Share]
+    periphery_hard_negative_calls: Optional[Share]
+
+
+class EvidenceImages(TypedDict):
+    """Per patch: the tumour probability without the periphery and without the centre region."""
+
+    without_periphery: list[float]
+    without_centre: list[float]
+
+
+class Evidence(TypedDict):
+    """Right for the right reason (:mod:`reportgen.build.evidence`): the region-removal test and its decision."""
+
+    rule: str
+    substrate: str
+    limit: float
+    tumour_calls: int
+    lost_without_periphery: Share
+    kept_without_centre: Share
+    decision: str
+    uniform_centre_share: float
+    uniform_mask_share_tp: Optional[Share]
+    periphery_only_negatives: Optional[int]
+    periphery_only_called_tumour: Optional[int]
+    methods: dict[str, EvidenceMethod]
+    per_image: EvidenceImages
+
+
 class ReportDocument(TypedDict):
     """The whole of ``report.json``."""
 
@@ -422,6 +464,7 @@ class ReportDocument(TypedDict):
     localisation: dict[str, Localisation]
     sanity: Optional[Sanity]
     stability: Optional[Stability]
+    evidence: Optional[Evidence]
     images: list[ImageRecord]
     provenance: Provenance
     sign_off: SignOff
@@ -450,6 +493,8 @@ TOP_LEVEL = {
     "sanity": "the randomisation check (`--sanity-images 0`: `null`)",
     "stability": "stability of the explanations: LIME under a second seed, IG per baseline, Grad-CAM per layer "
                  "(`--stability`; `none`: `null`)",
+    "evidence": "right for the right reason: do the tumour calls survive removing the periphery, and where the "
+                "maps put their attribution",
     "images": "one record per explained patch",
     "provenance": "reproducibility",
     "sign_off": "who signs the report (`[sign_off]` in the configuration; `null` values are blank lines)",

@@ -1,9 +1,9 @@
 """``reportgen build``: the one function that knows the order of steps.
 
 checkpoint -> data -> (training) -> evaluation -> selection -> explanations
--> scores -> sanity -> stability -> document -> report files.  Each step is a call into a module of this
-package with one job (:mod:`~reportgen.build.data`, :mod:`~reportgen.build.model`,
-:mod:`~reportgen.build.explain`, :mod:`~reportgen.build.score`,
+-> scores -> evidence -> sanity -> stability -> document -> report files.  Each step is a call into a module of
+this package with one job (:mod:`~reportgen.build.data`, :mod:`~reportgen.build.model`,
+:mod:`~reportgen.build.explain`, :mod:`~reportgen.build.score`, :mod:`~reportgen.build.evidence`,
 :mod:`~reportgen.build.sanity`, :mod:`~reportgen.build.document`,
 :mod:`~reportgen.build.output`); this function wires them together, times them,
 and writes the result atomically (the previous report stays as it was if
@@ -24,6 +24,7 @@ from reportgen.build.document import BuildRecord, DataFacts, assemble_document
 from reportgen.build.explain import explain_patches
 from reportgen.build.model import load_given_checkpoint, predict_evaluation_split, train_demo_model
 from reportgen.build.output import atomic_output_dir, check_output_dir, write_outputs
+from reportgen.build.evidence import evidence_checks
 from reportgen.build.sanity import sanity_checks, sanity_controls
 from reportgen.build.score import score_maps
 from reportgen.build.stability import stability_checks
@@ -110,6 +111,9 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
         scores = score_maps(model, images, target_tensor, patch_indices, batch.masks, methods, config=config,
                             dataset_mean=dataset_mean, cache=cache, cache_context=cache_context, watch=watch,
                             progress=progress)
+        with watch.stage("evidence"):
+            evidence = evidence_checks(model, images, batch.masks, {name: result.maps for name, result in methods.items()},
+                                       config=config, dataset_mean=dataset_mean)
         sanity = controls = None
         if config.sanity_images > 0:
             with watch.stage("sanity"):
@@ -136,7 +140,7 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             selection_description=selection_description, methods=methods, scores=scores, sanity=sanity,
             sanity_controls=controls,
             dataset_mean=dataset_mean, machine=machine_description(device), versions=package_versions(),
-            timings=watch.seconds, stability=stability,
+            timings=watch.seconds, stability=stability, evidence=evidence,
         )
         document = assemble_document(record, previous=previous, gates=gates)
         figures = FigureInputs(images=batch.images, maps={name: result.display_maps for name, result in methods.items()},

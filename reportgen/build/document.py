@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reportgen import __version__
+from reportgen.build.evidence import EvidenceOutcome, evidence_section
 from reportgen.build.explain import MethodResult
 from reportgen.build.sanity import SanityOutcome
 from reportgen.build.score import Scores
@@ -117,6 +118,8 @@ class BuildRecord:
     dataset_mean : (r, g, b) of the ``mean`` substrate.
     machine, versions, timings : what computed it, and how long each stage took.
     stability : the stability measurements (:mod:`reportgen.build.stability`), or ``None`` when none ran.
+    evidence : where the model's tumour calls and the maps' attribution lie (:mod:`reportgen.build.evidence`),
+        or ``None`` when not measured.
     """
 
     config: BuildConfig
@@ -141,6 +144,7 @@ class BuildRecord:
     versions: dict
     timings: dict[str, float]
     stability: StabilityOutcome | None = None
+    evidence: EvidenceOutcome | None = None
 
 
 def plain(value):
@@ -438,6 +442,8 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
         "stability": stability_section(record.stability, random_curves=record.scores.curves.get("random"),
                                        masks=masks, groups=_groups(record), report_verdicts=verdicts,
                                        alpha=record.config.alpha, seed=seed),
+        "evidence": None if record.evidence is None else evidence_section(
+            record.evidence, strata=list(record.strata), slide_ids=_groups(record), seed=seed),
         "images": _images(record),
         "provenance": _provenance(record),
         "sign_off": {key: record.config.sign_off.get(key) for key in DOCUMENT_TABLES["sign_off"]},

@@ -10,6 +10,7 @@ lists failures first (Evidently and Deepchecks open the same way).
 
 from __future__ import annotations
 
+from reportgen.report.evidence import evidence_check
 from reportgen.report.formatting import fmt_interval
 from reportgen.report.summary import (DIRECTIONS, LOW_ACCURACY, METRIC_LABELS, MODEL_INDEPENDENT, UNIFORM_CENTRE_MASS,
                                       find_verdict, method_title, model_accuracy)
@@ -118,8 +119,9 @@ def page_one_checks(document: dict) -> list[dict]:
     list of ``{"check", "condition", "measured", "outcome": "pass" | "warn" | "fail", "section"}``,
     ``section`` the anchor of the report section with the evidence.
     """
+    evidence = evidence_check(document)
     checks = [*_gates(document), *_faithfulness(document), *_sanity(document), *_localisation(document),
-              *_model(document)]
+              *([evidence] if evidence else []), *_model(document)]
     return sorted(checks, key=lambda check: CHECK_OUTCOMES.index(check["outcome"]))
 
 

@@ -11,6 +11,7 @@ import statistics
 from typing import Any
 
 from reportgen.metrics.verdicts import CLAIM_METRICS
+from reportgen.report.formatting import fmt_interval
 
 LOW_ACCURACY = 0.8
 # Share of a uniform map inside PCam's centre 32x32 region of a 96x96 patch (METRICS.md).
@@ -393,6 +394,9 @@ def collect_warnings(document: dict) -> list[dict[str, str]]:
         if coarse:
             warnings.append(_warning("medium", coarse.replace("{title}", title), name))
     warnings.extend(sanity_warnings(document))
+    periphery = evidence_warning(document)
+    if periphery:
+        warnings.append(_warning("high", periphery))
     for name, record in (document.get("localisation") or {}).items():
         if name not in methods:
             continue
@@ -409,6 +413,21 @@ def collect_warnings(document: dict) -> list[dict[str, str]]:
                                  "on the patch border."))
     rank = list(SEVERITIES)
     return sorted(warnings, key=lambda warning: rank.index(warning["severity"]))
+
+
+def lost_calls(evidence: dict) -> str:
+    """"0.40 [0.20, 0.60] of 10 tumour calls lost": the region-removal test's measurement (``document["evidence"]``)."""
+    return f"{fmt_interval(evidence.get('lost_without_periphery'), 2)} of {evidence.get('tumour_calls')} tumour calls lost"
+
+
+def evidence_warning(document: dict) -> str | None:
+    """The warning when the model's tumour calls rely on the periphery (:mod:`reportgen.build.evidence`), else None."""
+    evidence = document.get("evidence")
+    if not evidence or evidence.get("decision") != "relies_on_periphery":
+        return None
+    return (f"The model's evidence lies where the label says it must not: {lost_calls(evidence)} when everything "
+            f"outside the centre 32x32 is replaced by the {evidence['substrate']} substrate. PCam's label ignores the "
+            "periphery, so these calls are made for a reason the label does not allow.")
 
 
 def _coarse_cam_sentence(document: dict, name: str, record: dict, layer: str) -> str:

@@ -278,6 +278,20 @@ class GateView:
 
 
 @dataclass(frozen=True)
+class EvidenceView:
+    """Right for the right reason: the region-removal test and where each method's attribution lies."""
+
+    rule: str
+    decision: str
+    rows: list[tuple[str, str]]
+    #: (method, centre share on TPs, mask share on TPs, periphery share on hard-negative tumour calls)
+    methods: list[tuple[str, str, str, str]]
+    uniform_centre: str
+    uniform_periphery: str
+    uniform_mask: str
+
+
+@dataclass(frozen=True)
 class ReportContext:
     """All the template reads; every field is a string, a list of them, or a small view."""
 
@@ -315,6 +329,7 @@ class ReportContext:
     iou: MatrixView | None
     localisation: list[tuple[str, str, str, str]]
     sanity: SanityView | None
+    evidence: EvidenceView | None
     stability: StabilityView | None
     colour_bar_uri: str
     patches: list[PatchPanel]

@@ -1,0 +1,146 @@
+"""Right for the right reason: where the model's tumour calls and the methods' attribution lie.
+
+The step runs after the maps are scored: two forward passes per patch (its
+periphery replaced by the deletion substrate, then its centre region) and the
+share of each method's attribution inside the centre, the periphery and the
+tumour mask (:mod:`reportgen.metrics.evidence`).  :func:`evidence_section` turns
+the per-patch values into the report's ``evidence`` record and its one decision:
+the model's tumour calls rely on the periphery when more than
+:data:`PERIPHERY_FLIP_LIMIT` of them disappear once the periphery is removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from reportgen.config import BuildConfig
+from reportgen.inference import predict_proba
+from reportgen.metrics.evidence import (TUMOUR, area_share, attribution_share, centre_region, periphery_only_tumour,
+                                        tumour_probability_without)
+from reportgen.metrics.faithfulness import make_substrate
+from reportgen.metrics.stats import mean_with_interval
+
+#: Share of the model's tumour calls that may disappear once everything outside the centre 32x32 is replaced,
+#: before the calls are said to rely on the periphery. The label ignores the periphery, so an honest model
+#: loses few calls there; the limit allows for the substrate itself moving the model (the Substrates section).
+PERIPHERY_FLIP_LIMIT = 0.2
+#: Fewer tumour calls than this among the explained patches, and the periphery test says "too few".
+MIN_TUMOUR_CALLS = 5
+
+
+@dataclass
+class EvidenceOutcome:
+    """Per-patch values of the right-for-the-right-reason step (N explained patches).
+
+    Attributes
+    ----------
+    substrate : what replaced the removed region (the deletion substrate).
+    tumour_clean, without_periphery, without_centre : (N,) tumour probability of the patch as it is, with
+        everything outside the centre region replaced, and with the centre region replaced.
+    shares : method -> region ("centre", "periphery", "mask") -> (N,) share of the method's positive
+        attribution there; "mask" only with masks.
+    centre_area : share of the patch the centre region covers (a uniform map's centre share).
+    mask_area : (N,) share of the patch the tumour mask covers (a uniform map's mask share), or None.
+    periphery_only : (N,) bool, tumour only outside the centre (:func:`periphery_only_tumour`), or None.
+    """
+
+    substrate: str
+    tumour_clean: np.ndarray
+    without_periphery: np.ndarray
+    without_centre: np.ndarray
+    shares: dict[str, dict[str, np.ndarray]]
+    centre_area: float
+    mask_area: np.ndarray | None
+    periphery_only: np.ndarray | None
+
+
+def evidence_checks(model: torch.nn.Module, images: torch.Tensor, masks: np.ndarray | None, maps: dict[str, np.ndarray], *, config: BuildConfig,
+                    dataset_mean: tuple[float, float, float] | None) -> EvidenceOutcome:
+    """Measure where the evidence lies.
+
+    Parameters
+    ----------
+    model : classifier taking (B, 3, H, W) RGB in [0, 1], returning (B, 2) logits.
+    images : (N, 3, H, W) float in [0, 1], the explained patches.
+    masks : (N, H, W) tumour masks, or None.
+    maps : method name -> (N, H, W) raw attribution maps.
+    config : the build's configuration (deletion substrate, batch size, precision).
+    dataset_mean : the mean substrate's colour.
+    """
+    height, width = images.shape[-2:]
+    centre = centre_region(height, width)
+    substrate = make_substrate(images, config.deletion_substrate, dataset_mean=dataset_mean)
+    kwargs = {"batch_size": config.batch_size, "precision": config.precision}
+    tumour_clean = predict_proba(model, images, **kwargs)[:, TUMOUR].double().numpy()
+    without_periphery = tumour_probability_without(model, images, ~centre, substrate, **kwargs)
+    without_centre = tumour_probability_without(model, images, centre, substrate, **kwargs)
+    has_masks = masks is not None
+    mask_regions = (np.asarray(masks) > 0) if has_masks else None
+    shares = {}
+    for name, method_maps in maps.items():
+        shares[name] = {"centre": attribution_share(method_maps, centre),
+                        "periphery": attribution_share(method_maps, ~centre)}
+        if has_masks:
+            shares[name]["mask"] = attribution_share(method_maps, mask_regions)
+    return EvidenceOutcome(
+        substrate=config.deletion_substrate, tumour_clean=np.asarray(tumour_clean, dtype=np.float64),
+        without_periphery=without_periphery, without_centre=without_centre, shares=shares,
+        centre_area=float(centre.mean()), mask_area=area_share(mask_regions) if has_masks else None,
+        periphery_only=periphery_only_tumour(mask_regions) if has_masks else None)
+
+
+def _share(values: np.ndarray, chosen: np.ndarray, *, groups, seed: int) -> dict:
+    """Mean and slide (or patch) bootstrap interval of ``values[chosen]``, with its patch count ``n``
+    (:func:`reportgen.metrics.stats.mean_with_interval`)."""
+    picked = np.asarray(values, dtype=np.float64)[chosen]
+    record = mean_with_interval(picked, seed=seed, groups=None if groups is None else np.asarray(groups)[chosen])
+    return {"mean": record["mean"], "ci95": record["ci95"], "n": int(np.isfinite(picked).sum())}
+
+
+def evidence_section(outcome: EvidenceOutcome, *, strata: list[str], slide_ids: list | None, seed: int) -> dict:
+    """The report's ``evidence`` record (schema: :class:`reportgen.schema.Evidence`)."""
+    strata = np.asarray(strata)
+    calls = outcome.tumour_clean >= 0.5
+    lost_without_periphery = (calls & (outcome.without_periphery < 0.5)).astype(np.float64)
+    kept_without_centre = (calls & (outcome.without_centre >= 0.5)).astype(np.float64)
+    n_calls = int(calls.sum())
+    periphery = _share(lost_without_periphery, calls, groups=slide_ids, seed=seed)
+    if n_calls < MIN_TUMOUR_CALLS:
+        decision = "too_few"
+    else:
+        decision = "relies_on_periphery" if periphery["mean"] > PERIPHERY_FLIP_LIMIT else "centre"
+    true_positives = strata == "TP"
+    methods = {}
+    for name, shares in outcome.shares.items():
+        record = {"centre_tp": _share(shares["centre"], true_positives, groups=slide_ids, seed=seed)}
+        record["mask_tp"] = (_share(shares["mask"], true_positives, groups=slide_ids, seed=seed)
+                             if "mask" in shares else None)
+        hard = outcome.periphery_only
+        record["periphery_hard_negative_calls"] = (
+            _share(shares["periphery"], hard & calls, groups=slide_ids, seed=seed) if hard is not None else None)
+        methods[name] = record
+    hard = outcome.periphery_only
+    return {
+        "rule": (f"A tumour call is the model's prediction 'tumour' (probability at least 0.5). The label is "
+                 f"decided by the centre 32x32 region only, so the calls should survive replacing everything "
+                 f"outside it with the {outcome.substrate} substrate: when more than "
+                 f"{PERIPHERY_FLIP_LIMIT:g} of the calls disappear (with at least {MIN_TUMOUR_CALLS} calls), the "
+                 "model relies on the periphery, where the label says the evidence must not be."),
+        "substrate": outcome.substrate,
+        "limit": PERIPHERY_FLIP_LIMIT,
+        "tumour_calls": n_calls,
+        "lost_without_periphery": periphery,
+        "kept_without_centre": _share(kept_without_centre, calls, groups=slide_ids, seed=seed),
+        "decision": decision,
+        "uniform_centre_share": outcome.centre_area,
+        "uniform_mask_share_tp": (_share(outcome.mask_area, true_positives, groups=slide_ids, seed=seed)
+                                  if outcome.mask_area is not None else None),
+        "periphery_only_negatives": None if hard is None else int((hard & np.isin(strata, ["TN", "FP"])).sum()),
+        "periphery_only_called_tumour": None if hard is None else int((hard & calls).sum()),
+        "methods": methods,
+        "per_image": {"without_periphery": [float(v) for v in outcome.without_periphery],
+                      "without_centre": [float(v) for v in outcome.without_centre]},
+    }

@@ -1,0 +1,82 @@
+"""Right for the right reason: does the model's evidence lie where PCam's label is decided?
+
+PCam's label is tumour in the centre 32x32 region of a 96x96 patch; tumour
+elsewhere does not count (Veeling et al., MICCAI 2018).  A model that calls a
+patch tumour because of its periphery is right, where it is right, for a reason
+the label does not allow.  Two measurements, each a plain function:
+
+- **Region removal** (model level, no explanation involved): the tumour
+  probability after everything outside the centre region is replaced by a
+  substrate, and after the centre region alone is.  A tumour call that
+  disappears when the periphery is removed was made by the periphery.
+- **Attribution shares** (per method): the share of a map's positive
+  attribution inside a region (the tumour mask, the centre, the periphery),
+  against the share a uniform map puts there (the region's area share).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from reportgen.inference import predict_proba
+from reportgen.metrics.localisation import centre_slices
+
+#: The class index of tumour in PCam.
+TUMOUR = 1
+
+
+def centre_region(height: int, width: int) -> np.ndarray:
+    """(H, W) bool, True on the centre 32x32 of a 96 px patch (the label region; :func:`centre_slices`)."""
+    region = np.zeros((height, width), dtype=bool)
+    rows, cols = centre_slices(height, width)
+    region[rows, cols] = True
+    return region
+
+
+def replace_region(images: torch.Tensor, region: np.ndarray, substrate: torch.Tensor) -> torch.Tensor:
+    """``images`` (N, 3, H, W) with the pixels of ``region`` (H, W) bool taken from ``substrate`` (N, 3, H, W)."""
+    inside = torch.as_tensor(region, device=images.device)[None, None]
+    return torch.where(inside, substrate, images)
+
+
+def tumour_probability_without(model: torch.nn.Module, images: torch.Tensor, region: np.ndarray,
+                               substrate: torch.Tensor, *, batch_size: int = 256,
+                               precision: str = "fp32") -> np.ndarray:
+    """(N,) float64 tumour probability once ``region`` of each image is replaced by the substrate."""
+    changed = replace_region(images, region, substrate)
+    return predict_proba(model, changed, batch_size=batch_size, precision=precision)[:, TUMOUR].double().numpy()
+
+
+def attribution_share(maps: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    """(N,) share of each map's positive attribution inside its region; nan for a map with none.
+
+    Parameters
+    ----------
+    maps : (N, H, W) attribution; negative values count as zero.
+    regions : (N, H, W) or (H, W) bool.
+    """
+    positive = np.clip(np.asarray(maps, dtype=np.float64), 0.0, None)
+    regions = np.broadcast_to(np.asarray(regions, dtype=bool), positive.shape)
+    total = positive.sum(axis=(1, 2))
+    inside = np.where(regions, positive, 0.0).sum(axis=(1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, inside / np.where(total > 0, total, 1.0), np.nan)
+
+
+def area_share(regions: np.ndarray) -> np.ndarray:
+    """(N,) the share of the patch a region covers: what a uniform map puts inside it."""
+    regions = np.asarray(regions, dtype=bool)
+    return regions.reshape(len(regions), -1).mean(axis=1)
+
+
+def periphery_only_tumour(masks: np.ndarray) -> np.ndarray:
+    """(N,) bool: the patch's tumour mask has tumour outside the centre region and none inside it.
+
+    These are the patches whose ground truth says "normal" although they carry
+    tumour (the synthetic set's hard negatives): a model that calls them tumour
+    reads the periphery.
+    """
+    masks = np.asarray(masks) > 0
+    centre = centre_region(*masks.shape[1:])
+    return ~masks[:, centre].any(axis=1) & masks[:, ~centre].any(axis=1)

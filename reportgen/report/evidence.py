@@ -1,0 +1,51 @@
+"""The "Right for the right reason" section, its page-one check and its warning, from ``document["evidence"]``."""
+
+from __future__ import annotations
+
+from reportgen.report.formatting import MISSING, fmt, fmt_interval
+from reportgen.report.summary import lost_calls, method_title
+from reportgen.report.views import EvidenceView
+
+_OUTCOMES = {"centre": "pass", "relies_on_periphery": "fail", "too_few": "warn"}
+
+
+def evidence_check(document: dict) -> dict | None:
+    """Page one's row for the region-removal test, or None when it did not run."""
+    evidence = document.get("evidence")
+    if not evidence:
+        return None
+    condition = (f"at most {evidence['limit']:g} of the tumour calls disappear when everything outside the centre "
+                 f"32x32 is replaced ({evidence['substrate']} substrate; at least 5 calls)")
+    return {"check": "Model: tumour calls decided by the centre 32x32", "condition": condition,
+            "measured": lost_calls(evidence), "outcome": _OUTCOMES.get(evidence.get("decision"), "warn"),
+            "section": "evidence"}
+
+
+def evidence_view(document: dict) -> EvidenceView | None:
+    """The section's tables, or None when the test did not run."""
+    evidence = document.get("evidence")
+    if not evidence:
+        return None
+    kept = evidence.get("kept_without_centre") or {}
+    rows = [("Tumour calls among the explained patches", str(evidence.get("tumour_calls"))),
+            ("Lost when the periphery is replaced", fmt_interval(evidence.get("lost_without_periphery"), 2)),
+            ("Kept when the centre 32x32 is replaced", fmt_interval(kept, 2))]
+    if evidence.get("periphery_only_negatives") is not None:
+        rows.append(("Normal patches with tumour only outside the centre",
+                     f"{evidence['periphery_only_negatives']}, of which the model calls "
+                     f"{evidence.get('periphery_only_called_tumour')} tumour"))
+    uniform_mask = evidence.get("uniform_mask_share_tp")
+    methods = []
+    for name, record in (evidence.get("methods") or {}).items():
+        methods.append((method_title(document, name), fmt_interval(record.get("centre_tp"), 3),
+                        fmt_interval(record.get("mask_tp"), 3) if record.get("mask_tp") else MISSING,
+                        fmt_interval(record.get("periphery_hard_negative_calls"), 3)
+                        if (record.get("periphery_hard_negative_calls") or {}).get("n") else MISSING))
+    uniform_centre = evidence.get("uniform_centre_share")
+    return EvidenceView(
+        rule=str(evidence.get("rule", "")), decision={"centre": "passed", "relies_on_periphery": "failed",
+                                                        "too_few": "too few tumour calls to decide"}.get(
+            evidence.get("decision"), str(evidence.get("decision"))),
+        rows=rows, methods=methods, uniform_centre=fmt(uniform_centre),
+        uniform_periphery=fmt(None if uniform_centre is None else 1.0 - uniform_centre),
+        uniform_mask=fmt((uniform_mask or {}).get("mean")))
