@@ -139,7 +139,7 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             timings=watch.seconds, stability=stability, images=batch.images, masks=batch.masks,
         )
         document = assemble_document(record, previous=previous, gates=gates)
-        figures = FigureInputs(images=batch.images, maps={name: result.display_maps for name, result in methods.items()},
+        figures = FigureInputs(images=batch.images, maps={name: result.maps for name, result in methods.items()},
                                masks=batch.masks)
         with watch.stage("render"):
             render_report(document, figures, staging, pdf=config.pdf)

@@ -225,7 +225,7 @@ def make_images(n_images: int = 3) -> np.ndarray:
 
 
 def make_figures(n_images: int = 3, *, methods=tuple(METHODS), with_masks: bool = True) -> FigureInputs:
-    """The record's patches and display maps."""
+    """The record's patches and raw maps."""
     maps = make_maps(n_images)
-    return FigureInputs(images=make_images(n_images), maps={name: _display(maps[name]) for name in methods},
+    return FigureInputs(images=make_images(n_images), maps={name: maps[name] for name in methods},
                         masks=_masks(n_images) if with_masks else None)
