@@ -102,6 +102,17 @@ def test_every_error_gets_a_reading_and_a_correct_call_on_the_mask_confirms_it()
         in note
 
 
+def test_the_verbs_agree_with_how_many_maps_they_name():
+    mask = _centre_mask()
+    level = np.ones((96, 96))
+    note = patch_note({"ig": mask.astype(float), "cam": level, "lime": level}, titles=TITLES, signed=set(),
+                      stratum="TP", target=1, mask=mask)
+    assert "; Grad-CAM and LIME do not single it out." in note
+    note = patch_note({"ig": mask.astype(float), "cam": level}, titles=TITLES, signed=set(), stratum="TP",
+                      target=1, mask=mask)
+    assert "; Grad-CAM does not single it out." in note
+
+
 def test_a_signed_map_without_positive_weight_is_called_so():
     note = patch_note({"lime": -np.ones((96, 96))}, titles=TITLES, signed={"lime"}, stratum="TN", target=0)
     assert "LIME: no evidence for normal, every weight is negative." in note

@@ -186,7 +186,8 @@ def _map_sentence(title: str, facts: MapFacts, *, evidence: str, centre_area: fl
     words = []
     mask = _on_mask(facts)
     if mask is not None:
-        words.append({"on": "on the tumour", "off": "beside the tumour", "level": "not on the tumour in particular"}[mask])
+        words.append({"on": "on the tumour", "off": "beside the tumour",
+                      "level": "not on the tumour in particular"}[mask])
     if facts.centre >= ON_REGION * centre_area:
         words.append("in the centre square")
     elif facts.centre < centre_area:
@@ -212,6 +213,10 @@ def _join(words: list[str]) -> str:
 
 def _titles(names: list[str], titles: dict[str, str]) -> str:
     return _join([titles.get(name, name) for name in names])
+
+
+def _verb(names: list[str], singular: str, plural: str) -> str:
+    return singular if len(names) == 1 else plural
 
 
 def _case_sentence(stratum: str, mask_facts: tuple[float, float] | None, target_word: str) -> str:
@@ -265,9 +270,8 @@ def _reading(stratum: str, facts: dict[str, MapFacts], titles: dict[str, str], *
             parts.append(f"{_titles(on, titles)} find the tumour evidence on the mask, but too little of it "
                          "to decide tumour")
         if target == 0 and against:
-            verb = "weighs" if len(against) == 1 else "weigh"
-            parts.append(f"{_titles(against, titles)} {verb} the tumour against normal, not enough to change "
-                         "the decision")
+            parts.append(f"{_titles(against, titles)} {_verb(against, 'weighs', 'weigh')} the tumour against "
+                         "normal, not enough to change the decision")
         if not parts:
             parts.append("no map singles out the tumour: they do not show what the model used")
     elif stratum == "FP":
@@ -288,10 +292,10 @@ def _reading(stratum: str, facts: dict[str, MapFacts], titles: dict[str, str], *
         if on and not off:
             level = [name for name, f in facts.items() if _on_mask(f) == "level"]
             return (f"The maps agree with the label's reason: {_titles(on, titles)} put the {evidence} on the mask"
-                    + (f"; {_titles(level, titles)} does not single it out." if level else "."))
+                    + (f"; {_titles(level, titles)} {_verb(level, 'does', 'do')} not single it out." if level else "."))
         if off:
             return (f"Right answer, unclear reason: {_titles(off, titles)} put the {evidence} off the mask"
-                    + (f", while {_titles(on, titles)} follow it." if on else "."))
+                    + (f", while {_titles(on, titles)} {_verb(on, 'follows', 'follow')} it." if on else "."))
     elif stratum == "TN" and on and not centre_tumour:
         return (f"{_titles(on, titles)} put the {evidence} on the tumour-like tissue outside the centre square, "
                 "which argues for a tumour call.")
