@@ -20,8 +20,8 @@ from reportgen.report.summary import (DIRECTIONS, OUTCOME_WORDS, SHORT_LABELS, U
                                       coarse_superpixels, find_verdict, headline_mean, method_title, model_accuracy,
                                       sanity_outcome, untrusted_controls)
 from reportgen.report.views import (CheckRow, ComparisonView, ConfusionView, DataView, FaithfulnessRow, GalleryView,
-                                    GateView, MatrixView, MethodChangeRow, MethodSettingsView, ModelCard, Overlay, PatchPanel, ProvenanceView,
-                                    ReportContext, SanityRow, SanityView, VerdictRow)
+                                    GateView, MatrixView, MethodChangeRow, MethodSettingsView, ModelCard, Overlay,
+                                    PatchPanel, ProvenanceView, ReportContext, SanityRow, SanityView, VerdictRow)
 from reportgen.report.stability import stability_view
 
 SMALL_SAMPLE = 50
@@ -267,7 +267,8 @@ def _gallery_order(images: list[dict]) -> list[int]:
 
 
 #: Each stratum's group heading in the gallery.
-STRATUM_GROUPS = {"FN": "False negatives: tumour the model missed", "FP": "False positives: tumour called where none is",
+STRATUM_GROUPS = {"FN": "False negatives: tumour the model missed",
+                  "FP": "False positives: tumour called where none is",
                   "TP": "True positives: tumour found", "TN": "True negatives: normal called normal"}
 
 
@@ -571,7 +572,8 @@ def build_context(document: dict, patch_uris: list[dict[str, str]],
         uncertainty=_uncertainty(document), substrate_drift=_substrate_drift(document),
         substrate_rule=str((document.get("substrate_scope") or {}).get("rule", "")),
         substrate_rankings=rankings, spearman=spearman, iou=iou, localisation=_localisation(document),
-        sanity=sanity, stability=stability, gallery=_gallery(document, figs.colour_bar_uri(), figs.colour_bar_uri(colour_map=figs.SIGNED_COLOUR_MAP)),
+        sanity=sanity, stability=stability,
+        gallery=_gallery(document, figs.colour_bar_uri(), figs.colour_bar_uri(colour_map=figs.SIGNED_COLOUR_MAP)),
         patches=_patches(document, patch_uris, scales),
         map_limits=_map_limits(document),
         limitations=_limitations(document), comparison=comparison,

@@ -194,7 +194,8 @@ def overlay(image: np.ndarray, values: np.ndarray, *, alpha: float = OVERLAY_ALP
     -------
     (H, W, 3) uint8, with the centre region's square (:func:`centre_square`) drawn over it.
     """
-    blended = (1.0 - alpha) * image.astype(np.float32) + alpha * colourise(values, colour_map=colour_map).astype(np.float32)
+    colours = colourise(values, colour_map=colour_map).astype(np.float32)
+    blended = (1.0 - alpha) * image.astype(np.float32) + alpha * colours
     out = np.round(blended).astype(np.uint8)
     if mask is not None:
         out[mask_outline(mask)] = 255
