@@ -63,6 +63,7 @@ class MethodSection(ScoredMap):
     backward_passes: int
     cached_patches: int
     warnings: list[str]
+    signed: bool
     extras: dict[str, Interval]
 
 

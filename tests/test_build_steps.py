@@ -101,7 +101,7 @@ def test_curves_are_cached_per_patch_and_score_maps_fills_every_section(tmp_path
     assert set(scores.curves) == {"grad_cam", "random", "centre_prior", "sobel"}
     assert scores.curves["grad_cam"].deletion.shape == (3, 7)
     assert scores.localisation["grad_cam"]["mass_in_mask"].shape == (3,)
-    assert len(scores.notes) == 3 and scores.substrate_aucs == {}
+    assert len(scores.agreement["methods"]) == 1 and scores.substrate_aucs == {}
     scorer = CurveScorer(model, images, targets, [1, 2, 3], config=config, dataset_mean=(0.5,) * 3, cache=cache,
                          cache_context=CONTEXT, progress=False)
     curves = scorer.curves("grad_cam", methods["grad_cam"].maps, mode="deletion", substrate="mean",

@@ -1,4 +1,4 @@
-"""Agreement between maps and the generated note, on hand-made maps."""
+"""Agreement between maps, on hand-made maps."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import pytest
 from reportgen.errors import ConfigError
 from reportgen.metrics.agreement import (
     agreement_matrix,
-    agreement_note,
-    mass_location,
     pool_maps,
     spearman_pooled,
     top_fraction_iou,
@@ -22,13 +20,6 @@ from reportgen.metrics.agreement import (
 def _gradient_map(side=96):
     rows, cols = np.mgrid[0:side, 0:side]
     return (rows * side + cols).astype(float)
-
-
-def _border_map(side=96):
-    heavy = np.zeros((side, side))
-    heavy[:6, :] = 1.0
-    heavy[-6:, :] = 1.0
-    return heavy
 
 
 def _centre_blob(side=96, offset=0.0):
@@ -120,31 +111,6 @@ def test_nan_ranks_last():
     membership = top_fraction_membership(with_nan)
     np.testing.assert_array_equal(np.flatnonzero(membership[0]), np.arange(90, 100))
     assert top_fraction_iou(values, with_nan)[0] == 1.0
-
-
-def test_mass_location():
-    uniform = mass_location(np.ones((96, 96)))
-    assert uniform["centre"] == pytest.approx(1024 / 9216)
-    assert uniform["border"] == pytest.approx(1 - 72**2 / 96**2)
-    assert uniform["dominant"] == "spread"
-    assert mass_location(_centre_blob())["dominant"] == "centre"
-    bottom = np.zeros((96, 96))
-    bottom[80:, 30:60] = 1.0
-    assert mass_location(bottom)["dominant"] == "bottom"
-    assert mass_location(_border_map())["border"] == pytest.approx(1.0)
-    assert mass_location(-np.ones((96, 96)))["dominant"] == "none"
-
-
-def test_note_reports_agreement_disagreement_and_border_warning():
-    maps = {"ig": _centre_blob(), "cam": _centre_blob(offset=2.0), "lime": _border_map()}
-    titles = {"ig": "Integrated Gradients", "cam": "Grad-CAM", "lime": "LIME"}
-    note = agreement_note(maps, titles)
-    assert "Integrated Gradients and Grad-CAM agree" in note
-    assert "both concentrated on the centre" in note
-    assert "Integrated Gradients and LIME disagree" in note
-    assert "LIME attribution concentrated on the patch border" in note
-    assert "Grad-CAM attribution concentrated" not in note
-    assert agreement_note(maps, titles) == note
 
 
 def test_agreement_matrix_is_symmetric_and_plain():

@@ -71,8 +71,10 @@ def test_user_controlled_values_are_escaped():
     document["provenance"]["config"]["output"] = attack
     document["data"]["data_dir"] = attack
     document["images"][0]["note"] = attack
+    document["images"][1]["slide_id"] = attack
     html = render_html(document, make_figures(3))
-    assert "<script" not in html.lower()
+    # The one script is the report's own gallery filter.
+    assert html.lower().count("<script") == 1 and "<script>\n// Gallery filters" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert html.count("&lt;script&gt;") >= 5
 
@@ -83,7 +85,8 @@ def test_the_stylesheet_is_inlined_verbatim(html):
 
 
 def test_report_is_self_contained(html):
-    assert "<link" not in html and "@import" not in html and "<script" not in html
+    assert "<link" not in html and "@import" not in html
+    assert re.findall(r"<script\b[^>]*>", html) == ["<script>"]  # the gallery filter, inline
     for attribute in re.findall(r'(?:src|href)="([^"]*)"', html):
         assert attribute.startswith(("data:", "#")), attribute
     assert not re.search(r"url\((?!['\"]?data:)", html)
@@ -93,9 +96,9 @@ def test_report_is_self_contained(html):
 def test_every_image_has_alt_text_and_decodes(html):
     images = re.findall(r"<img\b[^>]*>", html)
     n_patches, n_methods = 3, 3
-    # per patch the original and one overlay per method, plus two curve plots, reliability, confusion matrix,
-    # the two agreement heatmaps, the reading guide's curve and the colour bar
-    assert len(images) == n_patches * (1 + n_methods) + 8
+    # per patch the original, one overlay and one colour scale per method; two curve plots, reliability, the
+    # confusion matrix, the two agreement heatmaps, the reading guide's curve and the legend's two colour bars
+    assert len(images) == n_patches * (1 + 2 * n_methods) + 9
     kinds = []
     for tag in images:
         alt = re.search(r'alt="([^"]+)"', tag)
@@ -110,8 +113,8 @@ def test_every_image_has_alt_text_and_decodes(html):
             root = ElementTree.fromstring(base64.b64decode(payload))
             assert root.tag == f"{SVG}svg" and _points(root.get("width")) > 0 and _points(root.get("height")) > 0
             assert root.findall(f".//{SVG}path") and root.findall(f".//{SVG}text")
-    # the seven plots are vector graphics; the patches and the colour bar are pixels
-    assert kinds.count("svg+xml") == 7 and kinds.count("png") == n_patches * (1 + n_methods) + 1
+    # the seven plots are vector graphics; the patches and the colour bars are pixels
+    assert kinds.count("svg+xml") == 7 and kinds.count("png") == n_patches * (1 + 2 * n_methods) + 2
 
 
 def _points(length: str) -> float:
@@ -299,7 +302,7 @@ def test_each_patch_states_its_superpixels_and_distinct_perturbations(html):
         superpixels = extras["n_superpixels"]["per_image"][index]
         distinct = extras["distinct_perturbations"]["per_image"][index]
         facts = f"LIME superpixels: {superpixels:g} &middot; LIME distinct perturbations: {distinct:g}"
-        section = html.split(f"<h3>Patch <code>{image['patch_id']}</code></h3>", 1)[1].split("<h3>", 1)[0]
+        section = html.split(f"<h4>Patch <code>{image['patch_id']}</code></h4>", 1)[1].split("<h4>", 1)[0]
         assert facts in section, image["patch_id"]
 
 

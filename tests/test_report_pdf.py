@@ -79,11 +79,12 @@ def test_page_one_is_the_verdict(small):
 
 def test_every_patch_image_reaches_the_pdf(small):
     # Images are served from memory by reference (hoist_data_uris); one that failed to load would be
-    # dropped with only a warning, so count them: 3 patches x (original + 3 maps) + the colour bar.
+    # dropped with only a warning, so count them: 3 patches x (original + 3 maps), a colour scale under each
+    # map and the legend's two colour bars.
     listing = subprocess.run([require("pdfimages"), "-list", str(small.pdf_path)], capture_output=True, text=True,
                              check=True).stdout.splitlines()[2:]
     sizes = sorted((int(line.split()[3]), int(line.split()[4])) for line in listing)
-    assert sizes == [(96, 96)] * 12 + [(128, 10)]
+    assert sizes == [(96, 96)] * 12 + [(128, 10)] * (3 * 3 + 2)
     assert small.refused_urls == ()
 
 

@@ -140,10 +140,10 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             selection_description=selection_description, methods=methods, scores=scores, sanity=sanity,
             sanity_controls=controls,
             dataset_mean=dataset_mean, machine=machine_description(device), versions=package_versions(),
-            timings=watch.seconds, stability=stability, evidence=evidence,
+            timings=watch.seconds, stability=stability, evidence=evidence, images=batch.images, masks=batch.masks,
         )
         document = assemble_document(record, previous=previous, gates=gates)
-        figures = FigureInputs(images=batch.images, maps={name: result.display_maps for name, result in methods.items()},
+        figures = FigureInputs(images=batch.images, maps={name: result.maps for name, result in methods.items()},
                                masks=batch.masks)
         with watch.stage("render"):
             render_report(document, figures, staging, pdf=config.pdf)

@@ -35,6 +35,7 @@ from reportgen.metrics.verdicts import (CLAIM_METRICS, MIN_SCORE_CHANGE, decide_
 from reportgen.report.checks import page_one
 from reportgen.report.compare import compare_reports
 from reportgen.report.gates import Gate, evaluate_gates
+from reportgen.report.notes import patch_note
 from reportgen.report.summary import summarise_findings
 from reportgen.schema import SCHEMA_VERSION, ReportDocument
 
@@ -120,6 +121,8 @@ class BuildRecord:
     stability : the stability measurements (:mod:`reportgen.build.stability`), or ``None`` when none ran.
     evidence : where the model's tumour calls and the maps' attribution lie (:mod:`reportgen.build.evidence`),
         or ``None`` when not measured.
+    images : (N, H, W, 3) uint8 explained patches, or ``None``; masks : (N, H, W) uint8 tumour masks, or ``None``.
+        The patch notes read both (:mod:`reportgen.report.notes`).
     """
 
     config: BuildConfig
@@ -145,6 +148,8 @@ class BuildRecord:
     timings: dict[str, float]
     stability: StabilityOutcome | None = None
     evidence: EvidenceOutcome | None = None
+    images: np.ndarray | None = None
+    masks: np.ndarray | None = None
 
 
 def plain(value):
@@ -235,7 +240,7 @@ def _method_sections(record: BuildRecord, masks: dict[str, np.ndarray]) -> dict:
         entry.update(
             reference=result.reference, settings=result.settings, seconds=result.seconds,
             forward_passes=result.forward_passes, backward_passes=result.backward_passes,
-            cached_patches=result.cached, warnings=list(result.warnings),
+            cached_patches=result.cached, warnings=list(result.warnings), signed=result.signed,
             extras={key: mean_with_interval(values, seed=seed, groups=_groups(record))
                     for key, values in result.extras.items()},
         )
@@ -296,6 +301,16 @@ def _sanity(record: BuildRecord) -> dict | None:
             "controls": controls, "trustworthy": trustworthy}
 
 
+def _note(record: BuildRecord, i: int) -> str:
+    methods = record.methods
+    return patch_note({name: result.maps[i] for name, result in methods.items()},
+                      titles={name: result.title for name, result in methods.items()},
+                      signed={name for name, result in methods.items() if result.signed},
+                      stratum=record.strata[i], target=int(record.targets[i]),
+                      mask=None if record.masks is None else record.masks[i],
+                      image=None if record.images is None else record.images[i])
+
+
 def _images(record: BuildRecord) -> list[dict]:
     names = [*record.methods, *record.scores.reference_names]
     curves, localisation = record.scores.curves, record.scores.localisation
@@ -317,7 +332,7 @@ def _images(record: BuildRecord) -> list[dict]:
                                   "srg": plain_float(curves[name].srg[i]),
                                   "centre_mass": plain_float(localisation[name]["centre_mass"][i])}
                            for name in names},
-            "note": record.scores.notes[i],
+            "note": _note(record, i),
         })
     return images
 

@@ -33,6 +33,7 @@ class MethodResult:
     Attributes
     ----------
     name, title, reference : registry name, display title and the method's paper.
+    signed : whether the raw maps carry a sign (:attr:`~reportgen.explain.base.ExplainerInfo.signed`).
     maps : (N, H, W) float32 raw maps (metrics rank these).
     display_maps : (N, H, W) float32 in [0, 1] for the panels.
     settings : the method's settings (seed is the per-patch rule, see :func:`reportgen.runtime.derive_seed`).
@@ -54,6 +55,7 @@ class MethodResult:
     cached: int = 0
     warnings: list[str] = field(default_factory=list)
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    signed: bool = False
 
 
 def patch_explainer(name: str, model: torch.nn.Module, patch_index: int, config: BuildConfig, *,
@@ -110,7 +112,7 @@ def explain_patches(model: torch.nn.Module, images: torch.Tensor, targets: torch
         info = get_explainer(name)
         settings = info.factory.resolve_settings(config.settings_for(name))
         result = MethodResult(name=name, title=info.title, reference=info.reference, maps=None, display_maps=None,
-                              settings={})
+                              settings={}, signed=info.signed)
         entries = []
         for position, patch_index in enumerate(tqdm(patch_indices, desc=f"explain {name}", disable=not progress,
                                                     unit="patch")):

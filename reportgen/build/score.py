@@ -18,7 +18,7 @@ import torch
 from reportgen.build.explain import MethodResult
 from reportgen.cache import ArrayCache
 from reportgen.config import SUBSTRATES, BuildConfig
-from reportgen.metrics.agreement import agreement_matrix, agreement_note
+from reportgen.metrics.agreement import agreement_matrix
 from reportgen.metrics.faithfulness import (MODES, curve_auc, deletion_insertion_curves, least_relevant_first,
                                             make_substrate, symmetric_relevance_gain, target_probabilities)
 from reportgen.metrics.localisation import centre_mass, mass_in_mask, pointing_game
@@ -72,7 +72,6 @@ class Scores:
     reference_names : the reference maps' names, in report order.
     substrate_aucs : substrate -> mode -> name -> (N,) AUCs; empty unless ``compare_substrates``.
     agreement : :func:`reportgen.metrics.agreement.agreement_matrix` of the methods.
-    notes : one generated agreement note per patch.
     localisation : name -> metric -> (N,) float64, ``None`` for the mask metrics without masks.
     curve_forward_passes : image-passes the curves spent in this run.
     substrate_drift : substrate -> (drift (N, F), top-1 changed (N, F)) when a random share of the pixels
@@ -83,7 +82,6 @@ class Scores:
     reference_names: list[str]
     substrate_aucs: dict[str, dict[str, dict[str, np.ndarray]]]
     agreement: dict
-    notes: list[str]
     localisation: dict[str, dict[str, np.ndarray | None]]
     curve_forward_passes: int
     substrate_drift: dict[str, tuple[np.ndarray, np.ndarray]]
@@ -227,12 +225,9 @@ def score_maps(model, images, targets, patch_indices, masks, methods: dict[str, 
                                             batch_size=config.batch_size, precision=config.precision)
                  for substrate in SUBSTRATES}
     with watch.stage("agreement"):
-        method_maps = {name: result.maps for name, result in methods.items()}
-        titles = {name: result.title for name, result in methods.items()}
-        agreement = agreement_matrix(method_maps)
-        notes = [agreement_note({name: m[i] for name, m in method_maps.items()}, titles) for i in range(len(images))]
+        agreement = agreement_matrix({name: result.maps for name, result in methods.items()})
     with watch.stage("localisation"):
         localisation = localisation_scores(maps, masks, seed=config.seed)
     return Scores(curves=curves, reference_names=list(references), substrate_aucs=substrate_aucs,
-                  agreement=agreement, notes=notes, localisation=localisation,
+                  agreement=agreement, localisation=localisation,
                   curve_forward_passes=scorer.forward_passes, substrate_drift=drift)

@@ -3,7 +3,7 @@
 - :mod:`~reportgen.metrics.faithfulness`: Deletion/Insertion curves and AUC (RISE).
 - :mod:`~reportgen.metrics.references`: random, centre-prior and Sobel reference maps.
 - :mod:`~reportgen.metrics.stats`: bootstrap intervals, paired Wilcoxon tests, Holm correction.
-- :mod:`~reportgen.metrics.agreement`: agreement between methods and the generated note.
+- :mod:`~reportgen.metrics.agreement`: agreement between methods.
 - :mod:`~reportgen.metrics.localisation`: centre mass, pointing game, mass in mask.
 - :mod:`~reportgen.metrics.sanity`: cascading model-parameter randomisation.
 """

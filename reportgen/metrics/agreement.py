@@ -1,4 +1,4 @@
-"""Agreement between explanation methods, and a generated note that reads it out.
+"""Agreement between explanation methods.
 
 Maps differ in resolution (Grad-CAM on layer4 is 3x3 at 96 px, LIME is
 superpixels, Integrated Gradients is per pixel), so rank correlation is taken
@@ -11,8 +11,8 @@ on a common grid of average-pooled cells (METRICS.md):
   the cut share the places left (:func:`top_fraction_iou`), so no seed
   decides the set.
 
-:func:`agreement_note` turns these numbers, and where each map's mass lies,
-into deterministic plain-English text for the report.
+The words the report uses for these numbers (agree, partly agree, disagree) have
+their thresholds here, so every section reads a correlation the same way.
 """
 
 from __future__ import annotations
@@ -23,19 +23,12 @@ import numpy as np
 from scipy.stats import rankdata
 
 from reportgen.errors import ConfigError, DataError
-from reportgen.metrics.localisation import centre_slices
 from reportgen.metrics.stats import plain_float
 
-#: Spearman at or above this counts as agreement in the note.
+#: Spearman at or above this counts as agreement.
 AGREE_SPEARMAN = 0.5
-#: Spearman below this counts as disagreement; in between the note says "partly agree".
+#: Spearman below this counts as disagreement; in between the report says "partly agree".
 DISAGREE_SPEARMAN = 0.2
-#: Border-band share of positive mass above which the note warns (uniform: 0.44 at 96 px).
-BORDER_WARNING_SHARE = 0.6
-#: A region is "dominant" when its mass density is at least this multiple of a uniform map's.
-DOMINANT_DENSITY = 1.5
-
-REGIONS = ("centre", "top", "bottom", "left", "right")
 
 
 def _as_maps(maps) -> np.ndarray:
@@ -162,144 +155,6 @@ def top_fraction_iou(a, b, fraction: float = 0.10) -> np.ndarray:
     overlap = np.minimum(member_a, member_b).sum(axis=(1, 2))
     union = np.maximum(member_a, member_b).sum(axis=(1, 2))
     return overlap / union
-
-
-def border_width(h: int, w: int) -> int:
-    """Width of the border band: one eighth of the shorter side (12 px for 96 px)."""
-    return max(1, round(min(h, w) / 8))
-
-
-def _region_labels(h: int, w: int) -> np.ndarray:
-    """(H, W) index into :data:`REGIONS`: the centre third, else the side the pixel is nearest."""
-    rows = (np.arange(h) + 0.5) / h - 0.5
-    cols = (np.arange(w) + 0.5) / w - 0.5
-    dy, dx = np.meshgrid(rows, cols, indexing="ij")
-    vertical = np.abs(dy) >= np.abs(dx)
-    labels = np.where(vertical, np.where(dy < 0, 1, 2), np.where(dx < 0, 3, 4))
-    centre_rows, centre_cols = centre_slices(h, w)
-    labels[centre_rows, centre_cols] = 0
-    return labels
-
-
-def mass_location(attribution_map) -> dict:
-    """Where a map's positive mass lies.
-
-    Parameters
-    ----------
-    attribution_map : (H, W) attribution; negative values count as zero.
-
-    Returns
-    -------
-    dict with
-        ``centre``: share of positive mass in the centre third (centre 32x32 of 96);
-        ``border``: share in the outer band of :func:`border_width` px (12 px of 96;
-        a uniform map gives 0.44);
-        ``regions``: share in each of :data:`REGIONS` (the centre third, then the rest
-        split by the diagonals into top/bottom/left/right);
-        ``dominant``: the region whose share is highest relative to its area, if that
-        density is at least :data:`DOMINANT_DENSITY` times a uniform map's, else
-        ``"spread"``; ``"none"`` for a map without positive mass.
-        Shares are nan when there is no positive mass.
-    """
-    values = np.asarray(attribution_map, dtype=np.float64)
-    if values.ndim != 2:
-        raise DataError(f"attribution map has shape {values.shape}; expected (H, W)")
-    h, w = values.shape
-    positive = np.clip(values, 0, None)
-    total = positive.sum()
-    labels = _region_labels(h, w)
-    band = border_width(h, w)
-    inner = np.zeros((h, w), dtype=bool)
-    inner[band : h - band, band : w - band] = True
-    if total <= 0:
-        return {
-            "centre": float("nan"),
-            "border": float("nan"),
-            "regions": {name: float("nan") for name in REGIONS},
-            "dominant": "none",
-        }
-    shares = {name: float(positive[labels == index].sum() / total) for index, name in enumerate(REGIONS)}
-    areas = {name: float((labels == index).mean()) for index, name in enumerate(REGIONS)}
-    density = {name: shares[name] / areas[name] for name in REGIONS if areas[name] > 0}
-    best = max(density, key=lambda name: (density[name], -REGIONS.index(name)))
-    return {
-        "centre": shares["centre"],
-        "border": float(positive[~inner].sum() / total),
-        "regions": shares,
-        "dominant": best if density[best] >= DOMINANT_DENSITY else "spread",
-    }
-
-
-def _where(location: dict) -> str:
-    dominant = location["dominant"]
-    if dominant == "centre":
-        return "the centre"
-    if dominant in ("top", "bottom", "left", "right"):
-        return f"the {dominant} side"
-    if dominant == "spread":
-        return "the whole patch"
-    return "nothing (no positive attribution)"
-
-
-def agreement_note(method_maps: dict[str, np.ndarray], titles: dict[str, str], *, cell: int = 8) -> str:
-    """Plain-English agreement note for one image, generated from the numbers.
-
-    Parameters
-    ----------
-    method_maps : method name -> (H, W) map of the image, in report order.
-    titles : method name -> display title (the name itself when missing).
-    cell : pooling cell for the Spearman correlation (default 8).
-
-    Returns
-    -------
-    Sentences, in a fixed order: agreeing pairs (pooled Spearman >=
-    :data:`AGREE_SPEARMAN`) and where their mass lies, partial agreement,
-    disagreeing pairs (Spearman < :data:`DISAGREE_SPEARMAN`), pairs that cannot be
-    compared (a constant map), then per-method warnings: mass concentrated on the
-    border band (share > :data:`BORDER_WARNING_SHARE`; the failure mode of the
-    original notebook's Figure 2) or less mass in the centre 32x32 than a uniform map.
-    """
-    names = list(method_maps)
-    if not names:
-        return "No explanation maps to compare."
-    title = {name: titles.get(name, name) for name in names}
-    locations = {name: mass_location(method_maps[name]) for name in names}
-    sentences = []
-    for first, second in itertools.combinations(names, 2):
-        rho = spearman_pooled(method_maps[first][None], method_maps[second][None], cell)[0]
-        pair = f"{title[first]} and {title[second]}"
-        if np.isnan(rho):
-            sentences.append(f"{pair} cannot be compared (one map is constant).")
-        elif rho >= AGREE_SPEARMAN:
-            where_first, where_second = _where(locations[first]), _where(locations[second])
-            if where_first == where_second:
-                place = f"both concentrated on {where_first}"
-            else:
-                place = f"{title[first]} mostly on {where_first}, {title[second]} on {where_second}"
-            sentences.append(f"{pair} agree (Spearman {rho:.2f}); {place}.")
-        elif rho >= DISAGREE_SPEARMAN:
-            sentences.append(f"{pair} partly agree (Spearman {rho:.2f}).")
-        else:
-            sentences.append(f"{pair} disagree (Spearman {rho:.2f}).")
-    for name in names:
-        location = locations[name]
-        if location["dominant"] == "none":
-            sentences.append(f"Warning: {title[name]} has no positive attribution on this patch.")
-            continue
-        h, w = np.shape(method_maps[name])
-        if location["border"] > BORDER_WARNING_SHARE:
-            sentences.append(
-                f"Warning: {title[name]} attribution concentrated on the patch border "
-                f"({location['border']:.0%} of its positive mass in the outer {border_width(h, w)} px)."
-            )
-        centre_rows, centre_cols = centre_slices(h, w)
-        uniform_centre = (centre_rows.stop - centre_rows.start) * (centre_cols.stop - centre_cols.start) / (h * w)
-        if location["centre"] < uniform_centre:
-            sentences.append(
-                f"{title[name]} puts less attribution in the centre label region than a uniform map "
-                f"({location['centre']:.0%} of its positive mass)."
-            )
-    return " ".join(sentences)
 
 
 def agreement_matrix(maps_by_method: dict[str, np.ndarray], *, cell: int = 8, fraction: float = 0.10) -> dict:

@@ -24,9 +24,10 @@ from reportgen.report.labels import (EXTRA_LABELS, METHOD_SETTING_LABELS, PREPRO
 from reportgen.report.summary import (DIRECTIONS, OUTCOME_WORDS, SEVERITIES, SHORT_LABELS, UNIFORM_CENTRE_MASS,
                                       find_verdict, headline_mean, method_title, model_accuracy,
                                       sanity_outcome, untrusted_controls)
-from reportgen.report.views import (CheckRow, ComparisonView, ConfusionView, DataView, FaithfulnessRow, GateView, MatrixView,
-                                    MethodChangeRow, MethodSettingsView, ModelCard, Overlay, PatchPanel, ProvenanceView,
-                                    ReportContext, SanityRow, SanityView, VerdictRow, WarningView)
+from reportgen.report.views import (CheckRow, ComparisonView, ConfusionView, DataView, FaithfulnessRow, GalleryView,
+                                    GateView, MatrixView, MethodChangeRow, MethodSettingsView, ModelCard, Overlay,
+                                    PatchPanel, ProvenanceView, ReportContext, SanityRow, SanityView, VerdictRow,
+                                    WarningView)
 from reportgen.report.stability import stability_view
 
 SMALL_SAMPLE = 50
@@ -257,13 +258,60 @@ def _gallery_order(images: list[dict]) -> list[int]:
     return sorted(range(len(images)), key=lambda i: (rank.get(images[i].get("stratum"), len(rank)), i))
 
 
-def _patches(document: dict, patch_uris: list[dict[str, str]]) -> list[PatchPanel]:
+#: Each stratum's group heading in the gallery.
+STRATUM_GROUPS = {"FN": "False negatives: tumour the model missed",
+                  "FP": "False positives: tumour called where none is",
+                  "TP": "True positives: tumour found", "TN": "True negatives: normal called normal"}
+
+
+def scale_labels(scale: figs.MapScale) -> tuple[str, ...]:
+    """The colour bar's labels: two significant digits, the limit signed on a diverging bar."""
+    limit = f"{scale.limit:.2g}"
+    return (f"\u2212{limit}", "0", f"+{limit}") if scale.signed else ("0", limit)
+
+
+def _gallery(document: dict, sequential_uri: str, signed_uri: str) -> GalleryView:
+    methods = document.get("methods") or {}
+    signed = [method_title(document, n) for n, record in methods.items() if record.get("signed")]
+    unsigned = [method_title(document, n) for n, record in methods.items() if not record.get("signed")]
+    has_masks = bool((document.get("data") or {}).get("has_masks"))
+    legend = ["Cyan square: the centre 32\u00d732 region; tumour in it decides the label."]
+    if has_masks:
+        legend.append("White outline: the ground-truth tumour mask (tumour-like tissue outside the centre square is "
+                      "outlined too; the label ignores it).")
+    if unsigned:
+        legend.append(f"Sequential colours, dark purple (0) to yellow (the bar's end), for maps that are never "
+                      f"negative: {', '.join(unsigned)}. They show how much a pixel counts, not in which direction.")
+    if signed:
+        legend.append(f"Diverging colours for signed maps: {', '.join(signed)}. Red is evidence for the explained "
+                      "class, blue evidence against it, white 0.")
+    legend.append(f"Each map has its own scale, in the bar under it: the colours end at the {figs.CLIP_PERCENTILE:g}th "
+                  "percentile of that map's |attribution| on that patch (the clip of captum's visualize_image_attr), "
+                  "and stronger pixels take the end colour, so a few extreme pixels do not leave the rest in one "
+                  "colour. Colours therefore compare places within a map, not maps with each other.")
+    legend.append("In the notes, shares are of a map's positive attribution: a uniform map puts 11% in the centre "
+                  "square and 44% in the outer 12 px; its share on the mask equals the mask's share of the patch. "
+                  "Evidence \"on\" a region has at least 1.5 times the region's share.")
+    images = document.get("images") or []
+    present = {image.get("stratum") for image in images}
+    strata = [(stratum, STRATUM_GROUPS[stratum].split(":")[0]) for stratum in GALLERY_ORDER if stratum in present]
+    slides = sorted({str(image["slide_id"]) for image in images if image.get("slide_id")})
+    return GalleryView(legend=legend, sequential_bar_uri=sequential_uri, signed_bar_uri=signed_uri, strata=strata,
+                       slides=[(slide, slide) for slide in slides])
+
+
+def _patches(document: dict, patch_uris: list[dict[str, str]],
+             scales: list[dict[str, figs.MapScale]] | None = None) -> list[PatchPanel]:
     methods = list(document.get("methods") or {})
     images = document.get("images") or []
+    counts = {stratum: sum(1 for image in images[: len(patch_uris)] if image.get("stratum") == stratum)
+              for stratum in STRATUM_GROUPS}
+    bars = {False: figs.colour_bar_uri(), True: figs.colour_bar_uri(colour_map=figs.SIGNED_COLOUR_MAP)}
     panels = []
     for position in _gallery_order(images[: len(patch_uris)]):
         image, uris = images[position], patch_uris[position]
         patch_id = str(image.get("patch_id", MISSING))
+        stratum = str(image.get("stratum") or "")
         facts = [("Label", fmt_any(image.get("label"))), ("Prediction", fmt_any(image.get("prediction"))),
                  ("Probability", fmt(image.get("probability"))), ("Explained class", fmt_any(image.get("target"))),
                  ("Stratum", fmt_any(image.get("stratum")))]
@@ -271,16 +319,24 @@ def _patches(document: dict, patch_uris: list[dict[str, str]]) -> list[PatchPane
             facts.append(("Slide", str(image["slide_id"])))
         facts.extend(_map_facts(document, position))
         per_method = image.get("per_method") or {}
-        overlays = [Overlay(title=method_title(document, name), uri=uris[name],
-                            alt=f"{method_title(document, name)} attribution map over patch {patch_id} "
-                                "(viridis: dark low, yellow high)",
-                            deletion=fmt(per_method.get(name, {}).get("deletion_auc")),
-                            insertion=fmt(per_method.get(name, {}).get("insertion_auc")),
-                            centre=fmt(per_method.get(name, {}).get("centre_mass")))
-                    for name in methods]
+        overlays = []
+        for name in methods:
+            scale = None if scales is None else scales[position][name]
+            title = method_title(document, name)
+            colours = ("diverging: blue negative, white 0, red positive" if scale and scale.signed
+                       else "sequential: dark purple 0, yellow high")
+            overlays.append(Overlay(
+                title=title, uri=uris[name], alt=f"{title} attribution map over patch {patch_id} ({colours})",
+                deletion=fmt(per_method.get(name, {}).get("deletion_auc")),
+                insertion=fmt(per_method.get(name, {}).get("insertion_auc")),
+                centre=fmt(per_method.get(name, {}).get("centre_mass")),
+                bar_uri=bars[bool(scale and scale.signed)] if scale else "",
+                scale=scale_labels(scale) if scale else ()))
+        group = STRATUM_GROUPS.get(stratum, stratum)
         panels.append(PatchPanel(patch_id=patch_id, facts=facts, note=str(image.get("note", "")),
                                  original_uri=uris["original"], original_alt=f"Patch {patch_id} as the model sees it",
-                                 overlays=overlays))
+                                 overlays=overlays, stratum=stratum, slide=str(image.get("slide_id") or ""),
+                                 group=f"{group} ({counts.get(stratum, 0)})"))
     return panels
 
 
@@ -461,7 +517,8 @@ def _sections(context_parts: dict[str, bool]) -> list[tuple[str, str]]:
     return [(anchor, title) for anchor, title in order if context_parts.get(anchor, True)]
 
 
-def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportContext:
+def build_context(document: dict, patch_uris: list[dict[str, str]],
+                  scales: list[dict[str, figs.MapScale]] | None = None) -> ReportContext:
     """Turn a report document and per-patch image URIs into the template's context.
 
     Parameters
@@ -469,6 +526,8 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
     document : report document, schema_version 1, with ``summary`` filled
         (:func:`reportgen.report.summary.summarise_findings`).
     patch_uris : per patch, ``{"original": uri, "<method>": uri}`` (:func:`figures.patch_figures`).
+    scales : per patch, each method's colour scale (:func:`figures.map_scales`), shown under its map;
+        ``None`` (default) shows no scales.
 
     Returns
     -------
@@ -514,7 +573,9 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
         uncertainty=_uncertainty(document), substrate_drift=_substrate_drift(document),
         substrate_rule=str((document.get("substrate_scope") or {}).get("rule", "")),
         substrate_rankings=rankings, spearman=spearman, iou=iou, localisation=_localisation(document),
-        sanity=sanity, evidence=evidence, stability=stability, colour_bar_uri=figs.colour_bar_uri(), patches=_patches(document, patch_uris),
+        sanity=sanity, evidence=evidence, stability=stability,
+        gallery=_gallery(document, figs.colour_bar_uri(), figs.colour_bar_uri(colour_map=figs.SIGNED_COLOUR_MAP)),
+        patches=_patches(document, patch_uris, scales),
         map_warnings=[view.label for view, record in zip(warnings, warning_records) if record.get("method")],
         limitations=_limitations(document), appendix=build_appendix(document), comparison=comparison,
         gates=None if gates is None else [GateView(expression=str(g["expression"]), passed=bool(g["passed"]),

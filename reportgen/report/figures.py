@@ -13,7 +13,12 @@ the page.  The same inputs give the same bytes: no date or version in the SVG,
 and a fixed salt for its element ids.
 
 Colour maps are perceptually uniform and colour-blind safe (matplotlib's viridis
-for maps, Okabe-Ito colours for curves; Okabe & Ito, "Color Universal Design", 2008).
+for maps that are never negative, ColorBrewer's diverging RdBu, reversed so red is
+positive, for signed maps; Okabe-Ito colours for curves; Okabe & Ito, "Color
+Universal Design", 2008).  Each map is drawn on its own scale (:func:`map_scale`):
+from 0 (or minus the limit, for a signed map) to the :data:`CLIP_PERCENTILE`-th
+percentile of its |values|, the rule of captum's ``visualize_image_attr``, so a
+few extreme pixels do not leave the rest of the map in one colour.
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ from PIL import Image
 CURVE_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442")
 REFERENCE_COLOUR = "#666666"
 MAP_COLOUR_MAP = "viridis"
+#: Signed maps: blue negative, white 0, red positive (ColorBrewer RdBu is safe for colour-blind readers).
+SIGNED_COLOUR_MAP = "RdBu_r"
+#: A map's colour scale ends at this percentile of its |values| (captum's default ``outlier_perc=2``);
+#: stronger values take the end colour.
+CLIP_PERCENTILE = 98.0
 OVERLAY_ALPHA = 0.6
 #: Colour of the centre-region square on every patch picture (RGB); the mask outline is white.
 CENTRE_SQUARE_COLOUR = (0, 255, 255)
@@ -77,8 +87,9 @@ class FigureInputs:
     ----------
     images : (N, H, W, 3) uint8
         The explained patches, in the order of ``document["images"]`` (96x96 for PCam).
-    maps : dict of str to (N, H, W) float32 in [0, 1]
-        Display map per method name, normalised per image to [0, 1].
+    maps : dict of str to (N, H, W) float32
+        Raw map per method name (signed where the method is signed); each is drawn on its own
+        scale (:func:`map_scale`).
     masks : (N, H, W) uint8 or None, default None
         Ground-truth tumour masks (non-zero inside), drawn as an outline when given.
     """
@@ -168,21 +179,23 @@ def centre_square(height: int, width: int) -> np.ndarray:
 
 
 def overlay(image: np.ndarray, values: np.ndarray, *, alpha: float = OVERLAY_ALPHA,
-            mask: np.ndarray | None = None) -> np.ndarray:
+            mask: np.ndarray | None = None, colour_map: str = MAP_COLOUR_MAP) -> np.ndarray:
     """Blend a colourised map over a patch.
 
     Parameters
     ----------
     image : (H, W, 3) uint8 patch.
-    values : (H, W) float in [0, 1] display map.
+    values : (H, W) float in [0, 1], positions on the colour map (:meth:`MapScale.positions`).
     alpha : weight of the map colour, default 0.6.
     mask : (H, W) uint8 or None; its outline is drawn in white when given.
+    colour_map : matplotlib colour-map name, default ``"viridis"``.
 
     Returns
     -------
     (H, W, 3) uint8, with the centre region's square (:func:`centre_square`) drawn over it.
     """
-    blended = (1.0 - alpha) * image.astype(np.float32) + alpha * colourise(values).astype(np.float32)
+    colours = colourise(values, colour_map=colour_map).astype(np.float32)
+    blended = (1.0 - alpha) * image.astype(np.float32) + alpha * colours
     out = np.round(blended).astype(np.uint8)
     if mask is not None:
         out[mask_outline(mask)] = 255
@@ -190,25 +203,77 @@ def overlay(image: np.ndarray, values: np.ndarray, *, alpha: float = OVERLAY_ALP
     return out
 
 
-def patch_figures(figures: FigureInputs, methods: list[str]) -> list[dict[str, str]]:
+@dataclass(frozen=True)
+class MapScale:
+    """The colour scale of one map on one patch.
+
+    Attributes
+    ----------
+    signed : diverging scale from ``-limit`` (blue) through 0 (white) to ``limit`` (red); else
+        sequential from 0 (dark purple) to ``limit`` (yellow).
+    limit : the :data:`CLIP_PERCENTILE`-th percentile of the map's |values| (0 for a map that is 0 everywhere).
+    clipped : share of the pixels beyond the limit, drawn in the end colour.
+    """
+
+    signed: bool
+    limit: float
+    clipped: float
+
+    @property
+    def colour_map(self) -> str:
+        return SIGNED_COLOUR_MAP if self.signed else MAP_COLOUR_MAP
+
+    def positions(self, values: np.ndarray) -> np.ndarray:
+        """(H, W) positions in [0, 1] on the colour map: 0.5 is zero on a signed scale, 0 on a sequential one."""
+        values = np.nan_to_num(np.asarray(values, dtype=np.float64))
+        if self.limit <= 0:
+            return np.full(values.shape, 0.5 if self.signed else 0.0)
+        scaled = np.clip(values / self.limit, -1.0 if self.signed else 0.0, 1.0)
+        return 0.5 + 0.5 * scaled if self.signed else scaled
+
+
+def map_scale(values: np.ndarray, *, signed: bool, percentile: float = CLIP_PERCENTILE) -> MapScale:
+    """The colour scale of one (H, W) raw map: its :data:`CLIP_PERCENTILE`-th percentile of |values| (default 98).
+
+    The same rule for every method, signed or not: only whether the method's maps carry a sign
+    (its registry record) chooses between the diverging and the sequential colour map.
+    """
+    magnitude = np.abs(np.nan_to_num(np.asarray(values, dtype=np.float64)))
+    limit = float(np.percentile(magnitude, percentile))
+    if limit <= 0:  # a map that is 0 on at least 98 % of the pixels: scale to what it has
+        limit = float(magnitude.max())
+    return MapScale(signed=signed, limit=limit, clipped=float((magnitude > limit).mean()) if limit > 0 else 0.0)
+
+
+def map_scales(figures: FigureInputs, methods: list[str], *, signed=frozenset()) -> list[dict[str, MapScale]]:
+    """Per patch, each method's :class:`MapScale`; ``signed`` names the methods whose maps carry a sign."""
+    return [{name: map_scale(figures.maps[name][index], signed=name in signed) for name in methods}
+            for index in range(len(figures.images))]
+
+
+def patch_figures(figures: FigureInputs, methods: list[str], *, signed=frozenset()) -> list[dict[str, str]]:
     """Data URIs per patch: ``{"original": uri, "<method>": uri, ...}``.
 
     Parameters
     ----------
     figures : the arrays (see :class:`FigureInputs`).
     methods : method names, in display order.
+    signed : names of the methods whose maps carry a sign (drawn on the diverging scale), default none.
 
     Returns
     -------
-    list of N dicts of str to str
+    list of N dicts of str to str; each map drawn on its :func:`map_scale`.
     """
     uris = []
-    for index, image in enumerate(figures.images):
+    for index, (image, scales) in enumerate(zip(figures.images, map_scales(figures, methods, signed=signed))):
         mask = None if figures.masks is None else figures.masks[index]
         original = overlay(image, np.zeros(image.shape[:2]), alpha=0.0, mask=mask)
         row = {"original": png_data_uri(encode_png(original))}
         for name in methods:
-            row[name] = png_data_uri(encode_png(overlay(image, figures.maps[name][index], mask=mask)))
+            scale = scales[name]
+            picture = overlay(image, scale.positions(figures.maps[name][index]), mask=mask,
+                              colour_map=scale.colour_map)
+            row[name] = png_data_uri(encode_png(picture))
         uris.append(row)
     return uris
 

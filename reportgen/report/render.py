@@ -19,7 +19,7 @@ import jinja2
 import markupsafe
 
 from reportgen.report.context import build_context
-from reportgen.report.figures import FigureInputs, patch_figures
+from reportgen.report.figures import FigureInputs, map_scales, patch_figures
 from reportgen.report.pdf import write_pdf
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def render_html(document: dict, figures: FigureInputs) -> str:
     Parameters
     ----------
     document : report document, schema_version 1, ``summary`` filled.
-    figures : images and display maps in the order of ``document["images"]``.
+    figures : images and raw maps in the order of ``document["images"]``.
 
     Returns
     -------
@@ -88,7 +88,9 @@ def render_html(document: dict, figures: FigureInputs) -> str:
     """
     methods = list(document.get("methods") or {})
     figures.check(n_images=len(document.get("images") or []), methods=methods)
-    context = build_context(document, patch_figures(figures, methods))
+    signed = {name for name, record in (document.get("methods") or {}).items() if record.get("signed")}
+    context = build_context(document, patch_figures(figures, methods, signed=signed),
+                            map_scales(figures, methods, signed=signed))
     return template_environment().get_template(TEMPLATE).render(report=context, stylesheet=_stylesheet())
 
 
@@ -98,7 +100,7 @@ def render_report(document: dict, figures: FigureInputs, out_dir: Path, *, pdf: 
     Parameters
     ----------
     document : report document, schema_version 1, with ``summary`` filled.
-    figures : images (N, 96, 96, 3) uint8 and per-method display maps (N, 96, 96) in [0, 1].
+    figures : images (N, 96, 96, 3) uint8 and per-method raw maps (N, 96, 96).
     out_dir : existing or new directory; report.html and report.pdf in it are overwritten.
     pdf : also write the A4 PDF, default True.
 

@@ -206,7 +206,11 @@ class StabilityView:
 
 @dataclass(frozen=True)
 class Overlay:
-    """One method's map over a patch, with that method's scores on this patch (formatted)."""
+    """One method's map over a patch, with that method's scores on this patch (formatted).
+
+    ``scale`` labels the ends (and, for a signed map, the middle) of the colour bar ``bar_uri``
+    under the map: ``["0", "0.0086"]`` or ``["-0.0043", "0", "+0.0043"]``.
+    """
 
     title: str
     uri: str
@@ -214,11 +218,14 @@ class Overlay:
     deletion: str
     insertion: str
     centre: str
+    bar_uri: str = ""
+    scale: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class PatchPanel:
-    """Everything shown for one explained patch."""
+    """Everything shown for one explained patch; ``stratum``, ``slide`` and ``group`` (the heading of its
+    stratum's group) serve the gallery's grouping and filters."""
 
     patch_id: str
     facts: list[tuple[str, str]]
@@ -226,6 +233,20 @@ class PatchPanel:
     original_uri: str
     original_alt: str
     overlays: list[Overlay]
+    stratum: str = ""
+    slide: str = ""
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class GalleryView:
+    """The gallery's legend and filter choices: ``(value, label)`` per stratum and per slide present."""
+
+    legend: list[str]
+    sequential_bar_uri: str
+    signed_bar_uri: str
+    strata: list[tuple[str, str]]
+    slides: list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -331,7 +352,7 @@ class ReportContext:
     sanity: SanityView | None
     evidence: EvidenceView | None
     stability: StabilityView | None
-    colour_bar_uri: str
+    gallery: GalleryView
     patches: list[PatchPanel]
     #: Labels ("W3") of the summary's warnings about a method, pointed at from the maps.
     map_warnings: list[str]

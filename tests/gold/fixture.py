@@ -3,9 +3,9 @@
 The document goes through the one producer a build uses
 (:func:`reportgen.build.document.assemble_document`), from a
 :class:`~reportgen.build.document.BuildRecord` of seeded arrays, so the report
-tests render exactly the kind of document a build writes.  Agreement, notes
-and localisation are computed from the fixture's maps by the real metric
-functions.  Used by the gold-file test (3 patches), the size test and
+tests render exactly the kind of document a build writes.  Agreement and
+localisation are computed from the fixture's maps by the real metric
+functions, the patch notes by the real note writer.  Used by the gold-file test (3 patches), the size test and
 ``benchmarks/bench_render.py`` (30 patches).
 """
 
@@ -22,7 +22,7 @@ from reportgen.build.score import SUBSTRATE_METRICS, CurveSet, Scores, localisat
 from reportgen.build.stability import (GRAD_CAM_LAYERS, BaselineSensitivity, LayerTable, Repeatability,
                                        StabilityOutcome)
 from reportgen.config import resolve_config
-from reportgen.metrics.agreement import agreement_matrix, agreement_note
+from reportgen.metrics.agreement import agreement_matrix
 from reportgen.metrics.stability import map_similarity, pairwise_similarity
 from reportgen.report.figures import FigureInputs
 
@@ -131,7 +131,8 @@ def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
     for name, (title, reference) in METHODS.items():
         methods[name] = MethodResult(
             name=name, title=title, reference=reference, maps=maps[name], display_maps=_display(maps[name]),
-            settings=SETTINGS[name], seconds=1.5, forward_passes=100 * n_images, backward_passes=0)
+            settings=SETTINGS[name], seconds=1.5, forward_passes=100 * n_images, backward_passes=0,
+            signed=name == "lime")
     methods["grad_cam"].warnings = ["feature map is 3x3: the map has nine cells, upsampled to 96x96"]
     deltas = np.abs(rng.normal(0, 0.01, n_images))
     methods["integrated_gradients"].extras = {"abs_completeness_delta": deltas,
@@ -143,13 +144,11 @@ def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
     stability = _stability(np.random.default_rng(seed + 1), methods, n_images)
     reference_maps = {name: rng.random((n_images, SIZE, SIZE)).astype(np.float32) for name in REFERENCES}
     masks = _masks(n_images)
-    titles = {name: title for name, (title, _) in METHODS.items()}
     scores = Scores(
         curves=curves, reference_names=list(REFERENCES),
         substrate_aucs={"black": {metric: {name: getattr(curves[name], attribute) for name in curves}
                                   for metric, attribute in SUBSTRATE_METRICS.items()}},
         agreement=agreement_matrix(maps),
-        notes=[agreement_note({name: m[i] for name, m in maps.items()}, titles) for i in range(n_images)],
         localisation=localisation_scores({**maps, **reference_maps}, masks, seed=0),
         curve_forward_passes=2 * STEPS * n_images * len(curves),
         substrate_drift=_drift(n_images, seed),
@@ -193,7 +192,7 @@ def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
         sanity_controls=controls,
         dataset_mean=(0.7, 0.55, 0.7), machine={"device": "cpu", "threads": 2},
         versions={"reportgen": "0.1.0", "torch": "2.4.0", "captum": "0.7.0"},
-        timings={"explain": 12.5, "curves": 3.25}, stability=stability,
+        timings={"explain": 12.5, "curves": 3.25}, stability=stability, images=make_images(n_images), masks=masks,
     )
 
 
@@ -216,13 +215,17 @@ def make_previous(document: dict) -> dict:
     return previous
 
 
-def make_figures(n_images: int = 3, *, methods=tuple(METHODS), with_masks: bool = True) -> FigureInputs:
-    """Textured patches (so PNGs do not compress to nothing) and the record's display maps."""
+def make_images(n_images: int = 3) -> np.ndarray:
+    """(N, 96, 96, 3) uint8 textured patches (so PNGs do not compress to nothing)."""
     rng = np.random.default_rng(1)
     yy, xx = np.mgrid[0:SIZE, 0:SIZE] / (SIZE - 1)
     base = np.stack([0.8 - 0.3 * yy, 0.5 + 0.2 * xx, 0.75 - 0.1 * xx * yy], axis=-1)
     images = np.clip(base[None] + rng.normal(0.0, 0.08, (n_images, SIZE, SIZE, 3)), 0, 1)
-    images = (images * 255).round().astype(np.uint8)
+    return (images * 255).round().astype(np.uint8)
+
+
+def make_figures(n_images: int = 3, *, methods=tuple(METHODS), with_masks: bool = True) -> FigureInputs:
+    """The record's patches and raw maps."""
     maps = make_maps(n_images)
-    return FigureInputs(images=images, maps={name: _display(maps[name]) for name in methods},
+    return FigureInputs(images=make_images(n_images), maps={name: maps[name] for name in methods},
                         masks=_masks(n_images) if with_masks else None)
