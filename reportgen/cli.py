@@ -153,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--train", type=int, default=None, help="training patches (default: the demo size)")
     synth.add_argument("--valid", type=int, default=None, help="validation patches (default: the demo size)")
     synth.add_argument("--test", type=int, default=None, help="test patches (default: the demo size)")
+    synth.add_argument("--shortcut", default="none", choices=("none", "stain", "periphery_marker"),
+                       help="plant a shortcut that predicts the label: the stain (more haematoxylin on tumour "
+                            "patches) or a dark mark in the top-left corner of tumour patches (default none)")
+    synth.add_argument("--shortcut-agreement", type=float, default=0.95, metavar="SHARE",
+                       help="share of the patches on which the shortcut follows the label (default 0.95)")
     synth.set_defaults(handler=_run_synth)
 
     data = commands.add_parser("data", parents=[common], help="inspect data directories",
@@ -251,7 +256,8 @@ def _run_synth(args) -> int:
 
     sizes = {split: getattr(args, split) or DEMO_SIZES[split] for split in ("train", "valid", "test")}
     out = write_synthetic_pcam(args.out, seed=args.seed, n_train=sizes["train"], n_valid=sizes["valid"],
-                               n_test=sizes["test"])
+                               n_test=sizes["test"], shortcut=args.shortcut,
+                               shortcut_agreement=args.shortcut_agreement)
     print(f"synthetic PCam-format data written to {out}")
     return EXIT_OK
 

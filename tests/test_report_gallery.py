@@ -132,3 +132,24 @@ def test_the_pdf_lists_every_patch_without_the_filters(tmp_path):
                           check=True).stdout
     assert "Stratum" not in text.split("Explained patches")[-1].split("Limitations")[0].split("Patch ")[0]
     assert all(f"Patch {image['patch_id']}" in text for image in document["images"])
+
+
+def test_the_check_and_verdict_tables_filter_rows_by_outcome_in_the_browser(tmp_path):
+    document, html = _html(8)
+    # Without script every row is listed and the filters stay hidden.
+    assert '<form class="row-filter" data-table="checks" hidden>' in html
+    from reportgen.report.checks import page_one_checks
+
+    outcomes = [check["outcome"] for check in page_one_checks(document)]
+    assert "pass" in outcomes and len(set(outcomes)) > 1
+    # Clear the PASS box the way a reader would, then read the DOM.
+    script = ('<script>addEventListener("load", function () {'
+              ' var box = document.querySelector("form[data-table=checks] input[value=pass]");'
+              ' box.checked = false; box.dispatchEvent(new Event("change", {bubbles: true})); });</script>')
+    dom = _dom(tmp_path, html.replace("</body>", script + "</body>"))
+    table = dom.split('id="checks"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr[^>]*data-outcome=\"(\w+)\"[^>]*>", table)
+    hidden = re.findall(r"<tr[^>]*data-outcome=\"(\w+)\"[^>]*hidden[^>]*>", table)
+    assert sorted(rows) == sorted(outcomes) and sorted(hidden) == sorted(o for o in outcomes if o == "pass")
+    assert f"{len(outcomes) - outcomes.count('pass')} of {len(outcomes)} rows shown" in dom
+    assert re.search(r'<form class="row-filter" data-table="verdict-table"(?! hidden)', dom)

@@ -24,6 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from reportgen.data.files import CENTRE_START, CENTRE_STOP, PATCH_SIZE
+from reportgen.data.shortcuts import SHORTCUTS, plant_shortcut
 from reportgen.data.tissue import KIND_HARD_NEGATIVE, KIND_NEGATIVE, KIND_POSITIVE, draw_slides, render_block
 from reportgen.errors import ConfigError
 
@@ -69,8 +70,12 @@ def _write_split(
     n_slides: int,
     slide_options: dict,
     progress: bool,
+    shortcut: str = "none",
+    shortcut_agreement: float = 0.95,
 ) -> None:
     rng = np.random.default_rng(np.random.SeedSequence([seed, _SPLIT_NUMBER[split], GENERATOR_VERSION]))
+    # A stream of its own: planting a shortcut leaves every other random draw, so the tissue, as it was.
+    shortcut_rng = np.random.default_rng(np.random.SeedSequence([seed, _SPLIT_NUMBER[split], GENERATOR_VERSION, 1]))
     slides = draw_slides(rng, n_slides, **slide_options)
     n_positive = int(round(n_patches * positive_fraction))
     n_hard = int(round((n_patches - n_positive) * hard_negative_fraction))
@@ -95,9 +100,10 @@ def _write_split(
         for start in tqdm(starts, desc=f"synthetic {split}", disable=not progress, unit="block"):
             stop = min(start + _BLOCK, n_patches)
             images, masks = render_block(rng, kinds[start:stop], slides, slide_index[start:stop])
-            x_data[start:stop] = images
-            mask_data[start:stop] = masks
             labels[start:stop] = centre_labels(masks)
+            x_data[start:stop] = plant_shortcut(images, labels[start:stop], shortcut, agreement=shortcut_agreement,
+                                                rng=shortcut_rng)
+            mask_data[start:stop] = masks
             any_tumour[start:stop] = masks.any(axis=(1, 2))
         y_data[:] = labels.reshape(-1, 1, 1, 1)
 
@@ -134,6 +140,8 @@ def write_synthetic_pcam(
     brightness_jitter: float = 0.06,
     blur_fraction: float = 0.25,
     blur_sigma: float = 0.7,
+    shortcut: str = "none",
+    shortcut_agreement: float = 0.95,
     progress: bool = False,
 ) -> Path:
     """Write a synthetic PCam data set in the real six-file layout.
@@ -151,6 +159,9 @@ def write_synthetic_pcam(
     brightness_jitter : scale of the per-slide brightness loss (default 0.06).
     blur_fraction : share of slides scanned out of focus (default 0.25).
     blur_sigma : Gaussian blur sigma in pixels for those slides (default 0.7).
+    shortcut : a shortcut planted in every split (:mod:`reportgen.data.shortcuts`): ``"none"`` (default),
+        ``"stain"`` or ``"periphery_marker"``.
+    shortcut_agreement : share of the patches on which the shortcut follows the label (default 0.95).
     progress : show a tqdm progress bar (default False).
 
     Returns
@@ -166,6 +177,10 @@ def write_synthetic_pcam(
     for name, value in (("hard_negative_fraction", hard_negative_fraction), ("positive_fraction", positive_fraction)):
         if not 0.0 <= value <= 1.0:
             raise ConfigError(f"{name}={value} is outside [0, 1]; pass a share between 0 and 1")
+    if shortcut not in SHORTCUTS:
+        raise ConfigError(f"shortcut={shortcut!r} is not one of {', '.join(SHORTCUTS)}")
+    if not 0.0 <= shortcut_agreement <= 1.0:
+        raise ConfigError(f"shortcut_agreement={shortcut_agreement} is outside [0, 1]; pass a share between 0 and 1")
     if slides_per_split < 1:
         raise ConfigError(f"slides_per_split={slides_per_split}: need at least 1 slide; pass a positive count")
     out_dir = Path(out_dir)
@@ -187,5 +202,7 @@ def write_synthetic_pcam(
             n_slides=slides_per_split,
             slide_options=slide_options,
             progress=progress,
+            shortcut=shortcut,
+            shortcut_agreement=shortcut_agreement,
         )
     return out_dir

@@ -552,6 +552,7 @@ def build_context(document: dict, patch_uris: list[dict[str, str]],
         findings = [f"Validation accuracy {fmt(accuracy)}."]
     warnings, warning_records = _warnings(summary)
     checks, counts = _checks(document)
+    verdict_rows = _verdict_rows(document)
     return ReportContext(
         title=str(document.get("title", "Explainability audit")), generated_at=str(document.get("generated_at", "")),
         identity=_identity(document), checks=checks, check_counts=counts,
@@ -568,7 +569,8 @@ def build_context(document: dict, patch_uris: list[dict[str, str]],
         model=_model_card(document), data=_data_view(document),
         run_settings=_run_settings(document),
         method_settings=_method_settings(document, warnings, warning_records), provenance=_provenance(document), faithfulness=_faithfulness(document),
-        deletion_curves_uri=deletion_uri, insertion_curves_uri=insertion_uri, verdicts=_verdict_rows(document), informative=_informative_rows(document),
+        deletion_curves_uri=deletion_uri, insertion_curves_uri=insertion_uri, verdicts=verdict_rows, verdict_outcomes=[word for word in OUTCOME_WORDS.values()
+                                                                if any(row.outcome == word for row in verdict_rows)], informative=_informative_rows(document),
         verdict_rule=str((document.get("informative") or {}).get("rule", "")),
         uncertainty=_uncertainty(document), substrate_drift=_substrate_drift(document),
         substrate_rule=str((document.get("substrate_scope") or {}).get("rule", "")),

@@ -340,6 +340,8 @@ class ReportContext:
     deletion_curves_uri: str | None
     insertion_curves_uri: str | None
     verdicts: list[VerdictRow]
+    #: The outcomes the verdict table's rows carry, in the order of :data:`OUTCOME_WORDS`, for its filter.
+    verdict_outcomes: list[str]
     informative: list[tuple[str, str]]
     verdict_rule: str
     uncertainty: str
