@@ -68,6 +68,8 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     add("--deletion-substrate", default=S, help="black, white, mean (default) or blur")
     add("--insertion-substrate", default=S, help="black, white, mean or blur (default)")
     add("--substrate", dest="deletion_substrate", default=S, help="shorthand for --deletion-substrate")
+    add("--by-slide", dest="by_slide", action="store_true", default=S,
+        help="choose the explained patches spread over slides as well as over TP/TN/FP/FN (needs slide ids)")
     add("--compare-substrates", dest="compare_substrates", action="store_true", default=S,
         help="also score every map under every substrate and show how the ranking of methods changes "
              "(four times the curve cost)")

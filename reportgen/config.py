@@ -51,6 +51,7 @@ class BuildConfig:
     """
 
     images: int = 30
+    by_slide: bool = False
     data_dir: str | None = None
     split: str = "valid"
     checkpoint: str | None = None

@@ -444,6 +444,45 @@ class Evidence(TypedDict):
     per_image: EvidenceImages
 
 
+class SlideAccuracy(TypedDict):
+    """The model's accuracy on one slide's evaluated patches."""
+
+    patches: int
+    accuracy: float
+
+
+class SlideMethod(TypedDict):
+    """One method on one slide's explained patches: deletion gain over the random map (informative patches) and
+    centre mass; None where the slide has no such patch."""
+
+    deletion_gain: Optional[float]
+    centre_mass: Optional[float]
+
+
+class SlideExplained(TypedDict):
+    """One slide's explained patches, how many are informative for deletion, and each method on them."""
+
+    patches: int
+    informative: int
+    methods: dict[str, SlideMethod]
+
+
+class WorstSlide(TypedDict):
+    """The slide where a method's deletion gain over the random map is lowest."""
+
+    slide: str
+    deletion_gain: float
+
+
+class Slides(TypedDict):
+    """Per slide (:mod:`reportgen.build.slide_section`): accuracy on the split, and the methods on its patches."""
+
+    rule: str
+    split: dict[str, SlideAccuracy]
+    explained: dict[str, SlideExplained]
+    worst: dict[str, Optional[WorstSlide]]
+
+
 class ReportDocument(TypedDict):
     """The whole of ``report.json``."""
 
@@ -466,6 +505,7 @@ class ReportDocument(TypedDict):
     sanity: Optional[Sanity]
     stability: Optional[Stability]
     evidence: Optional[Evidence]
+    slides: Optional[Slides]
     images: list[ImageRecord]
     provenance: Provenance
     sign_off: SignOff
@@ -496,6 +536,8 @@ TOP_LEVEL = {
                  "(`--stability`; `none`: `null`)",
     "evidence": "right for the right reason: do the tumour calls survive removing the periphery, and where the "
                 "maps put their attribution",
+    "slides": "per slide: accuracy on the evaluated split, each method on the slide's explained patches, the "
+              "worst slide per method (`null` without slide ids)",
     "images": "one record per explained patch",
     "provenance": "reproducibility",
     "sign_off": "who signs the report (`[sign_off]` in the configuration; `null` values are blank lines)",

@@ -25,6 +25,7 @@ from reportgen.build.explain import explain_patches
 from reportgen.build.model import load_given_checkpoint, predict_evaluation_split, train_demo_model
 from reportgen.build.output import atomic_output_dir, check_output_dir, write_outputs
 from reportgen.build.evidence import evidence_checks
+from reportgen.metrics.slides import per_slide_accuracy
 from reportgen.build.sanity import sanity_checks, sanity_controls
 from reportgen.build.score import score_maps
 from reportgen.build.stability import stability_checks
@@ -84,6 +85,10 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
         with watch.stage("data"):
             data = open_data(config, cache_root)
             split = data.split(config.split)
+            if config.by_slide and split.slide_ids is None:
+                raise ConfigError("--by-slide needs slide ids, and this split has none (real PCam has them in "
+                                  "camelyonpatch_level_2_split_*_meta.csv); put the meta files beside the data "
+                                  "or drop --by-slide")
         if loaded is None:
             with watch.stage("training"):
                 loaded = train_demo_model(config, data, cache_root=cache_root, device=device, progress=progress)
@@ -95,8 +100,12 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
                 model, split, config=config, progress=progress, cache=cache, cache_context=cache_context)
         with watch.stage("selection"):
             predictions = probabilities.argmax(axis=1)
+            split_slides = None if split.slide_ids is None else np.asarray(split.slide_ids)[evaluated]
             chosen, strata, selection_description = select_cases(
-                labels, predictions, probabilities.max(axis=1), config.images, seed=config.seed)
+                labels, predictions, probabilities.max(axis=1), config.images, seed=config.seed,
+                slide_ids=split_slides if config.by_slide else None)
+            slide_accuracy = (None if split_slides is None
+                              else per_slide_accuracy(labels, predictions, split_slides))
             order = np.argsort(evaluated[chosen], kind="stable")  # report patches in split order
             chosen, strata = chosen[order], [strata[i] for i in order]
             patch_indices = evaluated[chosen]
@@ -140,7 +149,7 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             selection_description=selection_description, methods=methods, scores=scores, sanity=sanity,
             sanity_controls=controls,
             dataset_mean=dataset_mean, machine=machine_description(device), versions=package_versions(),
-            timings=watch.seconds, stability=stability, evidence=evidence, images=batch.images, masks=batch.masks,
+            timings=watch.seconds, stability=stability, evidence=evidence, slide_accuracy=slide_accuracy, images=batch.images, masks=batch.masks,
         )
         document = assemble_document(record, previous=previous, gates=gates)
         figures = FigureInputs(images=batch.images, maps={name: result.maps for name, result in methods.items()},

@@ -20,6 +20,7 @@ from reportgen import __version__
 from reportgen.build.evidence import EvidenceOutcome, evidence_section
 from reportgen.build.explain import MethodResult
 from reportgen.build.sanity import SanityOutcome
+from reportgen.build.slide_section import slide_section
 from reportgen.build.score import Scores
 from reportgen.build.stability import StabilityOutcome
 from reportgen.build.stability_section import stability_section
@@ -119,6 +120,8 @@ class BuildRecord:
     dataset_mean : (r, g, b) of the ``mean`` substrate.
     machine, versions, timings : what computed it, and how long each stage took.
     stability : the stability measurements (:mod:`reportgen.build.stability`), or ``None`` when none ran.
+    slide_accuracy : per-slide accuracy on the evaluated split (:func:`reportgen.metrics.slides.per_slide_accuracy`),
+        or None without slide ids.
     evidence : where the model's tumour calls and the maps' attribution lie (:mod:`reportgen.build.evidence`),
         or ``None`` when not measured.
     images : (N, H, W, 3) uint8 explained patches, or ``None``; masks : (N, H, W) uint8 tumour masks, or ``None``.
@@ -148,6 +151,7 @@ class BuildRecord:
     timings: dict[str, float]
     stability: StabilityOutcome | None = None
     evidence: EvidenceOutcome | None = None
+    slide_accuracy: dict[str, dict] | None = None
     images: np.ndarray | None = None
     masks: np.ndarray | None = None
 
@@ -186,6 +190,19 @@ def _scored(record: BuildRecord, curves, informative: dict[str, np.ndarray]) -> 
                    "insertion_mean": [float(v) for v in np.nanmean(curves.insertion, axis=0)],
                    "lif_mean": [float(v) for v in np.nanmean(curves.least_first, axis=0)]},
     }
+
+
+def _slides(record: BuildRecord, masks: dict[str, np.ndarray]) -> dict | None:
+    """The per-slide record (:func:`reportgen.build.slide_section.slide_section`), or None without slide ids."""
+    random = record.scores.curves.get("random")
+    if random is None:
+        return None
+    return slide_section(
+        split_accuracy=record.slide_accuracy, slide_ids=record.slide_ids, informative=masks["deletion"],
+        deletion_auc={name: record.scores.curves[name].deletion_auc for name in record.methods},
+        random_deletion_auc=random.deletion_auc,
+        centre_mass={name: record.scores.localisation[name]["centre_mass"] for name in record.methods
+                     if name in record.scores.localisation})
 
 
 def _informative_masks(record: BuildRecord) -> dict[str, np.ndarray]:
@@ -459,6 +476,7 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
                                        alpha=record.config.alpha, seed=seed),
         "evidence": None if record.evidence is None else evidence_section(
             record.evidence, strata=list(record.strata), slide_ids=_groups(record), seed=seed),
+        "slides": _slides(record, masks),
         "images": _images(record),
         "provenance": _provenance(record),
         "sign_off": {key: record.config.sign_off.get(key) for key in DOCUMENT_TABLES["sign_off"]},

@@ -94,6 +94,20 @@ def _allocate(sizes: dict[str, int], n: int) -> dict[str, int]:
     return counts
 
 
+def _by_slide(members: np.ndarray, slides: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` of ``members`` (indices) whose slide ids are ``slides``: slides in a seeded order give one patch each
+    in turn, each slide's patches in a seeded order, so k patches cover min(k, slides) slides."""
+    names = sorted({str(s) for s in slides})
+    queues = [list(rng.permutation(members[np.asarray([str(s) for s in slides]) == name]))
+              for name in rng.permutation(names)]
+    chosen = []
+    while len(chosen) < k:
+        for queue in queues:
+            if queue and len(chosen) < k:
+                chosen.append(queue.pop(0))
+    return np.asarray(chosen, dtype=np.int64)
+
+
 def select_cases(
     labels: np.ndarray,
     predictions: np.ndarray,
@@ -101,6 +115,7 @@ def select_cases(
     n: int,
     *,
     seed: int,
+    slide_ids=None,
 ) -> CaseSelection:
     """Choose ``n`` patches spread over outcome (TP/TN/FP/FN) and confidence.
 
@@ -119,6 +134,9 @@ def select_cases(
         or of the predicted class (binary argmax predictions assumed).
     n : number of cases, 1 <= n <= N.
     seed : seed of the within-bin jitter.
+    slide_ids : (N,) slide id of each patch, or None (default). Given, each stratum's patches come from its
+        slides in turn (:func:`_by_slide`) instead of from confidence bins, so the cases cover as many slides
+        as the stratum has.
 
     Returns
     -------
@@ -147,6 +165,10 @@ def select_cases(
         k = counts[name]
         if k == 0:
             continue
+        if slide_ids is not None:
+            indices.append(_by_slide(members[name], np.asarray(slide_ids)[members[name]], k, rng))
+            strata.extend([name] * k)
+            continue
         # Stable sort so equal confidences keep index order on every platform.
         ordered = members[name][np.argsort(confidence[members[name]], kind="stable")]
         width = len(ordered) / k
@@ -155,8 +177,11 @@ def select_cases(
         strata.extend([name] * k)
 
     summary = ", ".join(f"{counts[name]} {name} of {len(members[name])}" for name in STRATA)
+    spread = ("spread over slides: within each stratum the slides, in a seeded order, give one patch each in turn "
+              "(each slide's patches in a seeded order) until the stratum's share is reached"
+              if slide_ids is not None else "spread over confidence by one seeded draw per quantile bin")
     description = (
         f"{n} cases chosen with seed {seed}: {summary}; shared in proportion to stratum size with at least "
-        "one case from every non-empty stratum, spread over confidence by one seeded draw per quantile bin."
+        f"one case from every non-empty stratum, {spread}."
     )
     return CaseSelection(np.concatenate(indices).astype(np.int64), np.asarray(strata), description)

@@ -11,6 +11,7 @@ lists failures first (Evidently and Deepchecks open the same way).
 from __future__ import annotations
 
 from reportgen.report.evidence import evidence_check
+from reportgen.report.slides import slides_check
 from reportgen.report.formatting import fmt_interval
 from reportgen.report.summary import (DIRECTIONS, LOW_ACCURACY, METRIC_LABELS, MODEL_INDEPENDENT, UNIFORM_CENTRE_MASS,
                                       find_verdict, method_title, model_accuracy)
@@ -119,9 +120,9 @@ def page_one_checks(document: dict) -> list[dict]:
     list of ``{"check", "condition", "measured", "outcome": "pass" | "warn" | "fail", "section"}``,
     ``section`` the anchor of the report section with the evidence.
     """
-    evidence = evidence_check(document)
+    extra = [check for check in (evidence_check(document), slides_check(document)) if check]
     checks = [*_gates(document), *_faithfulness(document), *_sanity(document), *_localisation(document),
-              *([evidence] if evidence else []), *_model(document)]
+              *extra, *_model(document)]
     return sorted(checks, key=lambda check: CHECK_OUTCOMES.index(check["outcome"]))
 
 

@@ -18,6 +18,7 @@ from reportgen.report.checks import check_counts, page_one_checks
 from reportgen.report.formatting import (MISSING, fmt, fmt_any, fmt_interval, fmt_p, fmt_plain, fmt_signed,
                                          file_name, human_key, rows_of, without_paths)
 from reportgen.report.evidence import evidence_view
+from reportgen.report.slides import slides_view
 from reportgen.report.guide import guide_uri, reading_guide
 from reportgen.report.labels import (EXTRA_LABELS, METHOD_SETTING_LABELS, PREPROCESSING_LABELS, TRAINING_LABELS,
                                      labelled_rows)
@@ -509,7 +510,7 @@ def _sections(context_parts: dict[str, bool]) -> list[tuple[str, str]]:
     order = [("summary", "Summary"), ("gates", "Gates"), ("changes", "Changes since the previous report"),
              ("model", "Model card"), ("data", "Data"), ("methods", "Methods and settings"),
              ("faithfulness", "Faithfulness"), ("substrates", "Substrates"), ("agreement", "Agreement"),
-             ("localisation", "Localisation"), ("evidence", "Right for the right reason"),
+             ("localisation", "Localisation"), ("evidence", "Right for the right reason"), ("slides", "Slides"),
              ("sanity", "Sanity checks"),
              ("stability", "Stability of the explanations"), ("patches", "Explained patches"),
              ("limitations", "Limitations"), ("reproducibility", "Reproducibility"),
@@ -541,6 +542,7 @@ def build_context(document: dict, patch_uris: list[dict[str, str]],
     gates = document.get("gates")
     sanity = _sanity(document)
     evidence = evidence_view(document)
+    slides = slides_view(document)
     stability = stability_view(document)
     comparison = _comparison(document)
     spearman, iou = _matrix(document, "spearman"), _matrix(document, "iou_top10")
@@ -564,7 +566,7 @@ def build_context(document: dict, patch_uris: list[dict[str, str]],
         sections=_sections({"gates": gates is not None, "changes": comparison is not None,
                             "substrates": bool(rankings or document.get("substrate_scope")), "agreement": spearman is not None,
                             "localisation": bool(document.get("localisation")), "sanity": sanity is not None,
-                            "evidence": evidence is not None,
+                            "evidence": evidence is not None, "slides": slides is not None,
                             "stability": stability is not None}),
         model=_model_card(document), data=_data_view(document),
         run_settings=_run_settings(document),
@@ -575,7 +577,7 @@ def build_context(document: dict, patch_uris: list[dict[str, str]],
         uncertainty=_uncertainty(document), substrate_drift=_substrate_drift(document),
         substrate_rule=str((document.get("substrate_scope") or {}).get("rule", "")),
         substrate_rankings=rankings, spearman=spearman, iou=iou, localisation=_localisation(document),
-        sanity=sanity, evidence=evidence, stability=stability,
+        sanity=sanity, evidence=evidence, slides=slides, stability=stability,
         gallery=_gallery(document, figs.colour_bar_uri(), figs.colour_bar_uri(colour_map=figs.SIGNED_COLOUR_MAP)),
         patches=_patches(document, patch_uris, scales),
         map_warnings=[view.label for view, record in zip(warnings, warning_records) if record.get("method")],

@@ -313,6 +313,28 @@ class EvidenceView:
 
 
 @dataclass(frozen=True)
+class SlideRow:
+    """One slide: patches and accuracy on the split, explained and informative patches, each method's gain."""
+
+    slide: str
+    patches: str
+    accuracy: str
+    explained: str
+    informative: str
+    gains: list[str]
+
+
+@dataclass(frozen=True)
+class SlidesView:
+    """Per slide, lowest accuracy first, and the worst slide of each method."""
+
+    rule: str
+    titles: list[str]
+    rows: list[SlideRow]
+    worst: list[str]
+
+
+@dataclass(frozen=True)
 class ReportContext:
     """All the template reads; every field is a string, a list of them, or a small view."""
 
@@ -353,6 +375,7 @@ class ReportContext:
     localisation: list[tuple[str, str, str, str]]
     sanity: SanityView | None
     evidence: EvidenceView | None
+    slides: SlidesView | None
     stability: StabilityView | None
     gallery: GalleryView
     patches: list[PatchPanel]

@@ -1,0 +1,85 @@
+"""Slides: accuracy and explanations per slide, the worst slide per method, and cases chosen across slides."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_build
+from reportgen.build.slide_section import slide_section
+from reportgen.data.sampling import select_cases
+from reportgen.metrics.slides import per_slide_accuracy, per_slide_means
+from reportgen.report.slides import slides_check
+
+
+def test_per_slide_accuracy_against_hand_counts():
+    labels = np.array([1, 0, 1, 1, 0, 0])
+    predictions = np.array([1, 0, 0, 1, 1, 0])
+    slides = ["b", "a", "b", "b", "a", "c"]
+    assert per_slide_accuracy(labels, predictions, slides) == {
+        "a": {"patches": 2, "accuracy": 0.5}, "b": {"patches": 3, "accuracy": 2 / 3},
+        "c": {"patches": 1, "accuracy": 1.0}}
+
+
+def test_per_slide_means_skip_unchosen_and_non_finite_values():
+    values = np.array([0.2, np.nan, 0.4, 1.0])
+    assert per_slide_means(values, ["a", "a", "b", "b"], np.array([True, True, True, False])) == {"a": 0.2, "b": 0.4}
+    assert per_slide_means(values, ["a", "a", "c", "c"], np.array([False, True, False, False])) == {"a": None,
+                                                                                                    "c": None}
+
+
+def test_the_worst_slide_is_the_lowest_gain_over_random():
+    section = slide_section(
+        split_accuracy={"s1": {"patches": 10, "accuracy": 0.9}}, slide_ids=["s1", "s1", "s2", "s2"],
+        informative=np.array([True, True, True, False]),
+        deletion_auc={"m": np.array([0.2, 0.4, 0.7, 0.0])}, random_deletion_auc=np.array([0.5, 0.5, 0.5, 0.5]),
+        centre_mass={"m": np.array([0.1, 0.3, 0.2, 0.4])})
+    assert section["explained"]["s1"]["methods"]["m"]["deletion_gain"] == pytest.approx(0.2)  # (0.3 + 0.1) / 2
+    assert section["explained"]["s2"]["methods"]["m"]["deletion_gain"] == pytest.approx(-0.2)  # the one informative
+    assert section["explained"]["s2"]["methods"]["m"]["centre_mass"] == pytest.approx(0.3)  # all its patches
+    assert section["worst"]["m"] == {"slide": "s2", "deletion_gain": pytest.approx(-0.2)}
+    assert slide_section(split_accuracy=None, slide_ids=None, informative=np.ones(4, bool), deletion_auc={},
+                         random_deletion_auc=np.zeros(4), centre_mass={}) is None
+
+
+def test_a_slide_below_the_accuracy_bar_warns_on_page_one():
+    document = {"slides": {"split": {"s1": {"patches": 50, "accuracy": 0.95}, "s2": {"patches": 40, "accuracy": 0.7},
+                                     "s3": {"patches": 5, "accuracy": 0.0}}}}
+    check = slides_check(document)
+    assert check["outcome"] == "warn" and "0.700 (s2, 40 patches); 1 of 2 slides below" in check["measured"]
+    document["slides"]["split"]["s2"]["accuracy"] = 0.85
+    assert slides_check(document)["outcome"] == "pass"  # s3 has too few patches to be judged
+
+
+def test_cases_by_slide_cover_as_many_slides_as_the_stratum_has():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([1, 0], 60)
+    predictions = labels.copy()
+    slides = np.array([f"slide{i % 6}" for i in range(120)])
+    # One slide holds most patches: confidence bins alone would draw mostly from it.
+    slides[:40] = "slide0"
+    probabilities = rng.uniform(0.5, 1.0, 120)
+    by_slide = select_cases(labels, predictions, probabilities, 12, seed=3, slide_ids=slides)
+    for stratum in ("TP", "TN"):
+        picked = by_slide.indices[by_slide.strata == stratum]
+        assert len(set(slides[picked])) == min(len(picked), len(set(slides[labels == (stratum == "TP")])))
+    again = select_cases(labels, predictions, probabilities, 12, seed=3, slide_ids=slides)
+    assert np.array_equal(by_slide.indices, again.indices)
+    assert "spread over slides" in by_slide.description
+
+
+def test_a_real_build_reports_every_slide(shared_build):
+    document = json.loads((shared_build / "report.json").read_text())
+    slides = document["slides"]
+    explained = {image["slide_id"] for image in document["images"]}
+    assert set(slides["explained"]) == explained
+    assert sum(entry["patches"] for entry in slides["explained"].values()) == len(document["images"])
+    assert set(slides["worst"]) == set(document["methods"])
+    assert '<section id="slides">' in (shared_build / "report.html").read_text()
+
+
+def test_by_slide_builds_and_says_so(tmp_path, tiny_pcam, checkpoint_a):
+    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "out", tmp_path / "cache", "--by-slide",
+                     "--methods", "grad_cam", "--sanity-images", "0", "--no-pdf") == 0
+    document = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert "spread over slides" in document["data"]["selection"]["description"]
