@@ -338,3 +338,20 @@ def test_method_tables_show_the_unsigned_completeness_delta(html):
                         "Completeness gap |sum of attributions - (F(x) - F(baseline))| (logit), mean"),
                        ("relative_completeness_delta", "Completeness gap relative to |F(x) - F(baseline)|, mean")):
         assert f"<tr><th>{label}</th><td>{extras[key]['mean']:.3f} [" in methods
+
+
+def test_every_section_in_the_contents_is_in_the_body_without_sanity():
+    document = _document()
+    document["sanity"] = None
+    document["evidence"] = {"rule": "r", "substrate": "mean", "limit": 0.2, "tumour_calls": 6,
+                            "lost_without_periphery": {"mean": 0.0, "ci95": [0.0, 0.0], "n": 6},
+                            "kept_without_centre": {"mean": 0.0, "ci95": [0.0, 0.0], "n": 6}, "decision": "centre",
+                            "uniform_centre_share": 1024 / 9216, "uniform_mask_share_tp": None,
+                            "periphery_only_negatives": None, "periphery_only_called_tumour": None, "methods": {},
+                            "per_image": {"without_periphery": [], "without_centre": []}}
+    document["summary"] = summarise_findings(document)
+    rendered = render_html(document, make_figures(3))
+    anchors = re.findall(r'<li><a href="#([\w-]+)">', rendered.split('<nav class="contents"', 1)[1].split("</nav>")[0])
+    assert "evidence" in anchors and "sanity" not in anchors
+    for anchor in anchors:
+        assert f'<section id="{anchor}"' in rendered, anchor
