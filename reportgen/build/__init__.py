@@ -1,7 +1,7 @@
 """``reportgen build``: the one function that knows the order of steps.
 
 checkpoint -> data -> (training) -> evaluation -> selection -> explanations
--> scores -> sanity -> stability -> document -> report files.  Each step is a call into a module of this
+-> scores -> sanity -> stability -> stain robustness -> document -> report files.  Each step is a call into a module of this
 package with one job (:mod:`~reportgen.build.data`, :mod:`~reportgen.build.model`,
 :mod:`~reportgen.build.explain`, :mod:`~reportgen.build.score`,
 :mod:`~reportgen.build.sanity`, :mod:`~reportgen.build.document`,
@@ -27,6 +27,7 @@ from reportgen.build.output import atomic_output_dir, check_output_dir, write_ou
 from reportgen.build.sanity import sanity_checks, sanity_controls
 from reportgen.build.score import score_maps
 from reportgen.build.stability import stability_checks
+from reportgen.build.stain import stain_checks
 from reportgen.cache import ArrayCache, default_cache_dir
 from reportgen.config import BuildConfig
 from reportgen.data import as_float_tensor, select_cases
@@ -121,6 +122,12 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             stability = stability_checks(model, images, target_tensor, patch_indices, methods, config=config,
                                          dataset_mean=dataset_mean, cache=cache, cache_context=cache_context,
                                          watch=watch, progress=progress)
+        stain = None
+        if config.stain_images > 0:
+            with watch.stage("stain"):
+                stain = stain_checks(model, images, target_tensor, patch_indices, methods, config=config,
+                                     dataset_mean=dataset_mean, cache=cache, cache_context=cache_context,
+                                     progress=progress)
 
         split_labels = np.asarray(split.labels)
         record = BuildRecord(
@@ -136,7 +143,7 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             selection_description=selection_description, methods=methods, scores=scores, sanity=sanity,
             sanity_controls=controls,
             dataset_mean=dataset_mean, machine=machine_description(device), versions=package_versions(),
-            timings=watch.seconds, stability=stability,
+            timings=watch.seconds, stability=stability, stain=stain,
         )
         document = assemble_document(record, previous=previous, gates=gates)
         figures = FigureInputs(images=batch.images, maps={name: result.display_maps for name, result in methods.items()},

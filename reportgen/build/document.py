@@ -22,6 +22,8 @@ from reportgen.build.sanity import SanityOutcome
 from reportgen.build.score import Scores
 from reportgen.build.stability import StabilityOutcome
 from reportgen.build.stability_section import stability_section
+from reportgen.build.stain import StainOutcome
+from reportgen.build.stain_section import stain_section
 from reportgen.config import DOCUMENT_TABLES, BuildConfig
 from reportgen.data.sampling import STRATA
 from reportgen.metrics.faithfulness import MODES, NOTEBOOK_DELETION_NOTE, TIE_BREAK_RULE
@@ -117,6 +119,7 @@ class BuildRecord:
     dataset_mean : (r, g, b) of the ``mean`` substrate.
     machine, versions, timings : what computed it, and how long each stage took.
     stability : the stability measurements (:mod:`reportgen.build.stability`), or ``None`` when none ran.
+    stain : the stain robustness measurements (:mod:`reportgen.build.stain`), or ``None`` when skipped.
     """
 
     config: BuildConfig
@@ -141,6 +144,7 @@ class BuildRecord:
     versions: dict
     timings: dict[str, float]
     stability: StabilityOutcome | None = None
+    stain: StainOutcome | None = None
 
 
 def plain(value):
@@ -438,6 +442,10 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
         "stability": stability_section(record.stability, random_curves=record.scores.curves.get("random"),
                                        masks=masks, groups=_groups(record), report_verdicts=verdicts,
                                        alpha=record.config.alpha, seed=seed),
+        "stain_robustness": stain_section(
+            record.stain, original_deletion={name: curves.deletion for name, curves in record.scores.curves.items()},
+            methods=list(record.methods), patch_ids=[f"{record.config.split}:{int(p)}" for p in record.patch_indices],
+            groups=_groups(record), alpha=record.config.alpha, seed=seed),
         "images": _images(record),
         "provenance": _provenance(record),
         "sign_off": {key: record.config.sign_off.get(key) for key in DOCUMENT_TABLES["sign_off"]},
