@@ -390,7 +390,8 @@ class StainCondition(TypedDict):
 
 class StainRobustness(TypedDict):
     """Stain robustness on the first ``images`` patches: HED light, HED strong and Macenko normalisation; the
-    rules in words, the methods that explain the stain and whether the model decides by stain."""
+    rules in words and their ``thresholds``, the methods that explain the stain and whether the model decides by
+    stain."""
 
     images: int
     patch_ids: list[str]
@@ -402,7 +403,7 @@ class StainRobustness(TypedDict):
     method_rule: str
     model_rule: str
     model_condition: str
-    model_flip_threshold: float
+    thresholds: dict[str, float]
     model_depends_on_stain: bool
     explains_stain: list[str]
 

@@ -26,10 +26,13 @@ STAIN_FAMILY = ("Each method's deletion AUC against the random map, on the infor
                 "verdicts are unchanged by this section.")
 METHOD_RULE = (f"A method explains the stain, not the decision, when under a condition that barely changed the "
                f"decision (at most {STABLE_FLIP_RATE:g} of the predictions flipped and the tumour probability moved "
-               f"by at most {STABLE_PROBABILITY_CHANGE:g} on average) its maps on the perturbed patches keep a mean "
+               f"by at most {STABLE_PROBABILITY_CHANGE:g} on average, in absolute value) its maps on the perturbed patches keep a mean "
                f"Spearman correlation below {MAP_SPEARMAN_MIN:g} with its maps on the original patches.")
 MODEL_RULE = (f"The model decides by stain when more than {MODEL_FLIP_RATE_MAX:g} of its predictions flip under "
               f"{CONDITIONS[MODEL_CONDITION][0]}.")
+#: The rules' numbers, stated in the document so its readers need not import the rules.
+THRESHOLDS = {"stable_flip_rate": STABLE_FLIP_RATE, "stable_probability_change": STABLE_PROBABILITY_CHANGE,
+              "map_spearman_min": MAP_SPEARMAN_MIN, "model_flip_rate_max": MODEL_FLIP_RATE_MAX}
 DESCRIPTIONS = {
     "hed_light": "HED jitter (Tellez et al., Medical Image Analysis 2019), s = {s:g}: each haematoxylin, eosin and "
                  "DAB channel becomes alpha * c + beta, alpha ~ U[1 - s, 1 + s], beta ~ U[-s, s], per patch",
@@ -106,5 +109,5 @@ def stain_section(outcome: StainOutcome | None, *, original_deletion: dict[str, 
     return {"images": count, "patch_ids": list(patch_ids[:count]), "seed_rule": outcome.seed_rule,
             "conditions": conditions, "original_informative": int(masks["original"].sum()),
             "original_verdicts": original_verdicts, "family": STAIN_FAMILY, "method_rule": METHOD_RULE,
-            "model_rule": MODEL_RULE, "model_condition": MODEL_CONDITION, "model_flip_threshold": MODEL_FLIP_RATE_MAX,
+            "model_rule": MODEL_RULE, "model_condition": MODEL_CONDITION, "thresholds": THRESHOLDS,
             "model_depends_on_stain": depends_on_stain(model_flip), "explains_stain": flagged}

@@ -25,8 +25,9 @@ from reportgen.report.summary import (DIRECTIONS, OUTCOME_WORDS, SEVERITIES, SHO
                                       sanity_outcome, untrusted_controls)
 from reportgen.report.views import (CheckRow, ComparisonView, ConfusionView, DataView, FaithfulnessRow, GateView, MatrixView,
                                     MethodChangeRow, MethodSettingsView, ModelCard, Overlay, PatchPanel, ProvenanceView,
-                                    ReportContext, SanityRow, SanityView, VerdictRow, WarningView)
+                                    ReportContext, SanityRow, SanityView, StainView, VerdictRow, WarningView)
 from reportgen.report.stability import stability_view
+from reportgen.report.stain import stain_view
 
 SMALL_SAMPLE = 50
 NOT_STATED = "not stated"
@@ -453,7 +454,8 @@ def _sections(context_parts: dict[str, bool]) -> list[tuple[str, str]]:
              ("model", "Model card"), ("data", "Data"), ("methods", "Methods and settings"),
              ("faithfulness", "Faithfulness"), ("substrates", "Substrates"), ("agreement", "Agreement"),
              ("localisation", "Localisation"), ("sanity", "Sanity checks"),
-             ("stability", "Stability of the explanations"), ("patches", "Explained patches"),
+             ("stability", "Stability of the explanations"), ("stain", "Stain robustness"),
+             ("patches", "Explained patches"),
              ("limitations", "Limitations"), ("reproducibility", "Reproducibility"),
              ("appendix", "Appendix: settings and records as stored")]
     return [(anchor, title) for anchor, title in order if context_parts.get(anchor, True)]
@@ -480,6 +482,7 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
     gates = document.get("gates")
     sanity = _sanity(document)
     stability = stability_view(document)
+    stain = stain_view(document)
     comparison = _comparison(document)
     spearman, iou = _matrix(document, "spearman"), _matrix(document, "iou_top10")
     accuracy = model_accuracy(document)
@@ -501,7 +504,7 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
         sections=_sections({"gates": gates is not None, "changes": comparison is not None,
                             "substrates": bool(rankings or document.get("substrate_scope")), "agreement": spearman is not None,
                             "localisation": bool(document.get("localisation")), "sanity": sanity is not None,
-                            "stability": stability is not None}),
+                            "stability": stability is not None, "stain": stain is not None}),
         model=_model_card(document), data=_data_view(document),
         run_settings=_run_settings(document),
         method_settings=_method_settings(document, warnings, warning_records), provenance=_provenance(document), faithfulness=_faithfulness(document),
@@ -510,7 +513,7 @@ def build_context(document: dict, patch_uris: list[dict[str, str]]) -> ReportCon
         uncertainty=_uncertainty(document), substrate_drift=_substrate_drift(document),
         substrate_rule=str((document.get("substrate_scope") or {}).get("rule", "")),
         substrate_rankings=rankings, spearman=spearman, iou=iou, localisation=_localisation(document),
-        sanity=sanity, stability=stability, colour_bar_uri=figs.colour_bar_uri(), patches=_patches(document, patch_uris),
+        sanity=sanity, stability=stability, stain=stain, colour_bar_uri=figs.colour_bar_uri(), patches=_patches(document, patch_uris),
         map_warnings=[view.label for view, record in zip(warnings, warning_records) if record.get("method")],
         limitations=_limitations(document), appendix=build_appendix(document), comparison=comparison,
         gates=None if gates is None else [GateView(expression=str(g["expression"]), passed=bool(g["passed"]),
