@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pytest
 
-from tests.conftest import run_build
+from conftest import run_build
 
 DEFAULT_METHODS = ("integrated_gradients", "grad_cam", "lime")
 

@@ -13,7 +13,7 @@ import pytest
 
 from reportgen.explain import Explainer, ExplainerInfo, register, unregister
 from reportgen.explain._settings import check_float
-from tests.conftest import run_build
+from conftest import run_build
 
 
 class Darkness(Explainer):

@@ -17,8 +17,8 @@ from reportgen.report.gates import parse_gate
 from reportgen.report.render import render_html
 from reportgen.runtime import Stopwatch
 from reportgen.schema import ReportDocument
-from tests.test_explain_registry import tiny_model
-from tests.test_schema import _mismatches
+from test_explain_registry import tiny_model
+from test_schema import _mismatches
 
 CONTEXT = {"checkpoint": "tiny", "data": "tiny-data", "split": "valid"}
 
@@ -65,7 +65,7 @@ def test_explain_patches_recomputes_under_another_code_version(tmp_path):
 
 
 def test_a_completeness_warning_over_all_patches_reaches_the_method_once_also_from_the_cache(tmp_path):
-    from tests.test_explain_methods import ExponentialModel
+    from test_explain_methods import ExponentialModel
 
     config = resolve_config(flag_values={"methods": "integrated_gradients", "batch_size": 16},
                             settings=["integrated_gradients.n_steps=1"])

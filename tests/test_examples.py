@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import FAST_BUILD_ARGS
+from conftest import FAST_BUILD_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
 

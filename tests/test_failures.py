@@ -19,7 +19,7 @@ import torch
 from torchvision.models import resnet34
 
 from reportgen.cli import main
-from tests.conftest import FAST_BUILD_ARGS
+from conftest import FAST_BUILD_ARGS
 
 PCAM = "camelyonpatch_level_2_split_{split}_{part}.h5"
 

@@ -16,7 +16,7 @@ from reportgen.metrics.stability import map_similarity, pairwise_similarity
 from reportgen.model.network import build_model
 from reportgen.report.stability import stability_view
 from reportgen.runtime import Stopwatch
-from tests.conftest import run_build
+from conftest import run_build
 
 PATCHES = np.array([3, 11, 17])
 
