@@ -63,6 +63,9 @@ def stain_section(outcome: StainOutcome | None, *, original_deletion: dict[str, 
     if outcome is None:
         return None
     count = outcome.count
+    # Only the methods the step re-explained (all of the report's, in a build).
+    methods = [name for name in methods
+               if all(name in measured.similarity for measured in outcome.conditions.values())]
     groups = None if groups is None else np.asarray(groups, dtype=object)[:count]
     original = {name: np.asarray(curves)[:count] for name, curves in original_deletion.items()}
     masks = {"original": informative_patches(original["random"], "deletion")}
