@@ -39,8 +39,11 @@ def stain_view(document: dict) -> StainView | None:
         findings.append(f"{', '.join(method_title(document, name) for name in flagged)} explain"
                         f"{'s' if len(flagged) == 1 else ''} the stain, not the decision: the decision barely changed "
                         "but the maps did.")
-    else:
+    elif any(condition.get("decision_stable") for condition in conditions.values()):
         findings.append("No method's maps changed more than the decision by the rule below.")
+    else:
+        findings.append("The decision changed under every condition, so the rule below cannot tell whether a "
+                        "method explains the stain: a map may follow a decision that moved.")
     original = stain.get("original_verdicts") or {}
     changed = [(condition, name) for condition in conditions.values()
                for name, record in (condition.get("methods") or {}).items() if record.get("verdict_changed")]
@@ -74,7 +77,9 @@ def stain_view(document: dict) -> StainView | None:
                 condition=str(condition.get("title")), method=method_title(document, name),
                 spearman=fmt_interval(record.get("spearman"), 2), iou=fmt_interval(record.get("iou_top10"), 2),
                 verdict=verdict if verdict == before else f"{before} \u2192 {verdict}",
-                explains_stain=bool(record.get("explains_stain"))))
+                explains=("yes" if record.get("explains_stain") else
+                          "no" if condition.get("decision_stable") else "rule does not apply: the decision changed"),
+                flagged=bool(record.get("explains_stain"))))
     rules = [str(stain.get("method_rule", "")), str(stain.get("model_rule", "")), str(stain.get("family", "")),
              f"Seeds: {stain.get('seed_rule', '')}."]
     return StainView(images=str(stain.get("images")), findings=findings, conditions=rows, methods=methods,

@@ -350,7 +350,9 @@ class StainMethodRow:
     spearman: str
     iou: str
     verdict: str
-    explains_stain: bool
+    #: "yes", "no", or why the rule does not apply; ``flagged`` when it is "yes".
+    explains: str
+    flagged: bool
 
 
 @dataclass(frozen=True)
