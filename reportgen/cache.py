@@ -30,10 +30,10 @@ Arrays = dict[str, np.ndarray]
 
 #: Parts of the package that only present results; a change to them never invalidates a cached number.
 PRESENTATION_SOURCES = ("report", "cli.py", "__main__.py", "schema.py", "build/document.py", "build/output.py",
-                        "build/stability_section.py", "build/slide_section.py")
+                        "build/stability_section.py", "build/slide_section.py", "build/stain_section.py")
 
 #: Libraries whose versions decide computed numbers (kernels, explainers, segmentation, statistics).
-NUMERIC_LIBRARIES = ("torch", "torchvision", "numpy", "scipy", "captum", "grad-cam", "lime", "scikit-image", "h5py")
+NUMERIC_LIBRARIES = ("torch", "torchvision", "numpy", "scipy", "captum", "grad-cam", "lime", "scikit-image", "torchstain", "h5py")
 
 
 def default_cache_dir() -> Path:

@@ -83,6 +83,8 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
         help="stability of the explanations: comma-separated lime_seeds, ig_baselines, grad_cam_layers, "
              "or all or none (default lime_seeds,grad_cam_layers)")
     add("--sanity-images", type=int, default=S, help="patches for the randomisation sanity check (default 10; 0 skips)")
+    add("--stain-images", type=int, default=S,
+        help="patches for the stain robustness check: HED light, HED strong, Macenko (default 10; 0 skips)")
     add("--precision", default=S, help="fp32 (default) or bf16 for gradient-free forward passes")
     add("--batch-size", type=int, default=S, help="images per forward pass (default 256)")
     add("--device", default=S, help="auto (default), cpu, cuda or mps")

@@ -68,6 +68,7 @@ class BuildConfig:
     insertion_substrate: str = "blur"
     compare_substrates: bool = False
     sanity_images: int = 10
+    stain_images: int = 10
     alpha: float = 0.05
     stability: tuple[str, ...] | None = None
     precision: str = "fp32"
@@ -170,6 +171,9 @@ def _validate(config: BuildConfig) -> BuildConfig:
             raise ConfigError(f"option {key!r} must be at least 1, got {value}")
     if config.sanity_images < 0:
         raise ConfigError(f"option 'sanity_images' must be 0 or more, got {config.sanity_images}")
+    if config.stain_images < 0:
+        raise ConfigError(f"option 'stain_images' must be 0 or more (0 skips the stain robustness check), "
+                          f"got {config.stain_images}")
     if not 0.0 < config.alpha < 1.0:
         raise ConfigError(f"option 'alpha' (the verdicts' family-wise error rate) must be in (0, 1), got {config.alpha}")
     if config.train_fraction is not None and not 0.0 < config.train_fraction <= 1.0:

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 #: Distributions whose versions determine the numbers in a report.
 VERSIONED_PACKAGES = (
     "reportgen", "torch", "torchvision", "numpy", "scipy", "h5py", "captum", "grad-cam",
-    "lime", "scikit-image", "matplotlib", "jinja2", "weasyprint",
+    "lime", "scikit-image", "torchstain", "matplotlib", "jinja2", "weasyprint",
 )
 
 

@@ -359,6 +359,56 @@ class Stability(TypedDict):
     grad_cam_layers: Optional[GradCamLayers]
 
 
+class StainMethod(MapSimilarity):
+    """One method under one stain condition: its maps on the perturbed patches against its maps on the original
+    ones; ``verdict`` is its deletion AUC against the random map on the perturbed patches, ``verdict_changed``
+    whether that outcome differs from ``original_verdicts``; ``explains_stain``: the method rule fired."""
+
+    verdict: Verdict
+    verdict_changed: bool
+    explains_stain: bool
+
+
+class StainCondition(TypedDict):
+    """One stain perturbation of the stain patches: how strong it was (``rgb_change``, mean absolute RGB change),
+    the patches it left unchanged (Macenko without tissue), and what it did to the model's decision (``flip_rate``:
+    share of predictions that changed class; tumour probability change, signed and absolute) and to each map;
+    ``decision_stable``: at most the method rule's flip rate and probability change."""
+
+    title: str
+    strength: Optional[float]
+    description: str
+    rgb_change: Interval
+    unchanged: int
+    unchanged_patches: list[str]
+    informative: int
+    flip_rate: Interval
+    probability_change: Interval
+    abs_probability_change: Interval
+    decision_stable: bool
+    methods: dict[str, StainMethod]
+
+
+class StainRobustness(TypedDict):
+    """Stain robustness on the first ``images`` patches: HED light, HED strong and Macenko normalisation; the
+    rules in words and their ``thresholds``, the methods that explain the stain and whether the model decides by
+    stain."""
+
+    images: int
+    patch_ids: list[str]
+    seed_rule: str
+    conditions: dict[str, StainCondition]
+    original_informative: int
+    original_verdicts: dict[str, Verdict]
+    family: str
+    method_rule: str
+    model_rule: str
+    model_condition: str
+    thresholds: dict[str, float]
+    model_depends_on_stain: bool
+    explains_stain: list[str]
+
+
 class PatchScores(TypedDict):
     """One map's scores on one patch."""
 
@@ -506,6 +556,7 @@ class ReportDocument(TypedDict):
     stability: Optional[Stability]
     evidence: Optional[Evidence]
     slides: Optional[Slides]
+    stain_robustness: Optional[StainRobustness]
     images: list[ImageRecord]
     provenance: Provenance
     sign_off: SignOff
@@ -538,6 +589,8 @@ TOP_LEVEL = {
                 "maps put their attribution",
     "slides": "per slide: accuracy on the evaluated split, each method on the slide's explained patches, the "
               "worst slide per method (`null` without slide ids)",
+    "stain_robustness": "the model and the maps under HED jitter (light, strong) and Macenko normalisation "
+                        "(`--stain-images 0`: `null`)",
     "images": "one record per explained patch",
     "provenance": "reproducibility",
     "sign_off": "who signs the report (`[sign_off]` in the configuration; `null` values are blank lines)",

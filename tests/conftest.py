@@ -18,7 +18,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 #: Small but complete build settings for end-to-end tests.
 FAST_BUILD_ARGS = [
     "--images", "4", "--steps", "8", "--ig-steps", "4", "--lime-samples", "24", "--sanity-images", "2",
-    "--eval-limit", "48", "--batch-size", "64", "--no-pdf", "-q",
+    "--stain-images", "2", "--eval-limit", "48", "--batch-size", "64", "--no-pdf", "-q",
 ]
 
 

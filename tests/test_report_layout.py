@@ -37,6 +37,9 @@ def _stress_record():
             source, name=name, title=f"An attribution method variant {number} with a rather long display title",
             settings=dict(source.settings, target_layer=LONG_LAYER), maps=source.maps[:, ::-1].copy())
         record.scores.curves[name] = copy.deepcopy(record.scores.curves[source.name])
+        for condition in record.stain.conditions.values():
+            condition.similarity[name] = copy.deepcopy(condition.similarity[source.name])
+            condition.deletion[name] = condition.deletion[source.name].copy()
         extra_maps[name] = record.methods[name].maps
     record.methods["grad_cam"].settings = dict(record.methods["grad_cam"].settings, target_layer=LONG_LAYER)
     maps = {name: method.maps for name, method in record.methods.items()}

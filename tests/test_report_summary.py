@@ -84,6 +84,12 @@ def test_a_clean_document_has_no_warnings(document):
         record["centre_mass"]["mean"] = 0.4
     for image in clean["images"]:
         image["note"] = "All methods agree on the centre."
+    stain = clean["stain_robustness"]
+    stain["explains_stain"], stain["model_depends_on_stain"] = [], False
+    for condition in stain["conditions"].values():
+        condition["unchanged"], condition["unchanged_patches"] = 0, []
+        for record in condition["methods"].values():
+            record["explains_stain"] = record["verdict_changed"] = False
     summary = summarise_findings(clean)
     assert summary["warnings"] == []
     assert summary["verdict"].endswith("No warnings.")

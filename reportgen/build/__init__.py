@@ -1,8 +1,8 @@
 """``reportgen build``: the one function that knows the order of steps.
 
 checkpoint -> data -> (training) -> evaluation -> selection -> explanations
--> scores -> evidence -> sanity -> stability -> document -> report files.  Each step is a call into a module of
-this package with one job (:mod:`~reportgen.build.data`, :mod:`~reportgen.build.model`,
+-> scores -> evidence -> sanity -> stability -> stain robustness -> document -> report files.  Each step is a
+call into a module of this package with one job (:mod:`~reportgen.build.data`, :mod:`~reportgen.build.model`,
 :mod:`~reportgen.build.explain`, :mod:`~reportgen.build.score`, :mod:`~reportgen.build.evidence`,
 :mod:`~reportgen.build.sanity`, :mod:`~reportgen.build.document`,
 :mod:`~reportgen.build.output`); this function wires them together, times them,
@@ -29,6 +29,7 @@ from reportgen.metrics.slides import per_slide_accuracy
 from reportgen.build.sanity import sanity_checks, sanity_controls
 from reportgen.build.score import score_maps
 from reportgen.build.stability import stability_checks
+from reportgen.build.stain import stain_checks
 from reportgen.cache import ArrayCache, default_cache_dir
 from reportgen.config import BuildConfig
 from reportgen.data import as_float_tensor, select_cases
@@ -134,6 +135,12 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             stability = stability_checks(model, images, target_tensor, patch_indices, methods, config=config,
                                          dataset_mean=dataset_mean, cache=cache, cache_context=cache_context,
                                          watch=watch, progress=progress)
+        stain = None
+        if config.stain_images > 0:
+            with watch.stage("stain"):
+                stain = stain_checks(model, images, target_tensor, patch_indices, methods, config=config,
+                                     dataset_mean=dataset_mean, cache=cache, cache_context=cache_context,
+                                     progress=progress)
 
         split_labels = np.asarray(split.labels)
         record = BuildRecord(
@@ -149,7 +156,8 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             selection_description=selection_description, methods=methods, scores=scores, sanity=sanity,
             sanity_controls=controls,
             dataset_mean=dataset_mean, machine=machine_description(device), versions=package_versions(),
-            timings=watch.seconds, stability=stability, evidence=evidence, slide_accuracy=slide_accuracy, images=batch.images, masks=batch.masks,
+            timings=watch.seconds, stability=stability, evidence=evidence, slide_accuracy=slide_accuracy,
+            images=batch.images, masks=batch.masks, stain=stain,
         )
         document = assemble_document(record, previous=previous, gates=gates)
         figures = FigureInputs(images=batch.images, maps={name: result.maps for name, result in methods.items()},

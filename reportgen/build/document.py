@@ -24,6 +24,8 @@ from reportgen.build.slide_section import slide_section
 from reportgen.build.score import Scores
 from reportgen.build.stability import StabilityOutcome
 from reportgen.build.stability_section import stability_section
+from reportgen.build.stain import StainOutcome
+from reportgen.build.stain_section import stain_section
 from reportgen.config import DOCUMENT_TABLES, BuildConfig
 from reportgen.data.sampling import STRATA
 from reportgen.metrics.faithfulness import MODES, NOTEBOOK_DELETION_NOTE, TIE_BREAK_RULE
@@ -126,6 +128,7 @@ class BuildRecord:
         or ``None`` when not measured.
     images : (N, H, W, 3) uint8 explained patches, or ``None``; masks : (N, H, W) uint8 tumour masks, or ``None``.
         The patch notes read both (:mod:`reportgen.report.notes`).
+    stain : the stain robustness measurements (:mod:`reportgen.build.stain`), or ``None`` when skipped.
     """
 
     config: BuildConfig
@@ -154,6 +157,7 @@ class BuildRecord:
     slide_accuracy: dict[str, dict] | None = None
     images: np.ndarray | None = None
     masks: np.ndarray | None = None
+    stain: StainOutcome | None = None
 
 
 def plain(value):
@@ -477,6 +481,10 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
         "evidence": None if record.evidence is None else evidence_section(
             record.evidence, strata=list(record.strata), slide_ids=_groups(record), seed=seed),
         "slides": _slides(record, masks),
+        "stain_robustness": stain_section(
+            record.stain, original_deletion={name: curves.deletion for name, curves in record.scores.curves.items()},
+            methods=list(record.methods), patch_ids=[f"{record.config.split}:{int(p)}" for p in record.patch_indices],
+            groups=_groups(record), alpha=record.config.alpha, seed=seed),
         "images": _images(record),
         "provenance": _provenance(record),
         "sign_off": {key: record.config.sign_off.get(key) for key in DOCUMENT_TABLES["sign_off"]},

@@ -78,6 +78,40 @@ def _sanity(document: dict) -> list[dict]:
     return checks
 
 
+def _stain(document: dict) -> list[dict]:
+    """The model's check (flip rate under the model condition, HED strong) and each method's (does it explain the stain?)."""
+    stain = document.get("stain_robustness")
+    if not stain:
+        return []
+    conditions, limits = stain.get("conditions") or {}, stain.get("thresholds") or {}
+    model = conditions.get(stain.get("model_condition")) or {}
+    checks = [_check(f"Model decision under a stain change ({model.get('title')})",
+                     f"prediction flip rate at most {limits.get('model_flip_rate_max'):g} under {model.get('title')} "
+                     f"(HED jitter, s = {model.get('strength')})",
+                     f"{fmt_interval(model.get('flip_rate'), 2)} on {stain.get('images')} patches",
+                     "fail" if stain.get("model_depends_on_stain") else "pass", "stain")]
+    condition = (f"under each condition that barely changed the decision (flip rate at most "
+                 f"{limits.get('stable_flip_rate'):g}, mean |change in tumour probability| at most "
+                 f"{limits.get('stable_probability_change'):g}), mean Spearman of the maps with the original maps at "
+                 f"least {limits.get('map_spearman_min'):g}")
+    for name in document.get("methods") or {}:
+        parts, stable = [], False
+        for record in conditions.values():
+            similarity = ((record.get("methods") or {}).get(name) or {}).get("spearman")
+            if record.get("decision_stable"):
+                stable = True
+                parts.append(f"{record.get('title')}: {fmt_interval(similarity, 2)}")
+            else:
+                parts.append(f"{record.get('title')}: decision changed")
+        if name in (stain.get("explains_stain") or []):
+            outcome = "fail"
+        else:
+            outcome = "pass" if stable else "warn"  # without a stable condition the rule cannot be applied
+        checks.append(_check(f"{method_title(document, name)}: explains the decision, not the stain", condition,
+                             "; ".join(parts), outcome, "stain"))
+    return checks
+
+
 def _localisation(document: dict) -> list[dict]:
     checks = []
     for name, record in (document.get("localisation") or {}).items():
@@ -121,8 +155,8 @@ def page_one_checks(document: dict) -> list[dict]:
     ``section`` the anchor of the report section with the evidence.
     """
     extra = [check for check in (evidence_check(document), slides_check(document)) if check]
-    checks = [*_gates(document), *_faithfulness(document), *_sanity(document), *_localisation(document),
-              *extra, *_model(document)]
+    checks = [*_gates(document), *_faithfulness(document), *_sanity(document), *_stain(document),
+              *_localisation(document), *extra, *_model(document)]
     return sorted(checks, key=lambda check: CHECK_OUTCOMES.index(check["outcome"]))
 
 

@@ -27,9 +27,10 @@ from reportgen.report.summary import (DIRECTIONS, OUTCOME_WORDS, SEVERITIES, SHO
                                       sanity_outcome, untrusted_controls)
 from reportgen.report.views import (CheckRow, ComparisonView, ConfusionView, DataView, FaithfulnessRow, GalleryView,
                                     GateView, MatrixView, MethodChangeRow, MethodSettingsView, ModelCard, Overlay,
-                                    PatchPanel, ProvenanceView, ReportContext, SanityRow, SanityView, VerdictRow,
-                                    WarningView)
+                                    PatchPanel, ProvenanceView, ReportContext, SanityRow, SanityView, StainView,
+                                    VerdictRow, WarningView)
 from reportgen.report.stability import stability_view
+from reportgen.report.stain import stain_view
 
 SMALL_SAMPLE = 50
 NOT_STATED = "not stated"
@@ -512,7 +513,8 @@ def _sections(context_parts: dict[str, bool]) -> list[tuple[str, str]]:
              ("faithfulness", "Faithfulness"), ("substrates", "Substrates"), ("agreement", "Agreement"),
              ("localisation", "Localisation"), ("evidence", "Right for the right reason"), ("slides", "Slides"),
              ("sanity", "Sanity checks"),
-             ("stability", "Stability of the explanations"), ("patches", "Explained patches"),
+             ("stability", "Stability of the explanations"), ("stain", "Stain robustness"),
+             ("patches", "Explained patches"),
              ("limitations", "Limitations"), ("reproducibility", "Reproducibility"),
              ("appendix", "Appendix: settings and records as stored")]
     return [(anchor, title) for anchor, title in order if context_parts.get(anchor, True)]
@@ -544,6 +546,7 @@ def build_context(document: dict, patch_uris: list[dict[str, str]],
     evidence = evidence_view(document)
     slides = slides_view(document)
     stability = stability_view(document)
+    stain = stain_view(document)
     comparison = _comparison(document)
     spearman, iou = _matrix(document, "spearman"), _matrix(document, "iou_top10")
     accuracy = model_accuracy(document)
@@ -567,7 +570,7 @@ def build_context(document: dict, patch_uris: list[dict[str, str]],
                             "substrates": bool(rankings or document.get("substrate_scope")), "agreement": spearman is not None,
                             "localisation": bool(document.get("localisation")), "sanity": sanity is not None,
                             "evidence": evidence is not None, "slides": slides is not None,
-                            "stability": stability is not None}),
+                            "stability": stability is not None, "stain": stain is not None}),
         model=_model_card(document), data=_data_view(document),
         run_settings=_run_settings(document),
         method_settings=_method_settings(document, warnings, warning_records), provenance=_provenance(document), faithfulness=_faithfulness(document),
@@ -577,7 +580,7 @@ def build_context(document: dict, patch_uris: list[dict[str, str]],
         uncertainty=_uncertainty(document), substrate_drift=_substrate_drift(document),
         substrate_rule=str((document.get("substrate_scope") or {}).get("rule", "")),
         substrate_rankings=rankings, spearman=spearman, iou=iou, localisation=_localisation(document),
-        sanity=sanity, evidence=evidence, slides=slides, stability=stability,
+        sanity=sanity, evidence=evidence, slides=slides, stability=stability, stain=stain,
         gallery=_gallery(document, figs.colour_bar_uri(), figs.colour_bar_uri(colour_map=figs.SIGNED_COLOUR_MAP)),
         patches=_patches(document, patch_uris, scales),
         map_warnings=[view.label for view, record in zip(warnings, warning_records) if record.get("method")],

@@ -349,6 +349,54 @@ def sanity_warnings(document: dict) -> list[dict[str, str]]:
     return warnings
 
 
+def _share(record: dict | None) -> str:
+    """An interval record's mean to two decimals, or n/a."""
+    mean = (record or {}).get("mean")
+    return "n/a" if mean is None else f"{float(mean):.2f}"
+
+
+def stain_warnings(document: dict) -> list[dict[str, str | None]]:
+    """Warnings from the stain robustness section: a model that decides by stain and a method that explains the
+    stain (high, by the rules the section states), a deletion verdict that changes with the stain (medium), and
+    patches Macenko normalisation could not change (low)."""
+    stain = document.get("stain_robustness") or {}
+    conditions, limits = stain.get("conditions") or {}, stain.get("thresholds") or {}
+    warnings = []
+    model = conditions.get(stain.get("model_condition")) or {}
+    if stain.get("model_depends_on_stain"):
+        warnings.append(_warning(
+            "high", f"The decision of the model depends on stain: under {model.get('title')} "
+            f"(s = {model.get('strength')}) {_share(model.get('flip_rate'))} of its predictions on "
+            f"{stain.get('images')} patches change class, more than {limits.get('model_flip_rate_max'):g}; a stain "
+            "change of this size moves its decisions, so they are unlikely to hold on slides stained elsewhere."))
+    for name in stain.get("explains_stain") or []:
+        where = [f"{condition['title']} (flip rate {_share(condition.get('flip_rate'))}, mean |change in tumour "
+                 f"probability| {_share(condition.get('abs_probability_change'))}, map Spearman "
+                 f"{_share(condition['methods'][name].get('spearman'))})"
+                 for condition in conditions.values()
+                 if ((condition.get("methods") or {}).get(name) or {}).get("explains_stain")]
+        warnings.append(_warning(
+            "high", f"{method_title(document, name)} explains the stain, not the decision of the model: under "
+            f"{' and '.join(where)}, the decision barely changed but its maps did (mean Spearman with the maps "
+            f"on the original patches below {limits.get('map_spearman_min'):g}).", name))
+    for condition in conditions.values():
+        for name, record in (condition.get("methods") or {}).items():
+            if not record.get("verdict_changed"):
+                continue
+            before = ((stain.get("original_verdicts") or {}).get(name) or {}).get("outcome")
+            after = (record.get("verdict") or {}).get("outcome")
+            warnings.append(_warning(
+                "medium", f"The deletion AUC verdict of {method_title(document, name)} against the random map "
+                f"changes under {condition.get('title')}: {OUTCOME_WORDS.get(before, before)} on the original patches, "
+                f"{OUTCOME_WORDS.get(after, after)} on the perturbed ones.", name))
+    macenko = conditions.get("macenko") or {}
+    if macenko.get("unchanged"):
+        warnings.append(_warning(
+            "low", f"Macenko normalisation left {macenko['unchanged']} of {stain.get('images')} stain patches "
+            f"unchanged ({', '.join(macenko.get('unchanged_patches') or [])}): too little tissue to estimate their stain."))
+    return warnings
+
+
 #: Warning severities, most serious first, and what each means to the reader.
 SEVERITIES = {
     "high": "a claim of this report fails or cannot be trusted",
@@ -397,6 +445,7 @@ def collect_warnings(document: dict) -> list[dict[str, str]]:
     periphery = evidence_warning(document)
     if periphery:
         warnings.append(_warning("high", periphery))
+    warnings.extend(stain_warnings(document))
     for name, record in (document.get("localisation") or {}).items():
         if name not in methods:
             continue

@@ -378,6 +378,7 @@ class ReportContext:
     slides: SlidesView | None
     stability: StabilityView | None
     gallery: GalleryView
+    stain: StainView | None
     patches: list[PatchPanel]
     #: Labels ("W3") of the summary's warnings about a method, pointed at from the maps.
     map_warnings: list[str]
@@ -385,3 +386,42 @@ class ReportContext:
     appendix: AppendixView
     comparison: ComparisonView | None
     gates: list[GateView] | None
+
+
+@dataclass(frozen=True)
+class StainConditionRow:
+    """One stain condition: how strong it was and what it did to the model's decision."""
+
+    title: str
+    description: str
+    rgb_change: str
+    unchanged: str
+    flip_rate: str
+    probability_change: str
+    abs_probability_change: str
+    decision: str
+
+
+@dataclass(frozen=True)
+class StainMethodRow:
+    """One method under one stain condition: its maps against the original maps, and its deletion verdict."""
+
+    condition: str
+    method: str
+    spearman: str
+    iou: str
+    verdict: str
+    #: "yes", "no", or why the rule does not apply; ``flagged`` when it is "yes".
+    explains: str
+    flagged: bool
+
+
+@dataclass(frozen=True)
+class StainView:
+    """The stain robustness section: plain sentences first, then the tables and the rules behind them."""
+
+    images: str
+    findings: list[str]
+    conditions: list[StainConditionRow]
+    methods: list[StainMethodRow]
+    rules: list[str]

@@ -19,6 +19,7 @@ from reportgen.build.document import BuildRecord, DataFacts, assemble_document
 from reportgen.build.explain import MethodResult
 from reportgen.build.sanity import SanityOutcome
 from reportgen.build.score import SUBSTRATE_METRICS, CurveSet, Scores, localisation_scores
+from reportgen.build.stain import StainCondition, StainOutcome
 from reportgen.build.stability import (GRAD_CAM_LAYERS, BaselineSensitivity, LayerTable, Repeatability,
                                        StabilityOutcome)
 from reportgen.config import resolve_config
@@ -120,6 +121,25 @@ def _stability(rng: np.random.Generator, methods: dict[str, MethodResult], n: in
                                    seconds=45.0))
 
 
+def _stain(rng: np.random.Generator, methods: dict[str, MethodResult], n: int) -> StainOutcome:
+    """HED light barely changes the decision while LIME's maps move (it explains the stain); HED strong flips most
+    predictions; Macenko leaves the first patch unchanged (no tissue)."""
+    shifts = {"integrated_gradients": 0, "grad_cam": 1, "lime": 20}
+    effects = {"hed_light": (np.zeros(n), 0.02, np.zeros(n, bool)),
+               "hed_strong": ((np.arange(n) > 0).astype(float), 0.3, np.zeros(n, bool)),
+               "macenko": (np.zeros(n), 0.05, np.arange(n) == 0)}
+    conditions = {}
+    for name, (flipped, change, unchanged) in effects.items():
+        perturbed = {method: np.roll(result.maps, shifts[method], axis=2) for method, result in methods.items()}
+        conditions[name] = StainCondition(
+            name=name, flipped=flipped, probability_change=change * rng.uniform(-1, 1, n),
+            rgb_change=rng.uniform(0.02, 0.2, n), unchanged=unchanged,
+            similarity={method: map_similarity(methods[method].maps, maps) for method, maps in perturbed.items()},
+            deletion={key: _curves(rng, *AUC_CENTRES[key], n).deletion for key in (*methods, "random")}, seconds=2.0)
+    return StainOutcome(count=n, seed_rule="HED jitter per patch from SeedSequence([7919, patch index])",
+                        conditions=conditions)
+
+
 def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
     """What a build of ``n_images`` patches with three methods would have computed, from seeded arrays."""
     rng = np.random.default_rng(seed)
@@ -193,6 +213,7 @@ def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
         dataset_mean=(0.7, 0.55, 0.7), machine={"device": "cpu", "threads": 2},
         versions={"reportgen": "0.1.0", "torch": "2.4.0", "captum": "0.7.0"},
         timings={"explain": 12.5, "curves": 3.25}, stability=stability, images=make_images(n_images), masks=masks,
+        stain=_stain(np.random.default_rng(seed + 2), methods, n_images),
     )
 
 

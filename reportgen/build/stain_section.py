@@ -1,0 +1,116 @@
+"""report.json's ``stain_robustness`` section from what :mod:`reportgen.build.stain` measured.
+
+Presentation only (the cache does not depend on this module): means with their intervals over the
+report's unit, the deletion-AUC verdicts against the random map on the original and the perturbed
+patches, and the rules of :mod:`reportgen.metrics.stain` applied to the means.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reportgen.build.stain import StainOutcome
+from reportgen.metrics.faithfulness import curve_auc
+from reportgen.metrics.stability import similarity_word
+from reportgen.metrics.stain import (CONDITIONS, MAP_SPEARMAN_MIN, MODEL_CONDITION, MODEL_FLIP_RATE_MAX,
+                                     STABLE_FLIP_RATE, STABLE_PROBABILITY_CHANGE, decision_barely_changed,
+                                     depends_on_stain, explains_stain)
+from reportgen.metrics.stats import mean_with_interval
+from reportgen.metrics.verdicts import decide_claims, informative_patches
+
+#: Which claim the section re-decides, and in which family; fixed before any result was seen.
+VERDICT_METRIC = "deletion_auc"
+STAIN_FAMILY = ("Each method's deletion AUC against the random map, on the informative patches of the original and "
+                "of each perturbed set, by the report's verdict rule; these claims are Holm-corrected among "
+                "themselves (original and every condition together), not over the report's, so the report's "
+                "verdicts are unchanged by this section.")
+METHOD_RULE = (f"A method explains the stain, not the decision, when under a condition that barely changed the "
+               f"decision (at most {STABLE_FLIP_RATE:g} of the predictions flipped and the tumour probability moved "
+               f"by at most {STABLE_PROBABILITY_CHANGE:g} on average, in absolute value) its maps on the perturbed patches keep a mean "
+               f"Spearman correlation below {MAP_SPEARMAN_MIN:g} with its maps on the original patches.")
+MODEL_RULE = (f"The model decides by stain when more than {MODEL_FLIP_RATE_MAX:g} of its predictions flip under "
+              f"{CONDITIONS[MODEL_CONDITION][0]}.")
+#: The rules' numbers, stated in the document so its readers need not import the rules.
+THRESHOLDS = {"stable_flip_rate": STABLE_FLIP_RATE, "stable_probability_change": STABLE_PROBABILITY_CHANGE,
+              "map_spearman_min": MAP_SPEARMAN_MIN, "model_flip_rate_max": MODEL_FLIP_RATE_MAX}
+DESCRIPTIONS = {
+    "hed_light": "HED jitter (Tellez et al., Medical Image Analysis 2019), s = {s:g}: each haematoxylin, eosin and "
+                 "DAB channel becomes alpha * c + beta, alpha ~ U[1 - s, 1 + s], beta ~ U[-s, s], per patch",
+    "macenko": "Macenko normalisation (Macenko et al., ISBI 2009) to torchstain's default reference stain",
+}
+DESCRIPTIONS["hed_strong"] = DESCRIPTIONS["hed_light"]
+
+
+def _claim(method: str, deletion: np.ndarray, random: np.ndarray, mask: np.ndarray, groups) -> dict:
+    return {"method": method, "against": "random", "metric": VERDICT_METRIC, "higher_is_better": False,
+            "patches": np.flatnonzero(mask), "groups": None if groups is None else groups[mask],
+            "values": curve_auc(deletion)[mask], "against_values": curve_auc(random)[mask]}
+
+
+def stain_section(outcome: StainOutcome | None, *, original_deletion: dict[str, np.ndarray], methods: list[str],
+                  patch_ids: list[str], groups=None, alpha: float, seed: int) -> dict | None:
+    """report.json's ``stain_robustness`` section (schema :class:`reportgen.schema.StainRobustness`), or ``None``.
+
+    Parameters
+    ----------
+    outcome : from :func:`reportgen.build.stain.stain_checks`, or ``None`` when ``--stain-images 0``.
+    original_deletion : method (and ``"random"``) -> (N, steps + 1) the report's deletion curves; the first
+        ``outcome.count`` rows are the stain patches.
+    methods : the report's method names, in order.
+    patch_ids : (N,) the report's patch ids; groups : (N,) slide ids or ``None``.
+    alpha, seed : the verdict rule's level and bootstrap seed.
+    """
+    if outcome is None:
+        return None
+    count = outcome.count
+    # Only the methods the step re-explained (all of the report's, in a build).
+    methods = [name for name in methods
+               if all(name in measured.similarity for measured in outcome.conditions.values())]
+    groups = None if groups is None else np.asarray(groups, dtype=object)[:count]
+    original = {name: np.asarray(curves)[:count] for name, curves in original_deletion.items()}
+    masks = {"original": informative_patches(original["random"], "deletion")}
+    claims = [_claim(name, original[name], original["random"], masks["original"], groups) for name in methods]
+    for condition, measured in outcome.conditions.items():
+        masks[condition] = informative_patches(measured.deletion["random"], "deletion")
+        claims += [_claim(name, measured.deletion[name], measured.deletion["random"], masks[condition], groups)
+                   for name in methods]
+    decided = iter(decide_claims(claims, alpha=alpha, seed=seed))
+    original_verdicts = {name: next(decided) for name in methods}
+
+    conditions, flagged = {}, []
+    for condition, measured in outcome.conditions.items():
+        title, strength = CONDITIONS[condition]
+        flip = mean_with_interval(measured.flipped, seed=seed, groups=groups)
+        absolute = mean_with_interval(np.abs(measured.probability_change), seed=seed, groups=groups)
+        stable = decision_barely_changed(flip["mean"], absolute["mean"])
+        records = {}
+        for name in methods:
+            similarity = {key: mean_with_interval(values, seed=seed, groups=groups)
+                          for key, values in measured.similarity[name].items()}
+            verdict = next(decided)
+            flag = explains_stain(stable, similarity["spearman"]["mean"])
+            if flag and name not in flagged:
+                flagged.append(name)
+            records[name] = {**similarity, "reading": similarity_word(similarity["spearman"]["mean"]),
+                             "verdict": verdict,
+                             "verdict_changed": verdict["outcome"] != original_verdicts[name]["outcome"],
+                             "explains_stain": flag}
+        conditions[condition] = {
+            "title": title, "strength": strength,
+            "description": DESCRIPTIONS[condition].format(s=strength or 0),
+            "rgb_change": mean_with_interval(measured.rgb_change, seed=seed, groups=groups),
+            "unchanged": int(measured.unchanged.sum()),
+            "unchanged_patches": [patch_ids[i] for i in np.flatnonzero(measured.unchanged)],
+            "informative": int(masks[condition].sum()),
+            "flip_rate": flip,
+            "probability_change": mean_with_interval(measured.probability_change, seed=seed, groups=groups),
+            "abs_probability_change": absolute,
+            "decision_stable": stable,
+            "methods": records,
+        }
+    model_flip = (conditions.get(MODEL_CONDITION) or {}).get("flip_rate", {}).get("mean")
+    return {"images": count, "patch_ids": list(patch_ids[:count]), "seed_rule": outcome.seed_rule,
+            "conditions": conditions, "original_informative": int(masks["original"].sum()),
+            "original_verdicts": original_verdicts, "family": STAIN_FAMILY, "method_rule": METHOD_RULE,
+            "model_rule": MODEL_RULE, "model_condition": MODEL_CONDITION, "thresholds": THRESHOLDS,
+            "model_depends_on_stain": depends_on_stain(model_flip), "explains_stain": flagged}

@@ -1,0 +1,184 @@
+"""Stain perturbations of a patch and what they change: plain numpy/torch functions.
+
+- **HED jitter** (Tellez et al., "Quantifying the effects of data augmentation and stain color
+  normalization in convolutional neural networks for computational pathology", Medical Image
+  Analysis 58, 2019): the patch is taken into the haematoxylin-eosin-DAB space of Ruifrok and
+  Johnston (2001; scikit-image's ``hed_from_rgb`` and ``rgb_from_hed`` matrices, as
+  ``skimage.color.rgb2hed``/``hed2rgb``), each channel becomes ``alpha * hed + beta`` with
+  ``alpha ~ U[1 - s, 1 + s]`` and ``beta ~ U[-s, s]`` in optical density (natural logarithm), and the
+  patch is taken back to RGB.  scikit-image's concentrations are optical densities divided by
+  ``-ln(1e-6)`` (about 13.8), so on its scale ``beta`` is drawn from ``U[-s, s] / 13.8``: drawn on
+  scikit-image's scale itself, s = 0.05 would shift every stain by up to 0.7 optical density and
+  change the demo patches' RGB values by 0.147 on average, far from the paper's "light".  Unlike ``rgb2hed``, negative stain concentrations are kept instead of being
+  clipped at 0: clipping alone changes a third of the demo patches' pixel values by up to 0.2 on
+  the way there and back, which would count as a stain change that never happened.  With the
+  concentrations kept, ``s = 0`` returns the patch.
+- **Macenko normalisation** (Macenko et al., "A method for normalizing histology slides for
+  quantitative analysis", ISBI 2009) to torchstain's default reference stain, by torchstain's numpy
+  backend.  A patch without enough tissue to estimate its stain vectors makes torchstain raise; it
+  is left unchanged and reported.
+- What the model does with the perturbed patch: whether its predicted class changed and how much
+  its tumour probability moved, per patch.
+
+Nothing here explains or scores maps; :mod:`reportgen.build.stain` does that with the build's own
+explainers and curves, and compares maps with :func:`reportgen.metrics.stability.map_similarity`.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from skimage.color import hed_from_rgb, rgb_from_hed
+
+from reportgen.inference import predict_proba
+
+#: The conditions, in report order: name -> (title, HED jitter strength s, or None for Macenko).
+CONDITIONS = {"hed_light": ("HED light", 0.05), "hed_strong": ("HED strong", 0.2),
+              "macenko": ("Macenko normalisation", None)}
+#: The tumour class of the two-class PCam model.
+TUMOUR = 1
+#: Floor of an RGB value before its logarithm, and the optical density scale, as in ``skimage.color.rgb2hed``.
+_RGB_FLOOR = 1e-6
+_LOG_FLOOR = np.log(_RGB_FLOOR)
+
+# The rules below were fixed before any result was looked at.
+#: A condition "barely changed the decision" when at most this share of the predictions flipped ...
+STABLE_FLIP_RATE = 0.1
+#: ... and the tumour probability moved by at most this much on average (mean absolute change).
+STABLE_PROBABILITY_CHANGE = 0.1
+#: Under such a condition, a method whose maps keep a mean Spearman below this with the original maps is
+#: explaining the stain, not the decision (0.5: the agreement note's "partly agree" threshold and the
+#: sanity check's similarity threshold).
+MAP_SPEARMAN_MIN = 0.5
+#: A model whose predictions flip on more than this share of patches under HED strong decides by stain:
+#: Tellez et al.'s strong jitter spans the stain differences between laboratories, which is why a PCam model
+#: fails in another hospital; their light jitter stays within one laboratory's range.
+MODEL_FLIP_RATE_MAX = 0.2
+#: The condition the model-level rule reads.
+MODEL_CONDITION = "hed_strong"
+
+
+def _channels_last(images) -> np.ndarray:
+    """(N, 3, H, W) tensor or array -> (N, H, W, 3) float64 array."""
+    if isinstance(images, torch.Tensor):
+        images = images.detach().cpu().numpy()
+    return np.moveaxis(np.asarray(images, dtype=np.float64), 1, -1)
+
+
+def rgb_to_hed(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) RGB in [0, 1] -> (..., 3) HED concentrations on scikit-image's scale, not clipped at 0."""
+    return (np.log(np.maximum(rgb, _RGB_FLOOR)) / _LOG_FLOOR) @ hed_from_rgb
+
+
+def hed_to_rgb(hed: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`rgb_to_hed`, clipped to [0, 1] (``skimage.color.hed2rgb``'s last step)."""
+    return np.clip(np.exp((hed * _LOG_FLOOR) @ rgb_from_hed), 0.0, 1.0)
+
+
+def hed_jitter(images, strength: float, seeds) -> np.ndarray:
+    """HED jitter of Tellez et al. (2019) of each patch with its own seed.
+
+    Parameters
+    ----------
+    images : (N, 3, H, W) float in [0, 1] (tensor or array).
+    strength : s >= 0; per patch and HED channel alpha ~ U[1 - s, 1 + s], beta ~ U[-s, s] in optical
+        density, drawn by ``np.random.default_rng(seed)`` (alpha's three values, then beta's).
+    seeds : (N,) one seed per patch (:func:`reportgen.runtime.derive_seed` of the patch index), so a
+        patch's perturbation does not depend on the other patches.
+
+    Returns
+    -------
+    (N, 3, H, W) float32 in [0, 1].
+    """
+    if strength < 0:
+        raise ValueError(f"strength={strength!r} must be 0 or more (0.05 is Tellez et al.'s HED light)")
+    rgb = _channels_last(images)
+    seeds = [int(seed) for seed in seeds]
+    if len(seeds) != len(rgb):
+        raise ValueError(f"{len(seeds)} seeds for {len(rgb)} patches; pass one seed per patch")
+    out = np.empty_like(rgb)
+    for i, seed in enumerate(seeds):
+        generator = np.random.default_rng(seed)
+        alpha = generator.uniform(1 - strength, 1 + strength, 3)
+        # beta is an optical density; scikit-image's concentrations are optical densities / -ln(1e-6).
+        beta = generator.uniform(-strength, strength, 3) / -_LOG_FLOOR
+        out[i] = hed_to_rgb(rgb_to_hed(rgb[i]) * alpha + beta)
+    return np.moveaxis(out, -1, 1).astype(np.float32)
+
+
+def macenko_normalise(images) -> tuple[np.ndarray, np.ndarray]:
+    """Each patch normalised to torchstain's default reference stain (Macenko et al., 2009).
+
+    Parameters
+    ----------
+    images : (N, 3, H, W) float in [0, 1]; rounded to uint8 H x W x 3, torchstain's input.
+
+    Returns
+    -------
+    normalised : (N, 3, H, W) float32 in [0, 1]; a patch torchstain cannot normalise is returned as given.
+    unchanged : (N,) bool, the patches torchstain raised on (too little tissue to estimate the stains).
+    """
+    import torchstain  # its normalizers are an attribute of the package, not an importable submodule
+
+    normaliser = torchstain.normalizers.MacenkoNormalizer(backend="numpy")
+    rgb = _channels_last(images)
+    out = rgb.astype(np.float32)
+    unchanged = np.zeros(len(rgb), dtype=bool)
+    for i, patch in enumerate(rgb):
+        as_bytes = np.clip(np.round(patch * 255), 0, 255).astype(np.uint8)
+        try:
+            # Without tissue, torchstain takes means and eigenvectors of empty sets before it raises.
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore", RuntimeWarning)
+                normalised, _, _ = normaliser.normalize(as_bytes, stains=False)
+        except (np.linalg.LinAlgError, ValueError, IndexError):
+            unchanged[i] = True
+            continue
+        out[i] = normalised.astype(np.float32) / 255.0
+    return np.moveaxis(out, -1, 1), unchanged
+
+
+def mean_rgb_change(original, perturbed) -> np.ndarray:
+    """(N,) mean absolute change of the RGB values per patch: how strong a perturbation was."""
+    return np.abs(_channels_last(perturbed) - _channels_last(original)).mean(axis=(1, 2, 3))
+
+
+def decision_change(model: torch.nn.Module, original, perturbed, *, batch_size: int = 256,
+                    precision: str = "fp32") -> dict[str, np.ndarray]:
+    """What a perturbation did to the model's decision on each patch.
+
+    Parameters
+    ----------
+    model : classifier on (N, 3, H, W) float in [0, 1] with two classes (tumour = 1).
+    original, perturbed : (N, 3, H, W) float in [0, 1].
+
+    Returns
+    -------
+    ``{"flipped": (N,) float64 1.0 where the predicted class changed, else 0.0,
+    "probability_change": (N,) float64 tumour probability on the perturbed patch minus on the original}``.
+    """
+    before = predict_proba(model, torch.as_tensor(original, dtype=torch.float32), batch_size=batch_size,
+                           precision=precision).double().numpy()
+    after = predict_proba(model, torch.as_tensor(perturbed, dtype=torch.float32), batch_size=batch_size,
+                          precision=precision).double().numpy()
+    return {"flipped": (before.argmax(axis=1) != after.argmax(axis=1)).astype(np.float64),
+            "probability_change": after[:, TUMOUR] - before[:, TUMOUR]}
+
+
+def decision_barely_changed(flip_rate: float | None, mean_abs_change: float | None) -> bool:
+    """Whether a condition left the decision nearly as it was (:data:`STABLE_FLIP_RATE`, :data:`STABLE_PROBABILITY_CHANGE`)."""
+    return (flip_rate is not None and mean_abs_change is not None
+            and flip_rate <= STABLE_FLIP_RATE and mean_abs_change <= STABLE_PROBABILITY_CHANGE)
+
+
+def explains_stain(decision_stable: bool, mean_spearman: float | None) -> bool:
+    """The rule: the decision barely changed, yet the method's map did (mean Spearman below :data:`MAP_SPEARMAN_MIN`)."""
+    return bool(decision_stable and mean_spearman is not None and np.isfinite(mean_spearman)
+                and mean_spearman < MAP_SPEARMAN_MIN)
+
+
+def depends_on_stain(flip_rate: float | None) -> bool:
+    """The model-level rule: more than :data:`MODEL_FLIP_RATE_MAX` of the predictions flip under HED light."""
+    return flip_rate is not None and flip_rate > MODEL_FLIP_RATE_MAX

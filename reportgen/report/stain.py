@@ -1,0 +1,86 @@
+"""The report's "Stain robustness" section, from the document's ``stain_robustness`` record.
+
+Sentences read the outcomes and flags the document already holds (decided in
+:mod:`reportgen.build.stain_section`); nothing here tests or thresholds a number.
+"""
+
+from __future__ import annotations
+
+from reportgen.report.formatting import fmt_interval
+from reportgen.report.summary import OUTCOME_WORDS, method_title
+from reportgen.report.views import StainConditionRow, StainMethodRow, StainView
+
+
+def _outcome(verdict: dict | None) -> str:
+    return OUTCOME_WORDS.get((verdict or {}).get("outcome"), "n/a")
+
+
+def _condition_sentence(condition: dict) -> str:
+    decision = "barely changed the decision" if condition.get("decision_stable") else "changed the decision"
+    return (f"{condition.get('title')} {decision}: {fmt_interval(condition.get('flip_rate'), 2)} of the predictions "
+            f"changed class, and the tumour probability moved by {fmt_interval(condition.get('probability_change'))} "
+            f"on average ({fmt_interval(condition.get('abs_probability_change'))} in absolute value).")
+
+
+def stain_view(document: dict) -> StainView | None:
+    """The section's view, or ``None`` when the document has no stain record (``--stain-images 0``)."""
+    stain = document.get("stain_robustness")
+    if not stain:
+        return None
+    conditions = stain.get("conditions") or {}
+    model = conditions.get(stain.get("model_condition")) or {}
+    limit = (stain.get("thresholds") or {}).get("model_flip_rate_max")
+    findings = [f"The model's decision {'depends' if stain.get('model_depends_on_stain') else 'does not depend'} on "
+                f"stain by the rule below: {fmt_interval(model.get('flip_rate'), 2)} of its predictions change class "
+                f"under {model.get('title')} (the limit is {limit:g})."]
+    findings += [_condition_sentence(condition) for condition in conditions.values()]
+    flagged = stain.get("explains_stain") or []
+    if flagged:
+        findings.append(f"{', '.join(method_title(document, name) for name in flagged)} explain"
+                        f"{'s' if len(flagged) == 1 else ''} the stain, not the decision: the decision barely changed "
+                        "but the maps did.")
+    elif any(condition.get("decision_stable") for condition in conditions.values()):
+        findings.append("No method's maps changed more than the decision by the rule below.")
+    else:
+        findings.append("The decision changed under every condition, so the rule below cannot tell whether a "
+                        "method explains the stain: a map may follow a decision that moved.")
+    original = stain.get("original_verdicts") or {}
+    changed = [(condition, name) for condition in conditions.values()
+               for name, record in (condition.get("methods") or {}).items() if record.get("verdict_changed")]
+    if changed:
+        findings += [f"{method_title(document, name)}'s deletion verdict against the random map changes under "
+                     f"{condition.get('title')}: {_outcome(original.get(name))} on the original patches, "
+                     f"{_outcome((condition['methods'][name]).get('verdict'))} on the perturbed ones."
+                     for condition, name in changed]
+    else:
+        words = sorted({_outcome(v) for v in original.values()})
+        findings.append(f"No deletion verdict against the random map changes with the stain (on the original "
+                        f"patches: {', '.join(words) or 'n/a'}; {stain.get('original_informative')} of "
+                        f"{stain.get('images')} patches are informative).")
+    rows = []
+    for condition in conditions.values():
+        unchanged = condition.get("unchanged") or 0
+        rows.append(StainConditionRow(
+            title=str(condition.get("title")), description=str(condition.get("description")),
+            rgb_change=fmt_interval(condition.get("rgb_change")),
+            unchanged=f"{unchanged} ({', '.join(condition.get('unchanged_patches') or [])})" if unchanged else "none",
+            flip_rate=fmt_interval(condition.get("flip_rate"), 2),
+            probability_change=fmt_interval(condition.get("probability_change")),
+            abs_probability_change=fmt_interval(condition.get("abs_probability_change")),
+            decision="barely changed" if condition.get("decision_stable") else "changed"))
+    methods = []
+    for condition in conditions.values():
+        for name, record in (condition.get("methods") or {}).items():
+            verdict = _outcome(record.get("verdict"))
+            before = _outcome(original.get(name))
+            methods.append(StainMethodRow(
+                condition=str(condition.get("title")), method=method_title(document, name),
+                spearman=fmt_interval(record.get("spearman"), 2), iou=fmt_interval(record.get("iou_top10"), 2),
+                verdict=verdict if verdict == before else f"{before} \u2192 {verdict}",
+                explains=("yes" if record.get("explains_stain") else
+                          "no" if condition.get("decision_stable") else "rule does not apply: the decision changed"),
+                flagged=bool(record.get("explains_stain"))))
+    rules = [str(stain.get("method_rule", "")), str(stain.get("model_rule", "")), str(stain.get("family", "")),
+             f"Seeds: {stain.get('seed_rule', '')}."]
+    return StainView(images=str(stain.get("images")), findings=findings, conditions=rows, methods=methods,
+                     rules=[rule for rule in rules if rule])

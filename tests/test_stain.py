@@ -1,0 +1,195 @@
+"""Stain robustness: the perturbations themselves, and models whose reliance on stain is known by construction.
+
+The shortcut models are hand-written modules that need no training: one predicts tumour from the
+patch's global haematoxylin (a stain shortcut), the honest one from how many pixels of the centre
+32x32 are much darker in haematoxylin than the rest of the patch (the nuclei the label is about).
+The audit's model-level stain check must flag the first and not the second.
+"""
+
+import numpy as np
+import pytest
+import torch
+from skimage.color import hed2rgb
+
+from reportgen.build.score import CurveScorer, reference_maps
+from reportgen.build.stain import stain_checks
+from reportgen.build.stain_section import stain_section
+from reportgen.cache import ArrayCache
+from reportgen.config import load_config_file, resolve_config
+from reportgen.data import as_float_tensor
+from reportgen.data.reader import open_pcam
+from reportgen.errors import ConfigError
+from reportgen.metrics.stain import hed_jitter, macenko_normalise
+from reportgen.report.checks import page_one_checks
+from reportgen.report.summary import stain_warnings
+
+SIZE = 32
+
+
+def _concentrations(seed: int) -> np.ndarray:
+    """(SIZE, SIZE, 3) positive HED concentrations on scikit-image's scale: nuclei-like blobs of haematoxylin
+    on an eosin background, a trace of DAB."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    haematoxylin = np.full((SIZE, SIZE), 0.01)
+    for y, x in rng.uniform(4, SIZE - 4, (6, 2)):
+        haematoxylin += 0.08 * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 6.0)
+    eosin = 0.02 + 0.01 * rng.random((SIZE, SIZE))
+    return np.stack([haematoxylin, eosin, np.full((SIZE, SIZE), 0.002)], axis=-1)
+
+
+def _as_batch(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) -> (1, 3, H, W) float32."""
+    return np.moveaxis(rgb, -1, 0)[None].astype(np.float32)
+
+
+def test_hed_jitter_at_strength_zero_returns_the_patch():
+    images = np.concatenate([_as_batch(hed2rgb(_concentrations(seed))) for seed in range(3)])
+    images[0, :, 0, 0] = 0.0  # a black pixel and a white one are kept too
+    images[1, :, 0, 0] = 1.0
+    np.testing.assert_allclose(hed_jitter(images, 0.0, [1, 2, 3]), images, atol=1e-5)
+
+
+def test_hed_jitter_scales_and_shifts_each_channel_by_the_documented_draw():
+    concentrations = _concentrations(4)
+    image = _as_batch(hed2rgb(concentrations))
+    strength, seed = 0.05, 12345
+    generator = np.random.default_rng(seed)
+    alpha = generator.uniform(1 - strength, 1 + strength, 3)
+    beta = generator.uniform(-strength, strength, 3) / -np.log(1e-6)  # optical density on scikit-image's scale
+    # scikit-image's own inverse (which does not clip concentrations) of the jittered concentrations.
+    expected = _as_batch(hed2rgb(concentrations * alpha + beta))
+    np.testing.assert_allclose(hed_jitter(image, strength, [seed]), expected, atol=1e-5)
+
+
+def test_hed_jitter_is_seeded_per_patch():
+    images = np.concatenate([_as_batch(hed2rgb(_concentrations(seed))) for seed in range(2)])
+    first = hed_jitter(images, 0.2, [7, 8])
+    np.testing.assert_array_equal(first, hed_jitter(images, 0.2, [7, 8]))
+    np.testing.assert_array_equal(first[1:], hed_jitter(images[1:], 0.2, [8]))  # not dependent on other patches
+    assert np.abs(first[1] - hed_jitter(images[1:], 0.2, [9])[0]).mean() > 1e-3
+    assert np.abs(first - images).mean() > 1e-3
+
+
+def _beer_lambert(concentrations: np.ndarray, stains: np.ndarray) -> np.ndarray:
+    """(H, W, 2) haematoxylin and eosin amounts and (2, 3) stain vectors -> (H, W, 3) RGB in [0, 1], Io = 240."""
+    return np.clip(240 * np.exp(-concentrations @ stains) / 255.0, 0, 1)
+
+
+def test_macenko_brings_two_stainings_of_the_same_tissue_together_and_leaves_a_blank_patch():
+    rng = np.random.default_rng(0)
+    # Stain amounts (natural optical density) dense enough that every channel passes torchstain's 0.15
+    # transparency cut, as stained tissue does: nuclei-like haematoxylin blobs in eosin-stained stroma.
+    amounts = np.stack([_concentrations(5)[..., 0] * 18 + 0.1, 0.8 + 0.4 * rng.random((SIZE, SIZE))], axis=-1)
+    amounts = np.kron(amounts, np.ones((3, 3, 1)))  # 96 x 96, enough pixels for the stain estimate
+    usual = np.array([[0.65, 0.70, 0.29], [0.07, 0.99, 0.11]])
+    bluish = np.array([[0.80, 0.55, 0.25], [0.20, 0.95, 0.25]])
+    images = np.concatenate([_as_batch(_beer_lambert(amounts, usual)), _as_batch(_beer_lambert(amounts * 1.4, bluish)),
+                             np.full((1, 3, 96, 96), 250 / 255, np.float32)])
+    normalised, unchanged = macenko_normalise(images)
+    assert unchanged.tolist() == [False, False, True]
+    np.testing.assert_array_equal(normalised[2], images[2])
+    before = np.abs(images[0] - images[1]).mean()
+    after = np.abs(normalised[0] - normalised[1]).mean()
+    assert after < 0.1 * before, (before, after)
+    assert np.abs(normalised[1] - images[1]).mean() > 0.02
+
+
+# skimage's hed_from_rgb, haematoxylin column, on its optical density scale (log(rgb) / log(1e-6)).
+_HAEMATOXYLIN = torch.tensor([1.87798274, -0.06590806, -0.60190736])
+
+
+def _haematoxylin(images: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB in [0, 1] -> (N, H, W) haematoxylin concentration."""
+    density = torch.log(images.clamp_min(1e-6)) / np.log(1e-6)
+    return torch.einsum("nchw,c->nhw", density, _HAEMATOXYLIN.to(images))
+
+
+class GlobalStainModel(torch.nn.Module):
+    """Tumour when the mean haematoxylin over the whole patch exceeds ``threshold``: a stain shortcut."""
+
+    def __init__(self, threshold: float):
+        super().__init__()
+        self.threshold = threshold
+
+    def forward(self, images):
+        score = 200.0 * (_haematoxylin(images).mean(dim=(1, 2)) - self.threshold)
+        return torch.stack([-score, score], dim=1)
+
+
+class CentreNucleiModel(torch.nn.Module):
+    """Tumour when enough of the centre 32x32 is much darker in haematoxylin than the patch's own median: large dark
+    nuclei in the label region, read relative to the patch, so a global stain change moves little."""
+
+    def __init__(self, threshold: float, contrast: float = 0.07):
+        super().__init__()
+        self.threshold, self.contrast = threshold, contrast
+
+    def forward(self, images):
+        haematoxylin = _haematoxylin(images)
+        relative = haematoxylin - haematoxylin.flatten(1).median(dim=1).values[:, None, None]
+        dark = torch.sigmoid((relative[:, 32:64, 32:64] - self.contrast) * 200.0).sum(dim=(1, 2))
+        score = (dark - self.threshold) / 10.0
+        return torch.stack([-score, score], dim=1)
+
+
+@pytest.fixture(scope="module")
+def patches(tiny_pcam):
+    with open_pcam(tiny_pcam, splits=("valid",)) as data:
+        split = data.split("valid")
+        batch = split.read(np.arange(len(split)))
+        return as_float_tensor(batch.images), np.asarray(batch.labels)
+
+
+def _model_check(model, images) -> tuple[dict, dict]:
+    """The build's stain step and the document's section for ``model`` on ``images``: (section, model check)."""
+    config = resolve_config(flag_values={"stain_images": len(images), "steps": 4, "images": len(images)})
+    with torch.no_grad():
+        targets = model(images).argmax(dim=1)
+    patch_indices = np.arange(len(images))
+    cache = ArrayCache("unused", enabled=False)
+    outcome = stain_checks(model, images, targets, patch_indices, {}, config=config, dataset_mean=(0.7, 0.5, 0.7),
+                           cache=cache, cache_context={}, progress=False)
+    scorer = CurveScorer(model, images, targets, patch_indices, config=config, dataset_mean=(0.7, 0.5, 0.7),
+                         cache=cache, cache_context={}, progress=False)
+    random_curves = scorer.curves("random", reference_maps(images, patch_indices, seed=0)["random"], mode="deletion",
+                                  substrate=config.deletion_substrate, map_identity={})
+    section = stain_section(outcome, original_deletion={"random": random_curves}, methods=[],
+                            patch_ids=[f"valid:{i}" for i in patch_indices], alpha=0.05, seed=0)
+    document = {"stain_robustness": section}
+    (check,) = [c for c in page_one_checks(document) if c["check"].startswith("Model decision under a stain change")]
+    return section, check
+
+
+def test_the_stain_check_flags_a_model_that_decides_by_stain_and_not_an_honest_one(patches):
+    images, labels = patches
+    # Thresholds chosen from the synthetic data: the median of each score, so each model calls about half tumour.
+    stain_threshold = float(_haematoxylin(images).mean(dim=(1, 2)).median())
+    with torch.no_grad():
+        dark = CentreNucleiModel(threshold=0.0)(images)[:, 1] * 10.0
+    honest = CentreNucleiModel(threshold=float(dark.median()) + 0.5)
+    shortcut = GlobalStainModel(stain_threshold)
+
+    section, check = _model_check(shortcut, images)
+    assert section["model_depends_on_stain"] and check["outcome"] == "fail", check
+    assert any("depends on stain" in warning["text"] for warning in stain_warnings({"stain_robustness": section}))
+
+    section, check = _model_check(honest, images)
+    assert not section["model_depends_on_stain"] and check["outcome"] == "pass", check
+    assert stain_warnings({"stain_robustness": section}) == []
+    # Both models decide something: neither calls every patch the same class.
+    for model in (shortcut, honest):
+        with torch.no_grad():
+            predictions = model(images).argmax(dim=1).numpy()
+        assert 0 < predictions.mean() < 1
+
+
+def test_stain_images_is_an_option_of_files_and_flags_and_zero_skips(tmp_path):
+    path = tmp_path / "report.toml"
+    path.write_text("[build]\nstain_images = 4\n")
+    assert resolve_config(file_values=load_config_file(path)).stain_images == 4
+    assert resolve_config(file_values=load_config_file(path), flag_values={"stain_images": 0}).stain_images == 0
+    assert resolve_config().stain_images == 10
+    with pytest.raises(ConfigError, match="stain_images"):
+        resolve_config(flag_values={"stain_images": -1})
+    assert stain_section(None, original_deletion={}, methods=[], patch_ids=[], alpha=0.05, seed=0) is None
