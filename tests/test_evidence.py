@@ -10,7 +10,8 @@ from torch import nn
 
 from reportgen.build.evidence import evidence_checks, evidence_section
 from reportgen.config import resolve_config
-from reportgen.metrics.evidence import attribution_share, periphery_only_tumour
+from reportgen.metrics.evidence import periphery_only_tumour
+from reportgen.metrics.localisation import positive_share
 from reportgen.report.checks import page_one_checks
 
 SIZE, N = 96, 12
@@ -109,7 +110,7 @@ def test_attribution_shares_against_hand_counts():
     maps[0, 90:96, 90:96] = -5.0  # negative attribution counts as zero
     centre = np.zeros((96, 96), dtype=bool)
     centre[32:64, 32:64] = True
-    shares = attribution_share(maps, centre)
+    shares = positive_share(maps, centre)
     assert shares[0] == pytest.approx(256 / 304)
     assert np.isnan(shares[1])  # a map with no positive attribution has no share
 

@@ -18,8 +18,8 @@ import torch
 
 from reportgen.config import BuildConfig
 from reportgen.inference import predict_proba
-from reportgen.metrics.evidence import (TUMOUR, area_share, attribution_share, centre_region, periphery_only_tumour,
-                                        tumour_probability_without)
+from reportgen.metrics.evidence import TUMOUR, area_share, periphery_only_tumour, tumour_probability_without
+from reportgen.metrics.localisation import centre_region, positive_share
 from reportgen.metrics.faithfulness import make_substrate
 from reportgen.metrics.stats import mean_with_interval
 
@@ -81,10 +81,10 @@ def evidence_checks(model: torch.nn.Module, images: torch.Tensor, masks: np.ndar
     mask_regions = (np.asarray(masks) > 0) if has_masks else None
     shares = {}
     for name, method_maps in maps.items():
-        shares[name] = {"centre": attribution_share(method_maps, centre),
-                        "periphery": attribution_share(method_maps, ~centre)}
+        shares[name] = {"centre": positive_share(method_maps, centre),
+                        "periphery": positive_share(method_maps, ~centre)}
         if has_masks:
-            shares[name]["mask"] = attribution_share(method_maps, mask_regions)
+            shares[name]["mask"] = positive_share(method_maps, mask_regions)
     return EvidenceOutcome(
         substrate=config.deletion_substrate, tumour_clean=np.asarray(tumour_clean, dtype=np.float64),
         without_periphery=without_periphery, without_centre=without_centre, shares=shares,

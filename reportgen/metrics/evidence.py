@@ -11,7 +11,8 @@ the label does not allow.  Two measurements, each a plain function:
   disappears when the periphery is removed was made by the periphery.
 - **Attribution shares** (per method): the share of a map's positive
   attribution inside a region (the tumour mask, the centre, the periphery),
-  against the share a uniform map puts there (the region's area share).
+  against the share a uniform map puts there (the region's area share):
+  :func:`reportgen.metrics.localisation.positive_share`, as centre mass.
 """
 
 from __future__ import annotations
@@ -20,18 +21,10 @@ import numpy as np
 import torch
 
 from reportgen.inference import predict_proba
-from reportgen.metrics.localisation import centre_slices
+from reportgen.metrics.localisation import centre_region, positive_share
 
 #: The class index of tumour in PCam.
 TUMOUR = 1
-
-
-def centre_region(height: int, width: int) -> np.ndarray:
-    """(H, W) bool, True on the centre 32x32 of a 96 px patch (the label region; :func:`centre_slices`)."""
-    region = np.zeros((height, width), dtype=bool)
-    rows, cols = centre_slices(height, width)
-    region[rows, cols] = True
-    return region
 
 
 def replace_region(images: torch.Tensor, region: np.ndarray, substrate: torch.Tensor) -> torch.Tensor:
@@ -46,22 +39,6 @@ def tumour_probability_without(model: torch.nn.Module, images: torch.Tensor, reg
     """(N,) float64 tumour probability once ``region`` of each image is replaced by the substrate."""
     changed = replace_region(images, region, substrate)
     return predict_proba(model, changed, batch_size=batch_size, precision=precision)[:, TUMOUR].double().numpy()
-
-
-def attribution_share(maps: np.ndarray, regions: np.ndarray) -> np.ndarray:
-    """(N,) share of each map's positive attribution inside its region; nan for a map with none.
-
-    Parameters
-    ----------
-    maps : (N, H, W) attribution; negative values count as zero.
-    regions : (N, H, W) or (H, W) bool.
-    """
-    positive = np.clip(np.asarray(maps, dtype=np.float64), 0.0, None)
-    regions = np.broadcast_to(np.asarray(regions, dtype=bool), positive.shape)
-    total = positive.sum(axis=(1, 2))
-    inside = np.where(regions, positive, 0.0).sum(axis=(1, 2))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, inside / np.where(total > 0, total, 1.0), np.nan)
 
 
 def area_share(regions: np.ndarray) -> np.ndarray:

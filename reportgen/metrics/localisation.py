@@ -34,7 +34,17 @@ def centre_slices(h: int, w: int) -> tuple[slice, slice]:
     return slice(h // 3, 2 * h // 3), slice(w // 3, 2 * w // 3)
 
 
-def _positive_share(maps: np.ndarray, region: np.ndarray) -> np.ndarray:
+def centre_region(height: int, width: int) -> np.ndarray:
+    """(H, W) bool, True on the centre third (:func:`centre_slices`): PCam's label region."""
+    region = np.zeros((height, width), dtype=bool)
+    rows, cols = centre_slices(height, width)
+    region[rows, cols] = True
+    return region
+
+
+def positive_share(maps: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """(N,) share of each map's positive attribution inside ``region`` ((H, W) or (N, H, W) bool); nan for a
+    map with none. Negative attribution counts as zero."""
     positive = np.clip(maps, 0, None)
     total = positive.sum(axis=(1, 2))
     inside = (positive * region).sum(axis=(1, 2))
@@ -55,10 +65,7 @@ def centre_mass(maps) -> np.ndarray:
     for a map with no positive mass.
     """
     maps = _as_maps(maps)
-    rows, cols = centre_slices(*maps.shape[1:])
-    region = np.zeros(maps.shape[1:], dtype=bool)
-    region[rows, cols] = True
-    return _positive_share(maps, region)
+    return positive_share(maps, centre_region(*maps.shape[1:]))
 
 
 def pointing_game(maps, masks, *, tolerance: int = 3, seed: int = 0) -> np.ndarray:
@@ -101,5 +108,5 @@ def mass_in_mask(maps, masks) -> np.ndarray:
     the map has no positive mass.  ``maps`` (N, H, W), ``masks`` (N, H, W) bool."""
     maps = _as_maps(maps)
     masks = _as_masks(masks, maps.shape)
-    shares = np.stack([_positive_share(m[None], k)[0] for m, k in zip(maps, masks)]) if len(maps) else np.empty(0)
+    shares = np.stack([positive_share(m[None], k)[0] for m, k in zip(maps, masks)]) if len(maps) else np.empty(0)
     return np.where(masks.any(axis=(1, 2)), shares, np.nan)
