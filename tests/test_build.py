@@ -123,15 +123,21 @@ def test_compare_and_fail_if_across_two_checkpoints(tmp_path, tiny_pcam, checkpo
     previous = shared_build
     code = run_build(tiny_pcam, checkpoint_b, tmp_path / "current", tmp_path / "cache", "--methods", "grad_cam",
                      "--compare", str(previous / "report.json"), "--fail-if", "accuracy<1.01",
-                     "--fail-if", "roc_auc<-1")
+                     "--fail-if", "roc_auc<-1", "--fail-if", "centre_mass_decrease>1", "--fail-if", "right_reason_failed")
     assert code == 3  # the accuracy gate holds: an untrained model is below 1.01
     assert "gate failed: accuracy<1.01" in capsys.readouterr().err
     document = _document(tmp_path / "current")  # the report is still written
     assert document["comparison"] is not None
     assert _document(previous)["model"]["checkpoint"]["sha256"] != document["model"]["checkpoint"]["sha256"]
     gates = {gate["expression"]: gate["passed"] for gate in document["gates"]}
-    assert gates == {"accuracy<1.01": False, "roc_auc<-1": True}
-    assert "Changes since the previous report" in (tmp_path / "current" / "report.html").read_text()
+    assert gates == {"accuracy<1.01": False, "roc_auc<-1": True, "centre_mass_decrease>1": True,
+                     "right_reason_failed": document["evidence"]["decision"] != "relies_on_periphery"}
+    moved = {row["quantity"] for row in document["comparison"]["evidence"] if row["method"] == "grad_cam"}
+    assert moved == {"centre_mass", "mass_in_mask"}  # the tiny data have masks
+    details = {gate["expression"]: gate["detail"] for gate in document["gates"]}
+    assert "largest centre mass change: grad_cam fell by" in details["centre_mass_decrease>1"]
+    html = (tmp_path / "current" / "report.html").read_text()
+    assert "Changes since the previous report" in html and "Where the evidence moved" in html
 
 
 @pytest.mark.parametrize("layout, wrap, fmt, prefix", [

@@ -148,3 +148,108 @@ def test_comparison_gates_are_skipped_without_a_previous_report(current):
 def test_gate_on_an_unknown_method_lists_the_methods(current):
     with pytest.raises(ConfigError, match="unknown method in gate 'gradcam'; choose from: grad_cam"):
         evaluate_gates([parse_gate("method:gradcam.deletion_auc>0.3")], current)
+
+
+def _set_evidence(document, *, centre, mask, lost, flip, slide_accuracy, decision="centre", depends=False,
+                  explains=()):
+    """Put hand-chosen values where the report keeps them: every method's centre and mask share, the
+    region-removal test, the stain step's model condition and one slide's accuracy."""
+    for name in document["methods"]:
+        document["localisation"][name]["centre_mass"]["mean"] = centre[name]
+        document["localisation"][name]["mass_in_mask"]["mean"] = mask[name]
+    document["evidence"] = {"decision": decision, "limit": 0.2, "tumour_calls": 10,
+                            "lost_without_periphery": {"mean": lost, "ci95": [lost, lost], "n": 10}}
+    document["stain_robustness"] = {"model_condition": "hed_strong", "model_depends_on_stain": depends,
+                                    "explains_stain": list(explains),
+                                    "conditions": {"hed_strong": {"flip_rate": {"mean": flip, "ci95": [0, 1]}}}}
+    document["slides"] = {"split": {"slide_a": {"patches": 40, "accuracy": slide_accuracy},
+                                    "slide_b": {"patches": 5, "accuracy": 0.1}}}  # too few patches to judge
+
+
+HONEST = dict(centre={"integrated_gradients": 0.34, "grad_cam": 0.2, "lime": 0.3},
+              mask={"integrated_gradients": 0.3, "grad_cam": 0.2, "lime": 0.25}, lost=0.1, flip=0.0,
+              slide_accuracy=0.9)
+# A retrained model that learnt a dark mark in the periphery instead of the tumour (issue #16's case):
+# higher accuracy, every AUC at least as good, and Integrated Gradients' centre share down to 0.05.
+MARKER = dict(centre={"integrated_gradients": 0.05, "grad_cam": 0.2, "lime": 0.3},
+              mask={"integrated_gradients": 0.02, "grad_cam": 0.2, "lime": 0.25}, lost=0.9, flip=0.0,
+              slide_accuracy=0.99, decision="relies_on_periphery")
+
+
+def test_comparison_shows_where_the_evidence_moved(current, previous):
+    _set_evidence(current, **MARKER)
+    _set_evidence(previous, **HONEST)
+    rows = {(row["method"], row["quantity"]): row for row in compare_reports(current, previous)["evidence"]}
+    assert rows[("integrated_gradients", "centre_mass")]["change"] == pytest.approx(0.05 - 0.34)
+    assert rows[("integrated_gradients", "mass_in_mask")]["previous"] == pytest.approx(0.3)
+    assert rows[("lime", "centre_mass")]["change"] == pytest.approx(0.0)
+    assert rows[(None, "periphery_reliance")]["change"] == pytest.approx(0.8)
+    assert rows[(None, "stain_flip_rate")]["change"] == pytest.approx(0.0)
+    assert rows[(None, "slide_accuracy")]["current"] == pytest.approx(0.99)  # slide_b has too few patches
+    # Per-method rows come first, in method order, then the model's.
+    assert [key[0] for key in rows][-3:] == [None, None, None]
+
+
+def test_comparison_rows_only_for_values_a_report_holds(current, previous):
+    current["stain_robustness"] = previous["stain_robustness"] = None  # as with --stain-images 0
+    rows = compare_reports(current, previous)["evidence"]
+    assert {row["quantity"] for row in rows} == {"centre_mass", "mass_in_mask"}  # no evidence, stain or slides
+
+
+def test_the_marker_model_passes_the_old_gates_and_fails_the_evidence_gates(current, previous):
+    _set_evidence(current, **MARKER)
+    _set_evidence(previous, **HONEST)
+    current["comparison"] = compare_reports(current, previous)
+    texts = ["accuracy<0.8", "deletion_auc_increase>0.2", "centre_mass_decrease>0.1", "mass_in_mask_decrease>0.1",
+             "periphery_reliance_increase>0.1", "periphery_reliance>0.2", "right_reason_failed",
+             "centre_mass_below_uniform", "stain_flip_rate>0.2", "stain_failed", "slide_accuracy<0.8",
+             "method:integrated_gradients.mass_in_mask<0.05"]
+    results = {result["expression"]: result for result in evaluate_gates([parse_gate(t) for t in texts], current)}
+    assert {expression: result["passed"] for expression, result in results.items()} == {
+        "accuracy<0.8": True, "deletion_auc_increase>0.2": True,
+        "centre_mass_decrease>0.1": False,          # Integrated Gradients fell by 0.29
+        "mass_in_mask_decrease>0.1": False,         # and by 0.28 in the mask
+        "periphery_reliance_increase>0.1": False,   # 0.1 -> 0.9
+        "periphery_reliance>0.2": False, "right_reason_failed": False,
+        "centre_mass_below_uniform": False,         # 0.05 < 1024 / 9216
+        "stain_flip_rate>0.2": True, "stain_failed": True, "slide_accuracy<0.8": True,
+        "method:integrated_gradients.mass_in_mask<0.05": False,
+    }
+    assert "integrated_gradients fell by 0.2900" in results["centre_mass_decrease>0.1"]["detail"]
+    assert "the model rose by 0.8000" in results["periphery_reliance_increase>0.1"]["detail"]
+    assert "integrated_gradients 0.050" in results["centre_mass_below_uniform"]["detail"]
+
+
+def test_the_honest_model_passes_the_evidence_gates(current, previous):
+    _set_evidence(current, **HONEST)
+    _set_evidence(previous, **HONEST)
+    current["comparison"] = compare_reports(current, previous)
+    texts = ["centre_mass_decrease>0.1", "periphery_reliance>0.2", "right_reason_failed",
+             "centre_mass_below_uniform", "stain_failed", "slide_accuracy<0.8"]
+    assert all(result["passed"] for result in evaluate_gates([parse_gate(t) for t in texts], current))
+
+
+@pytest.mark.parametrize("change", [dict(depends=True), dict(explains=("lime",)), dict(flip=0.5)])
+def test_stain_gates_fail_on_a_stain_finding(current, change):
+    _set_evidence(current, **{**HONEST, **change})
+    results = evaluate_gates([parse_gate("stain_failed"), parse_gate("stain_flip_rate>0.2")], current)
+    if "flip" in change:
+        assert [result["passed"] for result in results] == [True, False]  # the bound, not the step's rule
+    else:
+        assert results[0]["passed"] is False and results[1]["passed"] is True
+        assert ("lime explains the stain" if "explains" in change else "depends on the stain") in results[0]["detail"]
+
+
+@pytest.mark.parametrize("text", ["right_reason_failed", "stain_failed", "stain_flip_rate>0.2", "periphery_reliance>0.2",
+                                  "slide_accuracy<0.8", "centre_mass_decrease>0.1", "periphery_reliance_increase>0"])
+def test_evidence_gates_are_skipped_when_the_report_lacks_the_measurement(current, text):
+    current["comparison"] = current["stain_robustness"] = None  # the fixture has no evidence or slides either
+    result, = evaluate_gates([parse_gate(text)], current)
+    assert result["passed"] is True and result["detail"].startswith("skipped")
+
+
+def test_evidence_flag_gates_take_no_comparison():
+    with pytest.raises(ConfigError, match="right_reason_failed takes no comparison"):
+        parse_gate("right_reason_failed>0")
+    with pytest.raises(ConfigError, match="needs a comparison"):
+        parse_gate("stain_flip_rate")

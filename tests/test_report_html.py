@@ -259,11 +259,16 @@ def test_gates_and_changes_are_rendered():
     document["comparison"] = {"previous_generated_at": "x", "previous_title": "old", "compatible": True,
                               "note": None, "model": {"previous_sha256": "cd", "current_sha256": "ab", "changed": True},
                               "accuracy": {"previous": 0.8, "current": 0.86, "change": 0.06}, "methods": [],
+                              "evidence": [{"quantity": "centre_mass", "label": "share of attribution in the centre 32x32",
+                                            "method": "grad_cam", "title": "Grad-CAM", "previous": 0.34,
+                                            "current": 0.05, "change": -0.29}],
                               "shared_patches": 0, "patches": [], "new_warnings": ["something new"],
                               "resolved_warnings": []}
     html = render_html(document, make_figures(3))
     assert 'id="gates"' in html and "FAILED" in html and "accuracy is 0.8600" in html
     assert "Changes since the previous report" in html and "something new" in html and "+0.060" in html
+    assert "Where the evidence moved" in html
+    assert "<td>Grad-CAM</td><td>share of attribution in the centre 32x32</td><td>0.340</td><td>0.050</td><td>-0.290</td>" in html
 
 
 def test_figure_arrays_must_match_the_document():

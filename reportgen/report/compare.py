@@ -1,4 +1,4 @@
-"""What changed since the previous report: model, accuracy, AUCs, patches, warnings.
+"""What changed since the previous report: model, accuracy, AUCs, where the evidence lies, patches, warnings.
 
 The result of :func:`compare_reports` is stored as ``document["comparison"]`` and
 rendered as "Changes since the previous report".  Gates (:mod:`reportgen.report.gates`)
@@ -13,6 +13,7 @@ from typing import Any
 
 from reportgen.errors import ConfigError
 from reportgen.report.gates import Gate, evaluate_gates, parse_gate  # noqa: F401  (re-exported)
+from reportgen.report.measures import METHOD_MEASURES, MODEL_MEASURES, method_measure, model_measure
 from reportgen.report.summary import method_title, model_accuracy
 
 SCHEMA_VERSION = 1
@@ -93,6 +94,36 @@ def compare_methods(current: dict, previous: dict) -> list[dict[str, Any]]:
     return rows
 
 
+def compare_evidence(current: dict, previous: dict) -> list[dict[str, Any]]:
+    """Where the evidence moved: each method's attribution in the centre and the mask, and the model's checks.
+
+    AUCs can improve while the evidence leaves the region the label is about (a model
+    that learnt a marker in the periphery); these rows show that move.
+
+    Returns
+    -------
+    list of ``{"quantity", "label", "method" (None for the model's), "title", "previous", "current",
+    "change"}``, per-method rows first (methods of either report, quantities in
+    :data:`METHOD_MEASURES` order), then the model's (:data:`MODEL_MEASURES`); a row is kept
+    when either report holds the value, and ``change`` is None unless both do.
+    """
+    now, before = current.get("methods") or {}, previous.get("methods") or {}
+    rows = []
+    for name in list(now) + [name for name in before if name not in now]:
+        for quantity, (_, label) in METHOD_MEASURES.items():
+            is_now, was = method_measure(current, name, quantity), method_measure(previous, name, quantity)
+            if is_now is not None or was is not None:
+                rows.append({"quantity": quantity, "label": label, "method": name,
+                             "title": method_title(current if name in now else previous, name),
+                             "previous": was, "current": is_now, "change": _difference(is_now, was)})
+    for quantity, label in MODEL_MEASURES.items():
+        is_now, was = model_measure(current, quantity), model_measure(previous, quantity)
+        if is_now is not None or was is not None:
+            rows.append({"quantity": quantity, "label": label, "method": None, "title": "Model",
+                         "previous": was, "current": is_now, "change": _difference(is_now, was)})
+    return rows
+
+
 def compare_patches(current: dict, previous: dict) -> tuple[int, list[dict[str, Any]]]:
     """Per-patch AUC changes for patch ids present in both reports, largest change first.
 
@@ -138,7 +169,8 @@ def compare_reports(current: dict, previous: dict) -> dict[str, Any]:
         "compatible": bool, "note": str | None,
         "model": {"previous_sha256", "current_sha256", "changed"},
         "accuracy": {"previous", "current", "change"},
-        "methods": [...] (see :func:`compare_methods`), "shared_patches": int,
+        "methods": [...] (see :func:`compare_methods`), "evidence": [...] (see :func:`compare_evidence`),
+        "shared_patches": int,
         "patches": [...] (see :func:`compare_patches`),
         "new_warnings": [str], "resolved_warnings": [str]}``.
         When the schema versions differ only the model, accuracy and warnings are
@@ -166,6 +198,7 @@ def compare_reports(current: dict, previous: dict) -> dict[str, Any]:
         "accuracy": {"previous": accuracy_before, "current": accuracy_now,
                      "change": _difference(accuracy_now, accuracy_before)},
         "methods": compare_methods(current, previous) if compatible else [],
+        "evidence": compare_evidence(current, previous) if compatible else [],
         "shared_patches": shared,
         "patches": patches,
         "new_warnings": [text for text in warnings_now if text not in warnings_before],

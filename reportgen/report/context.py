@@ -498,11 +498,14 @@ def _comparison(document: dict) -> ComparisonView | None:
     patches = [(str(row["patch_id"]), method_title(document, row["method"]), row["metric"].replace("_", " "),
                 fmt(row["previous"]), fmt(row["current"]), fmt_signed(row["change"]))
                for row in (comparison.get("patches") or [])[:20]]
+    evidence = [(str(row["title"]), str(row["label"]), fmt(row["previous"]), fmt(row["current"]),
+                 fmt_signed(row["change"])) for row in comparison.get("evidence") or []]
     return ComparisonView(
         previous=f"{comparison.get('previous_title') or MISSING} ({comparison.get('previous_generated_at') or MISSING})",
         note=comparison.get("note"), model=model_text,
         accuracy=f"{fmt(accuracy.get('previous'))} -> {fmt(accuracy.get('current'))} ({fmt_signed(accuracy.get('change'))})",
-        methods=methods, shared_patches=fmt_any(comparison.get("shared_patches")), patches=patches,
+        methods=methods, evidence=evidence, uniform_centre=fmt(UNIFORM_CENTRE_MASS),
+        shared_patches=fmt_any(comparison.get("shared_patches")), patches=patches,
         new_warnings=list(comparison.get("new_warnings") or []),
         resolved_warnings=list(comparison.get("resolved_warnings") or []))
 

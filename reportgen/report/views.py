@@ -283,6 +283,9 @@ class ComparisonView:
     model: str
     accuracy: str
     methods: list[MethodChangeRow]
+    #: (whose: a method's title or "Model", what, before, now, change)
+    evidence: list[tuple[str, str, str, str, str]]
+    uniform_centre: str
     shared_patches: str
     patches: list[tuple[str, str, str, str, str, str]]
     new_warnings: list[str]

@@ -1,0 +1,57 @@
+"""The quantities a scheduled audit follows from run to run: where the evidence lies, and the model's checks.
+
+Gates (:mod:`reportgen.report.gates`) compare them with a bound and the comparison
+with the previous report (:mod:`reportgen.report.compare`) shows how they moved, so
+a retrained model whose evidence left the centre is seen even when its AUCs and
+accuracy improved.  Each reader gets one value per quantity, or ``None`` when the
+report does not hold it (the step did not run, no slide ids, no masks).
+"""
+
+from __future__ import annotations
+
+from reportgen.report.slides import MIN_SLIDE_PATCHES
+
+#: Per-method quantity -> (its record in ``document["localisation"][method]``, what it is).
+METHOD_MEASURES = {
+    "centre_mass": ("centre_mass", "share of attribution in the centre 32x32"),
+    "mass_in_mask": ("mass_in_mask", "share of attribution in the tumour mask"),
+}
+#: Model-level quantity -> what it is.
+MODEL_MEASURES = {
+    "periphery_reliance": "share of tumour calls lost when the periphery is replaced",
+    "stain_flip_rate": "prediction flip rate under the stain check's condition",
+    "slide_accuracy": f"lowest accuracy on a slide with {MIN_SLIDE_PATCHES} or more evaluated patches",
+}
+
+
+def _mean(record: dict | None) -> float | None:
+    value = (record or {}).get("mean")
+    return None if value is None else float(value)
+
+
+def method_measure(document: dict, method: str, quantity: str) -> float | None:
+    """Mean of a per-method quantity (a key of :data:`METHOD_MEASURES`) over the explained patches, or None."""
+    key, _ = METHOD_MEASURES[quantity]
+    return _mean(((document.get("localisation") or {}).get(method) or {}).get(key))
+
+
+def lowest_slide_accuracy(document: dict) -> tuple[float, str] | None:
+    """(accuracy, slide) of the worst slide with at least :data:`MIN_SLIDE_PATCHES` evaluated patches, or None."""
+    split = (document.get("slides") or {}).get("split") or {}
+    judged = [(float(entry["accuracy"]), slide) for slide, entry in split.items()
+              if entry.get("patches", 0) >= MIN_SLIDE_PATCHES and entry.get("accuracy") is not None]
+    return min(judged) if judged else None
+
+
+def model_measure(document: dict, quantity: str) -> float | None:
+    """Value of a model-level quantity (a key of :data:`MODEL_MEASURES`), or None when the report lacks it."""
+    if quantity == "periphery_reliance":
+        return _mean((document.get("evidence") or {}).get("lost_without_periphery"))
+    if quantity == "stain_flip_rate":
+        stain = document.get("stain_robustness") or {}
+        condition = (stain.get("conditions") or {}).get(stain.get("model_condition")) or {}
+        return _mean(condition.get("flip_rate"))
+    if quantity == "slide_accuracy":
+        worst = lowest_slide_accuracy(document)
+        return None if worst is None else worst[0]
+    raise KeyError(quantity)
