@@ -211,10 +211,23 @@ def target_probabilities(
     batch_size: int = 256,
     precision: str = "fp32",
 ) -> np.ndarray:
-    """(N,) float64 softmax probability of ``targets`` (N,) for ``images`` (N, 3, H, W)."""
-    probabilities = predict_proba(model, images, batch_size=batch_size, precision=precision)
+    """(N,) float64 softmax probability of ``targets`` (N,) for ``images`` (N, 3, H, W).
+
+    Each image is its own forward pass: convolution kernels are chosen by batch shape
+    (oneDNN takes another path below 16 rows, cuDNN picks algorithms per shape), so a
+    probability computed in a batch with other patches can differ in its last bits from
+    the same probability computed with different neighbours.  One image per pass makes a
+    patch's curve endpoints independent of which other patches are scored with it: a
+    report built in shards, or half from the cache, equals one built in one go.
+    ``batch_size`` is accepted for the callers' symmetry and bounds nothing here.
+    """
+    del batch_size
     targets = torch.as_tensor(targets, dtype=torch.long).cpu()
-    return probabilities.gather(1, targets[:, None])[:, 0].double().numpy()
+    probabilities = [predict_proba(model, images[i : i + 1], batch_size=1, precision=precision)
+                     for i in range(len(images))]
+    if not probabilities:
+        return np.empty(0, dtype=np.float64)
+    return torch.cat(probabilities).gather(1, targets[:, None])[:, 0].double().numpy()
 
 
 def _check_inputs(images, maps, targets, mode: str, substrate: str | None, steps: int):
@@ -251,20 +264,21 @@ def _interior_batches(
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(image_index (B,), perturbed (B, 3, H, W))`` for steps 1..steps-1, B <= batch_size.
 
-    Pairs run image-major, step-minor and are built only when requested, so
-    memory is bounded by ``batch_size`` whatever the number of images.
+    A batch holds the steps of one image only, in chunks of at most ``batch_size``:
+    its shape, and so the kernels that compute it, depend on that image alone, never
+    on which images are scored with it (see :func:`target_probabilities`).  Batches
+    are built only when requested, so memory is bounded by ``batch_size`` whatever
+    the number of images.
     """
-    n_images = len(images)
     interior = len(counts) - 2
-    total = n_images * interior
-    for start in range(0, total, batch_size):
-        pair = torch.arange(start, min(start + batch_size, total), device=images.device)
-        image_index = pair // interior
-        step_index = pair % interior + 1
-        batch = perturbed_images(
-            images[image_index], substrates[image_index], ranks[image_index], counts[step_index], mode=mode
-        )
-        yield image_index, batch
+    for image in range(len(images)):
+        for start in range(0, interior, batch_size):
+            step_index = torch.arange(start + 1, min(start + batch_size, interior) + 1, device=images.device)
+            image_index = torch.full_like(step_index, image)
+            batch = perturbed_images(
+                images[image_index], substrates[image_index], ranks[image_index], counts[step_index], mode=mode
+            )
+            yield image_index, batch
 
 
 def deletion_insertion_curves(
@@ -299,7 +313,8 @@ def deletion_insertion_curves(
     seed : seed of the tie-break permutation (default 0; :func:`pixel_order`).
     dataset_mean : per-channel mean colour, required for the "mean" substrate (default None).
     batch_size : perturbed images per forward pass (default 256); bounds peak memory,
-        whatever N is.
+        whatever N is.  A batch never mixes images, so each image's curve is the same
+        whichever images it is scored with (a sharded build equals an unsharded one).
     precision : "fp32" (default) or "bf16" autocast for the forward passes.
     clean_probs, substrate_probs : (N,) target-class probabilities of the clean images and
         of the substrate images (default None: computed here).  Both are curve endpoints
@@ -334,7 +349,7 @@ def deletion_insertion_curves(
     interior = steps - 1
     if interior > 0 and n_images > 0:
         batches = _interior_batches(images, substrates, ranks, counts, mode=mode, batch_size=batch_size)
-        n_batches = -(-n_images * interior // batch_size)
+        n_batches = n_images * -(-interior // batch_size)
         values = []
         for image_index, batch in tqdm(batches, total=n_batches, desc=mode, disable=not progress):
             probabilities = predict_proba(model, batch, batch_size=batch_size, precision=precision)
