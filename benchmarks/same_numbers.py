@@ -16,7 +16,7 @@ import math
 import sys
 
 #: Paths (prefixes) that say how long a run took or when, not what it measured.
-IGNORED = ("generated_at", "provenance.timings", "provenance.command_line", "provenance.config",
+IGNORED = ("generated_at", "provenance.timings", "provenance.forward_passes", "provenance.command_line", "provenance.config",
            "provenance.machine", "provenance.versions", "model.checkpoint.path", "model.training.seconds")
 #: Leaf names that time the training run (its history and the trained checkpoint record them).
 TIMING_LEAVES = ("seconds", "images_per_second")

@@ -87,13 +87,18 @@ class ArrayCache:
         self.root = Path(root)
         self.enabled = enabled
         self.version = code_version() if version is None else version
+        #: Keys this cache returned or stored through :meth:`memo` and :meth:`memo_rows`: a shard's results.
+        self.used: set[str] = set()
 
     def key(self, **parts) -> str:
         """The entry name for ``parts`` under this cache's code version."""
         return cache_key(code=self.version, **parts)
 
-    def _path(self, key: str) -> Path:
+    def entry_path(self, key: str) -> Path:
+        """Where the entry for ``key`` is (or would be) stored."""
         return self.root / key[:2] / f"{key}.npz"
+
+    _path = entry_path
 
     def get(self, key: str) -> Arrays | None:
         """The arrays stored under ``key``, or ``None`` when absent or corrupt."""
@@ -139,6 +144,7 @@ class ArrayCache:
         -------
         (arrays, hit) : ``hit`` is True when the entry came from the cache.
         """
+        self.used.add(key)
         stored = self._valid(key, validate)
         if stored is not None:
             return stored, True
@@ -176,6 +182,7 @@ class ArrayCache:
         -------
         (entries, computed) : one entry per key, and the rows that were computed.
         """
+        self.used.update(keys)
         entries = [self._valid(key, validate) for key in keys]
         missing = [row for row, entry in enumerate(entries) if entry is None]
         if missing:

@@ -59,6 +59,9 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     add("--checkpoint", default=S, metavar="PATH", help="model checkpoint to load (default: train, or reuse the cached model)")
     add("--preprocessing", default=S, help="normalisation of a checkpoint that does not record it: identity, imagenet or M,M,M:S,S,S")
     add("--out", default=S, metavar="DIR", help="output directory (default report/)")
+    add("--shard", default=S, metavar="K/N",
+        help="explain and score only the K-th of N shards of the chosen patches into --out; "
+             "'reportgen merge' writes the report from all N")
     add("--seed", type=int, default=S, help="seed for every random choice (default 0)")
     add("--title", default=S, help="report title")
     add("--model-name", default=S, help="model name shown in the report")
@@ -124,6 +127,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_build_options(build)
     build.set_defaults(handler=_run_build)
+
+    merge = commands.add_parser(
+        "merge", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="write the report of a build run in shards",
+        description="Check that the shard directories are every shard of one run (same checkpoint, data, options, "
+        "seed and code), then write the report from their results: equal in every number to the unsharded build.",
+        epilog="examples:\n"
+        "  reportgen build --images 30 --shard 1/2 --out shards/1\n"
+        "  reportgen build --images 30 --shard 2/2 --out shards/2\n"
+        "  reportgen merge shards/1 shards/2 --out report/ --fail-if 'accuracy<0.9'",
+    )
+    merge.add_argument("shards", nargs="+", metavar="SHARD_DIR", help="the --out of every 'reportgen build --shard K/N'")
+    merge.add_argument("--out", default="report", metavar="DIR", help="report directory (default report/)")
+    merge.add_argument("--compare", default=None, metavar="REPORT_JSON", help="previous report.json to compare with")
+    merge.add_argument("--fail-if", dest="fail_if", action="append", default=None, metavar="GATE",
+                       help="exit with code 3 when the gate holds, e.g. 'accuracy<0.9' (repeatable)")
+    merge.add_argument("--no-pdf", dest="pdf", action="store_false", default=None, help="write HTML and JSON only")
+    merge.add_argument("--cache-dir", default=None, metavar="DIR", help="cache to merge through (default as for build)")
+    merge.add_argument("--checkpoint", default=None, metavar="PATH",
+                       help="the shards' checkpoint, where it lies on this machine (default: the shards' path)")
+    merge.add_argument("--data-dir", default=None, metavar="DIR",
+                       help="the shards' data, where they lie on this machine (default: the shards' path)")
+    merge.set_defaults(handler=_run_merge)
 
     train = commands.add_parser(
         "train", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -214,11 +240,29 @@ def _run_build(args) -> int:
     from reportgen.build import build_report
 
     outcome = build_report(config, command_line=_command_line(), progress=not args.quiet)
-    print(f"report written to {outcome.out_dir}/ (report.html, report.json"
-          f"{', report.pdf' if config.pdf else ''})")
+    if outcome.shard:
+        shard = outcome.shard
+        print(f"shard {shard['index']}/{shard['count']} written to {outcome.out_dir}/ ({shard['patches']} patches, "
+              f"{shard['entries']} results); write the report with 'reportgen merge' of all {shard['count']} shards")
+        return EXIT_OK
+    return _report_written(outcome, pdf=config.pdf)
+
+
+def _report_written(outcome, *, pdf: bool) -> int:
+    print(f"report written to {outcome.out_dir}/ (report.html, report.json{', report.pdf' if pdf else ''})")
     for gate in outcome.failed_gates:
         print(f"gate failed: {gate['expression']} ({gate['detail']})", file=sys.stderr)
     return EXIT_GATE if outcome.failed_gates else EXIT_OK
+
+
+def _run_merge(args) -> int:
+    from reportgen.build import merge_shards
+
+    overrides = {"compare": args.compare, "fail_if": args.fail_if, "pdf": args.pdf, "cache_dir": args.cache_dir,
+                 "checkpoint": args.checkpoint, "data_dir": args.data_dir}
+    outcome = merge_shards(args.shards, out=args.out, command_line=_command_line(), progress=not args.quiet,
+                           overrides=overrides)
+    return _report_written(outcome, pdf=bool(outcome.document["provenance"]["config"]["pdf"]))
 
 
 def _run_train(args) -> int:

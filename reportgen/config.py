@@ -57,6 +57,7 @@ class BuildConfig:
     checkpoint: str | None = None
     preprocessing: str | None = None
     out: str = "report"
+    shard: str | None = None
     seed: int = 0
     title: str = "Explainability audit report"
     model_name: str = "ResNet-18 (PatchCamelyon)"
@@ -116,6 +117,28 @@ _CHOICES = {
     "recipe": RECIPES,
 }
 _POSITIVE_INTS = ("images", "steps", "batch_size", "epochs", "eval_limit")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` (1-based) of ``count`` of a build's patches (``--shard K/N``; :mod:`reportgen.build.shards`)."""
+
+    index: int
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def parse_shard(text: str) -> Shard:
+    """``"K/N"`` -> :class:`Shard`; a ConfigError naming the problem otherwise."""
+    parts = str(text).replace(" ", "").split("/")
+    if len(parts) != 2 or not all(part.isdigit() for part in parts):
+        raise ConfigError(f"option 'shard' {text!r} is not of the form K/N, e.g. --shard 1/4 for the first of 4 shards")
+    index, count = int(parts[0]), int(parts[1])
+    if count < 1 or not 1 <= index <= count:
+        raise ConfigError(f"option 'shard' {text!r}: K must be between 1 and N, e.g. --shard 1/{max(count, 1)}")
+    return Shard(index, count)
 
 
 def _unknown_key(key: str, where: str | None = None) -> ConfigError:
@@ -184,6 +207,18 @@ def _validate(config: BuildConfig) -> BuildConfig:
         raise ConfigError(f"option 'methods' names a method twice: {', '.join(config.methods)}")
     if config.images < 2:
         raise ConfigError(f"option 'images' must be at least 2 (intervals need two patches), got {config.images}")
+    if config.shard is not None:
+        shard = parse_shard(config.shard)
+        if shard.count > config.images // 2:
+            raise ConfigError(f"option 'shard' {config.shard!r}: {shard.count} shards of {config.images} patches leave "
+                              f"a shard fewer than 2; use at most {config.images // 2} shards")
+        given = [flag for flag, value in (("--compare", config.compare), ("--fail-if", config.fail_if)) if value]
+        if given:
+            raise ConfigError(f"a shard writes no report, so {' and '.join(given)} belong to 'reportgen merge', "
+                              "not to 'reportgen build --shard'")
+        if config.no_cache:
+            raise ConfigError("--no-cache cannot be used with --shard: a shard hands its results to the merge "
+                              "through cache entries")
     if config.eval_limit is not None and config.images > config.eval_limit:
         raise ConfigError(f"option 'images' ({config.images}) is larger than 'eval_limit' ({config.eval_limit}): "
                           "patches are explained from the evaluated ones; raise --eval-limit or lower --images")

@@ -1,7 +1,8 @@
 """``reportgen build``: the one function that knows the order of steps.
 
 checkpoint -> data -> (training) -> evaluation -> selection -> explanations
--> scores -> evidence -> sanity -> stability -> stain robustness -> document -> report files.  Each step is a
+-> scores -> sanity -> stability -> stain robustness -> evidence -> document -> report files (or, for a shard,
+its patches' results: :mod:`~reportgen.build.shards`).  Each step is a
 call into a module of this package with one job (:mod:`~reportgen.build.data`, :mod:`~reportgen.build.model`,
 :mod:`~reportgen.build.explain`, :mod:`~reportgen.build.score`, :mod:`~reportgen.build.evidence`,
 :mod:`~reportgen.build.sanity`, :mod:`~reportgen.build.document`,
@@ -13,7 +14,7 @@ anything fails or the run is interrupted).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +29,11 @@ from reportgen.build.evidence import evidence_checks
 from reportgen.metrics.slides import per_slide_accuracy
 from reportgen.build.sanity import sanity_checks, sanity_controls
 from reportgen.build.score import score_maps
+from reportgen.build.shards import check_shards, import_entries, read_shard, run_identity, shard_positions, write_shard
 from reportgen.build.stability import stability_checks
 from reportgen.build.stain import stain_checks
 from reportgen.cache import ArrayCache, default_cache_dir
-from reportgen.config import BuildConfig
+from reportgen.config import BuildConfig, parse_shard, resolve_config
 from reportgen.data import as_float_tensor, select_cases
 from reportgen.errors import ConfigError
 from reportgen.report.compare import load_previous_report
@@ -46,11 +48,15 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class BuildOutcome:
-    """Where the report went, its document (report.json) and the gates that failed."""
+    """Where the report went, its document (report.json) and the gates that failed.
+
+    For a shard (``--shard K/N``) ``document`` is ``None`` and ``shard`` says what was written.
+    """
 
     out_dir: Path
-    document: ReportDocument
+    document: ReportDocument | None
     failed_gates: list[dict]
+    shard: dict | None = None
 
 
 def _check_paths(config: BuildConfig) -> None:
@@ -62,8 +68,62 @@ def _check_paths(config: BuildConfig) -> None:
     check_output_dir(Path(config.out))
 
 
-def build_report(config: BuildConfig, *, command_line: str = "", progress: bool = True) -> BuildOutcome:
+def _per_patch_steps(model, images: torch.Tensor, targets: torch.Tensor, patch_indices, masks, *, config: BuildConfig,
+                     dataset_mean, cache: ArrayCache, cache_context: dict, watch: Stopwatch, progress: bool,
+                     controls: bool = True):
+    """The steps whose results are per patch and cached per patch: explanations, curves, the sanity cascade on the
+    first ``config.sanity_images`` patches, the stability measurements, the stain robustness step on the first
+    ``config.stain_images``.  A shard runs them on its own patches; a build (or a merge) on all, with the sanity
+    check's positive controls (``controls``: not cached, so a shard leaves them to the merge).
+
+    Returns
+    -------
+    (methods, scores, sanity or None, sanity controls or None, stability or None, stain or None)
+    """
+    with watch.stage("explain"):
+        methods = explain_patches(model, images, targets, patch_indices, config=config, cache=cache,
+                                  cache_context=cache_context, progress=progress)
+    scores = score_maps(model, images, targets, patch_indices, masks, methods, config=config,
+                        dataset_mean=dataset_mean, cache=cache, cache_context=cache_context, watch=watch,
+                        progress=progress)
+    sanity = sanity_controls_outcome = None
+    if config.sanity_images > 0:
+        with watch.stage("sanity"):
+            sanity = sanity_checks(model, images, targets, patch_indices, methods, config=config,
+                                   cache=cache, cache_context=cache_context)
+            if controls:
+                sanity_controls_outcome = sanity_controls(model, images, targets, config=config)
+    stability = None
+    if config.stability:
+        stability = stability_checks(model, images, targets, patch_indices, methods, config=config,
+                                     dataset_mean=dataset_mean, cache=cache, cache_context=cache_context,
+                                     watch=watch, progress=progress)
+    stain = None
+    if config.stain_images > 0:
+        with watch.stage("stain"):
+            stain = stain_checks(model, images, targets, patch_indices, methods, config=config,
+                                 dataset_mean=dataset_mean, cache=cache, cache_context=cache_context,
+                                 progress=progress)
+    return methods, scores, sanity, sanity_controls_outcome, stability, stain
+
+
+def _check_run(identity: dict, expected: dict) -> None:
+    """Refuse a merge whose checkpoint or data are not those the shards audited."""
+    for key, words, option in (("checkpoint_sha256", "checkpoint", "--checkpoint"),
+                               ("data_fingerprint", "data", "--data-dir")):
+        if identity[key] != expected[key]:
+            raise ConfigError(f"the {words} found for the merge is not the one the shards audited "
+                              f"({str(identity[key])[:12]} against {str(expected[key])[:12]}); give the merge "
+                              f"the shards' {words} with {option}")
+
+
+def build_report(config: BuildConfig, *, command_line: str = "", progress: bool = True,
+                 expected_run: dict | None = None) -> BuildOutcome:
     """Build ``report.html``, ``report.pdf``, ``report.json`` and ``attributions.npz`` into ``config.out``.
+
+    With ``config.shard`` (``"K/N"``) only that shard's patches are explained and scored, and
+    ``config.out`` receives their results and ``shard.json`` instead of a report
+    (:mod:`reportgen.build.shards`).  ``expected_run`` is the run identity a merge must reproduce.
 
     Raises :class:`reportgen.errors.UserInputError` for bad input (nothing is
     written and the previous report is untouched); gates are evaluated but do
@@ -115,32 +175,34 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             targets = predictions[chosen] if config.target == "predicted" else labels[chosen]
             target_tensor = torch.as_tensor(targets, dtype=torch.long, device=device)
             dataset_mean = dataset_mean_colour(data, config.split, cache=cache)
-        with watch.stage("explain"):
-            methods = explain_patches(model, images, target_tensor, patch_indices, config=config, cache=cache,
-                                      cache_context=cache_context, progress=progress)
-        scores = score_maps(model, images, target_tensor, patch_indices, batch.masks, methods, config=config,
-                            dataset_mean=dataset_mean, cache=cache, cache_context=cache_context, watch=watch,
-                            progress=progress)
+            patch_ids = [f"{config.split}:{int(index)}" for index in patch_indices]
+            identity = run_identity(config, checkpoint_sha256=loaded.info["sha256"], data_fingerprint=data.fingerprint,
+                                    code_version=cache.version, patch_ids=patch_ids)
+            if expected_run is not None:
+                _check_run(identity, expected_run)
+        if config.shard:
+            shard = parse_shard(config.shard)
+            keep = shard_positions(len(patch_indices), shard)
+            rows = torch.as_tensor(keep, device=device)
+            # The sanity and stain steps read the report's first patches; the shard's among them lead its own.
+            shard_config = replace(config, sanity_images=int((keep < config.sanity_images).sum()),
+                                   stain_images=int((keep < config.stain_images).sum()))
+            _per_patch_steps(model, images[rows], target_tensor[rows], patch_indices[keep],
+                             None if batch.masks is None else batch.masks[keep], config=shard_config,
+                             dataset_mean=dataset_mean, cache=cache, cache_context=cache_context, watch=watch,
+                             progress=progress, controls=False)
+            entries = write_shard(staging, cache, shard=shard, identity=identity, config=config,
+                                  patch_ids=[patch_ids[i] for i in keep])
+            logger.info("shard %s: %d of %d patches, %d results written", shard, len(keep), len(patch_ids), entries)
+            return BuildOutcome(out_dir=Path(config.out), document=None, failed_gates=[],
+                                shard={"index": shard.index, "count": shard.count, "patches": len(keep),
+                                       "entries": entries})
+        methods, scores, sanity, controls, stability, stain = _per_patch_steps(
+            model, images, target_tensor, patch_indices, batch.masks, config=config, dataset_mean=dataset_mean,
+            cache=cache, cache_context=cache_context, watch=watch, progress=progress)
         with watch.stage("evidence"):
             evidence = evidence_checks(model, images, batch.masks, {name: result.maps for name, result in methods.items()},
                                        config=config, dataset_mean=dataset_mean)
-        sanity = controls = None
-        if config.sanity_images > 0:
-            with watch.stage("sanity"):
-                sanity = sanity_checks(model, images, target_tensor, patch_indices, methods, config=config,
-                                       cache=cache, cache_context=cache_context)
-                controls = sanity_controls(model, images, target_tensor, config=config)
-        stability = None
-        if config.stability:
-            stability = stability_checks(model, images, target_tensor, patch_indices, methods, config=config,
-                                         dataset_mean=dataset_mean, cache=cache, cache_context=cache_context,
-                                         watch=watch, progress=progress)
-        stain = None
-        if config.stain_images > 0:
-            with watch.stage("stain"):
-                stain = stain_checks(model, images, target_tensor, patch_indices, methods, config=config,
-                                     dataset_mean=dataset_mean, cache=cache, cache_context=cache_context,
-                                     progress=progress)
 
         split_labels = np.asarray(split.labels)
         record = BuildRecord(
@@ -170,3 +232,32 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
 
     failed = [gate for gate in document["gates"] or [] if not gate["passed"]]
     return BuildOutcome(out_dir=Path(config.out), document=document, failed_gates=failed)
+
+
+def merge_shards(directories: list[str], *, out: str, command_line: str = "", progress: bool = True,
+                 overrides: dict | None = None) -> BuildOutcome:
+    """``reportgen merge``: the report of a run built in shards, equal in every number to an unsharded build.
+
+    Parameters
+    ----------
+    directories : every shard directory of one run (``reportgen build --shard K/N --out DIR``), in any order.
+    out : the report directory.
+    overrides : options the merge may set (``compare``, ``fail_if``, ``pdf``, ``cache_dir``, and ``checkpoint``
+        and ``data_dir`` when the inputs lie elsewhere on this machine); the rest come from the shards.
+
+    Raises
+    ------
+    ConfigError
+        When the directories are not exactly the shards of one run, or the checkpoint or data found
+        for the merge are not those the shards audited.
+    """
+    manifests = [read_shard(directory) for directory in directories]
+    first = check_shards(manifests)
+    values = {**first["config"], "shard": None, "out": out, "compare": None, "fail_if": [], "no_cache": False}
+    values.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    config = resolve_config(flag_values=values)
+    cache_root = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
+    imported = import_entries(manifests, ArrayCache(cache_root / "results"))
+    logger.info("merging %d shards of %d patches: %d results imported into the cache", len(manifests),
+                len(first["identity"]["patch_ids"]), imported)
+    return build_report(config, command_line=command_line, progress=progress, expected_run=first["identity"])

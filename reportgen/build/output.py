@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 #: A file every report directory carries, so reportgen only ever replaces its own output.
 MARKER = "report.json"
+#: The file a shard directory carries instead (``reportgen build --shard K/N``).
+SHARD_MARKER = "shard.json"
 
 
 def check_output_dir(out: Path) -> None:
@@ -38,7 +40,7 @@ def check_output_dir(out: Path) -> None:
     """
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file; give a directory path for the report")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+    if out.is_dir() and any(out.iterdir()) and not any((out / name).exists() for name in (MARKER, SHARD_MARKER)):
         raise ConfigError(
             f"--out {out} is a non-empty directory that holds no reportgen report; "
             "choose an empty or new directory"
