@@ -59,6 +59,12 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     add("--checkpoint", default=S, metavar="PATH", help="model checkpoint to load (default: train, or reuse the cached model)")
     add("--preprocessing", default=S, help="normalisation of a checkpoint that does not record it: identity, imagenet or M,M,M:S,S,S")
     add("--out", default=S, metavar="DIR", help="output directory (default report/)")
+    add("--executor", default=S, help="local (default): this process; ray: the shards as Ray tasks, then the merge "
+                                      "(pip install 'reportgen[ray]')")
+    add("--ray-address", default=S, metavar="ADDRESS",
+        help="with --executor ray, join this Ray cluster (e.g. auto, or ray://host:10001) instead of starting one here")
+    add("--shards", type=int, default=S, metavar="N",
+        help="with --executor ray, the number of shards (default: one per CPU, or per GPU when there are GPUs)")
     add("--shard", default=S, metavar="K/N",
         help="explain and score only the K-th of N shards of the chosen patches into --out; "
              "'reportgen merge' writes the report from all N")
@@ -237,6 +243,11 @@ def _run_build(args) -> int:
             settings.extend(f"{target}={value}" for target in targets)
     file_values = load_config_file(args.config) if args.config else {}
     config = resolve_config(file_values=file_values, flag_values=options, settings=[*settings, *args.settings])
+    if config.executor == "ray":
+        from reportgen.build.ray_executor import build_with_ray
+
+        return _report_written(build_with_ray(config, command_line=_command_line(), progress=not args.quiet),
+                               pdf=config.pdf)
     from reportgen.build import build_report
 
     outcome = build_report(config, command_line=_command_line(), progress=not args.quiet)

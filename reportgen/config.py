@@ -17,6 +17,8 @@ from typing import Any
 from reportgen.errors import ConfigError
 
 TARGETS = ("predicted", "label")
+#: Where a build runs: in this process, or as shards on Ray (``pip install 'reportgen[ray]'``).
+EXECUTORS = ("local", "ray")
 SUBSTRATES = ("black", "white", "mean", "blur")
 PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -58,6 +60,9 @@ class BuildConfig:
     preprocessing: str | None = None
     out: str = "report"
     shard: str | None = None
+    executor: str = "local"
+    ray_address: str | None = None
+    shards: int | None = None
     seed: int = 0
     title: str = "Explainability audit report"
     model_name: str = "ResNet-18 (PatchCamelyon)"
@@ -108,6 +113,7 @@ DOCUMENT_TABLES = {
 }
 _FIELDS = {f.name: f for f in fields(BuildConfig) if f.name not in ("method_settings", *DOCUMENT_TABLES)}
 _CHOICES = {
+    "executor": EXECUTORS,
     "split": SPLITS,
     "target": TARGETS,
     "deletion_substrate": SUBSTRATES,
@@ -116,7 +122,7 @@ _CHOICES = {
     "device": DEVICES,
     "recipe": RECIPES,
 }
-_POSITIVE_INTS = ("images", "steps", "batch_size", "epochs", "eval_limit")
+_POSITIVE_INTS = ("images", "steps", "batch_size", "epochs", "eval_limit", "shards")
 
 
 @dataclass(frozen=True)
@@ -219,6 +225,18 @@ def _validate(config: BuildConfig) -> BuildConfig:
         if config.no_cache:
             raise ConfigError("--no-cache cannot be used with --shard: a shard hands its results to the merge "
                               "through cache entries")
+    if config.executor == "ray":
+        if config.shard is not None:
+            raise ConfigError("--executor ray runs every shard itself; drop --shard (or drop --executor ray to run "
+                              "one shard here)")
+        if config.shards is not None and config.shards > config.images // 2:
+            raise ConfigError(f"option 'shards' ({config.shards}) leaves a shard of {config.images} patches fewer "
+                              f"than 2; use at most {config.images // 2}")
+    else:
+        given = [flag for flag, value in (("--ray-address", config.ray_address), ("--shards", config.shards))
+                 if value is not None]
+        if given:
+            raise ConfigError(f"{' and '.join(given)} only apply with --executor ray")
     if config.eval_limit is not None and config.images > config.eval_limit:
         raise ConfigError(f"option 'images' ({config.images}) is larger than 'eval_limit' ({config.eval_limit}): "
                           "patches are explained from the evaluated ones; raise --eval-limit or lower --images")

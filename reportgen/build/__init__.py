@@ -117,6 +117,26 @@ def _check_run(identity: dict, expected: dict) -> None:
                               f"the shards' {words} with {option}")
 
 
+def prepare_inputs(config: BuildConfig, *, progress: bool = True) -> None:
+    """Refuse bad input, make the embedded data and train (or find) the demo model, all into the cache.
+
+    Workers that start together would otherwise each make them; after this they read them.
+    """
+    _check_paths(config)
+    if config.compare:
+        load_previous_report(config.compare)
+    for text in config.fail_if:
+        parse_gate(text)
+    # The same order of seeding, loading and training as build_report, so the model trained here is its model.
+    device = resolve_device(config.device)
+    seed_everything(config.seed)
+    cache_root = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
+    loaded = load_given_checkpoint(config, device=device)
+    data = open_data(config, cache_root)
+    if loaded is None:
+        train_demo_model(config, data, cache_root=cache_root, device=device, progress=progress)
+
+
 def build_report(config: BuildConfig, *, command_line: str = "", progress: bool = True,
                  expected_run: dict | None = None) -> BuildOutcome:
     """Build ``report.html``, ``report.pdf``, ``report.json`` and ``attributions.npz`` into ``config.out``.

@@ -40,7 +40,8 @@ SHARD_FORMAT = 1
 #: Options that may differ between the shards and the merge: where things are written and read, and what the
 #: merge alone does (the PDF, the comparison, the gates).  The inputs themselves are identified by their hashes,
 #: so a shard may read the same checkpoint and data from another path.
-RUN_INDEPENDENT = ("out", "shard", "cache_dir", "no_cache", "pdf", "compare", "fail_if", "checkpoint", "data_dir")
+RUN_INDEPENDENT = ("out", "shard", "cache_dir", "no_cache", "pdf", "compare", "fail_if", "checkpoint", "data_dir",
+                   "executor", "ray_address", "shards")
 
 
 def shard_positions(n_patches: int, shard: Shard) -> np.ndarray:
