@@ -390,8 +390,9 @@ class StainCondition(TypedDict):
 
 
 class StainRobustness(TypedDict):
-    """Stain robustness on the first ``images`` patches: HED light, HED strong and Macenko normalisation; the
-    rules in words and their ``thresholds``, the methods that explain the stain and whether the model decides by
+    """Stain robustness on the first ``images`` patches: HED light, HED strong and Macenko normalisation to
+    torchstain's reference and to the data's own stain; the rules in words and their ``thresholds``, the
+    conditions the model's rule reads, the methods that explain the stain and whether the model decides by
     stain."""
 
     images: int
@@ -403,7 +404,7 @@ class StainRobustness(TypedDict):
     family: str
     method_rule: str
     model_rule: str
-    model_condition: str
+    model_conditions: list[str]
     thresholds: dict[str, float]
     model_depends_on_stain: bool
     explains_stain: list[str]

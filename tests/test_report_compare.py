@@ -159,7 +159,7 @@ def _set_evidence(document, *, centre, mask, lost, flip, slide_accuracy, decisio
         document["localisation"][name]["mass_in_mask"]["mean"] = mask[name]
     document["evidence"] = {"decision": decision, "limit": 0.2, "tumour_calls": 10,
                             "lost_without_periphery": {"mean": lost, "ci95": [lost, lost], "n": 10}}
-    document["stain_robustness"] = {"model_condition": "hed_strong", "model_depends_on_stain": depends,
+    document["stain_robustness"] = {"model_conditions": ["hed_strong"], "model_depends_on_stain": depends,
                                     "explains_stain": list(explains),
                                     "conditions": {"hed_strong": {"flip_rate": {"mean": flip, "ci95": [0, 1]}}}}
     document["slides"] = {"split": {"slide_a": {"patches": 40, "accuracy": slide_accuracy},

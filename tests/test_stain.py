@@ -7,6 +7,7 @@ The audit's model-level stain check must flag the first and not the second.
 """
 
 import numpy as np
+from skimage.color import hed2rgb, rgb2hed
 import pytest
 import torch
 from skimage.color import hed2rgb
@@ -19,7 +20,7 @@ from reportgen.config import load_config_file, resolve_config
 from reportgen.data import as_float_tensor
 from reportgen.data.reader import open_pcam
 from reportgen.errors import ConfigError
-from reportgen.metrics.stain import hed_jitter, macenko_normalise
+from reportgen.metrics.stain import hed_jitter, macenko_normalise, match_stain_amounts, stain_amounts
 from reportgen.report.checks import page_one_checks
 from reportgen.report.summary import stain_warnings
 
@@ -95,6 +96,29 @@ def test_macenko_brings_two_stainings_of_the_same_tissue_together_and_leaves_a_b
     assert np.abs(normalised[1] - images[1]).mean() > 0.02
 
 
+
+def test_matching_the_data_stain_amounts_undoes_a_stronger_staining_and_keeps_the_tissue(patches):
+    images, _ = patches
+    tissue = images[:4].numpy()
+    # The same tissue stained 1.35 times as strongly in haematoxylin (the planted stain shortcut's factor),
+    # drawn in scikit-image's own HED space, and a blank patch.
+    hed = rgb2hed(np.moveaxis(tissue, 1, -1).astype(np.float64))
+    hed[..., 0] *= 1.35
+    stronger = np.moveaxis(np.clip(hed2rgb(hed), 0, 1), -1, 1).astype(np.float32)
+    blank = np.ones((1, 3, 96, 96), np.float32)
+    amounts = stain_amounts(tissue)
+    matched, unchanged = match_stain_amounts(np.concatenate([tissue, stronger, blank]), amounts)
+    assert unchanged.tolist() == [False] * 8 + [True]
+    np.testing.assert_array_equal(matched[8], blank[0])
+    # Both stainings of a patch end up alike, and far closer than they were.
+    before = np.abs(tissue - stronger).mean()
+    after = np.abs(matched[:4] - matched[4:8]).mean()
+    assert after < 0.25 * before, (before, after)
+    # Each patch's median haematoxylin and eosin are now the data's.
+    medians = np.median(rgb2hed(np.moveaxis(matched[:8], 1, -1).astype(np.float64)).reshape(8, -1, 3), axis=1)
+    np.testing.assert_allclose(medians[:, :2], np.tile(amounts[:2], (8, 1)), rtol=0.05)
+
+
 # skimage's hed_from_rgb, haematoxylin column, on its optical density scale (log(rgb) / log(1e-6)).
 _HAEMATOXYLIN = torch.tensor([1.87798274, -0.06590806, -0.60190736])
 
@@ -149,7 +173,7 @@ def _model_check(model, images) -> tuple[dict, dict]:
     patch_indices = np.arange(len(images))
     cache = ArrayCache("unused", enabled=False)
     outcome = stain_checks(model, images, targets, patch_indices, {}, config=config, dataset_mean=(0.7, 0.5, 0.7),
-                           cache=cache, cache_context={}, progress=False)
+                           cache=cache, cache_context={}, reference_images=images, progress=False)
     scorer = CurveScorer(model, images, targets, patch_indices, config=config, dataset_mean=(0.7, 0.5, 0.7),
                          cache=cache, cache_context={}, progress=False)
     random_curves = scorer.curves("random", reference_maps(images, patch_indices, seed=0)["random"], mode="deletion",

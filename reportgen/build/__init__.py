@@ -31,7 +31,7 @@ from reportgen.build.sanity import sanity_checks, sanity_controls
 from reportgen.build.score import score_maps
 from reportgen.build.shards import check_shards, import_entries, read_shard, run_identity, shard_positions, write_shard
 from reportgen.build.stability import stability_checks
-from reportgen.build.stain import stain_checks
+from reportgen.build.stain import reference_patch_indices, stain_checks
 from reportgen.cache import ArrayCache, default_cache_dir
 from reportgen.config import BuildConfig, parse_shard, resolve_config
 from reportgen.data import as_float_tensor, select_cases
@@ -70,7 +70,7 @@ def _check_paths(config: BuildConfig) -> None:
 
 def _per_patch_steps(model, images: torch.Tensor, targets: torch.Tensor, patch_indices, masks, *, config: BuildConfig,
                      dataset_mean, cache: ArrayCache, cache_context: dict, watch: Stopwatch, progress: bool,
-                     controls: bool = True):
+                     stain_reference, controls: bool = True):
     """The steps whose results are per patch and cached per patch: explanations, curves, the sanity cascade on the
     first ``config.sanity_images`` patches, the stability measurements, the stain robustness step on the first
     ``config.stain_images``.  A shard runs them on its own patches; a build (or a merge) on all, with the sanity
@@ -103,7 +103,7 @@ def _per_patch_steps(model, images: torch.Tensor, targets: torch.Tensor, patch_i
         with watch.stage("stain"):
             stain = stain_checks(model, images, targets, patch_indices, methods, config=config,
                                  dataset_mean=dataset_mean, cache=cache, cache_context=cache_context,
-                                 progress=progress)
+                                 reference_images=stain_reference(), progress=progress)
     return methods, scores, sanity, sanity_controls_outcome, stability, stain
 
 
@@ -196,6 +196,11 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             target_tensor = torch.as_tensor(targets, dtype=torch.long, device=device)
             dataset_mean = dataset_mean_colour(data, config.split, cache=cache)
             patch_ids = [f"{config.split}:{int(index)}" for index in patch_indices]
+
+            def stain_reference() -> torch.Tensor:
+                # The patches that give the data's stain amounts, read only when the stain step runs.
+                return as_float_tensor(split.read(reference_patch_indices(evaluated, seed=config.seed)).images)
+
             identity = run_identity(config, checkpoint_sha256=loaded.info["sha256"], data_fingerprint=data.fingerprint,
                                     code_version=cache.version, patch_ids=patch_ids)
             if expected_run is not None:
@@ -210,7 +215,7 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             _per_patch_steps(model, images[rows], target_tensor[rows], patch_indices[keep],
                              None if batch.masks is None else batch.masks[keep], config=shard_config,
                              dataset_mean=dataset_mean, cache=cache, cache_context=cache_context, watch=watch,
-                             progress=progress, controls=False)
+                             progress=progress, stain_reference=stain_reference, controls=False)
             entries = write_shard(staging, cache, shard=shard, identity=identity, config=config,
                                   patch_ids=[patch_ids[i] for i in keep])
             logger.info("shard %s: %d of %d patches, %d results written", shard, len(keep), len(patch_ids), entries)
@@ -219,7 +224,7 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
                                        "entries": entries})
         methods, scores, sanity, controls, stability, stain = _per_patch_steps(
             model, images, target_tensor, patch_indices, batch.masks, config=config, dataset_mean=dataset_mean,
-            cache=cache, cache_context=cache_context, watch=watch, progress=progress)
+            cache=cache, cache_context=cache_context, watch=watch, progress=progress, stain_reference=stain_reference)
         with watch.stage("evidence"):
             evidence = evidence_checks(model, images, batch.masks, {name: result.maps for name, result in methods.items()},
                                        config=config, dataset_mean=dataset_mean)

@@ -1,4 +1,5 @@
-"""Stain robustness on the first ``--stain-images`` explained patches: HED light, HED strong, Macenko.
+"""Stain robustness on the first ``--stain-images`` explained patches: HED light and strong, the data's stain
+amounts, Macenko normalisation.
 
 Each condition perturbs the patches (:mod:`reportgen.metrics.stain`), and then measures what the
 model and the methods did with them: the model's predictions on the perturbed patches, every
@@ -23,7 +24,8 @@ from reportgen.build.score import CurveScorer, reference_maps
 from reportgen.cache import ArrayCache
 from reportgen.config import BuildConfig
 from reportgen.metrics.stability import map_similarity
-from reportgen.metrics.stain import CONDITIONS, decision_change, hed_jitter, macenko_normalise, mean_rgb_change
+from reportgen.metrics.stain import (CONDITIONS, REFERENCE_PATCHES, decision_change, hed_jitter, macenko_normalise,
+                                     match_stain_amounts, mean_rgb_change, stain_amounts)
 from reportgen.runtime import derive_seed
 
 logger = logging.getLogger(__name__)
@@ -64,11 +66,30 @@ class StainOutcome:
     count: int
     seed_rule: str
     conditions: dict[str, StainCondition] = field(default_factory=dict)
+    #: How many patches of the evaluated split gave the data's stain amounts.
+    reference_patches: int = 0
 
 
-def perturb(name: str, images: torch.Tensor, patch_indices, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Condition ``name`` applied to ``images`` (n, 3, H, W): (perturbed (n, 3, H, W) float32, unchanged (n,) bool)."""
+def reference_patch_indices(evaluated, *, seed: int) -> np.ndarray:
+    """The split indices of the patches that give the data's stain amounts: :data:`REFERENCE_PATCHES` of the
+    evaluated ones (all when fewer), drawn with the run seed, in split order."""
+    evaluated = np.asarray(evaluated)
+    count = min(REFERENCE_PATCHES, len(evaluated))
+    generator = np.random.default_rng([seed, STAIN_SEED_OFFSET])
+    return np.sort(generator.choice(evaluated, size=count, replace=False))
+
+
+def perturb(name: str, images: torch.Tensor, patch_indices, *, seed: int,
+            amounts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Condition ``name`` applied to ``images`` (n, 3, H, W): (perturbed (n, 3, H, W) float32, unchanged (n,) bool).
+
+    ``amounts`` : the data's stain amounts (:func:`reportgen.metrics.stain.stain_amounts`), needed by ``hed_data``.
+    """
     strength = CONDITIONS[name][1]
+    if name == "hed_data":
+        if amounts is None:
+            raise ValueError("hed_data needs the data's stain amounts")
+        return match_stain_amounts(images, amounts)
     if strength is None:
         return macenko_normalise(images)
     seeds = [derive_seed(seed + STAIN_SEED_OFFSET, int(p)) for p in patch_indices]
@@ -96,12 +117,14 @@ def _perturbed_maps(name: str, condition: str, result: MethodResult, model, pert
 
 def stain_checks(model, images: torch.Tensor, targets: torch.Tensor, patch_indices, methods: dict[str, MethodResult],
                  *, config: BuildConfig, dataset_mean, cache: ArrayCache, cache_context: dict,
-                 progress: bool = True) -> StainOutcome:
+                 reference_images, progress: bool = True) -> StainOutcome:
     """Every condition of :data:`CONDITIONS` on the first ``config.stain_images`` patches.
 
     Parameters
     ----------
     images : (N, 3, H, W) float in [0, 1]; targets : (N,) long, the tracked class of the report's maps.
+    reference_images : (M, 3, H, W) float in [0, 1], the patches of :func:`reference_patch_indices`, which give
+        the data's stain amounts.
     patch_indices : (N,) split indices (seeds and cache keys).
     methods : the report's maps; each method is re-explained on the perturbed patches.
     dataset_mean, cache, cache_context : as for :func:`reportgen.build.score.score_maps`.
@@ -112,11 +135,14 @@ def stain_checks(model, images: torch.Tensor, targets: torch.Tensor, patch_indic
     outcome = StainOutcome(count=count, seed_rule=(
         f"HED jitter draws per patch from SeedSequence([{config.seed + STAIN_SEED_OFFSET}, patch index]); the maps "
         f"on the perturbed patches use each patch's explainer seed SeedSequence([{config.seed}, patch index]), as the "
-        "report's maps do"))
+        f"report's maps do; the data's stain amounts come from {REFERENCE_PATCHES} evaluated patches (all when fewer) "
+        f"drawn from SeedSequence([{config.seed}, {STAIN_SEED_OFFSET}])"))
     random_map = reference_maps(images, patch_indices, seed=config.seed)["random"]
+    amounts = stain_amounts(reference_images)
+    outcome.reference_patches = len(reference_images)
     for condition in CONDITIONS:
         started = time.perf_counter()
-        perturbed_array, unchanged = perturb(condition, images, patch_indices, seed=config.seed)
+        perturbed_array, unchanged = perturb(condition, images, patch_indices, seed=config.seed, amounts=amounts)
         perturbed = torch.as_tensor(perturbed_array).to(images.device)
         decision = decision_change(model, images, perturbed, batch_size=config.batch_size,
                                    precision=config.precision)

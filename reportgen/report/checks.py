@@ -14,7 +14,7 @@ from reportgen.report.evidence import evidence_check
 from reportgen.report.slides import slides_check
 from reportgen.report.formatting import fmt_interval
 from reportgen.report.summary import (DIRECTIONS, LOW_ACCURACY, METRIC_LABELS, MODEL_INDEPENDENT, UNIFORM_CENTRE_MASS,
-                                      find_verdict, method_title, model_accuracy)
+                                      find_verdict, method_title, model_accuracy, model_stain_conditions)
 
 CHECK_OUTCOMES = ("fail", "warn", "pass")
 #: Expected calibration error above which the predicted probabilities are called unreliable: a patch's stated
@@ -79,16 +79,17 @@ def _sanity(document: dict) -> list[dict]:
 
 
 def _stain(document: dict) -> list[dict]:
-    """The model's check (flip rate under the model condition, HED strong) and each method's (does it explain the stain?)."""
+    """The model's check (flip rate under each condition its rule reads) and each method's (does it explain the stain?)."""
     stain = document.get("stain_robustness")
     if not stain:
         return []
     conditions, limits = stain.get("conditions") or {}, stain.get("thresholds") or {}
-    model = conditions.get(stain.get("model_condition")) or {}
-    checks = [_check(f"Model decision under a stain change ({model.get('title')})",
-                     f"prediction flip rate at most {limits.get('model_flip_rate_max'):g} under {model.get('title')} "
-                     f"(HED jitter, s = {model.get('strength')})",
-                     f"{fmt_interval(model.get('flip_rate'), 2)} on {stain.get('images')} patches",
+    model = model_stain_conditions(stain)
+    checks = [_check("Model decision under a stain change",
+                     f"prediction flip rate at most {limits.get('model_flip_rate_max'):g} under "
+                     f"{' and under '.join(str(condition.get('title')) for condition in model)}",
+                     "; ".join(f"{condition.get('title')}: {fmt_interval(condition.get('flip_rate'), 2)}"
+                               for condition in model) + f" on {stain.get('images')} patches",
                      "fail" if stain.get("model_depends_on_stain") else "pass", "stain")]
     condition = (f"under each condition that barely changed the decision (flip rate at most "
                  f"{limits.get('stable_flip_rate'):g}, mean |change in tumour probability| at most "

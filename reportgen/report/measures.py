@@ -10,6 +10,7 @@ report does not hold it (the step did not run, no slide ids, no masks).
 from __future__ import annotations
 
 from reportgen.report.slides import MIN_SLIDE_PATCHES
+from reportgen.report.summary import model_stain_conditions
 
 #: Per-method quantity -> (its record in ``document["localisation"][method]``, what it is).
 METHOD_MEASURES = {
@@ -19,7 +20,7 @@ METHOD_MEASURES = {
 #: Model-level quantity -> what it is.
 MODEL_MEASURES = {
     "periphery_reliance": "share of tumour calls lost when the periphery is replaced",
-    "stain_flip_rate": "prediction flip rate under the stain check's condition",
+    "stain_flip_rate": "largest prediction flip rate under the stain conditions the model's check reads",
     "slide_accuracy": f"lowest accuracy on a slide with {MIN_SLIDE_PATCHES} or more evaluated patches",
 }
 
@@ -48,9 +49,9 @@ def model_measure(document: dict, quantity: str) -> float | None:
     if quantity == "periphery_reliance":
         return _mean((document.get("evidence") or {}).get("lost_without_periphery"))
     if quantity == "stain_flip_rate":
-        stain = document.get("stain_robustness") or {}
-        condition = (stain.get("conditions") or {}).get(stain.get("model_condition")) or {}
-        return _mean(condition.get("flip_rate"))
+        rates = [_mean(condition.get("flip_rate")) for condition in model_stain_conditions(document.get("stain_robustness"))]
+        rates = [rate for rate in rates if rate is not None]
+        return max(rates) if rates else None
     if quantity == "slide_accuracy":
         worst = lowest_slide_accuracy(document)
         return None if worst is None else worst[0]

@@ -7,7 +7,7 @@ Sentences read the outcomes and flags the document already holds (decided in
 from __future__ import annotations
 
 from reportgen.report.formatting import fmt_interval
-from reportgen.report.summary import OUTCOME_WORDS, method_title
+from reportgen.report.summary import OUTCOME_WORDS, method_title, model_stain_conditions
 from reportgen.report.views import StainConditionRow, StainMethodRow, StainView
 
 
@@ -28,11 +28,11 @@ def stain_view(document: dict) -> StainView | None:
     if not stain:
         return None
     conditions = stain.get("conditions") or {}
-    model = conditions.get(stain.get("model_condition")) or {}
     limit = (stain.get("thresholds") or {}).get("model_flip_rate_max")
+    measured = " and ".join(f"{fmt_interval(condition.get('flip_rate'), 2)} under {condition.get('title')}"
+                            for condition in model_stain_conditions(stain))
     findings = [f"The model's decision {'depends' if stain.get('model_depends_on_stain') else 'does not depend'} on "
-                f"stain by the rule below: {fmt_interval(model.get('flip_rate'), 2)} of its predictions change class "
-                f"under {model.get('title')} (the limit is {limit:g})."]
+                f"stain by the rule below: of its predictions, {measured} change class (the limit is {limit:g})."]
     findings += [_condition_sentence(condition) for condition in conditions.values()]
     flagged = stain.get("explains_stain") or []
     if flagged:

@@ -355,6 +355,16 @@ def _share(record: dict | None) -> str:
     return "n/a" if mean is None else f"{float(mean):.2f}"
 
 
+def model_stain_conditions(stain: dict | None) -> list[dict]:
+    """The condition records the stain section's model-level rule reads (``model_conditions``), in its order."""
+    conditions = (stain or {}).get("conditions") or {}
+    return [conditions[name] for name in (stain or {}).get("model_conditions") or [] if name in conditions]
+
+
+def _strength(condition: dict) -> str:
+    return f" (s = {condition['strength']:g})" if condition.get("strength") is not None else ""
+
+
 def stain_warnings(document: dict) -> list[dict[str, str | None]]:
     """Warnings from the stain robustness section: a model that decides by stain and a method that explains the
     stain (high, by the rules the section states), a deletion verdict that changes with the stain (medium), and
@@ -362,13 +372,17 @@ def stain_warnings(document: dict) -> list[dict[str, str | None]]:
     stain = document.get("stain_robustness") or {}
     conditions, limits = stain.get("conditions") or {}, stain.get("thresholds") or {}
     warnings = []
-    model = conditions.get(stain.get("model_condition")) or {}
-    if stain.get("model_depends_on_stain"):
+    limit = limits.get("model_flip_rate_max")
+    flipped = [condition for condition in model_stain_conditions(stain)
+               if ((condition.get("flip_rate") or {}).get("mean") or 0.0) > (limit or 0.0)]
+    if stain.get("model_depends_on_stain") and flipped:
+        where = " and ".join(f"under {condition.get('title')}{_strength(condition)} "
+                             f"{_share(condition.get('flip_rate'))}" for condition in flipped)
         warnings.append(_warning(
-            "high", f"The decision of the model depends on stain: under {model.get('title')} "
-            f"(s = {model.get('strength')}) {_share(model.get('flip_rate'))} of its predictions on "
-            f"{stain.get('images')} patches change class, more than {limits.get('model_flip_rate_max'):g}; a stain "
-            "change of this size moves its decisions, so they are unlikely to hold on slides stained elsewhere."))
+            "high", f"The decision of the model depends on stain: {where} of its predictions on {stain.get('images')} "
+            f"patches change class, more than {limit:g}. A change of the stain alone, the tissue kept, moves its "
+            "decisions, so they are unlikely to hold on slides stained elsewhere, and may rest on a stain that "
+            "travels with the label."))
     for name in stain.get("explains_stain") or []:
         where = [f"{condition['title']} (flip rate {_share(condition.get('flip_rate'))}, mean |change in tumour "
                  f"probability| {_share(condition.get('abs_probability_change'))}, map Spearman "
@@ -389,11 +403,12 @@ def stain_warnings(document: dict) -> list[dict[str, str | None]]:
                 "medium", f"The deletion AUC verdict of {method_title(document, name)} against the random map "
                 f"changes under {condition.get('title')}: {OUTCOME_WORDS.get(before, before)} on the original patches, "
                 f"{OUTCOME_WORDS.get(after, after)} on the perturbed ones.", name))
-    macenko = conditions.get("macenko") or {}
-    if macenko.get("unchanged"):
-        warnings.append(_warning(
-            "low", f"Macenko normalisation left {macenko['unchanged']} of {stain.get('images')} stain patches "
-            f"unchanged ({', '.join(macenko.get('unchanged_patches') or [])}): too little tissue to estimate their stain."))
+    for condition in conditions.values():
+        if condition.get("unchanged"):
+            warnings.append(_warning(
+                "low", f"{condition.get('title')} left {condition['unchanged']} of {stain.get('images')} stain "
+                f"patches unchanged ({', '.join(condition.get('unchanged_patches') or [])}): too little tissue to "
+                "estimate their stain."))
     return warnings
 
 

@@ -127,7 +127,8 @@ def _stain(rng: np.random.Generator, methods: dict[str, MethodResult], n: int) -
     shifts = {"integrated_gradients": 0, "grad_cam": 1, "lime": 20}
     effects = {"hed_light": (np.zeros(n), 0.02, np.zeros(n, bool)),
                "hed_strong": ((np.arange(n) > 0).astype(float), 0.3, np.zeros(n, bool)),
-               "macenko": (np.zeros(n), 0.05, np.arange(n) == 0)}
+               "macenko": (np.zeros(n), 0.05, np.arange(n) == 0),
+               "hed_data": (np.zeros(n), 0.04, np.zeros(n, bool))}
     conditions = {}
     for name, (flipped, change, unchanged) in effects.items():
         perturbed = {method: np.roll(result.maps, shifts[method], axis=2) for method, result in methods.items()}
@@ -137,7 +138,7 @@ def _stain(rng: np.random.Generator, methods: dict[str, MethodResult], n: int) -
             similarity={method: map_similarity(methods[method].maps, maps) for method, maps in perturbed.items()},
             deletion={key: _curves(rng, *AUC_CENTRES[key], n).deletion for key in (*methods, "random")}, seconds=2.0)
     return StainOutcome(count=n, seed_rule="HED jitter per patch from SeedSequence([7919, patch index])",
-                        conditions=conditions)
+                        conditions=conditions, reference_patches=64)
 
 
 def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
