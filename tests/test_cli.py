@@ -7,7 +7,7 @@ import pytest
 from reportgen.cli import build_parser, main
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-COMMANDS = [["build"], ["train"], ["synth"], ["data", "inspect"], ["methods"]]
+COMMANDS = [["build"], ["merge"], ["train"], ["synth"], ["data", "inspect"], ["methods"]]
 
 
 def _all_commands(parser=None, prefix=()):
