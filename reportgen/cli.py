@@ -77,6 +77,8 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     add("--deletion-substrate", default=S, help="black, white, mean (default) or blur")
     add("--insertion-substrate", default=S, help="black, white, mean or blur (default)")
     add("--substrate", dest="deletion_substrate", default=S, help="shorthand for --deletion-substrate")
+    add("--gallery", type=int, default=S, metavar="K",
+        help="patches the gallery shows, the model's errors first (default 60); the statistics use every patch")
     add("--by-slide", dest="by_slide", action="store_true", default=S,
         help="choose the explained patches spread over slides as well as over TP/TN/FP/FN (needs slide ids)")
     add("--compare-substrates", dest="compare_substrates", action="store_true", default=S,

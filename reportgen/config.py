@@ -53,6 +53,7 @@ class BuildConfig:
     """
 
     images: int = 30
+    gallery: int = 60
     by_slide: bool = False
     data_dir: str | None = None
     split: str = "valid"
@@ -198,6 +199,8 @@ def _validate(config: BuildConfig) -> BuildConfig:
         value = getattr(config, key)
         if value is not None and value < 1:
             raise ConfigError(f"option {key!r} must be at least 1, got {value}")
+    if config.gallery < 0:
+        raise ConfigError(f"option 'gallery' must be 0 or more (the patches the gallery shows), got {config.gallery}")
     if config.sanity_images < 0:
         raise ConfigError(f"option 'sanity_images' must be 0 or more, got {config.sanity_images}")
     if config.stain_images < 0:

@@ -228,6 +228,7 @@ class SettingsSection(TypedDict):
     batch_size: int
     methods: list[str]
     alpha: float
+    gallery: int
     uncertainty: Uncertainty
 
 

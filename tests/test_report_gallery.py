@@ -153,3 +153,18 @@ def test_the_check_and_verdict_tables_filter_rows_by_outcome_in_the_browser(tmp_
     assert sorted(rows) == sorted(outcomes) and sorted(hidden) == sorted(o for o in outcomes if o == "pass")
     assert f"{len(outcomes) - outcomes.count('pass')} of {len(outcomes)} rows shown" in dom
     assert re.search(r'<form class="row-filter" data-table="verdict-table"(?! hidden)', dom)
+
+
+def test_the_gallery_shows_the_first_patches_in_its_order_and_says_how_many():
+    document = make_document(8)
+    for index, image in enumerate(document["images"]):
+        image["stratum"] = ("TN", "FN", "TP", "FP")[index % 4]
+    document["settings"]["gallery"] = 3
+    document["summary"] = summarise_findings(document)
+    html = render_html(document, make_figures(8))
+    shown = re.findall(r'<article class="patch"[^>]*data-stratum="(\w+)"', html)
+    assert shown == ["FN", "FN", "FP"]  # errors first: both false negatives, then the first false positive
+    assert "The gallery shows 3 of the 8 explained patches" in html
+    assert "(1 of 2 shown)" in html and "(2)" in html
+    document["settings"]["gallery"] = 60
+    assert len(_articles(render_html(document, make_figures(8)))) == 8

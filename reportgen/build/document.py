@@ -414,6 +414,7 @@ def _settings(record: BuildRecord) -> dict:
         "batch_size": config.batch_size,
         "methods": list(record.methods),
         "alpha": config.alpha,
+        "gallery": config.gallery,
         "uncertainty": _uncertainty(record),
     }
 

@@ -260,6 +260,24 @@ def _gallery_order(images: list[dict]) -> list[int]:
     return sorted(range(len(images)), key=lambda i: (rank.get(images[i].get("stratum"), len(rank)), i))
 
 
+def gallery_positions(document: dict) -> list[int]:
+    """The patches the gallery shows, in its order: the first ``settings.gallery`` in gallery order (errors first;
+    every patch without a limit).  The statistics use every patch, shown or not."""
+    images = document.get("images") or []
+    limit = (document.get("settings") or {}).get("gallery")
+    order = _gallery_order(images)
+    return order if limit is None else order[: int(limit)]
+
+
+def gallery_extent(document: dict) -> str:
+    """The sentence that says which patches the gallery shows."""
+    total, shown = len(document.get("images") or []), len(gallery_positions(document))
+    if shown == total:
+        return f"All {total} explained patches are shown."
+    return (f"The gallery shows {shown} of the {total} explained patches, the first in this order (--gallery "
+            f"{shown}); every patch's scores are in report.json and in every table and statistic of this report.")
+
+
 #: Each stratum's group heading in the gallery.
 STRATUM_GROUPS = {"FN": "False negatives: tumour the model missed",
                   "FP": "False positives: tumour called where none is",
@@ -299,18 +317,20 @@ def _gallery(document: dict, sequential_uri: str, signed_uri: str) -> GalleryVie
     strata = [(stratum, STRATUM_GROUPS[stratum].split(":")[0]) for stratum in GALLERY_ORDER if stratum in present]
     slides = sorted({str(image["slide_id"]) for image in images if image.get("slide_id")})
     return GalleryView(legend=legend, sequential_bar_uri=sequential_uri, signed_bar_uri=signed_uri, strata=strata,
-                       slides=[(slide, slide) for slide in slides])
+                       slides=[(slide, slide) for slide in slides], extent=gallery_extent(document))
 
 
-def _patches(document: dict, patch_uris: list[dict[str, str]],
+def _patches(document: dict, patch_uris: dict[int, dict[str, str]],
              scales: list[dict[str, figs.MapScale]] | None = None) -> list[PatchPanel]:
     methods = list(document.get("methods") or {})
     images = document.get("images") or []
-    counts = {stratum: sum(1 for image in images[: len(patch_uris)] if image.get("stratum") == stratum)
+    shown = [position for position in gallery_positions(document) if position in patch_uris]
+    totals = {stratum: sum(1 for image in images if image.get("stratum") == stratum) for stratum in STRATUM_GROUPS}
+    counts = {stratum: sum(1 for position in shown if images[position].get("stratum") == stratum)
               for stratum in STRATUM_GROUPS}
     bars = {False: figs.colour_bar_uri(), True: figs.colour_bar_uri(colour_map=figs.SIGNED_COLOUR_MAP)}
     panels = []
-    for position in _gallery_order(images[: len(patch_uris)]):
+    for position in shown:
         image, uris = images[position], patch_uris[position]
         patch_id = str(image.get("patch_id", MISSING))
         stratum = str(image.get("stratum") or "")
@@ -338,7 +358,9 @@ def _patches(document: dict, patch_uris: list[dict[str, str]],
         panels.append(PatchPanel(patch_id=patch_id, facts=facts, note=str(image.get("note", "")),
                                  original_uri=uris["original"], original_alt=f"Patch {patch_id} as the model sees it",
                                  overlays=overlays, stratum=stratum, slide=str(image.get("slide_id") or ""),
-                                 group=f"{group} ({counts.get(stratum, 0)})"))
+                                 group=f"{group} ({counts.get(stratum, 0)}"
+                                       + (f" of {totals[stratum]} shown)" if counts.get(stratum, 0) < totals.get(stratum, 0)
+                                          else ")")))
     return panels
 
 
@@ -523,7 +545,7 @@ def _sections(context_parts: dict[str, bool]) -> list[tuple[str, str]]:
     return [(anchor, title) for anchor, title in order if context_parts.get(anchor, True)]
 
 
-def build_context(document: dict, patch_uris: list[dict[str, str]],
+def build_context(document: dict, patch_uris: dict[int, dict[str, str]] | list[dict[str, str]],
                   scales: list[dict[str, figs.MapScale]] | None = None) -> ReportContext:
     """Turn a report document and per-patch image URIs into the template's context.
 
@@ -531,7 +553,8 @@ def build_context(document: dict, patch_uris: list[dict[str, str]],
     ----------
     document : report document, schema_version 1, with ``summary`` filled
         (:func:`reportgen.report.summary.summarise_findings`).
-    patch_uris : per patch, ``{"original": uri, "<method>": uri}`` (:func:`figures.patch_figures`).
+    patch_uris : per patch position, ``{"original": uri, "<method>": uri}`` (:func:`figures.patch_figures`); the
+        gallery shows the patches of :func:`gallery_positions` that have them (a list counts as positions 0, 1, ...).
     scales : per patch, each method's colour scale (:func:`figures.map_scales`), shown under its map;
         ``None`` (default) shows no scales.
 
@@ -539,6 +562,8 @@ def build_context(document: dict, patch_uris: list[dict[str, str]],
     -------
     ReportContext
     """
+    if isinstance(patch_uris, list):
+        patch_uris = dict(enumerate(patch_uris))
     summary = document.get("summary") or {}
     deletion_uri, insertion_uri = _curve_uris(document)
     rankings = [(substrate, *(", ".join(method_title(document, n) for n in ranks.get(kind, []))

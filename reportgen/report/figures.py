@@ -251,7 +251,8 @@ def map_scales(figures: FigureInputs, methods: list[str], *, signed=frozenset())
             for index in range(len(figures.images))]
 
 
-def patch_figures(figures: FigureInputs, methods: list[str], *, signed=frozenset()) -> list[dict[str, str]]:
+def patch_figures(figures: FigureInputs, methods: list[str], *, signed=frozenset(),
+                  positions: list[int] | None = None) -> dict[int, dict[str, str]]:
     """Data URIs per patch: ``{"original": uri, "<method>": uri, ...}``.
 
     Parameters
@@ -259,13 +260,16 @@ def patch_figures(figures: FigureInputs, methods: list[str], *, signed=frozenset
     figures : the arrays (see :class:`FigureInputs`).
     methods : method names, in display order.
     signed : names of the methods whose maps carry a sign (drawn on the diverging scale), default none.
+    positions : the patches to draw (the gallery's), default None: every patch.
 
     Returns
     -------
-    list of N dicts of str to str; each map drawn on its :func:`map_scale`.
+    position -> dict of str to str; each map drawn on its :func:`map_scale`.
     """
-    uris = []
-    for index, (image, scales) in enumerate(zip(figures.images, map_scales(figures, methods, signed=signed))):
+    uris = {}
+    scales_per_patch = map_scales(figures, methods, signed=signed)
+    for index in range(len(figures.images)) if positions is None else positions:
+        image, scales = figures.images[index], scales_per_patch[index]
         mask = None if figures.masks is None else figures.masks[index]
         original = overlay(image, np.zeros(image.shape[:2]), alpha=0.0, mask=mask)
         row = {"original": png_data_uri(encode_png(original))}
@@ -274,7 +278,7 @@ def patch_figures(figures: FigureInputs, methods: list[str], *, signed=frozenset
             picture = overlay(image, scale.positions(figures.maps[name][index]), mask=mask,
                               colour_map=scale.colour_map)
             row[name] = png_data_uri(encode_png(picture))
-        uris.append(row)
+        uris[index] = row
     return uris
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import jinja2
 import markupsafe
 
-from reportgen.report.context import build_context
+from reportgen.report.context import build_context, gallery_positions
 from reportgen.report.figures import FigureInputs, map_scales, patch_figures
 from reportgen.report.pdf import write_pdf
 
@@ -89,7 +89,8 @@ def render_html(document: dict, figures: FigureInputs) -> str:
     methods = list(document.get("methods") or {})
     figures.check(n_images=len(document.get("images") or []), methods=methods)
     signed = {name for name, record in (document.get("methods") or {}).items() if record.get("signed")}
-    context = build_context(document, patch_figures(figures, methods, signed=signed),
+    positions = gallery_positions(document)
+    context = build_context(document, patch_figures(figures, methods, signed=signed, positions=positions),
                             map_scales(figures, methods, signed=signed))
     return template_environment().get_template(TEMPLATE).render(report=context, stylesheet=_stylesheet())
 

@@ -247,6 +247,8 @@ class GalleryView:
     signed_bar_uri: str
     strata: list[tuple[str, str]]
     slides: list[tuple[str, str]]
+    #: Which patches the gallery shows (all, or the first --gallery in its order).
+    extent: str
 
 
 @dataclass(frozen=True)
