@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--compare", default=None, metavar="REPORT_JSON", help="previous report.json to compare with")
     merge.add_argument("--fail-if", dest="fail_if", action="append", default=None, metavar="GATE",
                        help="exit with code 3 when the gate holds, e.g. 'accuracy<0.9' (repeatable)")
-    merge.add_argument("--no-pdf", dest="pdf", action="store_false", default=None, help="write HTML and JSON only")
+    merge.add_argument("--no-pdf", dest="pdf", action="store_false", default=True, help="write HTML and JSON only")
     merge.add_argument("--cache-dir", default=None, metavar="DIR", help="cache to merge through (default as for build)")
     merge.add_argument("--checkpoint", default=None, metavar="PATH",
                        help="the shards' checkpoint, where it lies on this machine (default: the shards' path)")

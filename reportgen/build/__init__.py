@@ -278,7 +278,7 @@ def merge_shards(directories: list[str], *, out: str, command_line: str = "", pr
     """
     manifests = [read_shard(directory) for directory in directories]
     first = check_shards(manifests)
-    values = {**first["config"], "shard": None, "out": out, "compare": None, "fail_if": [], "no_cache": False}
+    values = {**first["config"], "shard": None, "out": out, "compare": None, "fail_if": [], "no_cache": False, "pdf": True}
     values.update({key: value for key, value in (overrides or {}).items() if value is not None})
     config = resolve_config(flag_values=values)
     cache_root = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
