@@ -18,21 +18,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from child import run_reportgen
+
 HERE = Path(__file__).resolve().parent
-
-
-def _run(*args: str) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MiB of that child alone) of ``python -m reportgen ARGS``."""
-    started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", "reportgen", *args])
-    _, status, usage = os.wait4(child.pid, 0)  # this child's own resource usage, not every child's maximum
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        raise SystemExit(f"reportgen {' '.join(args)} exited with {child.returncode}")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
 
 
 def _same(first: Path, second: Path) -> str:
@@ -55,20 +45,20 @@ def main() -> None:
             subprocess.run([sys.executable, "-m", "reportgen", "train", "--out", checkpoint, "-q"], check=True)
         common = ["--images", str(args.images), "--checkpoint", checkpoint, "--no-pdf", "-q", *args.build_args]
         rows = []
-        seconds, peak = _run("build", *common, "--out", str(work / "one"), "--cache-dir", str(work / "c-one"))
+        seconds, peak = run_reportgen("build", *common, "--out", str(work / "one"), "--cache-dir", str(work / "c-one"))
         rows.append(("one process", seconds, peak, "reference"))
         shard_seconds, shard_peak = 0.0, 0.0
         for index in (1, 2):
             # Run one after the other, as two machines would run side by side: the figure is the slower one's.
-            spent, peak = _run("build", *common, "--shard", f"{index}/2", "--out", str(work / f"s{index}"),
+            spent, peak = run_reportgen("build", *common, "--shard", f"{index}/2", "--out", str(work / f"s{index}"),
                                "--cache-dir", str(work / f"c-s{index}"))
             shard_seconds, shard_peak = max(shard_seconds, spent), max(shard_peak, peak)
-        merge_seconds, merge_peak = _run("merge", str(work / "s1"), str(work / "s2"), "--out", str(work / "merged"),
+        merge_seconds, merge_peak = run_reportgen("merge", str(work / "s1"), str(work / "s2"), "--out", str(work / "merged"),
                                          "--cache-dir", str(work / "c-merge"), "-q")
         rows.append(("2 shards, the slower one, then the merge", shard_seconds + merge_seconds,
                      max(shard_peak, merge_peak), _same(work / "one", work / "merged")))
         environment_threads = os.environ.get("OMP_NUM_THREADS", "unset")
-        seconds, peak = _run("build", *common, "--executor", "ray", "--shards", "2", "--out", str(work / "ray"),
+        seconds, peak = run_reportgen("build", *common, "--executor", "ray", "--shards", "2", "--out", str(work / "ray"),
                              "--cache-dir", str(work / "c-ray"))
         rows.append(("Ray, 2 workers (local instance)", seconds, peak, _same(work / "one", work / "ray")))
     print(f"\n{args.images} patches, OMP_NUM_THREADS {environment_threads}, {os.cpu_count()} CPUs")
