@@ -239,7 +239,7 @@ def _validate(config: BuildConfig) -> BuildConfig:
         given = [flag for flag, value in (("--ray-address", config.ray_address), ("--shards", config.shards))
                  if value is not None]
         if given:
-            raise ConfigError(f"{' and '.join(given)} only apply with --executor ray")
+            raise ConfigError(f"{' and '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} with --executor ray")
     if config.eval_limit is not None and config.images > config.eval_limit:
         raise ConfigError(f"option 'images' ({config.images}) is larger than 'eval_limit' ({config.eval_limit}): "
                           "patches are explained from the evaluated ones; raise --eval-limit or lower --images")

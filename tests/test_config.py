@@ -2,6 +2,8 @@
 
 import tomllib
 
+import re
+
 import pytest
 
 from reportgen.config import BuildConfig, config_to_toml, load_config_file, resolve_config
@@ -112,3 +114,16 @@ def test_method_settings_round_trip_through_the_written_toml(tmp_path):
     written = tmp_path / "config.toml"
     written.write_text(config_to_toml(config))
     assert resolve_config(file_values=load_config_file(written)) == config
+
+
+@pytest.mark.parametrize("flags, fragment", [
+    ({"gallery": -1}, "option 'gallery' must be 0 or more"),
+    ({"executor": "dask"}, "invalid executor 'dask'; choose from: local, ray"),
+    ({"executor": "ray", "shard": "1/2"}, "--executor ray runs every shard itself"),
+    ({"executor": "ray", "shards": 16, "images": 30}, "use at most 15"),
+    ({"shards": 2}, "--shards only applies with --executor ray"),
+    ({"ray_address": "auto"}, "--ray-address only applies with --executor ray"),
+])
+def test_impossible_gallery_and_executor_options_are_refused(flags, fragment):
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        resolve_config(flag_values=flags)
