@@ -7,7 +7,7 @@ A gate is written as a *failure condition* (``--fail-if accuracy<0.9``).  Gramma
     name      := "accuracy" | "roc_auc"
                | "slide_accuracy"            the lowest accuracy on a slide with 20 or more evaluated patches
                | "stain_flip_rate"           the model's largest prediction flip rate under the stain conditions
-                                             its page-one check reads (HED strong, Macenko to the data's stain)
+                                             its page-one check reads (HED strong)
                | "periphery_reliance"        the share of tumour calls lost when the periphery is replaced
                | "deletion_auc_increase"     any method's deletion AUC rose by more than the value
                | "insertion_auc_decrease"    any method's insertion AUC fell by more than the value
