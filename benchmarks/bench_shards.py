@@ -54,7 +54,7 @@ def main() -> None:
                                "--cache-dir", str(work / f"c-s{index}"))
             shard_seconds, shard_peak = max(shard_seconds, spent), max(shard_peak, peak)
         merge_seconds, merge_peak = run_reportgen("merge", str(work / "s1"), str(work / "s2"), "--out", str(work / "merged"),
-                                         "--cache-dir", str(work / "c-merge"), "-q")
+                                         "--cache-dir", str(work / "c-merge"), "--no-pdf", "-q")
         rows.append(("2 shards, the slower one, then the merge", shard_seconds + merge_seconds,
                      max(shard_peak, merge_peak), _same(work / "one", work / "merged")))
         environment_threads = os.environ.get("OMP_NUM_THREADS", "unset")

@@ -35,13 +35,20 @@ def _import_ray():
     return ray
 
 
-def shard_files(config_values: dict, index: int, count: int) -> dict[str, bytes]:
+def shard_files(config_values: dict, index: int, count: int, threads: int | None = None) -> dict[str, bytes]:
     """Build shard ``index`` of ``count`` in a temporary directory; its files as ``{relative path: bytes}``.
 
-    Runs inside a Ray worker (and in tests, in this process).
+    Runs inside a Ray worker (and in tests, in this process).  ``threads``: torch's compute threads, the
+    driver's; a convolution's last bits depend on how many threads share it, so a shard computed with
+    other threads than the unsharded build would differ from it in its last bits.
     """
+    import torch
+
     from reportgen.build import build_report
     from reportgen.config import resolve_config
+
+    if threads:
+        torch.set_num_threads(threads)
 
     with tempfile.TemporaryDirectory(prefix="reportgen-shard-") as temporary:
         out = Path(temporary) / f"shard-{index}"
@@ -93,29 +100,35 @@ def _start(ray, address: str | None, workers: int | None) -> None:
 def build_with_ray(config: BuildConfig, *, command_line: str = "", progress: bool = True):
     """Fan the shards of ``config``'s build out as Ray tasks and merge them into ``config.out``.
 
-    ``config.shards`` shards (default: one per CPU, or per GPU when the cluster has GPUs, at most
-    ``images // 2``); a local Ray instance starts unless ``config.ray_address`` names a cluster.
+    ``config.shards`` shards (default: as many as the cluster runs at once, or one per GPU when it has GPUs,
+    at most ``images // 2``); a local Ray instance starts unless ``config.ray_address`` names a cluster.
+    Each task computes with as many threads as this process (and asks Ray for as many CPUs), so its
+    numbers are those of a build in this process, to the last bit.
 
     Returns
     -------
     the merge's :class:`reportgen.build.BuildOutcome`.
     """
+    import torch
+
     from reportgen.build import merge_shards, prepare_inputs
 
     ray = _import_ray()
+    threads = torch.get_num_threads()
     prepare_inputs(config, progress=progress)  # the demo data and model once, before workers race to make them
     started_here = not ray.is_initialized()
     if started_here:
-        _start(ray, config.ray_address, config.shards)
+        _start(ray, config.ray_address, None if config.shards is None else config.shards * threads)
     try:
         resources = ray.cluster_resources()
         gpus = int(resources.get("GPU", 0))
-        count = config.shards or max(1, gpus or int(resources.get("CPU", 1)))
+        count = config.shards or max(1, gpus or int(resources.get("CPU", 1)) // threads)
         count = min(count, config.images // 2)
-        task = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_retries=WORKER_RETRIES)(shard_files)
+        task = ray.remote(num_cpus=threads, num_gpus=1 if gpus else 0, max_retries=WORKER_RETRIES)(shard_files)
         values = config.to_dict()
-        logger.info("Ray: %d shards on %s CPUs and %d GPUs", count, resources.get("CPU", 0), gpus)
-        pending = {task.remote(values, index, count): index for index in range(1, count + 1)}
+        logger.info("Ray: %d shards on %s CPUs and %d GPUs, %d compute threads each", count, resources.get("CPU", 0),
+                    gpus, threads)
+        pending = {task.remote(values, index, count, threads): index for index in range(1, count + 1)}
         out = Path(config.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.shards-", dir=out.parent))
