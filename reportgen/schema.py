@@ -407,7 +407,7 @@ class StainRobustness(TypedDict):
     model_rule: str
     model_conditions: list[str]
     thresholds: dict[str, float]
-    model_depends_on_stain: bool
+    model_depends_on_stain: Optional[bool]
     explains_stain: list[str]
 
 

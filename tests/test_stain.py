@@ -217,3 +217,12 @@ def test_stain_images_is_an_option_of_files_and_flags_and_zero_skips(tmp_path):
     with pytest.raises(ConfigError, match="stain_images"):
         resolve_config(flag_values={"stain_images": -1})
     assert stain_section(None, original_deletion={}, methods=[], patch_ids=[], alpha=0.05, seed=0) is None
+
+
+def test_fewer_than_five_stain_patches_decide_nothing_about_the_model(patches):
+    images, _ = patches
+    shortcut = GlobalStainModel(float(_haematoxylin(images).mean(dim=(1, 2)).median()))
+    section, check = _model_check(shortcut, images[:4])
+    assert section["model_depends_on_stain"] is None
+    assert check["outcome"] == "warn" and "too few to decide: at least 5" in check["measured"]
+    assert not any("depends on stain" in warning["text"] for warning in stain_warnings({"stain_robustness": section}))

@@ -90,7 +90,10 @@ def _stain(document: dict) -> list[dict]:
                      f"{' and under '.join(str(condition.get('title')) for condition in model)}",
                      "; ".join(f"{condition.get('title')}: {fmt_interval(condition.get('flip_rate'), 2)}"
                                for condition in model) + f" on {stain.get('images')} patches",
-                     "fail" if stain.get("model_depends_on_stain") else "pass", "stain")]
+                     # None: too few stain patches for the rule (a WARN that says so, not a verdict).
+                     {True: "fail", False: "pass"}.get(stain.get("model_depends_on_stain"), "warn"), "stain")]
+    if stain.get("model_depends_on_stain") is None:
+        checks[0]["measured"] += f" (too few to decide: at least {limits.get('min_model_patches', 5)})"
     condition = (f"under each condition that barely changed the decision (flip rate at most "
                  f"{limits.get('stable_flip_rate'):g}, mean |change in tumour probability| at most "
                  f"{limits.get('stable_probability_change'):g}), mean Spearman of the maps with the original maps at "

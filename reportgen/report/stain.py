@@ -31,8 +31,12 @@ def stain_view(document: dict) -> StainView | None:
     limit = (stain.get("thresholds") or {}).get("model_flip_rate_max")
     measured = " and ".join(f"{fmt_interval(condition.get('flip_rate'), 2)} under {condition.get('title')}"
                             for condition in model_stain_conditions(stain))
-    findings = [f"The model's decision {'depends' if stain.get('model_depends_on_stain') else 'does not depend'} on "
-                f"stain by the rule below: of its predictions, {measured} change class (the limit is {limit:g})."]
+    depends = stain.get("model_depends_on_stain")
+    verdict = {True: "depends", False: "does not depend"}.get(depends)
+    findings = [f"The model's decision {verdict} on stain by the rule below: of its predictions, {measured} change "
+                f"class (the limit is {limit:g})." if verdict else
+                f"Too few stain patches ({stain.get('images')}) to decide whether the model's decision depends on "
+                f"stain: of its predictions, {measured} change class; raise --stain-images to 5 or more."]
     findings += [_condition_sentence(condition) for condition in conditions.values()]
     flagged = stain.get("explains_stain") or []
     if flagged:
