@@ -199,6 +199,9 @@ def test_interrupted_build_leaves_previous_report_and_no_temporary_files(tmp_pat
         [sys.executable, "-m", "reportgen", "build", "--data-dir", str(tiny_pcam), "--checkpoint",
          str(checkpoint_a), "--out", str(out), "--no-cache", *slow, "--methods", "lime"],
         stderr=subprocess.PIPE, text=True,
+        # A shell's background job inherits SIGINT ignored, and so would the build; give it the default, as a
+        # terminal's foreground job has, so the test does not depend on how the suite was started.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob(".report.tmp-*")) and time.monotonic() < deadline and process.poll() is None:
