@@ -14,12 +14,10 @@ per patch, the process's peak resident memory and its ratio to the smallest size
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from child import run_reportgen
+from child import checkpoint_or_demo, run_reportgen
 
 #: Options that keep the steps that grow with N and drop the fixed-size ones (sanity on its first 10 patches,
 #: stain robustness on its first 10, stability); overridable after ``--``.
@@ -37,10 +35,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
-        checkpoint = args.checkpoint
-        if checkpoint is None:
-            checkpoint = str(work / "demo.pt")
-            subprocess.run([sys.executable, "-m", "reportgen", "train", "--out", checkpoint, "-q"], check=True)
+        checkpoint = checkpoint_or_demo(args.checkpoint, work)
         for size in args.sizes:
             seconds, peak = run_reportgen("build", "--images", str(size), "--checkpoint", checkpoint, *options,
                                           "--out", str(work / f"report-{size}"), "--cache-dir", str(work / f"c-{size}"))

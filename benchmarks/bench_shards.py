@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from child import run_reportgen
+from child import checkpoint_or_demo, run_reportgen
 
 HERE = Path(__file__).resolve().parent
 
@@ -39,10 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
-        checkpoint = args.checkpoint
-        if checkpoint is None:
-            checkpoint = str(work / "demo.pt")
-            subprocess.run([sys.executable, "-m", "reportgen", "train", "--out", checkpoint, "-q"], check=True)
+        checkpoint = checkpoint_or_demo(args.checkpoint, work)
         common = ["--images", str(args.images), "--checkpoint", checkpoint, "--no-pdf", "-q", *args.build_args]
         rows = []
         seconds, peak = run_reportgen("build", *common, "--out", str(work / "one"), "--cache-dir", str(work / "c-one"))

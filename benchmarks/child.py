@@ -6,6 +6,16 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+
+def checkpoint_or_demo(given: str | None, work: Path) -> str:
+    """``given``, or the demo model written to ``work/demo.pt`` (trained, or read from the default cache)."""
+    if given is not None:
+        return given
+    checkpoint = str(work / "demo.pt")
+    subprocess.run([sys.executable, "-m", "reportgen", "train", "--out", checkpoint, "-q"], check=True)
+    return checkpoint
 
 
 def run_reportgen(*args: str) -> tuple[float, float]:

@@ -9,7 +9,7 @@ report does not hold it (the step did not run, no slide ids, no masks).
 
 from __future__ import annotations
 
-from reportgen.report.slides import MIN_SLIDE_PATCHES
+from reportgen.report.slides import MIN_SLIDE_PATCHES, judged_slides, worst_slide
 from reportgen.report.summary import model_stain_conditions
 
 #: Per-method quantity -> (its record in ``document["localisation"][method]``, what it is).
@@ -36,14 +36,6 @@ def method_measure(document: dict, method: str, quantity: str) -> float | None:
     return _mean(((document.get("localisation") or {}).get(method) or {}).get(key))
 
 
-def lowest_slide_accuracy(document: dict) -> tuple[float, str] | None:
-    """(accuracy, slide) of the worst slide with at least :data:`MIN_SLIDE_PATCHES` evaluated patches, or None."""
-    split = (document.get("slides") or {}).get("split") or {}
-    judged = [(float(entry["accuracy"]), slide) for slide, entry in split.items()
-              if entry.get("patches", 0) >= MIN_SLIDE_PATCHES and entry.get("accuracy") is not None]
-    return min(judged) if judged else None
-
-
 def model_measure(document: dict, quantity: str) -> float | None:
     """Value of a model-level quantity (a key of :data:`MODEL_MEASURES`), or None when the report lacks it."""
     if quantity == "periphery_reliance":
@@ -53,6 +45,6 @@ def model_measure(document: dict, quantity: str) -> float | None:
         rates = [rate for rate in rates if rate is not None]
         return max(rates) if rates else None
     if quantity == "slide_accuracy":
-        worst = lowest_slide_accuracy(document)
-        return None if worst is None else worst[0]
+        judged = judged_slides(document)
+        return float(worst_slide(judged)[1]["accuracy"]) if judged else None
     raise KeyError(quantity)

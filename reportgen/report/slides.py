@@ -10,15 +10,25 @@ from reportgen.report.views import SlideRow, SlidesView
 MIN_SLIDE_PATCHES = 20
 
 
+def judged_slides(document: dict) -> dict[str, dict]:
+    """Slide -> its ``{"patches", "accuracy"}`` on the evaluated split, for slides with at least
+    :data:`MIN_SLIDE_PATCHES` patches (empty without slide ids)."""
+    split = (document.get("slides") or {}).get("split") or {}
+    return {slide: entry for slide, entry in split.items()
+            if entry.get("patches", 0) >= MIN_SLIDE_PATCHES and entry.get("accuracy") is not None}
+
+
+def worst_slide(judged: dict[str, dict]) -> tuple[str, dict]:
+    """(slide, entry) of the lowest accuracy among ``judged`` (ties: the first slide id)."""
+    return min(judged.items(), key=lambda item: (item[1]["accuracy"], item[0]))
+
+
 def slides_check(document: dict) -> dict | None:
     """Page one's row: the model's accuracy on every slide with enough patches, or None without slides."""
-    slides = (document.get("slides") or {}).get("split")
-    if not slides:
-        return None
-    judged = {slide: entry for slide, entry in slides.items() if entry["patches"] >= MIN_SLIDE_PATCHES}
+    judged = judged_slides(document)
     if not judged:
         return None
-    slide, worst = min(judged.items(), key=lambda item: (item[1]["accuracy"], item[0]))
+    slide, worst = worst_slide(judged)
     low = sum(1 for entry in judged.values() if entry["accuracy"] < LOW_ACCURACY)
     return {"check": "Accuracy on every slide",
             "condition": f"at least {LOW_ACCURACY:g} on each slide with {MIN_SLIDE_PATCHES} or more evaluated patches",
