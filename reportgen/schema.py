@@ -390,11 +390,28 @@ class StainCondition(TypedDict):
     methods: dict[str, StainMethod]
 
 
+class ClassStain(TypedDict):
+    """The model's decision on ``patches`` evaluated patches (the sample that gives the data's stain amounts), each
+    given the haematoxylin and eosin amounts of a patch of the other class: how many of each class, each class's
+    median amounts, the flip rate and the tumour probability's mean movement toward the donor's class;
+    ``follows_class_stain``: the second model rule fired (``None``: fewer than 5 patches of a class)."""
+
+    title: str
+    description: str
+    patches: int
+    class_patches: dict[str, int]
+    class_amounts: dict[str, dict[str, float]]
+    unchanged: int
+    flip_rate: Interval
+    toward_donor: Interval
+    follows_class_stain: Optional[bool]
+
+
 class StainRobustness(TypedDict):
-    """Stain robustness on the first ``images`` patches: HED light, HED strong and Macenko normalisation to
-    torchstain's reference and to the data's own stain; the rules in words and their ``thresholds``, the
-    conditions the model's rule reads, the methods that explain the stain and whether the model decides by
-    stain."""
+    """Stain robustness on the first ``images`` patches: HED light, HED strong, the data's stain amounts and Macenko
+    normalisation to torchstain's reference; the other class's stain on a sample of evaluated patches; the rules in
+    words and their ``thresholds``, the conditions the model's rule reads, the methods that explain the stain and
+    whether the model decides by stain."""
 
     images: int
     patch_ids: list[str]
@@ -407,6 +424,7 @@ class StainRobustness(TypedDict):
     model_rule: str
     model_conditions: list[str]
     thresholds: dict[str, float]
+    class_stain: Optional[ClassStain]
     model_depends_on_stain: Optional[bool]
     explains_stain: list[str]
 
@@ -591,8 +609,8 @@ TOP_LEVEL = {
                 "maps put their attribution",
     "slides": "per slide: accuracy on the evaluated split, each method on the slide's explained patches, the "
               "worst slide per method (`null` without slide ids)",
-    "stain_robustness": "the model and the maps under HED jitter (light, strong) and Macenko normalisation "
-                        "(`--stain-images 0`: `null`)",
+    "stain_robustness": "the model and the maps under HED jitter (light, strong), the data's stain amounts and "
+                        "Macenko normalisation; the model under the other class's stain (`--stain-images 0`: `null`)",
     "images": "one record per explained patch",
     "provenance": "reproducibility",
     "sign_off": "who signs the report (`[sign_off]` in the configuration; `null` values are blank lines)",

@@ -3,7 +3,10 @@
 The shortcut models are hand-written modules that need no training: one predicts tumour from the
 patch's global haematoxylin (a stain shortcut), the honest one from how many pixels of the centre
 32x32 are much darker in haematoxylin than the rest of the patch (the nuclei the label is about).
-The audit's model-level stain check must flag the first and not the second.
+The audit's model-level stain check must flag the first and not the second.  On patches where a stain
+shortcut is planted (haematoxylin scaled up on tumour patches and down on normal ones), the global-stain
+model must be caught by the other-class stain test, and an honest model that reads the nuclei by how many
+times darker they are than the patch's median (so a stain scaled as a whole moves nothing) must not.
 """
 
 import numpy as np
@@ -13,12 +16,13 @@ import torch
 from skimage.color import hed2rgb
 
 from reportgen.build.score import CurveScorer, reference_maps
-from reportgen.build.stain import stain_checks
+from reportgen.build.stain import StainReference, donor_positions, stain_checks
 from reportgen.build.stain_section import stain_section
 from reportgen.cache import ArrayCache
 from reportgen.config import load_config_file, resolve_config
 from reportgen.data import as_float_tensor
 from reportgen.data.reader import open_pcam
+from reportgen.data.shortcuts import plant_shortcut
 from reportgen.errors import ConfigError
 from reportgen.metrics.stain import hed_jitter, macenko_normalise, match_stain_amounts, stain_amounts
 from reportgen.report.checks import page_one_checks
@@ -157,23 +161,56 @@ class CentreNucleiModel(torch.nn.Module):
         return torch.stack([-score, score], dim=1)
 
 
+class CentreNucleiRatioModel(torch.nn.Module):
+    """Tumour when enough of the centre 32x32 is at least ``ratio`` times the patch's median haematoxylin: the
+    nuclei read as a ratio, so scaling the haematoxylin of the whole patch moves nothing."""
+
+    def __init__(self, threshold: float, ratio: float = 2.0):
+        super().__init__()
+        self.threshold, self.ratio = threshold, ratio
+
+    def forward(self, images):
+        haematoxylin = _haematoxylin(images)
+        relative = haematoxylin / haematoxylin.flatten(1).median(dim=1).values.clamp_min(1e-4)[:, None, None]
+        dark = torch.sigmoid((relative[:, 32:64, 32:64] - self.ratio) * 20.0).sum(dim=(1, 2))
+        score = (dark - self.threshold) / 10.0
+        return torch.stack([-score, score], dim=1)
+
+
 @pytest.fixture(scope="module")
-def patches(tiny_pcam):
+def raw_patches(tiny_pcam):
+    """(uint8 (N, 96, 96, 3) patches, (N,) labels) of the tiny validation split."""
     with open_pcam(tiny_pcam, splits=("valid",)) as data:
         split = data.split("valid")
         batch = split.read(np.arange(len(split)))
-        return as_float_tensor(batch.images), np.asarray(batch.labels)
+        return batch.images, np.asarray(batch.labels)
 
 
-def _model_check(model, images) -> tuple[dict, dict]:
-    """The build's stain step and the document's section for ``model`` on ``images``: (section, model check)."""
+@pytest.fixture(scope="module")
+def patches(raw_patches):
+    images, labels = raw_patches
+    return as_float_tensor(images), labels
+
+
+def _median_threshold(model_class, images, **kwargs):
+    """``model_class`` with its threshold at the median of its score, so it calls about half the patches tumour."""
+    with torch.no_grad():
+        score = model_class(threshold=0.0, **kwargs)(images)[:, 1] * 10.0
+    return model_class(threshold=float(score.median()) + 0.5, **kwargs)
+
+
+def _model_check(model, images, labels) -> tuple[dict, dict]:
+    """The build's stain step and the document's section for ``model`` on ``images``, which are also the reference
+    patches: (section, model check)."""
     config = resolve_config(flag_values={"stain_images": len(images), "steps": 4, "images": len(images)})
     with torch.no_grad():
         targets = model(images).argmax(dim=1)
     patch_indices = np.arange(len(images))
     cache = ArrayCache("unused", enabled=False)
     outcome = stain_checks(model, images, targets, patch_indices, {}, config=config, dataset_mean=(0.7, 0.5, 0.7),
-                           cache=cache, cache_context={}, reference_images=images, progress=False)
+                           cache=cache, cache_context={},
+                           reference=StainReference(indices=patch_indices, images=images, labels=labels),
+                           progress=False)
     scorer = CurveScorer(model, images, targets, patch_indices, config=config, dataset_mean=(0.7, 0.5, 0.7),
                          cache=cache, cache_context={}, progress=False)
     random_curves = scorer.curves("random", reference_maps(images, patch_indices, seed=0)["random"], mode="deletion",
@@ -194,12 +231,15 @@ def test_the_stain_check_flags_a_model_that_decides_by_stain_and_not_an_honest_o
     honest = CentreNucleiModel(threshold=float(dark.median()) + 0.5)
     shortcut = GlobalStainModel(stain_threshold)
 
-    section, check = _model_check(shortcut, images)
+    section, check = _model_check(shortcut, images, labels)
     assert section["model_depends_on_stain"] and check["outcome"] == "fail", check
     assert any("depends on stain" in warning["text"] for warning in stain_warnings({"stain_robustness": section}))
+    # Stain and label are independent in these data: the other class's stain is a random other stain.
+    assert section["class_stain"]["follows_class_stain"] is False
 
-    section, check = _model_check(honest, images)
+    section, check = _model_check(honest, images, labels)
     assert not section["model_depends_on_stain"] and check["outcome"] == "pass", check
+    assert section["class_stain"]["follows_class_stain"] is False
     assert stain_warnings({"stain_robustness": section}) == []
     # Both models decide something: neither calls every patch the same class.
     for model in (shortcut, honest):
@@ -220,9 +260,62 @@ def test_stain_images_is_an_option_of_files_and_flags_and_zero_skips(tmp_path):
 
 
 def test_fewer_than_five_stain_patches_decide_nothing_about_the_model(patches):
-    images, _ = patches
+    images, labels = patches
     shortcut = GlobalStainModel(float(_haematoxylin(images).mean(dim=(1, 2)).median()))
-    section, check = _model_check(shortcut, images[:4])
+    section, check = _model_check(shortcut, images[:4], labels[:4])
     assert section["model_depends_on_stain"] is None
     assert check["outcome"] == "warn" and "too few to decide: at least 5" in check["measured"]
     assert not any("depends on stain" in warning["text"] for warning in stain_warnings({"stain_robustness": section}))
+
+
+def test_each_patch_gets_a_donor_of_the_other_class_fixed_by_its_own_index():
+    labels = np.array([0, 1, 0, 0, 1, 1, 0, 1])
+    indices = np.array([11, 3, 40, 7, 19, 25, 2, 30])
+    donors = donor_positions(labels, indices, seed=0)
+    assert np.all(labels[donors] != labels)
+    # The donor is drawn from the patch's own seed: reordering the sample gives each patch the same donor.
+    order = np.array([5, 2, 7, 0, 1, 6, 3, 4])
+    reordered = donor_positions(labels[order], indices[order], seed=0)
+    assert np.array_equal(indices[order][reordered], indices[donors][order])
+    assert not np.array_equal(donor_positions(labels, indices, seed=1), donors) or len(set(labels)) < 2
+    assert np.all(donor_positions(np.zeros(4, dtype=int), np.arange(4), seed=0) == -1)
+
+
+def test_a_model_that_learned_a_stain_travelling_with_the_label_is_caught_and_an_honest_one_is_not(raw_patches):
+    raw, labels = raw_patches
+    # The stain shortcut of `reportgen synth --shortcut stain`, following the label on every patch.
+    planted = as_float_tensor(plant_shortcut(raw, labels, "stain", agreement=1.0, rng=np.random.default_rng(0)))
+    shortcut = GlobalStainModel(float(_haematoxylin(planted).mean(dim=(1, 2)).median()))
+    honest = _median_threshold(CentreNucleiRatioModel, planted)
+    for model in (shortcut, honest):
+        with torch.no_grad():
+            assert (model(planted).argmax(dim=1).numpy() == labels).mean() > 0.8  # both read the label well
+
+    section, check = _model_check(shortcut, planted, labels)
+    other = section["class_stain"]
+    assert other["follows_class_stain"] is True and other["toward_donor"]["mean"] > 0.1
+    assert other["toward_donor"]["ci95"][0] > 0
+    assert section["model_depends_on_stain"] and check["outcome"] == "fail"
+    assert "toward it on 48 patches" in check["measured"]
+    # The planted stain shows in the classes' amounts: tumour patches carry about twice the haematoxylin.
+    amounts = other["class_amounts"]
+    assert amounts["tumour"]["haematoxylin"] > 1.5 * amounts["normal"]["haematoxylin"]
+    assert any("travels with the label" in warning["text"]
+               for warning in stain_warnings({"stain_robustness": section}))
+
+    section, check = _model_check(honest, planted, labels)
+    assert section["class_stain"]["follows_class_stain"] is False
+    assert abs(section["class_stain"]["toward_donor"]["mean"]) < 0.05
+    assert not section["model_depends_on_stain"] and check["outcome"] == "pass", check
+
+
+def test_the_other_class_stain_test_needs_five_patches_of_each_class(patches):
+    images, labels = patches
+    keep = np.concatenate([np.flatnonzero(labels == 0)[:10], np.flatnonzero(labels == 1)[:3]])
+    shortcut = GlobalStainModel(float(_haematoxylin(images).mean(dim=(1, 2)).median()))
+    section, check = _model_check(shortcut, images[keep], labels[keep])
+    assert section["class_stain"]["class_patches"] == {"normal": 10, "tumour": 3}
+    assert section["class_stain"]["follows_class_stain"] is None
+    if not section["model_depends_on_stain"]:  # HED strong alone may already decide "depends"
+        assert section["model_depends_on_stain"] is None and check["outcome"] == "warn"
+        assert "5 evaluated patches of each class" in check["measured"]

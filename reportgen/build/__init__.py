@@ -31,7 +31,7 @@ from reportgen.build.sanity import sanity_checks, sanity_controls
 from reportgen.build.score import score_maps
 from reportgen.build.shards import check_shards, import_entries, read_shard, run_identity, shard_positions, write_shard
 from reportgen.build.stability import stability_checks
-from reportgen.build.stain import reference_patch_indices, stain_checks
+from reportgen.build.stain import StainReference, reference_patch_indices, stain_checks
 from reportgen.cache import ArrayCache, default_cache_dir
 from reportgen.config import BuildConfig, parse_shard, resolve_config
 from reportgen.data import as_float_tensor, select_cases
@@ -103,7 +103,7 @@ def _per_patch_steps(model, images: torch.Tensor, targets: torch.Tensor, patch_i
         with watch.stage("stain"):
             stain = stain_checks(model, images, targets, patch_indices, methods, config=config,
                                  dataset_mean=dataset_mean, cache=cache, cache_context=cache_context,
-                                 reference_images=stain_reference(), progress=progress)
+                                 reference=stain_reference(), progress=progress)
     return methods, scores, sanity, sanity_controls_outcome, stability, stain
 
 
@@ -197,9 +197,13 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             dataset_mean = dataset_mean_colour(data, config.split, cache=cache)
             patch_ids = [f"{config.split}:{int(index)}" for index in patch_indices]
 
-            def stain_reference() -> torch.Tensor:
+            def stain_reference() -> StainReference:
                 # The patches that give the data's stain amounts, read only when the stain step runs.
-                return as_float_tensor(split.read(reference_patch_indices(evaluated, seed=config.seed)).images)
+                indices = reference_patch_indices(evaluated, seed=config.seed)
+                reference = split.read(indices)
+                return StainReference(indices=indices, images=as_float_tensor(reference.images).to(device),
+                                      labels=np.asarray(reference.labels),
+                                      slides=None if split.slide_ids is None else np.asarray(split.slide_ids[indices]))
 
             identity = run_identity(config, checkpoint_sha256=loaded.info["sha256"], data_fingerprint=data.fingerprint,
                                     code_version=cache.version, patch_ids=patch_ids)

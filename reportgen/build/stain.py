@@ -1,5 +1,6 @@
 """Stain robustness on the first ``--stain-images`` explained patches: HED light and strong, the data's stain
-amounts, Macenko normalisation.
+amounts, Macenko normalisation; and, on the sample of evaluated patches that gives the data's stain amounts,
+the model's decision under the stain of the other class.
 
 Each condition perturbs the patches (:mod:`reportgen.metrics.stain`), and then measures what the
 model and the methods did with them: the model's predictions on the perturbed patches, every
@@ -7,7 +8,9 @@ method's maps re-explained on them exactly as the build explains a patch (the sa
 settings, the patch's own seed, the same tracked class as the original map), and the deletion
 curves of those maps and of the random map on the perturbed patches, for the verdict against the
 random map.  Maps and curves are cached per patch like the report's own; the perturbations and
-predictions cost a few milliseconds and are recomputed.
+predictions cost a few milliseconds and are recomputed.  The other class's stain changes only the model's
+decision, which needs one forward pass per patch, so it runs on all the reference patches, not only the
+explained ones.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from reportgen.build.score import CurveScorer, reference_maps
 from reportgen.cache import ArrayCache
 from reportgen.config import BuildConfig
 from reportgen.metrics.stability import map_similarity
-from reportgen.metrics.stain import (CONDITIONS, REFERENCE_PATCHES, decision_change, hed_jitter, macenko_normalise,
-                                     match_stain_amounts, mean_rgb_change, stain_amounts)
+from reportgen.metrics.stain import (CONDITIONS, REFERENCE_PATCHES, TUMOUR, decision_change, hed_jitter,
+                                     macenko_normalise, match_stain_amounts, mean_rgb_change, patch_stain_amounts,
+                                     stain_amounts, toward_donor_class)
 from reportgen.runtime import derive_seed
 
 logger = logging.getLogger(__name__)
@@ -60,6 +64,47 @@ class StainCondition:
 
 
 @dataclass
+class StainReference:
+    """The sample of evaluated patches (:func:`reference_patch_indices`) that gives the data's stain amounts.
+
+    Attributes
+    ----------
+    indices : (M,) split indices; images : (M, 3, H, W) float in [0, 1]; labels : (M,) 0 or 1;
+    slides : (M,) slide ids, or ``None`` where the data have none.
+    """
+
+    indices: np.ndarray
+    images: torch.Tensor
+    labels: np.ndarray
+    slides: np.ndarray | None = None
+
+
+@dataclass
+class ClassStainOutcome:
+    """Each reference patch given the stain amounts of a patch of the other class, (M,) per patch.
+
+    Attributes
+    ----------
+    patch_indices, labels, slides : of the reference patches; donors : the split index of each one's donor.
+    flipped, probability_change : as :class:`StainCondition`'s; toward_donor : the tumour probability's movement
+        toward the donor's class (:func:`reportgen.metrics.stain.toward_donor_class`).
+    unchanged : True where a patch or its donor had too little stain to scale.
+    class_amounts : label -> (3,) median H, E and DAB amount of that class's reference patches (their per-patch
+        medians' median).
+    """
+
+    patch_indices: np.ndarray
+    labels: np.ndarray
+    slides: np.ndarray | None
+    donors: np.ndarray
+    flipped: np.ndarray
+    probability_change: np.ndarray
+    toward_donor: np.ndarray
+    unchanged: np.ndarray
+    class_amounts: dict[int, np.ndarray]
+
+
+@dataclass
 class StainOutcome:
     """The stain measurements: ``count`` patches (the first of the report's), one record per condition."""
 
@@ -68,6 +113,8 @@ class StainOutcome:
     conditions: dict[str, StainCondition] = field(default_factory=dict)
     #: How many patches of the evaluated split gave the data's stain amounts.
     reference_patches: int = 0
+    #: The other class's stain on the reference patches; ``None`` when they hold one class only.
+    class_stain: ClassStainOutcome | None = None
 
 
 def reference_patch_indices(evaluated, *, seed: int) -> np.ndarray:
@@ -77,6 +124,39 @@ def reference_patch_indices(evaluated, *, seed: int) -> np.ndarray:
     count = min(REFERENCE_PATCHES, len(evaluated))
     generator = np.random.default_rng([seed, STAIN_SEED_OFFSET])
     return np.sort(generator.choice(evaluated, size=count, replace=False))
+
+
+def donor_positions(labels, patch_indices, *, seed: int) -> np.ndarray:
+    """(M,) for each patch, the position of its donor among the same M patches: one of the other label, drawn
+    from ``SeedSequence([seed, STAIN_SEED_OFFSET, patch index])`` so a patch's donor depends on the sample, not
+    on the order; -1 where the sample has no patch of the other label."""
+    labels, patch_indices = np.asarray(labels), np.asarray(patch_indices)
+    by_index = np.argsort(patch_indices, kind="stable")  # the candidates in split order, whatever the sample's
+    donors = np.full(len(labels), -1, dtype=np.int64)
+    for position, (label, patch) in enumerate(zip(labels, patch_indices)):
+        others = by_index[labels[by_index] != label]
+        if len(others):
+            donors[position] = others[np.random.default_rng([seed, STAIN_SEED_OFFSET, int(patch)]).integers(len(others))]
+    return donors
+
+
+def class_stain_check(model, reference: StainReference, *, config: BuildConfig) -> ClassStainOutcome | None:
+    """Every reference patch with its haematoxylin and eosin brought to a donor's of the other class
+    (:func:`donor_positions`), and what the model's decision did; ``None`` when the sample holds one class."""
+    labels = np.asarray(reference.labels).astype(np.int64)
+    donors = donor_positions(labels, reference.indices, seed=config.seed)
+    if np.any(donors < 0):
+        return None
+    amounts = patch_stain_amounts(reference.images)
+    perturbed, unchanged = match_stain_amounts(reference.images, amounts[donors])
+    decision = decision_change(model, reference.images, torch.as_tensor(perturbed).to(reference.images.device),
+                               batch_size=config.batch_size, precision=config.precision)
+    return ClassStainOutcome(
+        patch_indices=np.asarray(reference.indices), labels=labels, slides=reference.slides,
+        donors=np.asarray(reference.indices)[donors], flipped=decision["flipped"],
+        probability_change=decision["probability_change"],
+        toward_donor=toward_donor_class(decision["probability_change"], labels[donors]), unchanged=unchanged,
+        class_amounts={label: np.median(amounts[labels == label], axis=0) for label in (1 - TUMOUR, TUMOUR)})
 
 
 def perturb(name: str, images: torch.Tensor, patch_indices, *, seed: int,
@@ -117,14 +197,14 @@ def _perturbed_maps(name: str, condition: str, result: MethodResult, model, pert
 
 def stain_checks(model, images: torch.Tensor, targets: torch.Tensor, patch_indices, methods: dict[str, MethodResult],
                  *, config: BuildConfig, dataset_mean, cache: ArrayCache, cache_context: dict,
-                 reference_images, progress: bool = True) -> StainOutcome:
+                 reference: StainReference, progress: bool = True) -> StainOutcome:
     """Every condition of :data:`CONDITIONS` on the first ``config.stain_images`` patches.
 
     Parameters
     ----------
     images : (N, 3, H, W) float in [0, 1]; targets : (N,) long, the tracked class of the report's maps.
-    reference_images : (M, 3, H, W) float in [0, 1], the patches of :func:`reference_patch_indices`, which give
-        the data's stain amounts.
+    reference : the patches of :func:`reference_patch_indices`, which give the data's stain amounts and are given
+        the other class's stain.
     patch_indices : (N,) split indices (seeds and cache keys).
     methods : the report's maps; each method is re-explained on the perturbed patches.
     dataset_mean, cache, cache_context : as for :func:`reportgen.build.score.score_maps`.
@@ -136,10 +216,12 @@ def stain_checks(model, images: torch.Tensor, targets: torch.Tensor, patch_indic
         f"HED jitter draws per patch from SeedSequence([{config.seed + STAIN_SEED_OFFSET}, patch index]); the maps "
         f"on the perturbed patches use each patch's explainer seed SeedSequence([{config.seed}, patch index]), as the "
         f"report's maps do; the data's stain amounts come from {REFERENCE_PATCHES} evaluated patches (all when fewer) "
-        f"drawn from SeedSequence([{config.seed}, {STAIN_SEED_OFFSET}])"))
+        f"drawn from SeedSequence([{config.seed}, {STAIN_SEED_OFFSET}]), and each of them the donor of the other "
+        f"class's stain from SeedSequence([{config.seed}, {STAIN_SEED_OFFSET}, patch index])"))
     random_map = reference_maps(images, patch_indices, seed=config.seed)["random"]
-    amounts = stain_amounts(reference_images)
-    outcome.reference_patches = len(reference_images)
+    amounts = stain_amounts(reference.images)
+    outcome.reference_patches = len(reference.images)
+    outcome.class_stain = class_stain_check(model, reference, config=config)
     for condition in CONDITIONS:
         started = time.perf_counter()
         perturbed_array, unchanged = perturb(condition, images, patch_indices, seed=config.seed, amounts=amounts)

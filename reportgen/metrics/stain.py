@@ -20,6 +20,14 @@
   brought back), the tissue's structure within the patch is kept up to that one factor per stain,
   and the median reads the stroma's and background's level, not the nuclei's, which cover less
   than half of a patch.  Reported, not read by the model-level rule (:data:`MODEL_CONDITIONS`).
+- **The stain of the other class**: each of a sample of evaluated patches given the stain amounts of a patch
+  of the other label (its haematoxylin and eosin medians scaled to the donor's, as above).  Where stain
+  and label are independent, as when every slide holds both classes, the donor's stain is a random
+  other stain and the tumour probability moves toward the donor's class as often as away from it,
+  whatever the model does with stain; where a stain travels with the label (tumour slides from one
+  laboratory), a model that learned that stain follows the donor.  It reads the stain amounts only, so
+  where the classes differ in them for a reason of tissue (densely packed nuclei), it reads that too:
+  the report states each class's median amounts.
 - **Macenko normalisation** (Macenko et al., "A method for normalizing histology slides for
   quantitative analysis", ISBI 2009) to torchstain's default reference stain, by torchstain's numpy
   backend.  A patch without enough tissue to estimate its stain vectors makes torchstain raise; it
@@ -81,6 +89,10 @@ MODEL_FLIP_RATE_MAX = 0.2
 #: the demo model's 10 stain patches and 0.20 of those of a model trained on a stain that always follows the
 #: label, so on 10 patches, a third of them the model's errors near p = 0.5, it does not tell the two apart.
 MODEL_CONDITIONS = ("hed_strong",)
+#: The second model-level rule, fixed before it was run on any model: given the stain of a patch of the other
+#: class, the tumour probability moves toward that class by more than this on average (the same 0.1 that counts
+#: as "barely changed" for a condition), the lower end of the 95 % interval of that mean above 0.
+CLASS_STAIN_SHIFT_MAX = 0.1
 
 
 def _channels_last(images) -> np.ndarray:
@@ -137,13 +149,21 @@ def stain_amounts(images) -> np.ndarray:
     return np.median(rgb_to_hed(_channels_last(images)).reshape(-1, 3), axis=0)
 
 
+def patch_stain_amounts(images) -> np.ndarray:
+    """(N, 3) median haematoxylin, eosin and DAB concentration of each patch of ``images`` (N, 3, H, W) float in
+    [0, 1] (scikit-image's scale, not clipped at 0)."""
+    hed = rgb_to_hed(_channels_last(images))
+    return np.median(hed.reshape(len(hed), -1, 3), axis=1)
+
+
 def match_stain_amounts(images, amounts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each patch's haematoxylin and eosin scaled so that their medians over the patch equal ``amounts``.
 
     Parameters
     ----------
     images : (N, 3, H, W) float in [0, 1].
-    amounts : (3,) from :func:`stain_amounts`; DAB (absent from H&E) is left as it is.
+    amounts : (3,) from :func:`stain_amounts`, the same for every patch, or (N, 3) one row per patch
+        (:func:`patch_stain_amounts` of the donors); DAB (absent from H&E) is left as it is.
 
     Returns
     -------
@@ -152,15 +172,16 @@ def match_stain_amounts(images, amounts: np.ndarray) -> tuple[np.ndarray, np.nda
     unchanged : (N,) bool, those patches.
     """
     rgb = _channels_last(images)
+    targets = np.broadcast_to(np.asarray(amounts, dtype=np.float64), (len(rgb), 3))
     out = rgb.astype(np.float32)
     unchanged = np.zeros(len(rgb), dtype=bool)
-    for i, patch in enumerate(rgb):
+    for i, (patch, target) in enumerate(zip(rgb, targets)):
         hed = rgb_to_hed(patch)
         medians = np.median(hed.reshape(-1, 3), axis=0)
-        if np.any(medians[:2] < MIN_STAIN_AMOUNT) or np.any(np.asarray(amounts)[:2] < MIN_STAIN_AMOUNT):
+        if np.any(medians[:2] < MIN_STAIN_AMOUNT) or np.any(target[:2] < MIN_STAIN_AMOUNT):
             unchanged[i] = True
             continue
-        scale = np.array([amounts[0] / medians[0], amounts[1] / medians[1], 1.0])
+        scale = np.array([target[0] / medians[0], target[1] / medians[1], 1.0])
         out[i] = hed_to_rgb(hed * scale).astype(np.float32)
     return np.moveaxis(out, -1, 1), unchanged
 
@@ -236,7 +257,19 @@ def explains_stain(decision_stable: bool, mean_spearman: float | None) -> bool:
                 and mean_spearman < MAP_SPEARMAN_MIN)
 
 
+def toward_donor_class(probability_change, donor_labels) -> np.ndarray:
+    """(N,) how far the tumour probability moved toward the donor's class: the change where the donor is a
+    tumour patch (label 1), minus the change where it is not."""
+    return np.where(np.asarray(donor_labels) == TUMOUR, 1.0, -1.0) * np.asarray(probability_change, dtype=np.float64)
+
+
 def depends_on_stain(flip_rates) -> bool:
     """The model-level rule: more than :data:`MODEL_FLIP_RATE_MAX` of the predictions flip under any of the
     conditions of :data:`MODEL_CONDITIONS` (``flip_rates``: their mean flip rates; None where one did not run)."""
     return any(rate is not None and rate > MODEL_FLIP_RATE_MAX for rate in flip_rates)
+
+
+def follows_class_stain(mean: float | None, low: float | None) -> bool:
+    """The class-stain rule: the mean movement toward the donor's class is above :data:`CLASS_STAIN_SHIFT_MAX`
+    and the lower end of its 95 % interval above 0."""
+    return bool(mean is not None and low is not None and mean > CLASS_STAIN_SHIFT_MAX and low > 0.0)

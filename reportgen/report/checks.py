@@ -85,15 +85,24 @@ def _stain(document: dict) -> list[dict]:
         return []
     conditions, limits = stain.get("conditions") or {}, stain.get("thresholds") or {}
     model = model_stain_conditions(stain)
-    checks = [_check("Model decision under a stain change",
-                     f"prediction flip rate at most {limits.get('model_flip_rate_max'):g} under "
-                     f"{' and under '.join(str(condition.get('title')) for condition in model)}",
-                     "; ".join(f"{condition.get('title')}: {fmt_interval(condition.get('flip_rate'), 2)}"
-                               for condition in model) + f" on {stain.get('images')} patches",
-                     # None: too few stain patches for the rule (a WARN that says so, not a verdict).
+    class_stain = stain.get("class_stain")
+    condition = (f"prediction flip rate at most {limits.get('model_flip_rate_max'):g} under "
+                 f"{' and under '.join(str(record.get('title')) for record in model)}")
+    measured = ("; ".join(f"{record.get('title')}: {fmt_interval(record.get('flip_rate'), 2)}" for record in model)
+                + f" on {stain.get('images')} patches")
+    if limits.get("class_stain_shift_max") is not None:
+        condition += (f"; given the other class's stain, the tumour probability moves at most "
+                      f"{limits['class_stain_shift_max']:g} toward that class")
+        measured += ("; the other class's stain: the data hold one class only" if class_stain is None else
+                     f"; the other class's stain: {fmt_interval(class_stain.get('toward_donor'))} toward it on "
+                     f"{class_stain.get('patches')} patches")
+    checks = [_check("Model decision under a stain change", condition, measured,
+                     # None: too few patches for a rule (a WARN that says so, not a verdict).
                      {True: "fail", False: "pass"}.get(stain.get("model_depends_on_stain"), "warn"), "stain")]
     if stain.get("model_depends_on_stain") is None:
-        checks[0]["measured"] += f" (too few to decide: at least {limits.get('min_model_patches', 5)})"
+        least = limits.get("min_model_patches", 5)
+        checks[0]["measured"] += (f" (too few to decide: at least {least} stain patches and {least} evaluated "
+                                  "patches of each class)")
     condition = (f"under each condition that barely changed the decision (flip rate at most "
                  f"{limits.get('stable_flip_rate'):g}, mean |change in tumour probability| at most "
                  f"{limits.get('stable_probability_change'):g}), mean Spearman of the maps with the original maps at "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from reportgen.report.formatting import fmt_interval
 from reportgen.report.summary import OUTCOME_WORDS, method_title, model_stain_conditions
-from reportgen.report.views import StainConditionRow, StainMethodRow, StainView
+from reportgen.report.views import ClassStainRow, ClassStainView, StainConditionRow, StainMethodRow, StainView
 
 
 def _outcome(verdict: dict | None) -> str:
@@ -20,6 +20,35 @@ def _condition_sentence(condition: dict) -> str:
     return (f"{condition.get('title')} {decision}: {fmt_interval(condition.get('flip_rate'), 2)} of the predictions "
             f"changed class, and the tumour probability moved by {fmt_interval(condition.get('probability_change'))} "
             f"on average ({fmt_interval(condition.get('abs_probability_change'))} in absolute value).")
+
+
+def _class_stain_view(record: dict | None) -> ClassStainView | None:
+    if not record:
+        return None
+    counts, amounts = record.get("class_patches") or {}, record.get("class_amounts") or {}
+    classes = [ClassStainRow(label=label, patches=str(counts.get(label, 0)),
+                             haematoxylin=f"{(amounts.get(label) or {}).get('haematoxylin', float('nan')):.4f}",
+                             eosin=f"{(amounts.get(label) or {}).get('eosin', float('nan')):.4f}")
+               for label in ("normal", "tumour")]
+    decision = {True: "follows the other class's stain", False: "does not follow it"}.get(
+        record.get("follows_class_stain"), "too few patches of a class to decide")
+    description = str(record.get("description"))
+    return ClassStainView(description=description[:1].upper() + description[1:], classes=classes,
+                          flip_rate=fmt_interval(record.get("flip_rate"), 2),
+                          toward_donor=fmt_interval(record.get("toward_donor")), decision=decision)
+
+
+def _class_stain_sentence(record: dict | None) -> str:
+    if not record:
+        return ("The evaluated patches that give the data's stain amounts hold one class only, so the model could not "
+                "be given the other class's stain.")
+    follows = {True: "follows", False: "does not follow"}.get(record.get("follows_class_stain"))
+    moved = (f"given the stain amounts of a patch of the other class, the tumour probability moved "
+             f"{fmt_interval(record.get('toward_donor'))} toward that class on average over {record.get('patches')} "
+             f"evaluated patches, and {fmt_interval(record.get('flip_rate'), 2)} of the predictions changed class")
+    if follows is None:
+        return f"Too few patches of a class to decide whether the model follows a stain that travels with the label: {moved}."
+    return f"The model's decision {follows} a stain that travels with the label by the rule below: {moved}."
 
 
 def stain_view(document: dict) -> StainView | None:
@@ -37,6 +66,7 @@ def stain_view(document: dict) -> StainView | None:
                 f"class (the limit is {limit:g})." if verdict else
                 f"Too few stain patches ({stain.get('images')}) to decide whether the model's decision depends on "
                 f"stain: of its predictions, {measured} change class; raise --stain-images to 5 or more."]
+    findings.append(_class_stain_sentence(stain.get("class_stain")))
     findings += [_condition_sentence(condition) for condition in conditions.values()]
     flagged = stain.get("explains_stain") or []
     if flagged:
@@ -87,4 +117,4 @@ def stain_view(document: dict) -> StainView | None:
     rules = [str(stain.get("method_rule", "")), str(stain.get("model_rule", "")), str(stain.get("family", "")),
              f"Seeds: {stain.get('seed_rule', '')}."]
     return StainView(images=str(stain.get("images")), findings=findings, conditions=rows, methods=methods,
-                     rules=[rule for rule in rules if rule])
+                     rules=[rule for rule in rules if rule], class_stain=_class_stain_view(stain.get("class_stain")))

@@ -383,6 +383,15 @@ def stain_warnings(document: dict) -> list[dict[str, str | None]]:
             f"patches change class, more than {limit:g}. A change of the stain alone, the tissue kept, moves its "
             "decisions, so they are unlikely to hold on slides stained elsewhere, and may rest on a stain that "
             "travels with the label."))
+    class_stain = stain.get("class_stain") or {}
+    if stain.get("model_depends_on_stain") and class_stain.get("follows_class_stain"):
+        warnings.append(_warning(
+            "high", f"The decision of the model follows a stain that travels with the label: given the stain "
+            f"amounts of a patch of the other class, its tumour probability moves "
+            f"{_share(class_stain.get('toward_donor'))} toward that class on average, over "
+            f"{class_stain.get('patches')} evaluated patches (the limit is "
+            f"{limits.get('class_stain_shift_max'):g}). Its decisions rest in part on how strongly a patch is "
+            "stained, which in these data goes with the label, and will not hold where it does not.", None))
     for name in stain.get("explains_stain") or []:
         where = [f"{condition['title']} (flip rate {_share(condition.get('flip_rate'))}, mean |change in tumour "
                  f"probability| {_share(condition.get('abs_probability_change'))}, map Spearman "

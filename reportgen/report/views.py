@@ -422,6 +422,27 @@ class StainMethodRow:
 
 
 @dataclass(frozen=True)
+class ClassStainRow:
+    """One class of the other-class stain test: its patches, median stain amounts, and what the donor's stain did."""
+
+    label: str
+    patches: str
+    haematoxylin: str
+    eosin: str
+
+
+@dataclass(frozen=True)
+class ClassStainView:
+    """The other class's stain: per class rows, then the model's response over all the patches."""
+
+    description: str
+    classes: list[ClassStainRow]
+    flip_rate: str
+    toward_donor: str
+    decision: str
+
+
+@dataclass(frozen=True)
 class StainView:
     """The stain robustness section: plain sentences first, then the tables and the rules behind them."""
 
@@ -430,3 +451,4 @@ class StainView:
     conditions: list[StainConditionRow]
     methods: list[StainMethodRow]
     rules: list[str]
+    class_stain: ClassStainView | None = None

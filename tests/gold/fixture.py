@@ -19,7 +19,7 @@ from reportgen.build.document import BuildRecord, DataFacts, assemble_document
 from reportgen.build.explain import MethodResult
 from reportgen.build.sanity import SanityOutcome
 from reportgen.build.score import SUBSTRATE_METRICS, CurveSet, Scores, localisation_scores
-from reportgen.build.stain import StainCondition, StainOutcome
+from reportgen.build.stain import ClassStainOutcome, StainCondition, StainOutcome
 from reportgen.build.stability import (GRAD_CAM_LAYERS, BaselineSensitivity, LayerTable, Repeatability,
                                        StabilityOutcome)
 from reportgen.config import resolve_config
@@ -137,8 +137,17 @@ def _stain(rng: np.random.Generator, methods: dict[str, MethodResult], n: int) -
             rgb_change=rng.uniform(0.02, 0.2, n), unchanged=unchanged,
             similarity={method: map_similarity(methods[method].maps, maps) for method, maps in perturbed.items()},
             deletion={key: _curves(rng, *AUC_CENTRES[key], n).deletion for key in (*methods, "random")}, seconds=2.0)
+    # The other class's stain on 64 reference patches from 8 slides: the decision barely follows it.
+    labels = np.arange(64) % 2
+    change = rng.normal(0.0, 0.05, 64)
+    class_stain = ClassStainOutcome(
+        patch_indices=np.arange(0, 128, 2), labels=labels, slides=np.array([f"slide-{i % 8}" for i in range(64)]),
+        donors=np.roll(np.arange(0, 128, 2), 1), flipped=(np.arange(64) % 16 == 0).astype(float),
+        probability_change=change, toward_donor=np.where(labels[np.roll(np.arange(64), 1)] == 1, 1.0, -1.0) * change,
+        unchanged=np.zeros(64, bool), class_amounts={0: np.array([0.021, 0.012, 0.001]),
+                                                     1: np.array([0.024, 0.012, 0.001])})
     return StainOutcome(count=n, seed_rule="HED jitter per patch from SeedSequence([7919, patch index])",
-                        conditions=conditions, reference_patches=64)
+                        conditions=conditions, reference_patches=64, class_stain=class_stain)
 
 
 def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
