@@ -37,7 +37,8 @@ def run(*args: str) -> None:
 def audit(shortcut: str, *, agreement: float, images: int, work: Path, extra: list[str]) -> dict:
     """Write the data, train and audit; return the report document."""
     data, out = work / f"data-{shortcut}", work / f"report-{shortcut}"
-    run("synth", "--out", str(data), "--shortcut", shortcut, "--shortcut-agreement", str(agreement))
+    if not data.is_dir():  # a --work-dir kept from an earlier run already holds it (synth is deterministic)
+        run("synth", "--out", str(data), "--shortcut", shortcut, "--shortcut-agreement", str(agreement))
     run("build", "--data-dir", str(data), "--images", str(images), "--methods", "grad_cam", "--sanity-images", "0",
         "--stability", "none", "--no-pdf", "--cache-dir", str(work / "cache"), "--out", str(out), "-q", *extra)
     return json.loads((out / "report.json").read_text())
