@@ -90,3 +90,24 @@ def test_black_pigment_appears_in_both_classes_but_never_on_tumour_nuclei(tmp_pa
         share = has_black[batch.labels == label].mean()
         assert 0.05 < share < 0.4, f"label {label}: {share:.2f} of patches with black pigment"
     assert not black[batch.masks.astype(bool)].any()
+
+
+def test_a_failed_write_leaves_the_data_set_already_there_as_it_was(tmp_path, monkeypatch):
+    import reportgen.data.synth as synth
+
+    out = write_synthetic_pcam(tmp_path / "pcam", seed=5, n_train=8, n_valid=8, n_test=8)
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+
+    render_block, calls = synth.render_block, []
+
+    def fail_in_the_second_split(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:  # the training split is written; the validation split fails
+            raise OSError("No space left on device")
+        return render_block(*args, **kwargs)
+
+    monkeypatch.setattr(synth, "render_block", fail_in_the_second_split)
+    with pytest.raises(OSError, match="No space"):
+        write_synthetic_pcam(out, seed=6, n_train=8, n_valid=8, n_test=8)
+    # Every file as it was, and nothing half-written beside them.
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before

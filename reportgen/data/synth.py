@@ -16,6 +16,7 @@ tissue is drawn in :mod:`reportgen.data.tissue`.
 from __future__ import annotations
 
 import csv
+import os
 import logging
 from pathlib import Path
 
@@ -59,35 +60,12 @@ def _create_dataset(h5: h5py.File, name: str, shape: tuple[int, ...]) -> h5py.Da
     )
 
 
-def _write_split(
-    out_dir: Path,
-    split: str,
-    n_patches: int,
-    *,
-    seed: int,
-    hard_negative_fraction: float,
-    positive_fraction: float,
-    n_slides: int,
-    slide_options: dict,
-    progress: bool,
-    shortcut: str = "none",
-    shortcut_agreement: float = 0.95,
-) -> None:
-    rng = np.random.default_rng(np.random.SeedSequence([seed, _SPLIT_NUMBER[split], GENERATOR_VERSION]))
-    # A stream of its own: planting a shortcut leaves every other random draw, so the tissue, as it was.
-    shortcut_rng = np.random.default_rng(np.random.SeedSequence([seed, _SPLIT_NUMBER[split], GENERATOR_VERSION, 1]))
-    slides = draw_slides(rng, n_slides, **slide_options)
-    n_positive = int(round(n_patches * positive_fraction))
-    n_hard = int(round((n_patches - n_positive) * hard_negative_fraction))
-    kinds = np.full(n_patches, KIND_NEGATIVE, dtype=np.int64)
-    kinds[:n_positive] = KIND_POSITIVE
-    kinds[n_positive : n_positive + n_hard] = KIND_HARD_NEGATIVE
-    kinds = rng.permutation(kinds)
-    slide_index = rng.integers(n_slides, size=n_patches)
-    coords = rng.integers(0, 100_000, size=(n_patches, 2)) // 96 * 96
-
-    x_path = out_dir / f"camelyonpatch_level_2_split_{split}_x.h5"
-    y_path = out_dir / f"camelyonpatch_level_2_split_{split}_y.h5"
+def _write_split_files(x_path: Path, y_path: Path, meta_path: Path, *, rng, shortcut_rng, split: str, kinds,
+                       slides, slide_index, coords, seed: int, shortcut: str, shortcut_agreement: float,
+                       progress: bool) -> int:
+    """The split's patches, masks and labels (``x_path``, ``y_path``) and its meta file, drawn with ``rng``;
+    returns the number of positive patches."""
+    n_patches = len(kinds)
     labels = np.zeros(n_patches, dtype=np.uint8)
     any_tumour = np.zeros(n_patches, dtype=bool)
     with h5py.File(x_path, "w") as x_file, h5py.File(y_path, "w") as y_file:
@@ -108,7 +86,6 @@ def _write_split(
         y_data[:] = labels.reshape(-1, 1, 1, 1)
 
     # Same columns as the original meta files: unnamed index, then these five.
-    meta_path = out_dir / f"camelyonpatch_level_2_split_{split}_meta.csv"
     with open(meta_path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["", "coord_y", "coord_x", "tumor_patch", "center_tumor_patch", "wsi"])
@@ -123,7 +100,46 @@ def _write_split(
                     f"synthetic_{split}_slide_{slide_index[index]:03d}",
                 ]
             )
-    logger.info("wrote synthetic %s split: %d patches, %d positive", split, n_patches, int(labels.sum()))
+    return int(labels.sum())
+
+
+def _write_split(
+    out_dir: Path,
+    split: str,
+    n_patches: int,
+    *,
+    seed: int,
+    hard_negative_fraction: float,
+    positive_fraction: float,
+    n_slides: int,
+    slide_options: dict,
+    progress: bool,
+    shortcut: str = "none",
+    shortcut_agreement: float = 0.95,
+    written: dict[Path, Path],
+) -> None:
+    """One split's three files, each under a ``.partial`` name recorded in ``written`` (partial -> final)."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, _SPLIT_NUMBER[split], GENERATOR_VERSION]))
+    # A stream of its own: planting a shortcut leaves every other random draw, so the tissue, as it was.
+    shortcut_rng = np.random.default_rng(np.random.SeedSequence([seed, _SPLIT_NUMBER[split], GENERATOR_VERSION, 1]))
+    slides = draw_slides(rng, n_slides, **slide_options)
+    n_positive = int(round(n_patches * positive_fraction))
+    n_hard = int(round((n_patches - n_positive) * hard_negative_fraction))
+    kinds = np.full(n_patches, KIND_NEGATIVE, dtype=np.int64)
+    kinds[:n_positive] = KIND_POSITIVE
+    kinds[n_positive : n_positive + n_hard] = KIND_HARD_NEGATIVE
+    kinds = rng.permutation(kinds)
+    slide_index = rng.integers(n_slides, size=n_patches)
+    coords = rng.integers(0, 100_000, size=(n_patches, 2)) // 96 * 96
+
+    final = {kind: out_dir / f"camelyonpatch_level_2_split_{split}_{kind}" for kind in ("x.h5", "y.h5", "meta.csv")}
+    partial = {path.with_name(path.name + ".partial"): path for path in final.values()}
+    written.update(partial)
+    x_path, y_path, meta_path = partial
+    positives = _write_split_files(x_path, y_path, meta_path, rng=rng, shortcut_rng=shortcut_rng, split=split,
+                                   kinds=kinds, slides=slides, slide_index=slide_index, coords=coords, seed=seed,
+                                   shortcut=shortcut, shortcut_agreement=shortcut_agreement, progress=progress)
+    logger.info("wrote synthetic %s split: %d patches, %d positive", split, n_patches, positives)
 
 
 def write_synthetic_pcam(
@@ -191,18 +207,30 @@ def write_synthetic_pcam(
         blur_fraction=blur_fraction,
         blur_sigma=blur_sigma,
     )
-    for split, size in sizes.items():
-        _write_split(
-            out_dir,
-            split,
-            int(size),
-            seed=seed,
-            hard_negative_fraction=hard_negative_fraction,
-            positive_fraction=positive_fraction,
-            n_slides=slides_per_split,
-            slide_options=slide_options,
-            progress=progress,
-            shortcut=shortcut,
-            shortcut_agreement=shortcut_agreement,
-        )
+    # Every file is written beside its final name and all are renamed once every split is complete, so a failure
+    # (a full disk, an interrupt, a reader holding a file) leaves a data set already there as it was: no truncated
+    # file, no mix of old and new splits.
+    written: dict[Path, Path] = {}
+    try:
+        for split, size in sizes.items():
+            _write_split(
+                out_dir,
+                split,
+                int(size),
+                seed=seed,
+                hard_negative_fraction=hard_negative_fraction,
+                positive_fraction=positive_fraction,
+                n_slides=slides_per_split,
+                slide_options=slide_options,
+                progress=progress,
+                shortcut=shortcut,
+                shortcut_agreement=shortcut_agreement,
+                written=written,
+            )
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    for path, final in written.items():
+        os.replace(path, final)
     return out_dir
