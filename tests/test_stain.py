@@ -264,7 +264,7 @@ def test_fewer_than_five_stain_patches_decide_nothing_about_the_model(patches):
     shortcut = GlobalStainModel(float(_haematoxylin(images).mean(dim=(1, 2)).median()))
     section, check = _model_check(shortcut, images[:4], labels[:4])
     assert section["model_depends_on_stain"] is None
-    assert check["outcome"] == "warn" and "too few to decide: at least 5" in check["measured"]
+    assert check["outcome"] == "warn" and "too few to decide: at least 5 stain patches" in check["measured"]
     assert not any("depends on stain" in warning["text"] for warning in stain_warnings({"stain_robustness": section}))
 
 

@@ -101,8 +101,10 @@ def _stain(document: dict) -> list[dict]:
                      {True: "fail", False: "pass"}.get(stain.get("model_depends_on_stain"), "warn"), "stain")]
     if stain.get("model_depends_on_stain") is None:
         least = limits.get("min_model_patches", 5)
-        checks[0]["measured"] += (f" (too few to decide: at least {least} stain patches and {least} evaluated "
-                                  "patches of each class)")
+        short = ([f"{least} stain patches"] if (stain.get("images") or 0) < least else []) + (
+            [f"{least} evaluated patches of each class"] if (class_stain or {}).get("follows_class_stain") is None
+            else [])
+        checks[0]["measured"] += f" (too few to decide: at least {' and '.join(short)})"
     condition = (f"under each condition that barely changed the decision (flip rate at most "
                  f"{limits.get('stable_flip_rate'):g}, mean |change in tumour probability| at most "
                  f"{limits.get('stable_probability_change'):g}), mean Spearman of the maps with the original maps at "
