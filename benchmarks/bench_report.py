@@ -30,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import h5py
 import numpy as np
 import torch
 
@@ -234,7 +235,8 @@ def main(argv=None) -> int:
     sizes = [f"{path.name} {path.stat().st_size / 1e6:.2f} MB" for path in (html, pdf) if path.exists()]
     print(", ".join(sizes))
 
-    raw = np.load(out / "attributions.npz")
+    with h5py.File(out / "attributions.h5", "r") as stored:
+        raw = {name: stored[name][:] for name in ("images", "targets", "patch_indices")}
     lime = lime_before_and_after(model, raw, document, configs[args.precision])
     if lime:
         print(f"LIME, the same {args.images} patches: every sample predicted {lime['before_seconds']:.1f} s, "

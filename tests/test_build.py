@@ -8,6 +8,7 @@ import json
 import math
 import re
 
+import h5py
 import numpy as np
 import pytest
 
@@ -34,7 +35,7 @@ def _document(out):
 
 def test_build_writes_html_json_and_raw_maps(shared_build):
     out = shared_build
-    assert {"report.html", "report.json", "attributions.npz", "config.toml"} <= {p.name for p in out.iterdir()}
+    assert {"report.html", "report.json", "attributions.h5", "config.toml"} <= {p.name for p in out.iterdir()}
     document = _document(out)
     assert document["schema_version"] == 1
     assert 0.0 <= document["model"]["val_accuracy"] <= 1.0
@@ -53,11 +54,17 @@ def test_build_writes_html_json_and_raw_maps(shared_build):
         assert image["patch_id"].startswith("valid:")
         assert image["target"] == image["prediction"]  # explanations follow the prediction by default
     assert document["sanity"]["images"] == 2
-    raw = np.load(out / "attributions.npz")
-    assert raw["images"].shape == (4, 96, 96, 3)
-    for name in DEFAULT_METHODS:
-        assert raw[f"maps_{name}"].shape == (4, 96, 96)
-    assert list(raw["patch_ids"]) == [image["patch_id"] for image in document["images"]]
+    with h5py.File(out / "attributions.h5", "r") as raw:
+        assert raw["images"].shape == (4, 96, 96, 3)
+        for name in DEFAULT_METHODS:
+            assert raw[f"maps/{name}"].shape == (4, 96, 96)
+        assert raw["patch_ids"].asstr()[:].tolist() == [image["patch_id"] for image in document["images"]]
+        for name in (*DEFAULT_METHODS, "random", "centre_prior", "sobel"):
+            # the stored curves are the report's: their trapezoid AUCs are its per-patch deletion AUCs
+            curves = raw[f"curves/{name}/deletion"][:]
+            section = (document["methods"].get(name) or document["baselines"][name])["deletion_auc"]
+            aucs = ((curves[:, 1:] + curves[:, :-1]) / 2).mean(axis=1)
+            np.testing.assert_allclose(aucs, section["per_image"], rtol=1e-9, atol=1e-12)
 
 
 def test_the_html_shows_the_documents_timings(shared_build):

@@ -8,6 +8,7 @@ must say so with the similarity it measured.
 import json
 import re
 
+import h5py
 import numpy as np
 import pytest
 
@@ -54,10 +55,13 @@ def test_a_registered_method_takes_its_setting_from_toml_and_from_the_command_li
     from_toml, from_flag = _document(tmp_path / "toml"), _document(tmp_path / "flag")
     assert from_toml["methods"]["darkness"]["settings"]["power"] == 2.0
     assert from_flag["methods"]["darkness"]["settings"]["power"] == 3.0  # the flag beats the file
-    maps = {out: np.load(tmp_path / out / "attributions.npz") for out in ("toml", "flag")}
-    darkness_of = 1.0 - maps["toml"]["images"].astype(np.float32).mean(axis=-1) / 255.0
-    np.testing.assert_allclose(maps["toml"]["maps_darkness"], darkness_of ** 2, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(maps["flag"]["maps_darkness"], darkness_of ** 3, rtol=1e-5, atol=1e-6)
+    stored = {}
+    for out in ("toml", "flag"):
+        with h5py.File(tmp_path / out / "attributions.h5", "r") as raw:
+            stored[out] = {"images": raw["images"][:], "darkness": raw["maps/darkness"][:]}
+    darkness_of = 1.0 - stored["toml"]["images"].astype(np.float32).mean(axis=-1) / 255.0
+    np.testing.assert_allclose(stored["toml"]["darkness"], darkness_of ** 2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(stored["flag"]["darkness"], darkness_of ** 3, rtol=1e-5, atol=1e-6)
     assert "[methods.darkness]\npower = 3.0" in (tmp_path / "flag" / "config.toml").read_text()
 
 

@@ -1,8 +1,8 @@
 """``reportgen build``: the one function that knows the order of steps.
 
-checkpoint -> data -> (training) -> evaluation -> selection -> explanations
--> scores -> sanity -> stability -> stain robustness -> evidence -> document -> report files (or, for a shard,
-its patches' results: :mod:`~reportgen.build.shards`).  Each step is a
+checkpoint -> data -> (training) -> evaluation -> selection -> per chunk of patches: explanations, scores,
+stability, evidence, into ``attributions.h5`` (:mod:`~reportgen.build.chunks`) -> sanity -> stain robustness
+-> document -> report files (or, for a shard, its patches' results: :mod:`~reportgen.build.shards`).  Each step is a
 call into a module of this package with one job (:mod:`~reportgen.build.data`, :mod:`~reportgen.build.model`,
 :mod:`~reportgen.build.explain`, :mod:`~reportgen.build.score`, :mod:`~reportgen.build.evidence`,
 :mod:`~reportgen.build.sanity`, :mod:`~reportgen.build.document`,
@@ -13,6 +13,7 @@ anything fails or the run is interrupted).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,15 +23,13 @@ import torch
 
 from reportgen.build.data import dataset_mean_colour, open_data
 from reportgen.build.document import BuildRecord, DataFacts, assemble_document
-from reportgen.build.explain import explain_patches
+from reportgen.build.chunks import explain_and_score
 from reportgen.build.model import load_given_checkpoint, predict_evaluation_split, train_demo_model
 from reportgen.build.output import atomic_output_dir, check_output_dir, write_outputs
-from reportgen.build.evidence import evidence_checks
 from reportgen.metrics.slides import per_slide_accuracy
 from reportgen.build.sanity import sanity_checks, sanity_controls
-from reportgen.build.score import score_maps
+from reportgen.build.patch_store import STORE_NAME, PatchStore, StoredPatches
 from reportgen.build.shards import check_shards, import_entries, read_shard, run_identity, shard_positions, write_shard
-from reportgen.build.stability import stability_checks
 from reportgen.build.stain import StainReference, reference_patch_indices, stain_checks
 from reportgen.cache import ArrayCache, default_cache_dir
 from reportgen.config import BuildConfig, parse_shard, resolve_config
@@ -68,43 +67,42 @@ def _check_paths(config: BuildConfig) -> None:
     check_output_dir(Path(config.out))
 
 
-def _per_patch_steps(model, images: torch.Tensor, targets: torch.Tensor, patch_indices, masks, *, config: BuildConfig,
+def _per_patch_steps(model, split, patch_indices: np.ndarray, targets: np.ndarray, *, config: BuildConfig,
                      dataset_mean, cache: ArrayCache, cache_context: dict, watch: Stopwatch, progress: bool,
-                     stain_reference, controls: bool = True):
-    """The steps whose results are per patch and cached per patch: explanations, curves, the sanity cascade on the
-    first ``config.sanity_images`` patches, the stability measurements, the stain robustness step on the first
-    ``config.stain_images``.  A shard runs them on its own patches; a build (or a merge) on all, with the sanity
-    check's positive controls (``controls``: not cached, so a shard leaves them to the merge).
+                     device, stain_reference, store: PatchStore | None):
+    """The steps whose results are per patch and cached per patch: explanations, curves, stability and
+    (for a report) the right-for-the-right-reason step, chunk by chunk (:mod:`reportgen.build.chunks`), then
+    the sanity cascade on the first ``config.sanity_images`` patches and the stain robustness step on the
+    first ``config.stain_images``.  A shard (``store`` is ``None``) runs them on its own patches and leaves
+    the uncached steps (the sanity check's positive controls, the evidence step) to the merge.
 
     Returns
     -------
-    (methods, scores, sanity or None, sanity controls or None, stability or None, stain or None)
+    (patch results, sanity or None, sanity controls or None, stain or None)
     """
-    with watch.stage("explain"):
-        methods = explain_patches(model, images, targets, patch_indices, config=config, cache=cache,
-                                  cache_context=cache_context, progress=progress)
-    scores = score_maps(model, images, targets, patch_indices, masks, methods, config=config,
-                        dataset_mean=dataset_mean, cache=cache, cache_context=cache_context, watch=watch,
-                        progress=progress)
-    sanity = sanity_controls_outcome = None
-    if config.sanity_images > 0:
-        with watch.stage("sanity"):
-            sanity = sanity_checks(model, images, targets, patch_indices, methods, config=config,
-                                   cache=cache, cache_context=cache_context)
-            if controls:
-                sanity_controls_outcome = sanity_controls(model, images, targets, config=config)
-    stability = None
-    if config.stability:
-        stability = stability_checks(model, images, targets, patch_indices, methods, config=config,
+    whole_report = store is not None
+    leading = min(max(config.sanity_images, config.stain_images), len(patch_indices))
+    results = explain_and_score(model, split, patch_indices, targets, config=config, dataset_mean=dataset_mean,
+                                cache=cache, cache_context=cache_context, watch=watch, device=device, store=store,
+                                evidence=whole_report, leading=leading, progress=progress)
+    sanity = controls = stain = None
+    if leading:
+        first = split.read(patch_indices[:leading])
+        images = as_float_tensor(first.images).to(device)
+        first_targets = torch.as_tensor(targets[:leading], dtype=torch.long, device=device)
+        methods = {name: replace(result, maps=results.leading_maps[name]) for name, result in results.methods.items()}
+        if config.sanity_images > 0:
+            with watch.stage("sanity"):
+                sanity = sanity_checks(model, images, first_targets, patch_indices[:leading], methods, config=config,
+                                       cache=cache, cache_context=cache_context)
+                if whole_report:
+                    controls = sanity_controls(model, images, first_targets, config=config)
+        if config.stain_images > 0:
+            with watch.stage("stain"):
+                stain = stain_checks(model, images, first_targets, patch_indices[:leading], methods, config=config,
                                      dataset_mean=dataset_mean, cache=cache, cache_context=cache_context,
-                                     watch=watch, progress=progress)
-    stain = None
-    if config.stain_images > 0:
-        with watch.stage("stain"):
-            stain = stain_checks(model, images, targets, patch_indices, methods, config=config,
-                                 dataset_mean=dataset_mean, cache=cache, cache_context=cache_context,
-                                 reference=stain_reference(), progress=progress)
-    return methods, scores, sanity, sanity_controls_outcome, stability, stain
+                                     reference=stain_reference(), progress=progress)
+    return results, sanity, controls, stain
 
 
 def _check_run(identity: dict, expected: dict) -> None:
@@ -139,7 +137,7 @@ def prepare_inputs(config: BuildConfig, *, progress: bool = True) -> None:
 
 def build_report(config: BuildConfig, *, command_line: str = "", progress: bool = True,
                  expected_run: dict | None = None) -> BuildOutcome:
-    """Build ``report.html``, ``report.pdf``, ``report.json`` and ``attributions.npz`` into ``config.out``.
+    """Build ``report.html``, ``report.pdf``, ``report.json`` and ``attributions.h5`` (:mod:`reportgen.build.patch_store`) into ``config.out``.
 
     With ``config.shard`` (``"K/N"``) only that shard's patches are explained and scored, and
     ``config.out`` receives their results and ``shard.json`` instead of a report
@@ -190,10 +188,7 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             order = np.argsort(evaluated[chosen], kind="stable")  # report patches in split order
             chosen, strata = chosen[order], [strata[i] for i in order]
             patch_indices = evaluated[chosen]
-            batch = split.read(patch_indices)
-            images = as_float_tensor(batch.images).to(device)
             targets = predictions[chosen] if config.target == "predicted" else labels[chosen]
-            target_tensor = torch.as_tensor(targets, dtype=torch.long, device=device)
             dataset_mean = dataset_mean_colour(data, config.split, cache=cache)
             patch_ids = [f"{config.split}:{int(index)}" for index in patch_indices]
 
@@ -212,52 +207,52 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
         if config.shard:
             shard = parse_shard(config.shard)
             keep = shard_positions(len(patch_indices), shard)
-            rows = torch.as_tensor(keep, device=device)
             # The sanity and stain steps read the report's first patches; the shard's among them lead its own.
             shard_config = replace(config, sanity_images=int((keep < config.sanity_images).sum()),
                                    stain_images=int((keep < config.stain_images).sum()))
-            _per_patch_steps(model, images[rows], target_tensor[rows], patch_indices[keep],
-                             None if batch.masks is None else batch.masks[keep], config=shard_config,
+            _per_patch_steps(model, split, patch_indices[keep], targets[keep], config=shard_config,
                              dataset_mean=dataset_mean, cache=cache, cache_context=cache_context, watch=watch,
-                             progress=progress, stain_reference=stain_reference, controls=False)
+                             progress=progress, device=device, stain_reference=stain_reference, store=None)
             entries = write_shard(staging, cache, shard=shard, identity=identity, config=config,
                                   patch_ids=[patch_ids[i] for i in keep])
             logger.info("shard %s: %d of %d patches, %d results written", shard, len(keep), len(patch_ids), entries)
             return BuildOutcome(out_dir=Path(config.out), document=None, failed_gates=[],
                                 shard={"index": shard.index, "count": shard.count, "patches": len(keep),
                                        "entries": entries})
-        methods, scores, sanity, controls, stability, stain = _per_patch_steps(
-            model, images, target_tensor, patch_indices, batch.masks, config=config, dataset_mean=dataset_mean,
-            cache=cache, cache_context=cache_context, watch=watch, progress=progress, stain_reference=stain_reference)
-        with watch.stage("evidence"):
-            evidence = evidence_checks(model, images, batch.masks, {name: result.maps for name, result in methods.items()},
-                                       config=config, dataset_mean=dataset_mean)
+        store = PatchStore(staging / STORE_NAME, patch_ids=patch_ids, patch_indices=patch_indices,
+                           labels=labels[chosen], targets=targets, predictions=predictions[chosen])
+        with contextlib.closing(store):
+            results, sanity, controls, stain = _per_patch_steps(
+                model, split, patch_indices, targets, config=config, dataset_mean=dataset_mean, cache=cache,
+                cache_context=cache_context, watch=watch, progress=progress, device=device,
+                stain_reference=stain_reference, store=store)
 
         split_labels = np.asarray(split.labels)
-        record = BuildRecord(
-            config=config, command_line=command_line,
-            data=DataFacts(source=data.source, data_dir=config.data_dir, fingerprint=data.fingerprint,
-                           counts={name: len(s) for name, s in data.splits.items()},
-                           split_label_counts={"0": int((split_labels == 0).sum()),
-                                               "1": int((split_labels == 1).sum())},
-                           has_masks=bool(split.has_masks)),
-            model_info=loaded.info, evaluation=evaluation, patch_indices=patch_indices, labels=labels[chosen],
-            predictions=predictions[chosen], probabilities=probabilities[chosen], targets=targets, strata=strata,
-            slide_ids=None if split.slide_ids is None else list(split.slide_ids[patch_indices]),
-            selection_description=selection_description, methods=methods, scores=scores, sanity=sanity,
-            sanity_controls=controls,
-            dataset_mean=dataset_mean, machine=machine_description(device), versions=package_versions(),
-            timings=watch.seconds, stability=stability, evidence=evidence, slide_accuracy=slide_accuracy,
-            images=batch.images, masks=batch.masks, stain=stain,
-        )
-        document = assemble_document(record, previous=previous, gates=gates)
-        figures = FigureInputs(images=batch.images, maps={name: result.maps for name, result in methods.items()},
-                               masks=batch.masks)
-        with watch.stage("render"):
-            render_report(document, figures, staging, pdf=config.pdf)
-        write_outputs(staging, document, config, images=batch.images, masks=batch.masks, labels=batch.labels,
-                      targets=targets, predictions=predictions[chosen], patch_indices=patch_indices,
-                      maps={name: result.maps for name, result in methods.items()})
+        # The images, masks and maps are read back from the store, one patch at a time, where they are drawn.
+        with contextlib.closing(StoredPatches(staging / STORE_NAME)) as stored:
+            methods = {name: replace(result, maps=stored.maps[name]) for name, result in results.methods.items()}
+            record = BuildRecord(
+                config=config, command_line=command_line,
+                data=DataFacts(source=data.source, data_dir=config.data_dir, fingerprint=data.fingerprint,
+                               counts={name: len(s) for name, s in data.splits.items()},
+                               split_label_counts={"0": int((split_labels == 0).sum()),
+                                                   "1": int((split_labels == 1).sum())},
+                               has_masks=bool(split.has_masks)),
+                model_info=loaded.info, evaluation=evaluation, patch_indices=patch_indices, labels=labels[chosen],
+                predictions=predictions[chosen], probabilities=probabilities[chosen], targets=targets,
+                strata=strata, slide_ids=None if split.slide_ids is None else list(split.slide_ids[patch_indices]),
+                selection_description=selection_description, methods=methods, scores=results.scores,
+                sanity=sanity, sanity_controls=controls, dataset_mean=dataset_mean,
+                machine=machine_description(device), versions=package_versions(), timings=watch.seconds,
+                stability=results.stability, evidence=results.evidence, slide_accuracy=slide_accuracy,
+                images=stored.images, masks=stored.masks, stain=stain,
+            )
+            document = assemble_document(record, previous=previous, gates=gates)
+            figures = FigureInputs(images=stored.images, maps={name: stored.maps[name] for name in methods},
+                                   masks=stored.masks)
+            with watch.stage("render"):
+                render_report(document, figures, staging, pdf=config.pdf)
+        write_outputs(staging, document, config)
 
     failed = [gate for gate in document["gates"] or [] if not gate["passed"]]
     return BuildOutcome(out_dir=Path(config.out), document=document, failed_gates=failed)

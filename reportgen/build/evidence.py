@@ -73,7 +73,9 @@ def evidence_checks(model: torch.nn.Module, images: torch.Tensor, masks: np.ndar
     height, width = images.shape[-2:]
     centre = centre_region(height, width)
     substrate = make_substrate(images, config.deletion_substrate, dataset_mean=dataset_mean)
-    kwargs = {"batch_size": config.batch_size, "precision": config.precision}
+    # One patch per forward pass: a patch's probabilities then do not depend, even in their last bits, on
+    # the patches beside it (the build takes them a chunk at a time, shards split them).
+    kwargs = {"batch_size": 1, "precision": config.precision}
     tumour_clean = predict_proba(model, images, **kwargs)[:, TUMOUR].double().numpy()
     without_periphery = tumour_probability_without(model, images, ~centre, substrate, **kwargs)
     without_centre = tumour_probability_without(model, images, centre, substrate, **kwargs)

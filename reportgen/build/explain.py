@@ -39,7 +39,8 @@ class MethodResult:
     settings : the method's settings (seed is the per-patch rule, see :func:`reportgen.runtime.derive_seed`).
     seconds, forward_passes, backward_passes : spent in this run (cached patches cost nothing).
     cached : how many patches came from the cache.
-    warnings : method warnings (deduplicated).
+    warnings : method warnings (deduplicated): those of single patches, then those drawn from all patches' extras.
+    patch_warnings : the warnings of single patches alone (deduplicated).
     extras : (N,) per-patch diagnostics, e.g. IG's completeness delta.
     """
 
@@ -54,6 +55,7 @@ class MethodResult:
     backward_passes: int = 0
     cached: int = 0
     warnings: list[str] = field(default_factory=list)
+    patch_warnings: list[str] = field(default_factory=list)
     extras: dict[str, np.ndarray] = field(default_factory=dict)
     signed: bool = False
 
@@ -71,6 +73,15 @@ def patch_explainer(name: str, model: torch.nn.Module, patch_index: int, config:
         batch_size=config.batch_size if batch_size is None else batch_size,
         precision=config.precision, **config.settings_for(name),
     )
+
+
+def result_warnings(result: MethodResult) -> list[str]:
+    """``result.warnings``: each patch's warnings, then those the method draws from all patches' extras
+    (e.g. Integrated Gradients' median completeness gap), so they are taken again when results are joined."""
+    warnings = list(result.patch_warnings)
+    summary = get_explainer(result.name).factory.summary_warnings(result.extras)
+    warnings.extend(w for w in summary if w not in warnings)
+    return warnings
 
 
 def _valid_entry(stored: dict) -> bool:
@@ -125,7 +136,7 @@ def explain_patches(model: torch.nn.Module, images: torch.Tensor, targets: torch
                 config, result), _valid_entry)
             result.cached += hit
             result.settings = json.loads(str(entry["settings"]))
-            result.warnings.extend(str(w) for w in entry["warnings"] if str(w) not in result.warnings)
+            result.patch_warnings.extend(str(w) for w in entry["warnings"] if str(w) not in result.patch_warnings)
             entries.append(entry)
         result.maps = np.concatenate([entry["maps"] for entry in entries]).astype(np.float32)
         result.display_maps = np.concatenate([entry["display_maps"] for entry in entries]).astype(np.float32)
@@ -134,7 +145,7 @@ def explain_patches(model: torch.nn.Module, images: torch.Tensor, targets: torch
         for extra in extras:
             result.extras[extra] = np.concatenate(
                 [np.atleast_1d(entry.get(f"extra_{extra}", np.nan)) for entry in entries]).astype(np.float64)
-        result.warnings.extend(w for w in info.factory.summary_warnings(result.extras) if w not in result.warnings)
+        result.warnings = result_warnings(result)
         logger.info("%s: %d patches (%d cached) in %.1f s", name, len(images), result.cached, result.seconds)
         results[name] = result
     return results

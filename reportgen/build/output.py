@@ -18,8 +18,6 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
-
 from reportgen.config import BuildConfig, config_to_toml
 from reportgen.errors import ConfigError, sigterm_as_interrupt
 
@@ -138,27 +136,8 @@ def _swap_into_place(staging: Path, out: Path) -> None:
         shutil.rmtree(retired, ignore_errors=True)
 
 
-def write_outputs(staging: Path, document: dict, config: BuildConfig, *, images: np.ndarray,
-                  masks: np.ndarray | None, labels, targets, predictions, patch_indices,
-                  maps: dict[str, np.ndarray]) -> None:
-    """report.json, the resolved configuration, and the raw maps a user can recompute anything from.
-
-    Parameters
-    ----------
-    images : (N, 96, 96, 3) uint8 explained patches; masks : (N, 96, 96) uint8 or ``None``.
-    labels, targets, predictions, patch_indices : (N,) ints.
-    maps : method name -> (N, 96, 96) float32 raw maps.
-    """
+def write_outputs(staging: Path, document: dict, config: BuildConfig) -> None:
+    """report.json and the resolved configuration; the maps are already in ``attributions.h5``
+    (:mod:`reportgen.build.patch_store`)."""
     (staging / "report.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     (staging / "config.toml").write_text(config_to_toml(config), encoding="utf-8")
-    np.savez_compressed(
-        staging / "attributions.npz",
-        images=images,
-        patch_ids=np.array([f"{config.split}:{int(i)}" for i in patch_indices]),
-        patch_indices=np.asarray(patch_indices, dtype=np.int64),
-        labels=np.asarray(labels, dtype=np.int64),
-        targets=np.asarray(targets, dtype=np.int64),
-        predictions=np.asarray(predictions, dtype=np.int64),
-        **{f"maps_{name}": values for name, values in maps.items()},
-        **({"masks": masks} if masks is not None else {}),
-    )

@@ -221,8 +221,7 @@ def score_maps(model, images, targets, patch_indices, masks, methods: dict[str, 
                                              for metric, attribute in SUBSTRATE_METRICS.items()}
     with watch.stage("substrate_scope"):
         drift = {substrate: substrate_drift(model, images, maps["random"], targets, substrate=substrate,
-                                            seed=config.seed, dataset_mean=dataset_mean,
-                                            batch_size=config.batch_size, precision=config.precision)
+                                            seed=config.seed, dataset_mean=dataset_mean, precision=config.precision)
                  for substrate in SUBSTRATES}
     with watch.stage("agreement"):
         agreement = agreement_matrix({name: result.maps for name, result in methods.items()})

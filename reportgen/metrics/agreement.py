@@ -190,6 +190,25 @@ def agreement_matrix(maps_by_method: dict[str, np.ndarray], *, cell: int = 8, fr
         }
         for key, value in values.items():
             per_image[key][i][j] = [plain_float(v) for v in value]
-            finite = value[np.isfinite(value)]
-            means[key][i][j] = plain_float(finite.mean()) if len(finite) else None
+            means[key][i][j] = _mean_of_defined(per_image[key][i][j])
+    return {"methods": methods, **means, "per_image": per_image}
+
+
+def _mean_of_defined(values: list[float | None]) -> float | None:
+    """Mean of the defined per-image values (``None`` marks an undefined one); ``None`` when none is."""
+    defined = np.array([v for v in values if v is not None], dtype=np.float64)
+    return plain_float(defined.mean()) if len(defined) else None
+
+
+def combine_agreement(parts: list[dict]) -> dict:
+    """One :func:`agreement_matrix` from those of consecutive groups of the same images, in order.
+
+    The per-image values are joined and the means taken again over all of them, so the result equals
+    the matrix of all the images at once.
+    """
+    methods = parts[0]["methods"]
+    size = len(methods)
+    per_image = {key: [[[v for part in parts for v in part["per_image"][key][i][j]] for j in range(size)]
+                       for i in range(size)] for key in ("spearman", "iou_top10")}
+    means = {key: [[_mean_of_defined(cell) for cell in row] for row in rows] for key, rows in per_image.items()}
     return {"methods": methods, **means, "per_image": per_image}

@@ -37,8 +37,7 @@ SCOPE_STEPS = 10
 
 
 def substrate_drift(model: torch.nn.Module, images: torch.Tensor, random_maps: np.ndarray, targets: torch.Tensor, *,
-                    substrate: str, seed: int, dataset_mean=None, batch_size: int = 256,
-                    precision: str = "fp32") -> tuple[np.ndarray, np.ndarray]:
+                    substrate: str, seed: int, dataset_mean=None, precision: str = "fp32") -> tuple[np.ndarray, np.ndarray]:
     """Drift and top-1 changes of one substrate.
 
     Parameters
@@ -53,8 +52,10 @@ def substrate_drift(model: torch.nn.Module, images: torch.Tensor, random_maps: n
     drift : (N, len(SCOPE_FRACTIONS)) float64, |change| of the tracked-class probability per fraction.
     flipped : (N, len(SCOPE_FRACTIONS)) bool, the top-1 class differs from the clean image's.
     """
+    # One patch per forward pass, so a patch's drift does not depend, even in its last bits, on the patches
+    # explained beside it (the build takes them a chunk at a time, shards split them).
     targets = torch.as_tensor(targets, dtype=torch.long).cpu()
-    clean = predict_proba(model, images, batch_size=batch_size, precision=precision)
+    clean = predict_proba(model, images, batch_size=1, precision=precision)
     clean_target = clean.gather(1, targets[:, None])[:, 0].double()
     background = make_substrate(images, substrate, dataset_mean=dataset_mean)
     ranks = torch.from_numpy(pixel_ranks(random_maps, seed=seed)).to(images.device)
@@ -64,7 +65,7 @@ def substrate_drift(model: torch.nn.Module, images: torch.Tensor, random_maps: n
     for column, count in enumerate(counts):
         changed = torch.full((len(images),), int(count), dtype=torch.long, device=images.device)
         perturbed = perturbed_images(images, background, ranks, changed, mode="deletion")
-        probabilities = predict_proba(model, perturbed, batch_size=batch_size, precision=precision)
+        probabilities = predict_proba(model, perturbed, batch_size=1, precision=precision)
         drift[:, column] = (probabilities.gather(1, targets[:, None])[:, 0].double() - clean_target).abs().numpy()
         flipped[:, column] = (probabilities.argmax(1) != clean.argmax(1)).numpy()
     return drift, flipped

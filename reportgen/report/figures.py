@@ -86,7 +86,8 @@ class FigureInputs:
     Attributes
     ----------
     images : (N, H, W, 3) uint8
-        The explained patches, in the order of ``document["images"]`` (96x96 for PCam).
+        The explained patches, in the order of ``document["images"]`` (96x96 for PCam); an array or a
+        dataset of ``attributions.h5`` (read one patch at a time, so the same for maps and masks).
     maps : dict of str to (N, H, W) float32
         Raw map per method name (signed where the method is signed); each is drawn on its own
         scale (:func:`map_scale`).
@@ -106,19 +107,20 @@ class FigureInputs:
         n_images : number of entries in ``document["images"]``.
         methods : method names in ``document["methods"]``; each needs a map.
         """
-        images = np.asarray(self.images)
-        if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-            raise ValueError(f"figure images must be (N, H, W, 3) uint8, got {images.shape} {images.dtype}")
-        if len(images) != n_images:
-            raise ValueError(f"figure images hold {len(images)} patches but the document lists {n_images}")
+        # Shape and dtype only: the arrays may be datasets of attributions.h5, read a patch at a time.
+        shape, dtype = np.shape(self.images), getattr(self.images, "dtype", None)
+        if len(shape) != 4 or shape[-1] != 3 or dtype != np.uint8:
+            raise ValueError(f"figure images must be (N, H, W, 3) uint8, got {shape} {dtype}")
+        if shape[0] != n_images:
+            raise ValueError(f"figure images hold {shape[0]} patches but the document lists {n_images}")
         missing = [name for name in methods if name not in self.maps]
         if missing:
             raise ValueError(f"no display map for method(s) {', '.join(missing)}; pass one per method")
         for name, maps in self.maps.items():
-            if np.shape(maps) != images.shape[:3]:
-                raise ValueError(f"display maps for {name!r} are {np.shape(maps)}, expected {images.shape[:3]}")
-        if self.masks is not None and np.shape(self.masks) != images.shape[:3]:
-            raise ValueError(f"masks are {np.shape(self.masks)}, expected {images.shape[:3]}")
+            if np.shape(maps) != shape[:3]:
+                raise ValueError(f"display maps for {name!r} are {np.shape(maps)}, expected {shape[:3]}")
+        if self.masks is not None and np.shape(self.masks) != shape[:3]:
+            raise ValueError(f"masks are {np.shape(self.masks)}, expected {shape[:3]}")
 
 
 def png_data_uri(png: bytes) -> str:

@@ -1,0 +1,86 @@
+"""Chunked builds: the patches go through the per-patch steps a chunk at a time into attributions.h5,
+and the report equals the one built in a single chunk, number for number."""
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import run_build
+from test_shards import assert_same_numbers
+from reportgen.build import chunks
+from reportgen.build.patch_store import PatchStore, StoredPatches
+from reportgen.data.reader import PCamSplit
+from reportgen.metrics.agreement import agreement_matrix, combine_agreement
+
+
+@pytest.mark.parametrize("size", [1, 3])
+def test_a_report_built_in_chunks_equals_the_one_built_at_once(tmp_path, tiny_pcam, checkpoint_a, shared_build,
+                                                               monkeypatch, size):
+    # shared_build takes its 4 patches in one chunk; 1 puts the two sanity patches in different chunks.
+    monkeypatch.setattr(chunks, "PATCHES_PER_CHUNK", size)
+    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "report", tmp_path / "cache") == 0
+    assert_same_numbers(tmp_path / "report", shared_build)
+    with h5py.File(tmp_path / "report" / "attributions.h5", "r") as chunked, \
+            h5py.File(shared_build / "attributions.h5", "r") as whole:
+        for name in ("images", "maps/grad_cam", "maps/lime", "curves/sobel/insertion"):
+            np.testing.assert_array_equal(chunked[name][:], whole[name][:])
+
+
+def test_explained_patches_are_read_a_chunk_at_a_time(tmp_path, tiny_pcam, checkpoint_a, monkeypatch):
+    monkeypatch.setattr(chunks, "PATCHES_PER_CHUNK", 1)
+    reads, original = [], PCamSplit.read
+
+    def recording_read(self, indices):
+        batch = original(self, indices)
+        reads.append(np.asarray(batch.indices).tolist())
+        return batch
+
+    monkeypatch.setattr(PCamSplit, "read", recording_read)
+    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "report", tmp_path / "cache", "--sanity-images", "0",
+                     "--stain-images", "0") == 0
+    with h5py.File(tmp_path / "report" / "attributions.h5", "r") as stored:
+        explained = set(stored["patch_indices"][:].tolist())
+    assert len(explained) == 4
+    # Each explained patch is read on its own (its chunk), never all four together.
+    of_explained = [read for read in reads if set(read) <= explained]
+    assert sorted(index for read in of_explained for index in read) == sorted(explained)
+    assert max(len(read) for read in of_explained) == 1
+
+
+def test_the_store_holds_what_each_chunk_wrote_in_report_order(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
+    maps = rng.random((5, 8, 8)).astype(np.float32)
+    curves = rng.random((5, 4))
+    store = PatchStore(tmp_path / "a.h5", patch_ids=[f"valid:{i}" for i in range(5)], patch_indices=range(5),
+                       labels=[0, 1, 0, 1, 1], targets=[0, 1, 1, 1, 0], predictions=[0, 1, 1, 1, 0])
+    for start, stop in chunks.chunk_bounds(5, 2):
+        store.write(start, images=images[start:stop], masks=None, maps={"m": maps[start:stop]},
+                    curves={"m": {"deletion": curves[start:stop]}})
+    store.close()
+    stored = StoredPatches(tmp_path / "a.h5")
+    try:
+        np.testing.assert_array_equal(stored.images[3], images[3])
+        np.testing.assert_array_equal(stored.first("m", 2), maps[:2])
+        assert stored.masks is None
+        assert stored.file["patch_ids"].asstr()[4] == "valid:4"
+        np.testing.assert_array_equal(stored.file["curves/m/deletion"][:], curves)
+        assert stored.maps["m"].chunks == (1, 8, 8)  # one patch is one chunk: the gallery reads only its own
+    finally:
+        stored.close()
+
+
+def test_chunk_bounds_cover_every_position_once():
+    assert chunks.chunk_bounds(5, 2) == [(0, 2), (2, 4), (4, 5)]
+    assert chunks.chunk_bounds(0, 2) == []
+
+
+def test_agreement_joined_from_chunks_equals_the_agreement_of_all_patches():
+    rng = np.random.default_rng(1)
+    maps = {name: rng.random((7, 16, 16)) for name in ("a", "b", "c")}
+    maps["c"][2] = 0.0  # a constant map: its Spearman is undefined and the means skip it
+    whole = agreement_matrix(maps)
+    parts = [agreement_matrix({name: values[start:stop] for name, values in maps.items()})
+             for start, stop in chunks.chunk_bounds(7, 3)]
+    assert combine_agreement(parts) == whole
+    assert whole["per_image"]["spearman"][0][2][2] is None
