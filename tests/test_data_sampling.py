@@ -82,6 +82,14 @@ def test_small_n_prefers_errors_and_n_equal_all_takes_everything():
     assert np.array_equal(np.sort(everything.indices), np.arange(12))
 
 
+@pytest.mark.parametrize("n", [1000, 1023, 1024])
+def test_nearly_every_patch_asked_for_gives_distinct_patches(n):
+    # 476 TP for 465 places: bins of width just above one patch must not share a patch.
+    labels, predictions, probabilities, _ = outcomes(476, 503, 9, 36)
+    chosen = select_cases(labels, predictions, probabilities, n, seed=0)
+    assert len(np.unique(chosen.indices)) == n
+
+
 @pytest.mark.parametrize("n", [0, 13])
 def test_select_cases_rejects_impossible_n(n):
     labels, predictions, probabilities, _ = outcomes(5, 5, 1, 1)

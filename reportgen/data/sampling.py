@@ -122,8 +122,8 @@ def select_cases(
     ``n`` is shared across the four strata in proportion to their size, but
     every non-empty stratum gets at least one patch (errors are rare and are
     what an auditor wants to see). Within a stratum, patches are sorted by
-    confidence and one is taken from each of k equal-width quantile bins at a
-    seeded random position, so the choice covers confident and borderline
+    confidence and one is taken from each of k quantile bins of whole positions
+    (so no patch twice) at a seeded random position, so the choice covers confident and borderline
     cases instead of the first N.
 
     Parameters
@@ -171,9 +171,10 @@ def select_cases(
             continue
         # Stable sort so equal confidences keep index order on every platform.
         ordered = members[name][np.argsort(confidence[members[name]], kind="stable")]
-        width = len(ordered) / k
-        positions = np.floor((np.arange(k) + rng.random(k)) * width).astype(np.int64)
-        indices.append(ordered[np.minimum(positions, len(ordered) - 1)])
+        # k bins of whole positions (edges floor(i * size / k)), none empty as k <= size, so no patch is drawn twice.
+        edges = (np.arange(k + 1) * len(ordered)) // k
+        positions = edges[:-1] + np.floor(rng.random(k) * np.diff(edges)).astype(np.int64)
+        indices.append(ordered[positions])
         strata.extend([name] * k)
 
     summary = ", ".join(f"{counts[name]} {name} of {len(members[name])}" for name in STRATA)
