@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from reportgen.explain._settings import check_float, check_int
 from reportgen.explain._superpixels import QUICKSHIFT_DEFAULTS, paint, quickshift_segmenter
 from reportgen.explain.base import Explainer, ExplainerInfo, register
-from reportgen.inference import predict_proba
+from reportgen.inference import model_device, predict_proba
 from reportgen.runtime import derive_seed
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ def _batched_explainer_class():
     predicted once and its prediction handed to every sample that drew it:
     the on/off matrix comes from the same ``random_state`` draws and the fit
     sees all ``num_samples`` rows, so the explanation equals lime's own.
+    ``predict_masks`` composes and predicts the samples of the distinct masks
+    (:meth:`Lime._predict_masks`, on the model's device).
     Defined on first use so that lime and scikit-image load only when LIME runs.
     """
     from lime import lime_image
@@ -51,19 +53,18 @@ def _batched_explainer_class():
         #: Distinct masks the last :meth:`data_labels` call predicted.
         distinct_perturbations = 0
 
+        def __init__(self, predict_masks, **kwargs):
+            super().__init__(**kwargs)
+            self.predict_masks = predict_masks
+
         def data_labels(self, image, fudged_image, segments, classifier_fn, num_samples, batch_size=10):
             n_features = np.unique(segments).shape[0]
             data = self.random_state.randint(0, 2, num_samples * n_features).reshape((num_samples, n_features))
             data[0, :] = 1
             distinct, inverse = np.unique(data, axis=0, return_inverse=True)
-            # float32 halves the memory traffic of composing samples; the model runs in float32 anyway.
-            image, fudged_image = image.astype(np.float32), fudged_image.astype(np.float32)
-            labels = []
-            for start in range(0, len(distinct), batch_size):
-                keep = distinct[start : start + batch_size][:, segments].astype(bool)
-                labels.append(classifier_fn(np.where(keep[..., None], image, fudged_image)))
+            labels = self.predict_masks(distinct, segments, image, fudged_image, batch_size)
             self.distinct_perturbations = len(distinct)
-            return data, np.concatenate(labels)[inverse.reshape(-1)]
+            return data, labels[inverse.reshape(-1)]
 
     return DistinctLimeImageExplainer
 
@@ -123,7 +124,7 @@ class Lime(Explainer):
         segmenter = quickshift_segmenter(
             kernel_size=settings["kernel_size"], max_dist=settings["max_dist"], ratio=settings["ratio"], seed=seed
         )
-        explainer = _batched_explainer_class()(random_state=seed)
+        explainer = _batched_explainer_class()(predict_masks=self._predict_masks, random_state=seed)
         explanation = explainer.explain_instance(
             image_hwc,
             self._classifier_fn,
@@ -138,8 +139,38 @@ class Lime(Explainer):
         return (dict(explanation.local_exp[target]), explanation.segments, float(explanation.score),
                 explainer.distinct_perturbations)
 
+    def _predict_masks(self, masks: np.ndarray, segments: np.ndarray, image_hwc: np.ndarray, hidden_hwc: np.ndarray,
+                       batch_size: int) -> np.ndarray:
+        """(D, C) probabilities of the samples that keep the superpixels each row of ``masks`` switches on.
+
+        Parameters
+        ----------
+        masks : (D, K) 0/1, one row per distinct perturbation; segments : (H, W) superpixel of each pixel, 0..K-1.
+        image_hwc, hidden_hwc : (H, W, 3) the patch and the hide colour, as lime passes them.
+
+        The samples are composed on the model's device, a batch at a time, so a GPU build moves one patch
+        and the on/off rows there instead of every sample's pixels.  Each pixel is the patch's or the hide
+        colour's float32 value, exactly as in lime's own composition.
+        """
+        device = model_device(self.model)
+
+        def channels_first(array: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).permute(2, 0, 1).to(device)
+
+        image, hidden = channels_first(image_hwc), channels_first(hidden_hwc)
+        pixel_segments = torch.from_numpy(np.asarray(segments, dtype=np.int64)).to(device)
+        switches = torch.from_numpy(np.asarray(masks, dtype=bool)).to(device)
+        probabilities = []
+        for start in range(0, len(switches), batch_size):
+            keep = switches[start : start + batch_size][:, pixel_segments]  # (B, H, W)
+            samples = torch.where(keep[:, None], image, hidden)
+            self.forward_passes += len(samples)
+            probabilities.append(predict_proba(self.model, samples, batch_size=batch_size, precision=self.precision))
+        return torch.cat(probabilities).numpy()
+
     def _classifier_fn(self, batch_hwc: np.ndarray) -> np.ndarray:
-        """(B, H, W, 3) float in [0, 1] -> (B, C) probabilities, same pixel space as training."""
+        """(B, H, W, 3) float in [0, 1] -> (B, C) probabilities, same pixel space as training: lime's own
+        interface, for lime's sampler (the build's samples go through :meth:`_predict_masks`)."""
         images = torch.from_numpy(batch_hwc).permute(0, 3, 1, 2).float()
         self.forward_passes += len(images)
         return predict_proba(self.model, images, batch_size=self.batch_size, precision=self.precision).numpy()
