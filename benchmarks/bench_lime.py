@@ -76,7 +76,7 @@ def main() -> None:
     seconds: dict[str, float] = defaultdict(float)
     explainer_class = lime_module._batched_explainer_class()
     with timed(scikit_image.SegmentationAlgorithm, "__call__", seconds, "superpixels (quickshift)"), \
-            timed(lime_module.Lime, "_classifier_fn", seconds, "model forwards"), \
+            timed(lime_module, "predict_proba", seconds, "model forwards"), \
             timed(explainer_class, "data_labels", seconds, "sampling + composing + forwards"), \
             timed(lime_base.LimeBase, "explain_instance_with_data", seconds, "lime's weighted ridge fit"):
         started = time.perf_counter()
