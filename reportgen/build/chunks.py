@@ -26,7 +26,7 @@ from reportgen.build.evidence import EvidenceOutcome, evidence_checks
 from reportgen.build.explain import MethodResult, explain_patches, result_warnings
 from reportgen.build.patch_store import PatchStore
 from reportgen.build.score import CurveSet, Scores, score_maps
-from reportgen.build.stability import BaselineSensitivity, LayerTable, Repeatability, StabilityOutcome, stability_checks
+from reportgen.build.stability import BaselineSensitivity, Repeatability, StabilityOutcome, stability_checks
 from reportgen.data import as_float_tensor
 from reportgen.metrics.agreement import combine_agreement
 
