@@ -61,7 +61,7 @@ def test_the_store_holds_what_each_chunk_wrote_in_report_order(tmp_path):
     stored = StoredPatches(tmp_path / "a.h5")
     try:
         np.testing.assert_array_equal(stored.images[3], images[3])
-        np.testing.assert_array_equal(stored.first("m", 2), maps[:2])
+        np.testing.assert_array_equal(stored.maps["m"][:2], maps[:2])
         assert stored.masks is None
         assert stored.file["patch_ids"].asstr()[4] == "valid:4"
         np.testing.assert_array_equal(stored.file["curves/m/deletion"][:], curves)

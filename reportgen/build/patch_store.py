@@ -70,7 +70,7 @@ class PatchStore:
         Parameters
         ----------
         images : (C, H, W, 3) uint8; masks : (C, H, W) uint8 or ``None``.
-        maps : map set -> (C, H, W) raw maps (methods and references).
+        maps : method -> (C, H, W) raw maps.
         curves : map set -> curve name -> (C, steps + 1).
         """
         stop = start + len(images)
@@ -103,10 +103,6 @@ class StoredPatches:
         self.images = self.file["images"]
         self.masks = self.file["masks"] if "masks" in self.file else None
         self.maps = dict(self.file["maps"].items()) if "maps" in self.file else {}
-
-    def first(self, name: str, count: int) -> np.ndarray:
-        """(count, H, W) float32: the first ``count`` patches' maps of ``name``, in memory."""
-        return np.asarray(self.maps[name][:count], dtype=np.float32)
 
     def close(self) -> None:
         self.file.close()
