@@ -11,7 +11,7 @@ REPORT_ARGS ?= --images 30
 
 help:
 	@echo "make report   create $(VENV), install reportgen, build the demo report into report/"
-	@echo "make test     install the test dependencies and run the test suite"
+	@echo "make test     install the test dependencies, lint (ruff) and run the test suite"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,4 +37,5 @@ $(VENV)/.test-installed: $(VENV)/.installed
 	touch $@
 
 test: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q

@@ -20,17 +20,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from child import checkpoint_or_demo
 
-from reportgen.build.data import open_data
-from reportgen.build.explain import patch_explainer
 from reportgen.cache import default_cache_dir
 from reportgen.config import resolve_config
 from reportgen.data import as_float_tensor
 from reportgen.explain import lime as lime_module
 from reportgen.model.checkpoint import load_checkpoint
+from reportgen.pipeline.data import open_data
+from reportgen.pipeline.explain import patch_explainer
 from reportgen.runtime import resolve_device
-
-from child import checkpoint_or_demo
 
 
 @contextlib.contextmanager

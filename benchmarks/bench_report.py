@@ -38,9 +38,9 @@ from reportgen.config import resolve_config
 from reportgen.inference import predict_proba
 from reportgen.metrics.faithfulness import curve_auc, curves_one_at_a_time
 from reportgen.model.checkpoint import load_checkpoint
-from reportgen.build import build_report
-from reportgen.build.explain import patch_explainer
-from reportgen.build.score import reference_maps
+from reportgen.pipeline import build_report
+from reportgen.pipeline.explain import patch_explainer
+from reportgen.pipeline.score import reference_maps
 from reportgen.runtime import resolve_device
 
 #: LIME's prediction batch in the original notebook.

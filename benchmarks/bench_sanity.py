@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reportgen.build.data import open_data
-from reportgen.build.explain import explain_patches
-from reportgen.build.model import load_given_checkpoint, predict_evaluation_split, train_demo_model
-from reportgen.build.sanity import sanity_checks, sanity_controls
 from reportgen.cache import ArrayCache, default_cache_dir
 from reportgen.config import resolve_config
 from reportgen.data import as_float_tensor, select_cases
 from reportgen.metrics.sanity import randomisation_stages
+from reportgen.pipeline.data import open_data
+from reportgen.pipeline.explain import explain_patches
+from reportgen.pipeline.model import load_given_checkpoint, predict_evaluation_split, train_demo_model
+from reportgen.pipeline.sanity import sanity_checks, sanity_controls
 from reportgen.runtime import resolve_device, seed_everything
 
 #: The cascade before the per-block one: head, last block, then everything else at once.

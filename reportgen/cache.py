@@ -18,9 +18,9 @@ import logging
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -29,8 +29,8 @@ logger = logging.getLogger(__name__)
 Arrays = dict[str, np.ndarray]
 
 #: Parts of the package that only present results; a change to them never invalidates a cached number.
-PRESENTATION_SOURCES = ("report", "cli.py", "__main__.py", "schema.py", "build/document.py", "build/output.py",
-                        "build/stability_section.py", "build/slide_section.py", "build/stain_section.py")
+PRESENTATION_SOURCES = ("report", "cli.py", "__main__.py", "schema.py", "pipeline/document.py", "pipeline/output.py",
+                        "pipeline/stability_section.py", "pipeline/slide_section.py", "pipeline/stain_section.py")
 
 #: Libraries whose versions decide computed numbers (kernels, explainers, segmentation, statistics).
 NUMERIC_LIBRARIES = ("torch", "torchvision", "numpy", "scipy", "captum", "grad-cam", "lime", "scikit-image", "torchstain", "h5py")
@@ -62,7 +62,7 @@ def code_version() -> str:
             version = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             version = "absent"
-        digest.update(f"{name}={version}\0".encode("utf-8"))
+        digest.update(f"{name}={version}\0".encode())
     return digest.hexdigest()
 
 

@@ -246,11 +246,11 @@ def _run_build(args) -> int:
     file_values = load_config_file(args.config) if args.config else {}
     config = resolve_config(file_values=file_values, flag_values=options, settings=[*settings, *args.settings])
     if config.executor == "ray":
-        from reportgen.build.ray_executor import build_with_ray
+        from reportgen.pipeline.ray_executor import build_with_ray
 
         return _report_written(build_with_ray(config, command_line=_command_line(), progress=not args.quiet),
                                pdf=config.pdf)
-    from reportgen.build import build_report
+    from reportgen.pipeline import build_report
 
     outcome = build_report(config, command_line=_command_line(), progress=not args.quiet)
     if outcome.shard:
@@ -269,7 +269,7 @@ def _report_written(outcome, *, pdf: bool) -> int:
 
 
 def _run_merge(args) -> int:
-    from reportgen.build import merge_shards
+    from reportgen.pipeline import merge_shards
 
     overrides = {"compare": args.compare, "fail_if": args.fail_if, "pdf": args.pdf, "cache_dir": args.cache_dir,
                  "checkpoint": args.checkpoint, "data_dir": args.data_dir}

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from reportgen.errors import ConfigError
 
@@ -24,7 +25,7 @@ PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 RECIPES = ("full", "head")
 SPLITS = ("valid", "test")
-#: Stability measurements of the explanations themselves (reportgen.build.stability), in report order.
+#: Stability measurements of the explanations themselves (reportgen.pipeline.stability), in report order.
 STABILITY_MEASURES = ("lime_seeds", "ig_baselines", "grad_cam_layers")
 #: Run when ``stability`` is not given.  Rule, fixed before the costs were measured: a measurement
 #: runs by default when it adds at most a quarter of the time of the uncached default 30-patch
@@ -128,7 +129,7 @@ _POSITIVE_INTS = ("images", "steps", "batch_size", "epochs", "eval_limit", "shar
 
 @dataclass(frozen=True)
 class Shard:
-    """Shard ``index`` (1-based) of ``count`` of a build's patches (``--shard K/N``; :mod:`reportgen.build.shards`)."""
+    """Shard ``index`` (1-based) of ``count`` of a build's patches (``--shard K/N``; :mod:`reportgen.pipeline.shards`)."""
 
     index: int
     count: int

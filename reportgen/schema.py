@@ -1,6 +1,6 @@
 """The schema of ``report.json``: every section a typed dict, every key documented once.
 
-:func:`reportgen.build.document.assemble_document` is the one producer of a
+:func:`reportgen.pipeline.document.assemble_document` is the one producer of a
 document; the templates, ``--compare`` and ``--fail-if`` read it.  The
 README's key table is :func:`readme_table` (a test keeps the two equal, and a
 test checks a real build's keys against these types).  ``SCHEMA_VERSION``
@@ -9,7 +9,7 @@ changes when a key changes meaning.
 
 from __future__ import annotations
 
-from typing import Any, Optional, TypedDict, get_type_hints
+from typing import Any, TypedDict, get_type_hints
 
 SCHEMA_VERSION = 1
 
@@ -18,9 +18,9 @@ class Interval(TypedDict):
     """A per-patch metric: its mean, percentile-bootstrap 95 % interval (resampling the unit of
     ``settings.uncertainty``) and every patch's value (``None``: not finite)."""
 
-    mean: Optional[float]
-    ci95: list[Optional[float]]
-    per_image: list[Optional[float]]
+    mean: float | None
+    ci95: list[float | None]
+    per_image: list[float | None]
 
 
 class MeanCurves(TypedDict):
@@ -76,16 +76,16 @@ class Verdict(TypedDict):
     metric: str
     unit: str
     patches: list[int]
-    slides: Optional[int]
+    slides: int | None
     n: int
     needed: int
     outcome: str
-    p: Optional[float]
-    p_holm: Optional[float]
-    median_difference: Optional[float]
-    ci95: list[Optional[float]]
-    detectable_difference: Optional[float]
-    patches_for_target: Optional[int]
+    p: float | None
+    p_holm: float | None
+    median_difference: float | None
+    ci95: list[float | None]
+    detectable_difference: float | None
+    patches_for_target: int | None
 
 
 class InformativeCount(TypedDict):
@@ -122,7 +122,7 @@ class WarningRecord(TypedDict):
 
     severity: str
     text: str
-    method: Optional[str]
+    method: str | None
 
 
 class Summary(TypedDict):
@@ -130,10 +130,10 @@ class Summary(TypedDict):
 
     verdict: str
     findings: list[str]
-    most_faithful: dict[str, Optional[dict[str, Any]]]
+    most_faithful: dict[str, dict[str, Any] | None]
     warnings: list[str]
     warning_records: list[WarningRecord]
-    accuracy: Optional[float]
+    accuracy: float | None
     checks: list[Check]
     check_counts: dict[str, int]
 
@@ -141,29 +141,29 @@ class Summary(TypedDict):
 class CheckpointFacts(TypedDict):
     """The model file: where it was, its SHA-256, its detected layout and the key prefix it was read under."""
 
-    path: Optional[str]
-    sha256: Optional[str]
-    format: Optional[str]
-    key_prefix: Optional[str]
+    path: str | None
+    sha256: str | None
+    format: str | None
+    key_prefix: str | None
 
 
 class ModelCardFacts(TypedDict):
     """What the configuration's ``[model_card]`` table states (``None``: not stated)."""
 
-    intended_use: Optional[str]
-    out_of_scope: Optional[str]
-    owner: Optional[str]
-    version: Optional[str]
-    licence: Optional[str]
+    intended_use: str | None
+    out_of_scope: str | None
+    owner: str | None
+    version: str | None
+    licence: str | None
 
 
 class SignOff(TypedDict):
     """The configuration's ``[sign_off]`` table (``None``: left blank, to be filled in on paper)."""
 
-    reviewer: Optional[str]
-    role: Optional[str]
-    date: Optional[str]
-    decision: Optional[str]
+    reviewer: str | None
+    role: str | None
+    date: str | None
+    decision: str | None
 
 
 class ModelSection(TypedDict):
@@ -171,13 +171,13 @@ class ModelSection(TypedDict):
 
     name: str
     architecture: str
-    recipe: Optional[str]
-    weights: Optional[str]
+    recipe: str | None
+    weights: str | None
     checkpoint: CheckpointFacts
     preprocessing: dict[str, Any]
     training: Any
     history: Any
-    val_accuracy: Optional[float]
+    val_accuracy: float | None
     evaluation: dict[str, Any]
     stored_evaluation: Any
     card: ModelCardFacts
@@ -209,7 +209,7 @@ class Uncertainty(TypedDict):
     """What intervals and tests resample: ``unit`` "slide" (with the number of slides) or "patch", and why."""
 
     unit: str
-    slides: Optional[int]
+    slides: int | None
     rule: str
 
 
@@ -237,7 +237,7 @@ class SubstrateDrift(TypedDict):
     share of (patch, fraction) pairs whose top-1 class changed, and the curves that use it."""
 
     drift: Interval
-    top1_changed: Optional[float]
+    top1_changed: float | None
     used_for: list[str]
 
 
@@ -247,23 +247,23 @@ class SubstrateScope(TypedDict):
     fractions: list[float]
     rule: str
     substrates: dict[str, SubstrateDrift]
-    least_drift: Optional[str]
+    least_drift: str | None
 
 
 class Agreement(TypedDict):
     """Mean pairwise agreement of the methods' maps (M x M matrices in ``methods`` order)."""
 
     methods: list[str]
-    spearman: list[list[Optional[float]]]
-    iou_top10: list[list[Optional[float]]]
+    spearman: list[list[float | None]]
+    iou_top10: list[list[float | None]]
 
 
 class Localisation(TypedDict):
     """Where a map puts its attribution; the mask metrics are ``None`` without masks."""
 
     centre_mass: Interval
-    pointing_game: Optional[Interval]
-    mass_in_mask: Optional[Interval]
+    pointing_game: Interval | None
+    mass_in_mask: Interval | None
 
 
 class SanityMethod(TypedDict):
@@ -276,7 +276,7 @@ class SanityMethod(TypedDict):
     final: float
     per_image_final: list[float]
     threshold: float
-    ci95: list[Optional[float]]
+    ci95: list[float | None]
     outcome: str
     passed: bool
 
@@ -355,9 +355,9 @@ class Stability(TypedDict):
 
     measures: list[str]
     skipped: dict[str, str]
-    lime_seeds: Optional[LimeSeeds]
-    ig_baselines: Optional[IgBaselines]
-    grad_cam_layers: Optional[GradCamLayers]
+    lime_seeds: LimeSeeds | None
+    ig_baselines: IgBaselines | None
+    grad_cam_layers: GradCamLayers | None
 
 
 class StainMethod(MapSimilarity):
@@ -377,7 +377,7 @@ class StainCondition(TypedDict):
     ``decision_stable``: at most the method rule's flip rate and probability change."""
 
     title: str
-    strength: Optional[float]
+    strength: float | None
     description: str
     rgb_change: Interval
     unchanged: int
@@ -404,7 +404,7 @@ class ClassStain(TypedDict):
     unchanged: int
     flip_rate: Interval
     toward_donor: Interval
-    follows_class_stain: Optional[bool]
+    follows_class_stain: bool | None
 
 
 class StainRobustness(TypedDict):
@@ -424,19 +424,19 @@ class StainRobustness(TypedDict):
     model_rule: str
     model_conditions: list[str]
     thresholds: dict[str, float]
-    class_stain: Optional[ClassStain]
-    model_depends_on_stain: Optional[bool]
+    class_stain: ClassStain | None
+    model_depends_on_stain: bool | None
     explains_stain: list[str]
 
 
 class PatchScores(TypedDict):
     """One map's scores on one patch."""
 
-    deletion_auc: Optional[float]
-    insertion_auc: Optional[float]
-    lif_auc: Optional[float]
-    srg: Optional[float]
-    centre_mass: Optional[float]
+    deletion_auc: float | None
+    insertion_auc: float | None
+    lif_auc: float | None
+    srg: float | None
+    centre_mass: float | None
 
 
 class ImageRecord(TypedDict):
@@ -450,7 +450,7 @@ class ImageRecord(TypedDict):
     tumour_probability: float
     target: int
     stratum: str
-    slide_id: Optional[str]
+    slide_id: str | None
     per_method: dict[str, PatchScores]
     note: str
 
@@ -462,7 +462,7 @@ class Provenance(TypedDict):
     config: dict[str, Any]
     seed: int
     versions: dict[str, str]
-    checkpoint_sha256: Optional[str]
+    checkpoint_sha256: str | None
     data_fingerprint: str
     patch_ids: list[str]
     machine: dict[str, Any]
@@ -475,8 +475,8 @@ class Provenance(TypedDict):
 class Share(TypedDict):
     """A mean over chosen patches with its bootstrap interval (slides as the unit where known) and patch count."""
 
-    mean: Optional[float]
-    ci95: list[Optional[float]]
+    mean: float | None
+    ci95: list[float | None]
     n: int
 
 
@@ -485,8 +485,8 @@ class EvidenceMethod(TypedDict):
     the periphery on the tumour calls of patches with tumour only outside the centre."""
 
     centre_tp: Share
-    mask_tp: Optional[Share]
-    periphery_hard_negative_calls: Optional[Share]
+    mask_tp: Share | None
+    periphery_hard_negative_calls: Share | None
 
 
 class EvidenceImages(TypedDict):
@@ -497,7 +497,7 @@ class EvidenceImages(TypedDict):
 
 
 class Evidence(TypedDict):
-    """Right for the right reason (:mod:`reportgen.build.evidence`): the region-removal test and its decision."""
+    """Right for the right reason (:mod:`reportgen.pipeline.evidence`): the region-removal test and its decision."""
 
     rule: str
     substrate: str
@@ -507,9 +507,9 @@ class Evidence(TypedDict):
     kept_without_centre: Share
     decision: str
     uniform_centre_share: float
-    uniform_mask_share_tp: Optional[Share]
-    periphery_only_negatives: Optional[int]
-    periphery_only_called_tumour: Optional[int]
+    uniform_mask_share_tp: Share | None
+    periphery_only_negatives: int | None
+    periphery_only_called_tumour: int | None
     methods: dict[str, EvidenceMethod]
     per_image: EvidenceImages
 
@@ -525,8 +525,8 @@ class SlideMethod(TypedDict):
     """One method on one slide's explained patches: deletion gain over the random map (informative patches) and
     centre mass; None where the slide has no such patch."""
 
-    deletion_gain: Optional[float]
-    centre_mass: Optional[float]
+    deletion_gain: float | None
+    centre_mass: float | None
 
 
 class SlideExplained(TypedDict):
@@ -545,12 +545,12 @@ class WorstSlide(TypedDict):
 
 
 class Slides(TypedDict):
-    """Per slide (:mod:`reportgen.build.slide_section`): accuracy on the split, and the methods on its patches."""
+    """Per slide (:mod:`reportgen.pipeline.slide_section`): accuracy on the split, and the methods on its patches."""
 
     rule: str
     split: dict[str, SlideAccuracy]
     explained: dict[str, SlideExplained]
-    worst: dict[str, Optional[WorstSlide]]
+    worst: dict[str, WorstSlide | None]
 
 
 class ReportDocument(TypedDict):
@@ -567,21 +567,21 @@ class ReportDocument(TypedDict):
     baselines: dict[str, ScoredMap]
     informative: Informative
     verdicts: list[Verdict]
-    substrate_scope: Optional[SubstrateScope]
-    substrate_rankings: Optional[dict[str, dict[str, list[str]]]]
-    substrate_aucs: Optional[dict[str, dict[str, dict[str, Optional[float]]]]]
+    substrate_scope: SubstrateScope | None
+    substrate_rankings: dict[str, dict[str, list[str]]] | None
+    substrate_aucs: dict[str, dict[str, dict[str, float | None]]] | None
     agreement: Agreement
     localisation: dict[str, Localisation]
-    sanity: Optional[Sanity]
-    stability: Optional[Stability]
-    evidence: Optional[Evidence]
-    slides: Optional[Slides]
-    stain_robustness: Optional[StainRobustness]
+    sanity: Sanity | None
+    stability: Stability | None
+    evidence: Evidence | None
+    slides: Slides | None
+    stain_robustness: StainRobustness | None
     images: list[ImageRecord]
     provenance: Provenance
     sign_off: SignOff
-    comparison: Optional[dict[str, Any]]
-    gates: Optional[list[dict[str, Any]]]
+    comparison: dict[str, Any] | None
+    gates: list[dict[str, Any]] | None
 
 
 #: What each top-level key holds, for the README's table (the typed sections add their keys).

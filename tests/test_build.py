@@ -11,7 +11,6 @@ import re
 import h5py
 import numpy as np
 import pytest
-
 from conftest import run_build
 
 DEFAULT_METHODS = ("integrated_gradients", "grad_cam", "lime")

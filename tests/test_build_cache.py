@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from reportgen import cache as cache_module
-from reportgen.build.data import MEAN_COLOUR_PATCHES, dataset_mean_colour
 from reportgen.cache import ArrayCache, code_version
 from reportgen.data import PCamSplit, open_pcam
+from reportgen.pipeline.data import MEAN_COLOUR_PATCHES, dataset_mean_colour
 
 
 @pytest.fixture

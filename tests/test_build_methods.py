@@ -11,10 +11,10 @@ import re
 import h5py
 import numpy as np
 import pytest
+from conftest import run_build
 
 from reportgen.explain import Explainer, ExplainerInfo, register, unregister
 from reportgen.explain._settings import check_float
-from conftest import run_build
 
 
 class Darkness(Explainer):

@@ -1,24 +1,24 @@
 """Unit tests of the build's steps on a tiny CNN: explaining, scoring, and the document producer."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
-
-import re
-
 from gold.fixture import make_figures, make_record
-from reportgen.build.document import assemble_document
-from reportgen.build.explain import explain_patches
-from reportgen.build.sanity import SanityOutcome, sanity_controls
-from reportgen.build.score import CurveScorer, reference_maps, score_maps
+from test_explain_registry import tiny_model
+from test_schema import _mismatches
+
 from reportgen.cache import ArrayCache
 from reportgen.config import resolve_config
+from reportgen.pipeline.document import assemble_document
+from reportgen.pipeline.explain import explain_patches
+from reportgen.pipeline.sanity import SanityOutcome, sanity_controls
+from reportgen.pipeline.score import CurveScorer, reference_maps, score_maps
 from reportgen.report.gates import parse_gate
 from reportgen.report.render import render_html
 from reportgen.runtime import Stopwatch
 from reportgen.schema import ReportDocument
-from test_explain_registry import tiny_model
-from test_schema import _mismatches
 
 CONTEXT = {"checkpoint": "tiny", "data": "tiny-data", "split": "valid"}
 

@@ -4,13 +4,13 @@ and the report equals the one built in a single chunk, number for number."""
 import h5py
 import numpy as np
 import pytest
-
 from conftest import run_build
 from test_shards import assert_same_numbers
-from reportgen.build import chunks
-from reportgen.build.patch_store import PatchStore, StoredPatches
+
 from reportgen.data.reader import PCamSplit
 from reportgen.metrics.agreement import agreement_matrix, combine_agreement
+from reportgen.pipeline import chunks
+from reportgen.pipeline.patch_store import PatchStore, StoredPatches
 
 
 @pytest.mark.parametrize("size", [1, 3])

@@ -1,10 +1,9 @@
 """Configuration precedence, validation and the TOML round trip."""
 
-import tomllib
-
 import re
 
 import pytest
+import tomllib
 
 from reportgen.config import BuildConfig, config_to_toml, load_config_file, resolve_config
 from reportgen.errors import ConfigError

@@ -11,8 +11,16 @@ import pytest
 import torch
 from data_fixtures import X_NAME, Y_NAME, write_split
 
-from reportgen.data import as_float_tensor, ensure_demo_data, format_inspection, inspect_data_dir, open_pcam
-from reportgen.data import demo, files, inflate  # modules whose globals the tests patch
+from reportgen.data import (  # modules whose globals the tests patch
+    as_float_tensor,
+    demo,
+    ensure_demo_data,
+    files,
+    format_inspection,
+    inflate,
+    inspect_data_dir,
+    open_pcam,
+)
 from reportgen.data.inflate import read_rows, whole_row_deflate
 from reportgen.errors import ConfigError, DataError
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from skimage.color import rgb2hed
 
-from reportgen.data.shortcuts import MARKER_COLS, MARKER_COLOUR, MARKER_ROWS, plant_shortcut
+from reportgen.data.shortcuts import MARKER_COLOUR, MARKER_COLS, MARKER_ROWS, plant_shortcut
 from reportgen.data.synth import write_synthetic_pcam
 
 

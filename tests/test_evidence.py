@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from reportgen.build.evidence import evidence_checks, evidence_section
 from reportgen.config import resolve_config
 from reportgen.metrics.evidence import periphery_only_tumour
 from reportgen.metrics.localisation import positive_share
+from reportgen.pipeline.evidence import evidence_checks, evidence_section
 from reportgen.report.checks import page_one_checks
 
 SIZE, N = 96, 12
@@ -76,6 +76,7 @@ def test_the_corner_marker_model_is_flagged_and_the_honest_one_is_not():
 
 def test_the_flag_reaches_page_one_and_the_warnings():
     from gold.fixture import make_document
+
     from reportgen.report.summary import summarise_findings
 
     document = make_document(3)

@@ -9,9 +9,9 @@ from torch import nn
 
 from reportgen.errors import ConfigError
 from reportgen.explain import get_explainer
+from reportgen.explain._superpixels import quickshift_segments
 from reportgen.explain.integrated_gradients import completeness_extras
 from reportgen.runtime import derive_seed
-from reportgen.explain._superpixels import quickshift_segments
 
 SMALL_SUPERPIXELS = {"kernel_size": 2, "max_dist": 20}
 REGION = (slice(0, 8), slice(0, 8))  # the top-left 8x8 block of a 32x32 image

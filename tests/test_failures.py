@@ -16,10 +16,10 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from conftest import FAST_BUILD_ARGS
 from torchvision.models import resnet34
 
 from reportgen.cli import main
-from conftest import FAST_BUILD_ARGS
 
 PCAM = "camelyonpatch_level_2_split_{split}_{part}.h5"
 

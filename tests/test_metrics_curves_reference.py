@@ -27,10 +27,10 @@ import torch
 from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
-from reportgen.build.score import CurveScorer, CurveSet
 from reportgen.cache import ArrayCache
 from reportgen.config import resolve_config
 from reportgen.metrics.faithfulness import curves_one_at_a_time, deletion_insertion_curves, least_relevant_first
+from reportgen.pipeline.score import CurveScorer, CurveSet
 
 KERNEL, SIGMA = 11, 5.0
 DATASET_MEAN = (0.21, 0.47, 0.68)

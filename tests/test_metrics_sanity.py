@@ -9,8 +9,13 @@ from torch import nn
 
 from reportgen.errors import ConfigError
 from reportgen.metrics.references import sobel_maps
-from reportgen.metrics.sanity import SIMILARITY_THRESHOLD, cascading_randomisation, decide, mean_interval, \
-    randomisation_stages
+from reportgen.metrics.sanity import (
+    SIMILARITY_THRESHOLD,
+    cascading_randomisation,
+    decide,
+    mean_interval,
+    randomisation_stages,
+)
 from reportgen.model.network import build_model
 
 SIDE = 12

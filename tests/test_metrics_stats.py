@@ -9,7 +9,13 @@ import pytest
 from scipy.stats import wilcoxon
 
 from reportgen.errors import ConfigError
-from reportgen.metrics.stats import bootstrap_ci, holm_correction, paired_wilcoxon, pairwise_wilcoxon, mean_with_interval
+from reportgen.metrics.stats import (
+    bootstrap_ci,
+    holm_correction,
+    mean_with_interval,
+    paired_wilcoxon,
+    pairwise_wilcoxon,
+)
 
 
 def test_bootstrap_contains_mean_and_is_deterministic():

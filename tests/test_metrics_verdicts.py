@@ -9,10 +9,10 @@ import copy
 
 import numpy as np
 import pytest
-from scipy.stats import wilcoxon
-
 from gold.fixture import make_document
 from gold.reference import holm_by_hand
+from scipy.stats import wilcoxon
+
 from reportgen.metrics.verdicts import decide_claims, informative_patches, minimum_pairs
 from reportgen.report.context import build_context
 from reportgen.report.gates import evaluate_gates, parse_gate
@@ -144,7 +144,8 @@ def test_with_slide_ids_the_unit_is_the_slide_and_scipy_on_slide_means_gives_the
 
 def test_a_document_with_slide_ids_tests_slides_and_says_how_many():
     from gold.fixture import make_record
-    from reportgen.build.document import assemble_document
+
+    from reportgen.pipeline.document import assemble_document
 
     record = make_record(12)
     record.slide_ids = [f"slide_{i % 4}" for i in range(12)]

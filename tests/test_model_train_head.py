@@ -11,6 +11,9 @@ import numpy as np
 import pytest
 import torch
 
+# one_thread is an autouse fixture: importing it applies it to this module too.
+from test_model_train import FakeDataset, one_thread  # noqa: F401
+
 import reportgen.model.features as features_module
 from reportgen.errors import ConfigError, DataError
 from reportgen.model.evaluate import evaluate_model
@@ -18,8 +21,6 @@ from reportgen.model.features import _prefetched, extract_features, fold_batchno
 from reportgen.model.network import PCamClassifier, parse_preprocessing
 from reportgen.model.settings import DEMO_TRAIN_SETTINGS, TrainSettings, demo_train_settings
 from reportgen.model.train import train_model
-# one_thread is an autouse fixture: importing it applies it to this module too.
-from test_model_train import FakeDataset, one_thread  # noqa: F401
 
 HEAD = TrainSettings(recipe="head", epochs=3, batch_size=16, lr=1e-2, eval_batch_size=32)
 

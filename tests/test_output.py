@@ -6,7 +6,7 @@ import signal
 import pytest
 
 from reportgen.errors import ConfigError
-from reportgen.build.output import atomic_output_dir, check_output_dir, output_lock
+from reportgen.pipeline.output import atomic_output_dir, check_output_dir, output_lock
 
 
 def _previous_report(out):

@@ -2,11 +2,11 @@
 
 import pytest
 import ray.exceptions
-
 from conftest import run_build
 from test_shards import assert_same_numbers
-from reportgen.build.ray_executor import shard_failure, write_shard_files
+
 from reportgen.errors import ConfigError, ReportgenError
+from reportgen.pipeline.ray_executor import shard_failure, write_shard_files
 
 
 def test_a_build_on_two_ray_workers_equals_the_unsharded_one(tmp_path, tiny_pcam, checkpoint_a, shared_build, capsys):

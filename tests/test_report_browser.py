@@ -15,9 +15,9 @@ import threading
 
 import numpy as np
 import pytest
+from gold.fixture import make_document, make_figures
 from PIL import Image
 
-from gold.fixture import make_document, make_figures
 from reportgen.report.render import render_html
 from reportgen.report.summary import summarise_findings
 

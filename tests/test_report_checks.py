@@ -3,8 +3,8 @@
 import copy
 
 import pytest
-
 from gold.fixture import make_document, make_figures
+
 from reportgen.report.checks import check_counts, page_one_checks
 from reportgen.report.gates import evaluate_gates, parse_gate
 from reportgen.report.render import render_html
@@ -104,8 +104,9 @@ def test_the_gallery_shows_errors_first_and_every_picture_the_centre_square():
 
 def test_model_card_and_sign_off_come_from_the_configuration_escaped_or_marked_blank(tmp_path):
     from gold.fixture import make_record
-    from reportgen.build.document import assemble_document
+
     from reportgen.config import load_config_file, resolve_config
+    from reportgen.pipeline.document import assemble_document
 
     path = tmp_path / "audit.toml"
     path.write_text('[build]\nimages = 4\n[model_card]\nintended_use = "Research on <b>PCam</b> patches"\n'

@@ -3,8 +3,8 @@
 import json
 
 import pytest
-
 from gold.fixture import make_document, make_previous
+
 from reportgen.errors import ConfigError
 from reportgen.report.compare import compare_reports, load_previous_report
 from reportgen.report.gates import evaluate_gates, parse_gate

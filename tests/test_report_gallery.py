@@ -6,12 +6,12 @@ import re
 
 import numpy as np
 import pytest
-
 from gold.fixture import make_document, make_figures
+from test_report_browser import run_chromium
+
 from reportgen.report.figures import CLIP_PERCENTILE, colour_lookup, map_scale, overlay
 from reportgen.report.render import render_html
 from reportgen.report.summary import summarise_findings
-from test_report_browser import run_chromium
 
 
 def _html(n_images=8, slides=("slide-a", "slide-b")):
@@ -122,8 +122,9 @@ def test_the_filters_select_a_stratum_and_a_slide_in_the_browser(tmp_path):
 def test_the_pdf_lists_every_patch_without_the_filters(tmp_path):
     import subprocess
 
-    from reportgen.report.render import render_report
     from test_report_pdf import require
+
+    from reportgen.report.render import render_report
 
     document = make_document(3)
     document["summary"] = summarise_findings(document)

@@ -11,14 +11,23 @@ from xml.etree import ElementTree
 import matplotlib.text
 import numpy as np
 import pytest
+from gold.fixture import make_document, make_figures
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
-from gold.fixture import make_document, make_figures
-from reportgen.report.figures import (CURVES_SIZE_MM, RELIABILITY_SIZE_MM, colour_lookup, curves_figure, curves_uri,
-                                      encode_png, overlay, reliability_figure, svg_data_uri)
-from reportgen.report.render import render_html
+from reportgen.report.figures import (
+    CURVES_SIZE_MM,
+    RELIABILITY_SIZE_MM,
+    colour_lookup,
+    curves_figure,
+    curves_uri,
+    encode_png,
+    overlay,
+    reliability_figure,
+    svg_data_uri,
+)
 from reportgen.report.guide import GUIDE_SIZE_MM, guide_figure, guide_uri, reading_guide
+from reportgen.report.render import render_html
 from reportgen.report.summary import summarise_findings
 
 GOLD = Path(__file__).parent / "gold" / "report.html"

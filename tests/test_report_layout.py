@@ -11,16 +11,15 @@ import html as html_lib
 import re
 import subprocess
 
-import numpy as np
 import pytest
-
 from gold.fixture import _masks, make_figures, make_record
-from reportgen.build.document import assemble_document
-from reportgen.build.score import localisation_scores
+from test_report_pdf import require
+
 from reportgen.metrics.agreement import agreement_matrix
+from reportgen.pipeline.document import assemble_document
+from reportgen.pipeline.score import localisation_scores
 from reportgen.report.figures import FigureInputs
 from reportgen.report.render import render_report
-from test_report_pdf import require
 
 LONG_LAYER = "backbone.layer4.1.conv2.a_submodule_with_a_long_name_inside_a_wrapper_model"
 N_METHODS = 8

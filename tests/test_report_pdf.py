@@ -7,9 +7,9 @@ import subprocess
 
 import numpy as np
 import pytest
+from gold.fixture import make_document, make_figures
 from PIL import Image
 
-from gold.fixture import make_document, make_figures
 from reportgen.report.checks import page_one_checks
 from reportgen.report.pdf import hoist_data_uris, write_pdf
 from reportgen.report.render import render_report
@@ -140,11 +140,11 @@ def _boxes(box):
 
 
 def test_the_sanity_table_fits_the_page_width():
+    from gold.fixture import make_record
     from weasyprint import HTML
 
-    from reportgen.build.document import assemble_document
-    from reportgen.build.sanity import SanityOutcome
-    from gold.fixture import make_record
+    from reportgen.pipeline.document import assemble_document
+    from reportgen.pipeline.sanity import SanityOutcome
     from reportgen.report.render import render_html
 
     record = make_record(3)

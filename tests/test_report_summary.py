@@ -4,9 +4,9 @@ import copy
 import math
 
 import pytest
+from gold.fixture import make_document
 
 from reportgen.report.summary import UNIFORM_CENTRE_MASS, rank_methods, summarise_findings
-from gold.fixture import make_document
 
 
 @pytest.fixture

@@ -5,12 +5,12 @@ import math
 import shutil
 
 import pytest
-
 from conftest import run_build
-from reportgen.build.shards import shard_positions
+
 from reportgen.cli import main
 from reportgen.config import Shard, parse_shard, resolve_config
 from reportgen.errors import ConfigError
+from reportgen.pipeline.shards import shard_positions
 
 #: What says how long a run took, when, on which machine and from which paths: not what it measured.
 RUN_FACTS = ("generated_at", "provenance.timings", "provenance.forward_passes", "provenance.command_line",

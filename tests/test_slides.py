@@ -4,11 +4,11 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import run_build
-from reportgen.build.slide_section import slide_section
+
 from reportgen.data.sampling import select_cases
 from reportgen.metrics.slides import per_slide_accuracy, per_slide_means
+from reportgen.pipeline.slide_section import slide_section
 from reportgen.report.slides import slides_check
 
 

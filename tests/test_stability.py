@@ -5,18 +5,18 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import run_build
 
-from reportgen.build.explain import explain_patches
-from reportgen.build.stability import GRAD_CAM_LAYERS, stability_checks
-from reportgen.build.stability_section import stability_section
 from reportgen.cache import ArrayCache
 from reportgen.config import DEFAULT_STABILITY, STABILITY_MEASURES, resolve_config
 from reportgen.errors import ConfigError
 from reportgen.metrics.stability import map_similarity, pairwise_similarity
 from reportgen.model.network import build_model
+from reportgen.pipeline.explain import explain_patches
+from reportgen.pipeline.stability import GRAD_CAM_LAYERS, stability_checks
+from reportgen.pipeline.stability_section import stability_section
 from reportgen.report.stability import stability_view
 from reportgen.runtime import Stopwatch
-from conftest import run_build
 
 PATCHES = np.array([3, 11, 17])
 

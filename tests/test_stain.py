@@ -10,14 +10,10 @@ times darker they are than the patch's median (so a stain scaled as a whole move
 """
 
 import numpy as np
-from skimage.color import hed2rgb, rgb2hed
 import pytest
 import torch
-from skimage.color import hed2rgb
+from skimage.color import hed2rgb, rgb2hed
 
-from reportgen.build.score import CurveScorer, reference_maps
-from reportgen.build.stain import StainReference, donor_positions, stain_checks
-from reportgen.build.stain_section import stain_section
 from reportgen.cache import ArrayCache
 from reportgen.config import load_config_file, resolve_config
 from reportgen.data import as_float_tensor
@@ -25,6 +21,9 @@ from reportgen.data.reader import open_pcam
 from reportgen.data.shortcuts import plant_shortcut
 from reportgen.errors import ConfigError
 from reportgen.metrics.stain import hed_jitter, macenko_normalise, match_stain_amounts, stain_amounts
+from reportgen.pipeline.score import CurveScorer, reference_maps
+from reportgen.pipeline.stain import StainReference, donor_positions, stain_checks
+from reportgen.pipeline.stain_section import stain_section
 from reportgen.report.checks import page_one_checks
 from reportgen.report.summary import stain_warnings
 

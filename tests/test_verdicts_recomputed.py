@@ -11,9 +11,8 @@ import math
 
 import numpy as np
 import pytest
-from scipy.stats import wilcoxon
-
 from gold.reference import holm_by_hand
+from scipy.stats import wilcoxon
 
 LOWER_IS_BETTER = {"deletion_auc"}
 

@@ -16,8 +16,8 @@ tissue is drawn in :mod:`reportgen.data.tissue`.
 from __future__ import annotations
 
 import csv
-import os
 import logging
+import os
 from pathlib import Path
 
 import h5py

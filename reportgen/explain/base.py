@@ -11,16 +11,16 @@ call takes the data (as captum does)::
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
 
+from reportgen.config import PRECISIONS
 from reportgen.errors import DataError, unknown_name_error
 from reportgen.explain._runtime import guarded_model
 from reportgen.explain._settings import check_choice, check_int, check_known
-from reportgen.config import PRECISIONS
 from reportgen.inference import model_device
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from reportgen.inference import predict_proba
-from reportgen.metrics.localisation import centre_region, positive_share
+from reportgen.metrics.localisation import centre_region
 
 #: The class index of tumour in PCam.
 TUMOUR = 1

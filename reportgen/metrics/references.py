@@ -16,7 +16,7 @@ Every entry of :data:`REFERENCE_MAPS` has the signature
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

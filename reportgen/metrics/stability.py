@@ -7,7 +7,7 @@
 - **Sensitivity to a setting**: the same comparison between the maps of each pair of settings
   (Integrated Gradients' black, white and blur baselines).
 
-These are plain functions of (N, H, W) maps; :mod:`reportgen.build.stability` computes the maps.
+These are plain functions of (N, H, W) maps; :mod:`reportgen.pipeline.stability` computes the maps.
 """
 
 from __future__ import annotations

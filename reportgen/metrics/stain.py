@@ -35,7 +35,7 @@
 - What the model does with the perturbed patch: whether its predicted class changed and how much
   its tumour probability moved, per patch.
 
-Nothing here explains or scores maps; :mod:`reportgen.build.stain` does that with the build's own
+Nothing here explains or scores maps; :mod:`reportgen.pipeline.stain` does that with the build's own
 explainers and curves, and compares maps with :func:`reportgen.metrics.stability.map_similarity`.
 """
 

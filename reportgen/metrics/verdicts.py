@@ -104,7 +104,7 @@ def informative_means(curves, masks: dict[str, np.ndarray], *, seed: int, groups
 
     Parameters
     ----------
-    curves : has each of :data:`CLAIM_METRICS` as an (N,) attribute (:class:`reportgen.build.score.CurveSet`).
+    curves : has each of :data:`CLAIM_METRICS` as an (N,) attribute (:class:`reportgen.pipeline.score.CurveSet`).
     masks : mode -> (N,) bool informative patches (:func:`informative_patches`).
     groups : (N,) slide ids, the unit of the interval, or ``None``.
     """

@@ -24,7 +24,7 @@ from torchvision.models import resnet18
 
 from reportgen import __version__
 from reportgen.errors import CheckpointError
-from reportgen.model.checkpoint_layouts import ARCHITECTURE, FORMAT, FORMATS, interpret
+from reportgen.model.checkpoint_layouts import ARCHITECTURE, FORMAT, interpret
 from reportgen.model.network import (
     CLASS_NAMES,
     IDENTITY_PREPROCESSING,

@@ -42,7 +42,7 @@ class Preprocessing:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Preprocessing":
+    def from_dict(cls, values: dict) -> Preprocessing:
         return cls(
             mean=tuple(float(v) for v in values["mean"]),
             std=tuple(float(v) for v in values["std"]),

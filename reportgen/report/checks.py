@@ -11,10 +11,19 @@ lists failures first (Evidently and Deepchecks open the same way).
 from __future__ import annotations
 
 from reportgen.report.evidence import evidence_check
-from reportgen.report.slides import slides_check
 from reportgen.report.formatting import fmt_interval
-from reportgen.report.summary import (DIRECTIONS, LOW_ACCURACY, METRIC_LABELS, MODEL_INDEPENDENT, UNIFORM_CENTRE_MASS,
-                                      find_verdict, method_title, model_accuracy, model_stain_conditions)
+from reportgen.report.slides import slides_check
+from reportgen.report.summary import (
+    DIRECTIONS,
+    LOW_ACCURACY,
+    METRIC_LABELS,
+    MODEL_INDEPENDENT,
+    UNIFORM_CENTRE_MASS,
+    find_verdict,
+    method_title,
+    model_accuracy,
+    model_stain_conditions,
+)
 
 CHECK_OUTCOMES = ("fail", "warn", "pass")
 #: Expected calibration error above which the predicted probabilities are called unreliable: a patch's stated

@@ -9,28 +9,69 @@ template only places strings and never computes; the result is the views of
 
 from __future__ import annotations
 
-import re
-
 from reportgen.report import figures as figs
 from reportgen.report import heatmaps
 from reportgen.report.appendix import build_appendix
 from reportgen.report.checks import check_counts, page_one_checks
-from reportgen.report.formatting import (MISSING, fmt, fmt_any, fmt_interval, fmt_p, fmt_plain, fmt_signed,
-                                         file_name, human_key, rows_of, without_paths)
 from reportgen.report.evidence import evidence_view
-from reportgen.report.slides import slides_view
+from reportgen.report.formatting import (
+    MISSING,
+    file_name,
+    fmt,
+    fmt_any,
+    fmt_interval,
+    fmt_p,
+    fmt_plain,
+    fmt_signed,
+    human_key,
+    rows_of,
+    without_paths,
+)
 from reportgen.report.guide import guide_uri, reading_guide
-from reportgen.report.labels import (EXTRA_LABELS, METHOD_SETTING_LABELS, PREPROCESSING_LABELS, TRAINING_LABELS,
-                                     labelled_rows)
-from reportgen.report.summary import (DIRECTIONS, OUTCOME_WORDS, SEVERITIES, SHORT_LABELS, UNIFORM_CENTRE_MASS,
-                                      find_verdict, headline_mean, method_title, model_accuracy,
-                                      sanity_outcome, untrusted_controls)
-from reportgen.report.views import (CheckRow, ComparisonView, ConfusionView, DataView, FaithfulnessRow, GalleryView,
-                                    GateView, MatrixView, MethodChangeRow, MethodSettingsView, ModelCard, Overlay,
-                                    PatchPanel, ProvenanceView, ReportContext, SanityRow, SanityView, StainView,
-                                    VerdictRow, WarningView)
+from reportgen.report.labels import (
+    EXTRA_LABELS,
+    METHOD_SETTING_LABELS,
+    PREPROCESSING_LABELS,
+    TRAINING_LABELS,
+    labelled_rows,
+)
+from reportgen.report.slides import slides_view
 from reportgen.report.stability import stability_view
 from reportgen.report.stain import stain_view
+from reportgen.report.summary import (
+    DIRECTIONS,
+    OUTCOME_WORDS,
+    SEVERITIES,
+    SHORT_LABELS,
+    UNIFORM_CENTRE_MASS,
+    find_verdict,
+    headline_mean,
+    method_title,
+    model_accuracy,
+    sanity_outcome,
+    untrusted_controls,
+)
+from reportgen.report.views import (
+    CheckRow,
+    ComparisonView,
+    ConfusionView,
+    DataView,
+    FaithfulnessRow,
+    GalleryView,
+    GateView,
+    MatrixView,
+    MethodChangeRow,
+    MethodSettingsView,
+    ModelCard,
+    Overlay,
+    PatchPanel,
+    ProvenanceView,
+    ReportContext,
+    SanityRow,
+    SanityView,
+    VerdictRow,
+    WarningView,
+)
 
 SMALL_SAMPLE = 50
 NOT_STATED = "not stated"

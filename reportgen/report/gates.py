@@ -35,13 +35,18 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from reportgen.errors import ConfigError, unknown_name_error
 from reportgen.report.measures import METHOD_MEASURES, MODEL_MEASURES, method_measure, model_measure
-from reportgen.report.summary import (UNIFORM_CENTRE_MASS, loses_to_random, model_accuracy, sanity_not_passed,
-                                      untrusted_controls)
+from reportgen.report.summary import (
+    UNIFORM_CENTRE_MASS,
+    loses_to_random,
+    model_accuracy,
+    sanity_not_passed,
+    untrusted_controls,
+)
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt,

@@ -1,7 +1,7 @@
 """The report's "Stability of the explanations" section, from the document's ``stability`` record.
 
 Sentences read outcomes and readings the document already holds (decided in
-:mod:`reportgen.build.stability`); nothing here tests or thresholds a number.
+:mod:`reportgen.pipeline.stability`); nothing here tests or thresholds a number.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The report's "Stain robustness" section, from the document's ``stain_robustness`` record.
 
 Sentences read the outcomes and flags the document already holds (decided in
-:mod:`reportgen.build.stain_section`); nothing here tests or thresholds a number.
+:mod:`reportgen.pipeline.stain_section`); nothing here tests or thresholds a number.
 """
 
 from __future__ import annotations

@@ -494,7 +494,7 @@ def lost_calls(evidence: dict) -> str:
 
 
 def evidence_warning(document: dict) -> str | None:
-    """The warning when the model's tumour calls rely on the periphery (:mod:`reportgen.build.evidence`), else None."""
+    """The warning when the model's tumour calls rely on the periphery (:mod:`reportgen.pipeline.evidence`), else None."""
     evidence = document.get("evidence")
     if not evidence or evidence.get("decision") != "relies_on_periphery":
         return None

@@ -1,8 +1,8 @@
 """A realistic report document and its figure arrays, produced from small seeded arrays.
 
 The document goes through the one producer a build uses
-(:func:`reportgen.build.document.assemble_document`), from a
-:class:`~reportgen.build.document.BuildRecord` of seeded arrays, so the report
+(:func:`reportgen.pipeline.document.assemble_document`), from a
+:class:`~reportgen.pipeline.document.BuildRecord` of seeded arrays, so the report
 tests render exactly the kind of document a build writes.  Agreement and
 localisation are computed from the fixture's maps by the real metric
 functions, the patch notes by the real note writer.  Used by the gold-file test (3 patches), the size test and
@@ -15,16 +15,21 @@ import copy
 
 import numpy as np
 
-from reportgen.build.document import BuildRecord, DataFacts, assemble_document
-from reportgen.build.explain import MethodResult
-from reportgen.build.sanity import SanityOutcome
-from reportgen.build.score import SUBSTRATE_METRICS, CurveSet, Scores, localisation_scores
-from reportgen.build.stain import ClassStainOutcome, StainCondition, StainOutcome
-from reportgen.build.stability import (GRAD_CAM_LAYERS, BaselineSensitivity, LayerTable, Repeatability,
-                                       StabilityOutcome)
 from reportgen.config import resolve_config
 from reportgen.metrics.agreement import agreement_matrix
 from reportgen.metrics.stability import map_similarity, pairwise_similarity
+from reportgen.pipeline.document import BuildRecord, DataFacts, assemble_document
+from reportgen.pipeline.explain import MethodResult
+from reportgen.pipeline.sanity import SanityOutcome
+from reportgen.pipeline.score import SUBSTRATE_METRICS, CurveSet, Scores, localisation_scores
+from reportgen.pipeline.stability import (
+    GRAD_CAM_LAYERS,
+    BaselineSensitivity,
+    LayerTable,
+    Repeatability,
+    StabilityOutcome,
+)
+from reportgen.pipeline.stain import ClassStainOutcome, StainCondition, StainOutcome
 from reportgen.report.figures import FigureInputs
 
 METHODS = {
@@ -56,7 +61,7 @@ def make_maps(n_images: int = 3) -> dict[str, np.ndarray]:
     """(N, 96, 96) float32 raw maps: IG on the centre, Grad-CAM on the centre but on the border of
     patch 0, LIME left of the centre (less centre mass than a uniform map)."""
     yy, xx = np.mgrid[0:SIZE, 0:SIZE]
-    ring = ((np.minimum(np.minimum(xx, yy), np.minimum(SIZE - 1 - xx, SIZE - 1 - yy)) < 8)).astype(float)
+    ring = (np.minimum(np.minimum(xx, yy), np.minimum(SIZE - 1 - xx, SIZE - 1 - yy)) < 8).astype(float)
     maps = {
         "integrated_gradients": [_blob(0.5, 0.5, 0.03) * (1 - 0.1 * i) for i in range(n_images)],
         "grad_cam": [ring if i == 0 else _blob(0.48, 0.52, 0.04) for i in range(n_images)],

@@ -19,8 +19,8 @@ import torch
 from reportgen.config import BuildConfig
 from reportgen.inference import predict_proba
 from reportgen.metrics.evidence import TUMOUR, area_share, periphery_only_tumour, tumour_probability_without
-from reportgen.metrics.localisation import centre_region, positive_share
 from reportgen.metrics.faithfulness import make_substrate
+from reportgen.metrics.localisation import centre_region, positive_share
 from reportgen.metrics.stats import mean_with_interval
 
 #: Share of the model's tumour calls that may disappear once everything outside the centre 32x32 is replaced,

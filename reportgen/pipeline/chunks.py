@@ -2,10 +2,10 @@
 
 Every per-patch step is independent of the other patches explained with it: seeds derive from
 the patch's index in its split, and the curves never put two patches in one batch (which is also
-why a sharded build equals an unsharded one, :mod:`reportgen.build.shards`).  The build therefore
+why a sharded build equals an unsharded one, :mod:`reportgen.pipeline.shards`).  The build therefore
 takes :data:`PATCHES_PER_CHUNK` patches at a time through explanation, curves, localisation,
 agreement, stability and the right-for-the-right-reason step, writes the chunk's images, maps and
-curves to the report's ``attributions.h5`` (:mod:`reportgen.build.patch_store`) and keeps only its
+curves to the report's ``attributions.h5`` (:mod:`reportgen.pipeline.patch_store`) and keeps only its
 per-patch numbers.  The ``join_*`` functions put the chunks' numbers back together in report order;
 every statistic of the report is then taken over all patches, as before.
 
@@ -22,13 +22,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from reportgen.build.evidence import EvidenceOutcome, evidence_checks
-from reportgen.build.explain import MethodResult, explain_patches, result_warnings
-from reportgen.build.patch_store import PatchStore
-from reportgen.build.score import CurveSet, Scores, score_maps
-from reportgen.build.stability import BaselineSensitivity, Repeatability, StabilityOutcome, stability_checks
 from reportgen.data import as_float_tensor
 from reportgen.metrics.agreement import combine_agreement
+from reportgen.pipeline.evidence import EvidenceOutcome, evidence_checks
+from reportgen.pipeline.explain import MethodResult, explain_patches, result_warnings
+from reportgen.pipeline.patch_store import PatchStore
+from reportgen.pipeline.score import CurveSet, Scores, score_maps
+from reportgen.pipeline.stability import BaselineSensitivity, Repeatability, StabilityOutcome, stability_checks
 
 #: Patches explained and scored together. 64 patches hold about 7 MiB of float images and a few MiB of maps,
 #: small beside the model's own working memory, and are enough for the curves' batches to stay full.
@@ -66,7 +66,7 @@ def explain_and_score(model, split, patch_indices: np.ndarray, targets: np.ndarr
     split : the data split the patches are read from (``split.read(indices)``).
     patch_indices : (N,) int, the patches in report order; targets : (N,) int, the class each is explained for.
     store : where each chunk's images, maps and curves go, or ``None`` (a shard keeps its results in the cache).
-    evidence : also run the right-for-the-right-reason step (:func:`reportgen.build.evidence.evidence_checks`).
+    evidence : also run the right-for-the-right-reason step (:func:`reportgen.pipeline.evidence.evidence_checks`).
     leading : how many of the first patches' maps to keep in memory for the sanity and stain steps.
     """
     bounds = chunk_bounds(len(patch_indices))
@@ -149,7 +149,7 @@ def join_curve_sets(parts: list[CurveSet]) -> CurveSet:
 
 
 def join_scores(parts: list[Scores]) -> Scores:
-    """The :class:`~reportgen.build.score.Scores` of all chunks: per-patch values joined, agreement means taken again."""
+    """The :class:`~reportgen.pipeline.score.Scores` of all chunks: per-patch values joined, agreement means taken again."""
     first = parts[0]
     return Scores(
         curves={name: join_curve_sets([p.curves[name] for p in parts]) for name in first.curves},

@@ -1,4 +1,4 @@
-"""report.json's ``stability`` section from what :mod:`reportgen.build.stability` measured.
+"""report.json's ``stability`` section from what :mod:`reportgen.pipeline.stability` measured.
 
 Presentation only (the cache does not depend on this module): means with their intervals over the
 report's unit, and the layer table's verdicts by the report's verdict rule.
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from reportgen.build.score import CurveSet
-from reportgen.build.stability import MEASURE_METHODS, LayerTable, StabilityOutcome
 from reportgen.metrics.stability import outcomes_differ, similarity_word
 from reportgen.metrics.stats import mean_with_interval
 from reportgen.metrics.verdicts import CLAIM_METRICS, decide_claims, informative_means
+from reportgen.pipeline.score import CurveSet
+from reportgen.pipeline.stability import MEASURE_METHODS, LayerTable, StabilityOutcome
 
 #: Decided before any result was seen: the other layers' claims are a Holm family of their own, not
 #: part of the report's.  The table is evidence around the report's Grad-CAM verdict; had its rows

@@ -1,4 +1,4 @@
-"""report.json's ``stain_robustness`` section from what :mod:`reportgen.build.stain` measured.
+"""report.json's ``stain_robustness`` section from what :mod:`reportgen.pipeline.stain` measured.
 
 Presentation only (the cache does not depend on this module): means with their intervals over the
 report's unit, the deletion-AUC verdicts against the random map on the original and the perturbed
@@ -9,14 +9,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from reportgen.build.stain import ClassStainOutcome, StainOutcome
 from reportgen.metrics.faithfulness import curve_auc
 from reportgen.metrics.stability import similarity_word
-from reportgen.metrics.stain import (CLASS_STAIN_SHIFT_MAX, CONDITIONS, MAP_SPEARMAN_MIN, MODEL_CONDITIONS,
-                                     MODEL_FLIP_RATE_MAX, STABLE_FLIP_RATE, STABLE_PROBABILITY_CHANGE, TUMOUR,
-                                     decision_barely_changed, depends_on_stain, explains_stain, follows_class_stain)
+from reportgen.metrics.stain import (
+    CLASS_STAIN_SHIFT_MAX,
+    CONDITIONS,
+    MAP_SPEARMAN_MIN,
+    MODEL_CONDITIONS,
+    MODEL_FLIP_RATE_MAX,
+    STABLE_FLIP_RATE,
+    STABLE_PROBABILITY_CHANGE,
+    TUMOUR,
+    decision_barely_changed,
+    depends_on_stain,
+    explains_stain,
+    follows_class_stain,
+)
 from reportgen.metrics.stats import mean_with_interval
 from reportgen.metrics.verdicts import decide_claims, informative_patches
+from reportgen.pipeline.stain import ClassStainOutcome, StainOutcome
 
 #: Which claim the section re-decides, and in which family; fixed before any result was seen.
 VERDICT_METRIC = "deletion_auc"
@@ -107,7 +118,7 @@ def stain_section(outcome: StainOutcome | None, *, original_deletion: dict[str, 
 
     Parameters
     ----------
-    outcome : from :func:`reportgen.build.stain.stain_checks`, or ``None`` when ``--stain-images 0``.
+    outcome : from :func:`reportgen.pipeline.stain.stain_checks`, or ``None`` when ``--stain-images 0``.
     original_deletion : method (and ``"random"``) -> (N, steps + 1) the report's deletion curves; the first
         ``outcome.count`` rows are the stain patches.
     methods : the report's method names, in order.

@@ -1,12 +1,12 @@
 """``reportgen build``: the one function that knows the order of steps.
 
 checkpoint -> data -> (training) -> evaluation -> selection -> per chunk of patches: explanations, scores,
-stability, evidence, into ``attributions.h5`` (:mod:`~reportgen.build.chunks`) -> sanity -> stain robustness
--> document -> report files (or, for a shard, its patches' results: :mod:`~reportgen.build.shards`).  Each step is a
-call into a module of this package with one job (:mod:`~reportgen.build.data`, :mod:`~reportgen.build.model`,
-:mod:`~reportgen.build.explain`, :mod:`~reportgen.build.score`, :mod:`~reportgen.build.evidence`,
-:mod:`~reportgen.build.sanity`, :mod:`~reportgen.build.document`,
-:mod:`~reportgen.build.output`); this function wires them together, times them,
+stability, evidence, into ``attributions.h5`` (:mod:`~reportgen.pipeline.chunks`) -> sanity -> stain robustness
+-> document -> report files (or, for a shard, its patches' results: :mod:`~reportgen.pipeline.shards`).  Each step is a
+call into a module of this package with one job (:mod:`~reportgen.pipeline.data`, :mod:`~reportgen.pipeline.model`,
+:mod:`~reportgen.pipeline.explain`, :mod:`~reportgen.pipeline.score`, :mod:`~reportgen.pipeline.evidence`,
+:mod:`~reportgen.pipeline.sanity`, :mod:`~reportgen.pipeline.document`,
+:mod:`~reportgen.pipeline.output`); this function wires them together, times them,
 and writes the result atomically (the previous report stays as it was if
 anything fails or the run is interrupted).
 """
@@ -21,20 +21,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reportgen.build.data import dataset_mean_colour, open_data
-from reportgen.build.document import BuildRecord, DataFacts, assemble_document
-from reportgen.build.chunks import explain_and_score
-from reportgen.build.model import load_given_checkpoint, predict_evaluation_split, train_demo_model
-from reportgen.build.output import atomic_output_dir, check_output_dir, write_outputs
-from reportgen.metrics.slides import per_slide_accuracy
-from reportgen.build.sanity import sanity_checks, sanity_controls
-from reportgen.build.patch_store import STORE_NAME, PatchStore, StoredPatches
-from reportgen.build.shards import check_shards, import_entries, read_shard, run_identity, shard_positions, write_shard
-from reportgen.build.stain import StainReference, reference_patch_indices, stain_checks
 from reportgen.cache import ArrayCache, default_cache_dir
 from reportgen.config import BuildConfig, parse_shard, resolve_config
 from reportgen.data import as_float_tensor, select_cases
 from reportgen.errors import ConfigError
+from reportgen.metrics.slides import per_slide_accuracy
+from reportgen.pipeline.chunks import explain_and_score
+from reportgen.pipeline.data import dataset_mean_colour, open_data
+from reportgen.pipeline.document import BuildRecord, DataFacts, assemble_document
+from reportgen.pipeline.model import load_given_checkpoint, predict_evaluation_split, train_demo_model
+from reportgen.pipeline.output import atomic_output_dir, check_output_dir, write_outputs
+from reportgen.pipeline.patch_store import STORE_NAME, PatchStore, StoredPatches
+from reportgen.pipeline.sanity import sanity_checks, sanity_controls
+from reportgen.pipeline.shards import (
+    check_shards,
+    import_entries,
+    read_shard,
+    run_identity,
+    shard_positions,
+    write_shard,
+)
+from reportgen.pipeline.stain import StainReference, reference_patch_indices, stain_checks
 from reportgen.report.compare import load_previous_report
 from reportgen.report.figures import FigureInputs
 from reportgen.report.gates import parse_gate
@@ -71,7 +78,7 @@ def _per_patch_steps(model, split, patch_indices: np.ndarray, targets: np.ndarra
                      dataset_mean, cache: ArrayCache, cache_context: dict, watch: Stopwatch, progress: bool,
                      device, stain_reference, store: PatchStore | None):
     """The steps whose results are per patch and cached per patch: explanations, curves, stability and
-    (for a report) the right-for-the-right-reason step, chunk by chunk (:mod:`reportgen.build.chunks`), then
+    (for a report) the right-for-the-right-reason step, chunk by chunk (:mod:`reportgen.pipeline.chunks`), then
     the sanity cascade on the first ``config.sanity_images`` patches and the stain robustness step on the
     first ``config.stain_images``.  A shard (``store`` is ``None``) runs them on its own patches and leaves
     the uncached steps (the sanity check's positive controls, the evidence step) to the merge.
@@ -137,11 +144,11 @@ def prepare_inputs(config: BuildConfig, *, progress: bool = True) -> None:
 
 def build_report(config: BuildConfig, *, command_line: str = "", progress: bool = True,
                  expected_run: dict | None = None) -> BuildOutcome:
-    """Build ``report.html``, ``report.pdf``, ``report.json`` and ``attributions.h5`` (:mod:`reportgen.build.patch_store`) into ``config.out``.
+    """Build ``report.html``, ``report.pdf``, ``report.json`` and ``attributions.h5`` (:mod:`reportgen.pipeline.patch_store`) into ``config.out``.
 
     With ``config.shard`` (``"K/N"``) only that shard's patches are explained and scored, and
     ``config.out`` receives their results and ``shard.json`` instead of a report
-    (:mod:`reportgen.build.shards`).  ``expected_run`` is the run identity a merge must reproduce.
+    (:mod:`reportgen.pipeline.shards`).  ``expected_run`` is the run identity a merge must reproduce.
 
     Raises :class:`reportgen.errors.UserInputError` for bad input (nothing is
     written and the previous report is untouched); gates are evaluated but do

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from reportgen.build.output import SHARD_MARKER
 from reportgen.cache import ArrayCache
 from reportgen.config import BuildConfig, Shard
 from reportgen.errors import ConfigError
+from reportgen.pipeline.output import SHARD_MARKER
 
 #: The file that makes a directory a shard of a build.
 SHARD_MANIFEST = SHARD_MARKER

@@ -17,12 +17,12 @@ Three measurements (``--stability``; which run by default is :data:`reportgen.co
     The report's Grad-CAM stays at its configured layer (default ``backbone.layer4.1``, the
     notebook's and the library's); the table is evidence around that verdict, not a choice.
 
-Every map goes through :func:`reportgen.build.explain.explain_patches` with the variant's
+Every map goes through :func:`reportgen.pipeline.explain.explain_patches` with the variant's
 settings, so it is cached per patch under the same key a report with those settings would use
 (a variant equal to the report's own settings is the report's map), and every curve through
-:class:`reportgen.build.score.CurveScorer`, cached per patch likewise.  Cache keys carry the code
+:class:`reportgen.pipeline.score.CurveScorer`, cached per patch likewise.  Cache keys carry the code
 version, so no value computed by other code is served.  Their section of report.json is
-:mod:`reportgen.build.stability_section`.
+:mod:`reportgen.pipeline.stability_section`.
 """
 
 from __future__ import annotations
@@ -35,14 +35,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from reportgen.build.explain import MethodResult, explain_patches
-from reportgen.build.score import CurveScorer, CurveSet, curve_set
 from reportgen.cache import ArrayCache
 from reportgen.config import BuildConfig
 from reportgen.explain import get_explainer
 from reportgen.explain._cam import DEFAULT_TARGET_LAYER
 from reportgen.explain.baselines import BASELINES
 from reportgen.metrics.stability import map_similarity, pairwise_similarity
+from reportgen.pipeline.explain import MethodResult, explain_patches
+from reportgen.pipeline.score import CurveScorer, CurveSet, curve_set
 from reportgen.runtime import Stopwatch
 
 logger = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ class _Context:
                                cache=self.cache, cache_context=self.cache_context, progress=self.progress)[method]
 
     def curves(self, result: MethodResult) -> CurveSet:
-        """All curves of ``result``'s maps (:func:`reportgen.build.score.curve_set`), cached as the report's are."""
+        """All curves of ``result``'s maps (:func:`reportgen.pipeline.score.curve_set`), cached as the report's are."""
         return curve_set(self.scorer, result.name, result.maps, {"method": result.name, "settings": result.settings},
                          deletion=self.config.deletion_substrate, insertion=self.config.insertion_substrate)
 
@@ -178,7 +178,7 @@ def stability_checks(model, images: torch.Tensor, targets: torch.Tensor, patch_i
     ----------
     images : (N, 3, H, W) float in [0, 1]; targets : (N,) long; patch_indices : (N,) split indices.
     methods : the report's maps (a measurement needs its method among them, else it is skipped).
-    dataset_mean, cache, cache_context : as for :func:`reportgen.build.score.score_maps`.
+    dataset_mean, cache, cache_context : as for :func:`reportgen.pipeline.score.score_maps`.
     watch : times each measurement as stage ``stability_<name>``.
     """
     context = _Context(model, images, targets, patch_indices, methods, config=config, dataset_mean=dataset_mean,

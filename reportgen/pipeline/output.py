@@ -15,8 +15,8 @@ import os
 import shutil
 import signal
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from reportgen.config import BuildConfig, config_to_toml
 from reportgen.errors import ConfigError, sigterm_as_interrupt
@@ -138,6 +138,6 @@ def _swap_into_place(staging: Path, out: Path) -> None:
 
 def write_outputs(staging: Path, document: dict, config: BuildConfig) -> None:
     """report.json and the resolved configuration; the maps are already in ``attributions.h5``
-    (:mod:`reportgen.build.patch_store`)."""
+    (:mod:`reportgen.pipeline.patch_store`)."""
     (staging / "report.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     (staging / "config.toml").write_text(config_to_toml(config), encoding="utf-8")

@@ -15,15 +15,22 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from reportgen.build.explain import MethodResult
 from reportgen.cache import ArrayCache
 from reportgen.config import SUBSTRATES, BuildConfig
 from reportgen.metrics.agreement import agreement_matrix
-from reportgen.metrics.faithfulness import (MODES, curve_auc, deletion_insertion_curves, least_relevant_first,
-                                            make_substrate, symmetric_relevance_gain, target_probabilities)
+from reportgen.metrics.faithfulness import (
+    MODES,
+    curve_auc,
+    deletion_insertion_curves,
+    least_relevant_first,
+    make_substrate,
+    symmetric_relevance_gain,
+    target_probabilities,
+)
 from reportgen.metrics.localisation import centre_mass, mass_in_mask, pointing_game
 from reportgen.metrics.references import REFERENCE_MAPS
 from reportgen.metrics.substrate_scope import substrate_drift
+from reportgen.pipeline.explain import MethodResult
 from reportgen.runtime import Stopwatch, derive_seed
 
 logger = logging.getLogger(__name__)

@@ -22,14 +22,24 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from reportgen.build.explain import MethodResult, patch_explainer
-from reportgen.build.score import CurveScorer, reference_maps
 from reportgen.cache import ArrayCache
 from reportgen.config import BuildConfig
 from reportgen.metrics.stability import map_similarity
-from reportgen.metrics.stain import (CONDITIONS, REFERENCE_PATCHES, TUMOUR, decision_change, hed_jitter,
-                                     macenko_normalise, match_stain_amounts, mean_rgb_change, patch_stain_amounts,
-                                     stain_amounts, toward_donor_class)
+from reportgen.metrics.stain import (
+    CONDITIONS,
+    REFERENCE_PATCHES,
+    TUMOUR,
+    decision_change,
+    hed_jitter,
+    macenko_normalise,
+    match_stain_amounts,
+    mean_rgb_change,
+    patch_stain_amounts,
+    stain_amounts,
+    toward_donor_class,
+)
+from reportgen.pipeline.explain import MethodResult, patch_explainer
+from reportgen.pipeline.score import CurveScorer, reference_maps
 from reportgen.runtime import derive_seed
 
 logger = logging.getLogger(__name__)
@@ -207,7 +217,7 @@ def stain_checks(model, images: torch.Tensor, targets: torch.Tensor, patch_indic
         the other class's stain.
     patch_indices : (N,) split indices (seeds and cache keys).
     methods : the report's maps; each method is re-explained on the perturbed patches.
-    dataset_mean, cache, cache_context : as for :func:`reportgen.build.score.score_maps`.
+    dataset_mean, cache, cache_context : as for :func:`reportgen.pipeline.score.score_maps`.
     """
     count = min(config.stain_images, len(images))
     images, targets = images[:count], targets[:count]

@@ -5,7 +5,7 @@ the patch's index in its split, so a patch's map does not depend on which
 other patches are in the report: adding patches computes only the new ones,
 and a cached map equals a freshly computed one.  Perturbation methods still
 batch their samples (LIME's 1000 samples per patch run in batches of
-``batch_size``); the curves batch across patches (:mod:`reportgen.build.score`).
+``batch_size``); the curves batch across patches (:mod:`reportgen.pipeline.score`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Ray (https://docs.ray.io) schedules the tasks, places them on CPUs or GPUs, and
 retries a task whose worker process or machine dies (``max_retries``); a task that
 raises is not retried (the same input would fail again) and is reported by shard.
-Each task builds one shard (:mod:`reportgen.build.shards`) in a temporary
+Each task builds one shard (:mod:`reportgen.pipeline.shards`) in a temporary
 directory of its worker, loading the model once, and returns the shard's files
 through Ray's object store, so the nodes of a cluster need no shared output
 directory; the checkpoint and the data must be readable at the same paths on
@@ -44,8 +44,8 @@ def shard_files(config_values: dict, index: int, count: int, threads: int | None
     """
     import torch
 
-    from reportgen.build import build_report
     from reportgen.config import resolve_config
+    from reportgen.pipeline import build_report
 
     if threads:
         torch.set_num_threads(threads)
@@ -107,11 +107,11 @@ def build_with_ray(config: BuildConfig, *, command_line: str = "", progress: boo
 
     Returns
     -------
-    the merge's :class:`reportgen.build.BuildOutcome`.
+    the merge's :class:`reportgen.pipeline.BuildOutcome`.
     """
     import torch
 
-    from reportgen.build import merge_shards, prepare_inputs
+    from reportgen.pipeline import merge_shards, prepare_inputs
 
     ray = _import_ray()
     threads = torch.get_num_threads()

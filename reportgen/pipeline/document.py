@@ -17,15 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from reportgen import __version__
-from reportgen.build.evidence import EvidenceOutcome, evidence_section
-from reportgen.build.explain import MethodResult
-from reportgen.build.sanity import SanityOutcome
-from reportgen.build.slide_section import slide_section
-from reportgen.build.score import Scores
-from reportgen.build.stability import StabilityOutcome
-from reportgen.build.stability_section import stability_section
-from reportgen.build.stain import StainOutcome
-from reportgen.build.stain_section import stain_section
 from reportgen.config import DOCUMENT_TABLES, BuildConfig
 from reportgen.data.sampling import STRATA
 from reportgen.metrics.faithfulness import MODES, NOTEBOOK_DELETION_NOTE, TIE_BREAK_RULE
@@ -33,8 +24,22 @@ from reportgen.metrics.references import REFERENCE_TITLES
 from reportgen.metrics.sanity import INTERVAL_METHOD as SANITY_INTERVAL
 from reportgen.metrics.stats import mean_with_interval, plain_float
 from reportgen.metrics.substrate_scope import SCOPE_FRACTIONS
-from reportgen.metrics.verdicts import (CLAIM_METRICS, MIN_SCORE_CHANGE, decide_claims, informative_means,
-                                       informative_patches)
+from reportgen.metrics.verdicts import (
+    CLAIM_METRICS,
+    MIN_SCORE_CHANGE,
+    decide_claims,
+    informative_means,
+    informative_patches,
+)
+from reportgen.pipeline.evidence import EvidenceOutcome, evidence_section
+from reportgen.pipeline.explain import MethodResult
+from reportgen.pipeline.sanity import SanityOutcome
+from reportgen.pipeline.score import Scores
+from reportgen.pipeline.slide_section import slide_section
+from reportgen.pipeline.stability import StabilityOutcome
+from reportgen.pipeline.stability_section import stability_section
+from reportgen.pipeline.stain import StainOutcome
+from reportgen.pipeline.stain_section import stain_section
 from reportgen.report.checks import page_one
 from reportgen.report.compare import compare_reports
 from reportgen.report.gates import Gate, evaluate_gates
@@ -121,14 +126,14 @@ class BuildRecord:
     sanity_controls : control name (a reference map) -> its outcome through the same cascade, or ``None``.
     dataset_mean : (r, g, b) of the ``mean`` substrate.
     machine, versions, timings : what computed it, and how long each stage took.
-    stability : the stability measurements (:mod:`reportgen.build.stability`), or ``None`` when none ran.
+    stability : the stability measurements (:mod:`reportgen.pipeline.stability`), or ``None`` when none ran.
     slide_accuracy : per-slide accuracy on the evaluated split (:func:`reportgen.metrics.slides.per_slide_accuracy`),
         or None without slide ids.
-    evidence : where the model's tumour calls and the maps' attribution lie (:mod:`reportgen.build.evidence`),
+    evidence : where the model's tumour calls and the maps' attribution lie (:mod:`reportgen.pipeline.evidence`),
         or ``None`` when not measured.
     images : (N, H, W, 3) uint8 explained patches, or ``None``; masks : (N, H, W) uint8 tumour masks, or ``None``.
         The patch notes read both (:mod:`reportgen.report.notes`).
-    stain : the stain robustness measurements (:mod:`reportgen.build.stain`), or ``None`` when skipped.
+    stain : the stain robustness measurements (:mod:`reportgen.pipeline.stain`), or ``None`` when skipped.
     """
 
     config: BuildConfig
@@ -197,7 +202,7 @@ def _scored(record: BuildRecord, curves, informative: dict[str, np.ndarray]) -> 
 
 
 def _slides(record: BuildRecord, masks: dict[str, np.ndarray]) -> dict | None:
-    """The per-slide record (:func:`reportgen.build.slide_section.slide_section`), or None without slide ids."""
+    """The per-slide record (:func:`reportgen.pipeline.slide_section.slide_section`), or None without slide ids."""
     random = record.scores.curves.get("random")
     if random is None:
         return None

@@ -9,12 +9,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from reportgen.build.explain import MethodResult, patch_explainer
 from reportgen.cache import ArrayCache
 from reportgen.config import BuildConfig
 from reportgen.metrics.references import REFERENCE_MAPS
-from reportgen.metrics.sanity import SIMILARITY_THRESHOLD, cascading_randomisation, decide, mean_interval, \
-    randomisation_stages
+from reportgen.metrics.sanity import (
+    SIMILARITY_THRESHOLD,
+    cascading_randomisation,
+    decide,
+    mean_interval,
+    randomisation_stages,
+)
+from reportgen.pipeline.explain import MethodResult, patch_explainer
 
 #: Reference maps run through the cascade as positive controls: each ignores the model by
 #: construction, so the check must fail it; if it does not, the check itself is broken.
