@@ -13,8 +13,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from reportgen.judgement import summarise_findings
 from reportgen.report.render import render_report
-from reportgen.report.summary import summarise_findings
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "gold" / "fixture.py"
 

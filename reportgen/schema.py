@@ -107,7 +107,7 @@ class Informative(TypedDict):
 
 
 class Check(TypedDict):
-    """One row of page one's check table (:mod:`reportgen.report.checks`)."""
+    """One row of page one's check table (:class:`reportgen.judgement.check.Check`)."""
 
     check: str
     condition: str
@@ -117,7 +117,7 @@ class Check(TypedDict):
 
 
 class WarningRecord(TypedDict):
-    """One warning, its severity (``high``, ``medium`` or ``low``; :data:`reportgen.report.summary.SEVERITIES`)
+    """One warning, its severity (``high``, ``medium`` or ``low``; :data:`reportgen.judgement.check.SEVERITIES`)
     and the method or reference map it is about (None when it is about the model or the run)."""
 
     severity: str

@@ -34,7 +34,7 @@ class Darkness(Explainer):
 
 @pytest.fixture
 def darkness():
-    register(ExplainerInfo(name="darkness", title="Darkness", factory=Darkness, default=False, signed=False,
+    register(ExplainerInfo(title="Darkness", factory=Darkness, default=False, signed=False,
                            reference="a test method"))
     yield
     unregister("darkness")

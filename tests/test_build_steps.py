@@ -11,11 +11,11 @@ from test_schema import _mismatches
 
 from reportgen.cache import ArrayCache
 from reportgen.config import resolve_config
+from reportgen.judgement.gates import parse_gate
 from reportgen.pipeline.document import assemble_document
 from reportgen.pipeline.explain import explain_patches
 from reportgen.pipeline.sanity import SanityOutcome, sanity_controls
 from reportgen.pipeline.score import CurveScorer, reference_maps, score_maps
-from reportgen.report.gates import parse_gate
 from reportgen.report.render import render_html
 from reportgen.runtime import Stopwatch
 from reportgen.schema import ReportDocument

@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from reportgen.config import resolve_config
+from reportgen.judgement import page_one_checks
 from reportgen.metrics.evidence import periphery_only_tumour
 from reportgen.metrics.localisation import positive_share
 from reportgen.pipeline.evidence import evidence_checks, evidence_section
-from reportgen.report.checks import page_one_checks
 
 SIZE, N = 96, 12
 BACKGROUND = (0.85, 0.6, 0.8)
@@ -77,7 +77,7 @@ def test_the_corner_marker_model_is_flagged_and_the_honest_one_is_not():
 def test_the_flag_reaches_page_one_and_the_warnings():
     from gold.fixture import make_document
 
-    from reportgen.report.summary import summarise_findings
+    from reportgen.judgement import summarise_findings
 
     document = make_document(3)
     _, document["evidence"] = _evidence(CornerMarker())

@@ -13,10 +13,10 @@ from gold.fixture import make_document
 from gold.reference import holm_by_hand
 from scipy.stats import wilcoxon
 
+from reportgen.judgement import summarise_findings
+from reportgen.judgement.gates import evaluate_gates, parse_gate
 from reportgen.metrics.verdicts import decide_claims, informative_patches, minimum_pairs
 from reportgen.report.context import build_context
-from reportgen.report.gates import evaluate_gates, parse_gate
-from reportgen.report.summary import summarise_findings
 
 N = 30
 

@@ -18,8 +18,8 @@ import pytest
 from gold.fixture import make_document, make_figures
 from PIL import Image
 
+from reportgen.judgement import summarise_findings
 from reportgen.report.render import render_html
-from reportgen.report.summary import summarise_findings
 
 # Test-only script, added to a copy of the report (whose own script is the gallery filter).
 DECODE_CHECK = ("<script>window.addEventListener('load', () => { const all = [...document.images];"

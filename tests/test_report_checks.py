@@ -5,8 +5,9 @@ import copy
 import pytest
 from gold.fixture import make_document, make_figures
 
-from reportgen.report.checks import check_counts, page_one_checks
-from reportgen.report.gates import evaluate_gates, parse_gate
+from reportgen.judgement import page_one_checks
+from reportgen.judgement.check import outcome_counts as check_counts
+from reportgen.judgement.gates import evaluate_gates, parse_gate
 from reportgen.report.render import render_html
 
 

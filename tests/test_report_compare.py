@@ -6,9 +6,9 @@ import pytest
 from gold.fixture import make_document, make_previous
 
 from reportgen.errors import ConfigError
-from reportgen.report.compare import compare_reports, load_previous_report
-from reportgen.report.gates import evaluate_gates, parse_gate
-from reportgen.report.summary import summarise_findings
+from reportgen.judgement import summarise_findings
+from reportgen.judgement.compare import compare_reports, load_previous_report
+from reportgen.judgement.gates import evaluate_gates, parse_gate
 
 
 @pytest.fixture

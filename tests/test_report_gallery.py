@@ -9,9 +9,9 @@ import pytest
 from gold.fixture import make_document, make_figures
 from test_report_browser import run_chromium
 
+from reportgen.judgement import summarise_findings
 from reportgen.report.figures import CLIP_PERCENTILE, colour_lookup, map_scale, overlay
 from reportgen.report.render import render_html
-from reportgen.report.summary import summarise_findings
 
 
 def _html(n_images=8, slides=("slide-a", "slide-b")):
@@ -139,7 +139,7 @@ def test_the_check_and_verdict_tables_filter_rows_by_outcome_in_the_browser(tmp_
     document, html = _html(8)
     # Without script every row is listed and the filters stay hidden.
     assert '<form class="row-filter" data-table="checks" hidden>' in html
-    from reportgen.report.checks import page_one_checks
+    from reportgen.judgement import page_one_checks
 
     outcomes = [check["outcome"] for check in page_one_checks(document)]
     assert "pass" in outcomes and len(set(outcomes)) > 1

@@ -15,6 +15,7 @@ from gold.fixture import make_document, make_figures
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
+from reportgen.judgement import summarise_findings
 from reportgen.report.figures import (
     CURVES_SIZE_MM,
     RELIABILITY_SIZE_MM,
@@ -28,7 +29,6 @@ from reportgen.report.figures import (
 )
 from reportgen.report.guide import GUIDE_SIZE_MM, guide_figure, guide_uri, reading_guide
 from reportgen.report.render import render_html
-from reportgen.report.summary import summarise_findings
 
 GOLD = Path(__file__).parent / "gold" / "report.html"
 DATA_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+")

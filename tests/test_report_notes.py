@@ -9,8 +9,8 @@ import re
 import numpy as np
 import pytest
 
-from reportgen.report.notes import BORDER_PHRASE, map_facts, mass_location, patch_note
-from reportgen.report.summary import summarise_findings
+from reportgen.judgement import summarise_findings
+from reportgen.judgement.notes import BORDER_PHRASE, map_facts, mass_location, patch_note
 
 TITLES = {"ig": "Integrated Gradients", "cam": "Grad-CAM", "lime": "LIME"}
 SENTENCE = re.compile(r"(?<=\.) (?=[A-Z])")

@@ -10,10 +10,9 @@ import pytest
 from gold.fixture import make_document, make_figures
 from PIL import Image
 
-from reportgen.report.checks import page_one_checks
+from reportgen.judgement import page_one_checks, summarise_findings
 from reportgen.report.pdf import hoist_data_uris, write_pdf
 from reportgen.report.render import render_report
-from reportgen.report.summary import summarise_findings
 
 A4_POINTS = (595.28, 841.89)
 

@@ -6,7 +6,10 @@ import math
 import pytest
 from gold.fixture import make_document
 
-from reportgen.report.summary import UNIFORM_CENTRE_MASS, rank_methods, summarise_findings
+from reportgen.explain.grad_cam import GradCAM
+from reportgen.judgement import summarise_findings
+from reportgen.judgement.faithfulness import rank_methods
+from reportgen.metrics.localisation import UNIFORM_CENTRE_MASS
 
 
 @pytest.fixture
@@ -106,7 +109,7 @@ def test_claims_with_too_few_informative_patches_are_said_once_per_metric(docume
 def test_a_coarse_cam_that_loses_to_random_points_at_a_finer_layer(document):
     grad_cam = document["methods"]["grad_cam"]
     grad_cam["settings"] = {"target_layer": "backbone.layer4.1", "feature_map_size": "3x3"}
-    grad_cam["warnings"] = ["grad_cam: the feature map of backbone.layer4.1 is 3x3; the map has only that many cells"]
+    grad_cam["warnings"] = [GradCAM._coarse_message("backbone.layer4.1", "3x3")]  # the explainer's own warning
     _set_verdict(document, "grad_cam", "random", "deletion_auc", "not_distinguishable")
     text = "\n".join(summarise_findings(document)["warnings"])
     assert "Grad-CAM is not better than the random map on deletion AUC (not distinguishable" in text

@@ -7,9 +7,9 @@ import pytest
 from conftest import run_build
 
 from reportgen.data.sampling import select_cases
+from reportgen.judgement.slides import checks as slide_checks
 from reportgen.metrics.slides import per_slide_accuracy, per_slide_means
 from reportgen.pipeline.slide_section import slide_section
-from reportgen.report.slides import slides_check
 
 
 def test_per_slide_accuracy_against_hand_counts():
@@ -45,10 +45,10 @@ def test_the_worst_slide_is_the_lowest_gain_over_random():
 def test_a_slide_below_the_accuracy_bar_warns_on_page_one():
     document = {"slides": {"split": {"s1": {"patches": 50, "accuracy": 0.95}, "s2": {"patches": 40, "accuracy": 0.7},
                                      "s3": {"patches": 5, "accuracy": 0.0}}}}
-    check = slides_check(document)
+    check = slide_checks(document)[0].row()
     assert check["outcome"] == "warn" and "0.700 (s2, 40 patches); 1 of 2 slides below" in check["measured"]
     document["slides"]["split"]["s2"]["accuracy"] = 0.85
-    assert slides_check(document)["outcome"] == "pass"  # s3 has too few patches to be judged
+    assert slide_checks(document)[0].row()["outcome"] == "pass"  # s3 has too few patches to be judged
 
 
 def test_cases_by_slide_cover_as_many_slides_as_the_stratum_has():

@@ -20,12 +20,12 @@ from reportgen.data import as_float_tensor
 from reportgen.data.reader import open_pcam
 from reportgen.data.shortcuts import plant_shortcut
 from reportgen.errors import ConfigError
+from reportgen.judgement import page_one_checks
+from reportgen.judgement.stain import findings as stain_findings
 from reportgen.metrics.stain import hed_jitter, macenko_normalise, match_stain_amounts, stain_amounts
 from reportgen.pipeline.score import CurveScorer, reference_maps
 from reportgen.pipeline.stain import StainReference, donor_positions, stain_checks
 from reportgen.pipeline.stain_section import stain_section
-from reportgen.report.checks import page_one_checks
-from reportgen.report.summary import stain_warnings
 
 SIZE = 32
 
@@ -232,14 +232,14 @@ def test_the_stain_check_flags_a_model_that_decides_by_stain_and_not_an_honest_o
 
     section, check = _model_check(shortcut, images, labels)
     assert section["model_depends_on_stain"] and check["outcome"] == "fail", check
-    assert any("depends on stain" in warning["text"] for warning in stain_warnings({"stain_robustness": section}))
+    assert any("depends on stain" in warning.text for warning in stain_findings({"stain_robustness": section}))
     # Stain and label are independent in these data: the other class's stain is a random other stain.
     assert section["class_stain"]["follows_class_stain"] is False
 
     section, check = _model_check(honest, images, labels)
     assert not section["model_depends_on_stain"] and check["outcome"] == "pass", check
     assert section["class_stain"]["follows_class_stain"] is False
-    assert stain_warnings({"stain_robustness": section}) == []
+    assert stain_findings({"stain_robustness": section}) == []
     # Both models decide something: neither calls every patch the same class.
     for model in (shortcut, honest):
         with torch.no_grad():
@@ -264,7 +264,7 @@ def test_fewer_than_five_stain_patches_decide_nothing_about_the_model(patches):
     section, check = _model_check(shortcut, images[:4], labels[:4])
     assert section["model_depends_on_stain"] is None
     assert check["outcome"] == "warn" and "too few to decide: at least 5 stain patches" in check["measured"]
-    assert not any("depends on stain" in warning["text"] for warning in stain_warnings({"stain_robustness": section}))
+    assert not any("depends on stain" in warning.text for warning in stain_findings({"stain_robustness": section}))
 
 
 def test_each_patch_gets_a_donor_of_the_other_class_fixed_by_its_own_index():
@@ -299,8 +299,8 @@ def test_a_model_that_learned_a_stain_travelling_with_the_label_is_caught_and_an
     # The planted stain shows in the classes' amounts: tumour patches carry about twice the haematoxylin.
     amounts = other["class_amounts"]
     assert amounts["tumour"]["haematoxylin"] > 1.5 * amounts["normal"]["haematoxylin"]
-    assert any("travels with the label" in warning["text"]
-               for warning in stain_warnings({"stain_robustness": section}))
+    assert any("travels with the label" in warning.text
+               for warning in stain_findings({"stain_robustness": section}))
 
     section, check = _model_check(honest, planted, labels)
     assert section["class_stain"]["follows_class_stain"] is False

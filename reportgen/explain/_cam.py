@@ -19,10 +19,25 @@ import torch
 from torch.nn import functional
 
 from reportgen.errors import ConfigError
-from reportgen.explain.base import Explainer
+from reportgen.explain.base import Explainer, MethodStanding
 
 #: ``model.backbone.layer4[-1]`` of the PCam ResNet-18.
 DEFAULT_TARGET_LAYER = "backbone.layer4.1"
+#: A feature map of this many cells or fewer is coarse: at 96 px ResNet-18's last block is 3x3, and every
+#: cell's receptive field covers the whole patch, so whether its cells follow the evidence depends on the
+#: trained weights, not on the method.
+COARSE_CELLS = 9
+#: The next-finer block of the PCam ResNet-18 (6x6 at 96 px): the one to compare with a coarse default.
+FINER_TARGET_LAYER = "backbone.layer3.1"
+
+
+def coarse_feature_map(size: str | None) -> bool:
+    """Whether a feature map of ``size`` ("HxW", as the method's settings record it) is coarse."""
+    try:
+        height, width = (int(part) for part in str(size or "").split("x"))
+    except ValueError:
+        return False
+    return height * width <= COARSE_CELLS
 
 
 def _grad_cam_version() -> str:
@@ -90,14 +105,32 @@ class CamExplainer(Explainer):
             raise RuntimeError(f"{self.name}: the CAM library stopped early; see its message above")
         cells = torch.cat(cells)
         self.feature_map_size = f"{cells.shape[-2]}x{cells.shape[-1]}"
-        if cells.shape[-2] <= 3 and cells.shape[-1] <= 3:
-            self.warnings.append(
-                f"{self.name}: the feature map of {self.settings['target_layer']} is {self.feature_map_size}; "
-                "the map has only that many distinct cells (upsampling plateaus)"
-            )
+        if coarse_feature_map(self.feature_map_size):
+            self.warnings.append(self._coarse_message(self.settings["target_layer"], self.feature_map_size))
         self.forward_passes = self.backward_passes = len(images)
         maps = functional.interpolate(cells[:, None], size=(height, width), mode="bilinear", align_corners=False)
         return maps[:, 0].numpy(), None, None
+
+    @classmethod
+    def _coarse_message(cls, layer: str, size: str) -> str:
+        return f"{cls.name}: the feature map of {layer} is {size}; the map has only that many distinct cells (upsampling plateaus)"
+
+    @classmethod
+    def report_warnings(cls, record: dict, standing: MethodStanding) -> list[tuple[str, str]]:
+        """A coarse map that is not better than the random map gets one sentence pointing at finer layers, in
+        place of the method's own feature-map warning; otherwise the method's own warnings."""
+        settings = record.get("settings") or {}
+        layer, size = settings.get("target_layer"), settings.get("feature_map_size")
+        if not (layer and coarse_feature_map(size) and standing.not_better_than_random):
+            return super().report_warnings(record, standing)
+        compare = (f"the {standing.title} layer table (Stability of the explanations) scores the finer layers"
+                   if standing.other_settings_scored else f"compare a finer layer with --grad-cam-layer {FINER_TARGET_LAYER}")
+        own = cls._coarse_message(layer, size)
+        rest = {**record, "warnings": [message for message in record.get("warnings") or [] if message != own]}
+        return [("medium", f"{standing.title}: the {layer} feature map is {size} ({COARSE_CELLS} cells or fewer), each "
+                           "cell seeing the whole patch, so the map has only that many distinct values and can lose "
+                           f"the link to where the evidence lies; {compare}."),
+                *super().report_warnings(rest, standing)]
 
     def _cells(self, cam, images, targets) -> torch.Tensor:
         """(B, h, w) non-negative CAM at the target layer's resolution."""

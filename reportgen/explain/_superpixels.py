@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import statistics
+
 import numpy as np
+
+from reportgen.explain.base import Explainer, MethodStanding
+from reportgen.metrics.localisation import PCAM_PATCH_SIZE, UNIFORM_CENTRE_MASS
+
+#: A superpixel map with fewer superpixels than this (a 4x4 grid) is said to localise coarsely.
+COARSE_SUPERPIXELS = 16
 
 #: The notebook's (and lime's default) quickshift parameters (Vedaldi & Soatto, 2008).
 QUICKSHIFT_DEFAULTS = {"kernel_size": 4, "max_dist": 200, "ratio": 0.2}
@@ -41,3 +49,37 @@ def paint(segments: np.ndarray, weights_by_segment: dict) -> np.ndarray:
     for segment, weight in weights_by_segment.items():
         lookup[int(segment)] = weight
     return lookup[segments]
+
+
+def coarse_superpixels(record: dict, title: str) -> str | None:
+    """A sentence when a superpixel method's maps are too coarse to localise, else None.
+
+    ``record`` is the method's record in report.json; its ``extras.n_superpixels.per_image`` holds each
+    patch's superpixel count.  The map cannot be finer than its superpixels, so with fewer than
+    :data:`COARSE_SUPERPIXELS` (median over the patches) an average superpixel is about as large as the
+    centre region that decides the label, or larger.
+    """
+    counts = [value for value in (((record.get("extras") or {}).get("n_superpixels") or {}).get("per_image") or [])
+              if value is not None]
+    if not counts:
+        return None
+    median = statistics.median(counts)
+    if median >= COARSE_SUPERPIXELS:
+        return None
+    patch_pixels = PCAM_PATCH_SIZE * PCAM_PATCH_SIZE
+    size = patch_pixels / median
+    return (f"{title} divides a patch into only {median:g} superpixels (median over the patches; {min(counts):g} "
+            f"to {max(counts):g}), so its map cannot localise finer than that: an average superpixel "
+            f"({size:.0f} pixels) is {size / (UNIFORM_CENTRE_MASS * patch_pixels):.1f} times the centre 32x32 "
+            "region that decides the label.")
+
+
+class SuperpixelExplainer(Explainer):
+    """Base of the methods that explain quickshift superpixels (LIME, KernelSHAP): the report also warns when
+    their superpixels are too coarse to localise (:func:`coarse_superpixels`)."""
+
+    @classmethod
+    def report_warnings(cls, record: dict, standing: MethodStanding) -> list[tuple[str, str]]:
+        found = super().report_warnings(record, standing)
+        coarse = coarse_superpixels(record, standing.title)
+        return found + ([("medium", coarse)] if coarse else [])

@@ -11,7 +11,6 @@ call takes the data (as captum does)::
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,6 +59,24 @@ class Explanation:
         span = flat.max(axis=1, keepdims=True) - low
         scaled = (flat - low) / np.where(span > 0, span, 1.0)
         return scaled.reshape(maps.shape).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class MethodStanding:
+    """What a report decided about a method, for the warnings the method gives about its own maps.
+
+    Attributes
+    ----------
+    title : the method's display title.
+    not_better_than_random : the metrics ("deletion", "insertion", "srg") on which its maps are not better
+        than the random map by the verdict rule.
+    other_settings_scored : the report scores the method at other settings as well (a stability table, e.g.
+        Grad-CAM per layer).
+    """
+
+    title: str
+    not_better_than_random: tuple[str, ...] = ()
+    other_settings_scored: bool = False
 
 
 class Explainer:
@@ -164,6 +181,18 @@ class Explainer:
         """
         return []
 
+    @classmethod
+    def report_warnings(cls, record: dict, standing: MethodStanding) -> list[tuple[str, str]]:
+        """The warnings the report gives about this method's maps, as ``(severity, text)``.
+
+        ``record`` is the method's record in report.json (``settings``, ``warnings``, ``extras``);
+        ``standing`` is what the report decided about the method.  The default states the method's own
+        warnings (medium), each once, under its title; a method overrides it to add what only it knows
+        (a CAM's coarse feature map, a superpixel method's coarse superpixels).
+        """
+        return [("medium", f"{standing.title}: {str(message).removeprefix(f'{cls.name}: ')}")
+                for message in record.get("warnings") or []]
+
     def _attribute(self, images, targets):
         """Return ``(maps, display_maps_or_None, extras_dict_or_None)``.
 
@@ -191,20 +220,24 @@ class ExplainerInfo:
 
     Attributes
     ----------
-    name : registry key used by ``--methods`` and in report.json.
     title : human-readable name for the report.
-    factory : the Explainer subclass.
+    factory : the Explainer subclass; its :attr:`Explainer.name` is the registry key used by
+        ``--methods`` and in report.json, stated once on the class.
     default : run when ``--methods`` is not given.
     signed : whether raw maps carry a sign.
     reference : paper the method comes from.
     """
 
-    name: str
     title: str
-    factory: Callable[..., Explainer]
+    factory: type[Explainer]
     default: bool
     signed: bool
     reference: str
+
+    @property
+    def name(self) -> str:
+        """The registry key: the factory's :attr:`Explainer.name`."""
+        return self.factory.name
 
     def create(self, model: torch.nn.Module, **settings) -> Explainer:
         return self.factory(model, **settings)
@@ -214,7 +247,9 @@ _REGISTRY: dict[str, ExplainerInfo] = {}
 
 
 def register(info: ExplainerInfo) -> ExplainerInfo:
-    """Add a method to the registry (names are unique)."""
+    """Add a method to the registry under its factory's name (names are unique)."""
+    if not info.name:
+        raise ValueError(f"{info.factory.__name__} has no name; set the class attribute name")
     if info.name in _REGISTRY:
         raise ValueError(f"explainer {info.name!r} is already registered")
     _REGISTRY[info.name] = info

@@ -25,7 +25,6 @@ class GradCAM(CamExplainer):
 
 register(
     ExplainerInfo(
-        name="grad_cam",
         title="Grad-CAM",
         factory=GradCAM,
         default=True,

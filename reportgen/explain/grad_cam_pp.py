@@ -26,7 +26,6 @@ class GradCAMPlusPlus(CamExplainer):
 
 register(
     ExplainerInfo(
-        name="grad_cam_pp",
         title="Grad-CAM++",
         factory=GradCAMPlusPlus,
         default=False,

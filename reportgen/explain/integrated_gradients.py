@@ -123,7 +123,6 @@ def completeness_extras(deltas: np.ndarray, gaps: np.ndarray) -> dict[str, np.nd
 
 register(
     ExplainerInfo(
-        name="integrated_gradients",
         title="Integrated Gradients",
         factory=IntegratedGradients,
         default=True,

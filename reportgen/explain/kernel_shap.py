@@ -16,12 +16,12 @@ from tqdm.auto import tqdm
 
 from reportgen.explain._runtime import CountingForward, seeded_torch
 from reportgen.explain._settings import check_float, check_int
-from reportgen.explain._superpixels import QUICKSHIFT_DEFAULTS, quickshift_segments
-from reportgen.explain.base import Explainer, ExplainerInfo, register
+from reportgen.explain._superpixels import QUICKSHIFT_DEFAULTS, SuperpixelExplainer, quickshift_segments
+from reportgen.explain.base import ExplainerInfo, register
 from reportgen.runtime import derive_seed
 
 
-class KernelShap(Explainer):
+class KernelShap(SuperpixelExplainer):
     """Settings: ``n_samples`` (200), ``hide_color`` (0.0), quickshift ``kernel_size`` (4),
     ``max_dist`` (200), ``ratio`` (0.2)."""
 
@@ -90,7 +90,6 @@ class KernelShap(Explainer):
 
 register(
     ExplainerInfo(
-        name="kernel_shap",
         title="KernelSHAP",
         factory=KernelShap,
         default=False,

@@ -24,8 +24,8 @@ import torch
 from tqdm.auto import tqdm
 
 from reportgen.explain._settings import check_float, check_int
-from reportgen.explain._superpixels import QUICKSHIFT_DEFAULTS, paint, quickshift_segmenter
-from reportgen.explain.base import Explainer, ExplainerInfo, register
+from reportgen.explain._superpixels import QUICKSHIFT_DEFAULTS, SuperpixelExplainer, paint, quickshift_segmenter
+from reportgen.explain.base import ExplainerInfo, register
 from reportgen.inference import model_device, predict_proba
 from reportgen.runtime import derive_seed
 
@@ -69,7 +69,7 @@ def _batched_explainer_class():
     return DistinctLimeImageExplainer
 
 
-class Lime(Explainer):
+class Lime(SuperpixelExplainer):
     """Settings: ``num_samples`` (1000), ``hide_color`` (0.0), ``num_display_superpixels`` (5),
     quickshift ``kernel_size`` (4), ``max_dist`` (200), ``ratio`` (0.2).
 
@@ -188,7 +188,6 @@ def _lime_version() -> str:
 
 register(
     ExplainerInfo(
-        name="lime",
         title="LIME",
         factory=Lime,
         default=True,

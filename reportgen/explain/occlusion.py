@@ -65,7 +65,6 @@ class Occlusion(Explainer):
 
 register(
     ExplainerInfo(
-        name="occlusion",
         title="Occlusion",
         factory=Occlusion,
         default=False,

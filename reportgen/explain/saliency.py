@@ -41,7 +41,6 @@ class Saliency(Explainer):
 
 register(
     ExplainerInfo(
-        name="saliency",
         title="Gradient saliency",
         factory=Saliency,
         default=False,

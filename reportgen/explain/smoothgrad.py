@@ -62,7 +62,6 @@ class SmoothGrad(Explainer):
 
 register(
     ExplainerInfo(
-        name="smoothgrad",
         title="SmoothGrad",
         factory=SmoothGrad,
         default=False,

@@ -42,6 +42,12 @@ def centre_region(height: int, width: int) -> np.ndarray:
     return region
 
 
+#: Side of a PCam patch in pixels; its label region is the centre 32x32.
+PCAM_PATCH_SIZE = 96
+#: Share of a uniform map's attribution inside PCam's label region: 1024 / 9216, about 0.111.
+UNIFORM_CENTRE_MASS = float(centre_region(PCAM_PATCH_SIZE, PCAM_PATCH_SIZE).mean())
+
+
 def positive_share(maps: np.ndarray, region: np.ndarray) -> np.ndarray:
     """(N,) share of each map's positive attribution inside ``region`` ((H, W) or (N, H, W) bool); nan for a
     map with none. Negative attribution counts as zero."""
@@ -61,7 +67,7 @@ def centre_mass(maps) -> np.ndarray:
 
     Returns
     -------
-    (N,) float64 in [0, 1]; a uniform 96 px map scores 1024/9216 = 0.111; nan
+    (N,) float64 in [0, 1]; a uniform 96 px map scores :data:`UNIFORM_CENTRE_MASS`; nan
     for a map with no positive mass.
     """
     maps = _as_maps(maps)

@@ -93,6 +93,10 @@ MODEL_CONDITIONS = ("hed_strong",)
 #: class, the tumour probability moves toward that class by more than this on average (the same 0.1 that counts
 #: as "barely changed" for a condition), the lower end of the 95 % interval of that mean above 0.
 CLASS_STAIN_SHIFT_MAX = 0.1
+#: Fewer stain patches than this decide nothing about the model: one flipped patch of 4 is already a quarter,
+#: and the flips a sample of errors near p = 0.5 shows say more about those patches than about the model
+#: (the same floor as the right-for-the-right-reason test's 5 tumour calls).
+MIN_MODEL_PATCHES = 5
 
 
 def _channels_last(images) -> np.ndarray:

@@ -25,6 +25,8 @@ from reportgen.cache import ArrayCache, default_cache_dir
 from reportgen.config import BuildConfig, parse_shard, resolve_config
 from reportgen.data import as_float_tensor, select_cases
 from reportgen.errors import ConfigError
+from reportgen.judgement.compare import load_previous_report
+from reportgen.judgement.gates import parse_gate
 from reportgen.metrics.slides import per_slide_accuracy
 from reportgen.pipeline.chunks import explain_and_score
 from reportgen.pipeline.data import dataset_mean_colour, open_data
@@ -42,9 +44,7 @@ from reportgen.pipeline.shards import (
     write_shard,
 )
 from reportgen.pipeline.stain import StainReference, reference_patch_indices, stain_checks
-from reportgen.report.compare import load_previous_report
 from reportgen.report.figures import FigureInputs
-from reportgen.report.gates import parse_gate
 from reportgen.report.render import render_report
 from reportgen.runtime import Stopwatch, machine_description, package_versions, resolve_device, seed_everything
 from reportgen.schema import ReportDocument

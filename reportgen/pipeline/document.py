@@ -19,6 +19,16 @@ import numpy as np
 from reportgen import __version__
 from reportgen.config import DOCUMENT_TABLES, BuildConfig
 from reportgen.data.sampling import STRATA
+from reportgen.judgement import (
+    Gate,
+    all_checks,
+    compare_reports,
+    evaluate_gates,
+    page_one,
+    sections,
+    summarise_findings,
+)
+from reportgen.judgement.notes import patch_note
 from reportgen.metrics.faithfulness import MODES, NOTEBOOK_DELETION_NOTE, TIE_BREAK_RULE
 from reportgen.metrics.references import REFERENCE_TITLES
 from reportgen.metrics.sanity import INTERVAL_METHOD as SANITY_INTERVAL
@@ -40,11 +50,6 @@ from reportgen.pipeline.stability import StabilityOutcome
 from reportgen.pipeline.stability_section import stability_section
 from reportgen.pipeline.stain import StainOutcome
 from reportgen.pipeline.stain_section import stain_section
-from reportgen.report.checks import page_one
-from reportgen.report.compare import compare_reports
-from reportgen.report.gates import Gate, evaluate_gates
-from reportgen.report.notes import patch_note
-from reportgen.report.summary import summarise_findings
 from reportgen.schema import SCHEMA_VERSION, ReportDocument
 
 METRIC_NOTES = (
@@ -132,7 +137,7 @@ class BuildRecord:
     evidence : where the model's tumour calls and the maps' attribution lie (:mod:`reportgen.pipeline.evidence`),
         or ``None`` when not measured.
     images : (N, H, W, 3) uint8 explained patches, or ``None``; masks : (N, H, W) uint8 tumour masks, or ``None``.
-        The patch notes read both (:mod:`reportgen.report.notes`).
+        The patch notes read both (:mod:`reportgen.judgement.notes`).
     stain : the stain robustness measurements (:mod:`reportgen.pipeline.stain`), or ``None`` when skipped.
     """
 
@@ -497,9 +502,13 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
         "comparison": None,
         "gates": None,
     })
-    document["summary"] = summarise_findings(document)
+    for section in sections():
+        if section.record is not None:  # a section that makes its own record from the build's results
+            document[section.key] = plain(section.record(record))
+    checks = all_checks(document)
+    document["summary"] = summarise_findings(document, checks)
     if previous is not None:
         document["comparison"] = compare_reports(document, previous)
-    document["gates"] = evaluate_gates(list(gates), document) if gates else None
-    document["summary"].update(page_one(document))  # page one's checks include the gates
+    document["gates"] = evaluate_gates(list(gates), document, checks) if gates else None
+    document["summary"].update(page_one(checks, document["gates"]))  # page one's checks include the gates
     return document

@@ -18,17 +18,17 @@ import torch
 
 from reportgen.config import BuildConfig
 from reportgen.inference import predict_proba
-from reportgen.metrics.evidence import TUMOUR, area_share, periphery_only_tumour, tumour_probability_without
+from reportgen.metrics.evidence import (
+    MIN_TUMOUR_CALLS,
+    PERIPHERY_FLIP_LIMIT,
+    TUMOUR,
+    area_share,
+    periphery_only_tumour,
+    tumour_probability_without,
+)
 from reportgen.metrics.faithfulness import make_substrate
 from reportgen.metrics.localisation import centre_region, positive_share
 from reportgen.metrics.stats import mean_with_interval
-
-#: Share of the model's tumour calls that may disappear once everything outside the centre 32x32 is replaced,
-#: before the calls are said to rely on the periphery. The label ignores the periphery, so an honest model
-#: loses few calls there; the limit allows for the substrate itself moving the model (the Substrates section).
-PERIPHERY_FLIP_LIMIT = 0.2
-#: Fewer tumour calls than this among the explained patches, and the periphery test says "too few".
-MIN_TUMOUR_CALLS = 5
 
 
 @dataclass

@@ -15,6 +15,7 @@ from reportgen.metrics.stain import (
     CLASS_STAIN_SHIFT_MAX,
     CONDITIONS,
     MAP_SPEARMAN_MIN,
+    MIN_MODEL_PATCHES,
     MODEL_CONDITIONS,
     MODEL_FLIP_RATE_MAX,
     STABLE_FLIP_RATE,
@@ -53,10 +54,6 @@ MODEL_RULE = (f"The model decides by stain when either of two rules fires. First
               "rescaling changes how dark the nuclei look; matching the data's stain amounts flips, on these few "
               "patches, many of them near p = 0.5, the decisions of models that do not decide by stain about as "
               "often as of one that does.")
-#: Fewer stain patches than this decide nothing about the model: one flipped patch of 4 is already a quarter,
-#: and the flips a sample of errors near p = 0.5 shows say more about those patches than about the model
-#: (the same floor as the right-for-the-right-reason test's 5 tumour calls).
-MIN_MODEL_PATCHES = 5
 #: The rules' numbers, stated in the document so its readers need not import the rules.
 THRESHOLDS = {"stable_flip_rate": STABLE_FLIP_RATE, "stable_probability_change": STABLE_PROBABILITY_CHANGE,
               "map_spearman_min": MAP_SPEARMAN_MIN, "model_flip_rate_max": MODEL_FLIP_RATE_MAX,

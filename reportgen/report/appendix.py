@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 
-from reportgen.report.formatting import fmt, rows_of, without_paths
-from reportgen.report.summary import method_title
+from reportgen.formatting import fmt, rows_of, without_paths
+from reportgen.judgement.reading import method_title
 from reportgen.report.views import AppendixTable, AppendixView
 
 

@@ -1,6 +1,6 @@
 """Everything the template shows, as plain strings, built once from the report document.
 
-Numbers are formatted here (with :mod:`reportgen.report.formatting`), so the
+Numbers are formatted here (with :mod:`reportgen.formatting`), so the
 template only places strings and never computes; the result is the views of
 :mod:`reportgen.report.views`.  The document is the JSON contract described in
 :mod:`reportgen.report`; optional sections (``sanity``, ``comparison``,
@@ -9,12 +9,7 @@ template only places strings and never computes; the result is the views of
 
 from __future__ import annotations
 
-from reportgen.report import figures as figs
-from reportgen.report import heatmaps
-from reportgen.report.appendix import build_appendix
-from reportgen.report.checks import check_counts, page_one_checks
-from reportgen.report.evidence import evidence_view
-from reportgen.report.formatting import (
+from reportgen.formatting import (
     MISSING,
     file_name,
     fmt,
@@ -27,6 +22,23 @@ from reportgen.report.formatting import (
     rows_of,
     without_paths,
 )
+from reportgen.judgement.check import SEVERITIES, outcome_counts
+from reportgen.judgement.reading import (
+    DIRECTIONS,
+    OUTCOME_WORDS,
+    SHORT_LABELS,
+    find_verdict,
+    headline_mean,
+    method_title,
+    model_accuracy,
+)
+from reportgen.judgement.sanity import sanity_outcome, untrusted_controls
+from reportgen.metrics.localisation import UNIFORM_CENTRE_MASS
+from reportgen.metrics.sanity import SIMILARITY_THRESHOLD
+from reportgen.report import figures as figs
+from reportgen.report import heatmaps
+from reportgen.report.appendix import build_appendix
+from reportgen.report.evidence import evidence_view
 from reportgen.report.guide import guide_uri, reading_guide
 from reportgen.report.labels import (
     EXTRA_LABELS,
@@ -38,19 +50,6 @@ from reportgen.report.labels import (
 from reportgen.report.slides import slides_view
 from reportgen.report.stability import stability_view
 from reportgen.report.stain import stain_view
-from reportgen.report.summary import (
-    DIRECTIONS,
-    OUTCOME_WORDS,
-    SEVERITIES,
-    SHORT_LABELS,
-    UNIFORM_CENTRE_MASS,
-    find_verdict,
-    headline_mean,
-    method_title,
-    model_accuracy,
-    sanity_outcome,
-    untrusted_controls,
-)
 from reportgen.report.views import (
     CheckRow,
     ComparisonView,
@@ -236,7 +235,7 @@ def _sanity_row(document: dict, name: str, record: dict, *, control: bool) -> Sa
             outcome, ("inconclusive", "inconclusive"))
     return SanityRow(title=method_title(document, name) + (" (control, must fail)" if control else ""),
                      similarities=[fmt(v, 2) for v in record.get("similarity", [])],
-                     per_patch=_per_patch(record.get("per_image_final") or [], float(record.get("threshold", 0.5))),
+                     per_patch=_per_patch(record.get("per_image_final") or [], float(record.get("threshold", SIMILARITY_THRESHOLD))),
                      final=fmt(record.get("final"), 2) + interval, outcome=shown, css=css, control=control)
 
 
@@ -247,7 +246,7 @@ def _sanity(document: dict) -> SanityView | None:
     methods, controls = sanity.get("methods") or {}, sanity.get("controls") or {}
     rows = [_sanity_row(document, name, record, control=False) for name, record in methods.items()]
     rows += [_sanity_row(document, name, record, control=True) for name, record in controls.items()]
-    thresholds = {float(record.get("threshold", 0.5)) for record in [*methods.values(), *controls.values()]}
+    thresholds = {float(record.get("threshold", SIMILARITY_THRESHOLD)) for record in [*methods.values(), *controls.values()]}
     return SanityView(images=fmt_any(sanity.get("images")), stages=[short_stage(str(s)) for s in sanity.get("stages", [])],
                       threshold=", ".join(f"{t:g}" for t in sorted(thresholds)) or MISSING,
                       interval=str(sanity.get("interval") or MISSING), rows=rows,
@@ -463,11 +462,8 @@ def _identity(document: dict) -> list[tuple[str, str]]:
 
 
 def _checks(document: dict) -> tuple[list[CheckRow], str]:
-    summary = document.get("summary") or {}
-    checks = summary.get("checks")
-    if checks is None:  # a document summarised before its gates were evaluated
-        checks = page_one_checks(document)
-    counts = check_counts(checks)
+    checks = (document.get("summary") or {}).get("checks") or []
+    counts = outcome_counts(checks)
     rows = [CheckRow(outcome=str(c["outcome"]), check=str(c["check"]), condition=str(c["condition"]),
                      measured=str(c["measured"]), section=str(c["section"])) for c in checks]
     return rows, ", ".join(f"{counts[key]} {word}" for key, word in _COUNT_WORDS)
@@ -593,7 +589,7 @@ def build_context(document: dict, patch_uris: dict[int, dict[str, str]] | list[d
     Parameters
     ----------
     document : report document, schema_version 1, with ``summary`` filled
-        (:func:`reportgen.report.summary.summarise_findings`).
+        (:func:`reportgen.judgement.summarise_findings`).
     patch_uris : per patch position, ``{"original": uri, "<method>": uri}`` (:func:`figures.patch_figures`); the
         gallery shows the patches of :func:`gallery_positions` that have them (a list counts as positions 0, 1, ...).
     scales : per patch, each method's colour scale (:func:`figures.map_scales`), shown under its map;

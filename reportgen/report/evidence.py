@@ -1,24 +1,11 @@
-"""The "Right for the right reason" section, its page-one check and its warning, from ``document["evidence"]``."""
+"""The "Right for the right reason" section's view, from ``document["evidence"]`` (its check and warning:
+:mod:`reportgen.judgement.right_reason`)."""
 
 from __future__ import annotations
 
-from reportgen.report.formatting import MISSING, fmt, fmt_interval
-from reportgen.report.summary import lost_calls, method_title
+from reportgen.formatting import MISSING, fmt, fmt_interval
+from reportgen.judgement.reading import method_title
 from reportgen.report.views import EvidenceView
-
-_OUTCOMES = {"centre": "pass", "relies_on_periphery": "fail", "too_few": "warn"}
-
-
-def evidence_check(document: dict) -> dict | None:
-    """Page one's row for the region-removal test, or None when it did not run."""
-    evidence = document.get("evidence")
-    if not evidence:
-        return None
-    condition = (f"at most {evidence['limit']:g} of the tumour calls disappear when everything outside the centre "
-                 f"32x32 is replaced ({evidence['substrate']} substrate; at least 5 calls)")
-    return {"check": "Model: tumour calls decided by the centre 32x32", "condition": condition,
-            "measured": lost_calls(evidence), "outcome": _OUTCOMES.get(evidence.get("decision"), "warn"),
-            "section": "evidence"}
 
 
 def evidence_view(document: dict) -> EvidenceView | None:

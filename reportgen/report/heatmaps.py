@@ -12,8 +12,8 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
+from reportgen.formatting import fmt
 from reportgen.report.figures import MM, PLOT_STYLE, svg_data_uri
-from reportgen.report.formatting import fmt
 
 CONFUSION_SIZE_MM = (62.0, 52.0)
 #: Width of one matrix cell and of the label margin of an agreement heatmap, in mm.

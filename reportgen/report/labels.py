@@ -8,7 +8,7 @@ therefore never lost, only left to the appendix until it gets a label.
 
 from __future__ import annotations
 
-from reportgen.report.formatting import fmt_plain
+from reportgen.formatting import fmt_plain
 
 #: Training record keys -> labels, in the order the model card shows them.
 TRAINING_LABELS = (

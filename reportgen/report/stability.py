@@ -6,8 +6,8 @@ Sentences read outcomes and readings the document already holds (decided in
 
 from __future__ import annotations
 
-from reportgen.report.formatting import fmt_interval
-from reportgen.report.summary import DIRECTIONS, OUTCOME_WORDS, SHORT_LABELS, method_title
+from reportgen.formatting import fmt_interval
+from reportgen.judgement.reading import DIRECTIONS, OUTCOME_WORDS, SHORT_LABELS, method_title
 from reportgen.report.views import LayerRowView, SimilarityRow, StabilityView
 
 #: How the section names each measurement that was not run.

@@ -6,8 +6,9 @@ Sentences read the outcomes and flags the document already holds (decided in
 
 from __future__ import annotations
 
-from reportgen.report.formatting import fmt_interval
-from reportgen.report.summary import OUTCOME_WORDS, method_title, model_stain_conditions
+from reportgen.formatting import fmt_interval
+from reportgen.judgement.reading import OUTCOME_WORDS, method_title
+from reportgen.judgement.stain import model_stain_conditions
 from reportgen.report.views import ClassStainRow, ClassStainView, StainConditionRow, StainMethodRow, StainView
 
 

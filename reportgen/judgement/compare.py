@@ -1,7 +1,7 @@
 """What changed since the previous report: model, accuracy, AUCs, where the evidence lies, patches, warnings.
 
 The result of :func:`compare_reports` is stored as ``document["comparison"]`` and
-rendered as "Changes since the previous report".  Gates (:mod:`reportgen.report.gates`)
+rendered as "Changes since the previous report".  Gates (:mod:`reportgen.judgement.gates`)
 read it to fail scheduled runs whose explanations got worse.
 """
 
@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from reportgen.errors import ConfigError
-from reportgen.report.gates import Gate, evaluate_gates, parse_gate  # noqa: F401  (re-exported)
-from reportgen.report.measures import METHOD_MEASURES, MODEL_MEASURES, method_measure, model_measure
-from reportgen.report.summary import method_title, model_accuracy
+from reportgen.judgement.measures import METHOD_MEASURES, MODEL_MEASURES, method_measure, model_measure
+from reportgen.judgement.reading import method_title, model_accuracy
+from reportgen.schema import SCHEMA_VERSION
 
-SCHEMA_VERSION = 1
 AUC_KEYS = ("deletion_auc", "insertion_auc")
 
 

@@ -14,18 +14,14 @@ A gate is written as a *failure condition* (``--fail-if accuracy<0.9``).  Gramma
                | "centre_mass_decrease"      any method's share of attribution in the centre 32x32 fell by more
                | "mass_in_mask_decrease"     any method's share of attribution in the tumour mask fell by more
                | "periphery_reliance_increase"  the share of tumour calls lost without the periphery rose by more
-               | "sanity_failed"             any method did not pass the sanity check (failed or
-                                             inconclusive), or its positive control did not fail (no operator)
-               | "beats_random_failed"       any method is not better than the random map (verdict rule; no operator)
-               | "right_reason_failed"       the model's tumour calls rely on the periphery (no operator)
-               | "stain_failed"              the model's decision depends on the stain, or a method explains
-                                             the stain instead of the decision (no operator)
-               | "centre_mass_below_uniform" any method puts less of its attribution in the centre 32x32 than a
-                                             uniform map does (no operator)
+               | a flag gate (no operator) declared by a report section: it fails the run when a page-one
+                 check that reads it holds its failure condition; ``reportgen build --help`` and
+                 :func:`reportgen.judgement.sections.flag_gates` list them (sanity_failed,
+                 beats_random_failed, right_reason_failed, stain_failed, centre_mass_below_uniform)
                | "method:" method "." metric  metric is deletion_auc, insertion_auc, centre_mass or mass_in_mask
 
 Spaces are ignored.  The ``..._increase`` and ``..._decrease`` gates read
-``document["comparison"]`` (:func:`reportgen.report.compare.compare_reports`); without
+``document["comparison"]`` (:func:`reportgen.judgement.compare.compare_reports`); without
 a previous report they are skipped and pass, and their detail says so.  So is any
 gate whose measurement the report does not hold (e.g. ``stain_flip_rate`` with
 ``--stain-images 0``).
@@ -39,21 +35,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reportgen.errors import ConfigError, unknown_name_error
-from reportgen.report.measures import METHOD_MEASURES, MODEL_MEASURES, method_measure, model_measure
-from reportgen.report.summary import (
-    UNIFORM_CENTRE_MASS,
-    loses_to_random,
-    model_accuracy,
-    sanity_not_passed,
-    untrusted_controls,
-)
+from reportgen.judgement.check import Check
+from reportgen.judgement.measures import METHOD_MEASURES, MODEL_MEASURES, method_measure, model_measure
+from reportgen.judgement.reading import model_accuracy
+from reportgen.judgement.sections import all_checks, flag_gates
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt,
 }
 #: Gates on a change since the previous report -> (the comparison list and key it reads, the sign that makes
 #: a worsening positive, the verb for the detail).  AUC changes are read from ``comparison["methods"]``,
-#: the evidence's from ``comparison["evidence"]`` (:func:`reportgen.report.compare.compare_evidence`).
+#: the evidence's from ``comparison["evidence"]`` (:func:`reportgen.judgement.compare.compare_evidence`).
 CHANGE_GATES = {
     "deletion_auc_increase": ("methods", "deletion_auc", 1.0, "rose"),
     "insertion_auc_decrease": ("methods", "insertion_auc", -1.0, "fell"),
@@ -62,11 +54,13 @@ CHANGE_GATES = {
     "periphery_reliance_increase": ("evidence", "periphery_reliance", 1.0, "rose"),
 }
 NUMERIC_GATES = ("accuracy", "roc_auc", *MODEL_MEASURES, *CHANGE_GATES)
-FLAG_GATES = ("sanity_failed", "beats_random_failed", "right_reason_failed", "stain_failed",
-              "centre_mass_below_uniform")
 METHOD_METRICS = ("deletion_auc", "insertion_auc", *METHOD_MEASURES)
-VALID_GATES = [*NUMERIC_GATES, *FLAG_GATES, "method:<name>.<metric>"]
 _PATTERN = re.compile(r"^(?P<name>[A-Za-z_][\w:.\-]*)(?:(?P<op><=|>=|<|>)(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))?$")
+
+
+def valid_gates() -> list[str]:
+    """Every gate name, the flag gates of the registered sections included."""
+    return [*NUMERIC_GATES, *flag_gates(), "method:<name>.<metric>"]
 
 
 @dataclass(frozen=True)
@@ -103,7 +97,7 @@ def parse_gate(text: str) -> Gate:
     match = _PATTERN.match(expression)
     if not match:
         raise ConfigError(f"gate {text!r} is not of the form NAME, NAME<NUMBER or NAME>NUMBER; "
-                          f"e.g. accuracy<0.9 (gates: {', '.join(VALID_GATES)})")
+                          f"e.g. accuracy<0.9 (gates: {', '.join(valid_gates())})")
     name, op, value = match["name"], match["op"], match["value"]
     threshold = None if value is None else float(value)
     if name.startswith("method:"):
@@ -115,7 +109,7 @@ def parse_gate(text: str) -> Gate:
         if op is None:
             raise ConfigError(f"gate {text!r} needs a comparison, e.g. method:{method}.{metric}>0.3")
         return Gate(expression, "method", op, threshold, method, metric)
-    if name in FLAG_GATES:
+    if name in flag_gates():
         if op is not None:
             raise ConfigError(f"gate {text!r}: {name} takes no comparison; write just {name}")
         return Gate(expression, name)
@@ -123,7 +117,7 @@ def parse_gate(text: str) -> Gate:
         if op is None:
             raise ConfigError(f"gate {text!r} needs a comparison, e.g. {name}>0.05")
         return Gate(expression, name, op, threshold)
-    raise unknown_name_error("gate", name, VALID_GATES)
+    raise unknown_name_error("gate", name, valid_gates())
 
 
 def _largest_change(document: dict, gate_name: str) -> tuple[float | None, str]:
@@ -139,51 +133,21 @@ def _largest_change(document: dict, gate_name: str) -> tuple[float | None, str]:
     return max(changes) if changes else (None, "")
 
 
-def _flag(gate: Gate, document: dict) -> tuple[bool, str]:
-    """(condition holds, detail) for a gate without an operator."""
-    if gate.name == "sanity_failed":
-        if not document.get("sanity"):
-            return False, "skipped: no sanity check was run"
-        # Anything short of evidence fails the gate: an inconclusive method, or a check whose control passed.
-        not_passed, untrusted = sanity_not_passed(document), untrusted_controls(document)
-        details = [f"{name} ({outcome})" for name, outcome in not_passed.items()]
-        details += [f"control {name} was {outcome}, not failed" for name, outcome in untrusted.items()]
-        return bool(details), f"not passed: {', '.join(details)}" if details else "every method passed"
-    if gate.name == "beats_random_failed":
-        failed = [f"{name} ({kind})" for name in (document.get("methods") or {})
-                  for kind in loses_to_random(document, name)]
-        return bool(failed), (f"not better than random under the verdict rule: {', '.join(failed)}" if failed
-                              else "every method is better than random")
-    if gate.name == "right_reason_failed":
-        evidence = document.get("evidence")
-        if not evidence:
-            return False, "skipped: the right-for-the-right-reason test did not run"
-        lost = model_measure(document, "periphery_reliance")
-        share = "n/a" if lost is None else f"{lost:.2f}"
-        return (evidence.get("decision") == "relies_on_periphery",
-                f"{share} of {evidence.get('tumour_calls')} tumour calls lost without the periphery "
-                f"(limit {evidence.get('limit')}): {evidence.get('decision')}")
-    if gate.name == "stain_failed":
-        stain = document.get("stain_robustness")
-        if not stain:
-            return False, "skipped: the stain robustness step did not run"
-        reasons = ["the model's decision depends on the stain"] if stain.get("model_depends_on_stain") else []
-        reasons += [f"{name} explains the stain" for name in stain.get("explains_stain") or []]
-        return bool(reasons), "; ".join(reasons) if reasons else "decision and maps hold under the stain checks"
-    # centre_mass_below_uniform: the page-one localisation check's rule, as a failure condition.
-    shares = {name: method_measure(document, name, "centre_mass") for name in document.get("methods") or {}}
-    shares = {name: value for name, value in shares.items() if value is not None}
-    if not shares:
-        return False, "skipped: the report has no centre mass"
-    below = [f"{name} {value:.3f}" for name, value in shares.items() if value < UNIFORM_CENTRE_MASS]
-    return bool(below), (f"below a uniform map's {UNIFORM_CENTRE_MASS:.3f}: {', '.join(below)}" if below
-                         else f"every method at least a uniform map's {UNIFORM_CENTRE_MASS:.3f}")
+def _flag(gate: Gate, checks: list[Check]) -> tuple[bool, str]:
+    """(condition holds, detail) for a gate without an operator: read from the checks that name it."""
+    spec = flag_gates()[gate.name]
+    reading = [check for check in checks if check.gate == gate.name]
+    if not reading:
+        return False, spec.skipped
+    holds = any(check.gate_holds for check in reading)
+    details = spec.separator.join(detail for check in reading for detail in check.gate_details)
+    return holds, (spec.held if holds else spec.clear).format(details)
 
 
-def _evaluate(gate: Gate, document: dict) -> tuple[bool, str]:
+def _evaluate(gate: Gate, document: dict, checks: list[Check]) -> tuple[bool, str]:
     """(condition holds, detail) for one gate."""
-    if gate.name in FLAG_GATES:
-        return _flag(gate, document)
+    if gate.name in flag_gates():
+        return _flag(gate, checks)
     compare = OPERATORS[gate.operator or ""]
     if gate.name == "accuracy":
         value = model_accuracy(document)
@@ -221,13 +185,15 @@ def _evaluate(gate: Gate, document: dict) -> tuple[bool, str]:
     return compare(value, gate.threshold), f"{gate.method} mean {gate.metric} is {value:.4f}"
 
 
-def evaluate_gates(gates: list[Gate], document: dict) -> list[dict]:
+def evaluate_gates(gates: list[Gate], document: dict, checks: list[Check] | None = None) -> list[dict]:
     """Evaluate gates on a finished document.
 
     Parameters
     ----------
     gates : parsed gates (:func:`parse_gate`).
     document : report document, with ``comparison`` filled when a previous report was given.
+    checks : the document's page-one checks (:func:`reportgen.judgement.sections.all_checks`), which the flag
+        gates read; default: judged from ``document``.
 
     Returns
     -------
@@ -239,8 +205,9 @@ def evaluate_gates(gates: list[Gate], document: dict) -> list[dict]:
     ConfigError
         When a ``method:`` gate names a method that is not in the report.
     """
+    checks = all_checks(document) if checks is None else checks
     results = []
     for gate in gates:
-        holds, detail = _evaluate(gate, document)
+        holds, detail = _evaluate(gate, document, checks)
         results.append({"expression": gate.expression, "passed": not holds, "detail": detail})
     return results

@@ -1,7 +1,7 @@
 """The quantities a scheduled audit follows from run to run: where the evidence lies, and the model's checks.
 
-Gates (:mod:`reportgen.report.gates`) compare them with a bound and the comparison
-with the previous report (:mod:`reportgen.report.compare`) shows how they moved, so
+Gates (:mod:`reportgen.judgement.gates`) compare them with a bound and the comparison
+with the previous report (:mod:`reportgen.judgement.compare`) shows how they moved, so
 a retrained model whose evidence left the centre is seen even when its AUCs and
 accuracy improved.  Each reader gets one value per quantity, or ``None`` when the
 report does not hold it (the step did not run, no slide ids, no masks).
@@ -9,8 +9,8 @@ report does not hold it (the step did not run, no slide ids, no masks).
 
 from __future__ import annotations
 
-from reportgen.report.slides import MIN_SLIDE_PATCHES, judged_slides, worst_slide
-from reportgen.report.summary import model_stain_conditions
+from reportgen.judgement.slides import MIN_SLIDE_PATCHES, judged_slides, worst_slide
+from reportgen.judgement.stain import model_stain_conditions
 
 #: Per-method quantity -> (its record in ``document["localisation"][method]``, what it is).
 METHOD_MEASURES = {

@@ -1,0 +1,48 @@
+"""The localisation section's judgement: does each method put at least a uniform map's share in the centre?
+
+PCam's label is decided by the centre 32x32 of a 96x96 patch; a uniform map puts
+:data:`UNIFORM_CENTRE_MASS` of its attribution there (docs/metrics.md, "Localisation").
+"""
+
+from __future__ import annotations
+
+from reportgen.formatting import fmt_interval
+from reportgen.judgement.check import Check, Finding
+from reportgen.judgement.reading import method_title
+from reportgen.metrics.localisation import UNIFORM_CENTRE_MASS
+
+
+def _centres(document: dict) -> list[tuple[str, dict]]:
+    """(method, its centre-mass record) for every method with a centre mass."""
+    methods = document.get("methods") or {}
+    found = []
+    for name, record in (document.get("localisation") or {}).items():
+        centre = (record or {}).get("centre_mass") or {}
+        if name in methods and centre.get("mean") is not None:
+            found.append((name, centre))
+    return found
+
+
+def checks(document: dict) -> list[Check]:
+    """Per method: mean centre share at least a uniform map's (WARN below it); the ``centre_mass_below_uniform``
+    gate holds below it."""
+    found = []
+    for name, centre in _centres(document):
+        below = centre["mean"] < UNIFORM_CENTRE_MASS
+        interval = centre.get("ci95") or [None, None]
+        found.append(Check(f"{method_title(document, name)}: attribution in the centre 32x32",
+                           f"mean share at least a uniform map's ({UNIFORM_CENTRE_MASS:.3f})",
+                           fmt_interval(centre, 3), "warn" if below else "pass", "localisation",
+                           gate="centre_mass_below_uniform", gate_holds=below,
+                           gate_details=(f"{name} {float(centre['mean']):.3f}",) if below else (),
+                           value=float(centre["mean"]), interval=(interval[0], interval[1]),
+                           limit=UNIFORM_CENTRE_MASS, direction="at_least"))
+    return found
+
+
+def findings(document: dict) -> list[Finding]:
+    """A method that puts less attribution on the centre than a uniform map (medium)."""
+    return [Finding("medium", f"{method_title(document, name)} puts less attribution on the centre 32x32 region than "
+                              f"a uniform map would ({centre['mean']:.3f} < {UNIFORM_CENTRE_MASS:.3f}): it looks at "
+                              "the border, not where the label is decided.", name)
+            for name, centre in _centres(document) if centre["mean"] < UNIFORM_CENTRE_MASS]

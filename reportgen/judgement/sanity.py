@@ -1,0 +1,109 @@
+"""The sanity section's judgement: does each method's map depend on the model (Adebayo et al., NeurIPS 2018)?
+
+The rule itself (:func:`reportgen.metrics.sanity.decide`): a method passes only when the 95 % interval of its
+mean final similarity lies below the threshold; an inconclusive check is no evidence that the maps depend on
+the model, so it does not pass either.  A model-independent control must fail, or the check cannot be trusted.
+"""
+
+from __future__ import annotations
+
+from reportgen.formatting import fmt_interval
+from reportgen.judgement.check import Check, Finding
+from reportgen.judgement.reading import method_title
+from reportgen.metrics.sanity import SIMILARITY_THRESHOLD
+
+_OUTCOMES = {"passed": "pass", "failed": "fail", "inconclusive": "warn"}
+
+
+def sanity_outcome(record: dict) -> str:
+    """``passed``, ``inconclusive`` or ``failed``: the outcome the sanity check's rule gave a map."""
+    return str(record.get("outcome") or ("passed" if record.get("passed") is True else "failed"))
+
+
+def sanity_not_passed(document: dict) -> dict[str, str]:
+    """Methods the sanity check did not pass -> their outcome (``failed`` or ``inconclusive``)."""
+    methods = ((document.get("sanity") or {}).get("methods")) or {}
+    return {name: sanity_outcome(record) for name, record in methods.items() if sanity_outcome(record) != "passed"}
+
+
+def untrusted_controls(document: dict) -> dict[str, str]:
+    """Positive controls (model-independent maps) the check did not fail -> their outcome.
+
+    Any entry means the check cannot tell a model-independent map from an honest one in this
+    report, so none of its outcomes can be trusted.
+    """
+    controls = ((document.get("sanity") or {}).get("controls")) or {}
+    return {name: sanity_outcome(record) for name, record in controls.items() if sanity_outcome(record) != "failed"}
+
+
+def sanity_evidence(record: dict) -> str:
+    """``similarity 0.62 [0.41, 0.83]``: the mean final similarity and its 95 % interval."""
+    final = record.get("final")
+    text = "similarity " + ("n/a" if final is None else f"{float(final):.2f}")
+    low, high = (record.get("ci95") or [None, None])[:2]
+    if low is None or high is None:
+        return f"{text}, no interval from {len(record.get('per_image_final') or [])} patch(es)"
+    return f"{text} [{float(low):.2f}, {float(high):.2f}]"
+
+
+def checks(document: dict) -> list[Check]:
+    """One check per method (its maps depend on the model) and one for the controls (they fail, as they must).
+
+    The ``sanity_failed`` gate holds on any method not passed and on any control not failed.
+    """
+    sanity = document.get("sanity")
+    if not sanity:
+        return []
+    found = []
+    for name, record in (sanity.get("methods") or {}).items():
+        outcome = sanity_outcome(record)
+        similarity = fmt_interval({"mean": record.get("final"), "ci95": record.get("ci95")}, 2)
+        threshold = record.get("threshold", SIMILARITY_THRESHOLD)
+        low, high = (record.get("ci95") or [None, None])[:2]
+        found.append(Check(
+            f"{method_title(document, name)}: model-randomisation sanity check",
+            f"95 % interval of the similarity after randomising the network below {threshold:g}",
+            f"{similarity} on {sanity.get('images')} patches: "
+            f"{record.get('outcome', 'passed' if record.get('passed') else 'failed')}",
+            _OUTCOMES.get(record.get("outcome"), "pass" if record.get("passed") else "fail"), "sanity",
+            gate="sanity_failed", gate_holds=outcome != "passed",
+            gate_details=(f"{name} ({outcome})",) if outcome != "passed" else (),
+            value=record.get("final"), interval=(low, high), limit=threshold, direction="at_most"))
+    if sanity.get("controls"):
+        trusted = bool(sanity.get("trustworthy"))
+        untrusted = untrusted_controls(document)
+        found.append(Check("Sanity check control (Sobel edges)", "the model-independent control fails the check",
+                           "failed, as it must" if trusted else "did not fail", "pass" if trusted else "fail",
+                           "sanity", gate="sanity_failed", gate_holds=bool(untrusted),
+                           gate_details=tuple(f"control {name} was {outcome}, not failed"
+                                              for name, outcome in untrusted.items())))
+    return found
+
+
+def findings(document: dict) -> list[Finding]:
+    """One warning per control the check did not fail (high) and per method it did not pass (high when it
+    failed, medium when inconclusive)."""
+    sanity = document.get("sanity") or {}
+    found = []
+    for name, outcome in untrusted_controls(document).items():
+        record = sanity["controls"][name]
+        found.append(Finding("high", f"The sanity check's positive control, {method_title(document, name)}, "
+                                     f"ignores the model by construction but was {outcome}, not failed "
+                                     f"({sanity_evidence(record)}): the sanity check itself is not trustworthy in "
+                                     "this report.", name))
+    for name, outcome in sanity_not_passed(document).items():
+        record = sanity["methods"][name]
+        threshold = float(record.get("threshold", float("nan")))
+        if outcome == "failed":
+            found.append(Finding("high", f"{method_title(document, name)} failed the model-randomisation sanity "
+                                         f"check ({sanity_evidence(record)} after randomising the network; the 95 % "
+                                         f"interval is at or above {threshold:g}): its maps depend on the image more "
+                                         "than on the model.", name))
+        else:
+            found.append(Finding("medium", f"The model-randomisation sanity check of "
+                                           f"{method_title(document, name)} is inconclusive "
+                                           f"({sanity_evidence(record)} after randomising the network, on "
+                                           f"{len(record.get('per_image_final') or [])} patches; the interval reaches "
+                                           f"{threshold:g}): there is no evidence that its maps depend on the model; "
+                                           "more --sanity-images narrow the interval.", name))
+    return found
