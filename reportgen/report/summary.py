@@ -14,9 +14,9 @@ from reportgen.metrics.verdicts import CLAIM_METRICS
 from reportgen.report.formatting import fmt_interval
 
 LOW_ACCURACY = 0.8
-# Share of a uniform map inside PCam's centre 32x32 region of a 96x96 patch (METRICS.md).
+# Share of a uniform map inside PCam's centre 32x32 region of a 96x96 patch (docs/metrics.md#localisation).
 UNIFORM_CENTRE_MASS = 1024 / 9216
-# A CAM with this many cells or fewer is coarse (METRICS.md: warn at 3x3 or smaller) ...
+# A CAM with this many cells or fewer is coarse (docs/metrics.md#grad-cam: warn at 3x3 or smaller) ...
 COARSE_CAM_CELLS = 9
 #: A superpixel map with fewer superpixels than this (a 4x4 grid) is said to localise coarsely.
 COARSE_SUPERPIXELS = 16
