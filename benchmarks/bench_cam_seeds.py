@@ -9,7 +9,7 @@ patches with Grad-CAM at each ``--layers`` layer, and prints per seed and layer:
   most tumour pixels (the ground-truth masks of the synthetic set);
 - ``mass``: share of the map's positive mass on tumour pixels, next to the
   tumour's share of the patch (what a uniform map would score);
-- ``deletion``: mean deletion AUC (METRICS.md defaults, ``--steps`` steps) of
+- ``deletion``: mean deletion AUC (docs/metrics.md#deletion-and-insertion-curves defaults, ``--steps`` steps) of
   the map and of the seeded random reference map on the same patches.
 
 At 96 px the last block's map is 3x3 and every cell sees the whole patch, so

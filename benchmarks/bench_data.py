@@ -1,7 +1,7 @@
 """Read throughput and memory of the PCam reader against the notebook's per-item reader.
 
-The notebook's Dataset opened both HDF5 files for every patch (SEED.md,
-mistake 3). This script writes (or reuses) a synthetic split in the real
+The notebook's Dataset opened both HDF5 files for every patch
+(docs/metrics.md#data-read-a-chunk-at-a-time). This script writes (or reuses) a synthetic split in the real
 layout (chunks of 32 rows, gzip level 1) and measures, in patches per second:
 
 - sequential: one pass over the split in file order, and the block-shuffled

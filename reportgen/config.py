@@ -29,7 +29,7 @@ SPLITS = ("valid", "test")
 STABILITY_MEASURES = ("lime_seeds", "ig_baselines", "grad_cam_layers")
 #: Run when ``stability`` is not given.  Rule, fixed before the costs were measured: a measurement
 #: runs by default when it adds at most a quarter of the time of the uncached default 30-patch
-#: build on the 2-core CPU machine; the rest are opt-in.  Measured costs are in the README.
+#: build on the 2-core CPU machine; the rest are opt-in.  Measured costs: docs/report.md#which-stability-measurements-run-by-default.
 DEFAULT_STABILITY = ("lime_seeds", "grad_cam_layers")
 
 #: Keys that became method settings, and where they live now (for a helpful error).

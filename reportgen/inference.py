@@ -2,7 +2,7 @@
 
 Perturbation methods (LIME, occlusion, KernelSHAP) and the deletion/insertion
 curves spend almost all of their time here, so this is the one place that
-decides batch size, precision and memory format (SEED.md, mistake 8: the
+decides batch size, precision and memory format (docs/metrics.md#forward-passes-batched-in-one-place: the
 notebook ran most of them at batch size 1).
 """
 

@@ -2,7 +2,7 @@
 
 :func:`reportgen.pipeline.document.assemble_document` is the one producer of a
 document; the templates, ``--compare`` and ``--fail-if`` read it.  The
-README's key table is :func:`readme_table` (a test keeps the two equal, and a
+key table of docs/report-json.md is :func:`readme_table` (a test keeps the two equal, and a
 test checks a real build's keys against these types).  ``SCHEMA_VERSION``
 changes when a key changes meaning.
 """
@@ -584,7 +584,7 @@ class ReportDocument(TypedDict):
     gates: list[dict[str, Any]] | None
 
 
-#: What each top-level key holds, for the README's table (the typed sections add their keys).
+#: What each top-level key holds, for the key table of docs/report-json.md (the typed sections add their keys).
 TOP_LEVEL = {
     "schema_version": "document version",
     "generated_at": "UTC time the report was built",
@@ -656,9 +656,95 @@ def _describe(cls: type) -> str:
 
 
 def readme_table() -> str:
-    """The README's ``report.json`` key table, generated from the types above."""
+    """The ``report.json`` key table of docs/report-json.md, generated from the types above."""
     rows = ["| key | content |", "| --- | --- |"]
     for key, description in TOP_LEVEL.items():
         typed = section_type(key)
         rows.append(f"| `{key}` | {description}{': ' + _describe(typed) if typed is not None else ''} |")
     return "\n".join(rows)
+
+
+# The document docs/report-json.md, generated from the types above ------------------------------------------
+
+#: Where the generated document lives, and the command that writes it.
+REPORT_JSON_DOC = "docs/report-json.md"
+REPORT_JSON_COMMAND = "python -m reportgen.schema > docs/report-json.md"
+
+_ATTRIBUTIONS_H5 = """\
+## attributions.h5
+
+Beside `report.json`, `attributions.h5` (HDF5, read with `h5py`) holds what every number was
+computed from, N patches in the report's order (`reportgen/pipeline/patch_store.py`):
+
+| dataset | content |
+| --- | --- |
+| `patch_ids` | (N,) string `split:index` |
+| `patch_indices`, `labels`, `targets`, `predictions` | (N,) int64: index in the split, label, the class explained, the model's prediction |
+| `images` | (N, 96, 96, 3) uint8, the patches as read |
+| `masks` | (N, 96, 96) uint8 ground-truth tumour masks (only where the data have them) |
+| `maps/<method>` | (N, 96, 96) float32, each method's raw map |
+| `curves/<map set>/<curve>` | (N, steps + 1) float64: `deletion` (most relevant first), `insertion` and `least_first` curves of every method and reference map (`random`, `centre_prior`, `sobel`) |
+
+The reference maps themselves are not stored: the random map is seeded per patch, and the centre
+prior and the Sobel edges are computed from the image. Images, masks and maps are chunked one
+patch per chunk and gzip-compressed, so reading one patch's map reads 36 KiB:
+`h5py.File("report/attributions.h5")["maps/grad_cam"][7]`.
+
+The build writes the file as it goes: it takes the patches 64 at a time through explanation,
+curves, localisation, agreement, stability and the periphery test, writes each chunk's images,
+maps and curves, and keeps only the per-patch numbers, so memory does not grow with `--images`
+(every per-patch number is computed as if the patch were alone: seeds derive from the patch's
+index, and no forward pass mixes two patches). Every statistic of the report is taken over all
+patches; the gallery shows the first `--gallery` of them, errors first, and reads just those back
+from the file.
+"""
+
+
+def _first_paragraph(cls: type) -> str:
+    """A typed dict's docstring as one line."""
+    return " ".join((cls.__doc__ or "").split())
+
+
+def _keys_holding(cls: type) -> list[str]:
+    """Names of the keys, in any typed dict of this module, whose value is (or holds) ``cls``."""
+    names = []
+    for record in [value for value in globals().values() if isinstance(value, type) and hasattr(value, "__required_keys__")]:
+        for name, hint in get_type_hints(record).items():
+            if _typed_dict_in(hint) is cls and name not in names:
+                names.append(name)
+    return names
+
+
+def report_json_markdown() -> str:
+    """The whole of ``docs/report-json.md``: the key table, the shared shapes and the ``attributions.h5`` layout.
+
+    Written by ``python -m reportgen.schema > docs/report-json.md``; a test keeps the file equal to this.
+    """
+    shapes = "\n".join(f"- `{cls.__name__}` ({', '.join(f'`{key}`' for key in section_keys(cls))}), under "
+                       f"{', '.join(f'`{key}`' for key in _keys_holding(cls))}: {_first_paragraph(cls)}"
+                       for cls in _COMMON)
+    return f"""\
+# report.json and attributions.h5
+
+<!-- Generated from reportgen/schema.py by `{REPORT_JSON_COMMAND}`; do not edit by hand. -->
+
+`report.json` holds every number the report shows (`schema_version` {SCHEMA_VERSION}). Its one
+producer is `reportgen/pipeline/document.py` and its schema is `reportgen/schema.py`, whose typed
+sections generate this page (a test keeps the two equal and checks a real build against them).
+The document is complete before anything is rendered, so the HTML and PDF show exactly what
+`report.json` holds; `provenance.timings` covers the stages up to the document (rendering is
+logged, not recorded). What the numbers mean: [metrics.md](metrics.md).
+
+## Keys
+
+{readme_table()}
+
+Shapes used under several keys, listed by name only in the table:
+
+{shapes}
+
+{_ATTRIBUTIONS_H5}"""
+
+
+if __name__ == "__main__":
+    print(report_json_markdown(), end="")

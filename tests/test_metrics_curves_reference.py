@@ -1,17 +1,17 @@
-"""Deletion and Insertion curves against a reference written from METRICS.md alone.
+"""Deletion and Insertion curves against a reference written from docs/metrics.md alone.
 
 The equality test in ``test_metrics_faithfulness.py`` compares the batched curves
 with ``curves_one_at_a_time``, but both rank pixels with ``pixel_order`` and build
 substrates with ``make_substrate``, so a mistake there would pass unseen.  The
 reference below shares none of that code: it ranks pixels, builds every substrate
 (the blur by a hand-written separable Gaussian), counts changed pixels and
-integrates the AUC on its own, in float64 where it can, and follows METRICS.md
-("Deletion and Insertion"):
+integrates the AUC on its own, in float64 where it can, and follows
+docs/metrics.md#deletion-and-insertion-curves:
 
 - rank the H*W positions by the map, highest first; ties broken by the order of
   ``np.random.default_rng(seed).permutation(H*W)`` (a tied position that comes
   earlier in the permutation ranks first); NaN ranks last (the production
-  docstring's rule, which METRICS.md leaves open);
+  docstring's rule, which docs/metrics.md states too);
 - after step k, round(k*H*W/steps) positions have been changed;
 - black 0, white 1, mean = the data set's colour, blur = Gaussian kernel 11,
   sigma 5, reflect padding;
@@ -41,7 +41,7 @@ SUBSTRATE_KINDS = ("black", "white", "mean", "blur")
 
 
 def reference_order(values: np.ndarray, seed: int) -> np.ndarray:
-    """(H*W,) flat positions of one (H, W) map, most important first, by METRICS.md's tie rule."""
+    """(H*W,) flat positions of one (H, W) map, most important first, by the tie rule of docs/metrics.md#tie-break-rule."""
     flat = values.ravel().astype(np.float64)
     permutation = np.random.default_rng(seed).permutation(flat.size)
     place_in_permutation = np.empty(flat.size, dtype=np.int64)

@@ -1,21 +1,24 @@
-"""report.json has one schema: the typed dicts of reportgen.schema, the README's key table, and a real build agree."""
+"""report.json has one schema: the typed dicts of reportgen.schema, docs/report-json.md, and a real build agree."""
 
 import json
 import re
+import types
 import typing
 from pathlib import Path
 
 from reportgen.cli import build_parser
-from reportgen.schema import ReportDocument, readme_table, section_keys
+from reportgen.schema import REPORT_JSON_COMMAND, ReportDocument, readme_table, report_json_markdown, section_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+REPORT_JSON_DOC = ROOT / "docs" / "report-json.md"
 
 
 def _mismatches(value, hint, path="report.json") -> list[str]:
     """Every place where ``value`` does not have the keys its type hint declares (recursively)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin is typing.Union:
+    # ``X | None`` is a types.UnionType, ``Optional[X]`` a typing.Union; both hold an optional section.
+    if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return []
         (hint,) = [arg for arg in args if arg is not type(None)]
@@ -36,8 +39,10 @@ def _mismatches(value, hint, path="report.json") -> list[str]:
     return []
 
 
-def test_the_readme_key_table_is_the_schema():
-    assert readme_table() in README, "README's report.json table differs from reportgen.schema.readme_table()"
+def test_docs_report_json_is_generated_from_the_schema():
+    assert REPORT_JSON_DOC.read_text(encoding="utf-8") == report_json_markdown(), (
+        f"docs/report-json.md differs from reportgen.schema; regenerate it: {REPORT_JSON_COMMAND}")
+    assert readme_table() in report_json_markdown()
 
 
 def test_a_real_build_has_exactly_the_keys_the_schema_declares(shared_build):
@@ -54,10 +59,20 @@ def test_the_schema_check_can_fail(shared_build):
                                                              "report.json.sanity.methods.lime lacks 'final'"]
 
 
-def test_every_flag_the_readme_names_exists():
+def _known_flags() -> set[str]:
     parser = build_parser()
     known = {option for action in parser._actions for option in action.option_strings}
     for sub in parser._subparsers._group_actions[0].choices.values():
         known |= {option for action in sub._actions for option in action.option_strings}
+    return known
+
+
+def test_every_flag_the_readme_names_exists():
     named = set(re.findall(r"`(--[a-z][a-z-]*)", README))
-    assert named and named <= known, f"README names flags that do not exist: {sorted(named - known)}"
+    assert named and named <= _known_flags(), f"README names flags that do not exist: {sorted(named - _known_flags())}"
+
+
+def test_every_flag_the_docs_name_exists():
+    text = "\n".join(path.read_text(encoding="utf-8") for path in sorted((ROOT / "docs").glob("*.md")))
+    named = set(re.findall(r"`(--[a-z][a-z-]*)", text))
+    assert named and named <= _known_flags(), f"docs/ names flags that do not exist: {sorted(named - _known_flags())}"

@@ -1,6 +1,6 @@
 """Every verdict of a real build, recomputed from report.json's per-patch values with scipy and the stated rule.
 
-The rule as the README states it: on each claim's patches, the paired differences (positive when the method
+The rule as docs/metrics.md#verdicts states it: on each claim's patches, the paired differences (positive when the method
 is better) are averaged per slide where slide ids exist; one-sided Wilcoxon signed-rank tests both ways, zero
 differences dropped; Holm over every p-value of the report; better / worse below alpha, too few below
 ceil(log2(m / alpha)) non-zero differences.  Nothing here calls reportgen's statistics.

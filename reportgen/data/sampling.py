@@ -1,7 +1,7 @@
 """Seeded, stratified choices of patches: training subsets and audit cases.
 
 The notebook picked its figures by hand; here every choice comes from a seed
-and a rule the report can state (SEED.md, mistake 9).
+and a rule the report can state (docs/metrics.md#every-choice-reproducible-from-a-seed).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Explanation methods; importing this package registers all of them.
 
-Defaults (METRICS.md): ``integrated_gradients``, ``grad_cam``, ``lime``.
+Defaults (docs/metrics.md#method-settings): ``integrated_gradients``, ``grad_cam``, ``lime``.
 Extra, by name with ``--methods``: ``saliency``, ``smoothgrad``, ``occlusion``,
 ``kernel_shap``, ``grad_cam_pp``.
 """

@@ -6,7 +6,7 @@ default; the raw map here is instead the un-normalised CAM (ReLU of the
 weighted activations, in logit units) upsampled bilinearly to the input size.
 Ranking is the same either way, but the raw scale keeps a near-empty CAM
 near zero instead of stretching it to full range, and the min subtraction
-would move mass towards the peak (METRICS.md centre mass). The feature-map
+would move mass towards the peak (docs/metrics.md#localisation, centre mass). The feature-map
 size is reported, with a warning when it is 3x3 or smaller.
 """
 

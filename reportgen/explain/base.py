@@ -97,7 +97,7 @@ class Explainer:
     """
 
     name: str = ""
-    #: Method-specific settings and their defaults (METRICS.md, "Method settings").
+    #: Method-specific settings and their defaults (docs/metrics.md#method-settings).
     defaults: dict = {}
 
     def __init__(

@@ -1,7 +1,7 @@
 """Reference images ("baselines") that path and perturbation methods start from.
 
 All live in the pixel space the user sees (RGB in [0, 1]); the model owns its
-normalisation, so "black" is black for every model (METRICS.md, "Pixel space").
+normalisation, so "black" is black for every model (docs/metrics.md#pixel-space-and-preprocessing).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import torch
 
 BASELINES = ("black", "white", "blur")
 
-#: The blur of METRICS.md (kernel 11, sigma 5, reflect padding), the same as the blur substrate of
+#: The blur of docs/metrics.md#substrates (kernel 11, sigma 5, reflect padding), the same as the blur substrate of
 #: :mod:`reportgen.metrics.faithfulness`; it is not RISE's own blur kernel.
 BLUR_KERNEL_SIZE = 11
 BLUR_SIGMA = 5.0

@@ -3,7 +3,7 @@ Networks", ICML 2017), via captum's ``IntegratedGradients``.
 
 Attributions are of the target logit F (softmax saturates and would flatten the
 path integral). The raw map is the mean absolute attribution over the three
-channels (METRICS.md), so it is not signed.
+channels (docs/metrics.md#integrated-gradients), so it is not signed.
 
 Completeness (the paper's Proposition 1) says the attributions add up to
 F(x) - F(baseline); captum's convergence delta ``sum(attr) - (F(x) - F(baseline))``
@@ -36,7 +36,7 @@ class IntegratedGradients(Explainer):
     """Settings: ``n_steps`` (50), ``baseline`` ("black" | "white" | "blur"; default "black").
 
     The blur baseline is the image blurred with a Gaussian (kernel 11, sigma 5,
-    reflect padding), the same blur as the curves' blur substrate (METRICS.md). ``batch_size`` is captum's ``internal_batch_size``:
+    reflect padding), the same blur as the curves' blur substrate (docs/metrics.md#substrates). ``batch_size`` is captum's ``internal_batch_size``:
     the number of path points per forward/backward, which bounds memory.
     """
 

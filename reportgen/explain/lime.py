@@ -4,7 +4,7 @@ Predictions of Any Classifier, KDD 2016), via lime's ``LimeImageExplainer``.
 The image reaches lime as float64 (H, W, 3) in [0, 1] and every perturbed
 sample reaches the model in exactly that space, through
 :func:`reportgen.inference.predict_proba`; no resize or extra normalisation
-(SEED.md, mistake 2). Hidden superpixels are set to ``hide_color`` (0, black).
+(docs/metrics.md#one-preprocessing-owned-by-the-model). Hidden superpixels are set to ``hide_color`` (0, black).
 Each image gets its own seed derived from the run seed and its index; it seeds
 both lime's sampler (``random_state``) and quickshift (``random_seed``).
 

@@ -1,4 +1,4 @@
-"""Numbers the report is built from; plain functions of tensors and arrays (METRICS.md).
+"""Numbers the report is built from; plain functions of tensors and arrays (docs/metrics.md).
 
 - :mod:`~reportgen.metrics.faithfulness`: Deletion/Insertion curves and AUC (RISE).
 - :mod:`~reportgen.metrics.references`: random, centre-prior and Sobel reference maps.

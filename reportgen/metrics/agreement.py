@@ -2,7 +2,7 @@
 
 Maps differ in resolution (Grad-CAM on layer4 is 3x3 at 96 px, LIME is
 superpixels, Integrated Gradients is per pixel), so rank correlation is taken
-on a common grid of average-pooled cells (METRICS.md):
+on a common grid of average-pooled cells (docs/metrics.md#agreement-between-methods):
 
 - Spearman rank correlation of the pooled maps (Spearman, 1904), as used to
   compare saliency maps by Adebayo et al., "Sanity Checks for Saliency Maps",

@@ -1,7 +1,7 @@
 """Deletion and Insertion curves and their AUC.
 
 Petsiuk, Das and Saenko, "RISE: Randomized Input Sampling for Explanation of
-Black-box Models", BMVC 2018.  Every choice below follows METRICS.md:
+Black-box Models", BMVC 2018.  Every choice below follows docs/metrics.md#deletion-and-insertion-curves:
 
 - Pixel positions are ranked by the attribution map, highest first; one rank
   applies to all three channels.  Ties are broken by one pseudo-random
@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 MODES = ("deletion", "insertion")
 DEFAULT_SUBSTRATE = {"deletion": "mean", "insertion": "blur"}
 
-#: The blur substrate of METRICS.md: a Gaussian of kernel 11, sigma 5, reflect padding (torchvision).
+#: The blur substrate of docs/metrics.md#substrates: a Gaussian of kernel 11, sigma 5, reflect padding (torchvision).
 #: Not RISE's own blur: RISE's code smooths an 11x11 impulse with scipy's gaussian_filter (tails
 #: folded back by reflection) and zero-pads the image, so its substrate differs near the borders.
 BLUR_KERNEL_SIZE = 11
@@ -86,7 +86,7 @@ def make_substrate(
     kind : one of :data:`SUBSTRATES`:
         ``"black"`` (0), ``"white"`` (1, an empty slide in H&E), ``"mean"`` (the
         data set's mean colour per channel; requires ``dataset_mean``), ``"blur"``
-        (each image blurred with a Gaussian, kernel 11, sigma 5, as METRICS.md states;
+        (each image blurred with a Gaussian, kernel 11, sigma 5, as docs/metrics.md#substrates states;
         borders use reflect padding, torchvision's ``gaussian_blur``; not RISE's own
         kernel, see :data:`BLUR_KERNEL_SIZE`).
     dataset_mean : per-channel mean colour in [0, 1] (default None; required for ``"mean"``).
@@ -305,9 +305,9 @@ def deletion_insertion_curves(
     model : classifier taking (B, 3, H, W) float in [0, 1], returning (B, C) logits.
     images : (N, 3, H, W) float in [0, 1].
     maps : (N, H, W) attribution maps; higher means more important.
-    targets : (N,) long, the tracked class of each image (METRICS.md: top-1 on the clean image).
+    targets : (N,) long, the tracked class of each image (docs/metrics.md#target-class: top-1 on the clean image).
     mode : "deletion" or "insertion".
-    substrate : one of :data:`SUBSTRATES` (default None: METRICS.md's default for the mode,
+    substrate : one of :data:`SUBSTRATES` (default None: the default of docs/metrics.md#substrates for the mode,
         "mean" for deletion and "blur" for insertion; :data:`DEFAULT_SUBSTRATE`).
     steps : number of steps (default 100); the curve has steps + 1 points.
     seed : seed of the tie-break permutation (default 0; :func:`pixel_order`).

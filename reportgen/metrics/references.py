@@ -1,4 +1,4 @@
-"""Reference maps scored exactly like the explanation methods (METRICS.md).
+"""Reference maps scored exactly like the explanation methods (docs/metrics.md#reference-maps).
 
 A faithfulness number means little on its own; next to these it can be judged.
 A method that does not beat the random map is flagged in the report.

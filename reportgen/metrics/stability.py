@@ -1,7 +1,7 @@
 """How stable the explanations themselves are: the same method, run again under a changed choice.
 
 - **Repeatability**: the same patch explained twice with two seeds (LIME's sampler and
-  segmentation); the two maps are compared by the agreement measures of METRICS.md (Spearman of
+  segmentation); the two maps are compared by the agreement measures of docs/metrics.md#agreement-between-methods (Spearman of
   the maps pooled to 8 px cells, IoU of the top 10 % pixels), so the number reads on the same
   scale as the agreement between two methods.  Identical maps score 1.
 - **Sensitivity to a setting**: the same comparison between the maps of each pair of settings

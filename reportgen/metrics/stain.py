@@ -80,7 +80,7 @@ MODEL_FLIP_RATE_MAX = 0.2
 #: Tellez et al.'s strong jitter spans the stain differences between laboratories, which is why a PCam model
 #: fails in another hospital; their light jitter stays within one laboratory's range.  Its draws are zero-mean,
 #: so they leave a stain difference larger than their range standing (a model trained where tumour slides are
-#: stained more strongly keeps its decisions under it: README, "Shortcut models").  The other conditions are
+#: stained more strongly keeps its decisions under it: docs/report.md#shortcut-models).  The other conditions are
 #: reported, not read.  Macenko normalisation: its reference stain comes from elsewhere, so its flips mix the
 #: model's use of stain with a change of domain, and it rescales each patch by its own darkest pixels, which
 #: changes how dark the nuclei are against the rest of the patch (a sign of tumour, not of stain); fitted to

@@ -1,4 +1,4 @@
-"""The verdict rule: how a report decides that one map is better than another (METRICS.md, "Verdicts").
+"""The verdict rule: how a report decides that one map is better than another (docs/metrics.md#verdicts).
 
 A claim compares two maps on the same patches (a method against a reference
 map, or two methods) by one metric.  On the patches whose curve can tell maps

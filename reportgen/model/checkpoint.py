@@ -4,7 +4,7 @@ The layouts recognised (reportgen's own, the notebook's, PyTorch Lightning's
 and plain resnet18 state dicts under any one prefix) are in
 :mod:`reportgen.model.checkpoint_layouts`.  Every file is read with
 ``torch.load(..., weights_only=True)``: a checkpoint from elsewhere cannot run
-code on load (SEED.md, mistake 10).  A checkpoint whose weights hold NaN or
+code on load (docs/metrics.md#checkpoints-load-without-running-code).  A checkpoint whose weights hold NaN or
 infinite values (a diverged training run) is refused before any work.
 """
 

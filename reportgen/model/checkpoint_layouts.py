@@ -166,7 +166,7 @@ def interpret(raw: object, path) -> tuple[dict, dict, dict | tuple | None]:
     if _NOTEBOOK_KEYS <= set(raw):
         info = {
             "format": "notebook",
-            # The notebook's code trained every layer from random weights (SEED.md, mistake 1).
+            # The notebook's code trained every layer from random weights (docs/metrics.md#the-notebooks-two-recipes).
             "recipe": "full",
             "weights": "none",
             "training": {key: _plain(raw[key]) for key in ("epoch", "loss", "val_acc") if key in raw},

@@ -3,7 +3,7 @@
 Every explainer and metric in reportgen works on RGB images in [0, 1]; the
 normalisation the network was trained with lives inside the module
 (:class:`Normalize`), so "black", "white" or "the data set's mean colour" mean
-the same thing to every method (SEED.md, mistake 2).
+the same thing to every method (docs/metrics.md#one-preprocessing-owned-by-the-model).
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ DEMO_TRAIN_SETTINGS = TrainSettings(
     channels_last=True,
 )
 
-#: The head recipe as the notebook's text describes it (SEED.md): the 2-class
+#: The head recipe as the notebook's text describes it (docs/metrics.md#the-notebooks-two-recipes): the 2-class
 #: head on a frozen backbone, trained on a stratified 10 % of the training split
 #: for the notebook's 5 epochs. Its cost is one forward pass over the patches it
 #: uses (819 training + 1,024 validation on the demo data), so the share, not

@@ -1,6 +1,6 @@
 """Training the classifier: the common driver of both recipes, resumable and cached.
 
-Recipe (the notebook's, SEED.md): Adam, cross-entropy, batch 64, lr 1e-3,
+Recipe (the notebook's, docs/metrics.md#the-notebooks-two-recipes): Adam, cross-entropy, batch 64, lr 1e-3,
 augmentation (:mod:`reportgen.model.augment`), the weights of the best
 validation accuracy are kept, early stopping after ``patience`` epochs without
 improvement. ResNet: He et al., "Deep Residual Learning for Image

@@ -3,7 +3,7 @@
 A report of thousands of patches cannot hold its maps in memory (36 KiB a map, several map sets a
 patch), so the build writes each chunk of patches here as soon as it is explained and scored
 (:mod:`reportgen.pipeline.chunks`) and keeps only per-patch numbers; the gallery and the per-patch
-notes read their patches back one at a time.  The layout (README, "attributions.h5"), N patches in
+notes read their patches back one at a time.  The layout (docs/report-json.md#attributionsh5), N patches in
 report order (the reference maps are not stored: the random map is seeded per patch, the centre
 prior and Sobel edges are computed from the image):
 

@@ -1,4 +1,4 @@
-"""Score every map: faithfulness curves, agreement and localisation (METRICS.md), and the substrates' drift.
+"""Score every map: faithfulness curves, agreement and localisation (docs/metrics.md), and the substrates' drift.
 
 Curves are computed for the explanation methods and for the reference maps
 (random, centre prior, Sobel edges) in one batched pass per map set, with the
@@ -171,7 +171,7 @@ def curve_set(scorer: CurveScorer, name: str, maps: np.ndarray, identity: dict, 
 
 
 def reference_maps(images: torch.Tensor, patch_indices, *, seed: int) -> dict[str, np.ndarray]:
-    """The reference maps of METRICS.md for ``images`` (N, 3, H, W): random, centre prior, Sobel.
+    """The reference maps of docs/metrics.md#reference-maps for ``images`` (N, 3, H, W): random, centre prior, Sobel.
 
     The random map of each patch is seeded by the run seed and the patch's
     index, so it does not depend on which other patches are in the report.
