@@ -6,6 +6,8 @@ import sysconfig
 import zipfile
 from pathlib import Path
 
+from reportgen.report.sections import SECTIONS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -17,6 +19,7 @@ def test_wheel_ships_templates_and_renders_from_a_plain_install(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "reportgen/templates/report.html.j2" in names
     assert "reportgen/templates/report.css" in names
+    assert {f"reportgen/templates/{section.partial}" for section in SECTIONS} <= set(names)
 
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet",
                     "--target", str(target), str(wheel)], check=True, cwd=tmp_path)
@@ -24,7 +27,9 @@ def test_wheel_ships_templates_and_renders_from_a_plain_install(tmp_path):
         "import reportgen, reportgen.report.render as render;"
         "print(reportgen.__file__);"
         "print(len(render._load_template('report.html.j2')), len(render._load_template('report.css')));"
-        "render.template_environment().get_template('report.html.j2')"
+        "render.template_environment().get_template('report.html.j2');"
+        "from reportgen.report.sections import SECTIONS;"
+        "print(min(len(render._load_template(s.partial)) for s in SECTIONS))"
     )
     # -S skips site-packages' .pth files, so the development install's import hook stays out;
     # the dependencies are added back as a plain path after the installed copy.
@@ -32,6 +37,7 @@ def test_wheel_ships_templates_and_renders_from_a_plain_install(tmp_path):
     setup = f"import sys; sys.path[:0] = [{str(target)!r}]; sys.path.append({dependencies!r}); "
     result = subprocess.run([sys.executable, "-S", "-c", setup + probe],
                             capture_output=True, text=True, cwd=tmp_path, check=True)
-    module_path, sizes = result.stdout.splitlines()
+    module_path, sizes, smallest_partial = result.stdout.splitlines()
     assert module_path.startswith(str(target))  # the installed copy, not the source tree
     assert all(int(size) > 100 for size in sizes.split())
+    assert int(smallest_partial) > 100

@@ -569,19 +569,6 @@ def _comparison(document: dict) -> ComparisonView | None:
         resolved_warnings=list(comparison.get("resolved_warnings") or []))
 
 
-def _sections(context_parts: dict[str, bool]) -> list[tuple[str, str]]:
-    order = [("summary", "Summary"), ("gates", "Gates"), ("changes", "Changes since the previous report"),
-             ("model", "Model card"), ("data", "Data"), ("methods", "Methods and settings"),
-             ("faithfulness", "Faithfulness"), ("substrates", "Substrates"), ("agreement", "Agreement"),
-             ("localisation", "Localisation"), ("evidence", "Right for the right reason"), ("slides", "Slides"),
-             ("sanity", "Sanity checks"),
-             ("stability", "Stability of the explanations"), ("stain", "Stain robustness"),
-             ("patches", "Explained patches"),
-             ("limitations", "Limitations"), ("reproducibility", "Reproducibility"),
-             ("appendix", "Appendix: settings and records as stored")]
-    return [(anchor, title) for anchor, title in order if context_parts.get(anchor, True)]
-
-
 def build_context(document: dict, patch_uris: dict[int, dict[str, str]] | list[dict[str, str]],
                   scales: list[dict[str, figs.MapScale]] | None = None) -> ReportContext:
     """Turn a report document and per-patch image URIs into the template's context.
@@ -631,11 +618,6 @@ def build_context(document: dict, patch_uris: dict[int, dict[str, str]] | list[d
         synthetic_notice=SYNTHETIC_NOTICE if (document.get("data") or {}).get("source") == "synthetic" else None,
         reading_guide=reading_guide(document), guide_uri=guide_uri(document),
         findings=findings, warnings=warnings, severities=list(SEVERITIES.items()),
-        sections=_sections({"gates": gates is not None, "changes": comparison is not None,
-                            "substrates": bool(rankings or document.get("substrate_scope")), "agreement": spearman is not None,
-                            "localisation": bool(document.get("localisation")), "sanity": sanity is not None,
-                            "evidence": evidence is not None, "slides": slides is not None,
-                            "stability": stability is not None, "stain": stain is not None}),
         model=_model_card(document), data=_data_view(document),
         run_settings=_run_settings(document),
         method_settings=_method_settings(document, warnings, warning_records), provenance=_provenance(document), faithfulness=_faithfulness(document),

@@ -2,8 +2,10 @@
 
 Build the data, then render it: :func:`reportgen.report.context.build_context`
 turns the document into strings and data URIs, and one Jinja2 template places
-them.  The template environment autoescapes everything and fails on any
-undefined name, so a value the document lacks is a loud error, not a blank.
+them: page one and the contents, then one partial per section
+(``templates/sections/``) in the order of :data:`reportgen.report.sections.SECTIONS`.
+The template environment autoescapes everything and fails on any undefined
+name, so a value the document lacks is a loud error, not a blank.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import markupsafe
 from reportgen.report.context import build_context, gallery_positions
 from reportgen.report.figures import FigureInputs, map_scales, patch_figures
 from reportgen.report.pdf import write_pdf
+from reportgen.report.sections import shown_sections
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +95,8 @@ def render_html(document: dict, figures: FigureInputs) -> str:
     positions = gallery_positions(document)
     context = build_context(document, patch_figures(figures, methods, signed=signed, positions=positions),
                             map_scales(figures, methods, signed=signed))
-    return template_environment().get_template(TEMPLATE).render(report=context, stylesheet=_stylesheet())
+    return template_environment().get_template(TEMPLATE).render(report=context, sections=shown_sections(context),
+                                                                stylesheet=_stylesheet())
 
 
 def render_report(document: dict, figures: FigureInputs, out_dir: Path, *, pdf: bool = True) -> RenderResult:

@@ -357,7 +357,6 @@ class ReportContext:
     findings: list[str]
     warnings: list[WarningView]
     severities: list[tuple[str, str]]
-    sections: list[tuple[str, str]]
     model: ModelCard
     data: DataView
     run_settings: list[tuple[str, str]]
