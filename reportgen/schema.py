@@ -394,7 +394,8 @@ class ClassStain(TypedDict):
     """The model's decision on ``patches`` evaluated patches (the sample that gives the data's stain amounts), each
     given the haematoxylin and eosin amounts of a patch of the other class: how many of each class, each class's
     median amounts, the flip rate and the tumour probability's mean movement toward the donor's class;
-    ``follows_class_stain``: the second model rule fired (``None``: fewer than 5 patches of a class)."""
+    ``follows_class_stain``: the second model rule fired (``None``: too few patches of a class,
+    :data:`reportgen.metrics.stain.MIN_MODEL_PATCHES`)."""
 
     title: str
     description: str

@@ -6,10 +6,11 @@ from importlib import resources
 import pytest
 from gold.fixture import make_document, make_figures, make_previous
 
-from reportgen.report.compare import compare_reports
+from reportgen.judgement import compare_reports, sections, summarise_findings
 from reportgen.report.render import render_html
-from reportgen.report.sections import PARTIALS, SECTIONS
-from reportgen.report.summary import summarise_findings
+from reportgen.report.sections import PARTIALS
+
+SECTIONS = sections()
 
 SECTION_ID = re.compile(r'<section id="([\w-]+)"')
 CONTENTS_LINK = re.compile(r'<li><a href="#([\w-]+)">([^<]*)</a></li>')
@@ -27,8 +28,12 @@ SLIDES = {"rule": "r", "split": {"slide-a": {"patches": 40, "accuracy": 0.9}, "s
           "explained": {}, "worst": {}}
 
 
+def _partial_name(section) -> str:
+    return f"{PARTIALS}/{section.anchor}.html.j2"
+
+
 def _partial(section) -> str:
-    return resources.files("reportgen.templates").joinpath(section.partial).read_text(encoding="utf-8")
+    return resources.files("reportgen.templates").joinpath(_partial_name(section)).read_text(encoding="utf-8")
 
 
 def _full_document() -> dict:
@@ -50,17 +55,16 @@ def _rendered(document: dict) -> tuple[list[tuple[str, str]], list[str], str]:
 
 
 def test_section_keys_are_unique_and_every_partial_is_listed():
-    keys = [section.key for section in SECTIONS]
+    keys = [section.anchor for section in SECTIONS]
     assert len(set(keys)) == len(keys)
     assert set(OPTIONAL) <= set(keys)
     folder = resources.files("reportgen.templates").joinpath(PARTIALS)
     files = sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".html.j2"))
-    assert files == sorted(section.partial.rsplit("/", 1)[1] for section in SECTIONS)
+    assert files == sorted(_partial_name(section).rsplit("/", 1)[1] for section in SECTIONS)
 
 
-@pytest.mark.parametrize("section", SECTIONS, ids=lambda section: section.key)
+@pytest.mark.parametrize("section", SECTIONS, ids=lambda section: section.anchor)
 def test_each_section_has_its_partial_holding_its_anchor_once(section):
-    assert section.partial == f"{PARTIALS}/{section.key}.html.j2"
     text = _partial(section)
     assert SECTION_ID.findall(text) == [section.anchor]
     assert text.rstrip().endswith("</section>")
@@ -68,7 +72,7 @@ def test_each_section_has_its_partial_holding_its_anchor_once(section):
 
 def _check_follows_the_list(document: dict, missing: set[str]):
     contents, body, html = _rendered(document)
-    expected = [(section.anchor, section.title) for section in SECTIONS if section.key not in missing]
+    expected = [(section.anchor, section.title) for section in SECTIONS if section.anchor not in missing]
     assert contents == expected
     assert body == [anchor for anchor, _ in expected]
     # Every in-page link, page one's checks and the warnings' included, lands on an element of the page.

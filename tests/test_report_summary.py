@@ -62,7 +62,7 @@ def test_every_kind_of_warning_is_raised():
     text = "\n".join(warnings)
     assert "accuracy is low (0.700" in text
     assert "LIME is not better than the random map on deletion AUC (worse; Holm p = " in text
-    assert "Grad-CAM: feature map is 3x3" in text
+    assert "Grad-CAM: the feature map of layer4[-1] is 3x3" in text
     assert "LIME failed the model-randomisation sanity check" in text
     assert "1 of 30 patch notes report attribution concentrated on the patch border" in text
     # The fixture's LIME centre mass is below a uniform map's share.
@@ -109,7 +109,7 @@ def test_claims_with_too_few_informative_patches_are_said_once_per_metric(docume
 def test_a_coarse_cam_that_loses_to_random_points_at_a_finer_layer(document):
     grad_cam = document["methods"]["grad_cam"]
     grad_cam["settings"] = {"target_layer": "backbone.layer4.1", "feature_map_size": "3x3"}
-    grad_cam["warnings"] = [GradCAM._coarse_message("backbone.layer4.1", "3x3")]  # the explainer's own warning
+    grad_cam["warnings"] = [GradCAM.coarse_message("backbone.layer4.1", "3x3")]  # the explainer's own warning
     _set_verdict(document, "grad_cam", "random", "deletion_auc", "not_distinguishable")
     text = "\n".join(summarise_findings(document)["warnings"])
     assert "Grad-CAM is not better than the random map on deletion AUC (not distinguishable" in text

@@ -106,13 +106,13 @@ class CamExplainer(Explainer):
         cells = torch.cat(cells)
         self.feature_map_size = f"{cells.shape[-2]}x{cells.shape[-1]}"
         if coarse_feature_map(self.feature_map_size):
-            self.warnings.append(self._coarse_message(self.settings["target_layer"], self.feature_map_size))
+            self.warnings.append(self.coarse_message(self.settings["target_layer"], self.feature_map_size))
         self.forward_passes = self.backward_passes = len(images)
         maps = functional.interpolate(cells[:, None], size=(height, width), mode="bilinear", align_corners=False)
         return maps[:, 0].numpy(), None, None
 
     @classmethod
-    def _coarse_message(cls, layer: str, size: str) -> str:
+    def coarse_message(cls, layer: str, size: str) -> str:
         return f"{cls.name}: the feature map of {layer} is {size}; the map has only that many distinct cells (upsampling plateaus)"
 
     @classmethod
@@ -125,7 +125,7 @@ class CamExplainer(Explainer):
             return super().report_warnings(record, standing)
         compare = (f"the {standing.title} layer table (Stability of the explanations) scores the finer layers"
                    if standing.other_settings_scored else f"compare a finer layer with --grad-cam-layer {FINER_TARGET_LAYER}")
-        own = cls._coarse_message(layer, size)
+        own = cls.coarse_message(layer, size)
         rest = {**record, "warnings": [message for message in record.get("warnings") or [] if message != own]}
         return [("medium", f"{standing.title}: the {layer} feature map is {size} ({COARSE_CELLS} cells or fewer), each "
                            "cell seeing the whole patch, so the map has only that many distinct values and can lose "

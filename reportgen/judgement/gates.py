@@ -5,7 +5,8 @@ A gate is written as a *failure condition* (``--fail-if accuracy<0.9``).  Gramma
     gate      := name [operator number]
     operator  := "<" | "<=" | ">" | ">="
     name      := "accuracy" | "roc_auc"
-               | "slide_accuracy"            the lowest accuracy on a slide with 20 or more evaluated patches
+               | "slide_accuracy"            the lowest accuracy on a slide with enough evaluated patches
+                                             (:data:`reportgen.judgement.slides.MIN_SLIDE_PATCHES`)
                | "stain_flip_rate"           the model's largest prediction flip rate under the stain conditions
                                              its page-one check reads (HED strong)
                | "periphery_reliance"        the share of tumour calls lost when the periphery is replaced

@@ -1,7 +1,7 @@
 """The localisation section's judgement: does each method put at least a uniform map's share in the centre?
 
 PCam's label is decided by the centre 32x32 of a 96x96 patch; a uniform map puts
-:data:`UNIFORM_CENTRE_MASS` of its attribution there (docs/metrics.md, "Localisation").
+:data:`UNIFORM_CENTRE_MASS` of its attribution there (docs/metrics.md#localisation).
 """
 
 from __future__ import annotations

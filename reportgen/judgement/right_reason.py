@@ -1,7 +1,7 @@
 """The right-for-the-right-reason section's judgement: are the model's tumour calls made by the centre 32x32?
 
 The region-removal test and its decision are those of :mod:`reportgen.pipeline.evidence`
-(docs/metrics.md, "Right for the right reason"); ``document["evidence"]`` holds them.
+(docs/metrics.md#right-for-the-right-reason); ``document["evidence"]`` holds them.
 """
 
 from __future__ import annotations

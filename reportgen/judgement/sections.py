@@ -45,7 +45,8 @@ class Section:
     Attributes
     ----------
     key : its record's key in ``report.json`` ("" for a section that only presents other records).
-    anchor, title : its HTML anchor and heading; its partial is ``templates/sections/<anchor>.html.j2``.
+    anchor, title : its HTML anchor and its line in the contents; its partial is
+        ``templates/sections/<anchor>.html.j2`` (:mod:`reportgen.report.sections`).
     checks : document -> its page-one checks.
     findings : document -> its warnings.
     gates : flag gate name -> :class:`FlagGate`, for gates that read its checks.
@@ -63,6 +64,8 @@ class Section:
 
 
 _SECTIONS: list[Section] = [
+    Section("summary", "summary", "Summary"),
+    Section("gates", "gates", "Gates"),
     Section("comparison", "changes", "Changes since the previous report"),
     Section("model", "model", "Model card", checks=model.checks, findings=model.findings),
     Section("data", "data", "Data"),

@@ -1,7 +1,7 @@
 """The stain section's judgement: does the model decide by stain, and does a method explain the stain?
 
-The rules and their limits are those of :mod:`reportgen.metrics.stain` (docs/metrics.md, "Stain
-robustness"); the document's ``stain_robustness`` record states them and holds their decisions.
+The rules and their limits are those of :mod:`reportgen.metrics.stain` (docs/metrics.md#stain-rules); the
+document's ``stain_robustness`` record states them and holds their decisions.
 """
 
 from __future__ import annotations

@@ -25,6 +25,8 @@ from reportgen.metrics.localisation import centre_region
 
 #: The class index of tumour in PCam.
 TUMOUR = 1
+#: A patch is a tumour call when the model's tumour probability is at least this (its top-1 class is tumour).
+TUMOUR_CALL = 0.5
 #: Share of the model's tumour calls that may disappear once everything outside the centre 32x32 is replaced,
 #: before the calls are said to rely on the periphery. The label ignores the periphery, so an honest model
 #: loses few calls there; the limit allows for the substrate itself moving the model (the Substrates section).

@@ -44,7 +44,7 @@ def centre_region(height: int, width: int) -> np.ndarray:
 
 #: Side of a PCam patch in pixels; its label region is the centre 32x32.
 PCAM_PATCH_SIZE = 96
-#: Share of a uniform map's attribution inside PCam's label region: 1024 / 9216, about 0.111.
+#: Share of a uniform map's attribution inside PCam's label region: the region's share of the patch, a ninth.
 UNIFORM_CENTRE_MASS = float(centre_region(PCAM_PATCH_SIZE, PCAM_PATCH_SIZE).mean())
 
 

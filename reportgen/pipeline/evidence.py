@@ -105,9 +105,9 @@ def _share(values: np.ndarray, chosen: np.ndarray, *, groups, seed: int) -> dict
 def evidence_section(outcome: EvidenceOutcome, *, strata: list[str], slide_ids: list | None, seed: int) -> dict:
     """The report's ``evidence`` record (schema: :class:`reportgen.schema.Evidence`)."""
     strata = np.asarray(strata)
-    calls = outcome.tumour_clean >= 0.5
-    lost_without_periphery = (calls & (outcome.without_periphery < 0.5)).astype(np.float64)
-    kept_without_centre = (calls & (outcome.without_centre >= 0.5)).astype(np.float64)
+    calls = outcome.tumour_clean >= TUMOUR_CALL
+    lost_without_periphery = (calls & (outcome.without_periphery < TUMOUR_CALL)).astype(np.float64)
+    kept_without_centre = (calls & (outcome.without_centre >= TUMOUR_CALL)).astype(np.float64)
     n_calls = int(calls.sum())
     periphery = _share(lost_without_periphery, calls, groups=slide_ids, seed=seed)
     if n_calls < MIN_TUMOUR_CALLS:
@@ -126,7 +126,7 @@ def evidence_section(outcome: EvidenceOutcome, *, strata: list[str], slide_ids: 
         methods[name] = record
     hard = outcome.periphery_only
     return {
-        "rule": (f"A tumour call is the model's prediction 'tumour' (probability at least 0.5). The label is "
+        "rule": (f"A tumour call is the model's prediction 'tumour' (probability at least {TUMOUR_CALL:g}). The label is "
                  f"decided by the centre 32x32 region only, so the calls should survive replacing everything "
                  f"outside it with the {outcome.substrate} substrate: when more than "
                  f"{PERIPHERY_FLIP_LIMIT:g} of the calls disappear (with at least {MIN_TUMOUR_CALLS} calls), the "

@@ -23,6 +23,7 @@ from reportgen.formatting import (
     without_paths,
 )
 from reportgen.judgement.check import SEVERITIES, outcome_counts
+from reportgen.judgement.notes import ON_REGION
 from reportgen.judgement.reading import (
     DIRECTIONS,
     OUTCOME_WORDS,
@@ -215,7 +216,7 @@ def short_stage(stage: str) -> str:
 
 
 def _per_patch(values: list, threshold: float) -> str:
-    """``-0.42 to 0.75 (2/5 >= 0.5)``: the range of per-patch final similarities and how many reach the threshold."""
+    """``-0.42 to 0.75 (2/5 >= t)``: the range of per-patch final similarities and how many reach the threshold."""
     values = [float(v) for v in values if v is not None]
     if not values:
         return MISSING
@@ -349,9 +350,10 @@ def _gallery(document: dict, sequential_uri: str, signed_uri: str) -> GalleryVie
                   "percentile of that map's |attribution| on that patch (the clip of captum's visualize_image_attr), "
                   "and stronger pixels take the end colour, so a few extreme pixels do not leave the rest in one "
                   "colour. Colours therefore compare places within a map, not maps with each other.")
-    legend.append("In the notes, shares are of a map's positive attribution: a uniform map puts 11% in the centre "
-                  "square and 44% in the outer 12 px; its share on the mask equals the mask's share of the patch. "
-                  "Evidence \"on\" a region has at least 1.5 times the region's share.")
+    legend.append(f"In the notes, shares are of a map's positive attribution: a uniform map puts "
+                  f"{UNIFORM_CENTRE_MASS:.0%} in the centre square and 44% in the outer 12 px; its share on the mask "
+                  f"equals the mask's share of the patch. Evidence \"on\" a region has at least {ON_REGION:g} times "
+                  "the region's share.")
     images = document.get("images") or []
     present = {image.get("stratum") for image in images}
     strata = [(stratum, STRATUM_GROUPS[stratum].split(":")[0]) for stratum in GALLERY_ORDER if stratum in present]
@@ -627,6 +629,7 @@ def build_context(document: dict, patch_uris: dict[int, dict[str, str]] | list[d
         uncertainty=_uncertainty(document), substrate_drift=_substrate_drift(document),
         substrate_rule=str((document.get("substrate_scope") or {}).get("rule", "")),
         substrate_rankings=rankings, spearman=spearman, iou=iou, localisation=_localisation(document),
+        uniform_centre=fmt(UNIFORM_CENTRE_MASS),
         sanity=sanity, evidence=evidence, slides=slides, stability=stability, stain=stain,
         gallery=_gallery(document, figs.colour_bar_uri(), figs.colour_bar_uri(colour_map=figs.SIGNED_COLOUR_MAP)),
         patches=_patches(document, patch_uris, scales),

@@ -3,7 +3,7 @@
 Build the data, then render it: :func:`reportgen.report.context.build_context`
 turns the document into strings and data URIs, and one Jinja2 template places
 them: page one and the contents, then one partial per section
-(``templates/sections/``) in the order of :data:`reportgen.report.sections.SECTIONS`.
+(``templates/sections/``) in the order of :func:`reportgen.judgement.sections.sections`.
 The template environment autoescapes everything and fails on any undefined
 name, so a value the document lacks is a loud error, not a blank.
 """
@@ -95,8 +95,10 @@ def render_html(document: dict, figures: FigureInputs) -> str:
     positions = gallery_positions(document)
     context = build_context(document, patch_figures(figures, methods, signed=signed, positions=positions),
                             map_scales(figures, methods, signed=signed))
-    return template_environment().get_template(TEMPLATE).render(report=context, sections=shown_sections(context),
-                                                                stylesheet=_stylesheet())
+    environment = template_environment()
+    return environment.get_template(TEMPLATE).render(report=context,
+                                                     sections=shown_sections(context, document, environment),
+                                                     stylesheet=_stylesheet())
 
 
 def render_report(document: dict, figures: FigureInputs, out_dir: Path, *, pdf: bool = True) -> RenderResult:

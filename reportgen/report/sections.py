@@ -1,22 +1,23 @@
-"""The report's sections, in reading order: the one list behind the contents and the body.
+"""Which of the report's sections a document holds, and the partial that renders each.
 
-Each section is one partial, ``templates/sections/<key>.html.j2``, holding its
-whole ``<section id="<key>">``; the main template lists the shown sections in
-its contents and includes their partials in the same order.  A section whose
-data the document lacks (no sanity check ran, no previous report was given)
-is left out of both.  Page one (checks and sign-off), the contents and the
-reading guide stay in the main template, ``templates/report.html.j2``.
+The sections and their order are the one list of :mod:`reportgen.judgement.sections`; each is one
+partial, ``templates/sections/<anchor>.html.j2``, holding its whole ``<section id="<anchor>">``.  The main
+template lists the shown sections in its contents and includes their partials in the same order.  A
+section whose data the document lacks (no sanity check ran, no previous report was given) is left out of
+both.  Page one (checks and sign-off), the contents and the reading guide stay in the main template,
+``templates/report.html.j2``.
 
-Adding a section is one record here and one partial; ``tests/test_report_sections.py``
-checks that every record has its partial and that the rendered contents and
-body follow this order.
+A section registered from elsewhere (:func:`reportgen.judgement.sections.register_section`) brings its
+partial's source with :func:`register_partial`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from reportgen.judgement.sections import sections
 
 if TYPE_CHECKING:
     from reportgen.report.views import ReportContext
@@ -24,61 +25,52 @@ if TYPE_CHECKING:
 #: Where the partials lie inside the ``reportgen.templates`` package.
 PARTIALS = "sections"
 
+#: Sections a document may lack -> whether the template's context holds them; the others are always shown.
+SHOWN: dict[str, Callable[[ReportContext], bool]] = {
+    "gates": lambda report: report.gates is not None,
+    "changes": lambda report: report.comparison is not None,
+    "substrates": lambda report: bool(report.substrate_drift or report.substrate_rankings),
+    "agreement": lambda report: report.spearman is not None,
+    "localisation": lambda report: bool(report.localisation),
+    "evidence": lambda report: report.evidence is not None,
+    "slides": lambda report: report.slides is not None,
+    "sanity": lambda report: report.sanity is not None,
+    "stability": lambda report: report.stability is not None,
+    "stain": lambda report: report.stain is not None,
+}
 
-def _always(report: ReportContext) -> bool:
-    return True
+#: Partials of sections registered from elsewhere: anchor -> the partial's template source.
+_REGISTERED: dict[str, str] = {}
+
+
+def register_partial(anchor: str, source: str) -> None:
+    """The partial of a section registered from elsewhere, as template source; shown when the document holds
+    the section's record."""
+    _REGISTERED[anchor] = source
+
+
+def unregister_partial(anchor: str) -> None:
+    _REGISTERED.pop(anchor, None)
 
 
 @dataclass(frozen=True)
-class Section:
-    """One section of the report.
+class ShownSection:
+    """A section the report shows: its anchor (the ``id`` page one's checks and bookmarks link to), its line in
+    the contents, and its partial (a template name, or a template made from a registered partial's source)."""
 
-    Attributes
-    ----------
-    key : the section's name; also its anchor (the ``id`` of its ``<section>``, which page one's checks
-        and readers' bookmarks link to, so it stays stable) and the name of its partial.
-    title : its line in the contents (the partial's heading may be longer).
-    shown : whether the report holds the section, read from the template's context; default always.
-    """
-
-    key: str
+    anchor: str
     title: str
-    shown: Callable[[ReportContext], bool] = _always
-
-    @property
-    def anchor(self) -> str:
-        """The ``id`` of the section's ``<section>`` element: ``#<anchor>`` links to it."""
-        return self.key
-
-    @property
-    def partial(self) -> str:
-        """The template name of its partial, as the template loader resolves it."""
-        return f"{PARTIALS}/{self.key}.html.j2"
+    partial: Any
 
 
-SECTIONS: tuple[Section, ...] = (
-    Section("summary", "Summary"),
-    Section("gates", "Gates", lambda report: report.gates is not None),
-    Section("changes", "Changes since the previous report", lambda report: report.comparison is not None),
-    Section("model", "Model card"),
-    Section("data", "Data"),
-    Section("methods", "Methods and settings"),
-    Section("faithfulness", "Faithfulness"),
-    Section("substrates", "Substrates", lambda report: bool(report.substrate_drift or report.substrate_rankings)),
-    Section("agreement", "Agreement", lambda report: report.spearman is not None),
-    Section("localisation", "Localisation", lambda report: bool(report.localisation)),
-    Section("evidence", "Right for the right reason", lambda report: report.evidence is not None),
-    Section("slides", "Slides", lambda report: report.slides is not None),
-    Section("sanity", "Sanity checks", lambda report: report.sanity is not None),
-    Section("stability", "Stability of the explanations", lambda report: report.stability is not None),
-    Section("stain", "Stain robustness", lambda report: report.stain is not None),
-    Section("patches", "Explained patches"),
-    Section("limitations", "Limitations"),
-    Section("reproducibility", "Reproducibility"),
-    Section("appendix", "Appendix: settings and records as stored"),
-)
-
-
-def shown_sections(report: ReportContext) -> tuple[Section, ...]:
-    """The sections ``report`` holds, in :data:`SECTIONS` order: the contents and the body, both."""
-    return tuple(section for section in SECTIONS if section.shown(report))
+def shown_sections(report: ReportContext, document: dict, environment) -> tuple[ShownSection, ...]:
+    """The sections ``report`` holds, in the report's order: the contents and the body, both."""
+    shown = []
+    for section in sections():
+        if section.anchor in _REGISTERED:
+            if document.get(section.key) is not None:
+                shown.append(ShownSection(section.anchor, section.title,
+                                          environment.from_string(_REGISTERED[section.anchor])))
+        elif SHOWN.get(section.anchor, lambda report: True)(report):
+            shown.append(ShownSection(section.anchor, section.title, f"{PARTIALS}/{section.anchor}.html.j2"))
+    return tuple(shown)

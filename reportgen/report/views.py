@@ -377,6 +377,8 @@ class ReportContext:
     spearman: MatrixView | None
     iou: MatrixView | None
     localisation: list[tuple[str, str, str, str]]
+    #: The share of a uniform map's attribution in the centre 32x32, as the prose states it.
+    uniform_centre: str
     sanity: SanityView | None
     evidence: EvidenceView | None
     slides: SlidesView | None

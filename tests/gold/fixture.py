@@ -16,6 +16,7 @@ import copy
 import numpy as np
 
 from reportgen.config import resolve_config
+from reportgen.explain.grad_cam import GradCAM
 from reportgen.metrics.agreement import agreement_matrix
 from reportgen.metrics.stability import map_similarity, pairwise_similarity
 from reportgen.pipeline.document import BuildRecord, DataFacts, assemble_document
@@ -168,7 +169,7 @@ def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
             name=name, title=title, reference=reference, maps=maps[name], display_maps=_display(maps[name]),
             settings=SETTINGS[name], seconds=1.5, forward_passes=100 * n_images, backward_passes=0,
             signed=name == "lime")
-    methods["grad_cam"].warnings = ["feature map is 3x3: the map has nine cells, upsampled to 96x96"]
+    methods["grad_cam"].warnings = [GradCAM.coarse_message(SETTINGS["grad_cam"]["target_layer"], "3x3")]
     deltas = np.abs(rng.normal(0, 0.01, n_images))
     methods["integrated_gradients"].extras = {"abs_completeness_delta": deltas,
                                               "relative_completeness_delta": deltas / 2.0}
