@@ -68,3 +68,10 @@ def test_the_uniform_centre_share_is_written_nowhere_but_its_definition():
              for number, line in enumerate(text.splitlines(), start=1)
              if re.search(r"0\.111|1024 ?/ ?9216", line) and "UNIFORM_CENTRE_MASS" not in line]
     assert not found, f"the uniform centre share is written out at {found}"
+
+
+def test_the_limits_document_is_generated_from_the_code():
+    from reportgen.judgement.limits import limits_markdown
+
+    assert (ROOT / "docs" / "limits.md").read_text(encoding="utf-8") == limits_markdown(), (
+        "docs/limits.md differs from the code; regenerate it with python -m reportgen.judgement.limits > docs/limits.md")

@@ -22,6 +22,7 @@ from reportgen.metrics.evidence import (
     MIN_TUMOUR_CALLS,
     PERIPHERY_FLIP_LIMIT,
     TUMOUR,
+    TUMOUR_CALL,
     area_share,
     periphery_only_tumour,
     tumour_probability_without,
