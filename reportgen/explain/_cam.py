@@ -68,6 +68,7 @@ class CamExplainer(Explainer):
     """
 
     defaults = {"target_layer": DEFAULT_TARGET_LAYER}
+    setting_labels = {"target_layer": "Target layer", "feature_map_size": "Feature map size"}
 
     @staticmethod
     def cam_class():

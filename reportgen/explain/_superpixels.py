@@ -78,6 +78,9 @@ class SuperpixelExplainer(Explainer):
     """Base of the methods that explain quickshift superpixels (LIME, KernelSHAP): the report also warns when
     their superpixels are too coarse to localise (:func:`coarse_superpixels`)."""
 
+    extra_labels = {"n_superpixels": "Superpixels per patch, mean"}
+    patch_facts = {"n_superpixels": "superpixels"}
+
     @classmethod
     def report_warnings(cls, record: dict, standing: MethodStanding) -> list[tuple[str, str]]:
         found = super().report_warnings(record, standing)

@@ -97,6 +97,14 @@ class Explainer:
     """
 
     name: str = ""
+    #: Labels of the method's own settings that the report's body shows (key -> label, in order); every key, labelled
+    #: or not, stays in report.json and the appendix.  ``model_output`` and ``seed`` are labelled for every method
+    #: (:meth:`report_setting_labels`).
+    setting_labels: dict[str, str] = {}
+    #: Labels of the method's per-patch diagnostics (its ``extras``), shown as mean [95 % CI] over the patches.
+    extra_labels: dict[str, str] = {}
+    #: Diagnostics shown beside each patch in the gallery (extras key -> the words after the method's title).
+    patch_facts: dict[str, str] = {}
     #: Method-specific settings and their defaults (docs/metrics.md#method-settings).
     defaults: dict = {}
 
@@ -182,6 +190,11 @@ class Explainer:
         return []
 
     @classmethod
+    def report_setting_labels(cls) -> tuple[tuple[str, str], ...]:
+        """(settings key, label) of every setting the report's body shows, in order."""
+        return (("model_output", "Output explained"), *cls.setting_labels.items(), ("seed", "Seed"))
+
+    @classmethod
     def report_warnings(cls, record: dict, standing: MethodStanding) -> list[tuple[str, str]]:
         """The warnings the report gives about this method's maps, as ``(severity, text)``.
 
@@ -264,6 +277,14 @@ def unregister(name: str) -> None:
 def list_explainers(*, default_only: bool = False) -> list[str]:
     """Registered method names, in registration order."""
     return [name for name, info in _REGISTRY.items() if info.default or not default_only]
+
+
+def explainer_class(name: str) -> type[Explainer]:
+    """The class of registered method ``name``; for a name no longer registered (a method in an older report), a
+    plain :class:`Explainer` of that name, so its recorded settings and warnings are still shown as they are."""
+    if name in _REGISTRY:
+        return _REGISTRY[name].factory
+    return type("UnregisteredMethod", (Explainer,), {"name": name})
 
 
 def get_explainer(name: str) -> ExplainerInfo:

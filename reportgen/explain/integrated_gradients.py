@@ -42,6 +42,11 @@ class IntegratedGradients(Explainer):
 
     name = "integrated_gradients"
     defaults = {"n_steps": 50, "baseline": "black"}
+    setting_labels = {"baseline": "Baseline", "n_steps": "Integration steps"}
+    extra_labels = {
+        "abs_completeness_delta": "Completeness gap |sum of attributions - (F(x) - F(baseline))| (logit), mean",
+        "relative_completeness_delta": "Completeness gap relative to |F(x) - F(baseline)|, mean",
+    }
 
     @classmethod
     def _check_settings(cls, settings: dict) -> dict:

@@ -27,6 +27,7 @@ class KernelShap(SuperpixelExplainer):
 
     name = "kernel_shap"
     defaults = {"n_samples": 200, "hide_color": 0.0, **QUICKSHIFT_DEFAULTS}
+    setting_labels = {"n_samples": "Samples", "segmentation": "Superpixel segmentation"}
 
     @classmethod
     def _check_settings(cls, settings: dict) -> dict:

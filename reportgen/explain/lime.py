@@ -79,6 +79,10 @@ class Lime(SuperpixelExplainer):
 
     name = "lime"
     defaults = {"num_samples": 1000, "hide_color": 0.0, "num_display_superpixels": 5, **QUICKSHIFT_DEFAULTS}
+    setting_labels = {"num_samples": "Perturbed samples per patch", "segmentation": "Superpixel segmentation"}
+    extra_labels = {**SuperpixelExplainer.extra_labels, "distinct_perturbations": "Distinct perturbations per patch, mean",
+                    "local_fit_r2": "Local linear fit R\u00b2, mean"}
+    patch_facts = {**SuperpixelExplainer.patch_facts, "distinct_perturbations": "distinct perturbations"}
 
     @classmethod
     def _check_settings(cls, settings: dict) -> dict:

@@ -24,6 +24,7 @@ class Occlusion(Explainer):
 
     name = "occlusion"
     defaults = {"window": 8, "stride": 4, "baseline": 0.0}
+    setting_labels = {"baseline": "Baseline", "window": "Occlusion window (pixels)", "stride": "Occlusion stride (pixels)"}
 
     @classmethod
     def _check_settings(cls, settings: dict) -> dict:

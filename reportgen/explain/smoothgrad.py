@@ -24,6 +24,7 @@ class SmoothGrad(Explainer):
 
     name = "smoothgrad"
     defaults = {"n_samples": 25, "stdev": 0.15}
+    setting_labels = {"n_samples": "Samples", "stdev": "Noise standard deviation"}
 
     @classmethod
     def _check_settings(cls, settings: dict) -> dict:

@@ -4,7 +4,8 @@ Each report section is one module here that reads the finished document and decl
 checks (:class:`~reportgen.judgement.check.Check`) and warnings
 (:class:`~reportgen.judgement.check.Finding`); :mod:`reportgen.judgement.sections` lists the sections in
 report order, and everything else (the summary, the ``--fail-if`` gates, the comparison with a previous
-report) reads what they decided.  Nothing here needs torch or renders anything.
+report) reads what they decided.  Nothing here computes a measurement or renders anything; what a method
+says about its own maps comes from the method (:meth:`reportgen.explain.base.Explainer.report_warnings`).
 
 Public API::
 

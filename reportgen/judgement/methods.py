@@ -6,9 +6,7 @@ that is not registered (an older report given to ``--compare``) states its recor
 
 from __future__ import annotations
 
-from reportgen.errors import ConfigError
-from reportgen.explain import Explainer, get_explainer
-from reportgen.explain.base import MethodStanding
+from reportgen.explain.base import MethodStanding, explainer_class
 from reportgen.judgement.check import Finding
 from reportgen.judgement.reading import loses_to_random, method_title
 
@@ -21,17 +19,10 @@ def standing(document: dict, name: str) -> MethodStanding:
                           other_settings_scored=scored)
 
 
-def _factory(name: str) -> type[Explainer]:
-    try:
-        return get_explainer(name).factory
-    except ConfigError:
-        return type("Unregistered", (Explainer,), {"name": name})
-
-
 def findings(document: dict) -> list[Finding]:
     """Every method's warnings about its own maps (medium), method by method."""
     found = []
     for name, record in (document.get("methods") or {}).items():
-        for severity, text in _factory(name).report_warnings(record, standing(document, name)):
+        for severity, text in explainer_class(name).report_warnings(record, standing(document, name)):
             found.append(Finding(severity, text, name))
     return found

@@ -8,7 +8,8 @@ therefore never lost, only left to the appendix until it gets a label.
 
 from __future__ import annotations
 
-from reportgen.formatting import fmt_plain
+from reportgen.explain.base import explainer_class
+from reportgen.formatting import fmt_interval, fmt_plain, human_key
 
 #: Training record keys -> labels, in the order the model card shows them.
 TRAINING_LABELS = (
@@ -26,23 +27,18 @@ PREPROCESSING_LABELS = (
     ("assumed", "Assumed (not recorded in the checkpoint)"),
 )
 
-#: Explanation method settings keys -> labels (any method; a key the method lacks is skipped).
-METHOD_SETTING_LABELS = (
-    ("model_output", "Output explained"), ("target_layer", "Target layer"), ("feature_map_size", "Feature map size"),
-    ("baseline", "Baseline"), ("n_steps", "Integration steps"), ("n_samples", "Samples"),
-    ("num_samples", "Perturbed samples per patch"), ("segmentation", "Superpixel segmentation"),
-    ("stdev", "Noise standard deviation"), ("window", "Occlusion window (pixels)"), ("stride", "Occlusion stride (pixels)"),
-    ("seed", "Seed"),
-)
+def method_setting_rows(name: str, record: dict) -> list[tuple[str, str]]:
+    """(label, value for people) of the settings method ``name`` labels (its ``report_setting_labels``), then of
+    its per-patch diagnostics, mean [95% CI] over the patches, labelled by the method or by their key."""
+    method = explainer_class(name)
+    extras = [(method.extra_labels.get(key, human_key(key)), fmt_interval(value))
+              for key, value in (record.get("extras") or {}).items()]
+    return labelled_rows(record.get("settings"), method.report_setting_labels()) + extras
 
-#: Labels of a method's per-patch diagnostics (shown as mean [95% CI] over the patches).
-EXTRA_LABELS = {
-    "abs_completeness_delta": "Completeness gap |sum of attributions - (F(x) - F(baseline))| (logit), mean",
-    "relative_completeness_delta": "Completeness gap relative to |F(x) - F(baseline)|, mean",
-    "n_superpixels": "Superpixels per patch, mean",
-    "distinct_perturbations": "Distinct perturbations per patch, mean",
-    "local_fit_r2": "Local linear fit R\u00b2, mean",
-}
+
+def patch_facts(name: str) -> dict[str, str]:
+    """The diagnostics method ``name`` shows beside each patch: extras key -> the words after its title."""
+    return dict(explainer_class(name).patch_facts)
 
 
 def labelled_rows(record: dict | None, labels: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
