@@ -16,10 +16,11 @@ import numpy as np
 import torch
 
 from reportgen.cache import ArrayCache
-from reportgen.config import SUBSTRATES, BuildConfig
+from reportgen.config import BuildConfig
 from reportgen.metrics.agreement import agreement_matrix
 from reportgen.metrics.faithfulness import (
     MODES,
+    SUBSTRATES,
     curve_auc,
     deletion_insertion_curves,
     least_relevant_first,
