@@ -33,7 +33,8 @@ from reportgen.model.features import cached_features
 from reportgen.model.network import PCamClassifier
 
 if TYPE_CHECKING:
-    # Annotations only: reportgen.model.settings validates recipe names against RECIPES, defined here.
+    # Annotations only: reportgen.model.settings validates recipe names against RECIPES (defined below), so
+    # importing it here at run time would close a cycle.
     from reportgen.model.settings import TrainSettings
 
 logger = logging.getLogger(__name__)
