@@ -15,15 +15,18 @@ from typing import Any
 
 import tomllib
 
+# The choices below that name what another module implements (precisions, substrates, recipes, methods)
+# are that module's; the rest are this module's own.
 from reportgen.errors import ConfigError
+from reportgen.explain import get_explainer, list_explainers
+from reportgen.inference import PRECISIONS
+from reportgen.metrics.faithfulness import SUBSTRATES
+from reportgen.model.recipes import RECIPES
 
 TARGETS = ("predicted", "label")
 #: Where a build runs: in this process, or as shards on Ray (``pip install 'reportgen[ray]'``).
 EXECUTORS = ("local", "ray")
-SUBSTRATES = ("black", "white", "mean", "blur")
-PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-RECIPES = ("full", "head")
 SPLITS = ("valid", "test")
 #: Stability measurements of the explanations themselves (reportgen.pipeline.stability), in report order.
 STABILITY_MEASURES = ("lime_seeds", "ig_baselines", "grad_cam_layers")
@@ -249,8 +252,6 @@ def _validate(config: BuildConfig) -> BuildConfig:
 
 def _resolve_methods(config: BuildConfig) -> BuildConfig:
     """Fill in the registry's default methods and check every method name and setting against its method."""
-    from reportgen.explain import get_explainer, list_explainers
-
     methods = config.methods if config.methods is not None else tuple(list_explainers(default_only=True))
     for name in methods:
         get_explainer(name)

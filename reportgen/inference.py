@@ -12,7 +12,8 @@ import contextlib
 
 import torch
 
-from reportgen.config import PRECISIONS
+#: Forward-pass precisions (``--precision``): ``fp32``, or ``bf16`` autocast (:func:`autocast_context`).
+PRECISIONS = ("fp32", "bf16")
 
 
 def autocast_context(device: torch.device, precision: str):

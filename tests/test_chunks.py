@@ -10,6 +10,7 @@ from test_shards import assert_same_numbers
 from reportgen.data.reader import PCamSplit
 from reportgen.metrics.agreement import agreement_matrix, combine_agreement
 from reportgen.pipeline import chunks
+from reportgen.pipeline.join import join
 from reportgen.pipeline.patch_store import PatchStore, StoredPatches
 
 
@@ -84,3 +85,45 @@ def test_agreement_joined_from_chunks_equals_the_agreement_of_all_patches():
              for start, stop in chunks.chunk_bounds(7, 3)]
     assert combine_agreement(parts) == whole
     assert whole["per_image"]["spearman"][0][2][2] is None
+
+
+def _method_result(n, *, start=0, seconds=1.0, warnings=(), extras=None):
+    from reportgen.pipeline.explain import MethodResult
+
+    maps = np.arange(start, start + n, dtype=np.float32)[:, None, None] * np.ones((1, 2, 2), np.float32)
+    return MethodResult(name="integrated_gradients", title="IG", reference="ref", maps=maps, display_maps=maps,
+                        settings={"n_steps": 3}, seconds=seconds, forward_passes=2 * n, backward_passes=n, cached=1,
+                        patch_warnings=list(warnings), extras=extras or {})
+
+
+def test_join_concatenates_per_patch_values_and_keeps_the_rest_from_the_first_chunk():
+    from reportgen.pipeline.score import CurveSet
+    from reportgen.pipeline.stability import LayerTable
+
+    def table(values, seconds):
+        curves = CurveSet(deletion=np.array(values), insertion=np.array(values) + 1, least_first=np.array(values) * 2)
+        return LayerTable(method="grad_cam", default_layer="l4", used_layer="l4", feature_map_sizes={"l4": "3x3"},
+                          curves={"l4": curves}, seconds=seconds)
+
+    parts = [({"a": np.array([1, 2]), "none": None}, ("x", np.array([0.5])), [table([1.0], 2.0)]),
+             ({"a": np.array([3]), "none": None}, ("x", np.array([0.25])), [table([2.0, 3.0], 0.5)])]
+    values, pair, (joined,) = join(parts)
+    np.testing.assert_array_equal(values["a"], [1, 2, 3])
+    assert values["none"] is None and pair[0] == "x" and isinstance(pair, tuple)
+    np.testing.assert_array_equal(pair[1], [0.5, 0.25])
+    np.testing.assert_array_equal(joined.curves["l4"].least_first, [2.0, 4.0, 6.0])
+    assert joined.seconds == 2.5  # a cost of the run: added
+    assert (joined.method, joined.feature_map_sizes) == ("grad_cam", {"l4": "3x3"})
+    with pytest.raises(ValueError):  # lists of per-chunk lengths are not guessed at
+        join([["a", "b"], ["a"]])
+
+
+def test_a_method_result_joins_costs_extras_and_warnings_and_holds_no_maps():
+    first = _method_result(2, warnings=["w1"], extras={"delta": np.array([0.1, 0.2])})
+    second = _method_result(3, start=2, seconds=2.0, warnings=["w1", "w2"])
+    joined = join([first, second])
+    assert joined.maps is None and joined.display_maps is None
+    assert (joined.seconds, joined.forward_passes, joined.backward_passes, joined.cached) == (3.0, 10, 5, 2)
+    assert joined.patch_warnings == ["w1", "w2"] and joined.warnings[:2] == ["w1", "w2"]
+    np.testing.assert_array_equal(joined.extras["delta"], [0.1, 0.2, np.nan, np.nan, np.nan])
+    assert joined.settings == {"n_steps": 3}

@@ -6,6 +6,7 @@ under test.
 """
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -148,7 +149,7 @@ def test_a_document_with_slide_ids_tests_slides_and_says_how_many():
     from reportgen.pipeline.document import assemble_document
 
     record = make_record(12)
-    record.slide_ids = [f"slide_{i % 4}" for i in range(12)]
+    record.selection = dataclasses.replace(record.selection, slide_ids=[f"slide_{i % 4}" for i in range(12)])
     document = assemble_document(record)
     assert document["settings"]["uncertainty"]["unit"] == "slide"
     assert document["settings"]["uncertainty"]["slides"] == 4

@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from reportgen.config import PRECISIONS
 from reportgen.errors import DataError, unknown_name_error
 from reportgen.explain._runtime import guarded_model
 from reportgen.explain._settings import check_choice, check_int, check_known
-from reportgen.inference import model_device
+from reportgen.inference import PRECISIONS, model_device
 
 
 @dataclass(frozen=True)

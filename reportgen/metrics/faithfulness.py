@@ -34,13 +34,14 @@ import torch
 from torchvision.transforms.functional import gaussian_blur
 from tqdm import tqdm
 
-from reportgen.config import SUBSTRATES
 from reportgen.errors import ConfigError, DataError, unknown_name_error
 from reportgen.inference import predict_proba
 
 logger = logging.getLogger(__name__)
 
 MODES = ("deletion", "insertion")
+#: What deletion moves towards and insertion starts from (:func:`make_substrate`).
+SUBSTRATES = ("black", "white", "mean", "blur")
 DEFAULT_SUBSTRATE = {"deletion": "mean", "insertion": "blur"}
 
 #: The blur substrate of docs/metrics.md#substrates: a Gaussian of kernel 11, sigma 5, reflect padding (torchvision).

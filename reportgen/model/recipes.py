@@ -17,7 +17,7 @@ import abc
 import logging
 import time
 from pathlib import Path
-from typing import ClassVar, NamedTuple
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 import numpy as np
 import torch
@@ -31,7 +31,11 @@ from reportgen.model.batchnorm import recalibrate_batchnorm
 from reportgen.model.evaluate import classification_metrics, evaluate_model, evaluation_indices
 from reportgen.model.features import cached_features
 from reportgen.model.network import PCamClassifier
-from reportgen.model.settings import TrainSettings
+
+if TYPE_CHECKING:
+    # Annotations only: reportgen.model.settings validates recipe names against RECIPES (defined below), so
+    # importing it here at run time would close a cycle.
+    from reportgen.model.settings import TrainSettings
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +152,7 @@ def register(recipe: type[TrainingRecipe]) -> type[TrainingRecipe]:
 
 
 def list_recipes() -> list[str]:
-    """Registered recipe names, in registration order (``reportgen.config.RECIPES`` lists the same)."""
+    """Registered recipe names, in registration order (:data:`RECIPES` once this module is imported)."""
     return list(_REGISTRY)
 
 
@@ -301,3 +305,7 @@ class HeadRecipe(TrainingRecipe):
     def describe(self):
         """``feature_cache_hit``: per split, whether its features came from the cache."""
         return {"feature_cache_hit": self.feature_cache_hit}
+
+
+#: The registered recipes' names (``--recipe``), in registration order.
+RECIPES = tuple(_REGISTRY)

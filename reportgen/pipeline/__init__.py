@@ -1,13 +1,13 @@
 """``reportgen build``: the one function that knows the order of steps.
 
-checkpoint -> data -> (training) -> evaluation -> selection -> per chunk of patches: explanations, scores,
-stability, evidence, into ``attributions.h5`` (:mod:`~reportgen.pipeline.chunks`) -> sanity -> stain robustness
--> document -> report files (or, for a shard, its patches' results: :mod:`~reportgen.pipeline.shards`).  Each step is a
-call into a module of this package with one job (:mod:`~reportgen.pipeline.data`, :mod:`~reportgen.pipeline.model`,
-:mod:`~reportgen.pipeline.explain`, :mod:`~reportgen.pipeline.score`, :mod:`~reportgen.pipeline.evidence`,
-:mod:`~reportgen.pipeline.sanity`, :mod:`~reportgen.pipeline.document`,
-:mod:`~reportgen.pipeline.output`); this function wires them together, times them,
-and writes the result atomically (the previous report stays as it was if
+checkpoint -> data -> (training) -> evaluation -> selection (:mod:`~reportgen.pipeline.selection`) -> per chunk
+of patches: explanations, scores, stability, evidence, into ``attributions.h5`` (:mod:`~reportgen.pipeline.chunks`)
+-> sanity -> stain robustness -> document -> report files (or, for a shard, its patches' results:
+:mod:`~reportgen.pipeline.shards`).  Each step is a call into a module of this package with one job
+(:mod:`~reportgen.pipeline.data`, :mod:`~reportgen.pipeline.model`, :mod:`~reportgen.pipeline.explain`,
+:mod:`~reportgen.pipeline.score`, :mod:`~reportgen.pipeline.evidence`, :mod:`~reportgen.pipeline.sanity`,
+:mod:`~reportgen.pipeline.stain`, :mod:`~reportgen.pipeline.document`, :mod:`~reportgen.pipeline.output`);
+this function wires them together, times them, and writes the result atomically (the previous report stays as it was if
 anything fails or the run is interrupted).
 """
 
@@ -23,7 +23,7 @@ import torch
 
 from reportgen.cache import ArrayCache, default_cache_dir
 from reportgen.config import BuildConfig, parse_shard, resolve_config
-from reportgen.data import as_float_tensor, select_cases
+from reportgen.data import as_float_tensor
 from reportgen.errors import ConfigError
 from reportgen.judgement.compare import load_previous_report
 from reportgen.judgement.gates import parse_gate
@@ -35,6 +35,7 @@ from reportgen.pipeline.model import load_given_checkpoint, predict_evaluation_s
 from reportgen.pipeline.output import atomic_output_dir, check_output_dir, write_outputs
 from reportgen.pipeline.patch_store import STORE_NAME, PatchStore, StoredPatches
 from reportgen.pipeline.sanity import sanity_checks, sanity_controls
+from reportgen.pipeline.selection import Leading, Selection, leading_patches, select_patches
 from reportgen.pipeline.shards import (
     check_shards,
     import_entries,
@@ -74,42 +75,73 @@ def _check_paths(config: BuildConfig) -> None:
     check_output_dir(Path(config.out))
 
 
-def _per_patch_steps(model, split, patch_indices: np.ndarray, targets: np.ndarray, *, config: BuildConfig,
-                     dataset_mean, cache: ArrayCache, cache_context: dict, watch: Stopwatch, progress: bool,
-                     device, stain_reference, store: PatchStore | None):
+@dataclass
+class _Run:
+    """What the per-patch steps of one build read besides the patches: the model, the split, the cache, the clock."""
+
+    config: BuildConfig
+    model: torch.nn.Module
+    split: object
+    evaluated: np.ndarray
+    device: torch.device
+    dataset_mean: tuple[float, float, float]
+    cache: ArrayCache
+    cache_context: dict
+    watch: Stopwatch
+    progress: bool
+
+    def stain_reference(self) -> StainReference:
+        """The patches that give the data's stain amounts, read only when the stain step runs."""
+        indices = reference_patch_indices(self.evaluated, seed=self.config.seed)
+        reference = self.split.read(indices)
+        slide_ids = self.split.slide_ids
+        return StainReference(indices=indices, images=as_float_tensor(reference.images).to(self.device),
+                              labels=np.asarray(reference.labels),
+                              slides=None if slide_ids is None else np.asarray(slide_ids[indices]))
+
+
+def _per_patch_steps(run: _Run, patch_indices: np.ndarray, targets: np.ndarray, leading: Leading, *,
+                     store: PatchStore | None):
     """The steps whose results are per patch and cached per patch: explanations, curves, stability and
     (for a report) the right-for-the-right-reason step, chunk by chunk (:mod:`reportgen.pipeline.chunks`), then
-    the sanity cascade on the first ``config.sanity_images`` patches and the stain robustness step on the
-    first ``config.stain_images``.  A shard (``store`` is ``None``) runs them on its own patches and leaves
-    the uncached steps (the sanity check's positive controls, the evidence step) to the merge.
+    the sanity cascade on the first ``leading.sanity`` patches and the stain robustness step on the first
+    ``leading.stain``.  A shard (``store`` is ``None``) runs them on its own patches and leaves the uncached
+    steps (the sanity check's positive controls, the evidence step) to the merge.
 
     Returns
     -------
     (patch results, sanity or None, sanity controls or None, stain or None)
     """
     whole_report = store is not None
-    leading = min(max(config.sanity_images, config.stain_images), len(patch_indices))
-    results = explain_and_score(model, split, patch_indices, targets, config=config, dataset_mean=dataset_mean,
-                                cache=cache, cache_context=cache_context, watch=watch, device=device, store=store,
-                                evidence=whole_report, leading=leading, progress=progress)
+    config, model, watch = run.config, run.model, run.watch
+    results = explain_and_score(model, run.split, patch_indices, targets, config=config, dataset_mean=run.dataset_mean,
+                                cache=run.cache, cache_context=run.cache_context, watch=watch, device=run.device,
+                                store=store, evidence=whole_report, leading=leading.count, progress=run.progress)
     sanity = controls = stain = None
-    if leading:
-        first = split.read(patch_indices[:leading])
-        images = as_float_tensor(first.images).to(device)
-        first_targets = torch.as_tensor(targets[:leading], dtype=torch.long, device=device)
+    if leading.count:
+        first = run.split.read(patch_indices[: leading.count])
+        images = as_float_tensor(first.images).to(run.device)
+        first_targets = torch.as_tensor(targets[: leading.count], dtype=torch.long, device=run.device)
         methods = {name: replace(result, maps=results.leading_maps[name]) for name, result in results.methods.items()}
-        if config.sanity_images > 0:
+        if leading.sanity:
+            count = leading.sanity
             with watch.stage("sanity"):
-                sanity = sanity_checks(model, images, first_targets, patch_indices[:leading], methods, config=config,
-                                       cache=cache, cache_context=cache_context)
+                sanity = sanity_checks(model, images[:count], first_targets[:count], patch_indices[:count], methods,
+                                       config=config, cache=run.cache, cache_context=run.cache_context)
                 if whole_report:
-                    controls = sanity_controls(model, images, first_targets, config=config)
-        if config.stain_images > 0:
+                    controls = sanity_controls(model, images[:count], first_targets[:count], config=config)
+        if leading.stain:
+            count = leading.stain
             with watch.stage("stain"):
-                stain = stain_checks(model, images, first_targets, patch_indices[:leading], methods, config=config,
-                                     dataset_mean=dataset_mean, cache=cache, cache_context=cache_context,
-                                     reference=stain_reference(), progress=progress)
+                stain = stain_checks(model, images[:count], first_targets[:count], patch_indices[:count], methods,
+                                     config=config, dataset_mean=run.dataset_mean, cache=run.cache,
+                                     cache_context=run.cache_context, reference=run.stain_reference(),
+                                     progress=run.progress)
     return results, sanity, controls, stain
+
+
+def _leading(config: BuildConfig, positions) -> Leading:
+    return leading_patches(positions, sanity_images=config.sanity_images, stain_images=config.stain_images)
 
 
 def _check_run(identity: dict, expected: dict) -> None:
@@ -170,11 +202,7 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             loaded = load_given_checkpoint(config, device=device)
         with watch.stage("data"):
             data = open_data(config, cache_root)
-            split = data.split(config.split)
-            if config.by_slide and split.slide_ids is None:
-                raise ConfigError("--by-slide needs slide ids, and this split has none (real PCam has them in "
-                                  "camelyonpatch_level_2_split_*_meta.csv); put the meta files beside the data "
-                                  "or drop --by-slide")
+            split = _audited_split(data, config.split, by_slide=config.by_slide)
         if loaded is None:
             with watch.stage("training"):
                 loaded = train_demo_model(config, data, cache_root=cache_root, device=device, progress=progress)
@@ -185,71 +213,33 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
             evaluated, probabilities, labels, evaluation = predict_evaluation_split(
                 model, split, config=config, progress=progress, cache=cache, cache_context=cache_context)
         with watch.stage("selection"):
-            predictions = probabilities.argmax(axis=1)
             split_slides = None if split.slide_ids is None else np.asarray(split.slide_ids)[evaluated]
-            chosen, strata, selection_description = select_cases(
-                labels, predictions, probabilities.max(axis=1), config.images, seed=config.seed,
-                slide_ids=split_slides if config.by_slide else None)
+            selection = select_patches(config.split, evaluated, labels, probabilities, count=config.images,
+                                       seed=config.seed, target=config.target, slide_ids=split_slides,
+                                       by_slide=config.by_slide)
             slide_accuracy = (None if split_slides is None
-                              else per_slide_accuracy(labels, predictions, split_slides))
-            order = np.argsort(evaluated[chosen], kind="stable")  # report patches in split order
-            chosen, strata = chosen[order], [strata[i] for i in order]
-            patch_indices = evaluated[chosen]
-            targets = predictions[chosen] if config.target == "predicted" else labels[chosen]
-            dataset_mean = dataset_mean_colour(data, config.split, cache=cache)
-            patch_ids = [f"{config.split}:{int(index)}" for index in patch_indices]
-
-            def stain_reference() -> StainReference:
-                # The patches that give the data's stain amounts, read only when the stain step runs.
-                indices = reference_patch_indices(evaluated, seed=config.seed)
-                reference = split.read(indices)
-                return StainReference(indices=indices, images=as_float_tensor(reference.images).to(device),
-                                      labels=np.asarray(reference.labels),
-                                      slides=None if split.slide_ids is None else np.asarray(split.slide_ids[indices]))
-
+                              else per_slide_accuracy(labels, probabilities.argmax(axis=1), split_slides))
+            run = _Run(config=config, model=model, split=split, evaluated=evaluated, device=device,
+                       dataset_mean=dataset_mean_colour(data, config.split, cache=cache), cache=cache,
+                       cache_context=cache_context, watch=watch, progress=progress)
             identity = run_identity(config, checkpoint_sha256=loaded.info["sha256"], data_fingerprint=data.fingerprint,
-                                    code_version=cache.version, patch_ids=patch_ids)
+                                    code_version=cache.version, patch_ids=selection.patch_ids)
             if expected_run is not None:
                 _check_run(identity, expected_run)
         if config.shard:
-            shard = parse_shard(config.shard)
-            keep = shard_positions(len(patch_indices), shard)
-            # The sanity and stain steps read the report's first patches; the shard's among them lead its own.
-            shard_config = replace(config, sanity_images=int((keep < config.sanity_images).sum()),
-                                   stain_images=int((keep < config.stain_images).sum()))
-            _per_patch_steps(model, split, patch_indices[keep], targets[keep], config=shard_config,
-                             dataset_mean=dataset_mean, cache=cache, cache_context=cache_context, watch=watch,
-                             progress=progress, device=device, stain_reference=stain_reference, store=None)
-            entries = write_shard(staging, cache, shard=shard, identity=identity, config=config,
-                                  patch_ids=[patch_ids[i] for i in keep])
-            logger.info("shard %s: %d of %d patches, %d results written", shard, len(keep), len(patch_ids), entries)
-            return BuildOutcome(out_dir=Path(config.out), document=None, failed_gates=[],
-                                shard={"index": shard.index, "count": shard.count, "patches": len(keep),
-                                       "entries": entries})
-        store = PatchStore(staging / STORE_NAME, patch_ids=patch_ids, patch_indices=patch_indices,
-                           labels=labels[chosen], targets=targets, predictions=predictions[chosen])
+            return _build_shard(run, selection, staging, identity)
+        store = PatchStore(staging / STORE_NAME, patch_ids=selection.patch_ids, patch_indices=selection.indices,
+                           labels=selection.labels, targets=selection.targets, predictions=selection.predictions)
         with contextlib.closing(store):
             results, sanity, controls, stain = _per_patch_steps(
-                model, split, patch_indices, targets, config=config, dataset_mean=dataset_mean, cache=cache,
-                cache_context=cache_context, watch=watch, progress=progress, device=device,
-                stain_reference=stain_reference, store=store)
-
-        split_labels = np.asarray(split.labels)
+                run, selection.indices, selection.targets, _leading(config, np.arange(len(selection))), store=store)
         # The images, masks and maps are read back from the store, one patch at a time, where they are drawn.
         with contextlib.closing(StoredPatches(staging / STORE_NAME)) as stored:
             methods = {name: replace(result, maps=stored.maps[name]) for name, result in results.methods.items()}
             record = BuildRecord(
-                config=config, command_line=command_line,
-                data=DataFacts(source=data.source, data_dir=config.data_dir, fingerprint=data.fingerprint,
-                               counts={name: len(s) for name, s in data.splits.items()},
-                               split_label_counts={"0": int((split_labels == 0).sum()),
-                                                   "1": int((split_labels == 1).sum())},
-                               has_masks=bool(split.has_masks)),
-                model_info=loaded.info, evaluation=evaluation, patch_indices=patch_indices, labels=labels[chosen],
-                predictions=predictions[chosen], probabilities=probabilities[chosen], targets=targets,
-                strata=strata, slide_ids=None if split.slide_ids is None else list(split.slide_ids[patch_indices]),
-                selection_description=selection_description, methods=methods, scores=results.scores,
-                sanity=sanity, sanity_controls=controls, dataset_mean=dataset_mean,
+                config=config, command_line=command_line, data=_data_facts(data, split, config.data_dir),
+                model_info=loaded.info, evaluation=evaluation, selection=selection, methods=methods,
+                scores=results.scores, sanity=sanity, sanity_controls=controls, dataset_mean=run.dataset_mean,
                 machine=machine_description(device), versions=package_versions(), timings=watch.seconds,
                 stability=results.stability, evidence=results.evidence, slide_accuracy=slide_accuracy,
                 images=stored.images, masks=stored.masks, stain=stain,
@@ -263,6 +253,39 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
 
     failed = [gate for gate in document["gates"] or [] if not gate["passed"]]
     return BuildOutcome(out_dir=Path(config.out), document=document, failed_gates=failed)
+
+
+def _audited_split(data, name: str, *, by_slide: bool):
+    """The split the report audits; ``--by-slide`` needs its slide ids."""
+    split = data.split(name)
+    if by_slide and split.slide_ids is None:
+        raise ConfigError("--by-slide needs slide ids, and this split has none (real PCam has them in "
+                          "camelyonpatch_level_2_split_*_meta.csv); put the meta files beside the data "
+                          "or drop --by-slide")
+    return split
+
+
+def _data_facts(data, split, data_dir: str | None) -> DataFacts:
+    split_labels = np.asarray(split.labels)
+    return DataFacts(source=data.source, data_dir=data_dir, fingerprint=data.fingerprint,
+                     counts={name: len(s) for name, s in data.splits.items()},
+                     split_label_counts={"0": int((split_labels == 0).sum()), "1": int((split_labels == 1).sum())},
+                     has_masks=bool(split.has_masks))
+
+
+def _build_shard(run: _Run, selection: Selection, staging: Path, identity: dict) -> BuildOutcome:
+    """Explain and score a shard's share of the selected patches into the cache, then write their entries and
+    ``shard.json`` (:func:`reportgen.pipeline.shards.write_shard`)."""
+    config = run.config
+    shard = parse_shard(config.shard)
+    keep = shard_positions(len(selection), shard)
+    _per_patch_steps(run, selection.indices[keep], selection.targets[keep], _leading(config, keep), store=None)
+    patch_ids = selection.patch_ids
+    entries = write_shard(staging, run.cache, shard=shard, identity=identity, config=config,
+                          patch_ids=[patch_ids[i] for i in keep])
+    logger.info("shard %s: %d of %d patches, %d results written", shard, len(keep), len(selection), entries)
+    return BuildOutcome(out_dir=Path(config.out), document=None, failed_gates=[],
+                        shard={"index": shard.index, "count": shard.count, "patches": len(keep), "entries": entries})
 
 
 def merge_shards(directories: list[str], *, out: str, command_line: str = "", progress: bool = True,

@@ -45,6 +45,7 @@ from reportgen.pipeline.evidence import EvidenceOutcome, evidence_section
 from reportgen.pipeline.explain import MethodResult
 from reportgen.pipeline.sanity import SanityOutcome
 from reportgen.pipeline.score import Scores
+from reportgen.pipeline.selection import Selection, patch_id
 from reportgen.pipeline.slide_section import slide_section
 from reportgen.pipeline.stability import StabilityOutcome
 from reportgen.pipeline.stability_section import stability_section
@@ -123,9 +124,8 @@ class BuildRecord:
     data : :class:`DataFacts`.
     model_info : the loaded model's ``info`` (path, sha256, format, recipe, training, history, ...).
     evaluation : model-card metrics on the evaluated patches.
-    patch_indices, labels, predictions, targets : (N,) ints of the explained patches.
-    probabilities : (N, 2) softmax outputs; strata : N of TP/TN/FP/FN; slide_ids : N strings or ``None``.
-    selection_description : how the patches were chosen.
+    selection : the explained patches, what the model said of them and how they were chosen
+        (:class:`reportgen.pipeline.selection.Selection`).
     methods : name -> maps and costs; scores : curves, agreement, localisation.
     sanity : name -> randomisation outcome, or ``None`` when skipped.
     sanity_controls : control name (a reference map) -> its outcome through the same cascade, or ``None``.
@@ -146,14 +146,7 @@ class BuildRecord:
     data: DataFacts
     model_info: dict
     evaluation: dict
-    patch_indices: np.ndarray
-    labels: np.ndarray
-    predictions: np.ndarray
-    probabilities: np.ndarray
-    targets: np.ndarray
-    strata: list[str]
-    slide_ids: list[str] | None
-    selection_description: str
+    selection: Selection
     methods: dict[str, MethodResult]
     scores: Scores
     sanity: dict[str, SanityOutcome] | None
@@ -187,9 +180,9 @@ def plain(value):
 
 def _groups(record: BuildRecord, mask: np.ndarray | None = None) -> np.ndarray | None:
     """(N,) or (mask.sum(),) slide ids, the unit of intervals and tests; ``None`` without slide ids."""
-    if record.slide_ids is None:
+    if record.selection.slide_ids is None:
         return None
-    slides = np.asarray([str(s) for s in record.slide_ids], dtype=object)
+    slides = np.asarray([str(s) for s in record.selection.slide_ids], dtype=object)
     return slides if mask is None else slides[mask]
 
 
@@ -212,7 +205,7 @@ def _slides(record: BuildRecord, masks: dict[str, np.ndarray]) -> dict | None:
     if random is None:
         return None
     return slide_section(
-        split_accuracy=record.slide_accuracy, slide_ids=record.slide_ids, informative=masks["deletion"],
+        split_accuracy=record.slide_accuracy, slide_ids=record.selection.slide_ids, informative=masks["deletion"],
         deletion_auc={name: record.scores.curves[name].deletion_auc for name in record.methods},
         random_deletion_auc=random.deletion_auc,
         centre_mass={name: record.scores.localisation[name]["centre_mass"] for name in record.methods
@@ -228,18 +221,19 @@ def _informative_masks(record: BuildRecord) -> dict[str, np.ndarray]:
 
 def _uncertainty(record: BuildRecord) -> dict:
     """Which unit intervals and tests resample, and how many of them the explained patches give."""
-    if record.slide_ids is None:
+    if record.selection.slide_ids is None:
         return {"unit": "patch", "slides": None, "rule": UNCERTAINTY_RULES["patch"]}
-    return {"unit": "slide", "slides": len(set(map(str, record.slide_ids))), "rule": UNCERTAINTY_RULES["slide"]}
+    return {"unit": "slide", "slides": len(set(map(str, record.selection.slide_ids))),
+            "rule": UNCERTAINTY_RULES["slide"]}
 
 
 def _informative_section(record: BuildRecord, masks: dict[str, np.ndarray]) -> dict:
-    ids = [f"{record.config.split}:{int(p)}" for p in record.patch_indices]
+    ids = record.selection.patch_ids
     section = {"rule": INFORMATIVE_RULE, "min_change": MIN_SCORE_CHANGE}
     for mode, mask in masks.items():
         section[mode] = {
             "count": int(mask.sum()), "of": len(mask),
-            "by_stratum": {s: sum(1 for stratum, used in zip(record.strata, mask) if used and stratum == s)
+            "by_stratum": {s: sum(1 for stratum, used in zip(record.selection.strata, mask) if used and stratum == s)
                            for s in STRATA},
             "uninformative": [patch for patch, used in zip(ids, mask) if not used],
         }
@@ -325,7 +319,7 @@ def _sanity(record: BuildRecord) -> dict | None:
     methods = {name: _sanity_record(outcome) for name, outcome in record.sanity.items()}
     controls = {name: _sanity_record(outcome) for name, outcome in (record.sanity_controls or {}).items()}
     stages = next(iter(record.sanity.values())).stages if record.sanity else None
-    images = min(record.config.sanity_images, len(record.patch_indices))
+    images = min(record.config.sanity_images, len(record.selection))
     # Trust needs a control to have run and every control to have failed, as a model-independent map must.
     trustworthy = bool(controls) and all(control["outcome"] == "failed" for control in controls.values())
     return {"images": images, "stages": stages, "interval": SANITY_INTERVAL, "methods": methods,
@@ -337,7 +331,7 @@ def _note(record: BuildRecord, i: int) -> str:
     return patch_note({name: result.maps[i] for name, result in methods.items()},
                       titles={name: result.title for name, result in methods.items()},
                       signed={name for name, result in methods.items() if result.signed},
-                      stratum=record.strata[i], target=int(record.targets[i]),
+                      stratum=record.selection.strata[i], target=int(record.selection.targets[i]),
                       mask=None if record.masks is None else record.masks[i],
                       image=None if record.images is None else record.images[i])
 
@@ -346,17 +340,17 @@ def _images(record: BuildRecord) -> list[dict]:
     names = [*record.methods, *record.scores.reference_names]
     curves, localisation = record.scores.curves, record.scores.localisation
     images = []
-    for i, patch in enumerate(record.patch_indices):
+    for i, patch in enumerate(record.selection.indices):
         images.append({
-            "patch_id": f"{record.config.split}:{int(patch)}",
+            "patch_id": patch_id(record.selection.split, patch),
             "index": int(patch),
-            "label": int(record.labels[i]),
-            "prediction": int(record.predictions[i]),
-            "probability": float(record.probabilities[i].max()),
-            "tumour_probability": float(record.probabilities[i][1]),
-            "target": int(record.targets[i]),
-            "stratum": record.strata[i],
-            "slide_id": None if record.slide_ids is None else str(record.slide_ids[i]),
+            "label": int(record.selection.labels[i]),
+            "prediction": int(record.selection.predictions[i]),
+            "probability": float(record.selection.probabilities[i].max()),
+            "tumour_probability": float(record.selection.probabilities[i][1]),
+            "target": int(record.selection.targets[i]),
+            "stratum": record.selection.strata[i],
+            "slide_id": None if record.selection.slide_ids is None else str(record.selection.slide_ids[i]),
             "per_method": {name: {"deletion_auc": plain_float(curves[name].deletion_auc[i]),
                                   "insertion_auc": plain_float(curves[name].insertion_auc[i]),
                                   "lif_auc": plain_float(curves[name].lif_auc[i]),
@@ -391,7 +385,7 @@ def _model(record: BuildRecord) -> dict:
 
 def _data(record: BuildRecord) -> dict:
     config, facts = record.config, record.data
-    explained = np.bincount(np.asarray(record.labels, dtype=np.int64), minlength=2)
+    explained = np.bincount(np.asarray(record.selection.labels, dtype=np.int64), minlength=2)
     return {
         "source": facts.source,
         "data_dir": str(facts.data_dir) if facts.data_dir else "embedded synthetic PCam-format set",
@@ -401,9 +395,9 @@ def _data(record: BuildRecord) -> dict:
         "class_balance": {config.split: dict(facts.split_label_counts)},
         "has_masks": facts.has_masks,
         "selection": {
-            "n": len(record.patch_indices),
-            "description": record.selection_description,
-            "strata": {s: record.strata.count(s) for s in STRATA},
+            "n": len(record.selection),
+            "description": record.selection.description,
+            "strata": {s: record.selection.strata.count(s) for s in STRATA},
             "explained_label_counts": {"0": int(explained[0]), "1": int(explained[1])},
         },
     }
@@ -438,7 +432,7 @@ def _provenance(record: BuildRecord) -> dict:
         "versions": record.versions,
         "checkpoint_sha256": record.model_info.get("sha256"),
         "data_fingerprint": record.data.fingerprint,
-        "patch_ids": [f"{config.split}:{int(p)}" for p in record.patch_indices],
+        "patch_ids": record.selection.patch_ids,
         "machine": record.machine,
         "timings": dict(record.timings),
         "forward_passes": {"curves": record.scores.curve_forward_passes},
@@ -490,11 +484,11 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
                                        masks=masks, groups=_groups(record), report_verdicts=verdicts,
                                        alpha=record.config.alpha, seed=seed),
         "evidence": None if record.evidence is None else evidence_section(
-            record.evidence, strata=list(record.strata), slide_ids=_groups(record), seed=seed),
+            record.evidence, strata=list(record.selection.strata), slide_ids=_groups(record), seed=seed),
         "slides": _slides(record, masks),
         "stain_robustness": stain_section(
             record.stain, original_deletion={name: curves.deletion for name, curves in record.scores.curves.items()},
-            methods=list(record.methods), patch_ids=[f"{record.config.split}:{int(p)}" for p in record.patch_indices],
+            methods=list(record.methods), patch_ids=record.selection.patch_ids,
             groups=_groups(record), alpha=record.config.alpha, seed=seed),
         "images": _images(record),
         "provenance": _provenance(record),

@@ -10,6 +10,7 @@ batch their samples (LIME's 1000 samples per patch run in batches of
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from tqdm import tqdm
 from reportgen.cache import ArrayCache
 from reportgen.config import BuildConfig
 from reportgen.explain import get_explainer
+from reportgen.pipeline.join import join
 from reportgen.runtime import derive_seed
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,27 @@ class MethodResult:
     patch_warnings: list[str] = field(default_factory=list)
     extras: dict[str, np.ndarray] = field(default_factory=dict)
     signed: bool = False
+
+    @classmethod
+    def join_chunks(cls, parts: list[MethodResult]) -> MethodResult:
+        """One method's result over consecutive chunks (:func:`reportgen.pipeline.join.join`): costs added, extras
+        joined (NaN for the patches of a chunk that has none of an extra), warnings taken again over all patches.
+
+        The joined result holds no maps (``maps`` and ``display_maps`` are ``None``); the caller attaches
+        the stored ones where they are read.
+        """
+        keys = sorted({key for part in parts for key in part.extras})
+        extras = [{key: part.extras.get(key, np.full(len(part.maps), np.nan)) for key in keys} for part in parts]
+        patch_warnings = []
+        for part in parts:
+            patch_warnings.extend(w for w in part.patch_warnings if w not in patch_warnings)
+        joined = dataclasses.replace(
+            parts[0], maps=None, display_maps=None, seconds=sum(p.seconds for p in parts),
+            forward_passes=sum(p.forward_passes for p in parts), backward_passes=sum(p.backward_passes for p in parts),
+            cached=sum(p.cached for p in parts), patch_warnings=patch_warnings,
+            extras=join(extras))
+        joined.warnings = result_warnings(joined)
+        return joined
 
 
 def patch_explainer(name: str, model: torch.nn.Module, patch_index: int, config: BuildConfig, *,

@@ -69,7 +69,8 @@ def _stage_names(stages: list[list[str]]) -> list[str]:
 def sanity_checks(model, images: torch.Tensor, targets: torch.Tensor, patch_indices, methods: dict[str, MethodResult],
                   *, config: BuildConfig, cache: ArrayCache, cache_context: dict,
                   stages: list[list[str]] | None = None) -> dict[str, SanityOutcome]:
-    """Cascading randomisation of every method on the first ``config.sanity_images`` patches.
+    """Cascading randomisation of every method on the patches given (the build gives the first ``--sanity-images``,
+    :func:`reportgen.pipeline.selection.leading_patches`).
 
     Per-patch similarities are cached: re-initialisation is seeded per stage,
     not per image set, so a patch's similarities do not depend on the others.
@@ -83,7 +84,7 @@ def sanity_checks(model, images: torch.Tensor, targets: torch.Tensor, patch_indi
     -------
     method name -> :class:`SanityOutcome`.
     """
-    count = min(config.sanity_images, len(images))
+    count = len(images)
     stages = randomisation_stages(model) if stages is None else [list(stage) for stage in stages]
     stage_names = _stage_names(stages)
     outcomes = {}
@@ -128,7 +129,6 @@ def sanity_controls(model, images: torch.Tensor, targets: torch.Tensor, *, confi
     -------
     control name -> :class:`SanityOutcome`.
     """
-    count = min(config.sanity_images, len(images))
     stages = randomisation_stages(model) if stages is None else [list(stage) for stage in stages]
     outcomes = {}
     for name in CONTROLS:
@@ -137,7 +137,6 @@ def sanity_controls(model, images: torch.Tensor, targets: torch.Tensor, *, confi
         def explain_fn(_model, batch_images, _targets, reference=reference):
             return reference(batch_images, seed=config.seed)
 
-        result = cascading_randomisation(model, explain_fn, images[:count], targets[:count], seed=config.seed,
-                                         layers=stages)
+        result = cascading_randomisation(model, explain_fn, images, targets, seed=config.seed, layers=stages)
         outcomes[name] = SanityOutcome(stages=_stage_names(stages), per_image=result.per_image.astype(np.float64))
     return outcomes

@@ -10,16 +10,17 @@ localisation take well under a second and are computed every build.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from reportgen.cache import ArrayCache
-from reportgen.config import SUBSTRATES, BuildConfig
-from reportgen.metrics.agreement import agreement_matrix
+from reportgen.config import BuildConfig
+from reportgen.metrics.agreement import agreement_matrix, combine_agreement
 from reportgen.metrics.faithfulness import (
     MODES,
+    SUBSTRATES,
     curve_auc,
     deletion_insertion_curves,
     least_relevant_first,
@@ -31,6 +32,7 @@ from reportgen.metrics.localisation import centre_mass, mass_in_mask, pointing_g
 from reportgen.metrics.references import REFERENCE_MAPS
 from reportgen.metrics.substrate_scope import substrate_drift
 from reportgen.pipeline.explain import MethodResult
+from reportgen.pipeline.join import ADDED, joined_by
 from reportgen.runtime import Stopwatch, derive_seed
 
 logger = logging.getLogger(__name__)
@@ -88,9 +90,10 @@ class Scores:
     curves: dict[str, CurveSet]
     reference_names: list[str]
     substrate_aucs: dict[str, dict[str, dict[str, np.ndarray]]]
-    agreement: dict
+    # Its means are taken again over all patches when chunks are joined (:mod:`reportgen.pipeline.join`).
+    agreement: dict = field(metadata=joined_by(combine_agreement))
     localisation: dict[str, dict[str, np.ndarray | None]]
-    curve_forward_passes: int
+    curve_forward_passes: int = field(metadata=ADDED)
     substrate_drift: dict[str, tuple[np.ndarray, np.ndarray]]
 
 

@@ -42,6 +42,7 @@ from reportgen.explain._cam import DEFAULT_TARGET_LAYER
 from reportgen.explain.baselines import BASELINES
 from reportgen.metrics.stability import map_similarity, pairwise_similarity
 from reportgen.pipeline.explain import MethodResult, explain_patches
+from reportgen.pipeline.join import ADDED
 from reportgen.pipeline.score import CurveScorer, CurveSet, curve_set
 from reportgen.runtime import Stopwatch
 
@@ -62,7 +63,7 @@ class Repeatability:
     seed_rule: str
     second: MethodResult
     similarity: dict[str, np.ndarray]
-    seconds: float
+    seconds: float = field(metadata=ADDED)
 
 
 @dataclass
@@ -74,7 +75,7 @@ class BaselineSensitivity:
     results: dict[str, MethodResult]
     curves: dict[str, CurveSet]
     pairs: list[tuple[str, str, dict[str, np.ndarray]]]
-    seconds: float
+    seconds: float = field(metadata=ADDED)
 
 
 @dataclass
@@ -86,7 +87,7 @@ class LayerTable:
     used_layer: str
     feature_map_sizes: dict[str, str]
     curves: dict[str, CurveSet]
-    seconds: float
+    seconds: float = field(metadata=ADDED)
 
 
 @dataclass

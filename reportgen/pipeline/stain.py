@@ -208,7 +208,8 @@ def _perturbed_maps(name: str, condition: str, result: MethodResult, model, pert
 def stain_checks(model, images: torch.Tensor, targets: torch.Tensor, patch_indices, methods: dict[str, MethodResult],
                  *, config: BuildConfig, dataset_mean, cache: ArrayCache, cache_context: dict,
                  reference: StainReference, progress: bool = True) -> StainOutcome:
-    """Every condition of :data:`CONDITIONS` on the first ``config.stain_images`` patches.
+    """Every condition of :data:`CONDITIONS` on the patches given (the build gives the first ``--stain-images``,
+    :func:`reportgen.pipeline.selection.leading_patches`).
 
     Parameters
     ----------
@@ -216,11 +217,11 @@ def stain_checks(model, images: torch.Tensor, targets: torch.Tensor, patch_indic
     reference : the patches of :func:`reference_patch_indices`, which give the data's stain amounts and are given
         the other class's stain.
     patch_indices : (N,) split indices (seeds and cache keys).
-    methods : the report's maps; each method is re-explained on the perturbed patches.
+    methods : the report's maps (their first rows are these patches'); each method is re-explained on the
+        perturbed patches.
     dataset_mean, cache, cache_context : as for :func:`reportgen.pipeline.score.score_maps`.
     """
-    count = min(config.stain_images, len(images))
-    images, targets = images[:count], targets[:count]
+    count = len(images)
     patch_indices = [int(p) for p in patch_indices[:count]]
     outcome = StainOutcome(count=count, seed_rule=(
         f"HED jitter draws per patch from SeedSequence([{config.seed + STAIN_SEED_OFFSET}, patch index]); the maps "

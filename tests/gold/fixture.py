@@ -23,6 +23,7 @@ from reportgen.pipeline.document import BuildRecord, DataFacts, assemble_documen
 from reportgen.pipeline.explain import MethodResult
 from reportgen.pipeline.sanity import SanityOutcome
 from reportgen.pipeline.score import SUBSTRATE_METRICS, CurveSet, Scores, localisation_scores
+from reportgen.pipeline.selection import Selection
 from reportgen.pipeline.stability import (
     GRAD_CAM_LAYERS,
     BaselineSensitivity,
@@ -222,9 +223,10 @@ def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
                     "reliability": {"bin_edges": [0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
                                     "accuracy": [0.55, 0.62, 0.78, None, 0.95],
                                     "confidence": [0.56, 0.65, 0.75, None, 0.94], "count": [10, 20, 30, 0, 40]}},
-        patch_indices=1000 + np.arange(n_images), labels=labels, predictions=predictions,
-        probabilities=probabilities, targets=predictions, strata=strata, slide_ids=None,
-        selection_description="stratified by outcome, seeded", methods=methods, scores=scores, sanity=sanity,
+        selection=Selection(split=config.split, indices=1000 + np.arange(n_images), labels=labels,
+                            predictions=predictions, probabilities=probabilities, targets=predictions,
+                            strata=tuple(strata), slide_ids=None, description="stratified by outcome, seeded"),
+        methods=methods, scores=scores, sanity=sanity,
         sanity_controls=controls,
         dataset_mean=(0.7, 0.55, 0.7), machine={"device": "cpu", "threads": 2},
         versions={"reportgen": "0.1.0", "torch": "2.4.0", "captum": "0.7.0"},
