@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 Arrays = dict[str, np.ndarray]
 
 #: Parts of the package that only present results; a change to them never invalidates a cached number.
-PRESENTATION_SOURCES = ("report", "judgement", "formatting.py", "cli.py", "__main__.py", "schema.py",
+PRESENTATION_SOURCES = ("report", "judgement", "formatting.py", "cli.py", "__main__.py", "schema",
                         "pipeline/document.py", "pipeline/output.py",
                         "pipeline/stability_section.py", "pipeline/slide_section.py", "pipeline/stain_section.py")
 

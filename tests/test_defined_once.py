@@ -24,7 +24,7 @@ PHRASES = ("at least {}", "at most {}", "below {}", "above {}", "more than {}", 
            "> {}", ">= {}", "{} or more", "{} or fewer")
 #: Where rules are applied and stated: the judgement, the document's producer, the rules' modules, the
 #: presentation and the templates (the training, data and explanation code use the same numbers for other things).
-SCOPE = ("reportgen/judgement", "reportgen/pipeline", "reportgen/metrics", "reportgen/report", "reportgen/schema.py",
+SCOPE = ("reportgen/judgement", "reportgen/pipeline", "reportgen/metrics", "reportgen/report", "reportgen/schema",
          "templates")
 
 

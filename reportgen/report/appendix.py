@@ -10,10 +10,29 @@ HTML and PDF; report.json keeps them whole.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from reportgen.formatting import fmt, rows_of, without_paths
 from reportgen.judgement.reading import method_title
-from reportgen.report.views import AppendixTable, AppendixView
+
+
+@dataclass(frozen=True)
+class AppendixTable:
+    """One raw record: its title (with its report.json key) and (key, value) rows."""
+
+    title: str
+    rows: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class AppendixView:
+    """Raw keys and values for the engineer: settings, training, versions, timings, the configuration."""
+
+    tables: list[AppendixTable]
+    history: list[dict[str, str]]
+    metric_notes: list[str]
+    patch_ids: list[str]
+    config_json: str
 
 
 def _timings(provenance: dict) -> list[tuple[str, str]]:

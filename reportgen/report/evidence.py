@@ -3,9 +3,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from reportgen.formatting import MISSING, fmt, fmt_interval
 from reportgen.judgement.reading import method_title
-from reportgen.report.views import EvidenceView
+
+
+@dataclass(frozen=True)
+class EvidenceView:
+    """Right for the right reason: the region-removal test and where each method's attribution lies."""
+
+    rule: str
+    decision: str
+    rows: list[tuple[str, str]]
+    #: (method, centre share on TPs, mask share on TPs, periphery share on hard-negative tumour calls)
+    methods: list[tuple[str, str, str, str]]
+    uniform_centre: str
+    uniform_periphery: str
+    uniform_mask: str
 
 
 def evidence_view(document: dict) -> EvidenceView | None:

@@ -20,8 +20,9 @@ from pathlib import Path
 import jinja2
 import markupsafe
 
-from reportgen.report.context import build_context, gallery_positions
+from reportgen.report.context import build_context
 from reportgen.report.figures import FigureInputs, map_scales, patch_figures
+from reportgen.report.gallery import gallery_positions
 from reportgen.report.pdf import write_pdf
 from reportgen.report.sections import shown_sections
 

@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from reportgen.formatting import MISSING, fmt, fmt_signed
 from reportgen.judgement.reading import method_title
-from reportgen.report.views import SlideRow, SlidesView
+
+
+@dataclass(frozen=True)
+class SlideRow:
+    """One slide: patches and accuracy on the split, explained and informative patches, each method's gain."""
+
+    slide: str
+    patches: str
+    accuracy: str
+    explained: str
+    informative: str
+    gains: list[str]
+
+
+@dataclass(frozen=True)
+class SlidesView:
+    """Per slide, lowest accuracy first, and the worst slide of each method."""
+
+    rule: str
+    titles: list[str]
+    rows: list[SlideRow]
+    worst: list[str]
 
 
 def slides_view(document: dict) -> SlidesView | None:

@@ -6,9 +6,50 @@ Sentences read outcomes and readings the document already holds (decided in
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from reportgen.formatting import fmt_interval
 from reportgen.judgement.reading import DIRECTIONS, OUTCOME_WORDS, SHORT_LABELS, method_title
-from reportgen.report.views import LayerRowView, SimilarityRow, StabilityView
+
+
+@dataclass(frozen=True)
+class LayerRowView:
+    """One Grad-CAM layer of the stability table, scored like a method."""
+
+    layer: str
+    feature_map_size: str
+    deletion: str
+    insertion: str
+    srg: str
+    deletion_verdict: str
+    insertion_verdict: str
+    srg_verdict: str
+    is_default: bool
+    used: bool
+
+
+@dataclass(frozen=True)
+class SimilarityRow:
+    """Two map sets of the same patches compared: mean Spearman and top-10 % IoU with intervals."""
+
+    label: str
+    spearman: str
+    iou: str
+
+
+@dataclass(frozen=True)
+class StabilityView:
+    """Stability of the explanations: plain sentences first, then the tables behind them."""
+
+    findings: list[str]
+    layer_rows: list[LayerRowView]
+    layer_family: str
+    lime: SimilarityRow | None
+    lime_rule: str
+    ig_pairs: list[SimilarityRow]
+    ig_scores: list[tuple[str, str, str]]
+    not_run: list[str]
+
 
 #: How the section names each measurement that was not run.
 MEASURE_TITLES = {"lime_seeds": "LIME under a second seed", "ig_baselines": "Integrated Gradients per baseline",

@@ -6,10 +6,72 @@ Sentences read the outcomes and flags the document already holds (decided in
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from reportgen.formatting import fmt_interval
 from reportgen.judgement.reading import OUTCOME_WORDS, method_title
 from reportgen.judgement.stain import model_stain_conditions
-from reportgen.report.views import ClassStainRow, ClassStainView, StainConditionRow, StainMethodRow, StainView
+
+
+@dataclass(frozen=True)
+class StainConditionRow:
+    """One stain condition: how strong it was and what it did to the model's decision."""
+
+    title: str
+    description: str
+    rgb_change: str
+    unchanged: str
+    flip_rate: str
+    probability_change: str
+    abs_probability_change: str
+    decision: str
+
+
+@dataclass(frozen=True)
+class StainMethodRow:
+    """One method under one stain condition: its maps against the original maps, and its deletion verdict."""
+
+    condition: str
+    method: str
+    spearman: str
+    iou: str
+    verdict: str
+    #: "yes", "no", or why the rule does not apply; ``flagged`` when it is "yes".
+    explains: str
+    flagged: bool
+
+
+@dataclass(frozen=True)
+class ClassStainRow:
+    """One class of the other-class stain test: its patches, median stain amounts, and what the donor's stain did."""
+
+    label: str
+    patches: str
+    haematoxylin: str
+    eosin: str
+
+
+@dataclass(frozen=True)
+class ClassStainView:
+    """The other class's stain: per class rows, then the model's response over all the patches."""
+
+    description: str
+    classes: list[ClassStainRow]
+    flip_rate: str
+    toward_donor: str
+    decision: str
+
+
+@dataclass(frozen=True)
+class StainView:
+    """The stain robustness section: plain sentences first, then the tables and the rules behind them."""
+
+    images: str
+    findings: list[str]
+    conditions: list[StainConditionRow]
+    methods: list[StainMethodRow]
+    rules: list[str]
+    class_stain: ClassStainView | None = None
 
 
 def _outcome(verdict: dict | None) -> str:

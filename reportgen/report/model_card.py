@@ -1,0 +1,102 @@
+"""The "Model card" and "Data" sections' views, from the document's ``model`` and ``data`` records (the model's
+checks: :mod:`reportgen.judgement.model`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reportgen.formatting import MISSING, file_name, fmt, fmt_any, rows_of
+from reportgen.report import figures as figs
+from reportgen.report import heatmaps
+from reportgen.report.labels import PREPROCESSING_LABELS, TRAINING_LABELS, labelled_rows
+
+
+@dataclass(frozen=True)
+class ConfusionView:
+    """Confusion matrix cells (rows: true class, columns: predicted class)."""
+
+    tn: str
+    fp: str
+    fn: str
+    tp: str
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Architecture, checkpoint, training and validation metrics of the explained model, in labels."""
+
+    name: str
+    rows: list[tuple[str, str]]
+    preprocessing: list[tuple[str, str]]
+    training: list[tuple[str, str]]
+    has_training_record: bool
+    metrics: list[tuple[str, str]]
+    confusion: ConfusionView | None
+    confusion_uri: str | None
+    reliability_uri: str | None
+
+
+@dataclass(frozen=True)
+class DataView:
+    """Where the patches came from and how they were chosen."""
+
+    rows: list[tuple[str, str]]
+    counts: list[tuple[str, str]]
+    class_balance: list[tuple[str, str, str]]
+    selection: str
+    strata: list[tuple[str, str]]
+
+
+NOT_STATED = "not stated"
+MODEL_CARD_LABELS = (("intended_use", "Intended use"), ("out_of_scope", "Out-of-scope uses"), ("owner", "Owner"),
+                     ("version", "Model version"), ("licence", "Licence"))
+
+
+def model_card_view(document: dict) -> ModelCard:
+    """The model card: what the configuration states, the checkpoint, training and the evaluation metrics."""
+    model = document.get("model") or {}
+    checkpoint = model.get("checkpoint") or {}
+    card = model.get("card") or {}
+    rows = [(label, str(card[key]) if card.get(key) else NOT_STATED) for key, label in MODEL_CARD_LABELS]
+    rows += [("Architecture", fmt_any(model.get("architecture"))),
+            ("Training recipe", fmt_any(model.get("recipe"))),
+            ("Initial weights", fmt_any(model.get("weights"))),
+            ("Checkpoint", file_name(checkpoint.get("path"))),
+            ("Checkpoint format", fmt_any(checkpoint.get("format"))),
+            ("Checkpoint SHA-256", fmt_any(checkpoint.get("sha256"))),
+            ("Validation accuracy (checkpoint)", fmt(model.get("val_accuracy")))]
+    training = model.get("training") or {}
+    evaluation = model.get("evaluation") or {}
+    metrics = [(label, fmt(evaluation.get(key))) for key, label in (
+        ("accuracy", "Accuracy"), ("roc_auc", "ROC AUC"), ("sensitivity", "Sensitivity"),
+        ("specificity", "Specificity"), ("ece", "Expected calibration error"), ("n", "Patches evaluated"))
+        if key in evaluation]
+    matrix = evaluation.get("confusion_matrix")
+    confusion = None
+    if matrix:
+        (tn, fp), (fn, tp) = matrix
+        confusion = ConfusionView(tn=fmt(tn), fp=fmt(fp), fn=fmt(fn), tp=fmt(tp))
+    reliability = evaluation.get("reliability")
+    return ModelCard(
+        name=str(model.get("name", MISSING)), rows=rows,
+        preprocessing=labelled_rows(model.get("preprocessing"), PREPROCESSING_LABELS),
+        training=labelled_rows(training, TRAINING_LABELS), has_training_record=bool(training),
+        metrics=metrics, confusion=confusion, confusion_uri=heatmaps.confusion_uri(matrix) if matrix else None,
+        reliability_uri=figs.reliability_uri(reliability) if reliability and reliability.get("bin_edges") else None)
+
+
+def data_view(document: dict) -> DataView:
+    """Where the patches came from, the class balance per split and how the explained patches were chosen."""
+    data = document.get("data") or {}
+    selection = data.get("selection") or {}
+    balance = []
+    for split, classes in (data.get("class_balance") or {}).items():
+        balance.append((split, fmt_any(classes.get("0")), fmt_any(classes.get("1"))))
+    rows = [("Source", fmt_any(data.get("source"))), ("Data directory", file_name(data.get("data_dir"))),
+            ("Split explained", fmt_any(data.get("split"))), ("Fingerprint", fmt_any(data.get("fingerprint"))),
+            ("Ground-truth masks", fmt_any(data.get("has_masks")))]
+    description = str(selection.get("description", MISSING))
+    if "n" in selection:
+        description = f"{selection['n']} patches: {description}"
+    return DataView(rows=rows, counts=rows_of(data.get("counts")), class_balance=balance,
+                    selection=description, strata=rows_of(selection.get("strata")))

@@ -1,0 +1,256 @@
+"""The records of the optional sections, each ``null`` in the document when it did not run: the randomisation
+sanity check, the stability of the explanations, stain robustness, right for the right reason (evidence) and
+the per-slide results."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from reportgen.schema.faithfulness import InformativeMeans, Interval, Verdict
+
+
+class SanityMethod(TypedDict):
+    """One map's randomisation check; ``final`` is the mean similarity after the last stage, ``ci95``
+    its interval (``null`` below 2 patches); ``outcome``: ``passed`` (interval below ``threshold``),
+    ``failed`` (at or above it) or ``inconclusive``; ``passed`` is ``outcome == "passed"``."""
+
+    stages: list[str]
+    similarity: list[float]
+    final: float
+    per_image_final: list[float]
+    threshold: float
+    ci95: list[float | None]
+    outcome: str
+    passed: bool
+
+
+class Sanity(TypedDict):
+    """The cascading model-randomisation check; ``controls`` are reference maps run as methods (must
+    fail), ``trustworthy`` is true when every control failed."""
+
+    images: int
+    stages: list[str]
+    interval: str
+    methods: dict[str, SanityMethod]
+    controls: dict[str, SanityMethod]
+    trustworthy: bool
+
+
+class MapSimilarity(TypedDict):
+    """Per-patch similarity of two map sets: Spearman of the 8 px-pooled maps and IoU of the top 10 % pixels;
+    ``reading`` is the mean Spearman in the agreement note's words (agree, partly agree, disagree)."""
+
+    spearman: Interval
+    iou_top10: Interval
+    reading: str
+
+
+class LimeSeeds(MapSimilarity):
+    """LIME explained again with a second seed, each patch's two maps compared (1 = identical)."""
+
+    method: str
+    seed_rule: str
+
+
+class BaselinePair(MapSimilarity):
+    """Integrated Gradients maps from baselines ``a`` and ``b`` compared."""
+
+    a: str
+    b: str
+
+
+class IgBaselines(TypedDict):
+    """Integrated Gradients from each baseline; ``scores`` are AUC means over each metric's informative patches."""
+
+    method: str
+    used: str
+    baselines: list[str]
+    scores: dict[str, InformativeMeans]
+    pairs: list[BaselinePair]
+
+
+class LayerRow(TypedDict):
+    """Grad-CAM at one layer, scored like a method; ``against_random`` holds one verdict per metric."""
+
+    layer: str
+    feature_map_size: str
+    default: bool
+    used: bool
+    deletion_auc: Interval
+    insertion_auc: Interval
+    srg: Interval
+    against_random: dict[str, Verdict]
+
+
+class GradCamLayers(TypedDict):
+    """The Grad-CAM layer table; its verdicts are a Holm family of their own (``family``)."""
+
+    method: str
+    default_layer: str
+    used_layer: str
+    family: str
+    rows: list[LayerRow]
+    depends_on_layer: dict[str, bool]
+
+
+class Stability(TypedDict):
+    """Stability of the explanations themselves; a measurement not run is ``null`` (why, in ``skipped``)."""
+
+    measures: list[str]
+    skipped: dict[str, str]
+    lime_seeds: LimeSeeds | None
+    ig_baselines: IgBaselines | None
+    grad_cam_layers: GradCamLayers | None
+
+
+class StainMethod(MapSimilarity):
+    """One method under one stain condition: its maps on the perturbed patches against its maps on the original
+    ones; ``verdict`` is its deletion AUC against the random map on the perturbed patches, ``verdict_changed``
+    whether that outcome differs from ``original_verdicts``; ``explains_stain``: the method rule fired."""
+
+    verdict: Verdict
+    verdict_changed: bool
+    explains_stain: bool
+
+
+class StainCondition(TypedDict):
+    """One stain perturbation of the stain patches: how strong it was (``rgb_change``, mean absolute RGB change),
+    the patches it left unchanged (Macenko without tissue), and what it did to the model's decision (``flip_rate``:
+    share of predictions that changed class; tumour probability change, signed and absolute) and to each map;
+    ``decision_stable``: at most the method rule's flip rate and probability change."""
+
+    title: str
+    strength: float | None
+    description: str
+    rgb_change: Interval
+    unchanged: int
+    unchanged_patches: list[str]
+    informative: int
+    flip_rate: Interval
+    probability_change: Interval
+    abs_probability_change: Interval
+    decision_stable: bool
+    methods: dict[str, StainMethod]
+
+
+class ClassStain(TypedDict):
+    """The model's decision on ``patches`` evaluated patches (the sample that gives the data's stain amounts), each
+    given the haematoxylin and eosin amounts of a patch of the other class: how many of each class, each class's
+    median amounts, the flip rate and the tumour probability's mean movement toward the donor's class;
+    ``follows_class_stain``: the second model rule fired (``None``: too few patches of a class,
+    :data:`reportgen.metrics.stain.MIN_MODEL_PATCHES`)."""
+
+    title: str
+    description: str
+    patches: int
+    class_patches: dict[str, int]
+    class_amounts: dict[str, dict[str, float]]
+    unchanged: int
+    flip_rate: Interval
+    toward_donor: Interval
+    follows_class_stain: bool | None
+
+
+class StainRobustness(TypedDict):
+    """Stain robustness on the first ``images`` patches: HED light, HED strong, the data's stain amounts and Macenko
+    normalisation to torchstain's reference; the other class's stain on a sample of evaluated patches; the rules in
+    words and their ``thresholds``, the conditions the model's rule reads, the methods that explain the stain and
+    whether the model decides by stain."""
+
+    images: int
+    patch_ids: list[str]
+    seed_rule: str
+    conditions: dict[str, StainCondition]
+    original_informative: int
+    original_verdicts: dict[str, Verdict]
+    family: str
+    method_rule: str
+    model_rule: str
+    model_conditions: list[str]
+    thresholds: dict[str, float]
+    class_stain: ClassStain | None
+    model_depends_on_stain: bool | None
+    explains_stain: list[str]
+
+
+
+class Share(TypedDict):
+    """A mean over chosen patches with its bootstrap interval (slides as the unit where known) and patch count."""
+
+    mean: float | None
+    ci95: list[float | None]
+    n: int
+
+
+class EvidenceMethod(TypedDict):
+    """Where one method puts its positive attribution: in the centre and the tumour mask on true positives, and in
+    the periphery on the tumour calls of patches with tumour only outside the centre."""
+
+    centre_tp: Share
+    mask_tp: Share | None
+    periphery_hard_negative_calls: Share | None
+
+
+class EvidenceImages(TypedDict):
+    """Per patch: the tumour probability without the periphery and without the centre region."""
+
+    without_periphery: list[float]
+    without_centre: list[float]
+
+
+class Evidence(TypedDict):
+    """Right for the right reason (:mod:`reportgen.pipeline.evidence`): the region-removal test and its decision."""
+
+    rule: str
+    substrate: str
+    limit: float
+    tumour_calls: int
+    lost_without_periphery: Share
+    kept_without_centre: Share
+    decision: str
+    uniform_centre_share: float
+    uniform_mask_share_tp: Share | None
+    periphery_only_negatives: int | None
+    periphery_only_called_tumour: int | None
+    methods: dict[str, EvidenceMethod]
+    per_image: EvidenceImages
+
+
+class SlideAccuracy(TypedDict):
+    """The model's accuracy on one slide's evaluated patches."""
+
+    patches: int
+    accuracy: float
+
+
+class SlideMethod(TypedDict):
+    """One method on one slide's explained patches: deletion gain over the random map (informative patches) and
+    centre mass; None where the slide has no such patch."""
+
+    deletion_gain: float | None
+    centre_mass: float | None
+
+
+class SlideExplained(TypedDict):
+    """One slide's explained patches, how many are informative for deletion, and each method on them."""
+
+    patches: int
+    informative: int
+    methods: dict[str, SlideMethod]
+
+
+class WorstSlide(TypedDict):
+    """The slide where a method's deletion gain over the random map is lowest."""
+
+    slide: str
+    deletion_gain: float
+
+
+class Slides(TypedDict):
+    """Per slide (:mod:`reportgen.pipeline.slide_section`): accuracy on the split, and the methods on its patches."""
+
+    rule: str
+    split: dict[str, SlideAccuracy]
+    explained: dict[str, SlideExplained]
+    worst: dict[str, WorstSlide | None]
+
