@@ -6,7 +6,8 @@ import sysconfig
 import zipfile
 from pathlib import Path
 
-from reportgen.report.sections import SECTIONS
+from reportgen.judgement import sections
+from reportgen.report.sections import PARTIALS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,7 +20,7 @@ def test_wheel_ships_templates_and_renders_from_a_plain_install(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "reportgen/templates/report.html.j2" in names
     assert "reportgen/templates/report.css" in names
-    assert {f"reportgen/templates/{section.partial}" for section in SECTIONS} <= set(names)
+    assert {f"reportgen/templates/{PARTIALS}/{section.anchor}.html.j2" for section in sections()} <= set(names)
 
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet",
                     "--target", str(target), str(wheel)], check=True, cwd=tmp_path)
@@ -28,8 +29,8 @@ def test_wheel_ships_templates_and_renders_from_a_plain_install(tmp_path):
         "print(reportgen.__file__);"
         "print(len(render._load_template('report.html.j2')), len(render._load_template('report.css')));"
         "render.template_environment().get_template('report.html.j2');"
-        "from reportgen.report.sections import SECTIONS;"
-        "print(min(len(render._load_template(s.partial)) for s in SECTIONS))"
+        "from reportgen.judgement import sections;"
+        "print(min(len(render._load_template(f'sections/{s.anchor}.html.j2')) for s in sections()))"
     )
     # -S skips site-packages' .pth files, so the development install's import hook stays out;
     # the dependencies are added back as a plain path after the installed copy.

@@ -34,7 +34,9 @@ def _stress_record():
         name = f"variant_number_{number}_of_an_attribution_method_with_a_long_registry_name"
         record.methods[name] = dataclasses.replace(
             source, name=name, title=f"An attribution method variant {number} with a rather long display title",
-            settings=dict(source.settings, target_layer=LONG_LAYER), maps=source.maps[:, ::-1].copy())
+            settings=dict(source.settings, target_layer=LONG_LAYER), maps=source.maps[:, ::-1].copy(),
+            # A method's own warnings start with its own registry name, as every explainer writes them.
+            warnings=[warning.replace(f"{source.name}: ", f"{name}: ", 1) for warning in source.warnings])
         record.scores.curves[name] = copy.deepcopy(record.scores.curves[source.name])
         for condition in record.stain.conditions.values():
             condition.similarity[name] = copy.deepcopy(condition.similarity[source.name])

@@ -11,6 +11,7 @@ from reportgen.judgement.notes import ON_REGION
 from reportgen.judgement.reading import method_title
 from reportgen.metrics.localisation import UNIFORM_CENTRE_MASS
 from reportgen.report import figures as figs
+from reportgen.report.labels import patch_facts
 
 
 @dataclass(frozen=True)
@@ -100,15 +101,11 @@ def scale_labels(scale: figs.MapScale) -> tuple[str, ...]:
     return (f"\u2212{limit}", "0", f"+{limit}") if scale.signed else ("0", limit)
 
 
-#: Per-patch diagnostics of a method's map shown in the patch's facts: extras key -> label.
-MAP_FACTS = {"n_superpixels": "superpixels", "distinct_perturbations": "distinct perturbations"}
-
-
 def _map_facts(document: dict, position: int) -> list[tuple[str, str]]:
     """("LIME superpixels", "9")-style facts of patch ``position`` from the methods' per-patch extras."""
     facts = []
     for name, record in (document.get("methods") or {}).items():
-        for key, label in MAP_FACTS.items():
+        for key, label in patch_facts(name).items():
             values = (((record.get("extras") or {}).get(key) or {}).get("per_image")) or []
             if position < len(values) and values[position] is not None:
                 facts.append((f"{method_title(document, name)} {label}", f"{values[position]:g}"))

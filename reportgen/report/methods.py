@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from reportgen.formatting import fmt, fmt_any, fmt_interval, fmt_plain, human_key
+from reportgen.formatting import fmt, fmt_any, fmt_plain
 from reportgen.judgement.reading import method_title
-from reportgen.report.labels import EXTRA_LABELS, METHOD_SETTING_LABELS, labelled_rows
+from reportgen.report.labels import method_setting_rows
 
 if TYPE_CHECKING:
     from reportgen.report.views import WarningView
@@ -58,10 +58,7 @@ def method_settings_views(document: dict, warnings: list[WarningView], records: 
         if cached:
             # Cached maps cost nothing in this run; the cache serves only maps the same code computed.
             cost += f" in this run; {cached} of {len(document.get('images') or [])} maps came from the cache"
-        extras = [(EXTRA_LABELS.get(key, human_key(key)), fmt_interval(value))
-                  for key, value in (record.get("extras") or {}).items()]
         views.append(MethodSettingsView(
-            title=title, reference=str(record.get("reference", "")),
-            rows=labelled_rows(record.get("settings"), METHOD_SETTING_LABELS) + extras, cost=cost,
+            title=title, reference=str(record.get("reference", "")), rows=method_setting_rows(name, record), cost=cost,
             warnings=[view.label for view, warning in zip(warnings, records) if warning.get("method") == name]))
     return views
