@@ -41,6 +41,7 @@ from reportgen.model.checkpoint import load_checkpoint
 from reportgen.pipeline import build_report
 from reportgen.pipeline.explain import patch_explainer
 from reportgen.pipeline.score import reference_maps
+from reportgen.report.render import render_stored
 from reportgen.runtime import resolve_device
 
 #: LIME's prediction batch in the original notebook.
@@ -194,7 +195,7 @@ def main(argv=None) -> int:
                                                              f"integrated_gradients.n_steps={args.ig_steps}"])
         configs[precision] = config
         started = time.perf_counter()
-        outcome = build_report(config, command_line="bench_report.py", progress=False)
+        outcome = build_report(config, render=render_stored, command_line="bench_report.py", progress=False)
         outcome.document["provenance"]["timings"]["total"] = time.perf_counter() - started
         return outcome.document
 

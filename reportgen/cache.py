@@ -30,7 +30,7 @@ Arrays = dict[str, np.ndarray]
 
 #: Parts of the package that only present results; a change to them never invalidates a cached number.
 PRESENTATION_SOURCES = ("report", "judgement", "formatting.py", "cli.py", "__main__.py", "schema",
-                        "pipeline/document.py", "pipeline/output.py",
+                        "pipeline/document.py", "pipeline/document_facts.py", "pipeline/output.py",
                         "pipeline/stability_section.py", "pipeline/slide_section.py", "pipeline/stain_section.py")
 
 #: Libraries whose versions decide computed numbers (kernels, explainers, segmentation, statistics).

@@ -247,12 +247,14 @@ def _run_build(args) -> int:
     config = resolve_config(file_values=file_values, flag_values=options, settings=[*settings, *args.settings])
     if config.executor == "ray":
         from reportgen.pipeline.ray_executor import build_with_ray
+        from reportgen.report.render import render_stored
 
-        return _report_written(build_with_ray(config, command_line=_command_line(), progress=not args.quiet),
-                               pdf=config.pdf)
+        return _report_written(build_with_ray(config, render=render_stored, command_line=_command_line(),
+                                              progress=not args.quiet), pdf=config.pdf)
     from reportgen.pipeline import build_report
+    from reportgen.report.render import render_stored
 
-    outcome = build_report(config, command_line=_command_line(), progress=not args.quiet)
+    outcome = build_report(config, render=render_stored, command_line=_command_line(), progress=not args.quiet)
     if outcome.shard:
         shard = outcome.shard
         print(f"shard {shard['index']}/{shard['count']} written to {outcome.out_dir}/ ({shard['patches']} patches, "
@@ -270,10 +272,12 @@ def _report_written(outcome, *, pdf: bool) -> int:
 
 def _run_merge(args) -> int:
     from reportgen.pipeline import merge_shards
+    from reportgen.report.render import render_stored
 
     overrides = {"compare": args.compare, "fail_if": args.fail_if, "pdf": args.pdf, "cache_dir": args.cache_dir,
                  "checkpoint": args.checkpoint, "data_dir": args.data_dir}
-    outcome = merge_shards(args.shards, out=args.out, command_line=_command_line(), progress=not args.quiet,
+    outcome = merge_shards(args.shards, out=args.out, render=render_stored, command_line=_command_line(),
+                           progress=not args.quiet,
                            overrides=overrides)
     return _report_written(outcome, pdf=bool(outcome.document["provenance"]["config"]["pdf"]))
 

@@ -8,7 +8,7 @@ import json
 import math
 from dataclasses import asdict, dataclass
 
-# Both tuples are defined once, in the torch-free config module. RECIPES:
+# Both tuples are defined once, beside the code that implements them (imported here through config). RECIPES:
 # ``full``, every layer trains (the notebook's code); ``head``, the backbone is
 # frozen and only the 2-class fc trains, on cached features (the notebook's
 # text). Each name is a recipe object registered in reportgen.model.recipes.

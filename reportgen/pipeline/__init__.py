@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -45,8 +46,6 @@ from reportgen.pipeline.shards import (
     write_shard,
 )
 from reportgen.pipeline.stain import StainReference, reference_patch_indices, stain_checks
-from reportgen.report.figures import FigureInputs
-from reportgen.report.render import render_report
 from reportgen.runtime import Stopwatch, machine_description, package_versions, resolve_device, seed_everything
 from reportgen.schema import ReportDocument
 
@@ -174,9 +173,18 @@ def prepare_inputs(config: BuildConfig, *, progress: bool = True) -> None:
         train_demo_model(config, data, cache_root=cache_root, device=device, progress=progress)
 
 
-def build_report(config: BuildConfig, *, command_line: str = "", progress: bool = True,
+#: The last step of a report: write ``report.html`` (and ``report.pdf`` when the flag is true) for a finished
+#: document into a folder, drawing its patches and maps from the store (:class:`StoredPatches`).  The command
+#: line passes :func:`reportgen.report.render.render_stored`; the pipeline itself renders nothing.
+Renderer = Callable[[ReportDocument, StoredPatches, Path, bool], object]
+
+
+def build_report(config: BuildConfig, *, render: Renderer | None, command_line: str = "", progress: bool = True,
                  expected_run: dict | None = None) -> BuildOutcome:
     """Build ``report.html``, ``report.pdf``, ``report.json`` and ``attributions.h5`` (:mod:`reportgen.pipeline.patch_store`) into ``config.out``.
+
+    ``render`` writes the HTML and PDF of the finished document (:data:`Renderer`); a shard renders nothing and
+    takes ``None``.
 
     With ``config.shard`` (``"K/N"``) only that shard's patches are explained and scored, and
     ``config.out`` receives their results and ``shard.json`` instead of a report
@@ -187,6 +195,8 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
     not raise: the caller decides the exit code from ``failed_gates``.
     """
     # Everything that can be refused is refused before the first expensive step.
+    if render is None and not config.shard:
+        raise ValueError("a report build needs a renderer (reportgen.report.render.render_stored)")
     _check_paths(config)
     previous = load_previous_report(config.compare) if config.compare else None
     gates = [parse_gate(text) for text in config.fail_if]
@@ -245,10 +255,8 @@ def build_report(config: BuildConfig, *, command_line: str = "", progress: bool 
                 images=stored.images, masks=stored.masks, stain=stain,
             )
             document = assemble_document(record, previous=previous, gates=gates)
-            figures = FigureInputs(images=stored.images, maps={name: stored.maps[name] for name in methods},
-                                   masks=stored.masks)
             with watch.stage("render"):
-                render_report(document, figures, staging, pdf=config.pdf)
+                render(document, stored, staging, config.pdf)
         write_outputs(staging, document, config)
 
     failed = [gate for gate in document["gates"] or [] if not gate["passed"]]
@@ -288,7 +296,7 @@ def _build_shard(run: _Run, selection: Selection, staging: Path, identity: dict)
                         shard={"index": shard.index, "count": shard.count, "patches": len(keep), "entries": entries})
 
 
-def merge_shards(directories: list[str], *, out: str, command_line: str = "", progress: bool = True,
+def merge_shards(directories: list[str], *, out: str, render: Renderer, command_line: str = "", progress: bool = True,
                  overrides: dict | None = None) -> BuildOutcome:
     """``reportgen merge``: the report of a run built in shards, equal in every number to an unsharded build.
 
@@ -296,6 +304,7 @@ def merge_shards(directories: list[str], *, out: str, command_line: str = "", pr
     ----------
     directories : every shard directory of one run (``reportgen build --shard K/N --out DIR``), in any order.
     out : the report directory.
+    render : writes the report's HTML and PDF (:data:`Renderer`).
     overrides : options the merge may set (``compare``, ``fail_if``, ``pdf``, ``cache_dir``, and ``checkpoint``
         and ``data_dir`` when the inputs lie elsewhere on this machine); the rest come from the shards.
 
@@ -314,4 +323,5 @@ def merge_shards(directories: list[str], *, out: str, command_line: str = "", pr
     imported = import_entries(manifests, ArrayCache(cache_root / "results"))
     logger.info("merging %d shards of %d patches: %d results imported into the cache", len(manifests),
                 len(first["identity"]["patch_ids"]), imported)
-    return build_report(config, command_line=command_line, progress=progress, expected_run=first["identity"])
+    return build_report(config, render=render, command_line=command_line, progress=progress,
+                        expected_run=first["identity"])

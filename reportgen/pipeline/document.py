@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reportgen import __version__
 from reportgen.config import DOCUMENT_TABLES, BuildConfig
 from reportgen.data.sampling import STRATA
 from reportgen.judgement import (
@@ -29,7 +28,7 @@ from reportgen.judgement import (
     summarise_findings,
 )
 from reportgen.judgement.notes import patch_note
-from reportgen.metrics.faithfulness import MODES, NOTEBOOK_DELETION_NOTE, TIE_BREAK_RULE
+from reportgen.metrics.faithfulness import MODES
 from reportgen.metrics.references import REFERENCE_TITLES
 from reportgen.metrics.sanity import INTERVAL_METHOD as SANITY_INTERVAL
 from reportgen.metrics.stats import mean_with_interval, plain_float
@@ -40,6 +39,14 @@ from reportgen.metrics.verdicts import (
     decide_claims,
     informative_means,
     informative_patches,
+)
+from reportgen.pipeline.document_facts import (
+    INFORMATIVE_RULE,
+    SCOPE_RULE,
+    data_record,
+    model_record,
+    provenance_record,
+    settings_record,
 )
 from reportgen.pipeline.evidence import EvidenceOutcome, evidence_section
 from reportgen.pipeline.explain import MethodResult
@@ -52,51 +59,6 @@ from reportgen.pipeline.stability_section import stability_section
 from reportgen.pipeline.stain import StainOutcome
 from reportgen.pipeline.stain_section import stain_section
 from reportgen.schema import SCHEMA_VERSION, ReportDocument
-
-METRIC_NOTES = (
-    "Deletion: pixels are replaced by the deletion substrate in order of attribution, highest first; "
-    "the curve is the softmax probability of the tracked class; lower area is better.",
-    "Insertion: pixels are restored from the image onto the insertion substrate in the same order; "
-    "higher area is better.",
-    "Least-relevant-first deletion (LIF): pixels are replaced by the deletion substrate in order of attribution, "
-    "lowest first (ties broken as above); higher area is better. Symmetric relevance gain SRG = AUC(LIF) - "
-    "AUC(deletion) (Blücher, Vielhaben and Strodthoff, TMLR 2024); higher is better, about 0 for a map that "
-    "ignores the model, and less dependent on the substrate than either curve.",
-    "Area under each curve: trapezoid over the fraction of pixels changed, x in [0, 1]; "
-    "intervals are percentile-bootstrap 95% intervals of the mean (over slides where slide ids exist).",
-    NOTEBOOK_DELETION_NOTE,
-    "Verdicts: on the informative patches of a metric, the paired per-patch differences between two maps "
-    "(averaged per slide where slide ids exist, so that the unit is the slide) are tested with one-sided Wilcoxon signed-rank tests in both directions (zero differences dropped), "
-    "Holm-corrected over every p-value of the report; better or worse when that direction's corrected p is "
-    "below alpha, otherwise not distinguishable, or too few when fewer non-zero differences than log2(m / alpha) "
-    "(m p-values) leave the test unable to reach alpha.",
-)
-
-UNCERTAINTY_RULES = {
-    "slide": "Patches of one slide share its stain, scanner and tissue, so they are not independent: every interval "
-             "resamples whole slides (cluster bootstrap), and every verdict tests one value per slide, the mean of "
-             "its patches' paired differences.",
-    "patch": "The data carry no slide ids: intervals and tests assume the patches are independent, which is "
-             "optimistic where several come from one slide.",
-}
-
-SCOPE_RULE = (
-    "Drift of a substrate: the mean change of the tracked-class probability when a random 10 %, 20 % and 30 % of a "
-    "patch's pixels are replaced by it. So few scattered pixels leave every structure of the tissue most of its "
-    "pixels, so a large change means the substrate's own pattern moves the model: its curves measure the substrate "
-    "as much as the map (the out-of-model-scope problem of Blücher, Vielhaben and Strodthoff, TMLR 2024; this is a "
-    "simple measure of it, not their R-OMS score)."
-)
-
-INFORMATIVE_RULE = (
-    f"A patch is informative for deletion when replacing every pixel by the deletion substrate lowers the "
-    f"tracked-class probability by at least {MIN_SCORE_CHANGE}, and for insertion when restoring every pixel onto "
-    f"the insertion substrate raises it by at least {MIN_SCORE_CHANGE}: on other patches every ordering of the pixels "
-    f"gives nearly the same curve, so they cannot tell maps apart. Verdicts and headline means use informative "
-    f"patches only."
-)
-TARGET_DESCRIPTIONS = {"predicted": "the class the model predicts on the clean image (top-1)",
-                       "label": "the ground-truth label"}
 
 
 @dataclass(frozen=True)
@@ -217,14 +179,6 @@ def _informative_masks(record: BuildRecord) -> dict[str, np.ndarray]:
     curves = record.scores.curves[record.scores.reference_names[0] if record.scores.reference_names
                                   else next(iter(record.scores.curves))]
     return {mode: informative_patches(getattr(curves, mode), mode) for mode in MODES}
-
-
-def _uncertainty(record: BuildRecord) -> dict:
-    """Which unit intervals and tests resample, and how many of them the explained patches give."""
-    if record.selection.slide_ids is None:
-        return {"unit": "patch", "slides": None, "rule": UNCERTAINTY_RULES["patch"]}
-    return {"unit": "slide", "slides": len(set(map(str, record.selection.slide_ids))),
-            "rule": UNCERTAINTY_RULES["slide"]}
 
 
 def _informative_section(record: BuildRecord, masks: dict[str, np.ndarray]) -> dict:
@@ -362,85 +316,6 @@ def _images(record: BuildRecord) -> list[dict]:
     return images
 
 
-def _model(record: BuildRecord) -> dict:
-    info, config = record.model_info, record.config
-    preprocessing = dict(info.get("preprocessing") or {})
-    preprocessing["assumed"] = info.get("preprocessing_source") == "assumed"
-    return {
-        "name": config.model_name,
-        "architecture": info.get("architecture", "resnet18"),
-        "recipe": info.get("recipe"),
-        "weights": info.get("weights"),
-        "checkpoint": {"path": info.get("path"), "sha256": info.get("sha256"), "format": info.get("format"),
-                       "key_prefix": info.get("key_prefix")},
-        "preprocessing": preprocessing,
-        "training": info.get("training"),
-        "history": info.get("history"),
-        "val_accuracy": record.evaluation.get("accuracy"),
-        "evaluation": record.evaluation,
-        "stored_evaluation": info.get("evaluation"),
-        "card": {key: config.model_card.get(key) for key in DOCUMENT_TABLES["model_card"]},
-    }
-
-
-def _data(record: BuildRecord) -> dict:
-    config, facts = record.config, record.data
-    explained = np.bincount(np.asarray(record.selection.labels, dtype=np.int64), minlength=2)
-    return {
-        "source": facts.source,
-        "data_dir": str(facts.data_dir) if facts.data_dir else "embedded synthetic PCam-format set",
-        "fingerprint": facts.fingerprint,
-        "split": config.split,
-        "counts": dict(facts.counts),
-        "class_balance": {config.split: dict(facts.split_label_counts)},
-        "has_masks": facts.has_masks,
-        "selection": {
-            "n": len(record.selection),
-            "description": record.selection.description,
-            "strata": {s: record.selection.strata.count(s) for s in STRATA},
-            "explained_label_counts": {"0": int(explained[0]), "1": int(explained[1])},
-        },
-    }
-
-
-def _settings(record: BuildRecord) -> dict:
-    config = record.config
-    return {
-        "target": config.target,
-        "target_description": TARGET_DESCRIPTIONS[config.target],
-        "score": "softmax probability of the tracked class",
-        "steps": config.steps,
-        "substrates": {"deletion": config.deletion_substrate, "insertion": config.insertion_substrate},
-        "dataset_mean": [float(v) for v in record.dataset_mean],
-        "tie_break": TIE_BREAK_RULE,
-        "seed": config.seed,
-        "precision": config.precision,
-        "batch_size": config.batch_size,
-        "methods": list(record.methods),
-        "alpha": config.alpha,
-        "gallery": config.gallery,
-        "uncertainty": _uncertainty(record),
-    }
-
-
-def _provenance(record: BuildRecord) -> dict:
-    config = record.config
-    return {
-        "command_line": record.command_line,
-        "config": config.to_dict(),
-        "seed": config.seed,
-        "versions": record.versions,
-        "checkpoint_sha256": record.model_info.get("sha256"),
-        "data_fingerprint": record.data.fingerprint,
-        "patch_ids": record.selection.patch_ids,
-        "machine": record.machine,
-        "timings": dict(record.timings),
-        "forward_passes": {"curves": record.scores.curve_forward_passes},
-        "metric_notes": list(METRIC_NOTES),
-        "reportgen_version": __version__,
-    }
-
-
 def assemble_document(record: BuildRecord, *, previous: dict | None = None, gates: list[Gate] = (),
                       generated_at: str | None = None) -> ReportDocument:
     """The complete report document; see :mod:`reportgen.schema` for every key.
@@ -467,9 +342,9 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
         "generated_at": generated_at or _datetime.datetime.now(_datetime.timezone.utc).isoformat(timespec="seconds"),
         "title": record.config.title,
         "summary": None,
-        "model": _model(record),
-        "data": _data(record),
-        "settings": _settings(record),
+        "model": model_record(record),
+        "data": data_record(record),
+        "settings": settings_record(record),
         "methods": _method_sections(record, masks),
         "baselines": baselines,
         "informative": _informative_section(record, masks),
@@ -491,7 +366,7 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
             methods=list(record.methods), patch_ids=record.selection.patch_ids,
             groups=_groups(record), alpha=record.config.alpha, seed=seed),
         "images": _images(record),
-        "provenance": _provenance(record),
+        "provenance": provenance_record(record),
         "sign_off": {key: record.config.sign_off.get(key) for key in DOCUMENT_TABLES["sign_off"]},
         "comparison": None,
         "gates": None,

@@ -55,7 +55,7 @@ def shard_files(config_values: dict, index: int, count: int, threads: int | None
         config = resolve_config(flag_values={**config_values, "executor": "local", "ray_address": None,
                                              "shards": None, "shard": f"{index}/{count}", "out": str(out),
                                              "compare": None, "fail_if": [], "pdf": False})
-        build_report(config, progress=False)
+        build_report(config, render=None, progress=False)
         return {path.relative_to(out).as_posix(): path.read_bytes() for path in sorted(out.rglob("*"))
                 if path.is_file()}
 
@@ -97,11 +97,12 @@ def _start(ray, address: str | None, workers: int | None) -> None:
         ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
 
 
-def build_with_ray(config: BuildConfig, *, command_line: str = "", progress: bool = True):
+def build_with_ray(config: BuildConfig, *, render, command_line: str = "", progress: bool = True):
     """Fan the shards of ``config``'s build out as Ray tasks and merge them into ``config.out``.
 
     ``config.shards`` shards (default: as many as the cluster runs at once, or one per GPU when it has GPUs,
     at most ``images // 2``); a local Ray instance starts unless ``config.ray_address`` names a cluster.
+    ``render`` writes the merged report's HTML and PDF (:data:`reportgen.pipeline.Renderer`).
     Each task computes with as many threads as this process (and asks Ray for as many CPUs), so its
     numbers are those of a build in this process, to the last bit.
 
@@ -145,7 +146,7 @@ def build_with_ray(config: BuildConfig, *, command_line: str = "", progress: boo
                     raise shard_failure(error, index, count) from None
                 directories.append(write_shard_files(files, staging / f"shard-{index}"))
                 logger.info("Ray: shard %d/%d done (%d of %d)", index, count, len(directories), count)
-            return merge_shards([str(d) for d in directories], out=config.out, command_line=command_line,
+            return merge_shards([str(d) for d in directories], out=config.out, render=render, command_line=command_line,
                                 progress=progress, overrides={"compare": config.compare, "fail_if": config.fail_if,
                                                               "pdf": config.pdf, "cache_dir": config.cache_dir})
         finally:

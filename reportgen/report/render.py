@@ -102,6 +102,14 @@ def render_html(document: dict, figures: FigureInputs) -> str:
                                                      stylesheet=_stylesheet())
 
 
+def render_stored(document: dict, stored, out_dir: Path, pdf: bool) -> RenderResult:
+    """:func:`render_report` of a build's document, drawing the patches, masks and each method's maps from the
+    build's store (:class:`reportgen.pipeline.patch_store.StoredPatches`, read one patch at a time)."""
+    figures = FigureInputs(images=stored.images, maps={name: stored.maps[name] for name in document.get("methods") or {}},
+                           masks=stored.masks)
+    return render_report(document, figures, out_dir, pdf=pdf)
+
+
 def render_report(document: dict, figures: FigureInputs, out_dir: Path, *, pdf: bool = True) -> RenderResult:
     """Write ``report.html`` (and ``report.pdf``) for a report document into ``out_dir``.
 

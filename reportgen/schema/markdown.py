@@ -103,10 +103,10 @@ def report_json_markdown() -> str:
     return f"""\
 # report.json and attributions.h5
 
-<!-- Generated from reportgen/schema.py by `{REPORT_JSON_COMMAND}`; do not edit by hand. -->
+<!-- Generated from reportgen/schema/ by `{REPORT_JSON_COMMAND}`; do not edit by hand. -->
 
 `report.json` holds every number the report shows (`schema_version` {SCHEMA_VERSION}). Its one
-producer is `reportgen/pipeline/document.py` and its schema is `reportgen/schema.py`, whose typed
+producer is `reportgen/pipeline/document.py` and its schema is `reportgen/schema/`, whose typed
 sections generate this page (a test keeps the two equal and checks a real build against them).
 The document is complete before anything is rendered, so the HTML and PDF show exactly what
 `report.json` holds; `provenance.timings` covers the stages up to the document (rendering is
