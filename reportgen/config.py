@@ -19,6 +19,7 @@ import tomllib
 # are that module's; the rest are this module's own.
 from reportgen.errors import ConfigError
 from reportgen.explain import get_explainer, list_explainers
+from reportgen.explain.shorthands import SHORTHANDS
 from reportgen.inference import PRECISIONS
 from reportgen.metrics.faithfulness import SUBSTRATES
 from reportgen.model.recipes import RECIPES
@@ -35,13 +36,6 @@ STABILITY_MEASURES = ("lime_seeds", "ig_baselines", "grad_cam_layers")
 #: build on the 2-core CPU machine; the rest are opt-in.  Measured costs: docs/report.md#which-stability-measurements-run-by-default.
 DEFAULT_STABILITY = ("lime_seeds", "grad_cam_layers")
 
-#: Keys that became method settings, and where they live now (for a helpful error).
-MOVED_KEYS = {
-    "ig_steps": "integrated_gradients.n_steps",
-    "ig_baseline": "integrated_gradients.baseline",
-    "grad_cam_layer": "grad_cam.target_layer",
-    "lime_samples": "lime.num_samples",
-}
 
 
 @dataclass(frozen=True)
@@ -155,8 +149,10 @@ def parse_shard(text: str) -> Shard:
 def _unknown_key(key: str, where: str | None = None) -> ConfigError:
     """The error for an unknown option (``where`` None) or configuration-file key (``where`` names the file)."""
     what, place = ("key", f" {where}") if where else ("option", "")
-    if key in MOVED_KEYS:
-        method, setting = MOVED_KEYS[key].split(".")
+    # Keys that became method settings, and where they live now (the first method that takes each).
+    moved = {option: targets[0] for option, (targets, _) in SHORTHANDS.items()}
+    if key in moved:
+        method, setting = moved[key].split(".")
         return ConfigError(f"{what} {key!r}{place} is now a method setting: use [methods.{method}] "
                            f"{setting} = ... in the config file or --set {method}.{setting}=...")
     return ConfigError(f"unknown {what} {key!r}{place}; valid {what}s: {', '.join(sorted(_FIELDS))}")

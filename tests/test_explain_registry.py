@@ -175,3 +175,15 @@ def test_bad_image_shape_is_a_data_error(name):
         explainer.explain(torch.rand(2, 32, 32, 3), torch.tensor([0, 1]))
     with pytest.raises(DataError, match="one class index per image"):
         explainer.explain(tiny_images(2), torch.tensor([0, 1, 1]))
+
+
+def test_every_shorthand_sets_a_real_setting_and_states_its_default():
+    from reportgen.explain.shorthands import SHORTHANDS
+
+    for option, (targets, meaning) in SHORTHANDS.items():
+        for target in targets:
+            method, setting = target.split(".")
+            defaults = get_explainer(method).factory.defaults
+            assert setting in defaults, f"--{option.replace('_', '-')} sets {target}, which is not a setting"
+            if meaning is not None:
+                assert f"(default {defaults[setting]})" in meaning, (option, meaning)
