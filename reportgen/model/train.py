@@ -21,7 +21,6 @@ import copy
 import hashlib
 import logging
 import math
-import os
 import time
 from pathlib import Path
 
@@ -33,9 +32,12 @@ from reportgen.model.checkpoint import (
     FORMAT,
     LoadedModel,
     check_resnet18_state_dict,
+    file_sha256,
     load_checkpoint,
+    move_checkpoint,
     safe_torch_load,
     save_checkpoint,
+    with_timings,
 )
 from reportgen.model.network import PCamClassifier
 from reportgen.model.recipes import TRAIN_SPLIT, VALID_SPLIT, TrainingRecipe, get_recipe
@@ -99,7 +101,8 @@ def _load_resume(path: Path, model: PCamClassifier, optimizer, settings: TrainSe
                 f"{settings.recipe!r}; resume with the same recipe"
             )
         state, epoch = raw["state_dict"], int(raw["epoch"])
-        run.history = [entry for entry in raw.get("history", []) if entry["epoch"] <= epoch]
+        _, history = with_timings(path, file_sha256(path), None, raw.get("history", []))
+        run.history = [entry for entry in history if entry["epoch"] <= epoch]
         run.best_evaluation = raw.get("evaluation")
         accuracy = (run.best_evaluation or {}).get("accuracy")
     elif isinstance(raw, dict) and "model_state_dict" in raw:
@@ -318,14 +321,9 @@ def train_or_load(
     folder = Path(cache_dir) / "checkpoints"
     key = checkpoint_key(dataset, settings)
     final = folder / f"{key}.pt"
-    if final.is_file():
-        try:
-            loaded = load_checkpoint(final, device=device)
-            loaded.info.update(cache_hit=True, key=key)
-            logger.info("reusing trained model %s", final)
-            return loaded
-        except CheckpointError as error:
-            logger.warning("retraining: cached checkpoint unusable (%s)", error)
+    loaded = _cached_model(final, key, device=device)
+    if loaded is not None:
+        return loaded
     partial = folder / f"{key}.partial.pt"
     resume = partial if partial.is_file() else None
     try:
@@ -337,7 +335,21 @@ def train_or_load(
         logger.warning("starting over: cannot resume from %s (%s)", partial, error)
         train_model(dataset, settings, device=device, progress=progress, checkpoint_path=partial,
                     cache_dir=cache_dir)
-    os.replace(partial, final)
+    move_checkpoint(partial, final)
     loaded = load_checkpoint(final, device=device)
     loaded.info.update(cache_hit=False, key=key)
+    return loaded
+
+
+def _cached_model(path: Path, key: str, *, device) -> LoadedModel | None:
+    """The cached checkpoint at ``path``, or ``None`` when there is none or it is unusable."""
+    if not path.is_file():
+        return None
+    try:
+        loaded = load_checkpoint(path, device=device)
+    except CheckpointError as error:
+        logger.warning("retraining: cached checkpoint unusable (%s)", error)
+        return None
+    loaded.info.update(cache_hit=True, key=key)
+    logger.info("reusing trained model %s", path)
     return loaded
