@@ -7,10 +7,17 @@ after a template change should not explain anything again.  Each entry is an
 code that computed it** (:func:`code_version`), so after an upgrade that fixes
 a metric or an explainer no old number is served.  A corrupt, unreadable or
 invalid entry is treated as missing and recomputed, never trusted.
+
+Runs that share a cache (two scheduled audits started together) make each
+entry once: the run that misses an entry takes an operating-system lock beside
+it (:func:`entry_lock`) while it computes, and a second run that needs the
+same entry waits for the lock, then reads what the first one stored.  The same
+lock guards the embedded data set and the demo checkpoint.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -18,11 +25,16 @@ import logging
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; runs there do not coordinate (each entry is still written atomically)
+    fcntl = None
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +76,44 @@ def code_version() -> str:
             version = "absent"
         digest.update(f"{name}={version}\0".encode())
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def entry_lock(path: Path, *, what: str) -> Iterator[None]:
+    """Hold the exclusive lock of the cache entry ``path`` while this run makes it.
+
+    The lock is ``flock`` on ``<path>.lock``, beside the entry: the operating
+    system releases it when the process ends, however it ends, so an
+    interrupted run never leaves a lock that blocks the next one.  A run that
+    finds the lock held logs that it waits, and waits; the caller then looks
+    for the entry again before computing it.  Once the entry exists the lock
+    file is removed (a run still waiting on it holds the same file open, gets
+    the lock and finds the entry); after a failure it stays, unlocked, and is
+    reused.
+
+    Parameters
+    ----------
+    path : the entry (a file or a directory) the lock guards; its folder is created.
+    what : the entry in words, for the log line of a run that waits (e.g. ``"the demo data set"``).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield
+        return
+    lock_path = path.with_name(path.name + ".lock")
+    with open(lock_path, "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.info("waiting for another reportgen run to finish %s (%s)", what, lock_path)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+            if path.exists():
+                lock_path.unlink(missing_ok=True)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def cache_key(**parts) -> str:
@@ -148,8 +198,15 @@ class ArrayCache:
         stored = self._valid(key, validate)
         if stored is not None:
             return stored, True
-        arrays = compute()
-        self.put(key, arrays)
+        if not self.enabled:
+            return compute(), False
+        with entry_lock(self._path(key), what="a cached result"):
+            # Another run may have stored it while this one waited for the lock.
+            stored = self._valid(key, validate)
+            if stored is not None:
+                return stored, True
+            arrays = compute()
+            self.put(key, arrays)
         return arrays, False
 
     def _valid(self, key: str, validate: Callable[[Arrays], bool]) -> Arrays | None:
@@ -185,8 +242,18 @@ class ArrayCache:
         self.used.update(keys)
         entries = [self._valid(key, validate) for key in keys]
         missing = [row for row, entry in enumerate(entries) if entry is None]
-        if missing:
-            for row, arrays in zip(missing, compute(missing), strict=True):
-                self.put(keys[row], arrays)
-                entries[row] = arrays
+        if not missing:
+            return entries, missing
+        with contextlib.ExitStack() as locks:
+            if self.enabled:
+                # Every run takes the locks in the same (sorted) order, so two runs never wait on each other.
+                for key in sorted({keys[row] for row in missing}):
+                    locks.enter_context(entry_lock(self._path(key), what=f"{len(missing)} cached results"))
+                for row in missing:
+                    entries[row] = self._valid(keys[row], validate)  # stored by another run meanwhile?
+                missing = [row for row, entry in enumerate(entries) if entry is None]
+            if missing:
+                for row, arrays in zip(missing, compute(missing), strict=True):
+                    self.put(keys[row], arrays)
+                    entries[row] = arrays
         return entries, missing

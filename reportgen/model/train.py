@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from reportgen.cache import entry_lock
 from reportgen.errors import CheckpointError, ConfigError
 from reportgen.model.checkpoint import (
     FORMAT,
@@ -313,6 +314,9 @@ def train_or_load(
     fingerprint + :meth:`TrainSettings.key`). Training writes to
     ``<key>.partial.pt`` and renames it when done, so an interrupted build never
     leaves a checkpoint that looks finished; the next build resumes from it.
+    A run that needs the model while another run trains it waits for that run
+    (:func:`reportgen.cache.entry_lock`) and loads its checkpoint: the model is
+    trained once, and every report names the checkpoint in the cache.
 
     Returns
     -------
@@ -324,18 +328,22 @@ def train_or_load(
     loaded = _cached_model(final, key, device=device)
     if loaded is not None:
         return loaded
-    partial = folder / f"{key}.partial.pt"
-    resume = partial if partial.is_file() else None
-    try:
-        train_model(dataset, settings, device=device, progress=progress, resume=resume,
-                    checkpoint_path=partial, cache_dir=cache_dir)
-    except CheckpointError as error:
-        if resume is None:
-            raise
-        logger.warning("starting over: cannot resume from %s (%s)", partial, error)
-        train_model(dataset, settings, device=device, progress=progress, checkpoint_path=partial,
-                    cache_dir=cache_dir)
-    move_checkpoint(partial, final)
+    with entry_lock(final, what="training the model"):
+        loaded = _cached_model(final, key, device=device)  # trained by another run while this one waited
+        if loaded is not None:
+            return loaded
+        partial = folder / f"{key}.partial.pt"
+        resume = partial if partial.is_file() else None
+        try:
+            train_model(dataset, settings, device=device, progress=progress, resume=resume,
+                        checkpoint_path=partial, cache_dir=cache_dir)
+        except CheckpointError as error:
+            if resume is None:
+                raise
+            logger.warning("starting over: cannot resume from %s (%s)", partial, error)
+            train_model(dataset, settings, device=device, progress=progress, checkpoint_path=partial,
+                        cache_dir=cache_dir)
+        move_checkpoint(partial, final)
     loaded = load_checkpoint(final, device=device)
     loaded.info.update(cache_hit=False, key=key)
     return loaded
