@@ -79,7 +79,7 @@ def code_version() -> str:
 
 
 @contextlib.contextmanager
-def entry_lock(path: Path, *, what: str) -> Iterator[None]:
+def entry_lock(path: Path, *, what: str, announce: bool = True) -> Iterator[bool]:
     """Hold the exclusive lock of the cache entry ``path`` while this run makes it.
 
     The lock is ``flock`` on ``<path>.lock``, beside the entry: the operating
@@ -94,22 +94,31 @@ def entry_lock(path: Path, *, what: str) -> Iterator[None]:
     Parameters
     ----------
     path : the entry (a file or a directory) the lock guards; its folder is created.
-    what : the entry in words, for the log line of a run that waits (e.g. ``"the demo data set"``).
+    what : the entry in words, for the log line of a run that waits (e.g. ``"generating the demo data set"``).
+    announce : log a wait at info level (default True); ``False`` logs it at debug level only, for the
+        many small entries of one step.
+
+    Yields
+    ------
+    waited : whether another run held the lock when this one asked for it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if fcntl is None:
-        yield
+        yield False
         return
     lock_path = path.with_name(path.name + ".lock")
     with open(lock_path, "a+b") as handle:
+        waited = False
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            logger.info("waiting for another reportgen run to finish %s (%s)", what, lock_path)
+            waited = True
+            logger.log(logging.INFO if announce else logging.DEBUG, "waiting for another reportgen run to finish %s (%s)",
+                       what, lock_path)
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            yield waited
             if path.exists():
                 lock_path.unlink(missing_ok=True)
         finally:
@@ -139,6 +148,8 @@ class ArrayCache:
         self.version = code_version() if version is None else version
         #: Keys this cache returned or stored through :meth:`memo` and :meth:`memo_rows`: a shard's results.
         self.used: set[str] = set()
+        #: Whether this run has waited for another run's entry yet (only the first wait is logged at info level).
+        self._waited = False
 
     def key(self, **parts) -> str:
         """The entry name for ``parts`` under this cache's code version."""
@@ -200,7 +211,7 @@ class ArrayCache:
             return stored, True
         if not self.enabled:
             return compute(), False
-        with entry_lock(self._path(key), what="a cached result"):
+        with self._lock(key):
             # Another run may have stored it while this one waited for the lock.
             stored = self._valid(key, validate)
             if stored is not None:
@@ -208,6 +219,14 @@ class ArrayCache:
             arrays = compute()
             self.put(key, arrays)
         return arrays, False
+
+    @contextlib.contextmanager
+    def _lock(self, key: str) -> Iterator[None]:
+        """:func:`entry_lock` of the entry ``key``; a run that follows another logs its first wait only."""
+        what = "computing results this run needs too (later waits are logged with -v)"
+        with entry_lock(self._path(key), what=what, announce=not self._waited) as waited:
+            self._waited |= waited
+            yield
 
     def _valid(self, key: str, validate: Callable[[Arrays], bool]) -> Arrays | None:
         """The entry under ``key`` if it exists, reads and passes ``validate``; else ``None``."""
@@ -248,7 +267,7 @@ class ArrayCache:
             if self.enabled:
                 # Every run takes the locks in the same (sorted) order, so two runs never wait on each other.
                 for key in sorted({keys[row] for row in missing}):
-                    locks.enter_context(entry_lock(self._path(key), what=f"{len(missing)} cached results"))
+                    locks.enter_context(self._lock(key))
                 for row in missing:
                     entries[row] = self._valid(keys[row], validate)  # stored by another run meanwhile?
                 missing = [row for row, entry in enumerate(entries) if entry is None]

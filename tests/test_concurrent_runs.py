@@ -115,6 +115,8 @@ def test_two_builds_started_together_train_once_and_name_the_cached_checkpoint(t
     texts = [log.read_text() for log in logs]
     assert codes == [0, 0], texts
     assert sum(text.count("epoch 1/1:") for text in texts) == 1, texts  # trained once
+    # A run that follows another says so once per kind of entry (the model, the results), not once per entry.
+    assert all(text.count("waiting for another reportgen run") <= 2 for text in texts), texts
     (checkpoint,) = (cache / "checkpoints").glob("*.pt")
     documents = [json.loads((tmp_path / name / "report.json").read_text()) for name in "ab"]
     assert [document["model"]["checkpoint"]["sha256"] for document in documents] == [file_sha256(checkpoint)] * 2

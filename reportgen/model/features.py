@@ -238,7 +238,7 @@ def cached_features(
     stored = _stored_features(path, split_name)
     if stored is not None:
         return (*stored, True)
-    with entry_lock(path, what=f"the backbone features of {split_name}"):
+    with entry_lock(path, what=f"computing the backbone features of {split_name}"):
         stored = _stored_features(path, split_name)  # computed by another run while this one waited
         if stored is not None:
             return (*stored, True)
