@@ -7,10 +7,17 @@ after a template change should not explain anything again.  Each entry is an
 code that computed it** (:func:`code_version`), so after an upgrade that fixes
 a metric or an explainer no old number is served.  A corrupt, unreadable or
 invalid entry is treated as missing and recomputed, never trusted.
+
+Runs that share a cache (two scheduled audits started together) make each
+entry once: the run that misses an entry takes an operating-system lock beside
+it (:func:`entry_lock`) while it computes, and a second run that needs the
+same entry waits for the lock, then reads what the first one stored.  The same
+lock guards the embedded data set and the demo checkpoint.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -18,11 +25,16 @@ import logging
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; runs there do not coordinate (each entry is still written atomically)
+    fcntl = None
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +79,53 @@ def code_version() -> str:
     return digest.hexdigest()
 
 
+@contextlib.contextmanager
+def entry_lock(path: Path, *, what: str, announce: bool = True) -> Iterator[bool]:
+    """Hold the exclusive lock of the cache entry ``path`` while this run makes it.
+
+    The lock is ``flock`` on ``<path>.lock``, beside the entry: the operating
+    system releases it when the process ends, however it ends, so an
+    interrupted run never leaves a lock that blocks the next one.  A run that
+    finds the lock held logs that it waits, and waits; the caller then looks
+    for the entry again before computing it.  Once the entry exists the lock
+    file is removed (a run still waiting on it holds the same file open, gets
+    the lock and finds the entry); after a failure it stays, unlocked, and is
+    reused.
+
+    Parameters
+    ----------
+    path : the entry (a file or a directory) the lock guards; its folder is created.
+    what : the entry in words, for the log line of a run that waits (e.g. ``"generating the demo data set"``).
+    announce : log a wait at info level (default True); ``False`` logs it at debug level only, for the
+        many small entries of one step.
+
+    Yields
+    ------
+    waited : whether another run held the lock when this one asked for it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield False
+        return
+    lock_path = path.with_name(path.name + ".lock")
+    with open(lock_path, "a+b") as handle:
+        waited = False
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            waited = True
+            logger.log(logging.INFO if announce else logging.DEBUG, "waiting for another reportgen run to finish %s (%s)",
+                       what, lock_path)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield waited
+            if path.exists():
+                lock_path.unlink(missing_ok=True)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def cache_key(**parts) -> str:
     """Stable hex digest of JSON-serialisable ``parts`` (order of keyword arguments does not matter)."""
     text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
@@ -90,6 +149,8 @@ class ArrayCache:
         self.version = code_version() if version is None else version
         #: Keys this cache returned or stored through :meth:`memo` and :meth:`memo_rows`: a shard's results.
         self.used: set[str] = set()
+        #: Whether this run has waited for another run's entry yet (only the first wait is logged at info level).
+        self._waited = False
 
     def key(self, **parts) -> str:
         """The entry name for ``parts`` under this cache's code version."""
@@ -149,9 +210,24 @@ class ArrayCache:
         stored = self._valid(key, validate)
         if stored is not None:
             return stored, True
-        arrays = compute()
-        self.put(key, arrays)
+        if not self.enabled:
+            return compute(), False
+        with self._lock(key):
+            # Another run may have stored it while this one waited for the lock.
+            stored = self._valid(key, validate)
+            if stored is not None:
+                return stored, True
+            arrays = compute()
+            self.put(key, arrays)
         return arrays, False
+
+    @contextlib.contextmanager
+    def _lock(self, key: str) -> Iterator[None]:
+        """:func:`entry_lock` of the entry ``key``; a run that follows another logs its first wait only."""
+        what = "computing results this run needs too (later waits are logged with -v)"
+        with entry_lock(self._path(key), what=what, announce=not self._waited) as waited:
+            self._waited |= waited
+            yield
 
     def _valid(self, key: str, validate: Callable[[Arrays], bool]) -> Arrays | None:
         """The entry under ``key`` if it exists, reads and passes ``validate``; else ``None``."""
@@ -186,8 +262,18 @@ class ArrayCache:
         self.used.update(keys)
         entries = [self._valid(key, validate) for key in keys]
         missing = [row for row, entry in enumerate(entries) if entry is None]
-        if missing:
-            for row, arrays in zip(missing, compute(missing), strict=True):
-                self.put(keys[row], arrays)
-                entries[row] = arrays
+        if not missing:
+            return entries, missing
+        with contextlib.ExitStack() as locks:
+            if self.enabled:
+                # Every run takes the locks in the same (sorted) order, so two runs never wait on each other.
+                for key in sorted({keys[row] for row in missing}):
+                    locks.enter_context(self._lock(key))
+                for row in missing:
+                    entries[row] = self._valid(keys[row], validate)  # stored by another run meanwhile?
+                missing = [row for row, entry in enumerate(entries) if entry is None]
+            if missing:
+                for row, arrays in zip(missing, compute(missing), strict=True):
+                    self.put(keys[row], arrays)
+                    entries[row] = arrays
         return entries, missing

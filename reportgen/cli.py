@@ -14,18 +14,15 @@ import traceback
 
 from reportgen import __version__
 from reportgen.errors import ReportgenError, sigterm_as_interrupt
+from reportgen.explain.shorthands import SHORTHANDS
 
 logger = logging.getLogger("reportgen")
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 #: The notebook's flags, kept as shorthands for method settings: flag -> (settings it sets, help).
-SETTING_ALIASES = {
-    "--ig-steps": (("integrated_gradients.n_steps",), "Integrated Gradients steps (default 50)"),
-    "--grad-cam-layer": (("grad_cam.target_layer", "grad_cam_pp.target_layer"),
-                         "Grad-CAM target layer (default backbone.layer4.1)"),
-    "--lime-samples": (("lime.num_samples",), "LIME samples per patch (default 1000)"),
-}
+SETTING_ALIASES = {f"--{option.replace('_', '-')}": (targets, meaning)
+                   for option, (targets, meaning) in SHORTHANDS.items() if meaning is not None}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,12 +33,24 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+def _add_common_options(parser: argparse.ArgumentParser, *, default) -> None:
+    """``-q``, ``-v`` and ``--debug``, accepted before the command and after it (``reportgen -q build``).
+
+    The main parser gives them ``default=False``; every command's parser gives
+    ``argparse.SUPPRESS``, so a command that does not repeat a flag leaves the
+    value set before it (argparse copies a command's defaults over the main
+    parser's values).
+    """
+    group = parser.add_argument_group("output and diagnostics")
+    group.add_argument("-q", "--quiet", action="store_true", default=default,
+                       help="only warnings and errors; no progress bars (there are none when stderr is not a terminal)")
+    group.add_argument("-v", "--verbose", action="store_true", default=default, help="debug logging")
+    group.add_argument("--debug", action="store_true", default=default, help="show the full traceback on errors")
+
+
 def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    group = common.add_argument_group("output and diagnostics")
-    group.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors; no progress bars")
-    group.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    group.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    _add_common_options(common, default=argparse.SUPPRESS)
     return common
 
 
@@ -121,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         "130 interrupted, 1 unexpected error.",
     )
     parser.add_argument("--version", action="version", version=f"reportgen {__version__}")
+    _add_common_options(parser, default=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     build = commands.add_parser(
@@ -233,6 +243,12 @@ def _configure_logging(args) -> None:
     root.propagate = False
 
 
+def _progress_bars(args) -> bool:
+    """Bars only on a terminal: sent to a file or a pipe (cron, CI, ``make report > log``) the log keeps
+    its ``reportgen:`` line per step, with the step's time, and no carriage-return updates."""
+    return not args.quiet and sys.stderr.isatty()
+
+
 def _run_build(args) -> int:
     from reportgen.config import load_config_file, resolve_config
 
@@ -250,11 +266,11 @@ def _run_build(args) -> int:
         from reportgen.report.render import render_stored
 
         return _report_written(build_with_ray(config, render=render_stored, command_line=_command_line(),
-                                              progress=not args.quiet), pdf=config.pdf)
+                                              progress=_progress_bars(args)), pdf=config.pdf)
     from reportgen.pipeline import build_report
     from reportgen.report.render import render_stored
 
-    outcome = build_report(config, render=render_stored, command_line=_command_line(), progress=not args.quiet)
+    outcome = build_report(config, render=render_stored, command_line=_command_line(), progress=_progress_bars(args))
     if outcome.shard:
         shard = outcome.shard
         print(f"shard {shard['index']}/{shard['count']} written to {outcome.out_dir}/ ({shard['patches']} patches, "
@@ -277,7 +293,7 @@ def _run_merge(args) -> int:
     overrides = {"compare": args.compare, "fail_if": args.fail_if, "pdf": args.pdf, "cache_dir": args.cache_dir,
                  "checkpoint": args.checkpoint, "data_dir": args.data_dir}
     outcome = merge_shards(args.shards, out=args.out, render=render_stored, command_line=_command_line(),
-                           progress=not args.quiet,
+                           progress=_progress_bars(args),
                            overrides=overrides)
     return _report_written(outcome, pdf=bool(outcome.document["provenance"]["config"]["pdf"]))
 
@@ -300,7 +316,7 @@ def _run_train(args) -> int:
     out = Path(args.out)
     with open_pcam(data_dir, splits=("train", "valid"), cache_dir=cache_root / "pcam-unzipped") as data:
         # The head recipe's backbone features are cached, so another head on the same backbone skips the forward pass.
-        _, info = train_model(data, settings, device=device, progress=not args.quiet,
+        _, info = train_model(data, settings, device=device, progress=_progress_bars(args),
                               resume=Path(args.resume) if args.resume else None, checkpoint_path=out,
                               cache_dir=cache_root)
     evaluation = info["evaluation"] or {}

@@ -10,6 +10,7 @@ call takes the data (as captum does)::
 
 from __future__ import annotations
 
+import importlib
 import time
 from dataclasses import dataclass, field
 
@@ -256,10 +257,25 @@ class ExplainerInfo:
 
 
 _REGISTRY: dict[str, ExplainerInfo] = {}
+#: The built-in methods' modules, in the registry's order, which is the report's order of methods.  Each registers
+#: its method when imported; :func:`_load_methods` imports them the first time the registry is read or written.
+METHOD_MODULES = ("integrated_gradients", "grad_cam", "lime", "saliency", "smoothgrad", "occlusion", "kernel_shap",
+                  "grad_cam_pp")
+_methods_loaded = False
+
+
+def _load_methods() -> None:
+    global _methods_loaded
+    if _methods_loaded:
+        return
+    _methods_loaded = True  # before the imports: each module's register() call comes back here
+    for module in METHOD_MODULES:
+        importlib.import_module(f"reportgen.explain.{module}")
 
 
 def register(info: ExplainerInfo) -> ExplainerInfo:
-    """Add a method to the registry under its factory's name (names are unique)."""
+    """Add a method to the registry under its factory's name (names are unique), after the built-in ones."""
+    _load_methods()
     if not info.name:
         raise ValueError(f"{info.factory.__name__} has no name; set the class attribute name")
     if info.name in _REGISTRY:
@@ -270,17 +286,33 @@ def register(info: ExplainerInfo) -> ExplainerInfo:
 
 def unregister(name: str) -> None:
     """Remove a method from the registry (for methods registered by a test or a plugin's teardown)."""
+    _load_methods()
     _REGISTRY.pop(name, None)
 
 
 def list_explainers(*, default_only: bool = False) -> list[str]:
-    """Registered method names, in registration order."""
-    return [name for name, info in _REGISTRY.items() if info.default or not default_only]
+    """Registered method names: the built-in ones in :data:`METHOD_MODULES` order, then the others in the order
+    they were registered."""
+    return [name for name, info in _ordered().items() if info.default or not default_only]
+
+
+def _ordered() -> dict[str, ExplainerInfo]:
+    # A built-in module imported on its own registers while the others load, so the order is its module's place.
+    _load_methods()
+    modules = [f"reportgen.explain.{module}" for module in METHOD_MODULES]
+    arrival = list(_REGISTRY)
+
+    def place(name: str) -> tuple[int, int]:
+        module = _REGISTRY[name].factory.__module__
+        return (modules.index(module) if module in modules else len(modules), arrival.index(name))
+
+    return {name: _REGISTRY[name] for name in sorted(_REGISTRY, key=place)}
 
 
 def explainer_class(name: str) -> type[Explainer]:
     """The class of registered method ``name``; for a name no longer registered (a method in an older report), a
     plain :class:`Explainer` of that name, so its recorded settings and warnings are still shown as they are."""
+    _load_methods()
     if name in _REGISTRY:
         return _REGISTRY[name].factory
     return type("UnregisteredMethod", (Explainer,), {"name": name})
@@ -288,7 +320,8 @@ def explainer_class(name: str) -> type[Explainer]:
 
 def get_explainer(name: str) -> ExplainerInfo:
     """The registry record for ``name``; unknown names raise a ConfigError listing valid ones."""
+    _load_methods()
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise unknown_name_error("method", name, list(_REGISTRY)) from None
+        raise unknown_name_error("method", name, list(_ordered())) from None

@@ -6,11 +6,18 @@ and plain resnet18 state dicts under any one prefix) are in
 ``torch.load(..., weights_only=True)``: a checkpoint from elsewhere cannot run
 code on load (docs/metrics.md#checkpoints-load-without-running-code).  A checkpoint whose weights hold NaN or
 infinite values (a diverged training run) is refused before any work.
+
+A checkpoint's bytes depend only on its weights and settings: the wall-clock
+times of its training (:data:`TIMING_KEYS`), which differ between two
+identical runs, are written beside it in ``<file>.timings.json``
+(:func:`timings_path`) and joined back on load, so the same training gives the
+same SHA-256 and a report can say "same model".
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import pickle
@@ -35,6 +42,9 @@ from reportgen.model.network import (
 logger = logging.getLogger(__name__)
 
 _PARALLEL_PREFIX = "module."
+
+#: Keys of the training record and of each history entry that vary between identical trainings.
+TIMING_KEYS = ("seconds", "images_per_second")
 
 
 @dataclass
@@ -282,9 +292,12 @@ def load_checkpoint(
     model = PCamClassifier(preprocessing)
     model.backbone.load_state_dict(state_dict)
     model.eval().to(device)
+    sha256 = file_sha256(path)
+    if info["format"] == FORMAT:
+        info["training"], info["history"] = with_timings(path, sha256, info.get("training"), info.get("history"))
     info.update(
         path=str(path),
-        sha256=file_sha256(path),
+        sha256=sha256,
         preprocessing=preprocessing.to_dict(),
         preprocessing_source=source,
         architecture=ARCHITECTURE,
@@ -311,7 +324,9 @@ def save_checkpoint(
     The file holds only tensors and plain Python types, so
     ``torch.load(path, weights_only=True)`` reads it. ``state_dict`` is the
     torchvision resnet18 state dict (``model.backbone``), so other tools can
-    load it directly.
+    load it directly.  The :data:`TIMING_KEYS` of ``training`` and
+    ``history`` go to ``<path>.timings.json`` instead (:func:`timings_path`),
+    so two trainings that give the same weights write the same bytes.
 
     Parameters
     ----------
@@ -329,6 +344,7 @@ def save_checkpoint(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    training, history, timings = _split_timings(training, history)
     payload = {
         "format": FORMAT,
         "architecture": ARCHITECTURE,
@@ -349,12 +365,97 @@ def save_checkpoint(
         "reportgen_version": __version__,
         "torch_version": str(torch.__version__),
     }
+    def write(temporary: str) -> None:
+        # Through an open file: given a name, torch.save names the archive's folder after it, and the
+        # temporary name is random.
+        with open(temporary, "wb") as handle:
+            torch.save(payload, handle)
+
+    _write_atomically(path, write)
+    sha256 = file_sha256(path)
+    sidecar = timings_path(path)
+    if timings:
+        text = json.dumps({"checkpoint_sha256": sha256, **timings}, indent=1, sort_keys=True)
+        _write_atomically(sidecar, lambda temporary: Path(temporary).write_text(text + "\n"))
+    else:
+        sidecar.unlink(missing_ok=True)  # a previous checkpoint's, at the same path
+    return sha256
+
+
+def _write_atomically(path: Path, write) -> None:
+    """``write(temporary)`` in ``path``'s folder, then rename it to ``path``: a reader never sees half a file."""
     handle, temporary = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
     os.close(handle)
     try:
-        torch.save(payload, temporary)
+        write(temporary)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
-    return file_sha256(path)
+
+
+def timings_path(path: Path | str) -> Path:
+    """Where the training times of the checkpoint ``path`` are: ``<path>.timings.json``."""
+    path = Path(path)
+    return path.with_name(path.name + ".timings.json")
+
+
+def move_checkpoint(source: Path | str, target: Path | str) -> None:
+    """Rename a checkpoint and its timings file (when it has one)."""
+    os.replace(source, target)
+    if timings_path(source).is_file():
+        os.replace(timings_path(source), timings_path(target))
+
+
+def _split_timings(training: dict | None, history: list[dict] | None) -> tuple[dict | None, list[dict], dict]:
+    """``training`` and ``history`` without :data:`TIMING_KEYS`, and those keys' values (empty when none)."""
+    history = list(history or [])
+    timings = {}
+    if isinstance(training, dict) and any(key in training for key in TIMING_KEYS):
+        timings["training"] = {key: training[key] for key in TIMING_KEYS if key in training}
+        training = {key: value for key, value in training.items() if key not in TIMING_KEYS}
+    if any(key in entry for entry in history for key in TIMING_KEYS):
+        timings["history"] = [{key: entry.get(key) for key in TIMING_KEYS} for entry in history]
+        history = [{key: value for key, value in entry.items() if key not in TIMING_KEYS} for entry in history]
+    return training, history, timings
+
+
+def read_timings(path: Path | str, sha256: str) -> dict:
+    """The timings recorded beside the checkpoint ``path``, or ``{}`` when absent, unreadable or another file's.
+
+    Parameters
+    ----------
+    path : the checkpoint.
+    sha256 : its SHA-256; a timings file written for other bytes is ignored.
+
+    Returns
+    -------
+    ``{"training": {...}, "history": [{...} per epoch]}``, either key possibly absent.
+    """
+    sidecar = timings_path(path)
+    if not sidecar.is_file():
+        return {}
+    try:
+        timings = json.loads(sidecar.read_text())
+    except (OSError, ValueError) as error:
+        logger.warning("%s: ignoring unreadable training times (%s)", sidecar, error)
+        return {}
+    if not isinstance(timings, dict) or timings.get("checkpoint_sha256") != sha256:
+        logger.debug("%s: training times of another checkpoint; ignored", sidecar)
+        return {}
+    return timings
+
+
+def with_timings(path: Path, sha256: str, training: dict | None, history: list[dict] | None
+                  ) -> tuple[dict | None, list[dict]]:
+    """``training`` and ``history`` with the times from beside the checkpoint joined back in."""
+    timings = read_timings(path, sha256)
+    history = [dict(entry) for entry in history or []]
+    if isinstance(training, dict) and isinstance(timings.get("training"), dict):
+        training = {**training, **timings["training"]}
+    times = timings.get("history")
+    if isinstance(times, list) and len(times) == len(history):
+        for entry, measured in zip(history, times, strict=True):
+            if isinstance(measured, dict):
+                entry.update({key: measured[key] for key in TIMING_KEYS if key in measured})
+    return training, history

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from reportgen.cache import entry_lock
 from reportgen.inference import autocast_context, model_device
 from reportgen.model.checkpoint import state_dict_sha256
 from reportgen.model.network import PCamClassifier
@@ -226,28 +227,22 @@ def cached_features(
     labels : (n,) int64.
     hit : whether the features came from the cache.
     """
-    path = None
-    if cache_dir is not None:
-        key = features_key(model, data_fingerprint=data_fingerprint, split_name=split_name, indices=indices)
-        path = Path(cache_dir) / "features" / f"{key}.pt"
-        if path.is_file():
-            try:
-                stored = torch.load(path, map_location="cpu", weights_only=True)
-                logger.info("backbone features for %s from cache %s", split_name, path)
-                return stored["features"], stored["labels"], True
-            except Exception as error:  # a damaged cache entry is recomputed, never fatal
-                logger.warning("ignoring unreadable feature cache %s (%s)", path, error)
-    features, labels = extract_features(
-        model,
-        split,
-        indices=indices,
-        batch_size=batch_size,
-        precision=precision,
-        channels_last=channels_last,
-        progress=progress,
-    )
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def extract() -> tuple[torch.Tensor, torch.Tensor]:
+        return extract_features(model, split, indices=indices, batch_size=batch_size, precision=precision,
+                                channels_last=channels_last, progress=progress)
+
+    if cache_dir is None:
+        return (*extract(), False)
+    key = features_key(model, data_fingerprint=data_fingerprint, split_name=split_name, indices=indices)
+    path = Path(cache_dir) / "features" / f"{key}.pt"
+    stored = _stored_features(path, split_name)
+    if stored is not None:
+        return (*stored, True)
+    with entry_lock(path, what=f"computing the backbone features of {split_name}"):
+        stored = _stored_features(path, split_name)  # computed by another run while this one waited
+        if stored is not None:
+            return (*stored, True)
+        features, labels = extract()
         handle, temporary = tempfile.mkstemp(suffix=".tmp", dir=path.parent)
         os.close(handle)
         try:
@@ -257,3 +252,16 @@ def cached_features(
             if os.path.exists(temporary):
                 os.unlink(temporary)
     return features, labels, False
+
+
+def _stored_features(path: Path, split_name: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The features and labels cached at ``path``, or ``None`` when absent or unreadable."""
+    if not path.is_file():
+        return None
+    try:
+        stored = torch.load(path, map_location="cpu", weights_only=True)
+        logger.info("backbone features for %s from cache %s", split_name, path)
+        return stored["features"], stored["labels"]
+    except Exception as error:  # a damaged cache entry is recomputed, never fatal
+        logger.warning("ignoring unreadable feature cache %s (%s)", path, error)
+        return None

@@ -21,21 +21,24 @@ import copy
 import hashlib
 import logging
 import math
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from reportgen.cache import entry_lock
 from reportgen.errors import CheckpointError, ConfigError
 from reportgen.model.checkpoint import (
     FORMAT,
     LoadedModel,
     check_resnet18_state_dict,
+    file_sha256,
     load_checkpoint,
+    move_checkpoint,
     safe_torch_load,
     save_checkpoint,
+    with_timings,
 )
 from reportgen.model.network import PCamClassifier
 from reportgen.model.recipes import TRAIN_SPLIT, VALID_SPLIT, TrainingRecipe, get_recipe
@@ -99,7 +102,8 @@ def _load_resume(path: Path, model: PCamClassifier, optimizer, settings: TrainSe
                 f"{settings.recipe!r}; resume with the same recipe"
             )
         state, epoch = raw["state_dict"], int(raw["epoch"])
-        run.history = [entry for entry in raw.get("history", []) if entry["epoch"] <= epoch]
+        _, history = with_timings(path, file_sha256(path), None, raw.get("history", []))
+        run.history = [entry for entry in history if entry["epoch"] <= epoch]
         run.best_evaluation = raw.get("evaluation")
         accuracy = (run.best_evaluation or {}).get("accuracy")
     elif isinstance(raw, dict) and "model_state_dict" in raw:
@@ -310,6 +314,9 @@ def train_or_load(
     fingerprint + :meth:`TrainSettings.key`). Training writes to
     ``<key>.partial.pt`` and renames it when done, so an interrupted build never
     leaves a checkpoint that looks finished; the next build resumes from it.
+    A run that needs the model while another run trains it waits for that run
+    (:func:`reportgen.cache.entry_lock`) and loads its checkpoint: the model is
+    trained once, and every report names the checkpoint in the cache.
 
     Returns
     -------
@@ -318,26 +325,39 @@ def train_or_load(
     folder = Path(cache_dir) / "checkpoints"
     key = checkpoint_key(dataset, settings)
     final = folder / f"{key}.pt"
-    if final.is_file():
-        try:
-            loaded = load_checkpoint(final, device=device)
-            loaded.info.update(cache_hit=True, key=key)
-            logger.info("reusing trained model %s", final)
+    loaded = _cached_model(final, key, device=device)
+    if loaded is not None:
+        return loaded
+    with entry_lock(final, what="training the model"):
+        loaded = _cached_model(final, key, device=device)  # trained by another run while this one waited
+        if loaded is not None:
             return loaded
+        partial = folder / f"{key}.partial.pt"
+        resume = partial if partial.is_file() else None
+        try:
+            train_model(dataset, settings, device=device, progress=progress, resume=resume,
+                        checkpoint_path=partial, cache_dir=cache_dir)
         except CheckpointError as error:
-            logger.warning("retraining: cached checkpoint unusable (%s)", error)
-    partial = folder / f"{key}.partial.pt"
-    resume = partial if partial.is_file() else None
-    try:
-        train_model(dataset, settings, device=device, progress=progress, resume=resume,
-                    checkpoint_path=partial, cache_dir=cache_dir)
-    except CheckpointError as error:
-        if resume is None:
-            raise
-        logger.warning("starting over: cannot resume from %s (%s)", partial, error)
-        train_model(dataset, settings, device=device, progress=progress, checkpoint_path=partial,
-                    cache_dir=cache_dir)
-    os.replace(partial, final)
+            if resume is None:
+                raise
+            logger.warning("starting over: cannot resume from %s (%s)", partial, error)
+            train_model(dataset, settings, device=device, progress=progress, checkpoint_path=partial,
+                        cache_dir=cache_dir)
+        move_checkpoint(partial, final)
     loaded = load_checkpoint(final, device=device)
     loaded.info.update(cache_hit=False, key=key)
+    return loaded
+
+
+def _cached_model(path: Path, key: str, *, device) -> LoadedModel | None:
+    """The cached checkpoint at ``path``, or ``None`` when there is none or it is unusable."""
+    if not path.is_file():
+        return None
+    try:
+        loaded = load_checkpoint(path, device=device)
+    except CheckpointError as error:
+        logger.warning("retraining: cached checkpoint unusable (%s)", error)
+        return None
+    loaded.info.update(cache_hit=True, key=key)
+    logger.info("reusing trained model %s", path)
     return loaded
