@@ -20,7 +20,7 @@ TOY_LIMIT = 0.9
 
 
 def _toy_record(build) -> dict:
-    return {"mean_tumour_probability": float(build.probabilities[:, 1].mean())}
+    return {"mean_tumour_probability": float(build.selection.probabilities[:, 1].mean())}
 
 
 def _toy_checks(document: dict) -> list[Check]:
@@ -52,7 +52,7 @@ def test_a_registered_section_gets_its_row_its_gate_and_its_key(toy_section, tmp
     anchors = [section.anchor for section in sections()]
     assert anchors.index("toy") == anchors.index("limitations") - 1
     record = make_record(3)
-    expected = float(record.probabilities[:, 1].mean())
+    expected = float(record.selection.probabilities[:, 1].mean())
     document = assemble_document(record, gates=[parse_gate("toy_failed")])
     # Its key in report.json, made by the section from the build's results.
     write_outputs(tmp_path, document, resolve_config(flag_values={}))
@@ -72,11 +72,14 @@ def test_a_registered_section_gets_its_row_its_gate_and_its_key(toy_section, tmp
     assert '<a href="#toy">Toy: mean tumour probability</a>' in page_one
     assert '<li><a href="#toy">Toy section</a></li>' in body
     assert '<section id="toy">' in body
+    # ... and the appendix shows its record raw, under its key.
+    appendix = body.split("<section id=\"appendix\"", 1)[1]
+    assert "Toy section (toy)" in appendix and "mean_tumour_probability" in appendix
 
 
 def test_a_section_flips_its_gate_with_its_check(toy_section):
     record = make_record(3)
-    record.probabilities[:, 1] = 0.95  # every patch called tumour with p = 0.95: the toy rule fails
+    record.selection.probabilities[:, 1] = 0.95  # every patch called tumour with p = 0.95: the toy rule fails
     document = assemble_document(record, gates=[parse_gate("toy_failed")])
     assert [row["outcome"] for row in document["summary"]["checks"] if row["section"] == "toy"] == ["fail"]
     assert document["gates"][0]["passed"] is False

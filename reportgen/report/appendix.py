@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from reportgen.formatting import fmt, rows_of, without_paths
 from reportgen.judgement.reading import method_title
+from reportgen.judgement.sections import sections
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ def build_appendix(document: dict) -> AppendixView:
     for name, record in (document.get("methods") or {}).items():
         tables.append(AppendixTable(title=f"{method_title(document, name)} (methods.{name}.settings)",
                                     rows=rows_of(record.get("settings"))))
+    # A section that makes its own record (reportgen.judgement.sections.Section.record) shows it raw here too.
+    tables += [AppendixTable(title=f"{section.title} ({section.key})", rows=rows_of(document.get(section.key)))
+               for section in sections() if section.record is not None and document.get(section.key) is not None]
     tables += [AppendixTable(title="Library versions (provenance.versions)", rows=rows_of(provenance.get("versions"))),
                AppendixTable(title="Machine (provenance.machine)", rows=rows_of(provenance.get("machine"))),
                AppendixTable(title="Timings of this run (provenance.timings; cached steps take almost no time)",
