@@ -30,25 +30,19 @@ FAST_BUILD_ARGS = [
 #: Test files whose tests start whole builds in processes of their own (Ray workers, example scripts):
 #: the longest tests, started first so that no worker is left with one of them at the end of the run.
 LONGEST_FIRST = ("test_examples.py", "test_ray_executor.py")
-#: Test files whose module fixtures render a whole report: each file runs on one worker, so they render once.
-ONE_WORKER = ("test_report_html.py", "test_report_pdf.py", "test_report_layout.py", "test_report_browser.py",
-              "test_metrics_sanity.py", "test_stability.py", "test_data_synth.py")
 
 
 def pytest_collection_modifyitems(config, items):
-    """Order the tests longest first and keep the files of :data:`ONE_WORKER` on one worker each.
+    """Order the tests longest first: the example scripts and Ray, then the end-to-end builds, then the rest.
 
-    With ``--dist loadgroup`` a worker takes one test (or one group) at a time, in this order, so the
-    end-to-end builds are spread over the workers first and the short tests fill the gaps.
+    pytest-xdist hands a worker one test at a time in this order (``--maxschedchunk 1``), so the builds are
+    spread over the workers first and the short tests fill the gaps.
     """
     def rank(item) -> int:
         if item.path.name in LONGEST_FIRST:
             return 0
         return 1 if "tiny_pcam" in item.fixturenames else 2
 
-    for item in items:
-        if item.path.name in ONE_WORKER:
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
     items.sort(key=rank)  # stable: file order within each rank
 
 
