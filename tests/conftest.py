@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import pickle
 import shutil
 
 import pytest
@@ -63,6 +64,19 @@ def made_once(tmp_path_factory, name: str, make):
             make(path)
             done.touch()
     return path
+
+
+def rendered_once(tmp_path_factory, name: str, render):
+    """``render(folder)``'s value, computed once for every xdist worker of this run (:func:`made_once`).
+
+    For module fixtures that write a report and return what the tests read (paths, sizes, the document):
+    the value is pickled beside the files, and every worker reads the same files.
+    """
+    def make(folder):
+        folder.mkdir()
+        (folder / "value.pickle").write_bytes(pickle.dumps(render(folder)))
+
+    return pickle.loads((made_once(tmp_path_factory, name, make) / "value.pickle").read_bytes())
 
 
 @pytest.fixture(scope="session")
