@@ -3,11 +3,18 @@
 End-to-end tests exercise the whole pipeline mechanics (data -> model ->
 explanations -> metrics -> report), not model quality, so they use freshly
 initialised networks saved as checkpoints and small settings.
+
+The data, the checkpoints and the builds that tests only read are made once per run, not once per
+pytest-xdist worker (:func:`made_once`): a test comparing its own build with the shared one then
+also sees the same paths in both.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pickle
+import shutil
 
 import pytest
 
@@ -21,13 +28,64 @@ FAST_BUILD_ARGS = [
     "--stain-images", "2", "--eval-limit", "48", "--batch-size", "64", "--no-pdf", "-q",
 ]
 
+#: Test files whose tests start whole builds in processes of their own (Ray workers, example scripts):
+#: the longest tests, started first so that no worker is left with one of them at the end of the run.
+LONGEST_FIRST = ("test_examples.py", "test_ray_executor.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Order the tests longest first: the example scripts and Ray, then the end-to-end builds, then the rest.
+
+    pytest-xdist hands a worker one test at a time in this order (``--maxschedchunk 1``), so the builds are
+    spread over the workers first and the short tests fill the gaps.
+    """
+    def rank(item) -> int:
+        if item.path.name in LONGEST_FIRST:
+            return 0
+        return 1 if "tiny_pcam" in item.fixturenames else 2
+
+    items.sort(key=rank)  # stable: file order within each rank
+
+
+def made_once(tmp_path_factory, name: str, make):
+    """``<run folder>/shared/<name>``, made by ``make(path)`` once for every xdist worker of this run.
+
+    The first worker to ask makes it under a file lock; the others wait for the lock and reuse it.
+    Without xdist the run folder is the session's own temporary folder.
+    """
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared"
+    root.mkdir(exist_ok=True)
+    path, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            shutil.rmtree(path, ignore_errors=True)
+            make(path)
+            done.touch()
+    return path
+
+
+def rendered_once(tmp_path_factory, name: str, render):
+    """``render(folder)``'s value, computed once for every xdist worker of this run (:func:`made_once`).
+
+    For module fixtures that write a report and return what the tests read (paths, sizes, the document):
+    the value is pickled beside the files, and every worker reads the same files.
+    """
+    def make(folder):
+        folder.mkdir()
+        (folder / "value.pickle").write_bytes(pickle.dumps(render(folder)))
+
+    return pickle.loads((made_once(tmp_path_factory, name, make) / "value.pickle").read_bytes())
+
 
 @pytest.fixture(scope="session")
 def tiny_pcam(tmp_path_factory):
     """A synthetic PCam-format directory: 64 train, 48 valid, 16 test patches, with masks."""
     from reportgen.data.synth import write_synthetic_pcam
 
-    return write_synthetic_pcam(tmp_path_factory.mktemp("pcam"), seed=3, n_train=64, n_valid=48, n_test=16)
+    return made_once(tmp_path_factory, "pcam",
+                     lambda path: write_synthetic_pcam(path, seed=3, n_train=64, n_valid=48, n_test=16))
 
 
 def _untrained_checkpoint(path, seed):
@@ -43,14 +101,22 @@ def _untrained_checkpoint(path, seed):
     return path
 
 
+def _checkpoint(tmp_path_factory, name, seed):
+    def make(folder):
+        folder.mkdir()
+        _untrained_checkpoint(folder / f"{name}.pt", seed=seed)
+
+    return made_once(tmp_path_factory, f"ckpt-{name}", make) / f"{name}.pt"
+
+
 @pytest.fixture(scope="session")
 def checkpoint_a(tmp_path_factory):
-    return _untrained_checkpoint(tmp_path_factory.mktemp("ckpt") / "a.pt", seed=1)
+    return _checkpoint(tmp_path_factory, "a", seed=1)
 
 
 @pytest.fixture(scope="session")
 def checkpoint_b(tmp_path_factory):
-    return _untrained_checkpoint(tmp_path_factory.mktemp("ckpt") / "b.pt", seed=2)
+    return _checkpoint(tmp_path_factory, "b", seed=2)
 
 
 @pytest.fixture(autouse=True)
@@ -75,7 +141,7 @@ def shared_build(tmp_path_factory, tiny_pcam, checkpoint_a):
 
     Returns the output directory; its cache directory is ``<out>/../cache``.
     """
-    root = tmp_path_factory.mktemp("shared-build")
-    code = run_build(tiny_pcam, checkpoint_a, root / "report", root / "cache")
-    assert code == 0
-    return root / "report"
+    def make(root):
+        assert run_build(tiny_pcam, checkpoint_a, root / "report", root / "cache") == 0
+
+    return made_once(tmp_path_factory, "shared-build", make) / "report"

@@ -127,7 +127,9 @@ def test_target_label_escaped_names_and_a_passing_gate(tmp_path, tiny_pcam, chec
 
 def test_compare_and_fail_if_across_two_checkpoints(tmp_path, tiny_pcam, checkpoint_b, shared_build, capsys):
     previous = shared_build
+    # The gates and the comparison read the model, the maps and the evidence: no sanity, stain or stability step.
     code = run_build(tiny_pcam, checkpoint_b, tmp_path / "current", tmp_path / "cache", "--methods", "grad_cam",
+                     "--sanity-images", "0", "--stain-images", "0", "--stability", "none",
                      "--compare", str(previous / "report.json"), "--fail-if", "accuracy<1.01",
                      "--fail-if", "roc_auc<-1", "--fail-if", "centre_mass_decrease>1", "--fail-if", "right_reason_failed")
     assert code == 3  # the accuracy gate holds: an untrained model is below 1.01
@@ -159,8 +161,10 @@ def test_checkpoints_of_other_trainers_build_and_record_their_layout(tmp_path, t
     state_dict = torch.load(checkpoint_a, weights_only=True)["state_dict"]
     path = tmp_path / f"{layout}.ckpt"
     torch.save(wrap(state_dict), path)
+    # Only the checkpoint's loading is in question: no sanity, stain or stability step.
     code = run_build(tiny_pcam, path, tmp_path / "report", tmp_path / "cache", "--methods", "grad_cam",
-                     "--sanity-images", "0", "--preprocessing", "identity")
+                     "--sanity-images", "0", "--stain-images", "0", "--stability", "none",
+                     "--preprocessing", "identity")
     assert code == 0
     checkpoint = _document(tmp_path / "report")["model"]["checkpoint"]
     assert (checkpoint["format"], checkpoint["key_prefix"]) == (fmt, prefix)

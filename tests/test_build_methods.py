@@ -49,9 +49,11 @@ def test_a_registered_method_takes_its_setting_from_toml_and_from_the_command_li
     config = tmp_path / "report.toml"
     config.write_text('[build]\nmethods = ["darkness"]\n\n[methods.darkness]\npower = 2.0\n')
     args = (tiny_pcam, checkpoint_a)
-    assert run_build(*args, tmp_path / "toml", tmp_path / "cache", "--config", str(config)) == 0
+    # Only the setting and the maps are in question: no sanity or stain step.
+    skip = ("--sanity-images", "0", "--stain-images", "0")
+    assert run_build(*args, tmp_path / "toml", tmp_path / "cache", "--config", str(config), *skip) == 0
     assert run_build(*args, tmp_path / "flag", tmp_path / "cache", "--config", str(config),
-                     "--set", "darkness.power=3") == 0
+                     "--set", "darkness.power=3", *skip) == 0
     from_toml, from_flag = _document(tmp_path / "toml"), _document(tmp_path / "flag")
     assert from_toml["methods"]["darkness"]["settings"]["power"] == 2.0
     assert from_flag["methods"]["darkness"]["settings"]["power"] == 3.0  # the flag beats the file
@@ -78,7 +80,7 @@ def test_an_invalid_setting_of_a_registered_method_is_one_line_before_any_work(t
 def test_a_method_that_ignores_the_model_fails_the_sanity_check_and_the_report_shows_its_similarity(
         tmp_path, tiny_pcam, checkpoint_a, darkness):
     code = run_build(tiny_pcam, checkpoint_a, tmp_path / "report", tmp_path / "cache", "--methods",
-                     "darkness,grad_cam", "--fail-if", "sanity_failed")
+                     "darkness,grad_cam", "--fail-if", "sanity_failed", "--stain-images", "0", "--stability", "none")
     assert code == 3  # the report is written, and the gate fails
     document = _document(tmp_path / "report")
     sanity = document["sanity"]

@@ -12,6 +12,7 @@ import re
 import subprocess
 
 import pytest
+from conftest import rendered_once
 from gold.fixture import _masks, make_figures, make_record
 from test_report_pdf import require
 
@@ -54,15 +55,19 @@ def _stress_record():
     return record
 
 
-@pytest.fixture(scope="module")
-def stress(tmp_path_factory):
+def _render_stress(folder):
     record = _stress_record()
     document = assemble_document(record)
     base = make_figures(3)
     figures = FigureInputs(images=base.images, masks=base.masks,
                            maps={name: method.display_maps for name, method in record.methods.items()})
-    result = render_report(document, figures, tmp_path_factory.mktemp("stress"), pdf=True)
-    return document, result
+    return document, render_report(document, figures, folder, pdf=True)
+
+
+@pytest.fixture(scope="module")
+def stress(tmp_path_factory):
+    """(document, render result) of the stress record, rendered once for every worker; its tests only read it."""
+    return rendered_once(tmp_path_factory, "stress-report", _render_stress)
 
 
 def _boxes(box):

@@ -7,6 +7,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from conftest import rendered_once
 from gold.fixture import make_document, make_figures
 from PIL import Image
 
@@ -24,15 +25,16 @@ def require(binary: str) -> str:
     return path
 
 
-def _render(tmp_path_factory, n_images):
+def _render(folder, n_images):
     document = make_document(n_images)
     document["summary"] = summarise_findings(document)
-    return render_report(document, make_figures(n_images), tmp_path_factory.mktemp(f"report{n_images}"), pdf=True)
+    return render_report(document, make_figures(n_images), folder, pdf=True)
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
-    return _render(tmp_path_factory, 3)
+    """The 3-patch report with its PDF, rendered once for every worker; its tests only read it."""
+    return rendered_once(tmp_path_factory, "pdf-report3", lambda folder: _render(folder, 3))
 
 
 def test_pdf_is_a4_with_several_pages(small):
@@ -124,7 +126,7 @@ def test_pdf_errors_are_raised(tmp_path):
 
 
 def test_thirty_patch_report_stays_small(tmp_path_factory, capsys):
-    result = _render(tmp_path_factory, 30)
+    result = _render(tmp_path_factory.mktemp("report30"), 30)
     assert result.html_bytes < 8 * 1024 * 1024
     assert result.pdf_bytes < 15 * 1024 * 1024
     with capsys.disabled():

@@ -5,7 +5,7 @@ import math
 import shutil
 
 import pytest
-from conftest import run_build
+from conftest import made_once, run_build
 
 from reportgen.cli import main
 from reportgen.config import Shard, parse_shard, resolve_config
@@ -59,8 +59,11 @@ def _build_shards(tiny_pcam, checkpoint, root, count, *extra):
 
 
 @pytest.mark.parametrize("count", [1, 2])
-def test_a_merged_report_equals_the_unsharded_one(tmp_path, tiny_pcam, checkpoint_a, shared_build, count):
-    shards = _build_shards(tiny_pcam, checkpoint_a, tmp_path, count)
+def test_a_merged_report_equals_the_unsharded_one(tmp_path, tiny_pcam, checkpoint_a, shared_build, count, request):
+    if count == 2:
+        shards = request.getfixturevalue("two_shards")  # built as below, once for every test that reads them
+    else:
+        shards = _build_shards(tiny_pcam, checkpoint_a, tmp_path, count)
     manifest = json.loads((shards[0] / "shard.json").read_text())
     assert manifest["shard"] == {"index": 1, "count": count}
     assert not (shards[0] / "report.json").exists()  # a shard writes results, not a report
@@ -98,9 +101,15 @@ def test_impossible_shard_builds_are_refused_before_any_work(flags, message):
         resolve_config(flag_values=flags)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def two_shards(tmp_path_factory, tiny_pcam, checkpoint_a):
-    return _build_shards(tiny_pcam, checkpoint_a, tmp_path_factory.mktemp("shards"), 2)
+    """The two shards of a build of :data:`conftest.FAST_BUILD_ARGS`, built once per run; tests only read them."""
+    def make(root):
+        root.mkdir()
+        _build_shards(tiny_pcam, checkpoint_a, root, 2)
+
+    root = made_once(tmp_path_factory, "two-shards", make)
+    return [root / "shard-1", root / "shard-2"]
 
 
 def _merge_error(capsys, *arguments) -> str:

@@ -80,6 +80,7 @@ def test_a_real_build_reports_every_slide(shared_build):
 
 def test_by_slide_builds_and_says_so(tmp_path, tiny_pcam, checkpoint_a):
     assert run_build(tiny_pcam, checkpoint_a, tmp_path / "out", tmp_path / "cache", "--by-slide",
-                     "--methods", "grad_cam", "--sanity-images", "0", "--no-pdf") == 0
+                     "--methods", "grad_cam", "--sanity-images", "0", "--stain-images", "0", "--stability", "none",
+                     "--no-pdf") == 0
     document = json.loads((tmp_path / "out" / "report.json").read_text())
     assert "spread over slides" in document["data"]["selection"]["description"]

@@ -51,6 +51,13 @@ def _run(patches, config, cache):
     return methods, outcome
 
 
+@pytest.fixture(scope="module")
+def layer_run(patches, tmp_path_factory):
+    """Grad-CAM with the layer table, run once for the tests that only read it: (config, methods, outcome)."""
+    config = _config(methods="grad_cam", stability="grad_cam_layers")
+    return (config, *_run(patches, config, ArrayCache(tmp_path_factory.mktemp("layers") / "cache")))
+
+
 def test_identical_maps_are_fully_similar_and_different_ones_less():
     rng = np.random.default_rng(0)
     maps = rng.random((4, 96, 96))
@@ -81,9 +88,8 @@ def test_lime_with_the_same_seed_repeats_exactly_and_a_second_seed_does_not(patc
     assert np.nanmin(lime.similarity["spearman"]) < 1.0
 
 
-def test_the_layer_table_has_three_layers_with_their_feature_map_sizes(patches, tmp_path):
-    config = _config(methods="grad_cam", stability="grad_cam_layers")
-    methods, outcome = _run(patches, config, ArrayCache(tmp_path / "cache"))
+def test_the_layer_table_has_three_layers_with_their_feature_map_sizes(layer_run):
+    config, _, outcome = layer_run
     table = outcome.grad_cam_layers
     assert table.feature_map_sizes == {"backbone.layer2.1": "12x12", "backbone.layer3.1": "6x6",
                                        "backbone.layer4.1": "3x3"}
@@ -102,9 +108,8 @@ def test_the_layer_table_has_three_layers_with_their_feature_map_sizes(patches, 
     assert section["rows"][2]["against_random"]["deletion_auc"]["n"] == 0
 
 
-def test_the_row_of_the_reports_own_layer_states_the_reports_verdicts(patches, tmp_path):
-    config = _config(methods="grad_cam", stability="grad_cam_layers")
-    _, outcome = _run(patches, config, ArrayCache(tmp_path / "cache"))
+def test_the_row_of_the_reports_own_layer_states_the_reports_verdicts(layer_run):
+    _, _, outcome = layer_run
     masks = {mode: np.ones(3, bool) for mode in ("deletion", "insertion")}
     random = outcome.grad_cam_layers.curves["backbone.layer2.1"]
     own = [{"method": "grad_cam", "against": "random", "metric": metric, "outcome": "worse", "marker": metric}
@@ -207,7 +212,9 @@ def test_the_default_build_runs_the_default_measurements(shared_build):
 
 
 def test_a_small_build_has_every_measurement_in_report_json_and_html(tmp_path, tiny_pcam, checkpoint_a):
-    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "report", tmp_path / "cache", "--stability", "all") == 0
+    skip = ("--sanity-images", "0", "--stain-images", "0")  # steps that do not touch the stability section
+    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "report", tmp_path / "cache", "--stability", "all",
+                     *skip) == 0
     document = json.loads((tmp_path / "report" / "report.json").read_text())
     stability = document["stability"]
     assert stability["measures"] == list(STABILITY_MEASURES) and stability["skipped"] == {}
@@ -223,7 +230,8 @@ def test_a_small_build_has_every_measurement_in_report_json_and_html(tmp_path, t
     assert "Integrated Gradients, black against white" in html
 
     # --stability none: no section, and the report's verdicts are those of the build with the section.
-    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "none", tmp_path / "cache", "--stability", "none") == 0
+    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "none", tmp_path / "cache", "--stability", "none",
+                     *skip) == 0
     without = json.loads((tmp_path / "none" / "report.json").read_text())
     assert without["stability"] is None and '<section id="stability">' not in (tmp_path / "none" / "report.html").read_text()
     assert without["verdicts"] == document["verdicts"]
