@@ -9,7 +9,8 @@ import json
 import pytest
 
 from reportgen.cli import main
-from reportgen.model.checkpoint import file_sha256, load_checkpoint, save_checkpoint, timings_path
+from reportgen.model.checkpoint import file_sha256, load_checkpoint, save_checkpoint
+from reportgen.model.timings import timings_path
 
 
 def _train(data_dir, out) -> None:

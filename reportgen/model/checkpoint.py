@@ -8,9 +8,9 @@ code on load (docs/metrics.md#checkpoints-load-without-running-code).  A checkpo
 infinite values (a diverged training run) is refused before any work.
 
 A checkpoint's bytes depend only on its weights and settings: the wall-clock
-times of its training (:data:`TIMING_KEYS`), which differ between two
+times of its training (:data:`reportgen.model.timings.TIMING_KEYS`), which differ between two
 identical runs, are written beside it in ``<file>.timings.json``
-(:func:`timings_path`) and joined back on load, so the same training gives the
+(:func:`reportgen.model.timings.timings_path`) and joined back on load, so the same training gives the
 same SHA-256 and a report can say "same model".
 """
 
@@ -38,13 +38,12 @@ from reportgen.model.network import (
     PCamClassifier,
     Preprocessing,
 )
+from reportgen.model.timings import split_timings, timings_path, with_timings
 
 logger = logging.getLogger(__name__)
 
 _PARALLEL_PREFIX = "module."
 
-#: Keys of the training record and of each history entry that vary between identical trainings.
-TIMING_KEYS = ("seconds", "images_per_second")
 
 
 @dataclass
@@ -324,8 +323,8 @@ def save_checkpoint(
     The file holds only tensors and plain Python types, so
     ``torch.load(path, weights_only=True)`` reads it. ``state_dict`` is the
     torchvision resnet18 state dict (``model.backbone``), so other tools can
-    load it directly.  The :data:`TIMING_KEYS` of ``training`` and
-    ``history`` go to ``<path>.timings.json`` instead (:func:`timings_path`),
+    load it directly.  The :data:`~reportgen.model.timings.TIMING_KEYS` of ``training`` and
+    ``history`` go to ``<path>.timings.json`` instead (:func:`reportgen.model.timings.timings_path`),
     so two trainings that give the same weights write the same bytes.
 
     Parameters
@@ -344,7 +343,7 @@ def save_checkpoint(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    training, history, timings = _split_timings(training, history)
+    training, history, timings = split_timings(training, history)
     payload = {
         "format": FORMAT,
         "architecture": ARCHITECTURE,
@@ -392,70 +391,3 @@ def _write_atomically(path: Path, write) -> None:
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
-
-
-def timings_path(path: Path | str) -> Path:
-    """Where the training times of the checkpoint ``path`` are: ``<path>.timings.json``."""
-    path = Path(path)
-    return path.with_name(path.name + ".timings.json")
-
-
-def move_checkpoint(source: Path | str, target: Path | str) -> None:
-    """Rename a checkpoint and its timings file (when it has one)."""
-    os.replace(source, target)
-    if timings_path(source).is_file():
-        os.replace(timings_path(source), timings_path(target))
-
-
-def _split_timings(training: dict | None, history: list[dict] | None) -> tuple[dict | None, list[dict], dict]:
-    """``training`` and ``history`` without :data:`TIMING_KEYS`, and those keys' values (empty when none)."""
-    history = list(history or [])
-    timings = {}
-    if isinstance(training, dict) and any(key in training for key in TIMING_KEYS):
-        timings["training"] = {key: training[key] for key in TIMING_KEYS if key in training}
-        training = {key: value for key, value in training.items() if key not in TIMING_KEYS}
-    if any(key in entry for entry in history for key in TIMING_KEYS):
-        timings["history"] = [{key: entry.get(key) for key in TIMING_KEYS} for entry in history]
-        history = [{key: value for key, value in entry.items() if key not in TIMING_KEYS} for entry in history]
-    return training, history, timings
-
-
-def read_timings(path: Path | str, sha256: str) -> dict:
-    """The timings recorded beside the checkpoint ``path``, or ``{}`` when absent, unreadable or another file's.
-
-    Parameters
-    ----------
-    path : the checkpoint.
-    sha256 : its SHA-256; a timings file written for other bytes is ignored.
-
-    Returns
-    -------
-    ``{"training": {...}, "history": [{...} per epoch]}``, either key possibly absent.
-    """
-    sidecar = timings_path(path)
-    if not sidecar.is_file():
-        return {}
-    try:
-        timings = json.loads(sidecar.read_text())
-    except (OSError, ValueError) as error:
-        logger.warning("%s: ignoring unreadable training times (%s)", sidecar, error)
-        return {}
-    if not isinstance(timings, dict) or timings.get("checkpoint_sha256") != sha256:
-        logger.debug("%s: training times of another checkpoint; ignored", sidecar)
-        return {}
-    return timings
-
-
-def with_timings(path: Path, sha256: str, training: dict | None, history: list[dict] | None
-                  ) -> tuple[dict | None, list[dict]]:
-    """``training`` and ``history`` with the times from beside the checkpoint joined back in."""
-    timings = read_timings(path, sha256)
-    history = [dict(entry) for entry in history or []]
-    if isinstance(training, dict) and isinstance(timings.get("training"), dict):
-        training = {**training, **timings["training"]}
-    times = timings.get("history")
-    if isinstance(times, list) and len(times) == len(history):
-        for entry, measured in zip(history, times, strict=True):
-            if isinstance(measured, dict):
-                entry.update({key: measured[key] for key in TIMING_KEYS if key in measured})
-    return training, history

@@ -35,14 +35,13 @@ from reportgen.model.checkpoint import (
     check_resnet18_state_dict,
     file_sha256,
     load_checkpoint,
-    move_checkpoint,
     safe_torch_load,
     save_checkpoint,
-    with_timings,
 )
 from reportgen.model.network import PCamClassifier
 from reportgen.model.recipes import TRAIN_SPLIT, VALID_SPLIT, TrainingRecipe, get_recipe
 from reportgen.model.settings import TrainSettings
+from reportgen.model.timings import move_checkpoint, with_timings
 from reportgen.model.weights import initial_backbone_state
 
 logger = logging.getLogger(__name__)
