@@ -121,7 +121,7 @@ def test_another_code_version_never_reads_the_entries_of_this_one(tmp_path):
 
 def test_code_version_follows_the_computing_sources_and_ignores_the_presentation(tmp_path, monkeypatch):
     package = tmp_path / "reportgen"
-    for relative in ("metrics/faithfulness.py", "report/summary.py", "cache.py"):
+    for relative in ("metrics/faithfulness.py", "report/context.py", "judgement/summary.py", "cache.py"):
         (package / relative).parent.mkdir(parents=True, exist_ok=True)
         (package / relative).write_text("x = 1\n")
     monkeypatch.setattr(cache_module, "__file__", str(package / "cache.py"))
@@ -132,7 +132,8 @@ def test_code_version_follows_the_computing_sources_and_ignores_the_presentation
 
     try:
         original = version()
-        (package / "report/summary.py").write_text("x = 2  # a reworded sentence\n")
+        (package / "report/context.py").write_text("x = 2  # a reworded sentence\n")
+        (package / "judgement/summary.py").write_text("x = 2  # a reworded warning\n")
         assert version() == original
         (package / "metrics/faithfulness.py").write_text("x = 2  # a fixed metric\n")
         assert version() != original
