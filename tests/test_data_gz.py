@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 from data_fixtures import X_NAME, Y_NAME, gzip_file, write_split
@@ -20,7 +23,8 @@ def gz_dir(tmp_path):
 
 
 def cached_files(cache):
-    return sorted(path.name for path in cache.iterdir()) if cache.exists() else []
+    """The cache's files, less the lock files (an OS lock beside an entry, which blocks nothing once released)."""
+    return sorted(path.name for path in cache.iterdir() if path.suffix != ".lock") if cache.exists() else []
 
 
 def test_gz_files_read_like_plain_ones(gz_dir, tmp_path):
@@ -49,6 +53,24 @@ def test_decompression_happens_once_and_is_reused(gz_dir, tmp_path, monkeypatch)
     second.close()
     assert {path.name: path.stat().st_mtime_ns for path in cache.iterdir()} == before
     assert first.fingerprint == second.fingerprint
+
+
+def test_two_runs_that_need_one_download_decompress_it_once(gz_dir, tmp_path, monkeypatch):
+    directory, _, _ = gz_dir
+    packed = directory / (X_NAME.format(split="valid") + ".gz")
+    opened, real_open = [], gunzip.gzip.open
+
+    def slow_open(*args, **kwargs):
+        opened.append(args[0])
+        time.sleep(0.5)  # long enough for the other run to ask for the same copy meanwhile
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(gunzip.gzip, "open", slow_open)
+    cache = tmp_path / "cache"
+    with ThreadPoolExecutor(2) as pool:
+        copies = list(pool.map(lambda _: gunzip.decompress_once(packed, cache), range(2)))
+    assert copies[0] == copies[1] and copies[0].is_file()
+    assert len(opened) == 1
 
 
 def test_fingerprint_of_gz_matches_plain_files(tmp_path):

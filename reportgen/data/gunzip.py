@@ -15,6 +15,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
+from reportgen.cache import entry_lock
 from reportgen.data.files import check_readable
 from reportgen.errors import DataError
 
@@ -39,7 +40,8 @@ def decompress_once(gz_path: Path, cache_dir: Path) -> Path:
     The cache name carries a digest of the source path, size and mtime, so a
     replaced download gets a new copy. The copy is written under a temporary
     name and renamed into place only when the whole stream decompressed with a
-    valid CRC and length, so a half-written copy is never used.
+    valid CRC and length, so a half-written copy is never used; a second run
+    that needs the same copy meanwhile waits for it (:func:`reportgen.cache.entry_lock`).
     """
     check_readable(gz_path)
     stat = gz_path.stat()
@@ -51,6 +53,17 @@ def decompress_once(gz_path: Path, cache_dir: Path) -> Path:
         cache_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise DataError(f"cannot create cache directory {cache_dir}: {error.strerror}; pass a writable cache_dir") from error
+    # Two runs that start together on the same download decompress it once: the second waits and reuses it.
+    with entry_lock(target, what=f"decompressing {gz_path.name}"):
+        if target.is_file():
+            return target
+        _decompress(gz_path, target)
+    return target
+
+
+def _decompress(gz_path: Path, target: Path) -> None:
+    """Inflate ``gz_path`` into ``target`` through a temporary file, checking the trailer's length."""
+    cache_dir = target.parent
     expected = gzip_isize(gz_path)
     logger.info("decompressing %s into %s (once)", gz_path.name, cache_dir)
     handle, temp_name = tempfile.mkstemp(dir=cache_dir, prefix=f".partial-{target.name}.")
@@ -73,4 +86,3 @@ def decompress_once(gz_path: Path, cache_dir: Path) -> Path:
     finally:
         if os.path.exists(temp_name):
             os.unlink(temp_name)
-    return target
