@@ -12,6 +12,8 @@ from test_schema import _mismatches
 from reportgen.cache import ArrayCache
 from reportgen.config import resolve_config
 from reportgen.judgement.gates import parse_gate
+from reportgen.metrics.substrate_scope import substrate_drift
+from reportgen.pipeline import score as score_module
 from reportgen.pipeline.document import assemble_document
 from reportgen.pipeline.explain import explain_patches
 from reportgen.pipeline.sanity import SanityOutcome, sanity_controls
@@ -108,6 +110,34 @@ def test_curves_are_cached_per_patch_and_score_maps_fills_every_section(tmp_path
                            map_identity={"method": "grad_cam", "settings": methods["grad_cam"].settings})
     assert scorer.forward_passes == 0  # every patch's curve came from the cache
     np.testing.assert_array_equal(curves, scores.curves["grad_cam"].deletion)
+
+
+def test_substrate_drift_is_cached_per_patch_and_equals_the_metric(tmp_path, monkeypatch):
+    config = _config(methods="grad_cam")
+    model, images = tiny_model(), _images(3)
+    targets = torch.zeros(3, dtype=torch.long)
+    random_maps = reference_maps(images, [1, 2, 3], seed=0)["random"]
+    expected = substrate_drift(model, images, random_maps, targets, substrate="black", seed=0,
+                               dataset_mean=(0.5,) * 3)
+    cache = ArrayCache(tmp_path, version="v1")
+
+    def scorer():
+        return CurveScorer(model, images, targets, [1, 2, 3], config=config, dataset_mean=(0.5,) * 3, cache=cache,
+                           cache_context=CONTEXT, progress=False)
+
+    # Patch 2 first, alone: the other two are computed later, and each patch's entry is its own.
+    CurveScorer(model, images[1:2], targets[1:2], [2], config=config, dataset_mean=(0.5,) * 3, cache=cache,
+                cache_context=CONTEXT, progress=False).drift("black", random_maps[1:2])
+    drift, flipped = scorer().drift("black", random_maps)
+    np.testing.assert_array_equal(drift, expected[0])
+    np.testing.assert_array_equal(flipped, expected[1])
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("substrate drift computed again although every patch is cached")
+
+    monkeypatch.setattr(score_module, "substrate_drift", must_not_run)
+    again = scorer().drift("black", random_maps)
+    np.testing.assert_array_equal(again[0], drift)
 
 
 def test_the_random_reference_of_a_patch_does_not_depend_on_the_other_patches():

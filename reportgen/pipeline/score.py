@@ -30,7 +30,7 @@ from reportgen.metrics.faithfulness import (
 )
 from reportgen.metrics.localisation import centre_mass, mass_in_mask, pointing_game
 from reportgen.metrics.references import REFERENCE_MAPS
-from reportgen.metrics.substrate_scope import substrate_drift
+from reportgen.metrics.substrate_scope import SCOPE_FRACTIONS, substrate_drift
 from reportgen.pipeline.explain import MethodResult
 from reportgen.pipeline.join import ADDED, joined_by
 from reportgen.runtime import Stopwatch, derive_seed
@@ -162,6 +162,29 @@ class CurveScorer:
         logger.debug("%s %s (%s): %d of %d patches computed", name, mode, substrate, len(missing), len(maps))
         return np.stack([entry["curve"] for entry in entries]).astype(np.float64)
 
+    def drift(self, substrate: str, random_maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(drift (N, F), top-1 changed (N, F)) of ``substrate`` (:func:`substrate_drift`), cached per patch: the
+        random map is the seeded one of each patch, so the patch, seed and substrate determine the entry."""
+        keys = [self.cache.key(kind="substrate-drift", substrate=substrate, seed=self.config.seed,
+                               precision=self.config.precision, patch=patch, target=int(self.targets[i]),
+                               **self.cache_context)
+                for i, patch in enumerate(self.patch_indices)]
+        entries, _ = self.cache.memo_rows(keys, lambda missing: _drift_rows(self, substrate, random_maps, missing),
+                                          lambda entry: entry["drift"].shape == (len(SCOPE_FRACTIONS),))
+        if not entries:
+            return np.empty((0, len(SCOPE_FRACTIONS))), np.empty((0, len(SCOPE_FRACTIONS)), dtype=bool)
+        return (np.stack([entry["drift"] for entry in entries]).astype(np.float64),
+                np.stack([entry["flipped"] for entry in entries]).astype(bool))
+
+
+def _drift_rows(scorer: CurveScorer, substrate: str, random_maps: np.ndarray, missing: list[int]) -> list[dict]:
+    rows = torch.as_tensor(missing)
+    config = scorer.config
+    drift, flipped = substrate_drift(scorer.model, scorer.images[rows], random_maps[missing], scorer.targets[rows],
+                                     substrate=substrate, seed=config.seed, dataset_mean=scorer.dataset_mean,
+                                     precision=config.precision)
+    return [{"drift": drift[i], "flipped": flipped[i]} for i in range(len(missing))]
+
 
 def curve_set(scorer: CurveScorer, name: str, maps: np.ndarray, identity: dict, *, deletion: str,
               insertion: str) -> CurveSet:
@@ -230,9 +253,7 @@ def score_maps(model, images, targets, patch_indices, masks, methods: dict[str, 
                 substrate_aucs[substrate] = {metric: {name: getattr(both[name], attribute) for name in maps}
                                              for metric, attribute in SUBSTRATE_METRICS.items()}
     with watch.stage("substrate_scope"):
-        drift = {substrate: substrate_drift(model, images, maps["random"], targets, substrate=substrate,
-                                            seed=config.seed, dataset_mean=dataset_mean, precision=config.precision)
-                 for substrate in SUBSTRATES}
+        drift = {substrate: scorer.drift(substrate, maps["random"]) for substrate in SUBSTRATES}
     with watch.stage("agreement"):
         agreement = agreement_matrix({name: result.maps for name, result in methods.items()})
     with watch.stage("localisation"):
