@@ -1,6 +1,6 @@
 """The note under each explained patch, generated from its maps, its mask and its stratum.
 
-Presentation only: numpy on the stored maps, no model and no torch.  Each
+Judgement from the stored maps alone: numpy, no model and no torch.  Each
 sentence is decided by a stated rule on numbers shown beside it, so a reader
 can check it against the pictures.
 """
