@@ -36,6 +36,7 @@ class Check:
     gate : the ``--fail-if`` flag gate that reads this check, or ``None``.
     gate_holds : whether that gate's failure condition holds on this check's evidence.
     gate_details : what the gate's detail says of this check (e.g. ``("grad_cam (deletion)",)``).
+    method : the method or reference map the check is about, or ``None`` for the model or the run.
     value, interval, limit, direction : the measurement behind the outcome where it is one number
         (``direction``: ``"at_least"`` or ``"at_most"`` the limit to pass); ``None`` where the
         outcome is read from a test's decision instead.
@@ -49,6 +50,7 @@ class Check:
     gate: str | None = None
     gate_holds: bool = False
     gate_details: tuple[str, ...] = ()
+    method: str | None = None
     value: float | None = None
     interval: tuple[float | None, float | None] | None = None
     limit: float | None = None

@@ -19,6 +19,7 @@ from reportgen.judgement.reading import (
     REFERENCE_PHRASES,
     find_verdict,
     headline_mean,
+    loses_to_random,
     method_title,
     unit_noun,
 )
@@ -42,6 +43,7 @@ def checks(document: dict) -> list[Check]:
                  f"{'s' if len(references) > 1 else ''} (Wilcoxon, Holm, alpha {alpha:g})")
     found = []
     for name in document.get("methods") or {}:
+        lost = loses_to_random(document, name)
         for kind, (key, _) in DIRECTIONS.items():
             verdicts = {reference: find_verdict(document, name, reference, key) for reference in references}
             outcomes = {reference: (v or {}).get("outcome") for reference, v in verdicts.items()}
@@ -55,7 +57,7 @@ def checks(document: dict) -> list[Check]:
                 outcome = "warn"  # undecided, or not better than a map that ignores the model
             measured = "; ".join(f"{_REFERENCE_NAMES.get(r, r)}: {_SHORT_OUTCOMES.get(o, str(o))}"
                                  for r, o in outcomes.items())
-            loses = outcomes.get("random") is not None and outcomes["random"] != "better"
+            loses = kind in lost
             found.append(Check(f"{method_title(document, name)}: faithfulness by {METRIC_LABELS[kind]}", condition,
                                measured, outcome, "faithfulness", gate="beats_random_failed", gate_holds=loses,
                                gate_details=(f"{name} ({kind})",) if loses else ()))

@@ -34,15 +34,15 @@ def checks(document: dict) -> list[Check]:
                            f"mean share at least a uniform map's ({UNIFORM_CENTRE_MASS:.3f})",
                            fmt_interval(centre, 3), "warn" if below else "pass", "localisation",
                            gate="centre_mass_below_uniform", gate_holds=below,
-                           gate_details=(f"{name} {float(centre['mean']):.3f}",) if below else (),
+                           gate_details=(f"{name} {float(centre['mean']):.3f}",) if below else (), method=name,
                            value=float(centre["mean"]), interval=(interval[0], interval[1]),
                            limit=UNIFORM_CENTRE_MASS, direction="at_least"))
     return found
 
 
 def findings(document: dict) -> list[Finding]:
-    """A method that puts less attribution on the centre than a uniform map (medium)."""
-    return [Finding("medium", f"{method_title(document, name)} puts less attribution on the centre 32x32 region than "
-                              f"a uniform map would ({centre['mean']:.3f} < {UNIFORM_CENTRE_MASS:.3f}): it looks at "
-                              "the border, not where the label is decided.", name)
-            for name, centre in _centres(document) if centre["mean"] < UNIFORM_CENTRE_MASS]
+    """A method that puts less attribution on the centre than a uniform map (medium), read from its check."""
+    return [Finding("medium", f"{method_title(document, check.method)} puts less attribution on the centre 32x32 "
+                              f"region than a uniform map would ({check.value:.3f} < {check.limit:.3f}): it looks at "
+                              "the border, not where the label is decided.", check.method)
+            for check in checks(document) if check.outcome == "warn"]

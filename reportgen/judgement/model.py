@@ -10,6 +10,7 @@ LOW_ACCURACY = 0.8
 #: Expected calibration error above which the predicted probabilities are called unreliable: a patch's stated
 #: tumour probability is then off by more than a tenth of the probability range on average.
 HIGH_ECE = 0.1
+ACCURACY_CHECK = "Validation accuracy"
 
 
 def checks(document: dict) -> list[Check]:
@@ -17,7 +18,7 @@ def checks(document: dict) -> list[Check]:
     found = []
     accuracy = model_accuracy(document)
     if accuracy is not None:
-        found.append(Check("Validation accuracy", f"at least {LOW_ACCURACY:g}", f"{accuracy:.3f}",
+        found.append(Check(ACCURACY_CHECK, f"at least {LOW_ACCURACY:g}", f"{accuracy:.3f}",
                            "pass" if accuracy >= LOW_ACCURACY else "warn", "model", value=accuracy,
                            limit=LOW_ACCURACY, direction="at_least"))
     ece = ((document.get("model") or {}).get("evaluation") or {}).get("ece")
@@ -29,9 +30,7 @@ def checks(document: dict) -> list[Check]:
 
 
 def findings(document: dict) -> list[Finding]:
-    """A weak model (high): its explanations say little about the task."""
-    accuracy = model_accuracy(document)
-    if accuracy is None or accuracy >= LOW_ACCURACY:
-        return []
-    return [Finding("high", f"The model's validation accuracy is low ({accuracy:.3f} < {LOW_ACCURACY}); "
-                            "explanations of a weak model say little about the task.")]
+    """A weak model (high), read from the accuracy check: its explanations say little about the task."""
+    return [Finding("high", f"The model's validation accuracy is low ({check.value:.3f} < {check.limit}); "
+                            "explanations of a weak model say little about the task.")
+            for check in checks(document) if check.name == ACCURACY_CHECK and check.outcome == "warn"]

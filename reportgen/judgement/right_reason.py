@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from reportgen.formatting import fmt_interval
 from reportgen.judgement.check import Check, Finding
+from reportgen.judgement.reading import share
 from reportgen.metrics.evidence import MIN_TUMOUR_CALLS, PERIPHERY_FLIP_LIMIT
 
 _OUTCOMES = {"centre": "pass", "relies_on_periphery": "fail", "too_few": "warn"}
@@ -28,13 +29,13 @@ def checks(document: dict) -> list[Check]:
                  f"everything outside the centre 32x32 is replaced ({evidence.get('substrate')} substrate; at least "
                  f"{MIN_TUMOUR_CALLS} calls)")
     lost = (evidence.get("lost_without_periphery") or {}).get("mean")
-    share = "n/a" if lost is None else f"{float(lost):.2f}"
     holds = evidence.get("decision") == "relies_on_periphery"
     interval = (evidence.get("lost_without_periphery") or {}).get("ci95") or [None, None]
     return [Check("Model: tumour calls decided by the centre 32x32", condition, lost_calls(evidence),
                   _OUTCOMES.get(evidence.get("decision"), "warn"), "evidence", gate="right_reason_failed",
                   gate_holds=holds,
-                  gate_details=(f"{share} of {evidence.get('tumour_calls')} tumour calls lost without the periphery "
+                  gate_details=(f"{share(evidence.get('lost_without_periphery'))} of {evidence.get('tumour_calls')} "
+                                f"tumour calls lost without the periphery "
                                 f"(limit {evidence.get('limit')}): {evidence.get('decision')}",),
                   value=None if lost is None else float(lost), interval=(interval[0], interval[1]),
                   limit=evidence.get("limit", PERIPHERY_FLIP_LIMIT), direction="at_most")]

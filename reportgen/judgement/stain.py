@@ -28,7 +28,7 @@ def _strength(condition: dict) -> str:
     return f" (s = {condition['strength']:g})" if condition.get("strength") is not None else ""
 
 
-def _model_check(document: dict, stain: dict) -> Check:
+def _model_check(stain: dict) -> Check:
     limits = stain.get("thresholds") or {}
     model = model_stain_conditions(stain)
     class_stain = stain.get("class_stain")
@@ -63,7 +63,7 @@ def checks(document: dict) -> list[Check]:
     if not stain:
         return []
     conditions, limits = stain.get("conditions") or {}, stain.get("thresholds") or {}
-    found = [_model_check(document, stain)]
+    found = [_model_check(stain)]
     condition = (f"under each condition that barely changed the decision (flip rate at most "
                  f"{limits.get('stable_flip_rate', STABLE_FLIP_RATE):g}, mean |change in tumour probability| at most "
                  f"{limits.get('stable_probability_change', STABLE_PROBABILITY_CHANGE):g}), mean Spearman of the maps with the original maps at "
