@@ -272,8 +272,9 @@ def _sanity(record: BuildRecord) -> dict | None:
         return None
     methods = {name: _sanity_record(outcome) for name, outcome in record.sanity.items()}
     controls = {name: _sanity_record(outcome) for name, outcome in (record.sanity_controls or {}).items()}
-    stages = next(iter(record.sanity.values())).stages if record.sanity else None
-    images = min(record.config.sanity_images, len(record.selection))
+    first = next(iter(record.sanity.values()), None)
+    # The patches the cascade ran on (how many is decided once, by reportgen.pipeline.selection.leading_patches).
+    stages, images = (first.stages, first.per_image.shape[1]) if first is not None else (None, 0)
     # Trust needs a control to have run and every control to have failed, as a model-independent map must.
     trustworthy = bool(controls) and all(control["outcome"] == "failed" for control in controls.values())
     return {"images": images, "stages": stages, "interval": SANITY_INTERVAL, "methods": methods,
