@@ -88,8 +88,9 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     add("--substrate", dest="deletion_substrate", default=S, help="shorthand for --deletion-substrate")
     add("--gallery", type=int, default=S, metavar="K",
         help="patches the gallery shows, the model's errors first (default 60); the statistics use every patch")
-    add("--by-slide", dest="by_slide", action="store_true", default=S,
-        help="choose the explained patches spread over slides as well as over TP/TN/FP/FN (needs slide ids)")
+    add("--by-slide", dest="by_slide", action=argparse.BooleanOptionalAction, default=S,
+        help="choose the explained patches spread over slides as well as over TP/TN/FP/FN where the split has "
+             "slide ids (default on; --no-by-slide spreads them over confidence only)")
     add("--compare-substrates", dest="compare_substrates", action="store_true", default=S,
         help="also score every map under every substrate and show how the ranking of methods changes "
              "(four times the curve cost)")

@@ -52,7 +52,7 @@ class BuildConfig:
 
     images: int = 30
     gallery: int = 60
-    by_slide: bool = False
+    by_slide: bool = True
     data_dir: str | None = None
     split: str = "valid"
     checkpoint: str | None = None

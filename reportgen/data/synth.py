@@ -16,6 +16,7 @@ tissue is drawn in :mod:`reportgen.data.tissue`.
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 import logging
 import os
 from pathlib import Path
@@ -31,9 +32,14 @@ from reportgen.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 6
+GENERATOR_VERSION = 7
 SYNTHETIC_MARKER = "reportgen_synthetic_version"
 DEMO_SIZES = {"train": 8192, "valid": 1024, "test": 512}
+
+#: Simulated slides per split: 400 in all, as PatchCamelyon's patches come from Camelyon16's 400 slides.  The
+#: validation and test splits have 32 each, so 30 explained patches can come from 30 different slides (the unit of
+#: every interval and test where slide ids exist) while each slide still holds about 32 validation patches.
+DEMO_SLIDES = {"train": 336, "valid": 32, "test": 32}
 
 # Rows per HDF5 chunk; the generator draws random numbers block by block, so
 # this block size is part of what makes the output depend only on the seed.
@@ -151,7 +157,7 @@ def write_synthetic_pcam(
     n_test: int = DEMO_SIZES["test"],
     hard_negative_fraction: float = 0.2,
     positive_fraction: float = 0.5,
-    slides_per_split: int = 16,
+    slides_per_split: int | Mapping[str, int] = DEMO_SLIDES,
     stain_jitter: float = 0.04,
     brightness_jitter: float = 0.06,
     blur_fraction: float = 0.25,
@@ -170,7 +176,8 @@ def write_synthetic_pcam(
     hard_negative_fraction : share of negatives carrying a tumour-like cluster
         only outside the centre 32x32 region (default 0.2).
     positive_fraction : share of label-1 patches (default 0.5, like PCam).
-    slides_per_split : simulated slides per split, each with its own stain (default 16).
+    slides_per_split : simulated slides, each with its own stain: one count for every split, or split -> count
+        (default :data:`DEMO_SLIDES`, 336 / 32 / 32).
     stain_jitter : standard deviation added to each stain vector per slide (default 0.04).
     brightness_jitter : scale of the per-slide brightness loss (default 0.06).
     blur_fraction : share of slides scanned out of focus (default 0.25).
@@ -197,8 +204,12 @@ def write_synthetic_pcam(
         raise ConfigError(f"shortcut={shortcut!r} is not one of {', '.join(SHORTCUTS)}")
     if not 0.0 <= shortcut_agreement <= 1.0:
         raise ConfigError(f"shortcut_agreement={shortcut_agreement} is outside [0, 1]; pass a share between 0 and 1")
-    if slides_per_split < 1:
-        raise ConfigError(f"slides_per_split={slides_per_split}: need at least 1 slide; pass a positive count")
+    slide_counts = (dict(slides_per_split) if isinstance(slides_per_split, Mapping)
+                    else dict.fromkeys(sizes, slides_per_split))
+    for split, count in slide_counts.items():
+        if split not in sizes or int(count) < 1:
+            raise ConfigError(f"slides_per_split={slides_per_split}: need at least 1 slide for each of "
+                              f"{', '.join(sizes)}; pass a positive count")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     slide_options = dict(
@@ -220,7 +231,7 @@ def write_synthetic_pcam(
                 seed=seed,
                 hard_negative_fraction=hard_negative_fraction,
                 positive_fraction=positive_fraction,
-                n_slides=slides_per_split,
+                n_slides=int(slide_counts.get(split, DEMO_SLIDES[split])),
                 slide_options=slide_options,
                 progress=progress,
                 shortcut=shortcut,

@@ -212,7 +212,7 @@ def build_report(config: BuildConfig, *, render: Renderer | None, command_line: 
             loaded = load_given_checkpoint(config, device=device)
         with watch.stage("data"):
             data = open_data(config, cache_root)
-            split = _audited_split(data, config.split, by_slide=config.by_slide)
+            split = _audited_split(data, config.split)
         if loaded is None:
             with watch.stage("training"):
                 loaded = train_demo_model(config, data, cache_root=cache_root, device=device, progress=progress)
@@ -263,13 +263,12 @@ def build_report(config: BuildConfig, *, render: Renderer | None, command_line: 
     return BuildOutcome(out_dir=Path(config.out), document=document, failed_gates=failed)
 
 
-def _audited_split(data, name: str, *, by_slide: bool):
-    """The split the report audits; ``--by-slide`` needs its slide ids."""
+def _audited_split(data, name: str):
+    """The split the report audits."""
     split = data.split(name)
-    if by_slide and split.slide_ids is None:
-        raise ConfigError("--by-slide needs slide ids, and this split has none (real PCam has them in "
-                          "camelyonpatch_level_2_split_*_meta.csv); put the meta files beside the data "
-                          "or drop --by-slide")
+    if split.slide_ids is None:
+        logger.info("the %s split has no slide ids: patches are the unit of every interval and test, and the "
+                    "explained patches are spread over confidence only", name)
     return split
 
 

@@ -68,7 +68,7 @@ def select_patches(split: str, evaluated: np.ndarray, labels: np.ndarray, probab
     count : how many to choose (``--images``); seed : the run seed.
     target : ``"predicted"`` or ``"label"``, the class each patch is explained for.
     slide_ids : (M,) slide ids of the evaluated patches, or None (default) when the split has none.
-    by_slide : also stratify by slide (``--by-slide``; default False).
+    by_slide : also stratify by slide where ``slide_ids`` are given (``--by-slide``, the default).
     """
     predictions = probabilities.argmax(axis=1)
     chosen, strata, description = select_cases(labels, predictions, probabilities.max(axis=1), count, seed=seed,
