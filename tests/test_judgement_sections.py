@@ -9,6 +9,7 @@ from gold.fixture import make_figures, make_record
 from reportgen.config import resolve_config
 from reportgen.errors import ConfigError
 from reportgen.judgement import Check, Section, parse_gate, register_section, sections, unregister_section
+from reportgen.judgement.check import interval_check
 from reportgen.judgement.sections import FlagGate, flag_gates
 from reportgen.pipeline.document import assemble_document
 from reportgen.pipeline.output import write_outputs
@@ -20,7 +21,9 @@ TOY_LIMIT = 0.9
 
 
 def _toy_record(build) -> dict:
-    return {"mean_tumour_probability": float(build.selection.probabilities[:, 1].mean())}
+    probabilities = build.selection.probabilities[:, 1]
+    return {"mean_tumour_probability": float(probabilities.mean()),
+            "range": [float(probabilities.min()), float(probabilities.max())]}
 
 
 def _toy_checks(document: dict) -> list[Check]:
@@ -28,15 +31,13 @@ def _toy_checks(document: dict) -> list[Check]:
     if not record:
         return []
     value = record["mean_tumour_probability"]
-    above = value > TOY_LIMIT
-    return [Check("Toy: mean tumour probability", f"at most {TOY_LIMIT:g}", f"{value:.3f}",
-                  "fail" if above else "pass", "toy", gate="toy_failed", gate_holds=above,
-                  gate_details=(f"mean {value:.3f}",), value=value, limit=TOY_LIMIT, direction="at_most")]
+    return [interval_check("Toy: mean tumour probability", f"at most {TOY_LIMIT:g}", f"{value:.3f}", "toy",
+                           value=value, interval=record["range"], limit=TOY_LIMIT, direction="at_most", units=3,
+                           more=lambda k: f"about {k} toy patches", gate="toy")]
 
 
 TOY = Section("toy", "toy", "Toy section", checks=_toy_checks, record=_toy_record,
-              gates={"toy_failed": FlagGate("the toy rule fails", held="above the limit: {}", clear="within: {}",
-                                            skipped="skipped: no toy section")})
+              gates={"toy": FlagGate("the toy rule holds", "skipped: no toy section")})
 
 
 @pytest.fixture
@@ -57,15 +58,17 @@ def test_a_registered_section_gets_its_row_its_gate_and_its_key(toy_section, tmp
     # Its key in report.json, made by the section from the build's results.
     write_outputs(tmp_path, document, resolve_config(flag_values={}))
     stored = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
-    assert stored["toy"] == {"mean_tumour_probability": pytest.approx(expected)}
-    # Its row on page one, read from the one Check.
+    assert stored["toy"]["mean_tumour_probability"] == pytest.approx(expected)
+    # Its row on page one, read from the one Check by the report's rule.
     (row,) = [row for row in stored["summary"]["checks"] if row["section"] == "toy"]
     assert row["condition"] == "at most 0.9" and row["measured"] == f"{expected:.3f}"
-    assert row["outcome"] == ("fail" if expected > TOY_LIMIT else "pass")
-    # Its gate, which reads the same check.
+    low, high = stored["toy"]["range"]
+    outcome = "pass" if high <= TOY_LIMIT else "fail" if low > TOY_LIMIT else "inconclusive"
+    assert row["outcome"] == outcome and row["gate"] == "toy"
+    # Its gate, which reads the same check's outcome.
     (gate,) = stored["gates"]
-    assert gate["passed"] == (expected <= TOY_LIMIT)
-    assert gate["detail"] == ("above the limit: " if expected > TOY_LIMIT else "within: ") + f"mean {expected:.3f}"
+    assert gate["passed"] == (outcome != "fail")
+    assert gate["detail"] == ("Toy: mean tumour probability: FAIL" if outcome == "fail" else "1 check not failed")
     # Rendered: the row on page one links to the section, which the contents list and the body holds.
     html = render_html(document, make_figures(3))
     page_one, body = html.split('<nav class="contents"', 1)
@@ -77,18 +80,23 @@ def test_a_registered_section_gets_its_row_its_gate_and_its_key(toy_section, tmp
     assert "Toy section (toy)" in appendix and "mean_tumour_probability" in appendix
 
 
-def test_a_section_flips_its_gate_with_its_check(toy_section):
+def test_a_section_flips_its_gates_with_its_check(toy_section):
+    gates = [parse_gate("toy_failed"), parse_gate("toy_not_passed")]
     record = make_record(3)
     record.selection.probabilities[:, 1] = 0.95  # every patch called tumour with p = 0.95: the toy rule fails
-    document = assemble_document(record, gates=[parse_gate("toy_failed")])
+    document = assemble_document(record, gates=gates)
     assert [row["outcome"] for row in document["summary"]["checks"] if row["section"] == "toy"] == ["fail"]
-    assert document["gates"][0]["passed"] is False
+    assert [gate["passed"] for gate in document["gates"]] == [False, False]
+    record.selection.probabilities[:, 1] = [0.5, 0.8, 0.95]  # the range crosses the limit: inconclusive
+    document = assemble_document(record, gates=gates)
+    assert [row["outcome"] for row in document["summary"]["checks"] if row["section"] == "toy"] == ["inconclusive"]
+    assert [gate["passed"] for gate in document["gates"]] == [True, False]
 
 
 def test_unregistered_gates_are_refused_and_registered_ones_listed(toy_section):
-    assert "toy_failed" in flag_gates()
+    assert {"toy_failed", "toy_not_passed"} <= set(flag_gates())
     unregister_section("toy")
     with pytest.raises(ConfigError, match="toy_failed"):
         parse_gate("toy_failed")
     with pytest.raises(ValueError, match="already declared"):
-        register_section(Section("other", "other", "Other", gates={"sanity_failed": TOY.gates["toy_failed"]}))
+        register_section(Section("other", "other", "Other", gates={"sanity": TOY.gates["toy"]}))

@@ -1,8 +1,8 @@
 """The verdict rule on per-patch values with a known answer, and every place in a report that states it.
 
-The outcomes are recomputed here with scipy from the rule as stated (one-sided
-Wilcoxon both ways, zeros dropped, Holm over the family), not with the code
-under test.
+The outcomes are recomputed here with scipy from the rule as stated (two-sided
+Wilcoxon, zeros dropped, Holm over the family, the direction that of the median
+difference), not with the code under test.
 """
 
 import copy
@@ -40,19 +40,48 @@ def test_outcomes_match_the_stated_rule_recomputed_with_scipy():
     claims = [_claim(name, make) for name, make in CASES.items()]
     records = decide_claims(claims, alpha=0.05)
     assert [r["outcome"] for r in records] == ["not_distinguishable", "better", "worse"]
-    raw = []
-    for claim in claims:
-        difference = claim["values"] - claim["against_values"]
-        raw += [wilcoxon(difference, alternative="greater").pvalue, wilcoxon(difference, alternative="less").pvalue]
+    raw = [wilcoxon(claim["values"] - claim["against_values"], alternative="two-sided").pvalue for claim in claims]
     adjusted = holm_by_hand(raw)
-    for index, record in enumerate(records):
-        better, worse = adjusted[2 * index], adjusted[2 * index + 1]
-        expected = "better" if better < 0.05 else "worse" if worse < 0.05 else "not_distinguishable"
+    for claim, record, p, p_holm in zip(claims, records, raw, adjusted):
+        median = np.median(claim["values"] - claim["against_values"])
+        expected = "not_distinguishable" if p_holm >= 0.05 else "better" if median > 0 else "worse"
         assert record["outcome"] == expected
-        direction = 2 * index + (1 if raw[2 * index + 1] < raw[2 * index] else 0)  # the smaller one-sided p
-        assert record["p"] == pytest.approx(raw[direction]) and record["p_holm"] == pytest.approx(adjusted[direction])
+        assert record["p"] == pytest.approx(p) and record["p_holm"] == pytest.approx(p_holm)
+        assert record["differences"] == pytest.approx(claim["values"] - claim["against_values"])
         if record["outcome"] in ("better", "worse"):
             assert np.sign(record["median_difference"]) == (1 if record["outcome"] == "better" else -1)
+
+
+def test_the_report_tests_its_primary_claims_first_with_most_of_alpha():
+    """The primary family (against random by deletion AUC and SRG) gets 0.8 alpha, the rest 0.2 alpha, or all of
+    it once every primary claim is decided: recomputed with Holm by hand."""
+    from reportgen.metrics.verdicts import PRIMARY_SHARE, decide_report_claims
+
+    def claims(effect):
+        found = []
+        for metric in ("deletion_auc", "srg", "insertion_auc"):
+            for against in ("random", "sobel"):
+                claim = _claim(f"{metric}-{against}", effect)
+                found.append({**claim, "metric": metric, "against": against})
+        return found
+
+    for effect, all_decided in ((CASES["clearly better"], True), (CASES["equal"], False)):
+        found = claims(effect)
+        records = decide_report_claims(found, alpha=0.05)
+        primary = [r for r in records if (r["against"], r["metric"]) in (("random", "deletion_auc"), ("random", "srg"))]
+        assert {r["family"] for r in primary} == {"primary"} and len(primary) == 2
+        assert [r["level"] for r in primary] == pytest.approx([PRIMARY_SHARE * 0.05] * 2)
+        secondary = [r for r in records if r not in primary]
+        assert {r["family"] for r in secondary} == {"secondary"}
+        level = 0.05 if all_decided else (1 - PRIMARY_SHARE) * 0.05
+        assert [r["level"] for r in secondary] == pytest.approx([level] * len(secondary))
+        raw = [wilcoxon(c["values"] - c["against_values"]).pvalue for c in found]
+        for family, alpha in (([r for r in records if r["family"] == "primary"], PRIMARY_SHARE * 0.05),
+                              ([r for r in records if r["family"] == "secondary"], level)):
+            adjusted = holm_by_hand([raw[records.index(r)] for r in family])
+            for record, p_holm in zip(family, adjusted):
+                assert record["p_holm"] == pytest.approx(p_holm)
+                assert (record["outcome"] in ("better", "worse")) == (p_holm < alpha)
 
 
 def test_lower_is_better_metrics_count_a_lower_value_as_better():
@@ -61,8 +90,8 @@ def test_lower_is_better_metrics_count_a_lower_value_as_better():
 
 
 def test_too_few_pairs_to_reach_alpha_after_holm_is_its_own_outcome():
-    needed = minimum_pairs(2, 0.05)  # one claim, two one-sided p-values
-    assert 2.0 ** -needed <= 0.05 / 2 < 2.0 ** -(needed - 1)
+    needed = minimum_pairs(1, 0.05)  # one claim: its smallest two-sided p on n pairs is 2^(1 - n)
+    assert 2.0 ** (1 - needed) < 0.05 <= 2.0 ** (2 - needed)
     (short,) = decide_claims([_claim("short", CASES["clearly better"], n=needed - 1)])
     (enough,) = decide_claims([_claim("enough", CASES["clearly better"], n=needed)])
     assert short["outcome"] == "too_few" and enough["outcome"] == "better"
@@ -91,10 +120,17 @@ def test_every_place_that_states_a_verdict_reads_the_same_outcome(outcome):
             record["outcome"] = "better"
     document["summary"] = summarise_findings(document)
     warnings = "\n".join(document["summary"]["warnings"])
-    lost = outcome != "better"
-    assert ("Grad-CAM is not better than the random map on deletion AUC" in warnings) == (lost and outcome != "too_few")
-    (gate,) = evaluate_gates([parse_gate("beats_random_failed")], document)
-    assert gate["passed"] is not lost
+    said = {"worse": "Grad-CAM is worse than the random map on deletion AUC",
+            "not_distinguishable": "Grad-CAM is not distinguishable from the random map on deletion AUC"}
+    for wording in said.values():
+        assert (wording in warnings) == (wording == said.get(outcome))
+    failed, not_passed = evaluate_gates([parse_gate("beats_random_failed"), parse_gate("beats_random_not_passed")],
+                                        document)
+    assert failed["passed"] is (outcome != "worse")
+    assert not_passed["passed"] is (outcome == "better")
+    row = next(row for row in document["summary"]["checks"] if row["check"] == "Grad-CAM: faithful to the model")
+    assert row["outcome"] == {"better": "pass", "worse": "fail"}.get(outcome, "inconclusive")
+    assert bool(row["decide"]) == (row["outcome"] == "inconclusive")
     context = build_context(document, [{"original": "", **{name: "" for name in document["methods"]}}] * 30)
     row = next(row for row in context.faithfulness if row.title == "Grad-CAM")
     words = {"better": "better", "not_distinguishable": "not distinguishable", "worse": "worse",
@@ -116,11 +152,13 @@ def test_the_detectable_difference_and_the_patches_needed_invert_each_other():
                                                                                               level=level)
 
 
-def test_the_summary_states_what_the_patches_can_detect():
+def test_the_faithfulness_section_states_what_the_patches_can_detect():
+    from reportgen.judgement.faithfulness import section_sentences
+
     document = make_document(30)
-    verdict = summarise_findings(document)["verdict"]
-    assert "With 30 informative patches for deletion AUC a claim finds a mean difference of about" in verdict
-    assert "a difference of 0.05 would need about" in verdict
+    sentences = " ".join(section_sentences(document))
+    assert "With 30 informative patches for deletion AUC a claim finds a mean difference of about" in sentences
+    assert "a difference of 0.05 would need about" in sentences
     assert all(v["detectable_difference"] > 0 and v["patches_for_target"] >= 1 for v in document["verdicts"])
 
 
@@ -136,8 +174,7 @@ def test_with_slide_ids_the_unit_is_the_slide_and_scipy_on_slide_means_gives_the
     assert record["unit"] == "slide" and record["slides"] == 14 and record["n"] == 14
     assert len(record["patches"]) == 42
     means = [np.mean((values - against)[slides == s]) for s in sorted(set(slides))]
-    better, worse = wilcoxon(means, alternative="greater").pvalue, wilcoxon(means, alternative="less").pvalue
-    assert record["p"] == pytest.approx(min(better, worse))
+    assert record["p"] == pytest.approx(wilcoxon(means, alternative="two-sided").pvalue)
     assert record["median_difference"] == pytest.approx(np.median(means))
     (by_patch,) = decide_claims([{k: v for k, v in claim.items() if k != "groups"}], alpha=0.05)
     assert by_patch["unit"] == "patch" and by_patch["slides"] is None and by_patch["n"] == 42

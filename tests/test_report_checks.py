@@ -27,42 +27,74 @@ def _row(checks, name):
 
 
 @pytest.mark.parametrize("outcomes, expected", [
-    ({"random": "better", "centre_prior": "better", "sobel": "better"}, "pass"),
-    ({"random": "not_distinguishable", "centre_prior": "better", "sobel": "better"}, "fail"),
-    ({"random": "worse", "centre_prior": "better", "sobel": "better"}, "fail"),
-    ({"random": "better", "centre_prior": "not_distinguishable", "sobel": "better"}, "warn"),
-    ({"random": "too_few", "centre_prior": "too_few", "sobel": "too_few"}, "warn"),
+    ({"deletion_auc": "better", "srg": "better"}, "pass"),
+    ({"deletion_auc": "better", "srg": "worse"}, "fail"),
+    ({"deletion_auc": "not_distinguishable", "srg": "better"}, "inconclusive"),
+    ({"deletion_auc": "too_few", "srg": "too_few"}, "inconclusive"),
 ])
-def test_a_methods_faithfulness_check_reads_its_verdicts_against_the_reference_maps(document, outcomes, expected):
-    _set_against_references(document, "grad_cam", "deletion_auc", outcomes)
-    row = _row(page_one_checks(document), "Grad-CAM: faithfulness by deletion AUC")
-    assert row["outcome"] == expected
-    assert row["measured"].startswith(f"random: {outcomes['random'].replace('_', ' ')}"[:12])
+def test_a_methods_faithfulness_check_reads_its_primary_claims_against_the_random_map(document, outcomes, expected):
+    for metric, outcome in outcomes.items():
+        _set_against_references(document, "grad_cam", metric, {"random": outcome})
+    # The secondary claims do not move page one.
+    _set_against_references(document, "grad_cam", "insertion_auc", {"random": "worse", "sobel": "worse"})
+    row = _row(page_one_checks(document), "Grad-CAM: faithful to the model")
+    assert row["outcome"] == expected and row["method"] == "grad_cam" and row["column"] == "faithfulness"
+    assert bool(row["decide"]) == (expected == "inconclusive")
+    if expected == "inconclusive":
+        assert "--images" in row["decide"]
 
 
-def test_sanity_outcomes_and_a_control_that_did_not_fail_are_checks(document):
-    document["sanity"]["methods"]["lime"].update(outcome="inconclusive", passed=False)
-    document["sanity"]["methods"]["grad_cam"].update(outcome="failed", passed=False)
-    document["sanity"]["methods"]["integrated_gradients"].update(outcome="passed", passed=True)
+@pytest.mark.parametrize("interval, expected", [
+    ((0.83, 0.90), "pass"), ((0.60, 0.78), "fail"), ((0.76, 0.90), "inconclusive"), ((0.80, 0.90), "pass"),
+])
+def test_accuracy_passes_only_when_its_whole_interval_is_at_or_above_the_limit(document, interval, expected):
+    document["model"]["evaluation"]["intervals"]["accuracy"]["ci95"] = list(interval)
+    row = _row(page_one_checks(document), "Validation accuracy")
+    assert row["outcome"] == expected and row["interval"] == list(interval) and row["limit"] == 0.8
+    assert ("a larger evaluation split" in row["decide"]) == (expected == "inconclusive")
+
+
+def test_sanity_outcomes_follow_the_interval_and_a_control_that_passed_fails_the_check(document):
+    methods = document["sanity"]["methods"]
+    methods["lime"].update(final=0.45, ci95=[0.3, 0.6])
+    methods["grad_cam"].update(final=0.8, ci95=[0.6, 0.9])
+    methods["integrated_gradients"].update(final=0.1, ci95=[0.0, 0.2])
     checks = page_one_checks(document)
-    assert _row(checks, "LIME: model-randomisation sanity check")["outcome"] == "warn"
+    lime = _row(checks, "LIME: model-randomisation sanity check")
+    assert lime["outcome"] == "inconclusive" and "--sanity-images" in lime["decide"]
     assert _row(checks, "Grad-CAM: model-randomisation sanity check")["outcome"] == "fail"
     assert _row(checks, "Integrated Gradients: model-randomisation sanity check")["outcome"] == "pass"
-    document["sanity"]["trustworthy"] = False
-    assert _row(page_one_checks(document), "Sanity check control (Sobel edges)")["outcome"] == "fail"
+    control = next(iter(document["sanity"]["controls"].values()))
+    control.update(outcome="passed", passed=True)
+    assert _row(page_one_checks(document), "Sanity check control")["outcome"] == "fail"
+    control.update(outcome="inconclusive", passed=False)
+    assert _row(page_one_checks(document), "Sanity check control")["outcome"] == "inconclusive"
 
 
 def test_gates_accuracy_and_calibration_are_checks_and_failures_come_first(document):
     document["gates"] = evaluate_gates([parse_gate("accuracy<0.99"), parse_gate("roc_auc<0")], document)
+    document["model"]["evaluation"]["intervals"]["ece"] = {"mean": 0.25, "ci95": [0.2, 0.3]}
     document["model"]["evaluation"]["ece"] = 0.25
     checks = page_one_checks(document)
     assert _row(checks, "Gate --fail-if accuracy<0.99")["outcome"] == "fail"
     assert _row(checks, "Gate --fail-if roc_auc<0")["outcome"] == "pass"
-    assert _row(checks, "Calibration (expected calibration error)")["outcome"] == "warn"
+    assert _row(checks, "Calibration (expected calibration error)")["outcome"] == "fail"
     order = [check["outcome"] for check in checks]
-    assert order == sorted(order, key=["fail", "warn", "pass"].index)
+    assert order == sorted(order, key=["fail", "inconclusive", "pass"].index)
     counts = check_counts(checks)
     assert sum(counts.values()) == len(checks) and counts["fail"] >= 1
+
+
+@pytest.mark.parametrize("outcome", ["pass", "inconclusive", "fail"])
+def test_failed_gates_fail_on_a_fail_and_not_passed_gates_on_an_inconclusive_too(document, outcome):
+    interval = {"pass": [0.83, 0.9], "inconclusive": [0.76, 0.9], "fail": [0.6, 0.78]}[outcome]
+    document["model"]["evaluation"]["intervals"]["accuracy"]["ci95"] = interval
+    failed, not_passed = evaluate_gates([parse_gate("accuracy_failed"), parse_gate("accuracy_not_passed")],
+                                        document)
+    assert failed["passed"] is (outcome != "fail")
+    assert not_passed["passed"] is (outcome == "pass")
+    if outcome != "pass":
+        assert f"Validation accuracy: {outcome.upper()}" in not_passed["detail"]
 
 
 def test_page_one_of_the_html_holds_the_notice_the_identity_and_every_check(document):
@@ -73,9 +105,19 @@ def test_page_one_of_the_html_holds_the_notice_the_identity_and_every_check(docu
     assert document["model"]["checkpoint"]["sha256"] in verdict
     assert document["model"]["checkpoint"]["path"] not in html  # the file name only, never the local path
     assert "resnet18_patchcamelyon_final.pth" in verdict
-    counts = check_counts(document["summary"]["checks"])
-    assert f"Checks: {counts['fail']} failed, {counts['warn']} warnings, {counts['pass']} passed" in verdict
-    assert verdict.count('<tr class="check-') == len(document["summary"]["checks"])
+    checks = document["summary"]["checks"]
+    counts = check_counts(checks)
+    assert (f"Checks: {counts['fail']} failed, {counts['inconclusive']} inconclusive, {counts['pass']} passed"
+            in verdict)
+    # The model's and the run's checks are rows; each method's are the cells of one row of the explanations table.
+    assert verdict.count('<tr class="check-') == sum(1 for check in checks if not check["column"])
+    table = verdict[verdict.index('<table class="method-checks"'):]
+    table = table[:table.index("</table>")]
+    assert table.count("<td class=\"check-") == sum(1 for check in checks if check["column"])
+    assert all(f"<th>{title}</th>" in table for title in ("Integrated Gradients", "Grad-CAM", "LIME"))
+    for check in checks:
+        if check["outcome"] == "inconclusive":
+            assert check["decide"] and check["decide"].replace("'", "&#39;") in verdict
 
 
 def test_the_gallery_shows_errors_first_and_every_picture_the_centre_square():

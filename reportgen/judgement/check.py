@@ -9,10 +9,10 @@ read this one object (Deepchecks' ``ConditionResult`` is the model).  A
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-#: Page one's outcomes, in the order the table lists them: failures first.
-OUTCOMES = ("fail", "warn", "pass")
+from reportgen.judgement.rule import INCONCLUSIVE, OUTCOMES, interval_outcome, units_to_decide
 
 #: Warning severities, most serious first, and what each means to the reader.
 SEVERITIES = {
@@ -21,25 +21,30 @@ SEVERITIES = {
     "low": "for information",
 }
 
+#: The columns of page one's table of the explanations' checks: a method check's ``column`` -> its heading.
+METHOD_COLUMNS = {"faithfulness": "Faithful to the model", "sanity": "Depends on the model",
+                  "stain": "Explains the decision, not the stain", "centre": "Attribution in the centre"}
+
 
 @dataclass(frozen=True)
 class Check:
-    """One check of the report.
+    """One check of the report, decided by the one rule of :mod:`reportgen.judgement.rule`.
 
     Attributes
     ----------
     name : the row's title, e.g. "Validation accuracy".
     claim : what holds when the check passes, with its limit (the row's "condition").
-    measured : the measurement as the row shows it, with its interval where it has one.
-    outcome : one of :data:`OUTCOMES`.
+    measured : the measurement as the row shows it, with its interval and its number of units.
+    outcome : one of :data:`~reportgen.judgement.rule.OUTCOMES`.
     section : the anchor of the report section that holds the evidence.
-    gate : the ``--fail-if`` flag gate that reads this check, or ``None``.
-    gate_holds : whether that gate's failure condition holds on this check's evidence.
-    gate_details : what the gate's detail says of this check (e.g. ``("grad_cam (deletion)",)``).
-    method : the method or reference map the check is about, or ``None`` for the model or the run.
-    value, interval, limit, direction : the measurement behind the outcome where it is one number
-        (``direction``: ``"at_least"`` or ``"at_most"`` the limit to pass); ``None`` where the
-        outcome is read from a test's decision instead.
+    gate : the stem of the ``--fail-if`` flag gates that read this check (``<gate>_failed`` fails the run on a
+        FAIL, ``<gate>_not_passed`` on a FAIL or an INCONCLUSIVE), or ``None``.
+    method : the method the check is about, or ``None`` for the model or the run.
+    column : for a method's check, its column of page one's table (a key of :data:`METHOD_COLUMNS`).
+    decide : for an INCONCLUSIVE check, what would decide it (e.g. "explain about 80 patches: --images 80").
+    value, interval, limit, direction : the measurement behind the outcome where it is one number with a 95 %
+        interval (``direction`` a key of :data:`~reportgen.judgement.rule.DIRECTIONS`); ``None`` where the
+        outcome is read from tests instead.
     """
 
     name: str
@@ -48,9 +53,9 @@ class Check:
     outcome: str
     section: str
     gate: str | None = None
-    gate_holds: bool = False
-    gate_details: tuple[str, ...] = ()
     method: str | None = None
+    column: str | None = None
+    decide: str = ""
     value: float | None = None
     interval: tuple[float | None, float | None] | None = None
     limit: float | None = None
@@ -59,11 +64,35 @@ class Check:
     def __post_init__(self):
         if self.outcome not in OUTCOMES:
             raise ValueError(f"check outcome {self.outcome!r} is not one of {', '.join(OUTCOMES)}")
+        if self.column is not None and self.column not in METHOD_COLUMNS:
+            raise ValueError(f"check column {self.column!r} is not one of {', '.join(METHOD_COLUMNS)}")
 
-    def row(self) -> dict[str, str]:
+    def row(self) -> dict:
         """Page one's row as report.json stores it (``summary.checks``)."""
         return {"check": self.name, "condition": self.claim, "measured": self.measured, "outcome": self.outcome,
-                "section": self.section}
+                "section": self.section, "decide": self.decide, "gate": self.gate, "method": self.method,
+                "column": self.column, "value": self.value,
+                "interval": None if self.interval is None else list(self.interval), "limit": self.limit,
+                "direction": self.direction}
+
+
+def interval_check(name: str, claim: str, measured: str, section: str, *, value, interval, limit: float,
+                   direction: str, units: int, more: Callable[[int], str], **fields) -> Check:
+    """A check decided by its interval against its limit (:func:`~reportgen.judgement.rule.interval_outcome`).
+
+    ``units`` is how many units the interval rests on, and ``more(k)`` says how to get about ``k`` of them
+    (e.g. ``lambda k: f"about {k} slides"``), which an INCONCLUSIVE check states as what would decide it.
+    """
+    interval = None if interval is None else (interval[0], interval[1])
+    outcome = interval_outcome(interval, limit, direction)
+    decide = ""
+    if outcome == INCONCLUSIVE:
+        needed = units_to_decide(value, interval, limit, units)
+        decide = (more(needed) if needed is not None
+                  else "the estimate sits on the limit or has no interval: more data alone may not decide it")
+    return Check(name, claim, measured, outcome, section, decide=decide,
+                 value=None if value is None else float(value), interval=interval, limit=limit, direction=direction,
+                 **fields)
 
 
 @dataclass(frozen=True)
@@ -85,7 +114,7 @@ class Finding:
 
 
 def by_outcome(checks: list[Check]) -> list[Check]:
-    """Failures first, then warnings, then passes; each group in the order given."""
+    """Failures first, then inconclusive checks, then passes; each group in the order given."""
     return sorted(checks, key=lambda check: OUTCOMES.index(check.outcome))
 
 

@@ -1,7 +1,10 @@
 """The faithfulness section's judgement: each method against the reference maps by the verdict rule.
 
 A claim is decided by the verdict rule (:mod:`reportgen.metrics.verdicts`; docs/metrics.md, "Verdicts"),
-never by comparing two means; the sentences here read those outcomes.
+never by comparing two means; the sentences here read those outcomes.  Page one's faithfulness check of a
+method reads its primary claims only (:data:`reportgen.metrics.verdicts.PRIMARY_CLAIMS`: better than the
+random map by deletion AUC and by SRG), the claims fixed in advance as the ones page one rests on
+(docs/judgement.md#the-claims-page-one-rests-on); the secondary claims are reported in the section.
 """
 
 from __future__ import annotations
@@ -17,50 +20,93 @@ from reportgen.judgement.reading import (
     MODEL_INDEPENDENT,
     OUTCOME_WORDS,
     REFERENCE_PHRASES,
+    explained_count,
     find_verdict,
     headline_mean,
-    loses_to_random,
     method_title,
     unit_noun,
 )
+from reportgen.judgement.rule import FAIL, INCONCLUSIVE, PASS, scaled_images
+from reportgen.metrics.verdicts import PRIMARY_CLAIMS, TARGET_DIFFERENCE
 
-#: The table's short names of the reference maps and of the verdict outcomes.
-_REFERENCE_NAMES = {"random": "random", "centre_prior": "centre prior", "sobel": "Sobel"}
-_SHORT_OUTCOMES = {"better": "better", "worse": "worse", "not_distinguishable": "not distinguishable",
-                   "too_few": "too few to decide"}
+#: How a claim's metric key reads in a sentence.
+_KEY_LABELS = {key: METRIC_LABELS[kind] for kind, (key, _) in DIRECTIONS.items()}
+
+
+def primary_verdicts(document: dict, name: str) -> list[dict]:
+    """Method ``name``'s primary claims (:data:`~reportgen.metrics.verdicts.PRIMARY_CLAIMS`) that the report
+    holds, in that order."""
+    found = (find_verdict(document, name, against, metric) for against, metric in PRIMARY_CLAIMS)
+    return [verdict for verdict in found if verdict is not None]
+
+
+def primary_outcome(verdicts: list[dict]) -> str:
+    """The rule on a method's primary claims: PASS when every one is better than the random map, FAIL when any
+    is worse, otherwise INCONCLUSIVE."""
+    outcomes = [verdict.get("outcome") for verdict in verdicts]
+    if any(outcome == "worse" for outcome in outcomes):
+        return FAIL
+    if outcomes and all(outcome == "better" for outcome in outcomes):
+        return PASS
+    return INCONCLUSIVE
+
+
+def what_would_decide(document: dict, verdicts: list[dict]) -> str:
+    """For undecided primary claims: how many units the rule needs, and the ``--images`` that gives about that.
+
+    A claim with too few units needs the family's minimum (:func:`reportgen.metrics.verdicts.minimum_pairs`);
+    one that is not distinguishable needs about as many units as detect a difference of 0.05 with 80 % power
+    (``patches_for_target``).  Units are slides with informative patches where slide ids exist, and the
+    ``--images`` figure scales this run's explained patches by the units wanted over the units it got.
+    """
+    images = explained_count(document)
+    wanted, powered = [], []
+    for verdict in verdicts:
+        have = int(verdict.get("slides") if verdict.get("unit") == "slide" else len(verdict.get("patches") or []))
+        if verdict.get("outcome") == "too_few":
+            wanted.append((int(verdict.get("needed") or 0), have, verdict))
+        elif verdict.get("outcome") == "not_distinguishable" and verdict.get("patches_for_target"):
+            if int(verdict["patches_for_target"]) > have:
+                wanted.append((int(verdict["patches_for_target"]), have, verdict))
+            else:
+                powered.append(verdict)
+    if not wanted:
+        # The test had the power to find a difference of TARGET_DIFFERENCE and found none: only a smaller
+        # difference is left to decide, and it needs more units than the power figure says.
+        return "; ".join(f"{_KEY_LABELS.get(v.get('metric'), v.get('metric'))}: no difference of "
+                         f"{TARGET_DIFFERENCE:g} or more was found on {v.get('slides') or len(v.get('patches') or [])} "
+                         f"{unit_noun(v)}; a smaller one would need many more" for v in powered)
+    need, have, verdict = max(wanted, key=lambda item: scaled_images(images, item[1], item[0]))
+    more = scaled_images(images, have, need)
+    return (f"about {need} {unit_noun(verdict)} (this run has {have}): explain about {more} patches, "
+            f"--images {more}")
+
+
+def _claim_text(verdict: dict) -> str:
+    text = f"{_KEY_LABELS.get(verdict.get('metric'), verdict.get('metric'))}: " \
+           f"{OUTCOME_WORDS.get(verdict.get('outcome'), verdict.get('outcome'))}"
+    if verdict.get("p_holm") is not None and verdict.get("outcome") != "too_few":
+        text += f" (Holm p = {verdict['p_holm']:.2g})"
+    return text
 
 
 def checks(document: dict) -> list[Check]:
-    """One check per method and metric: better than every reference map by the verdict rule.
-
-    FAIL when the method is not better than the random map (decided), PASS when it is better than every
-    reference map, WARN otherwise.  The ``beats_random_failed`` gate holds on any verdict against the random
-    map other than "better".
-    """
-    alpha = (document.get("settings") or {}).get("alpha", 0.05)
-    references = [name for name in ("random", *MODEL_INDEPENDENT) if name in (document.get("baselines") or {})]
-    condition = (f"better than the {', '.join(_REFERENCE_NAMES.get(r, r) for r in references)} map"
-                 f"{'s' if len(references) > 1 else ''} (Wilcoxon, Holm, alpha {alpha:g})")
+    """One check per method: its primary claims, better than the random map by deletion AUC and by SRG."""
     found = []
     for name in document.get("methods") or {}:
-        lost = loses_to_random(document, name)
-        for kind, (key, _) in DIRECTIONS.items():
-            verdicts = {reference: find_verdict(document, name, reference, key) for reference in references}
-            outcomes = {reference: (v or {}).get("outcome") for reference, v in verdicts.items()}
-            if not any(outcomes.values()):
-                continue
-            if outcomes.get("random") not in ("better", "too_few", None):
-                outcome = "fail"  # no better than a map that carries no information
-            elif all(value == "better" for value in outcomes.values()):
-                outcome = "pass"
-            else:
-                outcome = "warn"  # undecided, or not better than a map that ignores the model
-            measured = "; ".join(f"{_REFERENCE_NAMES.get(r, r)}: {_SHORT_OUTCOMES.get(o, str(o))}"
-                                 for r, o in outcomes.items())
-            loses = kind in lost
-            found.append(Check(f"{method_title(document, name)}: faithfulness by {METRIC_LABELS[kind]}", condition,
-                               measured, outcome, "faithfulness", gate="beats_random_failed", gate_holds=loses,
-                               gate_details=(f"{name} ({kind})",) if loses else ()))
+        verdicts = primary_verdicts(document, name)
+        if not verdicts:
+            continue
+        first = verdicts[0]
+        units = (f"{first.get('slides')} slides" if first.get("unit") == "slide"
+                 else f"{len(first.get('patches') or [])} patches")
+        condition = (f"better than the random map by {' and by '.join(_KEY_LABELS[m] for _, m in PRIMARY_CLAIMS)} "
+                     f"(Wilcoxon signed-rank, Holm over the primary claims at alpha {first.get('level', 0):.2g})")
+        measured = "; ".join(_claim_text(verdict) for verdict in verdicts) + f"; {units} with informative patches"
+        outcome = primary_outcome(verdicts)
+        found.append(Check(f"{method_title(document, name)}: faithful to the model", condition, measured, outcome,
+                           "faithfulness", gate="beats_random", method=name, column="faithfulness",
+                           decide=what_would_decide(document, verdicts) if outcome == INCONCLUSIVE else ""))
     return found
 
 
@@ -123,7 +169,7 @@ def _faithfulness_sentence(document: dict, kind: str, best: dict) -> str:
     if best["outcome"] == "too_few":
         return sentence + f"; against {best['runner_up_title']} there is too little evidence to decide."
     words = "it is better than" if best["outcome"] == "better" else "it is not distinguishable from"
-    return sentence + f"; {words} {best['runner_up_title']} (one-sided Wilcoxon, Holm p = {best['p_holm']:.3g})."
+    return sentence + f"; {words} {best['runner_up_title']} (Wilcoxon, Holm p = {best['p_holm']:.3g})."
 
 
 def _evidence(verdict: dict) -> str:
@@ -144,49 +190,50 @@ def _evidence(verdict: dict) -> str:
 
 def reference_findings(document: dict) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(headlines, warnings) as ``(method name, sentence)`` pairs, from every method's verdicts against the
-    reference maps: a method not better than a map ignoring the model (centre prior, Sobel edges) is a
-    headline; not better than the random map is a warning."""
+    reference maps: a method decided worse than a map ignoring the model (centre prior, Sobel edges) is a
+    headline; one decided worse than the random map, or not distinguishable from it on a primary claim, is a
+    warning."""
     headlines, warnings = [], []
     for name in document.get("methods") or {}:
         title = method_title(document, name)
         for kind, (key, _) in DIRECTIONS.items():
             for reference in ("random", *MODEL_INDEPENDENT):
                 verdict = find_verdict(document, name, reference, key)
-                # Undecidable claims are said once per metric (:func:`undecided_sentences`).
-                if verdict is None or verdict.get("outcome") in ("better", "too_few"):
+                if verdict is None:
                     continue
+                outcome, primary = verdict.get("outcome"), verdict.get("family") == "primary"
                 phrase = REFERENCE_PHRASES.get(reference, method_title(document, reference))
                 label = METRIC_LABELS[kind]
-                if reference == "random":
-                    warnings.append((name, f"{title} is not better than {phrase} on {label} ({_evidence(verdict)})."))
-                else:
-                    headlines.append((name, f"{title} is not better than {phrase}, a map that ignores the model, on "
+                if reference == "random" and (outcome == "worse" or (primary and outcome == "not_distinguishable")):
+                    warnings.append((name, f"{title} is {OUTCOME_WORDS[outcome]} "
+                                           f"{'than' if outcome == 'worse' else 'from'} {phrase} on {label} "
+                                           f"({_evidence(verdict)})."))
+                elif reference != "random" and outcome == "worse":
+                    headlines.append((name, f"{title} is worse than {phrase}, a map that ignores the model, on "
                                             f"{label} ({_evidence(verdict)})."))
     return headlines, warnings
 
 
 def undecided_sentences(document: dict) -> list[str]:
-    """One sentence per metric whose claims have too few informative patches to be decided."""
+    """One sentence per family and metric whose claims have too few informative units to be decided."""
     sentences = []
-    for kind, (key, _) in DIRECTIONS.items():
-        undecided = [v for v in document.get("verdicts") or [] if v.get("metric") == key and v.get("outcome") == "too_few"]
-        if not undecided:
-            continue
-        counts = (document.get("informative") or {}).get(INFORMATIVE_OF[kind]) or {}
-        total = sum(1 for v in document.get("verdicts") or [] if v.get("metric") == key)
-        first = undecided[0]
-        have = (f"the {counts.get('count', 'too few')} informative patches come from {first.get('slides')} slides"
-                if first.get("unit") == "slide" else
-                f"{counts.get('count', 'too few')} of {counts.get('of', '?')} patches are informative")
-        sentences.append(
-            f"{len(undecided)} of {total} claims on {METRIC_LABELS[kind]} cannot be decided: each needs at least "
-            f"{first.get('needed')} {unit_noun(first)} with a non-zero difference, and "
-            f"{have}.")
+    for family in ("primary", "secondary"):
+        for kind, (key, _) in DIRECTIONS.items():
+            claims = [v for v in document.get("verdicts") or [] if v.get("metric") == key and v.get("family") == family]
+            undecided = [v for v in claims if v.get("outcome") == "too_few"]
+            if not undecided:
+                continue
+            first = undecided[0]
+            have = first.get("slides") if first.get("unit") == "slide" else len(first.get("patches") or [])
+            sentences.append(
+                f"{len(undecided)} of the {len(claims)} {family} claims on {METRIC_LABELS[kind]} cannot be "
+                f"decided: at level {first.get('level'):.2g} each needs at least {first.get('needed')} "
+                f"{unit_noun(first)} with a non-zero difference, and this run has {have}.")
     return sentences
 
 
 def power_sentences(document: dict) -> list[str]:
-    """Per metric: what its claims could detect with the patches used, and what a 0.05 difference would need."""
+    """Per metric: what its claims could detect with the units used, and what a 0.05 difference would need."""
     sentences = []
     for kind, (key, _) in DIRECTIONS.items():
         claims = [v for v in document.get("verdicts") or [] if v.get("metric") == key]
@@ -199,7 +246,7 @@ def power_sentences(document: dict) -> list[str]:
                 else f"{count} informative patches")
         sentence = (f"With {used} for {METRIC_LABELS[kind]} a claim finds a mean difference of about "
                     f"{statistics.median(detectable):.3f} with 80 % power (median over its {len(claims)} claims, "
-                    "at the strictest Holm level)")
+                    "at the strictest Holm level of its family)")
         if needed:
             sentence += (f"; a difference of 0.05 would need about {statistics.median(needed):.0f} "
                          f"{unit_noun(claims[0])}")
@@ -208,20 +255,17 @@ def power_sentences(document: dict) -> list[str]:
 
 
 def findings(document: dict) -> list[Finding]:
-    """A method not better than the random map (high)."""
-    return [Finding("high", text, name) for name, text in reference_findings(document)[1]]
+    """A method worse than the random map (high), or not distinguishable from it on a primary claim (medium)."""
+    return [Finding("high" if " worse " in text else "medium", text, name)
+            for name, text in reference_findings(document)[1]]
 
 
-def summary_sentences(document: dict) -> tuple[dict[str, dict | None], list[str]]:
-    """(the best method per metric, the summary's faithfulness sentences)."""
+def section_sentences(document: dict) -> list[str]:
+    """The faithfulness section's reading of its verdicts: the best mean per metric with its test against the
+    runner-up, the headlines against the model-independent maps, the undecided claims and the power."""
     best = {kind: most_faithful(document, kind) for kind in DIRECTIONS}
-    sentences = []
-    if best["deletion"] and best["insertion"] and best["deletion"]["method"] == best["insertion"]["method"]:
-        sentences.append(f"{best['deletion']['title']} has the best mean by both deletion and insertion AUC.")
-    sentences.extend(_faithfulness_sentence(document, kind, record) for kind, record in best.items() if record)
+    sentences = [_faithfulness_sentence(document, kind, record) for kind, record in best.items() if record]
     sentences.extend(text for _, text in reference_findings(document)[0])
     sentences.extend(undecided_sentences(document))
     sentences.extend(power_sentences(document))
-    if not any(best.values()):
-        sentences.append("No explanation method was scored.")
-    return best, sentences
+    return sentences

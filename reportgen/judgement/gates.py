@@ -15,10 +15,10 @@ A gate is written as a *failure condition* (``--fail-if accuracy<0.9``).  Gramma
                | "centre_mass_decrease"      any method's share of attribution in the centre 32x32 fell by more
                | "mass_in_mask_decrease"     any method's share of attribution in the tumour mask fell by more
                | "periphery_reliance_increase"  the share of tumour calls lost without the periphery rose by more
-               | a flag gate (no operator) declared by a report section: it fails the run when a page-one
-                 check that reads it holds its failure condition; ``reportgen build --help`` and
-                 :func:`reportgen.judgement.sections.flag_gates` list them (sanity_failed,
-                 beats_random_failed, right_reason_failed, stain_failed, centre_mass_below_uniform)
+               | a flag gate (no operator) declared by a report section: ``<stem>_failed`` fails the run when a
+                 page-one check of that stem FAILs, ``<stem>_not_passed`` also when one is INCONCLUSIVE;
+                 ``reportgen build --help`` and :func:`reportgen.judgement.sections.flag_gates` list them
+                 (e.g. sanity_failed, beats_random_not_passed, right_reason_not_passed)
                | "method:" method "." metric  metric is deletion_auc, insertion_auc, centre_mass or mass_in_mask
 
 Spaces are ignored.  The ``..._increase`` and ``..._decrease`` gates read
@@ -39,6 +39,7 @@ from reportgen.errors import ConfigError, unknown_name_error
 from reportgen.judgement.check import Check
 from reportgen.judgement.measures import METHOD_MEASURES, MODEL_MEASURES, method_measure, model_measure
 from reportgen.judgement.reading import model_accuracy
+from reportgen.judgement.rule import FAIL, INCONCLUSIVE
 from reportgen.judgement.sections import all_checks, flag_gates
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -135,14 +136,16 @@ def _largest_change(document: dict, gate_name: str) -> tuple[float | None, str]:
 
 
 def _flag(gate: Gate, checks: list[Check]) -> tuple[bool, str]:
-    """(condition holds, detail) for a gate without an operator: read from the checks that name it."""
-    spec = flag_gates()[gate.name]
-    reading = [check for check in checks if check.gate == gate.name]
+    """(condition holds, detail) for a gate without an operator, read from the outcomes of the checks that name
+    its stem: ``_failed`` holds on a FAIL, ``_not_passed`` on a FAIL or an INCONCLUSIVE."""
+    stem, strict, spec = flag_gates()[gate.name]
+    reading = [check for check in checks if check.gate == stem]
     if not reading:
         return False, spec.skipped
-    holds = any(check.gate_holds for check in reading)
-    details = spec.separator.join(detail for check in reading for detail in check.gate_details)
-    return holds, (spec.held if holds else spec.clear).format(details)
+    holding = [check for check in reading if check.outcome == FAIL or (strict and check.outcome == INCONCLUSIVE)]
+    if not holding:
+        return False, f"{len(reading)} check{'s' if len(reading) != 1 else ''} {'passed' if strict else 'not failed'}"
+    return True, "; ".join(f"{check.name}: {check.outcome.upper()}" for check in holding)
 
 
 def _evaluate(gate: Gate, document: dict, checks: list[Check]) -> tuple[bool, str]:

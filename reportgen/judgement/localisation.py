@@ -1,14 +1,16 @@
 """The localisation section's judgement: does each method put at least a uniform map's share in the centre?
 
 PCam's label is decided by the centre 32x32 of a 96x96 patch; a uniform map puts
-:data:`UNIFORM_CENTRE_MASS` of its attribution there (docs/metrics.md#localisation).
+:data:`UNIFORM_CENTRE_MASS` of its attribution there (docs/metrics.md#localisation).  The mean share over the
+explained patches is decided by its 95 % interval (:mod:`reportgen.judgement.rule`).
 """
 
 from __future__ import annotations
 
 from reportgen.formatting import fmt_interval
-from reportgen.judgement.check import Check, Finding
-from reportgen.judgement.reading import method_title
+from reportgen.judgement.check import Check, Finding, interval_check
+from reportgen.judgement.reading import explained_units, method_title, more_images
+from reportgen.judgement.rule import FAIL
 from reportgen.metrics.localisation import UNIFORM_CENTRE_MASS
 
 
@@ -24,25 +26,22 @@ def _centres(document: dict) -> list[tuple[str, dict]]:
 
 
 def checks(document: dict) -> list[Check]:
-    """Per method: mean centre share at least a uniform map's (WARN below it); the ``centre_mass_below_uniform``
-    gate holds below it."""
+    """Per method: mean centre share at least a uniform map's, by its interval."""
     found = []
     for name, centre in _centres(document):
-        below = centre["mean"] < UNIFORM_CENTRE_MASS
-        interval = centre.get("ci95") or [None, None]
-        found.append(Check(f"{method_title(document, name)}: attribution in the centre 32x32",
-                           f"mean share at least a uniform map's ({UNIFORM_CENTRE_MASS:.3f})",
-                           fmt_interval(centre, 3), "warn" if below else "pass", "localisation",
-                           gate="centre_mass_below_uniform", gate_holds=below,
-                           gate_details=(f"{name} {float(centre['mean']):.3f}",) if below else (), method=name,
-                           value=float(centre["mean"]), interval=(interval[0], interval[1]),
-                           limit=UNIFORM_CENTRE_MASS, direction="at_least"))
+        units, noun = explained_units(document, centre)
+        found.append(interval_check(
+            f"{method_title(document, name)}: attribution in the centre 32x32",
+            f"mean share at least a uniform map's ({UNIFORM_CENTRE_MASS:.3f})",
+            f"{fmt_interval(centre, 3)} on {units} {noun}", "localisation", value=centre["mean"],
+            interval=centre.get("ci95"), limit=UNIFORM_CENTRE_MASS, direction="at_least", units=units,
+            more=more_images(document, units), gate="centre_mass", method=name, column="centre"))
     return found
 
 
 def findings(document: dict) -> list[Finding]:
     """A method that puts less attribution on the centre than a uniform map (medium), read from its check."""
     return [Finding("medium", f"{method_title(document, check.method)} puts less attribution on the centre 32x32 "
-                              f"region than a uniform map would ({check.value:.3f} < {check.limit:.3f}): it looks at "
-                              "the border, not where the label is decided.", check.method)
-            for check in checks(document) if check.outcome == "warn"]
+                              f"region than a uniform map would ({check.measured}, below {check.limit:.3f}): it "
+                              "looks at the border, not where the label is decided.", check.method)
+            for check in checks(document) if check.outcome == FAIL]

@@ -6,6 +6,7 @@ is interpreted in one place.
 
 from __future__ import annotations
 
+from reportgen.judgement.rule import scaled_images
 from reportgen.metrics.verdicts import CLAIM_METRICS
 
 # Each claimed metric of the verdict rule (deletion and insertion: Petsiuk et al., RISE, BMVC 2018; SRG: Blücher
@@ -23,7 +24,7 @@ MODEL_INDEPENDENT = ("centre_prior", "sobel")
 #: How a sentence names each reference map.
 REFERENCE_PHRASES = {"random": "the random map", "centre_prior": "the centre prior", "sobel": "the Sobel edge map"}
 OUTCOME_WORDS = {"better": "better", "worse": "worse", "not_distinguishable": "not distinguishable",
-                 "too_few": "too few informative patches to decide"}
+                 "too_few": "too few informative patches to decide", "untested": "not tested"}
 _FLIPPED = {"better": "worse", "worse": "better"}
 
 
@@ -60,6 +61,33 @@ def find_verdict(document: dict, method: str, against: str, metric: str) -> dict
                 flipped["ci95"] = [None if v is None else -v for v in reversed(record.get("ci95") or [None, None])]
             return flipped
     return None
+
+
+def explained_count(document: dict) -> int:
+    """How many patches the report explained (``--images``)."""
+    return len(document.get("images") or []) or int(((document.get("data") or {}).get("selection") or {}).get("n") or 0)
+
+
+def explained_units(document: dict, record: dict | None = None) -> tuple[int, str]:
+    """(units, noun) an interval over the explained patches rests on: their slides where slide ids exist, else
+    the patches with a finite value in ``record["per_image"]`` (all explained patches without a record)."""
+    uncertainty = (document.get("settings") or {}).get("uncertainty") or {}
+    if uncertainty.get("unit") == "slide" and uncertainty.get("slides"):
+        return int(uncertainty["slides"]), "slides"
+    values = (record or {}).get("per_image")
+    count = explained_count(document) if values is None else sum(1 for v in values if v is not None)
+    return count, "patches"
+
+
+def more_images(document: dict, units: int):
+    """``k -> "explain about M patches: --images M"``: what gives about ``k`` units where this run's
+    explained patches gave ``units`` (:func:`reportgen.judgement.rule.scaled_images`)."""
+    images = explained_count(document)
+
+    def more(k: int) -> str:
+        wanted = scaled_images(images, units, k)
+        return f"explain about {wanted} patches: --images {wanted}"
+    return more
 
 
 def headline_mean(record: dict, key: str) -> dict:

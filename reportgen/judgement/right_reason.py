@@ -1,52 +1,60 @@
 """The right-for-the-right-reason section's judgement: are the model's tumour calls made by the centre 32x32?
 
-The region-removal test and its decision are those of :mod:`reportgen.pipeline.evidence`
-(docs/metrics.md#right-for-the-right-reason); ``document["evidence"]`` holds them.
+The region-removal test is that of :mod:`reportgen.pipeline.evidence` (docs/metrics.md#right-for-the-right-reason);
+``document["evidence"]`` holds it.  Its share of tumour calls lost without the periphery is decided by its 95 %
+interval against :data:`~reportgen.metrics.evidence.PERIPHERY_FLIP_LIMIT` (:mod:`reportgen.judgement.rule`).
 """
 
 from __future__ import annotations
 
 from reportgen.formatting import fmt_interval
-from reportgen.judgement.check import Check, Finding
-from reportgen.judgement.reading import share
-from reportgen.metrics.evidence import MIN_TUMOUR_CALLS, PERIPHERY_FLIP_LIMIT
+from reportgen.judgement.check import Check, Finding, interval_check
+from reportgen.judgement.rule import FAIL
+from reportgen.metrics.evidence import PERIPHERY_FLIP_LIMIT
 
-_OUTCOMES = {"centre": "pass", "relies_on_periphery": "fail", "too_few": "warn"}
+
+def model_units(record: dict) -> tuple[int, str]:
+    """(units, noun) of an interval over the model's own decisions: slides where the record counts them, else
+    patches."""
+    if record.get("slides"):
+        return int(record["slides"]), "slides"
+    return int(record.get("n") or 0), "patches"
+
+
+def more_evaluated(noun: str):
+    """``k -> text``: what gives about ``k`` units to a check that already runs on every evaluated patch."""
+    return lambda k: f"about {k} {noun}: a larger evaluation split"
 
 
 def lost_calls(evidence: dict) -> str:
     """"0.40 [0.20, 0.60] of 10 tumour calls lost": the region-removal test's measurement."""
-    return f"{fmt_interval(evidence.get('lost_without_periphery'), 2)} of {evidence.get('tumour_calls')} tumour calls lost"
+    record = evidence.get("lost_without_periphery") or {}
+    units, noun = model_units(record)
+    where = f" on {units} slides" if noun == "slides" else ""
+    return f"{fmt_interval(record, 2)} of {evidence.get('tumour_calls')} tumour calls lost{where}"
 
 
 def checks(document: dict) -> list[Check]:
-    """Page one's row for the region-removal test; the ``right_reason_failed`` gate holds when the calls rely on
-    the periphery."""
+    """Page one's row for the region-removal test."""
     evidence = document.get("evidence")
     if not evidence:
         return []
-    condition = (f"at most {evidence.get('limit', PERIPHERY_FLIP_LIMIT):g} of the tumour calls disappear when "
-                 f"everything outside the centre 32x32 is replaced ({evidence.get('substrate')} substrate; at least "
-                 f"{MIN_TUMOUR_CALLS} calls)")
-    lost = (evidence.get("lost_without_periphery") or {}).get("mean")
-    holds = evidence.get("decision") == "relies_on_periphery"
-    interval = (evidence.get("lost_without_periphery") or {}).get("ci95") or [None, None]
-    return [Check("Model: tumour calls decided by the centre 32x32", condition, lost_calls(evidence),
-                  _OUTCOMES.get(evidence.get("decision"), "warn"), "evidence", gate="right_reason_failed",
-                  gate_holds=holds,
-                  gate_details=(f"{share(evidence.get('lost_without_periphery'))} of {evidence.get('tumour_calls')} "
-                                f"tumour calls lost without the periphery "
-                                f"(limit {evidence.get('limit')}): {evidence.get('decision')}",),
-                  value=None if lost is None else float(lost), interval=(interval[0], interval[1]),
-                  limit=evidence.get("limit", PERIPHERY_FLIP_LIMIT), direction="at_most")]
+    limit = evidence.get("limit", PERIPHERY_FLIP_LIMIT)
+    condition = (f"at most {limit:g} of the tumour calls disappear when everything outside the centre 32x32 is "
+                 f"replaced ({evidence.get('substrate')} substrate)")
+    record = evidence.get("lost_without_periphery") or {}
+    units, noun = model_units(record)
+    return [interval_check("Model: tumour calls decided by the centre 32x32", condition, lost_calls(evidence),
+                           "evidence", value=record.get("mean"), interval=record.get("ci95"), limit=limit,
+                           direction="at_most", units=units, more=more_evaluated(f"{noun} with tumour calls"),
+                           gate="right_reason")]
 
 
 def findings(document: dict) -> list[Finding]:
-    """The warning when the model's tumour calls rely on the periphery."""
-    evidence = document.get("evidence")
-    if not evidence or evidence.get("decision") != "relies_on_periphery":
-        return []
+    """The warning when the model's tumour calls rely on the periphery, read from its check."""
+    evidence = document.get("evidence") or {}
     return [Finding("high", f"The model's evidence lies where the label says it must not: {lost_calls(evidence)} when "
-                            f"everything outside the centre 32x32 is replaced by the {evidence['substrate']} "
+                            f"everything outside the centre 32x32 is replaced by the {evidence.get('substrate')} "
                             "substrate. PCam's label ignores the periphery, so these calls are made for a reason the "
-                            "label does not allow.")]
+                            "label does not allow.")
+            for check in checks(document) if check.outcome == FAIL]

@@ -15,23 +15,23 @@ from typing import Any
 
 from reportgen.judgement import faithfulness, localisation, methods, model, patches, right_reason, sanity, slides, stain
 from reportgen.judgement.check import Check, Finding
-from reportgen.metrics.localisation import UNIFORM_CENTRE_MASS
 
 
 @dataclass(frozen=True)
 class FlagGate:
-    """A ``--fail-if`` gate without an operator: it fails the run when any check that names it holds its
-    failure condition (:attr:`Check.gate_holds`).
+    """The ``--fail-if`` gates without an operator that read a section's checks naming ``stem``:
+    ``<stem>_failed`` fails the run when any of them FAILs, ``<stem>_not_passed`` also when any is
+    INCONCLUSIVE (for teams that want proof, not only the absence of a failure).
 
-    ``held`` and ``clear`` are the detail when it holds and when it does not, with ``{}`` for the checks'
-    ``gate_details`` joined by ``separator``; ``skipped`` is the detail when no check names it.
+    ``claim`` says what the checks claim (for ``--help``); ``skipped`` is the detail when no check names it.
     """
 
-    description: str
-    held: str
-    clear: str
+    claim: str
     skipped: str
-    separator: str = ", "
+
+
+#: A flag gate's name -> whether an INCONCLUSIVE check holds it too (``_not_passed``) or only a FAIL (``_failed``).
+GATE_SUFFIXES = {"_failed": False, "_not_passed": True}
 
 
 def _nothing(document: dict) -> list:
@@ -49,7 +49,7 @@ class Section:
         ``templates/sections/<anchor>.html.j2`` (:mod:`reportgen.report.sections`).
     checks : document -> its page-one checks.
     findings : document -> its warnings.
-    gates : flag gate name -> :class:`FlagGate`, for gates that read its checks.
+    gates : the stem its checks name (:attr:`Check.gate`) -> :class:`FlagGate`, for the gates that read them.
     record : the build's results (:class:`reportgen.pipeline.document.BuildRecord`) -> its record in
         ``report.json``, for a section whose record is not made by the document producer itself.
     """
@@ -67,39 +67,36 @@ _SECTIONS: list[Section] = [
     Section("summary", "summary", "Summary"),
     Section("gates", "gates", "Gates"),
     Section("comparison", "changes", "Changes since the previous report"),
-    Section("model", "model", "Model card", checks=model.checks, findings=model.findings),
+    Section("model", "model", "Model card", checks=model.checks, findings=model.findings,
+            gates={"accuracy": FlagGate("the model's validation accuracy is at least its limit",
+                                        "skipped: the report has no accuracy"),
+                   "calibration": FlagGate("the model's expected calibration error is at most its limit",
+                                           "skipped: the report has no calibration error")}),
     Section("data", "data", "Data"),
     Section("methods", "methods", "Methods and settings", findings=methods.findings),
     Section("verdicts", "faithfulness", "Faithfulness", checks=faithfulness.checks, findings=faithfulness.findings,
-            gates={"beats_random_failed": FlagGate(
-                "any method is not better than the random map (verdict rule)",
-                held="not better than random under the verdict rule: {}", clear="every method is better than random",
-                skipped="every method is better than random")}),
+            gates={"beats_random": FlagGate("every method is better than the random map by its primary claims",
+                                            "skipped: no method was scored")}),
     Section("substrate_scope", "substrates", "Substrates"),
     Section("agreement", "agreement", "Agreement"),
     Section("localisation", "localisation", "Localisation", checks=localisation.checks,
             findings=localisation.findings,
-            gates={"centre_mass_below_uniform": FlagGate(
-                "any method puts less of its attribution in the centre 32x32 than a uniform map does",
-                held=f"below a uniform map's {UNIFORM_CENTRE_MASS:.3f}: {{}}",
-                clear=f"every method at least a uniform map's {UNIFORM_CENTRE_MASS:.3f}",
-                skipped="skipped: the report has no centre mass")}),
+            gates={"centre_mass": FlagGate("every method puts at least a uniform map's share of its attribution in "
+                                           "the centre 32x32", "skipped: the report has no centre mass")}),
     Section("evidence", "evidence", "Right for the right reason", checks=right_reason.checks,
             findings=right_reason.findings,
-            gates={"right_reason_failed": FlagGate(
-                "the model's tumour calls rely on the periphery", held="{}", clear="{}",
-                skipped="skipped: the right-for-the-right-reason test did not run")}),
-    Section("slides", "slides", "Slides", checks=slides.checks),
+            gates={"right_reason": FlagGate("the model's tumour calls survive replacing the periphery",
+                                            "skipped: the right-for-the-right-reason test did not run")}),
+    Section("slides", "slides", "Slides", checks=slides.checks,
+            gates={"slides": FlagGate("the model's accuracy is at least its limit on every slide with enough "
+                                      "patches", "skipped: the data have no slide ids")}),
     Section("sanity", "sanity", "Sanity checks", checks=sanity.checks, findings=sanity.findings,
-            gates={"sanity_failed": FlagGate(
-                "any method did not pass the sanity check (failed or inconclusive), or its positive control did not "
-                "fail", held="not passed: {}", clear="every method passed", skipped="skipped: no sanity check was run")}),
+            gates={"sanity": FlagGate("every method's maps depend on the model, and the check's control fails",
+                                      "skipped: no sanity check was run")}),
     Section("stability", "stability", "Stability of the explanations"),
     Section("stain_robustness", "stain", "Stain robustness", checks=stain.checks, findings=stain.findings,
-            gates={"stain_failed": FlagGate(
-                "the model's decision depends on the stain, or a method explains the stain instead of the decision",
-                held="{}", clear="decision and maps hold under the stain checks",
-                skipped="skipped: the stain robustness step did not run", separator="; ")}),
+            gates={"stain": FlagGate("the model's decision holds under stain changes and every method explains "
+                                     "the decision, not the stain", "skipped: the stain robustness step did not run")}),
     Section("images", "patches", "Explained patches", findings=patches.findings),
     Section("", "limitations", "Limitations"),
     Section("provenance", "reproducibility", "Reproducibility"),
@@ -116,7 +113,7 @@ def register_section(section: Section, *, before: str | None = None) -> Section:
     """Add a section (before the one whose anchor is ``before``, else last); anchors and gates are unique."""
     if any(existing.anchor == section.anchor for existing in _SECTIONS):
         raise ValueError(f"a report section with anchor {section.anchor!r} is already registered")
-    taken = set(flag_gates())
+    taken = {stem for stem, _, _ in flag_gates().values()}
     if taken & set(section.gates):
         raise ValueError(f"gate {sorted(taken & set(section.gates))[0]!r} is already declared by another section")
     anchors = [existing.anchor for existing in _SECTIONS]
@@ -129,9 +126,11 @@ def unregister_section(anchor: str) -> None:
     _SECTIONS[:] = [section for section in _SECTIONS if section.anchor != anchor]
 
 
-def flag_gates() -> dict[str, FlagGate]:
-    """Every flag gate the sections declare, in report order."""
-    return {name: gate for section in _SECTIONS for name, gate in section.gates.items()}
+def flag_gates() -> dict[str, tuple[str, bool, FlagGate]]:
+    """Every flag gate the sections declare, in report order: name -> (the stem its checks name, whether an
+    INCONCLUSIVE holds it, its :class:`FlagGate`)."""
+    return {stem + suffix: (stem, strict, gate) for section in _SECTIONS for stem, gate in section.gates.items()
+            for suffix, strict in GATE_SUFFIXES.items()}
 
 
 def all_checks(document: dict) -> list[Check]:

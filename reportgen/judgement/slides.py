@@ -1,16 +1,23 @@
-"""The slides section's judgement: does the model's accuracy hold on every slide with enough patches?"""
+"""The slides section's judgement: does the model's accuracy hold on every slide with enough patches?
+
+Each judged slide's accuracy carries the exact binomial 95 % interval on its patches, and the check follows the
+report's one rule (:mod:`reportgen.judgement.rule`) slide by slide: it fails when some slide's interval lies
+wholly below :data:`~reportgen.judgement.model.LOW_ACCURACY`, passes when every slide's lies wholly at or above
+it, and is inconclusive otherwise.
+"""
 
 from __future__ import annotations
 
 from reportgen.judgement.check import Check
 from reportgen.judgement.model import LOW_ACCURACY
+from reportgen.judgement.rule import FAIL, INCONCLUSIVE, PASS, interval_outcome, units_to_decide
 
 #: Slides with fewer evaluated patches than this are listed but not judged by the page-one check.
 MIN_SLIDE_PATCHES = 20
 
 
 def judged_slides(document: dict) -> dict[str, dict]:
-    """Slide -> its ``{"patches", "accuracy"}`` on the evaluated split, for slides with at least
+    """Slide -> its ``{"patches", "accuracy", "ci95"}`` on the evaluated split, for slides with at least
     :data:`MIN_SLIDE_PATCHES` patches (empty without slide ids)."""
     split = (document.get("slides") or {}).get("split") or {}
     return {slide: entry for slide, entry in split.items()
@@ -22,15 +29,34 @@ def worst_slide(judged: dict[str, dict]) -> tuple[str, dict]:
     return min(judged.items(), key=lambda item: (item[1]["accuracy"], item[0]))
 
 
+def slide_outcome(entry: dict) -> str:
+    """The rule on one slide's accuracy interval."""
+    return interval_outcome(entry.get("ci95"), LOW_ACCURACY, "at_least")
+
+
 def checks(document: dict) -> list[Check]:
     """The model's accuracy at least :data:`~reportgen.judgement.model.LOW_ACCURACY` on every judged slide."""
     judged = judged_slides(document)
     if not judged:
         return []
+    outcomes = {slide: slide_outcome(entry) for slide, entry in judged.items()}
     slide, worst = worst_slide(judged)
-    low = sum(1 for entry in judged.values() if entry["accuracy"] < LOW_ACCURACY)
+    low, high = worst.get("ci95") or [None, None]
+    failed = sum(1 for outcome in outcomes.values() if outcome == FAIL)
+    undecided = [s for s, outcome in outcomes.items() if outcome == INCONCLUSIVE]
+    outcome = FAIL if failed else (INCONCLUSIVE if undecided else PASS)
+    decide = ""
+    if outcome == INCONCLUSIVE:
+        wanted = [units_to_decide(judged[s]["accuracy"], judged[s].get("ci95"), LOW_ACCURACY, judged[s]["patches"])
+                  for s in undecided]
+        wanted = [k for k in wanted if k is not None]
+        decide = (f"about {max(wanted)} evaluated patches on each of the {len(undecided)} undecided slides"
+                  if wanted else "an undecided slide's accuracy sits on the limit")
+    interval = "" if low is None else f" [{low:.3f}, {high:.3f}]"
     return [Check("Accuracy on every slide",
-                  f"at least {LOW_ACCURACY:g} on each slide with {MIN_SLIDE_PATCHES} or more evaluated patches",
-                  f"lowest {worst['accuracy']:.3f} ({slide}, {worst['patches']} patches); {low} of "
-                  f"{len(judged)} slides below", "pass" if low == 0 else "warn", "slides",
-                  value=float(worst["accuracy"]), limit=LOW_ACCURACY, direction="at_least")]
+                  f"at least {LOW_ACCURACY:g} on each slide with {MIN_SLIDE_PATCHES} or more evaluated patches "
+                  "(exact 95 % interval per slide)",
+                  f"lowest {worst['accuracy']:.3f}{interval} ({slide}, {worst['patches']} patches); of "
+                  f"{len(judged)} slides {failed} below, {len(undecided)} undecided", outcome, "slides",
+                  gate="slides", decide=decide, value=float(worst["accuracy"]),
+                  interval=None if low is None else (low, high), limit=LOW_ACCURACY, direction="at_least")]

@@ -7,11 +7,11 @@ document's ``stain_robustness`` record states them and holds their decisions.
 from __future__ import annotations
 
 from reportgen.formatting import fmt_interval
-from reportgen.judgement.check import Check, Finding
-from reportgen.judgement.reading import OUTCOME_WORDS, method_title, share
+from reportgen.judgement.check import Check, Finding, interval_check
+from reportgen.judgement.reading import OUTCOME_WORDS, method_title
+from reportgen.judgement.rule import FAIL, INCONCLUSIVE, PASS
 from reportgen.metrics.stain import (
     MAP_SPEARMAN_MIN,
-    MIN_MODEL_PATCHES,
     MODEL_FLIP_RATE_MAX,
     STABLE_FLIP_RATE,
     STABLE_PROBABILITY_CHANGE,
@@ -24,105 +24,123 @@ def model_stain_conditions(stain: dict | None) -> list[dict]:
     return [conditions[name] for name in (stain or {}).get("model_conditions") or [] if name in conditions]
 
 
-def _strength(condition: dict) -> str:
-    return f" (s = {condition['strength']:g})" if condition.get("strength") is not None else ""
+def _units(record: dict | None, fallback: int) -> tuple[int, str]:
+    """(units, noun) of a stain interval: slides where the record counts them, else its patches."""
+    record = record or {}
+    if record.get("slides"):
+        return int(record["slides"]), "slides"
+    values = record.get("per_image")
+    return (int(record["n"]) if record.get("n") else
+            sum(1 for v in values if v is not None) if values is not None else fallback), "patches"
+
+
+def combine(outcomes: list[str]) -> str:
+    """The rule over the parts of one claim: FAIL when any part fails, PASS when every part passes."""
+    if FAIL in outcomes:
+        return FAIL
+    return PASS if outcomes and all(outcome == PASS for outcome in outcomes) else INCONCLUSIVE
+
+
+def _model_parts(stain: dict) -> list[Check]:
+    """The model's stain claims, one interval each: the flip rate under each condition its rule reads, and the
+    tumour probability's move toward the other class given that class's stain."""
+    limits = stain.get("thresholds") or {}
+    parts = []
+    for record in model_stain_conditions(stain):
+        units, noun = _units(record.get("flip_rate"), int(stain.get("images") or 0))
+        limit = limits.get("model_flip_rate_max", MODEL_FLIP_RATE_MAX)
+        parts.append(interval_check(
+            "flip", f"prediction flip rate at most {limit:g} under {record.get('title')}",
+            f"{record.get('title')}: {fmt_interval(record.get('flip_rate'), 2)} on {units} {noun}", "stain",
+            value=(record.get("flip_rate") or {}).get("mean"), interval=(record.get("flip_rate") or {}).get("ci95"),
+            limit=limit, direction="at_most", units=units,
+            more=lambda k, noun=noun: f"about {k} {noun}: a larger evaluation split"))
+    class_stain = stain.get("class_stain")
+    if class_stain is not None and limits.get("class_stain_shift_max") is not None:
+        toward = class_stain.get("toward_donor") or {}
+        units, noun = _units(toward, int(class_stain.get("patches") or 0))
+        parts.append(interval_check(
+            "class", f"given the other class's stain, the tumour probability moves at most "
+                     f"{limits['class_stain_shift_max']:g} toward that class",
+            f"the other class's stain: {fmt_interval(toward)} toward it on {units} {noun}", "stain",
+            value=toward.get("mean"), interval=toward.get("ci95"), limit=limits["class_stain_shift_max"],
+            direction="at_most", units=units, more=lambda k, noun=noun: f"about {k} {noun}: a larger evaluation split"))
+    return parts
 
 
 def _model_check(stain: dict) -> Check:
+    parts = _model_parts(stain)
+    outcome = combine([part.outcome for part in parts])
+    measured = "; ".join(part.measured for part in parts)
+    if stain.get("class_stain") is None and (stain.get("thresholds") or {}).get("class_stain_shift_max") is not None:
+        measured += "; the other class's stain: the data hold one class only"
+    return Check("Model decision under a stain change", "; ".join(part.claim for part in parts), measured, outcome,
+                 "stain", gate="stain",
+                 decide="; ".join(part.decide for part in parts if part.outcome == INCONCLUSIVE and part.decide))
+
+
+def _method_check(document: dict, stain: dict, name: str) -> Check:
+    """Does method ``name`` explain the decision, not the stain: under every condition that barely changed the
+    decision, its maps' mean Spearman with the original maps is at least the limit, by its interval."""
     limits = stain.get("thresholds") or {}
-    model = model_stain_conditions(stain)
-    class_stain = stain.get("class_stain")
-    condition = (f"prediction flip rate at most {limits.get('model_flip_rate_max', MODEL_FLIP_RATE_MAX):g} under "
-                 f"{' and under '.join(str(record.get('title')) for record in model)}")
-    measured = ("; ".join(f"{record.get('title')}: {fmt_interval(record.get('flip_rate'), 2)}" for record in model)
-                + f" on {stain.get('images')} patches")
-    if limits.get("class_stain_shift_max") is not None:
-        condition += (f"; given the other class's stain, the tumour probability moves at most "
-                      f"{limits['class_stain_shift_max']:g} toward that class")
-        measured += ("; the other class's stain: the data hold one class only" if class_stain is None else
-                     f"; the other class's stain: {fmt_interval(class_stain.get('toward_donor'))} toward it on "
-                     f"{class_stain.get('patches')} patches")
-    depends = stain.get("model_depends_on_stain")
-    if depends is None:
-        least = limits.get("min_model_patches", MIN_MODEL_PATCHES)
-        short = ([f"{least} stain patches"] if (stain.get("images") or 0) < least else []) + (
-            [f"{least} evaluated patches of each class"] if (class_stain or {}).get("follows_class_stain") is None
-            else [])
-        measured += f" (too few to decide: at least {' and '.join(short)})"
-    # None: too few patches for a rule (a WARN that says so, not a verdict).
-    return Check("Model decision under a stain change", condition, measured,
-                 {True: "fail", False: "pass"}.get(depends, "warn"), "stain", gate="stain_failed",
-                 gate_holds=bool(depends),
-                 gate_details=("the model's decision depends on the stain",) if depends else ())
+    limit = limits.get("map_spearman_min", MAP_SPEARMAN_MIN)
+    images = int(stain.get("images") or 0)
+    condition = (f"under each condition that barely changed the decision (flip rate at most "
+                 f"{limits.get('stable_flip_rate', STABLE_FLIP_RATE):g}, mean |change in tumour probability| at "
+                 f"most {limits.get('stable_probability_change', STABLE_PROBABILITY_CHANGE):g}), mean Spearman of "
+                 f"the maps with the original maps at least {limit:g}")
+    parts, texts = [], []
+    for record in (stain.get("conditions") or {}).values():
+        if not record.get("decision_stable"):
+            texts.append(f"{record.get('title')}: decision changed")
+            continue
+        similarity = ((record.get("methods") or {}).get(name) or {}).get("spearman") or {}
+        texts.append(f"{record.get('title')}: {fmt_interval(similarity, 2)}")
+        parts.append(interval_check(
+            name, condition, texts[-1], "stain", value=similarity.get("mean"), interval=similarity.get("ci95"),
+            limit=limit, direction="at_least", units=images,
+            more=lambda k: f"about {k} stain patches: --stain-images {k}"))
+    outcome = combine([part.outcome for part in parts])
+    decide = ""
+    if outcome == INCONCLUSIVE:
+        decide = ("; ".join(dict.fromkeys(part.decide for part in parts if part.outcome == INCONCLUSIVE))
+                  or "no stain condition left the decision unchanged, so the rule has nothing to compare")
+    return Check(f"{method_title(document, name)}: explains the decision, not the stain", condition,
+                 f"{'; '.join(texts)} on {images} patches", outcome, "stain", gate="stain", method=name,
+                 column="stain", decide=decide)
 
 
 def checks(document: dict) -> list[Check]:
-    """The model's check (flip rate under each condition its rule reads) and each method's (does it explain the
-    stain?).  The ``stain_failed`` gate holds when the model decides by stain or a method explains the stain."""
+    """The model's check (its decision under the stain changes its rule reads) and each method's (does it explain
+    the decision, not the stain?), each decided by its intervals."""
     stain = document.get("stain_robustness")
     if not stain:
         return []
-    conditions, limits = stain.get("conditions") or {}, stain.get("thresholds") or {}
-    found = [_model_check(stain)]
-    condition = (f"under each condition that barely changed the decision (flip rate at most "
-                 f"{limits.get('stable_flip_rate', STABLE_FLIP_RATE):g}, mean |change in tumour probability| at most "
-                 f"{limits.get('stable_probability_change', STABLE_PROBABILITY_CHANGE):g}), mean Spearman of the maps with the original maps at "
-                 f"least {limits.get('map_spearman_min', MAP_SPEARMAN_MIN):g}")
-    for name in document.get("methods") or {}:
-        parts, stable = [], False
-        for record in conditions.values():
-            similarity = ((record.get("methods") or {}).get(name) or {}).get("spearman")
-            if record.get("decision_stable"):
-                stable = True
-                parts.append(f"{record.get('title')}: {fmt_interval(similarity, 2)}")
-            else:
-                parts.append(f"{record.get('title')}: decision changed")
-        explains = name in (stain.get("explains_stain") or [])
-        # Without a stable condition the rule cannot be applied.
-        outcome = "fail" if explains else ("pass" if stable else "warn")
-        found.append(Check(f"{method_title(document, name)}: explains the decision, not the stain", condition,
-                           "; ".join(parts), outcome, "stain", gate="stain_failed", gate_holds=explains,
-                           gate_details=(f"{name} explains the stain",) if explains else ()))
-    return found
+    return [_model_check(stain), *(_method_check(document, stain, name) for name in document.get("methods") or {})]
 
 
 def findings(document: dict) -> list[Finding]:
-    """A model that decides by stain and a method that explains the stain (high, by the rules the section
-    states), a deletion verdict that changes with the stain (medium), and patches Macenko normalisation could
-    not change (low)."""
+    """A model that decides by stain and a method that explains the stain (high, read from their checks), a
+    deletion verdict that changes with the stain (medium), and patches Macenko normalisation could not change
+    (low)."""
     stain = document.get("stain_robustness") or {}
-    conditions, limits = stain.get("conditions") or {}, stain.get("thresholds") or {}
+    conditions = stain.get("conditions") or {}
     found = []
-    limit = limits.get("model_flip_rate_max")
-    flipped = [condition for condition in model_stain_conditions(stain)
-               if ((condition.get("flip_rate") or {}).get("mean") or 0.0) > (limit or 0.0)]
-    if stain.get("model_depends_on_stain") and flipped:
-        where = " and ".join(f"under {condition.get('title')}{_strength(condition)} "
-                             f"{share(condition.get('flip_rate'))}" for condition in flipped)
-        found.append(Finding(
-            "high", f"The decision of the model depends on stain: {where} of its predictions on {stain.get('images')} "
-            f"patches change class, more than {limit:g}. A change of the stain alone, the tissue kept, moves its "
-            "decisions, so they are unlikely to hold on slides stained elsewhere, and may rest on a stain that "
-            "travels with the label."))
-    class_stain = stain.get("class_stain") or {}
-    if stain.get("model_depends_on_stain") and class_stain.get("follows_class_stain"):
-        found.append(Finding(
-            "high", f"The decision of the model follows a stain that travels with the label: given the stain "
-            f"amounts of a patch of the other class, its tumour probability moves "
-            f"{share(class_stain.get('toward_donor'))} toward that class on average, over "
-            f"{class_stain.get('patches')} evaluated patches (the limit is "
-            f"{limits.get('class_stain_shift_max'):g}). Its decisions rest in part on how strongly a patch is "
-            "stained, which in these data goes with the label, and will not hold where it does not."))
-    for name in stain.get("explains_stain") or []:
-        where = [f"{condition['title']} (flip rate {share(condition.get('flip_rate'))}, mean |change in tumour "
-                 f"probability| {share(condition.get('abs_probability_change'))}, map Spearman "
-                 f"{share(condition['methods'][name].get('spearman'))})"
-                 for condition in conditions.values()
-                 if ((condition.get("methods") or {}).get(name) or {}).get("explains_stain")]
-        found.append(Finding(
-            "high", f"{method_title(document, name)} explains the stain, not the decision of the model: under "
-            f"{' and '.join(where)}, the decision barely changed but its maps did (mean Spearman with the maps "
-            f"on the original patches below {limits.get('map_spearman_min'):g}).", name))
+    if stain:
+        for part in _model_parts(stain):
+            if part.outcome != FAIL:
+                continue
+            found.append(Finding(
+                "high", f"The decision of the model depends on stain: {part.measured}, against the claim "
+                f"\"{part.claim}\". A change of the stain alone, the tissue kept, moves its decisions, so they are "
+                "unlikely to hold on slides stained elsewhere, and may rest on a stain that travels with the label."))
+        for name in document.get("methods") or {}:
+            check = _method_check(document, stain, name)
+            if check.outcome == FAIL:
+                found.append(Finding(
+                    "high", f"{method_title(document, name)} explains the stain, not the decision of the model: "
+                    f"{check.measured}; the decision barely changed but its maps did (the mean Spearman with the "
+                    f"maps on the original patches lies below the limit).", name))
     for condition in conditions.values():
         for name, record in (condition.get("methods") or {}).items():
             if not record.get("verdict_changed"):

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from reportgen.metrics.stats import exact_share_interval
+
 
 def per_slide_accuracy(labels: np.ndarray, predictions: np.ndarray, slide_ids) -> dict[str, dict]:
-    """slide id -> ``{"patches": int, "accuracy": float}`` over the patches of each slide, slides sorted by id.
+    """slide id -> ``{"patches": int, "accuracy": float, "ci95": [low, high]}`` over the patches of each slide,
+    slides sorted by id; the interval is the exact binomial one on the slide's patches
+    (:func:`reportgen.metrics.stats.exact_share_interval`).
 
     labels, predictions : (N,) int; slide_ids : (N,) slide id of each patch.
     """
@@ -16,7 +20,9 @@ def per_slide_accuracy(labels: np.ndarray, predictions: np.ndarray, slide_ids) -
     result = {}
     for slide in sorted(set(slides)):
         chosen = slides == slide
-        result[slide] = {"patches": int(chosen.sum()), "accuracy": float(np.mean(labels[chosen] == predictions[chosen]))}
+        accuracy = float(np.mean(labels[chosen] == predictions[chosen]))
+        result[slide] = {"patches": int(chosen.sum()), "accuracy": accuracy,
+                         "ci95": list(exact_share_interval(accuracy, int(chosen.sum())))}
     return result
 
 

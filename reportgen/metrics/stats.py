@@ -18,7 +18,7 @@ import itertools
 import math
 
 import numpy as np
-from scipy.stats import wilcoxon
+from scipy.stats import beta, wilcoxon
 
 from reportgen.errors import ConfigError
 
@@ -113,6 +113,46 @@ def mean_with_interval(values, *, seed: int, groups=None) -> dict:
         "ci95": [plain_float(low), plain_float(high)],
         "per_image": [plain_float(v) for v in values],
     }
+
+
+def exact_share_interval(share: float, units: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Clopper-Pearson interval of a share observed on ``units`` independent units (Clopper and Pearson,
+    Biometrika 1934), with ``share * units`` events (not necessarily whole: a slide-averaged share).
+
+    The lower end is the alpha/2 quantile of Beta(k, n - k + 1), the upper the 1 - alpha/2 quantile of
+    Beta(k + 1, n - k); 0 and 1 at the ends.
+    """
+    if units < 1 or not math.isfinite(share):
+        return (math.nan, math.nan)
+    events, tail = share * units, (1 - confidence) / 2
+    low = 0.0 if events <= 0 else float(beta.ppf(tail, events, units - events + 1))
+    high = 1.0 if events >= units else float(beta.ppf(1 - tail, events + 1, units - events))
+    return (low, high)
+
+
+def share_with_interval(events, *, seed: int, groups=None) -> dict:
+    """A share of patches with an event (1.0) or without (0.0), with a 95 % interval that cannot collapse.
+
+    The percentile bootstrap (by slide with ``groups``) gives a zero-width interval when every unit has the same
+    outcome (0 of 14 tumour calls lost reads [0, 0]), which would let a handful of patches clear a model.
+    The interval is therefore the union of the bootstrap's and the exact binomial interval of the same share on
+    the same patches (:func:`exact_share_interval`), the least uncertainty the patches allow even when they
+    are independent: 0 of 14 reads [0, 0.23].  With slide ids the cluster bootstrap adds what slides differ.
+
+    Returns
+    -------
+    :func:`mean_with_interval`'s record plus ``"n"`` (patches with a finite value) and ``"slides"`` (slides
+    among them, or ``None`` without ``groups``).
+    """
+    values = np.asarray(events, dtype=np.float64).ravel()
+    record = mean_with_interval(values, seed=seed, groups=groups)
+    keep = np.isfinite(values)
+    slides = None if groups is None else len(set(np.asarray(groups, dtype=object).ravel()[keep].astype(str)))
+    record.update(n=int(keep.sum()), slides=slides)
+    if record["mean"] is not None:
+        low, high = exact_share_interval(record["mean"], int(keep.sum()))
+        record["ci95"] = [plain_float(min(low, record["ci95"][0])), plain_float(max(high, record["ci95"][1]))]
+    return record
 
 
 def paired_wilcoxon(a, b) -> dict:

@@ -3,20 +3,27 @@
 A claim compares two maps on the same patches (a method against a reference
 map, or two methods) by one metric.  On the patches whose curve can tell maps
 apart (:func:`informative_patches`), the paired differences (positive: the
-method is better) are tested with one-sided Wilcoxon signed-rank tests in
-both directions (Wilcoxon, 1945; zero differences are dropped, Wilcoxon's
-own rule), Holm-corrected over every p-value of the report's family of
-claims (Holm, 1979), at level ``alpha``.  Outcomes:
+method is better) are tested with the Wilcoxon signed-rank test (Wilcoxon, 1945;
+zero differences are dropped, Wilcoxon's own rule); a claim's p-value is
+two-sided (twice the smaller one-sided p-value) and its direction that of the
+smaller one.  The p-values of a family of claims are Holm-corrected (Holm, 1979)
+at the family's level.  Outcomes:
 
 ``better`` / ``worse``
-    the Holm-corrected one-sided p-value of that direction is below alpha;
+    the Holm-corrected p-value is below the family's level, in that direction;
 ``not_distinguishable``
-    neither is;
+    it is not;
 ``too_few``
-    fewer non-zero differences than the test needs to reach alpha after the
-    correction at all: the smallest one-sided p-value of the exact test on n
-    pairs is 2^-n, so n must be at least log2(m / alpha) for a family of m
-    p-values (:func:`minimum_pairs`).
+    fewer non-zero differences than the test needs to reach the level after the
+    correction at all: the smallest two-sided p-value of the exact test on n
+    pairs is 2^(1 - n) (:func:`minimum_pairs`).
+
+The report's claims form a hierarchy fixed before any result is seen
+(:func:`decide_report_claims`, docs/judgement.md#the-claims-page-one-rests-on):
+the **primary** family, each method better than the random map by deletion AUC
+and by SRG, is what page one rests on and gets most of the error rate; the
+comparisons with the model-independent maps, insertion and the method pairs are
+the **secondary** family.
 
 Where the patches come with slide ids, the unit of every test and interval is
 the slide: each slide's paired differences are averaged into one value, and the
@@ -28,8 +35,8 @@ intervals assume independent patches.
 Each claim carries the median paired difference and its percentile-bootstrap
 95 % interval, so its size is read beside its outcome, and what the test could
 detect (:func:`detectable_difference`): the smallest mean difference it finds
-with 80 % power at the strictest Holm level alpha / m, from the observed spread
-of the differences, and how many patches :data:`TARGET_DIFFERENCE` would need.
+with 80 % power at the strictest Holm level of its family, from the observed
+spread of the differences, and how many units :data:`TARGET_DIFFERENCE` would need.
 """
 
 from __future__ import annotations
@@ -55,6 +62,18 @@ MIN_SCORE_CHANGE = 0.1
 #: The metrics every claim is tested on: name -> (the curve whose informative patches it uses, higher is better).
 #: SRG is a difference of two deletion curves with the same ends, so deletion's informative patches are its own.
 CLAIM_METRICS = {"deletion_auc": ("deletion", False), "insertion_auc": ("insertion", True), "srg": ("deletion", True)}
+
+#: The claims page one rests on, chosen before any result was seen: (reference map, metric).  A map no better
+#: than the random map carries no information about the model, so "better than random" is the least a faithful
+#: map must show; deletion AUC measures it directly and SRG (deletion's two orderings, most and least relevant
+#: first) cancels the part of the deletion score that any ordering of the pixels gets.  Insertion is secondary
+#: because its curves start from the substrate, a state the model was not trained on.
+PRIMARY_CLAIMS = (("random", "deletion_auc"), ("random", "srg"))
+#: The primary family's share of the report's alpha; the rest goes to the secondary family.  When every primary
+#: claim is decided (better or worse), its share passes on and the secondary family is tested at the full alpha
+#: (the fallback procedure, Wiens, Pharmaceutical Statistics 2003; the family-wise error rate over all claims
+#: stays at alpha).
+PRIMARY_SHARE = 0.8
 
 #: The power the detectable difference is stated at.
 POWER = 0.8
@@ -114,8 +133,12 @@ def informative_means(curves, masks: dict[str, np.ndarray], *, seed: int, groups
 
 
 def minimum_pairs(family_size: int, alpha: float) -> int:
-    """Fewest non-zero paired differences with which a one-sided exact Wilcoxon test can pass Holm at ``alpha``."""
-    return max(1, math.ceil(math.log2(max(family_size, 1) / alpha)))
+    """Fewest non-zero paired differences with which an exact two-sided Wilcoxon test can pass Holm at ``alpha``:
+    the smallest p-value on n pairs, 2^(1 - n), must fall below alpha / family_size."""
+    n = 1
+    while 2.0 ** (1 - n) >= alpha / max(family_size, 1):
+        n += 1
+    return n
 
 
 def unit_values(differences: np.ndarray, groups=None) -> np.ndarray:
@@ -144,8 +167,8 @@ def _one_sided(differences: np.ndarray) -> tuple[float, float]:
     return float(better), float(worse)
 
 
-def decide_claims(claims: list[dict], *, alpha: float = 0.05, seed: int = 0) -> list[dict]:
-    """Outcomes of a family of claims under the verdict rule.
+def decide_claims(claims: list[dict], *, alpha: float = 0.05, seed: int = 0, family: str | None = None) -> list[dict]:
+    """Outcomes of one family of claims under the verdict rule, Holm-corrected at ``alpha``.
 
     Parameters
     ----------
@@ -153,61 +176,80 @@ def decide_claims(claims: list[dict], *, alpha: float = 0.05, seed: int = 0) -> 
         "against_values": (N,), "patches": [indices of the patches used]}`` and optionally
         ``"groups": (N,)`` slide ids; the values are per-patch metric values of the two maps on
         those patches, in the same order.  With groups the unit is the slide (:func:`unit_values`).
-    alpha : family-wise error rate (default 0.05).
+    alpha : the family's level (default 0.05).
     seed : seed of the bootstrap of the median difference.
+    family : the family's name, stored with each record (e.g. "primary").
 
     Returns
     -------
-    One record per claim, in order: ``method``, ``against``, ``metric``, ``unit`` ("patch" or
-    "slide"), ``patches``, ``slides`` (how many slides, or ``None``), ``n`` (non-zero differences
-    of the unit), ``outcome`` (:data:`OUTCOMES`), ``p`` (one-sided,
-    before correction, of the direction with the smaller p), ``p_holm``, ``median_difference``
-    (positive: the method is better) and ``ci95``.
+    One record per claim, in order: ``method``, ``against``, ``metric``, ``family``, ``level`` (``alpha``),
+    ``unit`` ("patch" or "slide"), ``patches``, ``slides`` (how many slides, or ``None``), ``n`` (non-zero
+    differences of the unit), ``needed`` (:func:`minimum_pairs`), ``outcome`` (:data:`OUTCOMES`), ``p``
+    (two-sided, before correction), ``p_holm``, ``differences`` (the unit values the test ran on, positive:
+    the method is better), ``median_difference`` and ``ci95``.
     """
-    differences, raw = [], []
+    differences, p_values, towards_worse = [], [], []
     for claim in claims:
         values = np.asarray(claim["values"], dtype=np.float64)
         against = np.asarray(claim["against_values"], dtype=np.float64)
         difference = (values - against) if claim["higher_is_better"] else (against - values)
         difference = unit_values(difference, claim.get("groups"))
         differences.append(difference)
-        raw.extend(_one_sided(difference))
-    corrected = holm_correction(raw) if raw else []
-    needed = minimum_pairs(len(raw), alpha)
+        p_better, p_worse = _one_sided(difference)
+        p_values.append(min(1.0, 2 * min(p_better, p_worse)))
+        towards_worse.append(p_worse < p_better)
+    corrected = holm_correction(p_values) if p_values else []
+    needed = minimum_pairs(len(p_values), alpha)
+    # The strictest Holm threshold, alpha / m, is what the first claim to be decided must pass.
+    level = alpha / max(len(p_values), 1)
     records = []
-    for index, (claim, difference) in enumerate(zip(claims, differences)):
-        p_better, p_worse = raw[2 * index], raw[2 * index + 1]
-        holm_better, holm_worse = corrected[2 * index], corrected[2 * index + 1]
+    for claim, difference, p, p_holm, worse in zip(claims, differences, p_values, corrected, towards_worse):
         n = int(np.count_nonzero(difference))
         if n < needed:
             outcome = "too_few"
-        elif holm_better < alpha:
-            outcome = "better"
-        elif holm_worse < alpha:
-            outcome = "worse"
+        elif p_holm < alpha:
+            outcome = "worse" if worse else "better"
         else:
             outcome = "not_distinguishable"
-        towards_worse = p_worse < p_better
         if len(difference):
             median = float(np.median(difference))
             low, high = _median_interval(difference, seed=seed)
         else:
             median, low, high = math.nan, math.nan, math.nan
-        # The strictest Holm threshold, alpha / m, is what the first claim to be decided must pass.
-        level = alpha / max(len(raw), 1)
+        # A two-sided test at ``level`` has the power of a one-sided test at level / 2.
         spread = float(np.std(difference, ddof=1)) if len(difference) > 1 else math.nan
         grouped = claim.get("groups") is not None
         records.append({
-            "method": claim["method"], "against": claim["against"], "metric": claim["metric"],
-            "unit": "slide" if grouped else "patch", "patches": [int(i) for i in claim["patches"]],
+            "method": claim["method"], "against": claim["against"], "metric": claim["metric"], "family": family,
+            "level": alpha, "unit": "slide" if grouped else "patch", "patches": [int(i) for i in claim["patches"]],
             "slides": len(difference) if grouped else None, "n": n, "needed": needed, "outcome": outcome,
-            "p": plain_float(p_worse if towards_worse else p_better),
-            "p_holm": plain_float(holm_worse if towards_worse else holm_better),
+            "p": plain_float(p), "p_holm": plain_float(p_holm),
+            "differences": [plain_float(value) for value in difference],
             "median_difference": plain_float(median), "ci95": [plain_float(low), plain_float(high)],
-            "detectable_difference": plain_float(detectable_difference(spread, len(difference), level=level)),
-            "patches_for_target": patches_needed(spread, TARGET_DIFFERENCE, level=level),
+            "detectable_difference": plain_float(detectable_difference(spread, len(difference), level=level / 2)),
+            "patches_for_target": patches_needed(spread, TARGET_DIFFERENCE, level=level / 2),
         })
     return records
+
+
+def is_primary(claim: dict) -> bool:
+    """Whether a claim (or its record) is one page one rests on (:data:`PRIMARY_CLAIMS`)."""
+    return (claim["against"], claim["metric"]) in PRIMARY_CLAIMS
+
+
+def decide_report_claims(claims: list[dict], *, alpha: float = 0.05, seed: int = 0) -> list[dict]:
+    """The report's claims, decided as a hierarchy fixed in advance: the primary family (:data:`PRIMARY_CLAIMS`)
+    at ``PRIMARY_SHARE * alpha``, then the secondary family at the rest, or at the full ``alpha`` when every
+    primary claim was decided (module docstring).  Records as :func:`decide_claims`, in the order given."""
+    primary = [claim for claim in claims if is_primary(claim)]
+    secondary = [claim for claim in claims if not is_primary(claim)]
+    decided_primary = decide_claims(primary, alpha=PRIMARY_SHARE * alpha, seed=seed, family="primary")
+    all_decided = bool(decided_primary) and all(r["outcome"] in ("better", "worse") for r in decided_primary)
+    secondary_level = alpha if all_decided else (1 - PRIMARY_SHARE) * alpha
+    decided = iter([*decided_primary, *decide_claims(secondary, alpha=secondary_level, seed=seed,
+                                                     family="secondary")])
+    by_claim = {id(claim): next(decided) for claim in [*primary, *secondary]}
+    return [by_claim[id(claim)] for claim in claims]
 
 
 def _median_interval(values: np.ndarray, *, seed: int, n_resamples: int = 2000) -> tuple[float, float]:

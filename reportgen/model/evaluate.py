@@ -16,6 +16,7 @@ from scipy.stats import rankdata
 
 from reportgen.errors import DataError
 from reportgen.inference import model_device, predict_proba
+from reportgen.metrics.stats import plain_float, share_with_interval
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +134,43 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, *, n_b
         "ece": reliability.pop("ece"),
         "reliability": reliability,
     }
+
+
+def evaluation_intervals(probabilities: np.ndarray, labels: np.ndarray, *, seed: int, groups=None,
+                         n_resamples: int = 2000) -> dict:
+    """95 % intervals of the accuracy and the expected calibration error, in the report's unit.
+
+    Parameters
+    ----------
+    probabilities : (N, 2) softmax outputs; labels : (N,) int.
+    seed : seed of the bootstrap resamples.
+    groups : (N,) slide ids, or ``None``.  With slide ids the unit is the slide: the accuracy's interval is
+        :func:`reportgen.metrics.stats.share_with_interval`'s, and the ECE's resamples whole slides (the cluster
+        bootstrap), because patches of one slide share its stain, scanner and tissue.
+    n_resamples : bootstrap resamples of the ECE (default 2000).
+
+    Returns
+    -------
+    ``{"unit": "slide" | "patch", "units": int, "accuracy": {"mean", "ci95"}, "ece": {"mean", "ci95"}}``.
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    labels = np.asarray(labels).astype(np.int64).reshape(-1)
+    predictions = probabilities.argmax(axis=1)
+    confidence, correct = probabilities.max(axis=1), predictions == labels
+    accuracy = share_with_interval(correct.astype(np.float64), seed=seed, groups=groups)
+    units = np.arange(len(labels)) if groups is None else np.unique(np.asarray(groups).astype(str),
+                                                                     return_inverse=True)[1].reshape(-1)
+    members = [np.flatnonzero(units == unit) for unit in range(int(units.max()) + 1)] if len(units) else []
+    generator = np.random.default_rng(seed)
+    eces = []
+    for _ in range(n_resamples if len(members) > 1 else 0):
+        chosen = np.concatenate([members[i] for i in generator.integers(0, len(members), size=len(members))])
+        eces.append(calibration(confidence[chosen], correct[chosen])["ece"])
+    ece = calibration(confidence, correct)["ece"]
+    low, high = np.percentile(eces, [2.5, 97.5]) if eces else (ece, ece)
+    return {"unit": "patch" if groups is None else "slide", "units": len(members),
+            "accuracy": {"mean": accuracy["mean"], "ci95": accuracy["ci95"]},
+            "ece": {"mean": ece, "ci95": [plain_float(low), plain_float(high)]}}
 
 
 def evaluation_indices(size: int, limit: int | None) -> np.ndarray | None:

@@ -29,6 +29,7 @@ from reportgen.errors import ConfigError
 from reportgen.judgement.compare import load_previous_report
 from reportgen.judgement.gates import parse_gate
 from reportgen.metrics.slides import per_slide_accuracy
+from reportgen.model.evaluate import evaluation_intervals
 from reportgen.pipeline.chunks import explain_and_score
 from reportgen.pipeline.data import dataset_mean_colour, open_data
 from reportgen.pipeline.document import BuildRecord, DataFacts, assemble_document
@@ -229,6 +230,8 @@ def build_report(config: BuildConfig, *, render: Renderer | None, command_line: 
                                        by_slide=config.by_slide)
             slide_accuracy = (None if split_slides is None
                               else per_slide_accuracy(labels, probabilities.argmax(axis=1), split_slides))
+            evaluation = {**evaluation, "intervals": evaluation_intervals(probabilities, labels, seed=config.seed,
+                                                                          groups=split_slides)}
             run = _Run(config=config, model=model, split=split, evaluated=evaluated, device=device,
                        dataset_mean=dataset_mean_colour(data, config.split, cache=cache), cache=cache,
                        cache_context=cache_context, watch=watch, progress=progress)

@@ -36,7 +36,7 @@ from reportgen.metrics.substrate_scope import SCOPE_FRACTIONS
 from reportgen.metrics.verdicts import (
     CLAIM_METRICS,
     MIN_SCORE_CHANGE,
-    decide_claims,
+    decide_report_claims,
     informative_means,
     informative_patches,
 )
@@ -208,7 +208,7 @@ def _verdicts(record: BuildRecord, masks: dict[str, np.ndarray]) -> list[dict]:
                            "groups": _groups(record, mask),
                            "values": getattr(curves[method], metric)[mask],
                            "against_values": getattr(curves[against], metric)[mask]})
-    return decide_claims(claims, alpha=record.config.alpha, seed=record.config.seed)
+    return decide_report_claims(claims, alpha=record.config.alpha, seed=record.config.seed)
 
 
 def _method_sections(record: BuildRecord, masks: dict[str, np.ndarray]) -> dict:

@@ -13,8 +13,10 @@ become ``None`` or empty lists.
 from __future__ import annotations
 
 from reportgen.formatting import file_name, fmt, fmt_any
-from reportgen.judgement.check import SEVERITIES, outcome_counts
-from reportgen.judgement.reading import OUTCOME_WORDS, model_accuracy
+from reportgen.judgement import faithfulness
+from reportgen.judgement.check import METHOD_COLUMNS, SEVERITIES, outcome_counts
+from reportgen.judgement.reading import OUTCOME_WORDS, method_title, model_accuracy
+from reportgen.judgement.rule import FAIL, INCONCLUSIVE, OUTCOMES, PASS
 from reportgen.metrics.localisation import UNIFORM_CENTRE_MASS
 from reportgen.report import figures as figs
 from reportgen.report.agreement import agreement_matrix, localisation_rows
@@ -39,12 +41,12 @@ from reportgen.report.slides import slides_view
 from reportgen.report.stability import stability_view
 from reportgen.report.stain import stain_view
 from reportgen.report.substrates import substrate_drift_rows, substrate_rankings
-from reportgen.report.views import CheckRow, GateView, ReportContext, WarningView
+from reportgen.report.views import CheckRow, GateView, MethodChecks, ReportContext, WarningView
 
 SIGN_OFF_LABELS = (("reviewer", "Reviewer"), ("role", "Role"), ("date", "Date"), ("decision", "Decision"))
 SYNTHETIC_NOTICE = ("Synthetic data: these patches are generated, not tissue. This report checks that the audit "
                     "works; its numbers say nothing about how the model behaves on real slides.")
-_COUNT_WORDS = (("fail", "failed"), ("warn", "warnings"), ("pass", "passed"))
+_COUNT_WORDS = ((FAIL, "failed"), (INCONCLUSIVE, "inconclusive"), (PASS, "passed"))
 
 
 def _warnings(summary: dict) -> tuple[list[WarningView], list[dict]]:
@@ -77,12 +79,24 @@ def _identity(document: dict) -> list[tuple[str, str]]:
             ("Generated", fmt_any(document.get("generated_at")))]
 
 
-def _checks(document: dict) -> tuple[list[CheckRow], str]:
+def _row(check: dict) -> CheckRow:
+    return CheckRow(outcome=str(check["outcome"]), check=str(check["check"]), condition=str(check["condition"]),
+                    measured=str(check["measured"]), section=str(check["section"]), decide=str(check.get("decide") or ""))
+
+
+def _checks(document: dict) -> tuple[list[CheckRow], str, list[str], list[MethodChecks]]:
+    """Page one's checks: the rows that are not a method's (the model's, the run's, the gates'), the counts,
+    and the explanations' table (a method's checks, one column each)."""
     checks = (document.get("summary") or {}).get("checks") or []
     counts = outcome_counts(checks)
-    rows = [CheckRow(outcome=str(c["outcome"]), check=str(c["check"]), condition=str(c["condition"]),
-                     measured=str(c["measured"]), section=str(c["section"])) for c in checks]
-    return rows, ", ".join(f"{counts[key]} {word}" for key, word in _COUNT_WORDS)
+    rows = [_row(c) for c in checks if not c.get("column")]
+    columns = [column for column in METHOD_COLUMNS if any(c.get("column") == column for c in checks)]
+    methods = list(dict.fromkeys(c["method"] for c in checks if c.get("column") and c.get("method")))
+    cells = {(c["method"], c["column"]): _row(c) for c in checks if c.get("column")}
+    table = [MethodChecks(title=method_title(document, name), cells=[cells.get((name, column)) for column in columns])
+             for name in methods]
+    return rows, ", ".join(f"{counts[key]} {word}" for key, word in _COUNT_WORDS), \
+        [METHOD_COLUMNS[column] for column in columns], table
 
 
 def build_context(document: dict, patch_uris: dict[int, dict[str, str]] | list[dict[str, str]],
@@ -122,11 +136,12 @@ def build_context(document: dict, patch_uris: dict[int, dict[str, str]] | list[d
     if not findings and accuracy is not None:
         findings = [f"Validation accuracy {fmt(accuracy)}."]
     warnings, warning_records = _warnings(summary)
-    checks, counts = _checks(document)
+    checks, counts, method_columns, method_checks = _checks(document)
     verdicts = verdict_rows(document)
     return ReportContext(
         title=str(document.get("title", "Explainability audit")), generated_at=str(document.get("generated_at", "")),
-        identity=_identity(document), checks=checks, check_counts=counts,
+        identity=_identity(document), checks=checks, check_counts=counts, method_columns=method_columns,
+        method_checks=method_checks, outcomes=list(OUTCOMES),
         sign_off=[(label, str(((document.get("sign_off") or {}).get(key)) or "")) for key, label in SIGN_OFF_LABELS],
         data_has_masks=bool((document.get("data") or {}).get("has_masks")),
         synthetic_notice=SYNTHETIC_NOTICE if (document.get("data") or {}).get("source") == "synthetic" else None,
@@ -136,6 +151,7 @@ def build_context(document: dict, patch_uris: dict[int, dict[str, str]] | list[d
         run_settings=run_settings_rows(document),
         method_settings=method_settings_views(document, warnings, warning_records), provenance=provenance_view(document),
         faithfulness=faithfulness_rows(document), deletion_curves_uri=deletion_uri, insertion_curves_uri=insertion_uri,
+        faithfulness_notes=faithfulness.section_sentences(document),
         verdicts=verdicts, verdict_outcomes=[word for word in OUTCOME_WORDS.values()
                                              if any(row.outcome == word for row in verdicts)],
         informative=informative_rows(document),

@@ -35,6 +35,7 @@ class FaithfulnessRow:
 class VerdictRow:
     """One claim under the verdict rule: a method against a reference map or another method."""
 
+    family: str
     metric: str
     method: str
     against: str
@@ -71,14 +72,18 @@ def faithfulness_rows(document: dict) -> list[FaithfulnessRow]:
 
 
 def verdict_rows(document: dict) -> list[VerdictRow]:
-    """One row per claim of the document's ``verdicts``, in their order."""
+    """One row per claim of the document's ``verdicts``, the primary family first, each family in its order."""
     rows = []
-    for verdict in document.get("verdicts") or []:
+    verdicts = document.get("verdicts") or []
+    for verdict in sorted(verdicts, key=lambda v: v.get("family") != "primary"):
         low, high = verdict.get("ci95") or [None, None]
         difference = fmt_signed(verdict.get("median_difference"))
         if low is not None and high is not None:
             difference += f" [{fmt_signed(low)}, {fmt_signed(high)}]"
-        rows.append(VerdictRow(metric=VERDICT_METRIC_LABELS.get(verdict.get("metric"), str(verdict.get("metric"))),
+        family = verdict.get("family") or ""
+        level = verdict.get("level")
+        rows.append(VerdictRow(family=f"{family} ({level:.2g})" if family and level is not None else family,
+                               metric=VERDICT_METRIC_LABELS.get(verdict.get("metric"), str(verdict.get("metric"))),
                                method=method_title(document, verdict["method"]),
                                against=method_title(document, verdict["against"]),
                                patches=len(verdict.get("patches") or []), slides=fmt_any(verdict.get("slides")),

@@ -39,13 +39,24 @@ class WarningView:
 
 @dataclass(frozen=True)
 class CheckRow:
-    """One row of page one's check table; ``section`` is the anchor of its evidence."""
+    """One row of page one's check table; ``section`` is the anchor of its evidence, ``decide`` what would decide
+    an inconclusive check."""
 
     outcome: str
     check: str
     condition: str
     measured: str
     section: str
+    decide: str = ""
+
+
+@dataclass(frozen=True)
+class MethodChecks:
+    """One method's row of page one's table of the explanations' checks: per column (``columns`` of the
+    context) its check, or ``None`` where the check did not run."""
+
+    title: str
+    cells: list[CheckRow | None]
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,11 @@ class ReportContext:
     sign_off: list[tuple[str, str]]
     checks: list[CheckRow]
     check_counts: str
+    #: Page one's explanations table: its column headings, and one row per method.
+    method_columns: list[str]
+    method_checks: list[MethodChecks]
+    #: Every check in the order of its outcome, failures first, for the appendix of page one's rows.
+    outcomes: list[str]
     #: (term, what it means) for deletion, insertion and the reference maps, and one curve to show it.
     reading_guide: list[tuple[str, str]]
     guide_uri: str | None
@@ -83,6 +99,7 @@ class ReportContext:
     faithfulness: list[FaithfulnessRow]
     deletion_curves_uri: str | None
     insertion_curves_uri: str | None
+    faithfulness_notes: list[str]
     verdicts: list[VerdictRow]
     #: The outcomes the verdict table's rows carry, in the order of :data:`OUTCOME_WORDS`, for its filter.
     verdict_outcomes: list[str]

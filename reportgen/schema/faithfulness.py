@@ -64,12 +64,15 @@ class MethodSection(ScoredMap):
 
 
 class Verdict(TypedDict):
-    """One claim under the verdict rule (:mod:`reportgen.metrics.verdicts`); differences are positive when
-    ``method`` is better than ``against``."""
+    """One claim under the verdict rule (:mod:`reportgen.metrics.verdicts`), in its ``family`` ("primary" or
+    "secondary") tested at ``level``; ``differences`` are the unit values the test ran on (one per slide where
+    slide ids exist), positive when ``method`` is better than ``against``; ``p`` is two-sided."""
 
     method: str
     against: str
     metric: str
+    family: str | None
+    level: float
     unit: str
     patches: list[int]
     slides: int | None
@@ -78,6 +81,7 @@ class Verdict(TypedDict):
     outcome: str
     p: float | None
     p_holm: float | None
+    differences: list[float | None]
     median_difference: float | None
     ci95: list[float | None]
     detectable_difference: float | None

@@ -217,10 +217,11 @@ class Evidence(TypedDict):
 
 
 class SlideAccuracy(TypedDict):
-    """The model's accuracy on one slide's evaluated patches."""
+    """The model's accuracy on one slide's evaluated patches, with its exact binomial 95 % interval."""
 
     patches: int
     accuracy: float
+    ci95: list[float]
 
 
 class SlideMethod(TypedDict):

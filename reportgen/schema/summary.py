@@ -6,13 +6,24 @@ from typing import Any, TypedDict
 
 
 class Check(TypedDict):
-    """One row of page one's check table (:class:`reportgen.judgement.check.Check`)."""
+    """One row of page one's check table (:class:`reportgen.judgement.check.Check`): its outcome (``pass``,
+    ``inconclusive`` or ``fail``, by the rule of :mod:`reportgen.judgement.rule`), what would decide it when
+    inconclusive, the gate stem that reads it, the method and the column of the explanations' table for a method's
+    check, and the measurement, its 95 % interval, limit and direction where the outcome is read from one interval."""
 
     check: str
     condition: str
     measured: str
     outcome: str
     section: str
+    decide: str
+    gate: str | None
+    method: str | None
+    column: str | None
+    value: float | None
+    interval: list[float | None] | None
+    limit: float | None
+    direction: str | None
 
 
 class WarningRecord(TypedDict):

@@ -220,6 +220,9 @@ def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
         },
         evaluation={"accuracy": 0.86, "roc_auc": 0.93, "sensitivity": 0.84, "specificity": 0.88,
                     "confusion_matrix": [[44, 6], [8, 42]], "ece": 0.041, "n": 100, "limit": None,
+                    # 86 of 100 correct: the exact binomial interval; the ECE's as a bootstrap would give it.
+                    "intervals": {"unit": "patch", "units": 100, "accuracy": {"mean": 0.86, "ci95": [0.776, 0.921]},
+                                  "ece": {"mean": 0.041, "ci95": [0.022, 0.074]}},
                     "reliability": {"bin_edges": [0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
                                     "accuracy": [0.55, 0.62, 0.78, None, 0.95],
                                     "confidence": [0.56, 0.65, 0.75, None, 0.94], "count": [10, 20, 30, 0, 40]}},
