@@ -35,6 +35,37 @@ def test_model_accuracy_and_method_changes(current, previous):
     assert rows["lime"]["deletion_auc"]["change"] == pytest.approx(0.0)
 
 
+def test_outcome_changes_come_first_failures_now_first_and_are_rendered_before_the_numbers(current, previous):
+    from gold.fixture import make_figures
+
+    from reportgen.report.render import render_html
+
+    import copy
+
+    checks = previous["summary"]["checks"] = copy.deepcopy(current["summary"]["checks"])
+    accuracy = next(row for row in checks if row["check"] == "Validation accuracy")
+    centre = next(row for row in checks if row["check"] == "Grad-CAM: attribution in the centre 32x32")
+    now = {row["check"]: row["outcome"] for row in current["summary"]["checks"]}
+    accuracy["outcome"] = "pass" if now["Validation accuracy"] != "pass" else "fail"
+    centre["outcome"] = "fail" if now[centre["check"]] != "fail" else "pass"
+    checks.append({**accuracy, "check": "A check of an older version"})
+    comparison = compare_reports(current, previous)
+    assert list(comparison)[:6] == ["previous_generated_at", "previous_title", "schema_versions", "compatible",
+                                    "note", "outcomes"]
+    rows = {row["check"]: row for row in comparison["outcomes"]}
+    assert set(rows) == {"Validation accuracy", centre["check"], "A check of an older version"}
+    assert rows["Validation accuracy"]["current"] == now["Validation accuracy"]
+    assert rows["A check of an older version"]["current"] is None
+    order = [row["current"] for row in comparison["outcomes"]]
+    assert order == sorted(order, key=lambda outcome: ["fail", "inconclusive", "pass", None].index(outcome))
+    current["comparison"] = comparison
+    html = render_html(current, make_figures(3))
+    changes = html[html.index('<section id="changes">'):]
+    assert changes.index("Check whose outcome changed") < changes.index("Model checkpoint")
+    assert "<td>A check of an older version</td><td>PASS</td><td>NOT IN THE REPORT</td>" in changes \
+        or "<td>A check of an older version</td><td>FAIL</td><td>NOT IN THE REPORT</td>" in changes
+
+
 def test_patch_changes_only_for_shared_ids_largest_first(current, previous):
     comparison = compare_reports(current, previous)
     # valid:1000 is in both; valid:1001 was replaced by valid:99999 in the previous run.

@@ -14,6 +14,7 @@ from typing import Any
 from reportgen.errors import ConfigError
 from reportgen.judgement.measures import METHOD_MEASURES, MODEL_MEASURES, method_measure, model_measure
 from reportgen.judgement.reading import method_title, model_accuracy
+from reportgen.judgement.rule import FAIL, INCONCLUSIVE, PASS
 from reportgen.schema import SCHEMA_VERSION
 
 AUC_KEYS = ("deletion_auc", "insertion_auc")
@@ -153,6 +154,23 @@ def compare_patches(current: dict, previous: dict) -> tuple[int, list[dict[str, 
     return shared, changes
 
 
+def compare_outcomes(current: dict, previous: dict) -> list[dict[str, str | None]]:
+    """Page-one checks whose outcome changed, by check name, failures now first: the first thing a reviewer of a
+    scheduled run reads.
+
+    Returns
+    -------
+    list of ``{"check", "previous", "current"}``; an outcome is ``None`` where the check is in one report only.
+    """
+    before = {row["check"]: row["outcome"] for row in (previous.get("summary") or {}).get("checks") or []}
+    now = {row["check"]: row["outcome"] for row in (current.get("summary") or {}).get("checks") or []}
+    changed = [{"check": name, "previous": before.get(name), "current": now.get(name)}
+               for name in [*now, *(name for name in before if name not in now)]
+               if before.get(name) != now.get(name)]
+    rank = {FAIL: 0, INCONCLUSIVE: 1, PASS: 2, None: 3}
+    return sorted(changed, key=lambda row: rank.get(row["current"], 3))
+
+
 def compare_reports(current: dict, previous: dict) -> dict[str, Any]:
     """Changes since the previous report, for ``document["comparison"]``.
 
@@ -165,7 +183,7 @@ def compare_reports(current: dict, previous: dict) -> dict[str, Any]:
     -------
     dict
         ``{"previous_generated_at", "previous_title", "schema_versions": {"current", "previous"},
-        "compatible": bool, "note": str | None,
+        "compatible": bool, "note": str | None, "outcomes": [...] (see :func:`compare_outcomes`),
         "model": {"previous_sha256", "current_sha256", "changed"},
         "accuracy": {"previous", "current", "change"},
         "methods": [...] (see :func:`compare_methods`), "evidence": [...] (see :func:`compare_evidence`),
@@ -192,6 +210,7 @@ def compare_reports(current: dict, previous: dict) -> dict[str, Any]:
         "schema_versions": {"current": current_version, "previous": previous_version},
         "compatible": compatible,
         "note": note,
+        "outcomes": compare_outcomes(current, previous),
         "model": {"previous_sha256": previous_hash, "current_sha256": current_hash,
                   "changed": current_hash != previous_hash},
         "accuracy": {"previous": accuracy_before, "current": accuracy_now,

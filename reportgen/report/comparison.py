@@ -30,6 +30,8 @@ class ComparisonView:
 
     previous: str
     note: str | None
+    #: (check, outcome before, outcome now) for every page-one check whose outcome changed, failures now first.
+    outcomes: list[tuple[str, str, str]]
     model: str
     accuracy: str
     methods: list[MethodChangeRow]
@@ -69,6 +71,8 @@ def comparison_view(document: dict) -> ComparisonView | None:
     return ComparisonView(
         previous=f"{comparison.get('previous_title') or MISSING} ({comparison.get('previous_generated_at') or MISSING})",
         note=comparison.get("note"), model=model_text,
+        outcomes=[(str(row["check"]), str(row["previous"] or "not in the report").upper(),
+                   str(row["current"] or "not in the report").upper()) for row in comparison.get("outcomes") or []],
         accuracy=f"{fmt(accuracy.get('previous'))} -> {fmt(accuracy.get('current'))} ({fmt_signed(accuracy.get('change'))})",
         methods=methods, evidence=evidence, uniform_centre=fmt(UNIFORM_CENTRE_MASS),
         shared_patches=fmt_any(comparison.get("shared_patches")), patches=patches,
