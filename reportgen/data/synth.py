@@ -16,9 +16,9 @@ tissue is drawn in :mod:`reportgen.data.tissue`.
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import h5py
