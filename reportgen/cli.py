@@ -80,7 +80,7 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     add("--seed", type=int, default=S, help="seed for every random choice (default 0)")
     add("--title", default=S, help="report title")
     add("--model-name", default=S, help="model name shown in the report")
-    add("--methods", default=S, help="comma-separated methods (default integrated_gradients,grad_cam,lime); see 'reportgen methods'")
+    add("--methods", default=S, help="comma-separated methods (default: the registry's default methods; see 'reportgen methods')")
     add("--target", default=S, help="class to explain: predicted (default) or label")
     add("--steps", type=int, default=S, help="deletion/insertion steps (default 100)")
     add("--deletion-substrate", default=S, help="black, white, mean (default) or blur")
@@ -95,14 +95,14 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
         help="also score every map under every substrate and show how the ranking of methods changes "
              "(four times the curve cost)")
     add("--set", dest="settings", action="append", default=[], metavar="METHOD.SETTING=VALUE",
-        help="a method's setting, e.g. lime.num_samples=2000 (repeatable); 'reportgen methods' lists them all")
+        help="a method's setting (repeatable); 'reportgen methods' lists them all")
     for flag, (assignments, meaning) in SETTING_ALIASES.items():
         add(flag, dest=flag[2:].replace("-", "_"), default=S, help=f"{meaning} (same as --set {assignments[0]}=...)")
     add("--alpha", type=float, default=S,
         help="family-wise error rate of the verdicts, Holm-corrected over every claim (default 0.05)")
     add("--stability", default=S, metavar="MEASURES",
-        help="stability of the explanations: comma-separated lime_seeds, ig_baselines, grad_cam_layers, "
-             "or all or none (default lime_seeds,grad_cam_layers)")
+        help="stability of the explanations: comma-separated measurements the methods declare, or all or none "
+             "(default: those the methods mark default; see 'reportgen methods')")
     add("--sanity-images", type=int, default=S, help="patches for the randomisation sanity check (default 10; 0 skips)")
     add("--stain-images", type=int, default=S,
         help="patches for the stain robustness check: HED light, HED strong, Macenko (default 10; 0 skips)")
@@ -361,6 +361,8 @@ def _run_methods(args) -> int:
         print(f"{name:22} {'default' if info.default else 'optional':8} {info.title} ({info.reference})")
         settings = ", ".join(f"{key}={value!r}" for key, value in info.factory.defaults.items())
         print(f"{'':22} settings: {settings or '(none)'}")
+        for variant in info.factory.stability_variants:
+            print(f"{'':22} --stability {variant.name} ({'default' if variant.default else 'optional'}): {variant.title}")
     return EXIT_OK
 
 

@@ -18,7 +18,7 @@ import tomllib
 # The choices below that name what another module implements (precisions, substrates, recipes, methods)
 # are that module's; the rest are this module's own.
 from reportgen.errors import ConfigError
-from reportgen.explain import get_explainer, list_explainers
+from reportgen.explain import get_explainer, list_explainers, list_stability_variants
 from reportgen.explain.shorthands import SHORTHANDS
 from reportgen.inference import PRECISIONS
 from reportgen.metrics.faithfulness import SUBSTRATES
@@ -29,13 +29,6 @@ TARGETS = ("predicted", "label")
 EXECUTORS = ("local", "ray")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 SPLITS = ("valid", "test")
-#: Stability measurements of the explanations themselves (reportgen.pipeline.stability), in report order.
-STABILITY_MEASURES = ("lime_seeds", "ig_baselines", "grad_cam_layers")
-#: Run when ``stability`` is not given.  Rule, fixed before the costs were measured: a measurement
-#: runs by default when it adds at most a quarter of the time of the uncached default 30-patch
-#: build on the 2-core CPU machine; the rest are opt-in.  Measured costs: docs/report.md#which-stability-measurements-run-by-default.
-DEFAULT_STABILITY = ("lime_seeds", "grad_cam_layers")
-
 
 
 @dataclass(frozen=True)
@@ -259,20 +252,23 @@ def _resolve_methods(config: BuildConfig) -> BuildConfig:
 
 
 def _resolve_stability(config: BuildConfig) -> BuildConfig:
-    """``stability`` as the list of measurements to run: ``None`` the defaults, ``all`` or ``none``."""
+    """``stability`` as the list of measurements to run, in the order they run: ``None`` the ones the methods mark
+    default, ``all`` or ``none``; a name is a stability variant a registered method declares."""
+    measures = [variant.name for variant in list_stability_variants()]
     given = config.stability
     if given is None:
-        return dataclasses.replace(config, stability=DEFAULT_STABILITY)
-    valid = ", ".join((*STABILITY_MEASURES, "all", "none"))
+        return dataclasses.replace(config, stability=tuple(
+            variant.name for variant in list_stability_variants(default_only=True)))
+    valid = ", ".join((*measures, "all", "none"))
     for name in given:
-        if name not in (*STABILITY_MEASURES, "all", "none"):
+        if name not in (*measures, "all", "none"):
             raise ConfigError(f"invalid stability measurement {name!r}; choose from: {valid} (comma-separated)")
     if ("all" in given or "none" in given) and len(given) > 1:
         raise ConfigError(f"option 'stability' takes 'all' or 'none' alone, got {','.join(given)}")
     if len(set(given)) != len(given):
         raise ConfigError(f"option 'stability' names a measurement twice: {','.join(given)}")
-    chosen = STABILITY_MEASURES if given == ("all",) else () if given == ("none",) else given
-    return dataclasses.replace(config, stability=tuple(name for name in STABILITY_MEASURES if name in chosen))
+    chosen = measures if given == ("all",) else () if given == ("none",) else given
+    return dataclasses.replace(config, stability=tuple(name for name in measures if name in chosen))
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -305,8 +301,8 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
             raise _unknown_key(key, where)
     for method, table in method_tables.items():
         if not isinstance(table, dict):
-            raise ConfigError(f"[methods.{method}] {where} must be a table of settings, e.g. "
-                              "[methods.lime] num_samples = 2000; put the list of methods under [build]")
+            raise ConfigError(f"[methods.{method}] {where} must be a table of settings, one SETTING = VALUE a "
+                              "line; put the list of methods under [build]")
     if method_tables:
         values["method_settings"] = {method: dict(table) for method, table in method_tables.items()}
     values.update(document_tables)
@@ -341,7 +337,7 @@ def parse_setting(assignment: str) -> tuple[str, str, Any]:
     target, equals, text = assignment.partition("=")
     method, dot, setting = target.strip().partition(".")
     if not (equals and dot and method and setting and text.strip()):
-        raise ConfigError(f"--set {assignment!r} is not METHOD.SETTING=VALUE, e.g. --set lime.num_samples=2000; "
+        raise ConfigError(f"--set {assignment!r} is not METHOD.SETTING=VALUE; "
                           "'reportgen methods' lists every method's settings")
     try:
         value = tomllib.loads(f"value = {text.strip()}")["value"]

@@ -98,12 +98,12 @@ def _method_result(n, *, start=0, seconds=1.0, warnings=(), extras=None):
 
 def test_join_concatenates_per_patch_values_and_keeps_the_rest_from_the_first_chunk():
     from reportgen.pipeline.score import CurveSet
-    from reportgen.pipeline.stability import LayerTable
+    from reportgen.pipeline.stability import SettingTable
 
     def table(values, seconds):
         curves = CurveSet(deletion=np.array(values), insertion=np.array(values) + 1, least_first=np.array(values) * 2)
-        return LayerTable(method="grad_cam", default_layer="l4", used_layer="l4", feature_map_sizes={"l4": "3x3"},
-                          curves={"l4": curves}, seconds=seconds)
+        return SettingTable(method="grad_cam", default="l4", used="l4", facts={"l4": {"feature_map_size": "3x3"}},
+                            curves={"l4": curves}, seconds=seconds)
 
     parts = [({"a": np.array([1, 2]), "none": None}, ("x", np.array([0.5])), [table([1.0], 2.0)]),
              ({"a": np.array([3]), "none": None}, ("x", np.array([0.25])), [table([2.0, 3.0], 0.5)])]
@@ -113,7 +113,7 @@ def test_join_concatenates_per_patch_values_and_keeps_the_rest_from_the_first_ch
     np.testing.assert_array_equal(pair[1], [0.5, 0.25])
     np.testing.assert_array_equal(joined.curves["l4"].least_first, [2.0, 4.0, 6.0])
     assert joined.seconds == 2.5  # a cost of the run: added
-    assert (joined.method, joined.feature_map_sizes) == ("grad_cam", {"l4": "3x3"})
+    assert (joined.method, joined.facts) == ("grad_cam", {"l4": {"feature_map_size": "3x3"}})
     with pytest.raises(ValueError):  # lists of per-chunk lengths are not guessed at
         join([["a", "b"], ["a"]])
 

@@ -1,4 +1,5 @@
-"""Stability of the explanations: LIME under a second seed, IG per baseline, the Grad-CAM layer table."""
+"""Stability of the explanations: each method's declared variants (LIME under a second seed, IG per baseline, the
+Grad-CAM layer table), the option that picks them and the section that shows them."""
 
 import json
 
@@ -8,17 +9,22 @@ import torch
 from conftest import run_build
 
 from reportgen.cache import ArrayCache
-from reportgen.config import DEFAULT_STABILITY, STABILITY_MEASURES, resolve_config
+from reportgen.config import resolve_config
 from reportgen.errors import ConfigError
+from reportgen.explain import list_stability_variants
+from reportgen.explain.grad_cam import GRAD_CAM_LAYERS
 from reportgen.metrics.stability import map_similarity, pairwise_similarity
 from reportgen.model.network import build_model
 from reportgen.pipeline.explain import explain_patches
-from reportgen.pipeline.stability import GRAD_CAM_LAYERS, stability_checks
+from reportgen.pipeline.stability import stability_checks
 from reportgen.pipeline.stability_section import stability_section
 from reportgen.report.stability import stability_view
 from reportgen.runtime import Stopwatch
 
 PATCHES = np.array([3, 11, 17])
+#: The variants the registry declares, and those it runs by default, in the order they run.
+STABILITY_MEASURES = ("lime_seeds", "ig_baselines", "grad_cam_layers")
+DEFAULT_STABILITY = ("lime_seeds", "grad_cam_layers")
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +87,7 @@ def test_lime_with_the_same_seed_repeats_exactly_and_a_second_seed_does_not(patc
     assert np.allclose(map_similarity(first.maps, again.maps)["spearman"], 1.0)
 
     methods, outcome = _run(patches, config, ArrayCache(tmp_path / "cache"))
-    lime = outcome.lime_seeds
+    lime = outcome.measured["lime_seeds"]
     assert "SeedSequence([1, patch index])" in lime.seed_rule
     assert lime.second.maps.shape == methods["lime"].maps.shape
     assert not np.array_equal(lime.second.maps, methods["lime"].maps)
@@ -90,9 +96,10 @@ def test_lime_with_the_same_seed_repeats_exactly_and_a_second_seed_does_not(patc
 
 def test_the_layer_table_has_three_layers_with_their_feature_map_sizes(layer_run):
     config, _, outcome = layer_run
-    table = outcome.grad_cam_layers
-    assert table.feature_map_sizes == {"backbone.layer2.1": "12x12", "backbone.layer3.1": "6x6",
-                                       "backbone.layer4.1": "3x3"}
+    table = outcome.measured["grad_cam_layers"]
+    assert table.facts == {"backbone.layer2.1": {"feature_map_size": "12x12"},
+                           "backbone.layer3.1": {"feature_map_size": "6x6"},
+                           "backbone.layer4.1": {"feature_map_size": "3x3"}}
     # The default layer's curves are the report's own map's (same identity); the others are new maps.
     layer4 = table.curves["backbone.layer4.1"]
     assert layer4.deletion.shape == (3, config.steps + 1)
@@ -111,7 +118,7 @@ def test_the_layer_table_has_three_layers_with_their_feature_map_sizes(layer_run
 def test_the_row_of_the_reports_own_layer_states_the_reports_verdicts(layer_run):
     _, _, outcome = layer_run
     masks = {mode: np.ones(3, bool) for mode in ("deletion", "insertion")}
-    random = outcome.grad_cam_layers.curves["backbone.layer2.1"]
+    random = outcome.measured["grad_cam_layers"].curves["backbone.layer2.1"]
     own = [{"method": "grad_cam", "against": "random", "metric": metric, "outcome": "worse", "marker": metric}
            for metric in ("deletion_auc", "insertion_auc", "srg")]
     rows = stability_section(outcome, random_curves=random, masks=masks, report_verdicts=own, alpha=0.05,
@@ -127,7 +134,7 @@ def test_a_configured_layer_is_marked_as_used_and_the_default_stays_marked(patch
     config = _config("grad_cam.target_layer=backbone.layer3.1", methods="grad_cam", stability="grad_cam_layers")
     _, outcome = _run(patches, config, ArrayCache(tmp_path / "cache"))
     masks = {mode: np.ones(3, bool) for mode in ("deletion", "insertion")}
-    random = outcome.grad_cam_layers.curves["backbone.layer2.1"]
+    random = outcome.measured["grad_cam_layers"].curves["backbone.layer2.1"]
     rows = stability_section(outcome, random_curves=random, masks=masks, alpha=0.05, seed=0)["grad_cam_layers"]["rows"]
     assert [(row["default"], row["used"]) for row in rows] == [(False, False), (False, True), (True, False)]
 
@@ -135,7 +142,7 @@ def test_a_configured_layer_is_marked_as_used_and_the_default_stays_marked(patch
 def test_ig_baselines_give_one_map_set_per_baseline_and_each_pair_compared(patches, tmp_path):
     config = _config(methods="integrated_gradients", stability="ig_baselines")
     methods, outcome = _run(patches, config, ArrayCache(tmp_path / "cache"))
-    ig = outcome.ig_baselines
+    ig = outcome.measured["ig_baselines"]
     assert list(ig.results) == ["black", "white", "blur"] and ig.used == "black"
     assert ig.results["black"] is methods["integrated_gradients"]  # the report's own maps, not recomputed
     assert not np.allclose(ig.results["white"].maps, ig.results["black"].maps)
@@ -145,19 +152,52 @@ def test_ig_baselines_give_one_map_set_per_baseline_and_each_pair_compared(patch
 def test_a_rebuild_serves_every_variant_from_the_cache_but_not_under_other_code(patches, tmp_path):
     config = _config(methods="lime,grad_cam", stability="lime_seeds,grad_cam_layers")
     _, first = _run(patches, config, ArrayCache(tmp_path / "cache", version="v1"))
-    assert first.lime_seeds.second.cached == 0
+    assert first.measured["lime_seeds"].second.cached == 0
     _, second = _run(patches, config, ArrayCache(tmp_path / "cache", version="v1"))
-    assert second.lime_seeds.second.cached == len(PATCHES)
-    assert np.array_equal(second.lime_seeds.second.maps, first.lime_seeds.second.maps)
+    assert second.measured["lime_seeds"].second.cached == len(PATCHES)
+    assert np.array_equal(second.measured["lime_seeds"].second.maps, first.measured["lime_seeds"].second.maps)
     _, other = _run(patches, config, ArrayCache(tmp_path / "cache", version="v2"))
-    assert other.lime_seeds.second.cached == 0
+    assert other.measured["lime_seeds"].second.cached == 0
 
 
 def test_a_measurement_whose_method_is_not_in_the_report_is_skipped_with_the_reason(patches, tmp_path):
     config = _config(methods="grad_cam", stability="lime_seeds,grad_cam_layers")
     _, outcome = _run(patches, config, ArrayCache(tmp_path / "cache"))
-    assert outcome.lime_seeds is None and outcome.grad_cam_layers is not None
+    assert list(outcome.measured) == ["grad_cam_layers"]
     assert "lime" in outcome.skipped["lime_seeds"]
+
+
+def test_the_methods_declare_the_variants_in_the_order_they_run():
+    variants = list_stability_variants()
+    assert [variant.name for variant in variants] == list(STABILITY_MEASURES)
+    assert [variant.name for variant in list_stability_variants(default_only=True)] == list(DEFAULT_STABILITY)
+    assert [(variant.method, variant.kind) for variant in variants] == [
+        ("lime", "seed"), ("integrated_gradients", "pairs"), ("grad_cam", "table")]
+    assert variants[0].seed_rule(4).startswith("first seed SeedSequence([4, patch index]) (the report's map), "
+                                               "second seed SeedSequence([5, patch index]); ")
+    assert variants[0].runs(4) == {"second seed": ({}, 5)}
+    assert variants[2].runs(4) == {layer: ({"target_layer": layer}, 4) for layer in GRAD_CAM_LAYERS}
+
+
+def test_every_declared_variant_names_a_setting_of_its_method_and_valid_values():
+    from reportgen.explain import get_explainer
+
+    for variant in list_stability_variants():
+        factory = get_explainer(variant.method).factory
+        assert variant.title and variant.name
+        if variant.kind == "seed":
+            assert variant.note
+            continue
+        assert variant.setting in factory.defaults and variant.varies and variant.values
+        for value in variant.values:
+            assert factory.resolve_settings({variant.setting: value})[variant.setting] == value
+
+
+def test_a_variant_of_an_unknown_kind_is_refused():
+    from reportgen.explain import StabilityVariant
+
+    with pytest.raises(ValueError, match="kind 'shuffle'; choose from: seed, pairs, table"):
+        StabilityVariant(name="toy_shuffle", title="Toy shuffled", kind="shuffle")
 
 
 @pytest.mark.parametrize("value, resolved", [(None, DEFAULT_STABILITY), ("all", STABILITY_MEASURES), ("none", ()),
@@ -195,7 +235,7 @@ def test_the_section_says_when_the_verdict_depends_on_the_layer():
     assert "Grad-CAM's verdict against the random map depends on the layer." in text
     assert "not distinguishable at layer4 (3x3, the default)" in text
     assert "By insertion, Grad-CAM's outcome against the random map is the same at every layer: worse." in text
-    assert [row.is_default for row in view.layer_rows] == [False, False, True]
+    assert [row.is_default for row in view.tables[0].rows] == [False, False, True]
 
     same = stability_view(_layer_document({"deletion_auc": ["better"] * 3, "insertion_auc": ["worse"] * 3}))
     assert not any("depends on the layer" in sentence for sentence in same.findings)

@@ -9,7 +9,8 @@ The methods register themselves the first time the registry is read
 such as :mod:`reportgen.explain.shorthands`, loads neither torch nor the explanation libraries.
 """
 
-__all__ = ["Explainer", "ExplainerInfo", "Explanation", "get_explainer", "list_explainers", "register", "unregister"]
+__all__ = ["Explainer", "ExplainerInfo", "Explanation", "StabilityVariant", "get_explainer", "list_explainers",
+           "list_stability_variants", "register", "unregister"]
 
 
 def __getattr__(name: str):

@@ -10,6 +10,7 @@ call takes the data (as captum does)::
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import time
 from dataclasses import dataclass, field
@@ -79,6 +80,65 @@ class MethodStanding:
     other_settings_scored: bool = False
 
 
+#: How a stability variant's maps are read, in the order the measurements run and report.json lists them:
+#: ``seed`` the report's maps against the maps from a second seed; ``pairs`` the maps at each value of a setting,
+#: every pair compared and each set scored; ``table`` each value's maps scored and tested against the random map.
+STABILITY_KINDS = ("seed", "pairs", "table")
+#: A ``seed`` variant's second seed is the per-patch rule applied to the run seed plus this.
+SECOND_SEED_OFFSET = 1
+
+
+@dataclass(frozen=True)
+class StabilityVariant:
+    """A stability measurement a method declares: its maps again with one free choice changed
+    (:mod:`reportgen.pipeline.stability` runs it, the report's stability section shows it).
+
+    Attributes
+    ----------
+    name : the ``--stability`` value and the measurement's key in report.json's ``stability`` section.
+    title : how the report names the measurement.
+    kind : how the variant maps are read, one of :data:`STABILITY_KINDS`.
+    setting : the method setting that takes each of ``values`` (kinds ``pairs`` and ``table``).
+    values : the values it takes, in the report's order.
+    varies : what changes, in report.json's keys and the report's words: a ``pairs`` record lists the values under
+        ``<varies>s``; a ``table`` record has ``default_<varies>``, ``used_<varies>``, ``depends_on_<varies>`` and
+        each row's value under ``<varies>``.
+    facts : settings the variant maps record, shown per value (settings key -> column label; kind ``table``).
+    note : what the seed seeds, closing a ``seed`` variant's seed rule.
+    default : run when ``--stability`` is not given.  Rule, fixed before the costs were measured: a measurement
+        runs by default when it adds at most a quarter of the time of the uncached default 30-patch build on the
+        2-core CPU machine (docs/report.md#which-stability-measurements-run-by-default).
+    method : the registry name of the method that declares it (filled in by :func:`list_stability_variants`).
+    """
+
+    name: str
+    title: str
+    kind: str
+    setting: str = ""
+    values: tuple[str, ...] = ()
+    varies: str = ""
+    facts: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+    default: bool = True
+    method: str = ""
+
+    def runs(self, seed: int) -> dict[str, tuple[dict, int]]:
+        """The variant maps to compute: label -> (the method settings changed, the run seed), in report order."""
+        if self.kind == "seed":
+            return {"second seed": ({}, seed + SECOND_SEED_OFFSET)}
+        return {value: ({self.setting: value}, seed) for value in self.values}
+
+    def seed_rule(self, seed: int) -> str:
+        """How a ``seed`` variant's two seeds are chosen, for run seed ``seed``."""
+        return (f"first seed SeedSequence([{seed}, patch index]) (the report's map), second seed "
+                f"SeedSequence([{seed + SECOND_SEED_OFFSET}, patch index]); {self.note}")
+
+    def __post_init__(self):
+        if self.kind not in STABILITY_KINDS:
+            raise ValueError(f"stability variant {self.name!r} has kind {self.kind!r}; choose from: "
+                             f"{', '.join(STABILITY_KINDS)}")
+
+
 class Explainer:
     """Base class: subclasses set :attr:`name` and :attr:`defaults` and implement :meth:`_attribute`.
 
@@ -107,6 +167,8 @@ class Explainer:
     patch_facts: dict[str, str] = {}
     #: Method-specific settings and their defaults (docs/metrics.md#method-settings).
     defaults: dict = {}
+    #: The method's stability measurements (:class:`StabilityVariant`): its maps again with a free choice changed.
+    stability_variants: tuple[StabilityVariant, ...] = ()
 
     def __init__(
         self,
@@ -294,6 +356,14 @@ def list_explainers(*, default_only: bool = False) -> list[str]:
     """Registered method names: the built-in ones in :data:`METHOD_MODULES` order, then the others in the order
     they were registered."""
     return [name for name, info in _ordered().items() if info.default or not default_only]
+
+
+def list_stability_variants(*, default_only: bool = False) -> list[StabilityVariant]:
+    """The registered methods' stability variants (each with its ``method``), by :data:`STABILITY_KINDS` and then
+    in the registry's order: the order the measurements run and report.json lists them."""
+    variants = [dataclasses.replace(variant, method=name) for name, info in _ordered().items()
+                for variant in info.factory.stability_variants if variant.default or not default_only]
+    return sorted(variants, key=lambda variant: STABILITY_KINDS.index(variant.kind))
 
 
 def _ordered() -> dict[str, ExplainerInfo]:

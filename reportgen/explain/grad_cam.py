@@ -8,13 +8,22 @@ Channel weights are the spatially averaged gradients of the target logit at
 from __future__ import annotations
 
 from reportgen.explain._cam import CamExplainer
-from reportgen.explain.base import ExplainerInfo, register
+from reportgen.explain.base import ExplainerInfo, StabilityVariant, register
+
+#: The layers of Grad-CAM's stability table: the last basic block of layer2, layer3 and layer4 of ResNet-18.
+GRAD_CAM_LAYERS = ("backbone.layer2.1", "backbone.layer3.1", "backbone.layer4.1")
 
 
 class GradCAM(CamExplainer):
     """Setting: ``target_layer`` (default ``"backbone.layer4.1"``). Maps are non-negative."""
 
     name = "grad_cam"
+    #: Grad-CAM at the last block of layer2, layer3 and layer4 (12x12, 6x6 and 3x3 cells at 96 px), each scored like a
+    #: method and tested against the random map by the verdict rule.  The report's Grad-CAM stays at its configured
+    #: layer; the table is evidence around that verdict, not a choice.
+    stability_variants = (StabilityVariant(name="grad_cam_layers", title="Grad-CAM per layer", kind="table",
+                                           setting="target_layer", values=GRAD_CAM_LAYERS, varies="layer",
+                                           facts={"feature_map_size": "Feature map"}),)
 
     @staticmethod
     def cam_class():

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from reportgen.explain._settings import check_float, check_int
 from reportgen.explain._superpixels import QUICKSHIFT_DEFAULTS, SuperpixelExplainer, paint, quickshift_segmenter
-from reportgen.explain.base import ExplainerInfo, register
+from reportgen.explain.base import ExplainerInfo, StabilityVariant, register
 from reportgen.inference import model_device, predict_proba
 from reportgen.runtime import derive_seed
 
@@ -83,6 +83,9 @@ class Lime(SuperpixelExplainer):
     extra_labels = {**SuperpixelExplainer.extra_labels, "distinct_perturbations": "Distinct perturbations per patch, mean",
                     "local_fit_r2": "Local linear fit R\u00b2, mean"}
     patch_facts = {**SuperpixelExplainer.patch_facts, "distinct_perturbations": "distinct perturbations"}
+    #: LIME again with a second seed: how much of a map is the sampler's chance.
+    stability_variants = (StabilityVariant(name="lime_seeds", title="LIME under a second seed", kind="seed",
+                                           note="each seeds lime's sampler and quickshift"),)
 
     @classmethod
     def _check_settings(cls, settings: dict) -> dict:

@@ -105,7 +105,8 @@ def parse_gate(text: str) -> Gate:
     if name.startswith("method:"):
         method, dot, metric = name[len("method:"):].rpartition(".")
         if not dot or not method:
-            raise ConfigError(f"gate {text!r} must name a method and a metric, e.g. method:grad_cam.deletion_auc>0.3")
+            raise ConfigError(f"gate {text!r} must name a method and a metric, e.g. method:NAME.deletion_auc>0.3 "
+                              "with a NAME from 'reportgen methods'")
         if metric not in METHOD_METRICS:
             raise unknown_name_error("gate metric", metric, list(METHOD_METRICS))
         if op is None:

@@ -1,21 +1,20 @@
 """Stability of the explanations themselves: what changes when a method's free choice changes.
 
-Three measurements (``--stability``; which run by default is :data:`reportgen.config.DEFAULT_STABILITY`):
+Each method declares its measurements (:attr:`reportgen.explain.Explainer.stability_variants`: what it changes
+and how the maps are read); ``--stability`` picks among them, and those marked ``default`` run when it is not
+given.  By the variant's kind (:data:`reportgen.explain.base.STABILITY_KINDS`):
 
-``lime_seeds``
-    LIME explained again with a second seed; the two maps of each patch compared
-    (:func:`reportgen.metrics.stability.map_similarity`).  The second seed follows the
-    per-patch rule with the run seed plus one, ``SeedSequence([seed + 1, patch index])``, so it
-    seeds lime's sampler and quickshift's tie-breaking as the first seed does, and a rebuild
-    reproduces it.
-``ig_baselines``
-    Integrated Gradients from the black, white and blur baselines: every pair of maps compared,
-    and each baseline's maps scored by deletion, insertion and SRG like a method.
-``grad_cam_layers``
-    Grad-CAM at the last block of ``layer2``, ``layer3`` and ``layer4`` (12x12, 6x6 and 3x3 cells
-    at 96 px), each scored like a method and tested against the random map by the verdict rule.
-    The report's Grad-CAM stays at its configured layer (default ``backbone.layer4.1``, the
-    notebook's and the library's); the table is evidence around that verdict, not a choice.
+``seed``
+    the method explained again with a second seed; the two maps of each patch compared
+    (:func:`reportgen.metrics.stability.map_similarity`).  The second seed follows the per-patch rule with
+    the run seed plus one, ``SeedSequence([seed + 1, patch index])``, so a rebuild reproduces it.
+``pairs``
+    the method at each value of one setting: every pair of maps compared, and each value's maps scored by
+    deletion, insertion and SRG like a method.
+``table``
+    the method at each value of one setting, each scored like a method and tested against the random map by
+    the verdict rule (in :mod:`reportgen.pipeline.stability_section`).  The report's method stays at its
+    configured settings; the table is evidence around that verdict, not a choice.
 
 Every map goes through :func:`reportgen.pipeline.explain.explain_patches` with the variant's
 settings, so it is cached per patch under the same key a report with those settings would use
@@ -37,9 +36,8 @@ import torch
 
 from reportgen.cache import ArrayCache
 from reportgen.config import BuildConfig
-from reportgen.explain import get_explainer
-from reportgen.explain._cam import DEFAULT_TARGET_LAYER
-from reportgen.explain.baselines import BASELINES
+from reportgen.explain import get_explainer, list_stability_variants
+from reportgen.explain.base import StabilityVariant
 from reportgen.metrics.stability import map_similarity, pairwise_similarity
 from reportgen.pipeline.explain import MethodResult, explain_patches
 from reportgen.pipeline.join import ADDED
@@ -48,16 +46,10 @@ from reportgen.runtime import Stopwatch
 
 logger = logging.getLogger(__name__)
 
-#: The Grad-CAM layers of the table: the last basic block of layer2, layer3 and layer4 of ResNet-18.
-GRAD_CAM_LAYERS = ("backbone.layer2.1", "backbone.layer3.1", "backbone.layer4.1")
-#: The second LIME seed is the per-patch rule applied to the run seed plus this.
-SECOND_SEED_OFFSET = 1
-#: What each measurement needs among the report's methods.
-MEASURE_METHODS = {"lime_seeds": "lime", "ig_baselines": "integrated_gradients", "grad_cam_layers": "grad_cam"}
 
 @dataclass
 class Repeatability:
-    """One method explained twice with two seeds: ``similarity`` holds (N,) per-patch values."""
+    """A ``seed`` variant: one method explained twice with two seeds; ``similarity`` holds (N,) per-patch values."""
 
     method: str
     seed_rule: str
@@ -67,8 +59,9 @@ class Repeatability:
 
 
 @dataclass
-class BaselineSensitivity:
-    """Integrated Gradients from each baseline: maps, curves, and the similarity of each pair."""
+class SettingPairs:
+    """A ``pairs`` variant: the method at each value of a setting (``used``: the report's), maps, curves, and the
+    similarity of each pair."""
 
     method: str
     used: str
@@ -79,24 +72,24 @@ class BaselineSensitivity:
 
 
 @dataclass
-class LayerTable:
-    """Grad-CAM at each layer of :data:`GRAD_CAM_LAYERS`: feature-map sizes and curves."""
+class SettingTable:
+    """A ``table`` variant: the method at each value of a setting, with the facts its maps record (value -> fact ->
+    text) and their curves; ``default`` is the method's default value, ``used`` the report's."""
 
     method: str
-    default_layer: str
-    used_layer: str
-    feature_map_sizes: dict[str, str]
+    default: str
+    used: str
+    facts: dict[str, dict[str, str]]
     curves: dict[str, CurveSet]
     seconds: float = field(metadata=ADDED)
 
 
 @dataclass
 class StabilityOutcome:
-    """What the stability measurements computed; ``None`` for one not run, with the reason in ``skipped``."""
+    """What the stability measurements computed, by variant name in the order they ran; a measurement not run
+    is absent from ``measured``, with the reason in ``skipped`` when it was asked for."""
 
-    lime_seeds: Repeatability | None = None
-    ig_baselines: BaselineSensitivity | None = None
-    grad_cam_layers: LayerTable | None = None
+    measured: dict[str, Repeatability | SettingPairs | SettingTable] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
 
 
@@ -134,40 +127,27 @@ class _Context:
                          deletion=self.config.deletion_substrate, insertion=self.config.insertion_substrate)
 
 
-def _lime_seeds(context: _Context) -> Repeatability:
+def _measure(context: _Context, variant: StabilityVariant) -> Repeatability | SettingPairs | SettingTable:
+    """Run ``variant`` of its method on the context's patches."""
     started = time.perf_counter()
-    method, seed = MEASURE_METHODS["lime_seeds"], context.config.seed
-    second = context.explain(method, seed=seed + SECOND_SEED_OFFSET)
-    similarity = map_similarity(context.methods[method].maps, second.maps)
-    rule = (f"first seed SeedSequence([{seed}, patch index]) (the report's map), second seed "
-            f"SeedSequence([{seed + SECOND_SEED_OFFSET}, patch index]); each seeds lime's sampler and quickshift")
-    return Repeatability(method=method, seed_rule=rule, second=second, similarity=similarity,
-                         seconds=time.perf_counter() - started)
-
-
-def _ig_baselines(context: _Context) -> BaselineSensitivity:
-    started = time.perf_counter()
-    method = MEASURE_METHODS["ig_baselines"]
-    results = {baseline: context.explain(method, settings={"baseline": baseline}) for baseline in BASELINES}
-    curves = {baseline: context.curves(result) for baseline, result in results.items()}
-    pairs = pairwise_similarity({baseline: result.maps for baseline, result in results.items()})
-    used = context.methods[method].settings.get("baseline", "black")
-    return BaselineSensitivity(method=method, used=used, results=results, curves=curves, pairs=pairs,
-                               seconds=time.perf_counter() - started)
-
-
-def _grad_cam_layers(context: _Context) -> LayerTable:
-    started = time.perf_counter()
-    method = MEASURE_METHODS["grad_cam_layers"]
-    results = {layer: context.explain(method, settings={"target_layer": layer}) for layer in GRAD_CAM_LAYERS}
-    curves = {layer: context.curves(result) for layer, result in results.items()}
-    sizes = {layer: str(result.settings.get("feature_map_size")) for layer, result in results.items()}
-    used = context.methods[method].settings.get("target_layer", DEFAULT_TARGET_LAYER)
-    return LayerTable(method=method, default_layer=DEFAULT_TARGET_LAYER, used_layer=used, feature_map_sizes=sizes,
-                      curves=curves, seconds=time.perf_counter() - started)
-
-
-_MEASURES = {"lime_seeds": _lime_seeds, "ig_baselines": _ig_baselines, "grad_cam_layers": _grad_cam_layers}
+    method, seed = variant.method, context.config.seed
+    own = context.methods[method]
+    results = {label: context.explain(method, settings=settings, seed=run_seed)
+               for label, (settings, run_seed) in variant.runs(seed).items()}
+    if variant.kind == "seed":
+        (second,) = results.values()
+        return Repeatability(method=method, seed_rule=variant.seed_rule(seed), second=second,
+                             similarity=map_similarity(own.maps, second.maps), seconds=time.perf_counter() - started)
+    curves = {label: context.curves(result) for label, result in results.items()}
+    default = get_explainer(method).factory.defaults[variant.setting]
+    used = own.settings.get(variant.setting, default)
+    if variant.kind == "pairs":
+        pairs = pairwise_similarity({label: result.maps for label, result in results.items()})
+        return SettingPairs(method=method, used=used, results=results, curves=curves, pairs=pairs,
+                            seconds=time.perf_counter() - started)
+    facts = {label: {key: str(result.settings.get(key)) for key in variant.facts} for label, result in results.items()}
+    return SettingTable(method=method, default=default, used=used, facts=facts, curves=curves,
+                        seconds=time.perf_counter() - started)
 
 
 def stability_checks(model, images: torch.Tensor, targets: torch.Tensor, patch_indices, methods: dict[str, MethodResult],
@@ -179,18 +159,20 @@ def stability_checks(model, images: torch.Tensor, targets: torch.Tensor, patch_i
     ----------
     images : (N, 3, H, W) float in [0, 1]; targets : (N,) long; patch_indices : (N,) split indices.
     methods : the report's maps (a measurement needs its method among them, else it is skipped).
+    config : ``config.stability`` names the variants to run, in the order they run.
     dataset_mean, cache, cache_context : as for :func:`reportgen.pipeline.score.score_maps`.
     watch : times each measurement as stage ``stability_<name>``.
     """
     context = _Context(model, images, targets, patch_indices, methods, config=config, dataset_mean=dataset_mean,
                        cache=cache, cache_context=cache_context, progress=progress)
     outcome = StabilityOutcome()
+    variants = {variant.name: variant for variant in list_stability_variants()}
     for name in config.stability or ():
-        needed = MEASURE_METHODS[name]
-        if needed not in methods:
-            outcome.skipped[name] = f"{needed} is not among the report's methods"
+        variant = variants[name]
+        if variant.method not in methods:
+            outcome.skipped[name] = f"{variant.method} is not among the report's methods"
             continue
         with watch.stage(f"stability_{name}"):
-            setattr(outcome, name, _MEASURES[name](context))
-        logger.info("stability %s: %.1f s", name, getattr(outcome, name).seconds)
+            outcome.measured[name] = _measure(context, variant)
+        logger.info("stability %s: %.1f s", name, outcome.measured[name].seconds)
     return outcome

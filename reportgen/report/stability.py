@@ -1,23 +1,26 @@
 """The report's "Stability of the explanations" section, from the document's ``stability`` record.
 
-Sentences read outcomes and readings the document already holds (decided in
-:mod:`reportgen.pipeline.stability`); nothing here tests or thresholds a number.
+Each record is shown by its variant's kind, in the words the method declared for it (its title and what it varies,
+:class:`reportgen.explain.StabilityVariant`).  Sentences read outcomes and readings the document already holds
+(decided in :mod:`reportgen.pipeline.stability`); nothing here tests or thresholds a number.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reportgen.explain import list_stability_variants
+from reportgen.explain.base import StabilityVariant
 from reportgen.formatting import fmt_interval
 from reportgen.judgement.reading import DIRECTIONS, OUTCOME_WORDS, SHORT_LABELS, method_title
 
 
 @dataclass(frozen=True)
-class LayerRowView:
-    """One Grad-CAM layer of the stability table, scored like a method."""
+class TableRowView:
+    """One value of a table variant (a layer, say), scored like a method, with the facts its maps record."""
 
-    layer: str
-    feature_map_size: str
+    value: str
+    facts: list[str]
     deletion: str
     insertion: str
     srg: str
@@ -26,6 +29,18 @@ class LayerRowView:
     srg_verdict: str
     is_default: bool
     used: bool
+
+
+@dataclass(frozen=True)
+class TableView:
+    """A table variant: the method at each value of one setting against the random map."""
+
+    heading: str
+    varies: str
+    column: str
+    fact_labels: list[str]
+    rows: list[TableRowView]
+    family: str
 
 
 @dataclass(frozen=True)
@@ -38,22 +53,30 @@ class SimilarityRow:
 
 
 @dataclass(frozen=True)
+class ScoresView:
+    """A pairs variant's map sets scored: (value, deletion AUC, insertion AUC) per value."""
+
+    heading: str
+    rows: list[tuple[str, str, str]]
+
+
+@dataclass(frozen=True)
 class StabilityView:
     """Stability of the explanations: plain sentences first, then the tables behind them."""
 
+    measures: str
     findings: list[str]
-    layer_rows: list[LayerRowView]
-    layer_family: str
-    lime: SimilarityRow | None
-    lime_rule: str
-    ig_pairs: list[SimilarityRow]
-    ig_scores: list[tuple[str, str, str]]
+    tables: list[TableView]
+    comparisons_heading: str
+    comparisons: list[SimilarityRow]
+    rules: list[str]
+    scores: list[ScoresView]
     not_run: list[str]
 
 
-#: How the section names each measurement that was not run.
-MEASURE_TITLES = {"lime_seeds": "LIME under a second seed", "ig_baselines": "Integrated Gradients per baseline",
-                  "grad_cam_layers": "Grad-CAM per layer"}
+#: The order the section shows the kinds in: the tables first, as they bear on the report's verdicts, then the
+#: map comparisons.
+SHOWN_ORDER = ("table", "seed", "pairs")
 _METRICS = tuple((key, SHORT_LABELS[kind]) for kind, (key, _) in DIRECTIONS.items())
 
 
@@ -61,29 +84,46 @@ def _outcome(verdict: dict | None) -> str:
     return OUTCOME_WORDS.get((verdict or {}).get("outcome"), "n/a")
 
 
-def _short_layer(layer: str) -> str:
-    """``backbone.layer4.1`` -> ``layer4``."""
-    parts = layer.split(".")
-    return parts[1] if len(parts) == 3 and parts[0] == "backbone" else layer
+def _short_value(value: str) -> str:
+    """A dotted module name by its block: ``backbone.layer4.1`` -> ``layer4``; any other value as it is."""
+    parts = value.split(".")
+    return parts[1] if len(parts) == 3 and parts[0] == "backbone" else value
 
 
-def _layer_sentences(document: dict, table: dict) -> list[str]:
-    title = method_title(document, table.get("method", "grad_cam"))
-    rows = table.get("rows") or []
-    depends = table.get("depends_on_layer") or {}
+def _table_sentences(title: str, variant: StabilityVariant, table: dict) -> list[str]:
+    varies, rows = variant.varies, table.get("rows") or []
+    depends = table.get(f"depends_on_{varies}") or {}
     sentences = []
     if any(depends.values()):
-        sentences.append(f"{title}'s verdict against the random map depends on the layer.")
+        sentences.append(f"{title}'s verdict against the random map depends on the {varies}.")
     for metric, word in _METRICS:
         outcomes = [(row, _outcome((row.get("against_random") or {}).get(metric))) for row in rows]
         if depends.get(metric):
-            parts = "; ".join(f"{outcome} at {_short_layer(row['layer'])} ({row.get('feature_map_size')}"
-                              f"{', the default' if row.get('default') else ''})" for row, outcome in outcomes)
-            sentences.append(f"By {word}: {parts}.")
+            parts = []
+            for row, outcome in outcomes:
+                details = [str(row.get(key)) for key in variant.facts] + (["the default"] if row.get("default") else [])
+                parts.append(f"{outcome} at {_short_value(str(row[varies]))}"
+                             + (f" ({', '.join(details)})" if details else ""))
+            sentences.append(f"By {word}: {'; '.join(parts)}.")
         elif outcomes:
-            sentences.append(f"By {word}, {title}'s outcome against the random map is the same at every layer: "
+            sentences.append(f"By {word}, {title}'s outcome against the random map is the same at every {varies}: "
                              f"{outcomes[0][1]}.")
     return sentences
+
+
+def _table_view(title: str, variant: StabilityVariant, table: dict) -> TableView:
+    rows = []
+    for row in table.get("rows") or []:
+        verdicts = row.get("against_random") or {}
+        rows.append(TableRowView(
+            value=str(row.get(variant.varies)), facts=[str(row.get(key)) for key in variant.facts],
+            deletion=fmt_interval(row.get("deletion_auc")), insertion=fmt_interval(row.get("insertion_auc")),
+            srg=fmt_interval(row.get("srg")), deletion_verdict=_outcome(verdicts.get("deletion_auc")),
+            insertion_verdict=_outcome(verdicts.get("insertion_auc")), srg_verdict=_outcome(verdicts.get("srg")),
+            is_default=bool(row.get("default")), used=bool(row.get("used"))))
+    return TableView(heading=f"{title} {variant.varies} table", varies=variant.varies,
+                     column=variant.varies.capitalize(), fact_labels=list(variant.facts.values()), rows=rows,
+                     family=str(table.get("family", "")))
 
 
 def _similarity_row(label: str, record: dict) -> SimilarityRow:
@@ -96,40 +136,43 @@ def stability_view(document: dict) -> StabilityView | None:
     stability = document.get("stability")
     if not stability:
         return None
-    findings: list[str] = []
-    layer_rows: list[LayerRowView] = []
-    table = stability.get("grad_cam_layers")
-    if table:
-        findings.extend(_layer_sentences(document, table))
-        for row in table.get("rows") or []:
-            verdicts = row.get("against_random") or {}
-            layer_rows.append(LayerRowView(
-                layer=str(row.get("layer")), feature_map_size=str(row.get("feature_map_size")),
-                deletion=fmt_interval(row.get("deletion_auc")), insertion=fmt_interval(row.get("insertion_auc")),
-                srg=fmt_interval(row.get("srg")), deletion_verdict=_outcome(verdicts.get("deletion_auc")),
-                insertion_verdict=_outcome(verdicts.get("insertion_auc")), srg_verdict=_outcome(verdicts.get("srg")),
-                is_default=bool(row.get("default")), used=bool(row.get("used"))))
-    lime_row, lime_rule = None, ""
-    lime = stability.get("lime_seeds")
-    if lime:
-        title = method_title(document, lime.get("method", "lime"))
-        lime_row, lime_rule = _similarity_row(f"{title}, first seed against second seed", lime), str(lime.get("seed_rule", ""))
-        findings.append(f"{title} run again with a second seed: the two maps of a patch {lime.get('reading')} "
-                        f"(mean Spearman {lime_row.spearman}; identical maps score 1).")
-    ig_pairs, ig_scores = [], []
-    ig = stability.get("ig_baselines")
-    if ig:
-        title = method_title(document, ig.get("method", "integrated_gradients"))
-        ig_pairs = [_similarity_row(f"{pair['a']} against {pair['b']}", pair) for pair in ig.get("pairs") or []]
-        readings = ", ".join(f"{pair['a']} and {pair['b']} {pair.get('reading')} ({row.spearman})"
-                             for pair, row in zip(ig.get("pairs") or [], ig_pairs))
-        findings.append(f"{title} from different baselines (Spearman of the maps): {readings}.")
-        ig_scores = [(baseline + (" (the report's)" if baseline == ig.get("used") else ""),
-                      fmt_interval(scores.get("deletion_auc")), fmt_interval(scores.get("insertion_auc")))
-                     for baseline, scores in (ig.get("scores") or {}).items()]
-    not_run = [f"{MEASURE_TITLES.get(name, name)}: not run ({reason})."
-               for name, reason in (stability.get("skipped") or {}).items()]
-    not_run += [f"{title}: not run (--stability {name} or all runs it)." for name, title in MEASURE_TITLES.items()
-                if name not in (stability.get("measures") or []) and name not in (stability.get("skipped") or {})]
-    return StabilityView(findings=findings, layer_rows=layer_rows, layer_family=str((table or {}).get("family", "")),
-                         lime=lime_row, lime_rule=lime_rule, ig_pairs=ig_pairs, ig_scores=ig_scores, not_run=not_run)
+    variants = list_stability_variants()
+    shown = sorted(variants, key=lambda variant: SHOWN_ORDER.index(variant.kind))
+    findings, tables, comparisons, rules, scores, compared = [], [], [], [], [], []
+    for variant in shown:
+        record = stability.get(variant.name)
+        if not record:
+            continue
+        title = method_title(document, record.get("method", variant.method))
+        if variant.kind == "table":
+            findings.extend(_table_sentences(title, variant, record))
+            tables.append(_table_view(title, variant, record))
+        elif variant.kind == "seed":
+            row = _similarity_row(f"{title}, first seed against second seed", record)
+            comparisons.append(row)
+            rules.append(f"{title} seeds: {record.get('seed_rule', '')}.")
+            compared.append("repeatability")
+            findings.append(f"{title} run again with a second seed: the two maps of a patch {record.get('reading')} "
+                            f"(mean Spearman {row.spearman}; identical maps score 1).")
+        else:
+            pairs = record.get("pairs") or []
+            rows = [_similarity_row(f"{title}, {pair['a']} against {pair['b']}", pair) for pair in pairs]
+            comparisons.extend(rows)
+            compared.append(f"{variant.varies} sensitivity")
+            readings = ", ".join(f"{pair['a']} and {pair['b']} {pair.get('reading')} ({row.spearman})"
+                                 for pair, row in zip(pairs, rows))
+            findings.append(f"{title} from different {variant.varies}s (Spearman of the maps): {readings}.")
+            scores.append(ScoresView(heading=f"{title} {variant.varies}", rows=[
+                (value + (" (the report's)" if value == record.get("used") else ""),
+                 fmt_interval(values.get("deletion_auc")), fmt_interval(values.get("insertion_auc")))
+                for value, values in (record.get("scores") or {}).items()]))
+    titles = {variant.name: variant.title for variant in variants}
+    skipped, measured = stability.get("skipped") or {}, stability.get("measures") or []
+    not_run = [f"{titles.get(name, name)}: not run ({reason})." for name, reason in skipped.items()]
+    not_run += [f"{variant.title}: not run (--stability {variant.name} or all runs it)." for variant in variants
+                if variant.name not in measured and variant.name not in skipped]
+    heading = " and ".join(dict.fromkeys(compared))
+    return StabilityView(
+        measures=", ".join(variant.title for variant in shown),
+        findings=findings, tables=tables, comparisons_heading=heading[:1].upper() + heading[1:],
+        comparisons=comparisons, rules=rules, scores=scores, not_run=not_run)

@@ -44,18 +44,14 @@ from reportgen.schema.model import (
     Uncertainty,
 )
 from reportgen.schema.sections import (
-    BaselinePair,
     ClassStain,
     Evidence,
     EvidenceImages,
     EvidenceMethod,
-    GradCamLayers,
-    IgBaselines,
-    LayerRow,
-    LimeSeeds,
     MapSimilarity,
     Sanity,
     SanityMethod,
+    SeedRepeat,
     Share,
     SlideAccuracy,
     SlideExplained,
@@ -65,6 +61,7 @@ from reportgen.schema.sections import (
     StainCondition,
     StainMethod,
     StainRobustness,
+    ValuePair,
     WorstSlide,
 )
 from reportgen.schema.summary import Check, Summary, WarningRecord
@@ -81,9 +78,9 @@ __all__ = [
     "CheckpointFacts", "DataSection", "ImageRecord", "ModelCardFacts", "ModelSection", "PatchScores", "Provenance",
     "Selection", "SettingsSection", "SignOff", "Uncertainty",
     # sections
-    "BaselinePair", "ClassStain", "Evidence", "EvidenceImages", "EvidenceMethod", "GradCamLayers", "IgBaselines",
-    "LayerRow", "LimeSeeds", "MapSimilarity", "Sanity", "SanityMethod", "Share", "SlideAccuracy", "SlideExplained",
-    "SlideMethod", "Slides", "Stability", "StainCondition", "StainMethod", "StainRobustness", "WorstSlide",
+    "ClassStain", "Evidence", "EvidenceImages", "EvidenceMethod", "MapSimilarity", "Sanity", "SanityMethod",
+    "SeedRepeat", "Share", "SlideAccuracy", "SlideExplained", "SlideMethod", "Slides", "Stability", "StainCondition",
+    "StainMethod", "StainRobustness", "ValuePair", "WorstSlide",
     # document
     "ReportDocument",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict, get_type_hints
 
+from reportgen.explain import list_stability_variants
 from reportgen.schema.faithfulness import (
     Agreement,
     Informative,
@@ -71,7 +72,7 @@ TOP_LEVEL = {
     "agreement": "agreement of the methods' maps",
     "localisation": "per map (name -> record)",
     "sanity": "the randomisation check (`--sanity-images 0`: `null`)",
-    "stability": "stability of the explanations: LIME under a second seed, IG per baseline, Grad-CAM per layer "
+    "stability": f"stability of the explanations: {', '.join(variant.title for variant in list_stability_variants())} "
                  "(`--stability`; `none`: `null`)",
     "evidence": "right for the right reason: do the tumour calls survive removing the periphery, and where the "
                 "maps put their attribution",

@@ -56,7 +56,7 @@ computed from, N patches in the report's order (`reportgen/pipeline/patch_store.
 The reference maps themselves are not stored: the random map is seeded per patch, and the centre
 prior and the Sobel edges are computed from the image. Images, masks and maps are chunked one
 patch per chunk and gzip-compressed, so reading one patch's map reads 36 KiB:
-`h5py.File("report/attributions.h5")["maps/grad_cam"][7]`.
+`h5py.File("report/attributions.h5")["maps/<method>"][7]`.
 
 The build writes the file as it goes: it takes the patches 64 at a time through explanation,
 curves, localisation, agreement, stability and the periphery test, writes each chunk's images,
@@ -77,9 +77,23 @@ _MODULES = (faithfulness, summary, model, sections, document)
 
 
 def _records() -> list[type]:
-    """Every typed dict of the schema, in declaration order."""
-    return [value for module in _MODULES for value in vars(module).values()
-            if isinstance(value, type) and hasattr(value, "__required_keys__") and value.__module__ == module.__name__]
+    """Every typed dict of the schema, in declaration order, each followed by those only its keys hold (the records
+    built from the registry, such as a stability variant's)."""
+    records: list[type] = []
+
+    def add(record: type) -> None:
+        if record not in records:
+            records.append(record)
+            for hint in get_type_hints(record).values():
+                inner = typed_dict_in(hint)
+                if inner is not None:
+                    add(inner)
+
+    for module in _MODULES:
+        for value in vars(module).values():
+            if isinstance(value, type) and hasattr(value, "__required_keys__") and value.__module__ == module.__name__:
+                add(value)
+    return records
 
 
 def _keys_holding(cls: type) -> list[str]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+from reportgen.explain import list_stability_variants
+from reportgen.explain.base import StabilityVariant
 from reportgen.schema.faithfulness import InformativeMeans, Interval, Verdict
 
 
@@ -45,62 +47,50 @@ class MapSimilarity(TypedDict):
     reading: str
 
 
-class LimeSeeds(MapSimilarity):
-    """LIME explained again with a second seed, each patch's two maps compared (1 = identical)."""
+class SeedRepeat(MapSimilarity):
+    """A ``seed`` variant: the method explained again with a second seed, each patch's two maps compared
+    (1 = identical)."""
 
     method: str
     seed_rule: str
 
 
-class BaselinePair(MapSimilarity):
-    """Integrated Gradients maps from baselines ``a`` and ``b`` compared."""
+class ValuePair(MapSimilarity):
+    """A ``pairs`` variant: the method's maps at values ``a`` and ``b`` of its setting compared."""
 
     a: str
     b: str
 
 
-class IgBaselines(TypedDict):
-    """Integrated Gradients from each baseline; ``scores`` are AUC means over each metric's informative patches."""
-
-    method: str
-    used: str
-    baselines: list[str]
-    scores: dict[str, InformativeMeans]
-    pairs: list[BaselinePair]
-
-
-class LayerRow(TypedDict):
-    """Grad-CAM at one layer, scored like a method; ``against_random`` holds one verdict per metric."""
-
-    layer: str
-    feature_map_size: str
-    default: bool
-    used: bool
-    deletion_auc: Interval
-    insertion_auc: Interval
-    srg: Interval
-    against_random: dict[str, Verdict]
-
-
-class GradCamLayers(TypedDict):
-    """The Grad-CAM layer table; its verdicts are a Holm family of their own (``family``)."""
-
-    method: str
-    default_layer: str
-    used_layer: str
-    family: str
-    rows: list[LayerRow]
-    depends_on_layer: dict[str, bool]
+def _variant_record(variant: StabilityVariant) -> type:
+    """The record of one stability variant, by its kind; keys named by what it varies
+    (:class:`reportgen.explain.StabilityVariant`)."""
+    varies = variant.varies
+    if variant.kind == "seed":
+        return SeedRepeat
+    if variant.kind == "pairs":
+        record = TypedDict("SettingPairs", {"method": str, "used": str, f"{varies}s": list[str],
+                                            "scores": dict[str, InformativeMeans], "pairs": list[ValuePair]})
+        record.__doc__ = (f"A ``pairs`` variant: the method at each {varies} (``used``: the report's); ``scores`` are "
+                          "AUC means over each metric's informative patches.")
+        return record
+    row = TypedDict("TableRow", {varies: str, **{key: str for key in variant.facts}, "default": bool, "used": bool,
+                                 "deletion_auc": Interval, "insertion_auc": Interval, "srg": Interval,
+                                 "against_random": dict[str, Verdict]})
+    row.__doc__ = f"The method at one {varies}, scored like a method; ``against_random`` holds one verdict per metric."
+    record = TypedDict("SettingTable", {"method": str, f"default_{varies}": str, f"used_{varies}": str, "family": str,
+                                        "rows": list[row], f"depends_on_{varies}": dict[str, bool]})
+    record.__doc__ = f"A ``table`` variant: the method per {varies}; its verdicts are a Holm family of their own (``family``)."
+    return record
 
 
-class Stability(TypedDict):
-    """Stability of the explanations themselves; a measurement not run is ``null`` (why, in ``skipped``)."""
-
-    measures: list[str]
-    skipped: dict[str, str]
-    lime_seeds: LimeSeeds | None
-    ig_baselines: IgBaselines | None
-    grad_cam_layers: GradCamLayers | None
+#: Stability of the explanations themselves: ``measures`` run, ``skipped`` (name -> why), and one record per
+#: stability variant the registered methods declare, under its name; a measurement not run is ``null``.
+Stability = TypedDict("Stability", {"measures": list[str], "skipped": dict[str, str],
+                                    **{variant.name: _variant_record(variant) | None
+                                       for variant in list_stability_variants()}})
+Stability.__doc__ = ("Stability of the explanations themselves, one record per stability variant of the methods; a "
+                     "measurement not run is ``null`` (why, in ``skipped``).")
 
 
 class StainMethod(MapSimilarity):

@@ -16,7 +16,7 @@ import copy
 import numpy as np
 
 from reportgen.config import resolve_config
-from reportgen.explain.grad_cam import GradCAM
+from reportgen.explain.grad_cam import GRAD_CAM_LAYERS, GradCAM
 from reportgen.metrics.agreement import agreement_matrix
 from reportgen.metrics.stability import map_similarity, pairwise_similarity
 from reportgen.pipeline.document import BuildRecord, DataFacts, assemble_document
@@ -24,13 +24,7 @@ from reportgen.pipeline.explain import MethodResult
 from reportgen.pipeline.sanity import SanityOutcome
 from reportgen.pipeline.score import SUBSTRATE_METRICS, CurveSet, Scores, localisation_scores
 from reportgen.pipeline.selection import Selection
-from reportgen.pipeline.stability import (
-    GRAD_CAM_LAYERS,
-    BaselineSensitivity,
-    LayerTable,
-    Repeatability,
-    StabilityOutcome,
-)
+from reportgen.pipeline.stability import Repeatability, SettingPairs, SettingTable, StabilityOutcome
 from reportgen.pipeline.stain import ClassStainOutcome, StainCondition, StainOutcome
 from reportgen.report.figures import FigureInputs
 
@@ -116,16 +110,18 @@ def _stability(rng: np.random.Generator, methods: dict[str, MethodResult], n: in
                                   settings={**ig.settings, "baseline": name}) for name, maps in baselines.items()}
     centres = {"black": (0.20, 0.70), "white": (0.30, 0.62), "blur": (0.24, 0.66)}
     layer_centres = {"backbone.layer2.1": (0.20, 0.70), "backbone.layer3.1": (0.32, 0.60), "backbone.layer4.1": (0.45, 0.45)}
-    return StabilityOutcome(
-        lime_seeds=Repeatability(method="lime", seed_rule="second seed SeedSequence([1, patch index])", second=second,
-                                 similarity=map_similarity(lime.maps, second.maps), seconds=40.0),
-        ig_baselines=BaselineSensitivity(method=ig.name, used="black", results=results,
-                                         curves={name: _curves(rng, *centres[name], n) for name in baselines},
-                                         pairs=pairwise_similarity(baselines), seconds=60.0),
-        grad_cam_layers=LayerTable(method="grad_cam", default_layer="backbone.layer4.1", used_layer="backbone.layer4.1",
-                                   feature_map_sizes=dict(zip(GRAD_CAM_LAYERS, ("12x12", "6x6", "3x3"))),
-                                   curves={layer: _curves(rng, *layer_centres[layer], n) for layer in GRAD_CAM_LAYERS},
-                                   seconds=45.0))
+    return StabilityOutcome(measured={
+        "lime_seeds": Repeatability(method="lime", seed_rule="second seed SeedSequence([1, patch index])",
+                                    second=second, similarity=map_similarity(lime.maps, second.maps), seconds=40.0),
+        "ig_baselines": SettingPairs(method=ig.name, used="black", results=results,
+                                     curves={name: _curves(rng, *centres[name], n) for name in baselines},
+                                     pairs=pairwise_similarity(baselines), seconds=60.0),
+        "grad_cam_layers": SettingTable(method="grad_cam", default="backbone.layer4.1", used="backbone.layer4.1",
+                                        facts={layer: {"feature_map_size": size}
+                                               for layer, size in zip(GRAD_CAM_LAYERS, ("12x12", "6x6", "3x3"))},
+                                        curves={layer: _curves(rng, *layer_centres[layer], n)
+                                                for layer in GRAD_CAM_LAYERS},
+                                        seconds=45.0)})
 
 
 def _stain(rng: np.random.Generator, methods: dict[str, MethodResult], n: int) -> StainOutcome:
