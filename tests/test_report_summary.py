@@ -1,7 +1,6 @@
 """The verdict and warnings computed from a report document."""
 
 import copy
-import math
 
 import pytest
 from gold.fixture import make_document

@@ -63,6 +63,12 @@ def find_verdict(document: dict, method: str, against: str, metric: str) -> dict
     return None
 
 
+def page_one_rows(document: dict, section: str) -> list[dict]:
+    """The stored page-one rows (``summary.checks``) whose evidence is in ``section`` (an anchor): what a section
+    says of its outcome, decided once."""
+    return [row for row in (document.get("summary") or {}).get("checks") or [] if row.get("section") == section]
+
+
 def explained_count(document: dict) -> int:
     """How many patches the report explained (``--images``)."""
     return len(document.get("images") or []) or int(((document.get("data") or {}).get("selection") or {}).get("n") or 0)

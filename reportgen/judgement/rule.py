@@ -27,7 +27,7 @@ PASS, INCONCLUSIVE, FAIL = "pass", "inconclusive", "fail"
 OUTCOMES = (FAIL, INCONCLUSIVE, PASS)
 
 #: A claim's direction -> (does the interval support the claim, is it against the claim), from (low, high, limit).
-#: "below" is "at_most" with the limit itself on the failing side (the sanity check's "similarity below 0.5").
+#: "below" is "at_most" with the limit itself on the failing side (the sanity check's similarity "below the threshold").
 DIRECTIONS = {
     "at_least": (lambda low, high, limit: low >= limit, lambda low, high, limit: high < limit),
     "at_most": (lambda low, high, limit: high <= limit, lambda low, high, limit: low > limit),

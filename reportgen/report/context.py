@@ -91,7 +91,9 @@ def _checks(document: dict) -> tuple[list[CheckRow], str, list[str], list[Method
     counts = outcome_counts(checks)
     rows = [_row(c) for c in checks if not c.get("column")]
     columns = [column for column in METHOD_COLUMNS if any(c.get("column") == column for c in checks)]
-    methods = list(dict.fromkeys(c["method"] for c in checks if c.get("column") and c.get("method")))
+    checked = {c["method"] for c in checks if c.get("column") and c.get("method")}
+    methods = [name for name in [*(document.get("methods") or {}), *sorted(checked)] if name in checked]
+    methods = list(dict.fromkeys(methods))
     cells = {(c["method"], c["column"]): _row(c) for c in checks if c.get("column")}
     table = [MethodChecks(title=method_title(document, name), cells=[cells.get((name, column)) for column in columns])
              for name in methods]

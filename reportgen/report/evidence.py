@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reportgen.formatting import MISSING, fmt, fmt_interval
-from reportgen.judgement.reading import method_title
+from reportgen.judgement.reading import method_title, page_one_rows
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,11 @@ def evidence_view(document: dict) -> EvidenceView | None:
                         fmt_interval(record.get("periphery_hard_negative_calls"), 3)
                         if (record.get("periphery_hard_negative_calls") or {}).get("n") else MISSING))
     uniform_centre = evidence.get("uniform_centre_share")
+    rows_on_page_one = page_one_rows(document, "evidence")
     return EvidenceView(
-        rule=str(evidence.get("rule", "")), decision={"centre": "passed", "relies_on_periphery": "failed",
-                                                        "too_few": "too few tumour calls to decide"}.get(
-            evidence.get("decision"), str(evidence.get("decision"))),
+        rule=str(evidence.get("rule", "")),
+        decision="; ".join(f"{row['outcome'].upper()}{': ' + row['decide'] if row.get('decide') else ''}"
+                           for row in rows_on_page_one) or MISSING,
         rows=rows, methods=methods, uniform_centre=fmt(uniform_centre),
         uniform_periphery=fmt(None if uniform_centre is None else 1.0 - uniform_centre),
         uniform_mask=fmt((uniform_mask or {}).get("mean")))
