@@ -54,6 +54,7 @@ from reportgen.schema.sections import (
     LayerRow,
     LimeSeeds,
     MapSimilarity,
+    Rate,
     Sanity,
     SanityMethod,
     Share,
@@ -82,7 +83,7 @@ __all__ = [
     "Selection", "SettingsSection", "SignOff", "Uncertainty",
     # sections
     "BaselinePair", "ClassStain", "Evidence", "EvidenceImages", "EvidenceMethod", "GradCamLayers", "IgBaselines",
-    "LayerRow", "LimeSeeds", "MapSimilarity", "Sanity", "SanityMethod", "Share", "SlideAccuracy", "SlideExplained",
+    "LayerRow", "LimeSeeds", "MapSimilarity", "Rate", "Sanity", "SanityMethod", "Share", "SlideAccuracy", "SlideExplained",
     "SlideMethod", "Slides", "Stability", "StainCondition", "StainMethod", "StainRobustness", "WorstSlide",
     # document
     "ReportDocument",
