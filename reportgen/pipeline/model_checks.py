@@ -11,11 +11,13 @@ intervals over slides are narrow enough to decide against the limits.  What re-e
 a stain change, the sanity cascade, each method's attribution shares) stays on the explained patches
 (:mod:`reportgen.pipeline.evidence`, :mod:`reportgen.pipeline.stain`).
 
-Every patch's forward passes are cached per patch, keyed by checkpoint, data, patch, seed, substrate,
-the data's stain amounts and the patch's donor, so a rebuild computes nothing again.  One patch goes
-through the model at a time, so its probabilities do not depend, even in their last bits, on which other
-patches a run had still to compute.  The step runs in the whole-report path only (a build or a merge,
-never a shard), so a merged report equals an unsharded one.
+The patches go through the model in fixed blocks of :data:`PATCHES_PER_BLOCK` consecutive patches of the
+sample, one forward pass per block and perturbation (on a CPU a ResNet-18 takes about a hundred times longer
+per patch one patch at a time).  Each block's results are one cache entry, keyed by checkpoint, data, its
+patches, their donors, seed, substrate and the data's stain amounts (and the code version), so a rebuild
+computes nothing again, and a block's numbers never depend, even in their last bits, on which other blocks a
+run had still to compute.  The step runs in the whole-report path only (a build or a merge, never a shard),
+on the same sample and so the same blocks, so a merged report equals an unsharded one.
 """
 
 from __future__ import annotations
@@ -54,8 +56,9 @@ MODEL_CHECK_PATCHES = 2048
 #: The sample of a larger split is drawn from ``SeedSequence([run seed, MODEL_CHECK_SEED_OFFSET])``, a stream of
 #: its own (the stain reference's is :data:`reportgen.pipeline.stain.STAIN_SEED_OFFSET`).
 MODEL_CHECK_SEED_OFFSET = 104729
-#: Patches read and perturbed together; their forward passes still go one patch at a time.
-PATCHES_PER_READ = 128
+#: Patches read, perturbed and passed through the model together, and cached as one entry: consecutive patches of
+#: the sample.  128 patches hold about 14 MiB of float images, and fill a CPU's or a GPU's batch.
+PATCHES_PER_BLOCK = 128
 #: The perturbation behind each column of a patch's ``after`` and ``unchanged`` rows: the stain conditions in
 #: report order, then the other class's stain.
 CLASS_STAIN = "class_stain"
@@ -143,14 +146,15 @@ def split_reader(split, device: torch.device) -> Reader:
     return read
 
 
-def _rows(model, read: Reader, indices: np.ndarray, donors: np.ndarray | None, *, config: BuildConfig,
-          dataset_mean, amounts: np.ndarray | None, seconds: dict[str, float]) -> list[dict[str, np.ndarray]]:
-    """Each patch's forward passes (one entry per index): ``clean`` (2,) probabilities; ``removed`` (2,) tumour
-    probability without the periphery, without the centre; ``periphery_only`` () int8 (-1 without a mask); with
-    the stain step, ``after`` (C + 1, 2) probabilities under each condition and the donor's stain, ``unchanged``
-    (C + 1,) bool, ``rgb_change`` (C,), ``amounts`` (3,) the patch's stain amounts."""
+def _block(model, read: Reader, indices: np.ndarray, donors: np.ndarray | None, *, config: BuildConfig,
+           dataset_mean, amounts: np.ndarray | None, seconds: dict[str, float]) -> dict[str, np.ndarray]:
+    """One block's forward passes, (n,) leading: ``clean`` (n, 2) probabilities; ``removed`` (n, 2) tumour
+    probability without the periphery, without the centre; ``periphery_only`` (n,) int8 (-1 without masks); with
+    ``donors``, ``after`` (n, C + 1, 2) probabilities under each condition and the donor's stain, ``unchanged``
+    (n, C + 1) bool, ``rgb_change`` (n, C), ``amounts`` (n, 3) each patch's stain amounts."""
     images, masks = read(indices)
-    kwargs = {"batch_size": 1, "precision": config.precision}
+    # The whole block in one pass, whatever --batch-size says: its numbers then depend on the block alone.
+    kwargs = {"batch_size": len(indices), "precision": config.precision}
     started = time.perf_counter()
     clean = predict_proba(model, images, **kwargs).double().numpy()
     centre = centre_region(*images.shape[-2:])
@@ -160,9 +164,9 @@ def _rows(model, read: Reader, indices: np.ndarray, donors: np.ndarray | None, *
     seconds["periphery_centre"] = seconds.get("periphery_centre", 0.0) + time.perf_counter() - started
     hard = (np.full(len(indices), -1, dtype=np.int8) if masks is None
             else periphery_only_tumour(masks).astype(np.int8))
-    rows = [{"clean": clean[i], "removed": removed[i], "periphery_only": hard[i]} for i in range(len(indices))]
+    entry = {"clean": clean, "removed": removed, "periphery_only": hard}
     if donors is None:
-        return rows
+        return entry
     after, unchanged, rgb = [], [], []
     for condition in CONDITIONS:
         started = time.perf_counter()
@@ -178,10 +182,9 @@ def _rows(model, read: Reader, indices: np.ndarray, donors: np.ndarray | None, *
     after.append(predict_proba(model, torch.as_tensor(perturbed).to(images.device), **kwargs).double().numpy())
     unchanged.append(kept)
     seconds[CLASS_STAIN] = seconds.get(CLASS_STAIN, 0.0) + time.perf_counter() - started
-    for i, row in enumerate(rows):
-        row.update(after=np.stack([values[i] for values in after]), unchanged=np.array([k[i] for k in unchanged]),
-                   rgb_change=np.array([values[i] for values in rgb]), amounts=own[i])
-    return rows
+    entry.update(after=np.stack(after, axis=1), unchanged=np.stack(unchanged, axis=1),
+                 rgb_change=np.stack(rgb, axis=1), amounts=own)
+    return entry
 
 
 def model_checks(model: torch.nn.Module, read: Reader, patch_indices, labels, *, slides=None, evaluated: int,
@@ -212,42 +215,48 @@ def model_checks(model: torch.nn.Module, read: Reader, patch_indices, labels, *,
                 "dataset_mean": [float(v) for v in dataset_mean] if config.deletion_substrate == "mean" else None,
                 "precision": config.precision, **cache_context,
                 "stain_amounts": None if not with_stain else [float(v) for v in stain_amounts]}
-    keys = [cache.key(patch=int(patch), donor=None if donor_indices is None else int(donor_indices[row]),
-                      **identity) for row, patch in enumerate(patch_indices)]
+    blocks = [np.arange(start, min(start + PATCHES_PER_BLOCK, len(patch_indices)))
+              for start in range(0, len(patch_indices), PATCHES_PER_BLOCK)]
+    keys = [cache.key(patches=patch_indices[rows].tolist(),
+                      donors=None if donor_indices is None else donor_indices[rows].tolist(), **identity)
+            for rows in blocks]
     conditions = len(CONDITIONS)
     seconds: dict[str, float] = {}
 
-    def valid(entry) -> bool:
-        shapes = entry["clean"].shape == (2,) and entry["removed"].shape == (2,)
+    def valid(entry, size: int) -> bool:
+        shapes = entry["clean"].shape == (size, 2) and entry["removed"].shape == (size, 2)
         if with_stain:
-            shapes = shapes and entry["after"].shape == (conditions + 1, 2) and entry["rgb_change"].shape == (conditions,)
+            shapes = (shapes and entry["after"].shape == (size, conditions + 1, 2)
+                      and entry["rgb_change"].shape == (size, conditions))
         return shapes and bool(np.isfinite(entry["clean"]).all())
 
     bar = tqdm(desc="model checks", unit="patch", disable=not progress)
 
     def compute(missing: list[int]) -> list[dict[str, np.ndarray]]:
-        bar.reset(total=len(missing))
-        rows = []
-        for start in range(0, len(missing), PATCHES_PER_READ):
-            part = np.asarray(missing[start:start + PATCHES_PER_READ])
-            rows += _rows(model, read, patch_indices[part], None if not with_stain else donor_indices[part],
-                          config=config, dataset_mean=dataset_mean, amounts=stain_amounts, seconds=seconds)
-            bar.update(len(part))
-        return rows
+        bar.reset(total=sum(len(blocks[block]) for block in missing))
+        entries = []
+        for block in missing:
+            rows = blocks[block]
+            entries.append(_block(model, read, patch_indices[rows], None if not with_stain else donor_indices[rows],
+                                  config=config, dataset_mean=dataset_mean, amounts=stain_amounts, seconds=seconds))
+            bar.update(len(rows))
+        return entries
 
-    entries, computed = cache.memo_rows(keys, compute, valid)
+    # A block's key names its patches, so an entry of the right shapes is that block's.
+    entries, computed = cache.memo_rows(keys, compute, lambda entry: valid(entry, len(entry["clean"])))
     bar.close()
     if computed:
-        logger.info("model checks: %d of %d patches computed in %.1f s (%s)", len(computed), len(keys),
-                    sum(seconds.values()), ", ".join(f"{part} {value:.1f} s" for part, value in seconds.items()))
-    clean = np.stack([entry["clean"] for entry in entries])
-    removed = np.stack([entry["removed"] for entry in entries])
-    hard = np.array([int(entry["periphery_only"]) for entry in entries])
+        logger.info("model checks: %d of %d patches computed in %.1f s (%s)",
+                    sum(len(blocks[block]) for block in computed), len(patch_indices), sum(seconds.values()),
+                    ", ".join(f"{part} {value:.1f} s" for part, value in seconds.items()))
+    clean = np.concatenate([entry["clean"] for entry in entries])
+    removed = np.concatenate([entry["removed"] for entry in entries])
+    hard = np.concatenate([entry["periphery_only"] for entry in entries]).astype(np.int64)
     stain = other = None
     if with_stain:
-        after = np.stack([entry["after"] for entry in entries])
-        unchanged = np.stack([entry["unchanged"] for entry in entries]).astype(bool)
-        rgb = np.stack([entry["rgb_change"] for entry in entries])
+        after = np.concatenate([entry["after"] for entry in entries])
+        unchanged = np.concatenate([entry["unchanged"] for entry in entries]).astype(bool)
+        rgb = np.concatenate([entry["rgb_change"] for entry in entries])
         before = clean.argmax(axis=1)
         stain = {}
         for column, condition in enumerate(list(CONDITIONS) + [CLASS_STAIN]):
@@ -258,7 +267,7 @@ def model_checks(model: torch.nn.Module, read: Reader, patch_indices, labels, *,
             stain[condition] = decision
         measured = stain.pop(CLASS_STAIN)
         if class_stain:
-            amounts = np.stack([entry["amounts"] for entry in entries])
+            amounts = np.concatenate([entry["amounts"] for entry in entries])
             other = ClassStainOutcome(
                 patch_indices=patch_indices, labels=labels, slides=slides, donors=donor_indices,
                 flipped=measured.flipped, probability_change=measured.probability_change,
