@@ -258,7 +258,7 @@ def build_report(config: BuildConfig, *, render: Renderer | None, command_line: 
             results, sanity, controls, stain = _per_patch_steps(
                 run, selection.indices, selection.targets, _leading(config, np.arange(len(selection))), store=store)
         # Forward passes only, on every evaluated patch; after the shards' steps, so a merge runs them as a build does.
-        with watch.stage("model checks"):
+        with watch.stage("model_checks"):
             checked = _model_checks(run, stain)
         # The images, masks and maps are read back from the store, one patch at a time, where they are drawn.
         with contextlib.closing(StoredPatches(staging / STORE_NAME)) as stored:

@@ -49,9 +49,9 @@ from reportgen.pipeline.stain import ClassStainOutcome, donor_positions, perturb
 logger = logging.getLogger(__name__)
 
 #: At most this many evaluated patches go through the model-level checks; a larger split gives a seeded sample of
-#: this size.  2048 patches from a few dozen slides put the half-width of a flip rate's 95 % interval near 0.02-0.05,
-#: well inside the distance between a rate and its limit that decides anything, for about one minute of CPU per
-#: thousand patches (docs/metrics.md#model-level-checks).
+#: this size.  The demo's 1024 patches from 32 slides put the half-width of a rate's 95 % interval near 0.01-0.03,
+#: small beside the limits' distances from zero, in about 95 s on a shared 2-core CPU; twice that many narrow it
+#: further for twice the time (docs/metrics.md#model-level-checks).
 MODEL_CHECK_PATCHES = 2048
 #: The sample of a larger split is drawn from ``SeedSequence([run seed, MODEL_CHECK_SEED_OFFSET])``, a stream of
 #: its own (the stain reference's is :data:`reportgen.pipeline.stain.STAIN_SEED_OFFSET`).

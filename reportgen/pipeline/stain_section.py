@@ -65,8 +65,8 @@ MODEL_RULE = (f"The model decides by stain when either of two rules fires; both 
 THRESHOLDS = {"stable_flip_rate": STABLE_FLIP_RATE, "stable_probability_change": STABLE_PROBABILITY_CHANGE,
               "map_spearman_min": MAP_SPEARMAN_MIN, "model_flip_rate_max": MODEL_FLIP_RATE_MAX,
               "class_stain_shift_max": CLASS_STAIN_SHIFT_MAX}
-CLASS_STAIN_DESCRIPTION = ("each of {patches} evaluated patches ({chosen}) with its haematoxylin and eosin medians "
-                           "scaled to those of a patch of the other class among them, drawn with the run seed")
+CLASS_STAIN_DESCRIPTION = ("{chosen}, each with its haematoxylin and eosin medians scaled to those of a patch of the "
+                           "other class among them, drawn with the run seed")
 DESCRIPTIONS = {
     "hed_light": "HED jitter (Tellez et al., Medical Image Analysis 2019), s = {s:g}: each haematoxylin, eosin and "
                  "DAB channel becomes alpha * c + beta, alpha ~ U[1 - s, 1 + s], beta ~ U[-s, s], per patch",
@@ -98,7 +98,7 @@ def class_stain_record(measured: ClassStainOutcome | None, *, chosen: str, seed:
     toward = rate_with_interval(measured.toward_donor, seed=seed, groups=groups)
     decided = min(counts.values()) >= MIN_MODEL_PATCHES
     return {"title": "Stain of the other class",
-            "description": CLASS_STAIN_DESCRIPTION.format(patches=len(measured.labels), chosen=chosen),
+            "description": CLASS_STAIN_DESCRIPTION.format(chosen=chosen),
             "patches": len(measured.labels), "class_patches": counts,
             "class_amounts": {"normal": _amounts(measured.class_amounts[1 - TUMOUR]),
                               "tumour": _amounts(measured.class_amounts[TUMOUR])},
