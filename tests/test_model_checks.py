@@ -1,6 +1,7 @@
 """The model-level checks: which patches they run on, and that their forward passes are cached per patch."""
 
 import importlib
+import json
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from torch import nn
 
 from reportgen.cache import ArrayCache
 from reportgen.config import resolve_config
+from reportgen.data import open_pcam
 from reportgen.metrics.stain import CONDITIONS, stain_amounts
 from reportgen.pipeline.model_checks import MODEL_CHECK_PATCHES, model_check_indices, model_checks
 
@@ -94,3 +96,20 @@ def test_a_one_class_sample_still_runs_the_conditions():
     assert outcome.stain["hed_strong"].flipped.shape == (6,)
     with pytest.raises(KeyError):
         outcome.stain["class_stain"]
+
+
+def test_a_real_build_runs_the_model_checks_on_every_evaluated_patch(shared_build, tiny_pcam):
+    document = json.loads((shared_build / "report.json").read_text())
+    evaluated = document["model"]["evaluation"]["n"]
+    with open_pcam(tiny_pcam, splits=("valid",)) as data:
+        slides = len(set(data.split("valid").slide_ids))
+    stain = document["stain_robustness"]
+    assert stain["images"] == 2 and stain["model_patches"] == evaluated == 48 and stain["model_slides"] == slides
+    for condition in stain["conditions"].values():
+        assert (condition["flip_rate"]["n"], condition["flip_rate"]["slides"]) == (48, slides)
+        assert condition["abs_probability_change"]["n"] == 48 and "per_image" not in condition["flip_rate"]
+        assert len(condition["stain_patches_flip_rate"]["per_image"]) == 2
+    assert stain["class_stain"]["patches"] == 48 and stain["class_stain"]["toward_donor"]["slides"] == slides
+    assert sum(stain["class_stain"]["class_patches"].values()) == 48
+    assert document["evidence"]["patches"] == 48 and document["evidence"]["slides"] == slides
+    assert "model_checks" in document["provenance"]["timings"]
