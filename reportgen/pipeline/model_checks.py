@@ -49,7 +49,7 @@ from reportgen.pipeline.stain import ClassStainOutcome, donor_positions, perturb
 logger = logging.getLogger(__name__)
 
 #: At most this many evaluated patches go through the model-level checks; a larger split gives a seeded sample of
-#: this size.  The demo's 1024 patches from 32 slides put the half-width of a rate's 95 % interval near 0.01-0.03,
+#: this size.  The demo's 1024 patches from 32 slides put the half-width of a rate's 95 % interval at 0.01 to 0.035,
 #: small beside the limits' distances from zero, in about 95 s on a shared 2-core CPU; twice that many narrow it
 #: further for twice the time (docs/metrics.md#model-level-checks).
 MODEL_CHECK_PATCHES = 2048
