@@ -8,11 +8,14 @@ import pytest
 import torch
 from torch import nn
 
+from reportgen.cache import ArrayCache
 from reportgen.config import resolve_config
+from reportgen.data import open_pcam
 from reportgen.judgement import page_one_checks
 from reportgen.metrics.evidence import periphery_only_tumour
 from reportgen.metrics.localisation import positive_share
 from reportgen.pipeline.evidence import evidence_checks, evidence_section
+from reportgen.pipeline.model_checks import model_checks
 
 SIZE, N = 96, 12
 BACKGROUND = (0.85, 0.6, 0.8)
@@ -49,12 +52,22 @@ class CornerMarker(nn.Module):
         return torch.stack([-logit, logit], dim=1)
 
 
+def _model_checks(model, images, masks, labels, slides=None):
+    """The build's model-level checks on ``images`` held in memory (patch index = position), without stain."""
+    config = resolve_config(flag_values={"images": N})
+    return model_checks(model, lambda indices: (images[indices], masks[indices]), np.arange(len(images)), labels,
+                        slides=slides, evaluated=len(images), chosen=f"every evaluated patch ({len(images)})",
+                        config=config, dataset_mean=BACKGROUND, stain_amounts=None,
+                        cache=ArrayCache("unused", enabled=False), cache_context={}, progress=False)
+
+
 def _evidence(model):
     images, masks = _patches()
     config = resolve_config(flag_values={"images": N})
     outcome = evidence_checks(model, images, masks, {}, config=config, dataset_mean=BACKGROUND)
     strata = ["TP"] * 6 + ["TN"] * 6
-    return outcome, evidence_section(outcome, strata=strata, slide_ids=None, seed=0)
+    checked = _model_checks(model, images, masks, np.array([1] * 6 + [0] * 6))
+    return checked, evidence_section(outcome, strata=strata, slide_ids=None, seed=0, model=checked)
 
 
 def test_both_models_call_the_same_six_patches_tumour():
@@ -93,15 +106,35 @@ def test_the_flag_reaches_page_one_and_the_warnings():
 
 
 def test_too_few_tumour_calls_are_undecided():
-    outcome, _ = _evidence(CentreDarkness())
+    images, masks = _patches()
     keep = np.arange(N) >= 3  # 3 tumour calls left
-    for field in ("tumour_clean", "without_periphery", "without_centre"):
-        setattr(outcome, field, getattr(outcome, field)[keep])
-    outcome.periphery_only = outcome.periphery_only[keep]
-    outcome.mask_area = outcome.mask_area[keep]
-    outcome.shares = {}
-    section = evidence_section(outcome, strata=["TP"] * 3 + ["TN"] * 6, slide_ids=None, seed=0)
+    model = CentreDarkness()
+    config = resolve_config(flag_values={"images": N})
+    outcome = evidence_checks(model, images[keep], masks[keep], {}, config=config, dataset_mean=BACKGROUND)
+    checked = _model_checks(model, images[keep], masks[keep], np.array([1] * 3 + [0] * 6))
+    section = evidence_section(outcome, strata=["TP"] * 3 + ["TN"] * 6, slide_ids=None, seed=0, model=checked)
     assert section["tumour_calls"] == 3 and section["decision"] == "too_few"
+
+
+def test_the_test_reads_the_model_checks_patches_not_the_explained_ones():
+    """The explained patches hold 3 tumour calls, too few to decide; the model-level checks, on all 12 patches of
+    three slides, hold 6, and decide, with the slide as the interval's unit."""
+    images, masks = _patches()
+    model = CornerMarker()
+    config = resolve_config(flag_values={"images": N})
+    explained = np.array([3, 4, 5, 6, 7, 8])
+    outcome = evidence_checks(model, images[explained], masks[explained], {}, config=config, dataset_mean=BACKGROUND)
+    slides = np.array(["a", "b", "c"] * 4, dtype=object)
+    checked = _model_checks(model, images, masks, np.array([1] * 6 + [0] * 6), slides=slides)
+    section = evidence_section(outcome, strata=["TP"] * 3 + ["TN"] * 3, slide_ids=list(slides[explained]), seed=0,
+                               model=checked)
+    assert section["explained_tumour_calls"] == 3 and section["tumour_calls"] == 6
+    assert section["patches"] == N and section["slides"] == 3 and section["evaluated"] == N
+    assert section["decision"] == "relies_on_periphery"
+    assert section["lost_without_periphery"] == {"mean": 1.0, "ci95": [1.0, 1.0], "n": 6, "slides": 3}
+    assert len(section["per_image"]["without_periphery"]) == len(explained)  # per patch: the explained ones
+    # The hard negatives' counts are the model's decisions, on the same patches: none in these data.
+    assert section["periphery_only_negatives"] == 0
 
 
 def test_attribution_shares_against_hand_counts():
@@ -124,13 +157,21 @@ def test_periphery_only_tumour_reads_the_mask():
     assert periphery_only_tumour(masks).tolist() == [True, False, False]
 
 
-def test_a_real_build_records_the_test_and_its_check(shared_build):
+def test_a_real_build_records_the_test_and_its_check(shared_build, tiny_pcam):
     document = json.loads((shared_build / "report.json").read_text())
     evidence = document["evidence"]
     n = len(document["images"])
     assert len(evidence["per_image"]["without_periphery"]) == n == len(evidence["per_image"]["without_centre"])
     calls = sum(1 for image in document["images"] if image["tumour_probability"] >= 0.5)
-    assert evidence["tumour_calls"] == calls
+    assert evidence["explained_tumour_calls"] == calls
+    # The model-level test runs on every evaluated patch, with the slides of the split as its unit.
+    evaluated = document["model"]["evaluation"]["n"]
+    assert evidence["patches"] == evaluated == evidence["evaluated"] == 48 > n
+    assert evidence["chosen"] == f"every evaluated patch ({evaluated})"
+    with open_pcam(tiny_pcam, splits=("valid",)) as data:
+        slide_ids = data.split("valid").slide_ids
+    assert slide_ids is not None and evidence["slides"] == len(set(slide_ids)) > 1
+    assert evidence["lost_without_periphery"]["n"] == evidence["tumour_calls"] >= calls
     assert set(evidence["methods"]) == set(document["methods"])
     assert any(check["section"] == "evidence" for check in document["summary"]["checks"])
     assert "Right for the right reason" in (shared_build / "report.html").read_text()

@@ -114,3 +114,14 @@ def test_resampling_slides_widens_the_interval_when_patches_of_a_slide_agree():
     by_patch, by_slide = bootstrap_ci(values, seed=0), bootstrap_ci(values, seed=0, groups=groups)
     assert by_slide[1] - by_slide[0] > 1.5 * (by_patch[1] - by_patch[0])
     assert mean_with_interval(values, seed=0, groups=groups)["ci95"] == pytest.approx(list(by_slide))
+
+
+def test_a_rate_counts_its_patches_and_slides_and_keeps_no_per_patch_list():
+    from reportgen.metrics.stats import rate_with_interval
+
+    values = np.array([1.0, 0.0, np.nan, 1.0, 0.0, 0.0])
+    slides = np.array(["a", "a", "b", "c", "c", "c"], dtype=object)
+    rate = rate_with_interval(values, seed=0, groups=slides)
+    assert rate["mean"] == 0.4 and rate["n"] == 5 and rate["slides"] == 2  # slide "b" holds only the nan
+    assert set(rate) == {"mean", "ci95", "n", "slides"}
+    assert rate_with_interval(values, seed=0)["slides"] is None

@@ -23,6 +23,7 @@ from reportgen.errors import ConfigError
 from reportgen.judgement import page_one_checks
 from reportgen.judgement.stain import findings as stain_findings
 from reportgen.metrics.stain import hed_jitter, macenko_normalise, match_stain_amounts, stain_amounts
+from reportgen.pipeline.model_checks import model_checks
 from reportgen.pipeline.score import CurveScorer, reference_maps
 from reportgen.pipeline.stain import StainReference, donor_positions, stain_checks
 from reportgen.pipeline.stain_section import stain_section
@@ -198,24 +199,29 @@ def _median_threshold(model_class, images, **kwargs):
     return model_class(threshold=float(score.median()) + 0.5, **kwargs)
 
 
-def _model_check(model, images, labels) -> tuple[dict, dict]:
-    """The build's stain step and the document's section for ``model`` on ``images``, which are also the reference
-    patches: (section, model check)."""
-    config = resolve_config(flag_values={"stain_images": len(images), "steps": 4, "images": len(images)})
+def _model_check(model, images, labels, *, stain_patches=None, slides=None) -> tuple[dict, dict]:
+    """The build's stain step on the first ``stain_patches`` of ``images`` (all by default), the model-level checks
+    on all of them, which are also the reference patches, and the document's section: (section, model check)."""
+    count = len(images) if stain_patches is None else stain_patches
+    config = resolve_config(flag_values={"stain_images": count, "steps": 4, "images": len(images)})
     with torch.no_grad():
         targets = model(images).argmax(dim=1)
     patch_indices = np.arange(len(images))
     cache = ArrayCache("unused", enabled=False)
-    outcome = stain_checks(model, images, targets, patch_indices, {}, config=config, dataset_mean=(0.7, 0.5, 0.7),
-                           cache=cache, cache_context={},
+    outcome = stain_checks(model, images[:count], targets[:count], patch_indices[:count], {}, config=config,
+                           dataset_mean=(0.7, 0.5, 0.7), cache=cache, cache_context={},
                            reference=StainReference(indices=patch_indices, images=images, labels=labels),
                            progress=False)
-    scorer = CurveScorer(model, images, targets, patch_indices, config=config, dataset_mean=(0.7, 0.5, 0.7),
-                         cache=cache, cache_context={}, progress=False)
-    random_curves = scorer.curves("random", reference_maps(images, patch_indices, seed=0)["random"], mode="deletion",
-                                  substrate=config.deletion_substrate, map_identity={})
+    checked = model_checks(model, lambda indices: (images[indices], None), patch_indices, labels, slides=slides,
+                           evaluated=len(images), chosen=f"every evaluated patch ({len(images)})", config=config,
+                           dataset_mean=(0.7, 0.5, 0.7), stain_amounts=outcome.amounts, cache=cache,
+                           cache_context={}, progress=False)
+    scorer = CurveScorer(model, images[:count], targets[:count], patch_indices[:count], config=config,
+                         dataset_mean=(0.7, 0.5, 0.7), cache=cache, cache_context={}, progress=False)
+    random_curves = scorer.curves("random", reference_maps(images[:count], patch_indices[:count], seed=0)["random"],
+                                  mode="deletion", substrate=config.deletion_substrate, map_identity={})
     section = stain_section(outcome, original_deletion={"random": random_curves}, methods=[],
-                            patch_ids=[f"valid:{i}" for i in patch_indices], alpha=0.05, seed=0)
+                            patch_ids=[f"valid:{i}" for i in patch_indices], alpha=0.05, seed=0, model=checked)
     document = {"stain_robustness": section}
     (check,) = [c for c in page_one_checks(document) if c["check"].startswith("Model decision under a stain change")]
     return section, check
@@ -318,3 +324,20 @@ def test_the_other_class_stain_test_needs_five_patches_of_each_class(patches):
     if not section["model_depends_on_stain"]:  # HED strong alone may already decide "depends"
         assert section["model_depends_on_stain"] is None and check["outcome"] == "warn"
         assert "5 evaluated patches of each class" in check["measured"]
+
+
+def test_the_model_rules_read_every_evaluated_patch_not_only_the_stain_patches(raw_patches):
+    """Four stain patches are too few for the model's rules, but the rules read the model-level checks' 48 patches
+    from 6 slides: they decide, with the slide as the unit, while the maps stay on the four."""
+    raw, labels = raw_patches
+    planted = as_float_tensor(plant_shortcut(raw, labels, "stain", agreement=1.0, rng=np.random.default_rng(0)))
+    shortcut = GlobalStainModel(float(_haematoxylin(planted).mean(dim=(1, 2)).median()))
+    slides = np.array([f"slide-{i % 6}" for i in range(len(labels))], dtype=object)
+    section, check = _model_check(shortcut, planted, labels, stain_patches=4, slides=slides)
+    assert section["images"] == 4 and section["model_patches"] == len(labels) == 48 and section["model_slides"] == 6
+    for condition in section["conditions"].values():
+        assert condition["flip_rate"]["n"] == 48 and condition["flip_rate"]["slides"] == 6
+        assert len(condition["stain_patches_flip_rate"]["per_image"]) == 4
+    other = section["class_stain"]
+    assert other["patches"] == 48 and other["toward_donor"]["slides"] == 6
+    assert other["follows_class_stain"] is True and section["model_depends_on_stain"] and check["outcome"] == "fail"

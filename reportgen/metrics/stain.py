@@ -20,8 +20,8 @@
   brought back), the tissue's structure within the patch is kept up to that one factor per stain,
   and the median reads the stroma's and background's level, not the nuclei's, which cover less
   than half of a patch.  Reported, not read by the model-level rule (:data:`MODEL_CONDITIONS`).
-- **The stain of the other class**: each of a sample of evaluated patches given the stain amounts of a patch
-  of the other label (its haematoxylin and eosin medians scaled to the donor's, as above).  Where stain
+- **The stain of the other class**: each evaluated patch (or a seeded sample of a large split) given the stain
+  amounts of a patch of the other label (its haematoxylin and eosin medians scaled to the donor's, as above).  Where stain
   and label are independent, as when every slide holds both classes, the donor's stain is a random
   other stain and the tumour probability moves toward the donor's class as often as away from it,
   whatever the model does with stain; where a stain travels with the label (tumour slides from one

@@ -223,3 +223,24 @@ def pairwise_wilcoxon(values_by_method: dict[str, np.ndarray]) -> list[dict]:
     for row, adjusted in zip(rows, holm_correction([row["p_value"] for row in rows])):
         row["p_holm"] = adjusted
     return rows
+
+
+def rate_with_interval(values, *, seed: int, groups=None) -> dict:
+    """Mean and bootstrap 95 % interval of per-patch values, with how many patches and slides they come from.
+
+    For the model-level checks, which run on hundreds or thousands of patches: no per-patch list.
+
+    Parameters
+    ----------
+    values : (N,) per-patch values (e.g. 1.0 where a prediction flipped); non-finite ones are left out.
+    seed : the bootstrap's seed; groups : (N,) slide ids or ``None`` (:func:`bootstrap_ci`).
+
+    Returns
+    -------
+    ``{"mean": float | None, "ci95": [low, high], "n": finite values, "slides": slides among them or None}``.
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    record = mean_with_interval(values, seed=seed, groups=groups)
+    finite = np.isfinite(values)
+    slides = None if groups is None else len(set(np.asarray(groups, dtype=object).ravel()[finite].astype(str).tolist()))
+    return {"mean": record["mean"], "ci95": record["ci95"], "n": int(finite.sum()), "slides": slides}

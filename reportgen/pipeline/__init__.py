@@ -2,7 +2,8 @@
 
 checkpoint -> data -> (training) -> evaluation -> selection (:mod:`~reportgen.pipeline.selection`) -> per chunk
 of patches: explanations, scores, stability, evidence, into ``attributions.h5`` (:mod:`~reportgen.pipeline.chunks`)
--> sanity -> stain robustness -> document -> report files (or, for a shard, its patches' results:
+-> sanity -> stain robustness -> the model-level checks on every evaluated patch
+(:mod:`~reportgen.pipeline.model_checks`) -> document -> report files (or, for a shard, its patches' results:
 :mod:`~reportgen.pipeline.shards`).  Each step is a call into a module of this package with one job
 (:mod:`~reportgen.pipeline.data`, :mod:`~reportgen.pipeline.model`, :mod:`~reportgen.pipeline.explain`,
 :mod:`~reportgen.pipeline.score`, :mod:`~reportgen.pipeline.evidence`, :mod:`~reportgen.pipeline.sanity`,
@@ -34,6 +35,7 @@ from reportgen.pipeline.chunks import explain_and_score
 from reportgen.pipeline.data import dataset_mean_colour, open_data
 from reportgen.pipeline.document import BuildRecord, DataFacts, assemble_document
 from reportgen.pipeline.model import load_given_checkpoint, predict_evaluation_split, train_demo_model
+from reportgen.pipeline.model_checks import ModelCheckOutcome, model_check_indices, model_checks, split_reader
 from reportgen.pipeline.output import atomic_output_dir, check_output_dir, write_outputs
 from reportgen.pipeline.patch_store import STORE_NAME, PatchStore, StoredPatches
 from reportgen.pipeline.sanity import sanity_checks, sanity_controls
@@ -138,6 +140,18 @@ def _per_patch_steps(run: _Run, patch_indices: np.ndarray, targets: np.ndarray, 
                                      cache_context=run.cache_context, reference=run.stain_reference(),
                                      progress=run.progress)
     return results, sanity, controls, stain
+
+
+def _model_checks(run: _Run, stain) -> ModelCheckOutcome:
+    """The model-level checks on every evaluated patch (or the stated sample of a large split); with the stain
+    conditions when the stain step ran (``stain``: its outcome, which holds the data's stain amounts)."""
+    indices, chosen = model_check_indices(run.evaluated, seed=run.config.seed)
+    slide_ids = run.split.slide_ids
+    return model_checks(run.model, split_reader(run.split, run.device), indices, np.asarray(run.split.labels)[indices],
+                        slides=None if slide_ids is None else np.asarray(slide_ids)[indices],
+                        evaluated=len(run.evaluated), chosen=chosen, config=run.config,
+                        dataset_mean=run.dataset_mean, stain_amounts=None if stain is None else stain.amounts,
+                        cache=run.cache, cache_context=run.cache_context, progress=run.progress)
 
 
 def _leading(config: BuildConfig, positions) -> Leading:
@@ -246,6 +260,9 @@ def build_report(config: BuildConfig, *, render: Renderer | None, command_line: 
         with contextlib.closing(store):
             results, sanity, controls, stain = _per_patch_steps(
                 run, selection.indices, selection.targets, _leading(config, np.arange(len(selection))), store=store)
+        # Forward passes only, on every evaluated patch; after the shards' steps, so a merge runs them as a build does.
+        with watch.stage("model_checks"):
+            checked = _model_checks(run, stain)
         # The images, masks and maps are read back from the store, one patch at a time, where they are drawn.
         with contextlib.closing(StoredPatches(staging / STORE_NAME)) as stored:
             methods = {name: replace(result, maps=stored.maps[name]) for name, result in results.methods.items()}
@@ -255,7 +272,7 @@ def build_report(config: BuildConfig, *, render: Renderer | None, command_line: 
                 scores=results.scores, sanity=sanity, sanity_controls=controls, dataset_mean=run.dataset_mean,
                 machine=machine_description(device), versions=package_versions(), timings=watch.seconds,
                 stability=results.stability, evidence=results.evidence, slide_accuracy=slide_accuracy,
-                images=stored.images, masks=stored.masks, stain=stain,
+                images=stored.images, masks=stored.masks, stain=stain, model_checks=checked,
             )
             document = assemble_document(record, previous=previous, gates=gates)
             with watch.stage("render"):

@@ -50,6 +50,7 @@ from reportgen.pipeline.document_facts import (
 )
 from reportgen.pipeline.evidence import EvidenceOutcome, evidence_section
 from reportgen.pipeline.explain import MethodResult
+from reportgen.pipeline.model_checks import ModelCheckOutcome
 from reportgen.pipeline.sanity import SanityOutcome
 from reportgen.pipeline.score import Scores
 from reportgen.pipeline.selection import Selection, patch_id
@@ -101,6 +102,8 @@ class BuildRecord:
     images : (N, H, W, 3) uint8 explained patches, or ``None``; masks : (N, H, W) uint8 tumour masks, or ``None``.
         The patch notes read both (:mod:`reportgen.judgement.notes`).
     stain : the stain robustness measurements (:mod:`reportgen.pipeline.stain`), or ``None`` when skipped.
+    model_checks : the model-level checks on every evaluated patch (:mod:`reportgen.pipeline.model_checks`),
+        which decide the evidence test and the stain section's model rules; ``None`` only without either section.
     """
 
     config: BuildConfig
@@ -123,6 +126,7 @@ class BuildRecord:
     images: np.ndarray | None = None
     masks: np.ndarray | None = None
     stain: StainOutcome | None = None
+    model_checks: ModelCheckOutcome | None = None
 
 
 def plain(value):
@@ -360,12 +364,13 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
                                        masks=masks, groups=_groups(record), report_verdicts=verdicts,
                                        alpha=record.config.alpha, seed=seed),
         "evidence": None if record.evidence is None else evidence_section(
-            record.evidence, strata=list(record.selection.strata), slide_ids=_groups(record), seed=seed),
+            record.evidence, strata=list(record.selection.strata), slide_ids=_groups(record), seed=seed,
+            model=record.model_checks),
         "slides": _slides(record, masks),
         "stain_robustness": stain_section(
             record.stain, original_deletion={name: curves.deletion for name, curves in record.scores.curves.items()},
             methods=list(record.methods), patch_ids=record.selection.patch_ids,
-            groups=_groups(record), alpha=record.config.alpha, seed=seed),
+            groups=_groups(record), alpha=record.config.alpha, seed=seed, model=record.model_checks),
         "images": _images(record),
         "provenance": provenance_record(record),
         "sign_off": {key: record.config.sign_off.get(key) for key in DOCUMENT_TABLES["sign_off"]},

@@ -1,12 +1,13 @@
 """Right for the right reason: where the model's tumour calls and the methods' attribution lie.
 
-The step runs after the maps are scored: two forward passes per patch (its
-periphery replaced by the deletion substrate, then its centre region) and the
-share of each method's attribution inside the centre, the periphery and the
-tumour mask (:mod:`reportgen.metrics.evidence`).  :func:`evidence_section` turns
-the per-patch values into the report's ``evidence`` record and its one decision:
-the model's tumour calls rely on the periphery when more than
-:data:`PERIPHERY_FLIP_LIMIT` of them disappear once the periphery is removed.
+The step runs after the maps are scored, on the explained patches: two forward passes per patch (its
+periphery replaced by the deletion substrate, then its centre region) and the share of each method's
+attribution inside the centre, the periphery and the tumour mask (:mod:`reportgen.metrics.evidence`).
+The same two forward passes on every evaluated patch are the model-level checks'
+(:mod:`reportgen.pipeline.model_checks`).  :func:`evidence_section` turns the per-patch values into the
+report's ``evidence`` record and its one decision, read from the model-level sample: the model's tumour
+calls rely on the periphery when more than :data:`PERIPHERY_FLIP_LIMIT` of them disappear once the
+periphery is removed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from reportgen.metrics.evidence import (
 )
 from reportgen.metrics.faithfulness import make_substrate
 from reportgen.metrics.localisation import centre_region, positive_share
-from reportgen.metrics.stats import mean_with_interval
+from reportgen.metrics.stats import mean_with_interval, rate_with_interval
+from reportgen.pipeline.model_checks import ModelCheckOutcome
 
 
 @dataclass
@@ -103,14 +105,24 @@ def _share(values: np.ndarray, chosen: np.ndarray, *, groups, seed: int) -> dict
     return {"mean": record["mean"], "ci95": record["ci95"], "n": int(np.isfinite(picked).sum())}
 
 
-def evidence_section(outcome: EvidenceOutcome, *, strata: list[str], slide_ids: list | None, seed: int) -> dict:
-    """The report's ``evidence`` record (schema: :class:`reportgen.schema.Evidence`)."""
+def evidence_section(outcome: EvidenceOutcome, *, strata: list[str], slide_ids: list | None, seed: int,
+                     model: ModelCheckOutcome) -> dict:
+    """The report's ``evidence`` record (schema: :class:`reportgen.schema.Evidence`).
+
+    ``outcome`` holds the explained patches (``strata``, ``slide_ids``: theirs), which give each method's shares;
+    ``model`` holds the model-level checks' patches (:func:`reportgen.pipeline.model_checks.model_checks`), which
+    give the region-removal test and its decision, with the slide as the interval's unit where slides are known.
+    """
     strata = np.asarray(strata)
     calls = outcome.tumour_clean >= TUMOUR_CALL
-    lost_without_periphery = (calls & (outcome.without_periphery < TUMOUR_CALL)).astype(np.float64)
-    kept_without_centre = (calls & (outcome.without_centre >= TUMOUR_CALL)).astype(np.float64)
-    n_calls = int(calls.sum())
-    periphery = _share(lost_without_periphery, calls, groups=slide_ids, seed=seed)
+    clean, without_periphery, without_centre = model.tumour_clean, model.without_periphery, model.without_centre
+    groups, hard_model = model.slides, model.periphery_only
+    model_calls = clean >= TUMOUR_CALL
+    lost_without_periphery = (model_calls & (without_periphery < TUMOUR_CALL)).astype(np.float64)
+    kept_without_centre = (model_calls & (without_centre >= TUMOUR_CALL)).astype(np.float64)
+    n_calls = int(model_calls.sum())
+    call_groups = None if groups is None else np.asarray(groups, dtype=object)[model_calls]
+    periphery = rate_with_interval(lost_without_periphery[model_calls], seed=seed, groups=call_groups)
     if n_calls < MIN_TUMOUR_CALLS:
         decision = "too_few"
     else:
@@ -125,24 +137,29 @@ def evidence_section(outcome: EvidenceOutcome, *, strata: list[str], slide_ids: 
         record["periphery_hard_negative_calls"] = (
             _share(shares["periphery"], hard & calls, groups=slide_ids, seed=seed) if hard is not None else None)
         methods[name] = record
-    hard = outcome.periphery_only
     return {
         "rule": (f"A tumour call is the model's prediction 'tumour' (probability at least {TUMOUR_CALL:g}). The label is "
                  f"decided by the centre 32x32 region only, so the calls should survive replacing everything "
                  f"outside it with the {outcome.substrate} substrate: when more than "
                  f"{PERIPHERY_FLIP_LIMIT:g} of the calls disappear (with at least {MIN_TUMOUR_CALLS} calls), the "
-                 "model relies on the periphery, where the label says the evidence must not be."),
+                 "model relies on the periphery, where the label says the evidence must not be. The test asks the "
+                 f"model only, so it runs on {model.chosen}."),
         "substrate": outcome.substrate,
         "limit": PERIPHERY_FLIP_LIMIT,
+        "patches": len(clean),
+        "slides": model.slide_count,
+        "evaluated": model.evaluated,
+        "chosen": model.chosen,
         "tumour_calls": n_calls,
         "lost_without_periphery": periphery,
-        "kept_without_centre": _share(kept_without_centre, calls, groups=slide_ids, seed=seed),
+        "kept_without_centre": rate_with_interval(kept_without_centre[model_calls], seed=seed, groups=call_groups),
         "decision": decision,
+        "explained_tumour_calls": int(calls.sum()),
         "uniform_centre_share": outcome.centre_area,
         "uniform_mask_share_tp": (_share(outcome.mask_area, true_positives, groups=slide_ids, seed=seed)
                                   if outcome.mask_area is not None else None),
-        "periphery_only_negatives": None if hard is None else int((hard & np.isin(strata, ["TN", "FP"])).sum()),
-        "periphery_only_called_tumour": None if hard is None else int((hard & calls).sum()),
+        "periphery_only_negatives": None if hard_model is None else int((hard_model & (model.labels != TUMOUR)).sum()),
+        "periphery_only_called_tumour": None if hard_model is None else int((hard_model & model_calls).sum()),
         "methods": methods,
         "per_image": {"without_periphery": [float(v) for v in outcome.without_periphery],
                       "without_centre": [float(v) for v in outcome.without_centre]},

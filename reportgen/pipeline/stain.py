@@ -1,16 +1,15 @@
 """Stain robustness on the first ``--stain-images`` explained patches: HED light and strong, the data's stain
-amounts, Macenko normalisation; and, on the sample of evaluated patches that gives the data's stain amounts,
-the model's decision under the stain of the other class.
+amounts, Macenko normalisation.
 
 Each condition perturbs the patches (:mod:`reportgen.metrics.stain`), and then measures what the
-model and the methods did with them: the model's predictions on the perturbed patches, every
-method's maps re-explained on them exactly as the build explains a patch (the same explainer
-settings, the patch's own seed, the same tracked class as the original map), and the deletion
-curves of those maps and of the random map on the perturbed patches, for the verdict against the
-random map.  Maps and curves are cached per patch like the report's own; the perturbations and
-predictions cost a few milliseconds and are recomputed.  The other class's stain changes only the model's
-decision, which needs one forward pass per patch, so it runs on all the reference patches, not only the
-explained ones.
+methods did with them: every method's maps re-explained on the perturbed patches exactly as the build
+explains a patch (the same explainer settings, the patch's own seed, the same tracked class as the
+original map), and the deletion curves of those maps and of the random map on the perturbed patches, for
+the verdict against the random map.  Maps and curves are cached per patch like the report's own; the
+perturbations and the stain patches' own predictions cost a few milliseconds and are recomputed.  What the
+model's decision does under each condition, and under the stain of the other class, needs one forward pass
+per patch, so it is measured on every evaluated patch instead (:mod:`reportgen.pipeline.model_checks`),
+with the perturbations and donors defined here.
 """
 
 from __future__ import annotations
@@ -28,15 +27,12 @@ from reportgen.metrics.stability import map_similarity
 from reportgen.metrics.stain import (
     CONDITIONS,
     REFERENCE_PATCHES,
-    TUMOUR,
     decision_change,
     hed_jitter,
     macenko_normalise,
     match_stain_amounts,
     mean_rgb_change,
-    patch_stain_amounts,
     stain_amounts,
-    toward_donor_class,
 )
 from reportgen.pipeline.explain import MethodResult, patch_explainer
 from reportgen.pipeline.score import CurveScorer, reference_maps
@@ -91,16 +87,17 @@ class StainReference:
 
 @dataclass
 class ClassStainOutcome:
-    """Each reference patch given the stain amounts of a patch of the other class, (M,) per patch.
+    """Each patch of the model checks' sample (:mod:`reportgen.pipeline.model_checks`) given the stain amounts of a
+    patch of the other class (its donor, :func:`donor_positions`), (M,) per patch.
 
     Attributes
     ----------
-    patch_indices, labels, slides : of the reference patches; donors : the split index of each one's donor.
+    patch_indices, labels, slides : of the sample; donors : the split index of each one's donor.
     flipped, probability_change : as :class:`StainCondition`'s; toward_donor : the tumour probability's movement
         toward the donor's class (:func:`reportgen.metrics.stain.toward_donor_class`).
     unchanged : True where a patch or its donor had too little stain to scale.
-    class_amounts : label -> (3,) median H, E and DAB amount of that class's reference patches (their per-patch
-        medians' median).
+    class_amounts : label -> (3,) median H, E and DAB amount of that class's patches (their per-patch medians'
+        median).
     """
 
     patch_indices: np.ndarray
@@ -123,8 +120,8 @@ class StainOutcome:
     conditions: dict[str, StainCondition] = field(default_factory=dict)
     #: How many patches of the evaluated split gave the data's stain amounts.
     reference_patches: int = 0
-    #: The other class's stain on the reference patches; ``None`` when they hold one class only.
-    class_stain: ClassStainOutcome | None = None
+    #: (3,) the data's stain amounts (:func:`reportgen.metrics.stain.stain_amounts` of those patches).
+    amounts: np.ndarray | None = None
 
 
 def reference_patch_indices(evaluated, *, seed: int) -> np.ndarray:
@@ -148,25 +145,6 @@ def donor_positions(labels, patch_indices, *, seed: int) -> np.ndarray:
         if len(others):
             donors[position] = others[np.random.default_rng([seed, STAIN_SEED_OFFSET, int(patch)]).integers(len(others))]
     return donors
-
-
-def class_stain_check(model, reference: StainReference, *, config: BuildConfig) -> ClassStainOutcome | None:
-    """Every reference patch with its haematoxylin and eosin brought to a donor's of the other class
-    (:func:`donor_positions`), and what the model's decision did; ``None`` when the sample holds one class."""
-    labels = np.asarray(reference.labels).astype(np.int64)
-    donors = donor_positions(labels, reference.indices, seed=config.seed)
-    if np.any(donors < 0):
-        return None
-    amounts = patch_stain_amounts(reference.images)
-    perturbed, unchanged = match_stain_amounts(reference.images, amounts[donors])
-    decision = decision_change(model, reference.images, torch.as_tensor(perturbed).to(reference.images.device),
-                               batch_size=config.batch_size, precision=config.precision)
-    return ClassStainOutcome(
-        patch_indices=np.asarray(reference.indices), labels=labels, slides=reference.slides,
-        donors=np.asarray(reference.indices)[donors], flipped=decision["flipped"],
-        probability_change=decision["probability_change"],
-        toward_donor=toward_donor_class(decision["probability_change"], labels[donors]), unchanged=unchanged,
-        class_amounts={label: np.median(amounts[labels == label], axis=0) for label in (1 - TUMOUR, TUMOUR)})
 
 
 def perturb(name: str, images: torch.Tensor, patch_indices, *, seed: int,
@@ -214,8 +192,7 @@ def stain_checks(model, images: torch.Tensor, targets: torch.Tensor, patch_indic
     Parameters
     ----------
     images : (N, 3, H, W) float in [0, 1]; targets : (N,) long, the tracked class of the report's maps.
-    reference : the patches of :func:`reference_patch_indices`, which give the data's stain amounts and are given
-        the other class's stain.
+    reference : the patches of :func:`reference_patch_indices`, which give the data's stain amounts.
     patch_indices : (N,) split indices (seeds and cache keys).
     methods : the report's maps (their first rows are these patches'); each method is re-explained on the
         perturbed patches.
@@ -227,12 +204,13 @@ def stain_checks(model, images: torch.Tensor, targets: torch.Tensor, patch_indic
         f"HED jitter draws per patch from SeedSequence([{config.seed + STAIN_SEED_OFFSET}, patch index]); the maps "
         f"on the perturbed patches use each patch's explainer seed SeedSequence([{config.seed}, patch index]), as the "
         f"report's maps do; the data's stain amounts come from {REFERENCE_PATCHES} evaluated patches (all when fewer) "
-        f"drawn from SeedSequence([{config.seed}, {STAIN_SEED_OFFSET}]), and each of them the donor of the other "
-        f"class's stain from SeedSequence([{config.seed}, {STAIN_SEED_OFFSET}, patch index])"))
+        f"drawn from SeedSequence([{config.seed}, {STAIN_SEED_OFFSET}]); each patch of the model-level checks gets "
+        f"the donor of the other class's stain, among those patches, from SeedSequence([{config.seed}, "
+        f"{STAIN_SEED_OFFSET}, patch index])"))
     random_map = reference_maps(images, patch_indices, seed=config.seed)["random"]
     amounts = stain_amounts(reference.images)
     outcome.reference_patches = len(reference.images)
-    outcome.class_stain = class_stain_check(model, reference, config=config)
+    outcome.amounts = amounts
     for condition in CONDITIONS:
         started = time.perf_counter()
         perturbed_array, unchanged = perturb(condition, images, patch_indices, seed=config.seed, amounts=amounts)

@@ -1,8 +1,11 @@
-"""report.json's ``stain_robustness`` section from what :mod:`reportgen.pipeline.stain` measured.
+"""report.json's ``stain_robustness`` section from what :mod:`reportgen.pipeline.stain` measured on the stain
+patches and :mod:`reportgen.pipeline.model_checks` on every evaluated patch.
 
 Presentation only (the cache does not depend on this module): means with their intervals over the
 report's unit, the deletion-AUC verdicts against the random map on the original and the perturbed
-patches, and the rules of :mod:`reportgen.metrics.stain` applied to the means.
+patches, and the rules of :mod:`reportgen.metrics.stain` applied to the means.  The model's decisions
+(flip rates, probability changes, the other class's stain) come from the model-level checks' patches;
+the maps, their verdicts and how strong each perturbation was from the stain patches.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from reportgen.metrics.stain import (
     explains_stain,
     follows_class_stain,
 )
-from reportgen.metrics.stats import mean_with_interval
+from reportgen.metrics.stats import mean_with_interval, rate_with_interval
 from reportgen.metrics.verdicts import decide_claims, informative_patches
+from reportgen.pipeline.model_checks import ModelCheckOutcome
 from reportgen.pipeline.stain import ClassStainOutcome, StainOutcome
 
 #: Which claim the section re-decides, and in which family; fixed before any result was seen.
@@ -38,29 +42,31 @@ STAIN_FAMILY = ("Each method's deletion AUC against the random map, on the infor
                 "verdicts are unchanged by this section.")
 METHOD_RULE = (f"A method explains the stain, not the decision, when under a condition that barely changed the "
                f"decision (at most {STABLE_FLIP_RATE:g} of the predictions flipped and the tumour probability moved "
-               f"by at most {STABLE_PROBABILITY_CHANGE:g} on average, in absolute value) its maps on the perturbed patches keep a mean "
+               f"by at most {STABLE_PROBABILITY_CHANGE:g} on average, in absolute value, over the evaluated patches of "
+               "the model's rules) its maps on the perturbed stain patches keep a mean "
                f"Spearman correlation below {MAP_SPEARMAN_MIN:g} with its maps on the original patches.")
-MODEL_RULE = (f"The model decides by stain when either of two rules fires. First, on at least {MIN_MODEL_PATCHES} patches, more "
+MODEL_RULE = (f"The model decides by stain when either of two rules fires; both ask the model only, so they run on every "
+              "evaluated patch (or a stated seeded sample of a large split), the slide the unit of their intervals "
+              f"where slides are known. First, on at least {MIN_MODEL_PATCHES} patches, more "
               f"than {MODEL_FLIP_RATE_MAX:g} of its predictions flip under "
               f"{' or under '.join(CONDITIONS[name][0] for name in MODEL_CONDITIONS)}, which changes the stain as "
               "much as laboratories differ, at random. Second, given the stain amounts of a patch of the other "
               f"class, its tumour probability moves toward that class by more than {CLASS_STAIN_SHIFT_MAX:g} on "
-              "average, the lower end of the 95% interval above 0, on the sample of evaluated patches that gives "
-              f"the data's stain amounts, with at least {MIN_MODEL_PATCHES} of each class: a stain that travels with the label, as "
+              "average, the lower end of the 95% interval above 0, on the same patches, with at least "
+              f"{MIN_MODEL_PATCHES} of each class: a stain that travels with the label, as "
               "when tumour slides come from one laboratory, is what such a model learned, however far it lies "
               "outside HED strong's range. Where stain and label are independent the donor's stain is a random "
               "other stain, and a model moves toward the donor's class as often as away from it. The other "
               "conditions are reported, not read: Macenko's reference stain comes from elsewhere and its "
-              "rescaling changes how dark the nuclei look; matching the data's stain amounts flips, on these few "
-              "patches, many of them near p = 0.5, the decisions of models that do not decide by stain about as "
-              "often as of one that does.")
+              "rescaling changes how dark the nuclei look; matching the data's stain amounts flipped, on the 10 "
+              "stain patches it was first measured on, many of them near p = 0.5, the decisions of models that do "
+              "not decide by stain about as often as of one that does.")
 #: The rules' numbers, stated in the document so its readers need not import the rules.
 THRESHOLDS = {"stable_flip_rate": STABLE_FLIP_RATE, "stable_probability_change": STABLE_PROBABILITY_CHANGE,
               "map_spearman_min": MAP_SPEARMAN_MIN, "model_flip_rate_max": MODEL_FLIP_RATE_MAX,
               "class_stain_shift_max": CLASS_STAIN_SHIFT_MAX}
-CLASS_STAIN_DESCRIPTION = ("each of {patches} evaluated patches (the sample that gives the data's stain amounts) "
-                           "with its haematoxylin and eosin medians scaled to those of a patch of the other class, "
-                           "drawn with the run seed")
+CLASS_STAIN_DESCRIPTION = ("{chosen}, each with its haematoxylin and eosin medians scaled to those of a patch of the "
+                           "other class among them, drawn with the run seed")
 DESCRIPTIONS = {
     "hed_light": "HED jitter (Tellez et al., Medical Image Analysis 2019), s = {s:g}: each haematoxylin, eosin and "
                  "DAB channel becomes alpha * c + beta, alpha ~ U[1 - s, 1 + s], beta ~ U[-s, s], per patch",
@@ -82,22 +88,22 @@ def _amounts(values) -> dict[str, float]:
     return {"haematoxylin": float(values[0]), "eosin": float(values[1])}
 
 
-def class_stain_record(measured: ClassStainOutcome | None, *, seed: int) -> dict | None:
+def class_stain_record(measured: ClassStainOutcome | None, *, chosen: str, seed: int) -> dict | None:
     """The other class's stain (schema :class:`reportgen.schema.ClassStain`), with intervals over slides where the
-    reference patches have them; ``None`` when the reference patches hold one class only."""
+    patches have them; ``None`` when the patches hold one class only.  ``chosen``: how the patches were chosen."""
     if measured is None:
         return None
     groups = None if measured.slides is None else np.asarray(measured.slides, dtype=object)
     counts = {"normal": int((measured.labels != TUMOUR).sum()), "tumour": int((measured.labels == TUMOUR).sum())}
-    toward = mean_with_interval(measured.toward_donor, seed=seed, groups=groups)
+    toward = rate_with_interval(measured.toward_donor, seed=seed, groups=groups)
     decided = min(counts.values()) >= MIN_MODEL_PATCHES
     return {"title": "Stain of the other class",
-            "description": CLASS_STAIN_DESCRIPTION.format(patches=len(measured.labels)),
+            "description": CLASS_STAIN_DESCRIPTION.format(chosen=chosen),
             "patches": len(measured.labels), "class_patches": counts,
             "class_amounts": {"normal": _amounts(measured.class_amounts[1 - TUMOUR]),
                               "tumour": _amounts(measured.class_amounts[TUMOUR])},
             "unchanged": int(measured.unchanged.sum()),
-            "flip_rate": mean_with_interval(measured.flipped, seed=seed, groups=groups),
+            "flip_rate": rate_with_interval(measured.flipped, seed=seed, groups=groups),
             "toward_donor": toward,
             "follows_class_stain": follows_class_stain(toward["mean"], toward["ci95"][0]) if decided else None}
 
@@ -110,7 +116,8 @@ def _model_decision(flip_rule: bool | None, class_rule: bool | None) -> bool | N
 
 
 def stain_section(outcome: StainOutcome | None, *, original_deletion: dict[str, np.ndarray], methods: list[str],
-                  patch_ids: list[str], groups=None, alpha: float, seed: int) -> dict | None:
+                  patch_ids: list[str], groups=None, alpha: float, seed: int,
+                  model: ModelCheckOutcome | None = None) -> dict | None:
     """report.json's ``stain_robustness`` section (schema :class:`reportgen.schema.StainRobustness`), or ``None``.
 
     Parameters
@@ -121,9 +128,14 @@ def stain_section(outcome: StainOutcome | None, *, original_deletion: dict[str, 
     methods : the report's method names, in order.
     patch_ids : (N,) the report's patch ids; groups : (N,) slide ids or ``None``.
     alpha, seed : the verdict rule's level and bootstrap seed.
+    model : the model-level checks (:func:`reportgen.pipeline.model_checks.model_checks`, run with the stain
+        conditions), which give the model's decisions; required with ``outcome``.
     """
     if outcome is None:
         return None
+    if model is None or model.stain is None:
+        raise ValueError("the stain section needs the model-level checks run with the stain conditions "
+                         "(reportgen.pipeline.model_checks.model_checks with stain_amounts)")
     count = outcome.count
     # Only the methods the step re-explained (all of the report's, in a build).
     methods = [name for name in methods
@@ -142,8 +154,9 @@ def stain_section(outcome: StainOutcome | None, *, original_deletion: dict[str, 
     conditions, flagged = {}, []
     for condition, measured in outcome.conditions.items():
         title, strength = CONDITIONS[condition]
-        flip = mean_with_interval(measured.flipped, seed=seed, groups=groups)
-        absolute = mean_with_interval(np.abs(measured.probability_change), seed=seed, groups=groups)
+        decisions = model.stain[condition]
+        flip = rate_with_interval(decisions.flipped, seed=seed, groups=model.slides)
+        absolute = rate_with_interval(np.abs(decisions.probability_change), seed=seed, groups=model.slides)
         stable = decision_barely_changed(flip["mean"], absolute["mean"])
         records = {}
         for name in methods:
@@ -165,20 +178,24 @@ def stain_section(outcome: StainOutcome | None, *, original_deletion: dict[str, 
             "unchanged_patches": [patch_ids[i] for i in np.flatnonzero(measured.unchanged)],
             "informative": int(masks[condition].sum()),
             "flip_rate": flip,
-            "probability_change": mean_with_interval(measured.probability_change, seed=seed, groups=groups),
+            "probability_change": rate_with_interval(decisions.probability_change, seed=seed, groups=model.slides),
             "abs_probability_change": absolute,
             "decision_stable": stable,
+            "model_unchanged": int(decisions.unchanged.sum()),
+            "stain_patches_flip_rate": mean_with_interval(measured.flipped, seed=seed, groups=groups),
             "methods": records,
         }
     model_flips = [(conditions.get(name) or {}).get("flip_rate", {}).get("mean") for name in MODEL_CONDITIONS]
-    class_stain = class_stain_record(outcome.class_stain, seed=seed)
+    class_stain = class_stain_record(model.class_stain, chosen=model.chosen, seed=seed)
+    patches = len(model.patch_indices)
     return {"images": count, "patch_ids": list(patch_ids[:count]), "seed_rule": outcome.seed_rule,
+            "model_patches": patches, "model_slides": model.slide_count, "model_chosen": model.chosen,
             "conditions": conditions, "original_informative": int(masks["original"].sum()),
             "original_verdicts": original_verdicts, "family": STAIN_FAMILY, "method_rule": METHOD_RULE,
             "model_rule": MODEL_RULE, "model_conditions": [name for name in MODEL_CONDITIONS if name in conditions],
             "thresholds": {**THRESHOLDS, "min_model_patches": MIN_MODEL_PATCHES},
             "class_stain": class_stain,
             "model_depends_on_stain": _model_decision(
-                depends_on_stain(model_flips) if count >= MIN_MODEL_PATCHES else None,
+                depends_on_stain(model_flips) if patches >= MIN_MODEL_PATCHES else None,
                 None if class_stain is None else class_stain["follows_class_stain"]),
             "explains_stain": flagged}

@@ -29,7 +29,10 @@ def evidence_view(document: dict) -> EvidenceView | None:
     if not evidence:
         return None
     kept = evidence.get("kept_without_centre") or {}
-    rows = [("Tumour calls among the explained patches", str(evidence.get("tumour_calls"))),
+    patches = evidence.get("patches")
+    where = ("the explained patches" if patches is None else f"{patches} evaluated patches"
+             + ("" if evidence.get("slides") is None else f" from {evidence['slides']} slides"))
+    rows = [(f"Tumour calls among {where}", str(evidence.get("tumour_calls"))),
             ("Lost when the periphery is replaced", fmt_interval(evidence.get("lost_without_periphery"), 2)),
             ("Kept when the centre 32x32 is replaced", fmt_interval(kept, 2))]
     if evidence.get("periphery_only_negatives") is not None:

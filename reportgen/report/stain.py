@@ -72,6 +72,8 @@ class StainView:
     methods: list[StainMethodRow]
     rules: list[str]
     class_stain: ClassStainView | None = None
+    #: The patches the model's decisions are measured on, in words ("1024 evaluated patches from 32 slides").
+    model_patches: str = ""
 
 
 def _outcome(verdict: dict | None) -> str:
@@ -103,8 +105,8 @@ def _class_stain_view(record: dict | None) -> ClassStainView | None:
 
 def _class_stain_sentence(record: dict | None) -> str:
     if not record:
-        return ("The evaluated patches that give the data's stain amounts hold one class only, so the model could not "
-                "be given the other class's stain.")
+        return ("The evaluated patches hold one class only, so the model could not be given the other class's "
+                "stain.")
     follows = {True: "follows", False: "does not follow"}.get(record.get("follows_class_stain"))
     moved = (f"given the stain amounts of a patch of the other class, the tumour probability moved "
              f"{fmt_interval(record.get('toward_donor'))} toward that class on average over {record.get('patches')} "
@@ -112,6 +114,14 @@ def _class_stain_sentence(record: dict | None) -> str:
     if follows is None:
         return f"Too few patches of a class to decide whether the model follows a stain that travels with the label: {moved}."
     return f"The model's decision {follows} a stain that travels with the label by the rule below: {moved}."
+
+
+def _model_patches(stain: dict) -> str:
+    """The model-level checks' patches in words; a document written before they existed read the stain patches."""
+    if stain.get("model_patches") is None:
+        return f"{stain.get('images')} stain patches"
+    slides = stain.get("model_slides")
+    return f"{stain['model_patches']} evaluated patches" + ("" if slides is None else f" from {slides} slides")
 
 
 def stain_view(document: dict) -> StainView | None:
@@ -126,10 +136,11 @@ def stain_view(document: dict) -> StainView | None:
                             for condition in model_stain_conditions(stain))
     depends = stain.get("model_depends_on_stain")
     verdict = {True: "depends", False: "does not depend"}.get(depends)
-    findings = [f"The model's decision {verdict} on stain by the rule below: of its predictions, {measured} change "
-                f"class (the limit is {limit:g})." if verdict else
-                f"Too few stain patches ({stain.get('images')}) to decide whether the model's decision depends on "
-                f"stain: of its predictions, {measured} change class; raise --stain-images to 5 or more."]
+    model_patches = _model_patches(stain)
+    findings = [f"The model's decision {verdict} on stain by the rule below: of its predictions on {model_patches}, "
+                f"{measured} change class (the limit is {limit:g})." if verdict else
+                f"Too few patches ({model_patches}) to decide whether the model's decision depends on "
+                f"stain: of its predictions, {measured} change class."]
     if limit_of_class_stain is not None:  # a document written before the rule existed has no such record
         findings.append(_class_stain_sentence(stain.get("class_stain")))
     findings += [_condition_sentence(condition) for condition in conditions.values()]
@@ -182,4 +193,5 @@ def stain_view(document: dict) -> StainView | None:
     rules = [str(stain.get("method_rule", "")), str(stain.get("model_rule", "")), str(stain.get("family", "")),
              f"Seeds: {stain.get('seed_rule', '')}."]
     return StainView(images=str(stain.get("images")), findings=findings, conditions=rows, methods=methods,
-                     rules=[rule for rule in rules if rule], class_stain=_class_stain_view(stain.get("class_stain")))
+                     rules=[rule for rule in rules if rule], class_stain=_class_stain_view(stain.get("class_stain")),
+                     model_patches=_model_patches(stain))

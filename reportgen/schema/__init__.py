@@ -49,6 +49,7 @@ from reportgen.schema.sections import (
     EvidenceImages,
     EvidenceMethod,
     MapSimilarity,
+    Rate,
     Sanity,
     SanityMethod,
     SeedRepeat,
@@ -78,7 +79,7 @@ __all__ = [
     "CheckpointFacts", "DataSection", "ImageRecord", "ModelCardFacts", "ModelSection", "PatchScores", "Provenance",
     "Selection", "SettingsSection", "SignOff", "Uncertainty",
     # sections
-    "ClassStain", "Evidence", "EvidenceImages", "EvidenceMethod", "MapSimilarity", "Sanity", "SanityMethod",
+    "ClassStain", "Evidence", "EvidenceImages", "EvidenceMethod", "MapSimilarity", "Rate", "Sanity", "SanityMethod",
     "SeedRepeat", "Share", "SlideAccuracy", "SlideExplained", "SlideMethod", "Slides", "Stability", "StainCondition",
     "StainMethod", "StainRobustness", "ValuePair", "WorstSlide",
     # document

@@ -103,11 +103,24 @@ class StainMethod(MapSimilarity):
     explains_stain: bool
 
 
+class Rate(TypedDict):
+    """A model-level check's mean over ``n`` patches with its bootstrap 95 % interval, resampling the ``slides``
+    they come from where slide ids are known (``slides`` is ``null`` without them, and patches are the unit)."""
+
+    mean: float | None
+    ci95: list[float | None]
+    n: int
+    slides: int | None
+
+
 class StainCondition(TypedDict):
-    """One stain perturbation of the stain patches: how strong it was (``rgb_change``, mean absolute RGB change),
-    the patches it left unchanged (Macenko without tissue), and what it did to the model's decision (``flip_rate``:
-    share of predictions that changed class; tumour probability change, signed and absolute) and to each map;
-    ``decision_stable``: at most the method rule's flip rate and probability change."""
+    """One stain perturbation.  On the model-level checks' patches (``model_patches`` of the section: every
+    evaluated patch, or a stated sample): what it did to the model's decision (``flip_rate``: share of predictions
+    that changed class; tumour probability change, signed and absolute), ``decision_stable`` (at most the method
+    rule's flip rate and probability change) and ``model_unchanged`` (patches it could not change, e.g. Macenko
+    without tissue).  On the stain patches: how strong it was (``rgb_change``, mean absolute RGB change), the
+    patches it left unchanged, the share of their predictions that flipped (``stain_patches_flip_rate``) and what
+    it did to each map."""
 
     title: str
     strength: float | None
@@ -116,16 +129,18 @@ class StainCondition(TypedDict):
     unchanged: int
     unchanged_patches: list[str]
     informative: int
-    flip_rate: Interval
-    probability_change: Interval
-    abs_probability_change: Interval
+    flip_rate: Rate
+    probability_change: Rate
+    abs_probability_change: Rate
     decision_stable: bool
+    model_unchanged: int
+    stain_patches_flip_rate: Interval
     methods: dict[str, StainMethod]
 
 
 class ClassStain(TypedDict):
-    """The model's decision on ``patches`` evaluated patches (the sample that gives the data's stain amounts), each
-    given the haematoxylin and eosin amounts of a patch of the other class: how many of each class, each class's
+    """The model's decision on ``patches`` evaluated patches (the model-level checks' patches), each given the
+    haematoxylin and eosin amounts of a patch of the other class among them: how many of each class, each class's
     median amounts, the flip rate and the tumour probability's mean movement toward the donor's class;
     ``follows_class_stain``: the second model rule fired (``None``: too few patches of a class,
     :data:`reportgen.metrics.stain.MIN_MODEL_PATCHES`)."""
@@ -136,20 +151,25 @@ class ClassStain(TypedDict):
     class_patches: dict[str, int]
     class_amounts: dict[str, dict[str, float]]
     unchanged: int
-    flip_rate: Interval
-    toward_donor: Interval
+    flip_rate: Rate
+    toward_donor: Rate
     follows_class_stain: bool | None
 
 
 class StainRobustness(TypedDict):
-    """Stain robustness on the first ``images`` patches: HED light, HED strong, the data's stain amounts and Macenko
-    normalisation to torchstain's reference; the other class's stain on a sample of evaluated patches; the rules in
-    words and their ``thresholds``, the conditions the model's rule reads, the methods that explain the stain and
-    whether the model decides by stain."""
+    """Stain robustness: HED light, HED strong, the data's stain amounts and Macenko normalisation to torchstain's
+    reference, the maps re-explained on the first ``images`` explained patches (the stain patches) and the model's
+    decisions, with the other class's stain, on ``model_patches`` evaluated patches from ``model_slides`` slides
+    (``model_chosen``: every evaluated patch, or how a sample of a large split was drawn); the rules in words and
+    their ``thresholds``, the conditions the model's rule reads, the methods that explain the stain and whether the
+    model decides by stain."""
 
     images: int
     patch_ids: list[str]
     seed_rule: str
+    model_patches: int
+    model_slides: int | None
+    model_chosen: str
     conditions: dict[str, StainCondition]
     original_informative: int
     original_verdicts: dict[str, Verdict]
@@ -189,15 +209,24 @@ class EvidenceImages(TypedDict):
 
 
 class Evidence(TypedDict):
-    """Right for the right reason (:mod:`reportgen.pipeline.evidence`): the region-removal test and its decision."""
+    """Right for the right reason (:mod:`reportgen.pipeline.evidence`): the region-removal test and its decision, on
+    ``patches`` evaluated patches from ``slides`` slides (``chosen``: every evaluated patch, or how a sample of a
+    large split was drawn; ``evaluated``: how many the build evaluated), among which the model made
+    ``tumour_calls``; the hard negatives' counts on the same patches; each method's shares and ``per_image`` on the
+    explained patches, among which the model made ``explained_tumour_calls``."""
 
     rule: str
     substrate: str
     limit: float
+    patches: int
+    slides: int | None
+    evaluated: int
+    chosen: str
     tumour_calls: int
-    lost_without_periphery: Share
-    kept_without_centre: Share
+    lost_without_periphery: Rate
+    kept_without_centre: Rate
     decision: str
+    explained_tumour_calls: int
     uniform_centre_share: float
     uniform_mask_share_tp: Share | None
     periphery_only_negatives: int | None

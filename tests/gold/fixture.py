@@ -21,6 +21,7 @@ from reportgen.metrics.agreement import agreement_matrix
 from reportgen.metrics.stability import map_similarity, pairwise_similarity
 from reportgen.pipeline.document import BuildRecord, DataFacts, assemble_document
 from reportgen.pipeline.explain import MethodResult
+from reportgen.pipeline.model_checks import ModelCheckOutcome, StainDecision
 from reportgen.pipeline.sanity import SanityOutcome
 from reportgen.pipeline.score import SUBSTRATE_METRICS, CurveSet, Scores, localisation_scores
 from reportgen.pipeline.selection import Selection
@@ -140,17 +141,37 @@ def _stain(rng: np.random.Generator, methods: dict[str, MethodResult], n: int) -
             rgb_change=rng.uniform(0.02, 0.2, n), unchanged=unchanged,
             similarity={method: map_similarity(methods[method].maps, maps) for method, maps in perturbed.items()},
             deletion={key: _curves(rng, *AUC_CENTRES[key], n).deletion for key in (*methods, "random")}, seconds=2.0)
-    # The other class's stain on 64 reference patches from 8 slides: the decision barely follows it.
-    labels = np.arange(64) % 2
-    change = rng.normal(0.0, 0.05, 64)
-    class_stain = ClassStainOutcome(
-        patch_indices=np.arange(0, 128, 2), labels=labels, slides=np.array([f"slide-{i % 8}" for i in range(64)]),
-        donors=np.roll(np.arange(0, 128, 2), 1), flipped=(np.arange(64) % 16 == 0).astype(float),
-        probability_change=change, toward_donor=np.where(labels[np.roll(np.arange(64), 1)] == 1, 1.0, -1.0) * change,
-        unchanged=np.zeros(64, bool), class_amounts={0: np.array([0.021, 0.012, 0.001]),
-                                                     1: np.array([0.024, 0.012, 0.001])})
     return StainOutcome(count=n, seed_rule="HED jitter per patch from SeedSequence([7919, patch index])",
-                        conditions=conditions, reference_patches=64, class_stain=class_stain)
+                        conditions=conditions, reference_patches=64)
+
+
+def _model_checks(rng: np.random.Generator, evaluated: int = 100) -> ModelCheckOutcome:
+    """The model-level checks on every evaluated patch, from 8 slides: HED light barely changes the decision, HED
+    strong flips most predictions, Macenko leaves 3 patches unchanged; the decision barely follows the other class's
+    stain; the tumour calls survive removing the periphery."""
+    labels = np.arange(evaluated) % 2
+    slides = np.array([f"slide-{i % 8}" for i in range(evaluated)], dtype=object)
+    effects = {"hed_light": (0.03, 0.02), "hed_strong": (0.6, 0.3), "macenko": (0.05, 0.05), "hed_data": (0.04, 0.04)}
+    stain = {}
+    for name, (flips, change) in effects.items():
+        stain[name] = StainDecision(
+            flipped=(rng.random(evaluated) < flips).astype(float), probability_change=change * rng.uniform(-1, 1, evaluated),
+            rgb_change=rng.uniform(0.02, 0.2, evaluated),
+            unchanged=(np.arange(evaluated) < 3) if name == "macenko" else np.zeros(evaluated, bool))
+    indices = np.arange(0, 2 * evaluated, 2)
+    donors = np.roll(np.arange(evaluated), 1)
+    change = rng.normal(0.0, 0.05, evaluated)
+    class_stain = ClassStainOutcome(
+        patch_indices=indices, labels=labels, slides=slides, donors=indices[donors],
+        flipped=(np.arange(evaluated) % 16 == 0).astype(float), probability_change=change,
+        toward_donor=np.where(labels[donors] == 1, 1.0, -1.0) * change, unchanged=np.zeros(evaluated, bool),
+        class_amounts={0: np.array([0.021, 0.012, 0.001]), 1: np.array([0.024, 0.012, 0.001])})
+    clean = np.where(labels == 1, 0.9, 0.1)
+    return ModelCheckOutcome(
+        patch_indices=indices, labels=labels, slides=slides, evaluated=evaluated,
+        chosen=f"every evaluated patch ({evaluated})", tumour_clean=clean, without_periphery=clean - 0.05,
+        without_centre=np.full(evaluated, 0.2), periphery_only=None, stain=stain, class_stain=class_stain,
+        seconds={})
 
 
 def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
@@ -231,6 +252,7 @@ def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
         versions={"reportgen": "0.1.0", "torch": "2.4.0", "captum": "0.7.0"},
         timings={"explain": 12.5, "curves": 3.25}, stability=stability, images=make_images(n_images), masks=masks,
         stain=_stain(np.random.default_rng(seed + 2), methods, n_images),
+        model_checks=_model_checks(np.random.default_rng(seed + 3)),
     )
 
 
