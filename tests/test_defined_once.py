@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 THRESHOLDS = [
     (localisation, "UNIFORM_CENTRE_MASS"), (model, "LOW_ACCURACY"), (model, "HIGH_ECE"),
     (slides, "MIN_SLIDE_PATCHES"), (sanity, "SIMILARITY_THRESHOLD"), (evidence, "PERIPHERY_FLIP_LIMIT"),
-    (evidence, "MIN_TUMOUR_CALLS"), (stain, "MODEL_FLIP_RATE_MAX"), (stain, "CLASS_STAIN_SHIFT_MAX"),
-    (stain, "MIN_MODEL_PATCHES"), (stain, "STABLE_FLIP_RATE"), (stain, "STABLE_PROBABILITY_CHANGE"),
+    (stain, "MODEL_FLIP_RATE_MAX"), (stain, "CLASS_STAIN_SHIFT_MAX"),
+    (stain, "STABLE_FLIP_RATE"), (stain, "STABLE_PROBABILITY_CHANGE"),
     (stain, "MAP_SPEARMAN_MIN"), (verdicts, "MIN_SCORE_CHANGE"),
 ]
 #: How a rule's number is written when it is stated instead of read: "at least 5", "< 0.8", "20 or more".

@@ -70,6 +70,14 @@ def _evidence(model):
     return checked, evidence_section(outcome, strata=strata, slide_ids=None, seed=0, model=checked)
 
 
+def _outcome(section: dict) -> str:
+    """The page-one outcome of the region-removal test on an evidence record."""
+    from reportgen.judgement import right_reason
+
+    (check,) = right_reason.checks({"evidence": json.loads(json.dumps(section))})
+    return check.outcome
+
+
 def test_both_models_call_the_same_six_patches_tumour():
     images, _ = _patches()
     for model in (CentreDarkness(), CornerMarker()):
@@ -81,9 +89,11 @@ def test_the_corner_marker_model_is_flagged_and_the_honest_one_is_not():
     _, centre = _evidence(CentreDarkness())
     assert corner["tumour_calls"] == centre["tumour_calls"] == 6
     # Replacing the periphery removes the marker: every call of the shortcut model disappears ...
-    assert corner["lost_without_periphery"]["mean"] == 1.0 and corner["decision"] == "relies_on_periphery"
-    # ... and none of the honest model's; replacing the centre removes all of its calls.
-    assert centre["lost_without_periphery"]["mean"] == 0.0 and centre["decision"] == "centre"
+    assert corner["lost_without_periphery"]["mean"] == 1.0 and _outcome(corner) == "fail"
+    # ... and none of the honest model's; replacing the centre removes all of its calls.  Six calls cannot clear
+    # a model: 0 of 6 lost has an exact 95 % interval up to 0.46, across the limit.
+    assert centre["lost_without_periphery"]["mean"] == 0.0 and _outcome(centre) == "inconclusive"
+    assert centre["lost_without_periphery"]["ci95"][1] == pytest.approx(1 - 0.025 ** (1 / 6))
     assert centre["kept_without_centre"]["mean"] == 0.0 and corner["kept_without_centre"]["mean"] == 1.0
 
 
@@ -101,7 +111,7 @@ def test_the_flag_reaches_page_one_and_the_warnings():
     assert any(w["severity"] == "high" and "lies where the label says it must not" in w["text"] for w in warnings)
     _, document["evidence"] = _evidence(CentreDarkness())
     row = next(check for check in page_one_checks(document) if check["section"] == "evidence")
-    assert row["outcome"] == "pass"
+    assert row["outcome"] == "inconclusive" and "tumour calls" in row["decide"]
     assert not any("lies where the label" in w for w in summarise_findings(document)["warnings"])
 
 
@@ -113,7 +123,7 @@ def test_too_few_tumour_calls_are_undecided():
     outcome = evidence_checks(model, images[keep], masks[keep], {}, config=config, dataset_mean=BACKGROUND)
     checked = _model_checks(model, images[keep], masks[keep], np.array([1] * 3 + [0] * 6))
     section = evidence_section(outcome, strata=["TP"] * 3 + ["TN"] * 6, slide_ids=None, seed=0, model=checked)
-    assert section["tumour_calls"] == 3 and section["decision"] == "too_few"
+    assert section["tumour_calls"] == 3 and _outcome(section) == "inconclusive"
 
 
 def test_the_test_reads_the_model_checks_patches_not_the_explained_ones():
@@ -130,8 +140,10 @@ def test_the_test_reads_the_model_checks_patches_not_the_explained_ones():
                                model=checked)
     assert section["explained_tumour_calls"] == 3 and section["tumour_calls"] == 6
     assert section["patches"] == N and section["slides"] == 3 and section["evaluated"] == N
-    assert section["decision"] == "relies_on_periphery"
-    assert section["lost_without_periphery"] == {"mean": 1.0, "ci95": [1.0, 1.0], "n": 6, "slides": 3}
+    assert _outcome(section) == "fail"
+    # 6 of 6 lost: the exact interval's lower end, 0.025 ** (1 / 6), is wider than the bootstrap's [1, 1].
+    assert section["lost_without_periphery"] == {"mean": 1.0, "ci95": [pytest.approx(0.025 ** (1 / 6)), 1.0], "n": 6,
+                                                 "slides": 3}
     assert len(section["per_image"]["without_periphery"]) == len(explained)  # per patch: the explained ones
     # The hard negatives' counts are the model's decisions, on the same patches: none in these data.
     assert section["periphery_only_negatives"] == 0

@@ -37,14 +37,11 @@ LIMITS = (
                                            "randomising the network lies below it"),
     _limit(evidence, "PERIPHERY_FLIP_LIMIT", "the model's tumour calls rely on the periphery when more than this share "
                                              "of them is lost without it"),
-    _limit(evidence, "MIN_TUMOUR_CALLS", "fewer tumour calls and the right-for-the-right-reason test decides nothing"),
     _limit(evidence, "TUMOUR_CALL", "a patch is a tumour call at or above this tumour probability"),
     _limit(stain, "MODEL_FLIP_RATE_MAX", "the model decides by stain when more of its predictions flip under HED "
                                          "strong"),
     _limit(stain, "CLASS_STAIN_SHIFT_MAX", "the model follows the other class's stain when its tumour probability "
                                            "moves further toward that class on average"),
-    _limit(stain, "MIN_MODEL_PATCHES", "fewer stain patches (or reference patches of a class) decide nothing about "
-                                       "the model"),
     _limit(stain, "STABLE_FLIP_RATE", "a stain condition barely changed the decision at or below this flip rate ..."),
     _limit(stain, "STABLE_PROBABILITY_CHANGE", "... and this mean absolute change of the tumour probability"),
     _limit(stain, "MAP_SPEARMAN_MIN", "under such a condition, a method whose maps keep a mean Spearman below it "

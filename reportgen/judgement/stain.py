@@ -79,34 +79,46 @@ def _model_check(stain: dict) -> Check:
                  decide="; ".join(part.decide for part in parts if part.outcome == INCONCLUSIVE and part.decide))
 
 
+def _method_condition(stain: dict) -> str:
+    limits = stain.get("thresholds") or {}
+    return (f"under each condition that barely changed the decision (flip rate at most "
+            f"{limits.get('stable_flip_rate', STABLE_FLIP_RATE):g}, mean |change in tumour probability| at "
+            f"most {limits.get('stable_probability_change', STABLE_PROBABILITY_CHANGE):g}), mean Spearman of "
+            f"the maps with the original maps at least {limits.get('map_spearman_min', MAP_SPEARMAN_MIN):g}")
+
+
+def map_part(stain: dict, condition: dict, name: str) -> Check | None:
+    """Method ``name``'s claim under one stain condition, decided by its Spearman interval; ``None`` where the
+    condition changed the decision (the rule does not apply: a map may follow a decision that moved)."""
+    if not condition.get("decision_stable"):
+        return None
+    images = int(stain.get("images") or 0)
+    similarity = ((condition.get("methods") or {}).get(name) or {}).get("spearman") or {}
+    return interval_check(
+        name, _method_condition(stain), f"{condition.get('title')}: {fmt_interval(similarity, 2)}", "stain",
+        value=similarity.get("mean"), interval=similarity.get("ci95"),
+        limit=(stain.get("thresholds") or {}).get("map_spearman_min", MAP_SPEARMAN_MIN), direction="at_least",
+        units=images, more=lambda k: f"about {k} stain patches: --stain-images {k}")
+
+
 def _method_check(document: dict, stain: dict, name: str) -> Check:
     """Does method ``name`` explain the decision, not the stain: under every condition that barely changed the
     decision, its maps' mean Spearman with the original maps is at least the limit, by its interval."""
-    limits = stain.get("thresholds") or {}
-    limit = limits.get("map_spearman_min", MAP_SPEARMAN_MIN)
-    images = int(stain.get("images") or 0)
-    condition = (f"under each condition that barely changed the decision (flip rate at most "
-                 f"{limits.get('stable_flip_rate', STABLE_FLIP_RATE):g}, mean |change in tumour probability| at "
-                 f"most {limits.get('stable_probability_change', STABLE_PROBABILITY_CHANGE):g}), mean Spearman of "
-                 f"the maps with the original maps at least {limit:g}")
     parts, texts = [], []
     for record in (stain.get("conditions") or {}).values():
-        if not record.get("decision_stable"):
+        part = map_part(stain, record, name)
+        if part is None:
             texts.append(f"{record.get('title')}: decision changed")
-            continue
-        similarity = ((record.get("methods") or {}).get(name) or {}).get("spearman") or {}
-        texts.append(f"{record.get('title')}: {fmt_interval(similarity, 2)}")
-        parts.append(interval_check(
-            name, condition, texts[-1], "stain", value=similarity.get("mean"), interval=similarity.get("ci95"),
-            limit=limit, direction="at_least", units=images,
-            more=lambda k: f"about {k} stain patches: --stain-images {k}"))
+        else:
+            parts.append(part)
+            texts.append(part.measured)
     outcome = combine([part.outcome for part in parts])
     decide = ""
     if outcome == INCONCLUSIVE:
         decide = ("; ".join(dict.fromkeys(part.decide for part in parts if part.outcome == INCONCLUSIVE))
                   or "no stain condition left the decision unchanged, so the rule has nothing to compare")
-    return Check(f"{method_title(document, name)}: explains the decision, not the stain", condition,
-                 f"{'; '.join(texts)} on {images} patches", outcome, "stain", gate="stain", method=name,
+    return Check(f"{method_title(document, name)}: explains the decision, not the stain", _method_condition(stain),
+                 f"{'; '.join(texts)} on {stain.get('images')} patches", outcome, "stain", gate="stain", method=name,
                  column="stain", decide=decide)
 
 

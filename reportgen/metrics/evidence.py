@@ -31,8 +31,6 @@ TUMOUR_CALL = 0.5
 #: before the calls are said to rely on the periphery. The label ignores the periphery, so an honest model
 #: loses few calls there; the limit allows for the substrate itself moving the model (the Substrates section).
 PERIPHERY_FLIP_LIMIT = 0.2
-#: Fewer tumour calls than this among the explained patches, and the periphery test says "too few".
-MIN_TUMOUR_CALLS = 5
 
 
 def replace_region(images: torch.Tensor, region: np.ndarray, substrate: torch.Tensor) -> torch.Tensor:

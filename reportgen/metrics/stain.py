@@ -93,10 +93,6 @@ MODEL_CONDITIONS = ("hed_strong",)
 #: class, the tumour probability moves toward that class by more than this on average (the same 0.1 that counts
 #: as "barely changed" for a condition), the lower end of the 95 % interval of that mean above 0.
 CLASS_STAIN_SHIFT_MAX = 0.1
-#: Fewer stain patches than this decide nothing about the model: one flipped patch of 4 is already a quarter,
-#: and the flips a sample of errors near p = 0.5 shows say more about those patches than about the model
-#: (the same floor as the right-for-the-right-reason test's 5 tumour calls).
-MIN_MODEL_PATCHES = 5
 
 
 def _channels_last(images) -> np.ndarray:
@@ -255,25 +251,7 @@ def decision_barely_changed(flip_rate: float | None, mean_abs_change: float | No
             and flip_rate <= STABLE_FLIP_RATE and mean_abs_change <= STABLE_PROBABILITY_CHANGE)
 
 
-def explains_stain(decision_stable: bool, mean_spearman: float | None) -> bool:
-    """The rule: the decision barely changed, yet the method's map did (mean Spearman below :data:`MAP_SPEARMAN_MIN`)."""
-    return bool(decision_stable and mean_spearman is not None and np.isfinite(mean_spearman)
-                and mean_spearman < MAP_SPEARMAN_MIN)
-
-
 def toward_donor_class(probability_change, donor_labels) -> np.ndarray:
     """(N,) how far the tumour probability moved toward the donor's class: the change where the donor is a
     tumour patch (label 1), minus the change where it is not."""
     return np.where(np.asarray(donor_labels) == TUMOUR, 1.0, -1.0) * np.asarray(probability_change, dtype=np.float64)
-
-
-def depends_on_stain(flip_rates) -> bool:
-    """The model-level rule: more than :data:`MODEL_FLIP_RATE_MAX` of the predictions flip under any of the
-    conditions of :data:`MODEL_CONDITIONS` (``flip_rates``: their mean flip rates; None where one did not run)."""
-    return any(rate is not None and rate > MODEL_FLIP_RATE_MAX for rate in flip_rates)
-
-
-def follows_class_stain(mean: float | None, low: float | None) -> bool:
-    """The class-stain rule: the mean movement toward the donor's class is above :data:`CLASS_STAIN_SHIFT_MAX`
-    and the lower end of its 95 % interval above 0."""
-    return bool(mean is not None and low is not None and mean > CLASS_STAIN_SHIFT_MAX and low > 0.0)

@@ -130,31 +130,6 @@ def exact_share_interval(share: float, units: int, confidence: float = 0.95) -> 
     return (low, high)
 
 
-def share_with_interval(events, *, seed: int, groups=None) -> dict:
-    """A share of patches with an event (1.0) or without (0.0), with a 95 % interval that cannot collapse.
-
-    The percentile bootstrap (by slide with ``groups``) gives a zero-width interval when every unit has the same
-    outcome (0 of 14 tumour calls lost reads [0, 0]), which would let a handful of patches clear a model.
-    The interval is therefore the union of the bootstrap's and the exact binomial interval of the same share on
-    the same patches (:func:`exact_share_interval`), the least uncertainty the patches allow even when they
-    are independent: 0 of 14 reads [0, 0.23].  With slide ids the cluster bootstrap adds what slides differ.
-
-    Returns
-    -------
-    :func:`mean_with_interval`'s record plus ``"n"`` (patches with a finite value) and ``"slides"`` (slides
-    among them, or ``None`` without ``groups``).
-    """
-    values = np.asarray(events, dtype=np.float64).ravel()
-    record = mean_with_interval(values, seed=seed, groups=groups)
-    keep = np.isfinite(values)
-    slides = None if groups is None else len(set(np.asarray(groups, dtype=object).ravel()[keep].astype(str)))
-    record.update(n=int(keep.sum()), slides=slides)
-    if record["mean"] is not None:
-        low, high = exact_share_interval(record["mean"], int(keep.sum()))
-        record["ci95"] = [plain_float(min(low, record["ci95"][0])), plain_float(max(high, record["ci95"][1]))]
-    return record
-
-
 def paired_wilcoxon(a, b) -> dict:
     """Two-sided Wilcoxon signed-rank test of paired per-image values ``a`` and ``b`` (N,).
 
@@ -244,3 +219,23 @@ def rate_with_interval(values, *, seed: int, groups=None) -> dict:
     finite = np.isfinite(values)
     slides = None if groups is None else len(set(np.asarray(groups, dtype=object).ravel()[finite].astype(str).tolist()))
     return {"mean": record["mean"], "ci95": record["ci95"], "n": int(finite.sum()), "slides": slides}
+
+
+def share_with_interval(events, *, seed: int, groups=None) -> dict:
+    """A share of patches with an event (1.0) or without (0.0), with a 95 % interval that cannot collapse.
+
+    The percentile bootstrap (by slide with ``groups``) gives a zero-width interval when every unit has the same
+    outcome (0 of 14 tumour calls lost reads [0, 0]), which would let a handful of patches clear a model.
+    The interval is therefore the union of the bootstrap's and the exact binomial interval of the same share on
+    the same patches (:func:`exact_share_interval`), the least uncertainty the patches allow even when they
+    are independent: 0 of 14 reads [0, 0.23].  With slide ids the cluster bootstrap adds what slides differ.
+
+    Returns
+    -------
+    :func:`rate_with_interval`'s record: ``{"mean", "ci95", "n", "slides"}``.
+    """
+    record = rate_with_interval(events, seed=seed, groups=groups)
+    if record["mean"] is not None:
+        low, high = exact_share_interval(record["mean"], record["n"])
+        record["ci95"] = [plain_float(min(low, record["ci95"][0])), plain_float(max(high, record["ci95"][1]))]
+    return record

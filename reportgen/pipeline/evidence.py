@@ -5,9 +5,8 @@ periphery replaced by the deletion substrate, then its centre region) and the sh
 attribution inside the centre, the periphery and the tumour mask (:mod:`reportgen.metrics.evidence`).
 The same two forward passes on every evaluated patch are the model-level checks'
 (:mod:`reportgen.pipeline.model_checks`).  :func:`evidence_section` turns the per-patch values into the
-report's ``evidence`` record and its one decision, read from the model-level sample: the model's tumour
-calls rely on the periphery when more than :data:`PERIPHERY_FLIP_LIMIT` of them disappear once the
-periphery is removed.
+report's ``evidence`` record; the model-level sample gives the share of tumour calls lost once the periphery is
+removed, which :mod:`reportgen.judgement.right_reason` decides against :data:`PERIPHERY_FLIP_LIMIT`.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ import torch
 from reportgen.config import BuildConfig
 from reportgen.inference import predict_proba
 from reportgen.metrics.evidence import (
-    MIN_TUMOUR_CALLS,
     PERIPHERY_FLIP_LIMIT,
     TUMOUR,
     TUMOUR_CALL,
@@ -30,7 +28,7 @@ from reportgen.metrics.evidence import (
 )
 from reportgen.metrics.faithfulness import make_substrate
 from reportgen.metrics.localisation import centre_region, positive_share
-from reportgen.metrics.stats import mean_with_interval, rate_with_interval
+from reportgen.metrics.stats import mean_with_interval, share_with_interval
 from reportgen.pipeline.model_checks import ModelCheckOutcome
 
 
@@ -111,7 +109,7 @@ def evidence_section(outcome: EvidenceOutcome, *, strata: list[str], slide_ids: 
 
     ``outcome`` holds the explained patches (``strata``, ``slide_ids``: theirs), which give each method's shares;
     ``model`` holds the model-level checks' patches (:func:`reportgen.pipeline.model_checks.model_checks`), which
-    give the region-removal test and its decision, with the slide as the interval's unit where slides are known.
+    give the region-removal test, with the slide as the interval's unit where slides are known.
     """
     strata = np.asarray(strata)
     calls = outcome.tumour_clean >= TUMOUR_CALL
@@ -122,11 +120,7 @@ def evidence_section(outcome: EvidenceOutcome, *, strata: list[str], slide_ids: 
     kept_without_centre = (model_calls & (without_centre >= TUMOUR_CALL)).astype(np.float64)
     n_calls = int(model_calls.sum())
     call_groups = None if groups is None else np.asarray(groups, dtype=object)[model_calls]
-    periphery = rate_with_interval(lost_without_periphery[model_calls], seed=seed, groups=call_groups)
-    if n_calls < MIN_TUMOUR_CALLS:
-        decision = "too_few"
-    else:
-        decision = "relies_on_periphery" if periphery["mean"] > PERIPHERY_FLIP_LIMIT else "centre"
+    periphery = share_with_interval(lost_without_periphery[model_calls], seed=seed, groups=call_groups)
     true_positives = strata == "TP"
     methods = {}
     for name, shares in outcome.shares.items():
@@ -140,10 +134,10 @@ def evidence_section(outcome: EvidenceOutcome, *, strata: list[str], slide_ids: 
     return {
         "rule": (f"A tumour call is the model's prediction 'tumour' (probability at least {TUMOUR_CALL:g}). The label is "
                  f"decided by the centre 32x32 region only, so the calls should survive replacing everything "
-                 f"outside it with the {outcome.substrate} substrate: when more than "
-                 f"{PERIPHERY_FLIP_LIMIT:g} of the calls disappear (with at least {MIN_TUMOUR_CALLS} calls), the "
-                 "model relies on the periphery, where the label says the evidence must not be. The test asks the "
-                 f"model only, so it runs on {model.chosen}."),
+                 f"outside it with the {outcome.substrate} substrate. The check passes when the 95 % interval of the "
+                 f"share of calls that disappear lies wholly at or below {PERIPHERY_FLIP_LIMIT:g}, and fails when it "
+                 "lies wholly above: then the model relies on the periphery, where the label says the evidence must "
+                 f"not be. The test asks the model only, so it runs on {model.chosen}."),
         "substrate": outcome.substrate,
         "limit": PERIPHERY_FLIP_LIMIT,
         "patches": len(clean),
@@ -152,8 +146,7 @@ def evidence_section(outcome: EvidenceOutcome, *, strata: list[str], slide_ids: 
         "chosen": model.chosen,
         "tumour_calls": n_calls,
         "lost_without_periphery": periphery,
-        "kept_without_centre": rate_with_interval(kept_without_centre[model_calls], seed=seed, groups=call_groups),
-        "decision": decision,
+        "kept_without_centre": share_with_interval(kept_without_centre[model_calls], seed=seed, groups=call_groups),
         "explained_tumour_calls": int(calls.sum()),
         "uniform_centre_share": outcome.centre_area,
         "uniform_mask_share_tp": (_share(outcome.mask_area, true_positives, groups=slide_ids, seed=seed)

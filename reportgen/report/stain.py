@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reportgen.formatting import fmt_interval
-from reportgen.judgement.reading import OUTCOME_WORDS, method_title
-from reportgen.judgement.stain import model_stain_conditions
+from reportgen.judgement.reading import OUTCOME_WORDS, method_title, page_one_rows
+from reportgen.judgement.rule import FAIL, PASS
+from reportgen.judgement.stain import map_part, model_stain_conditions
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,6 @@ class ClassStainView:
     classes: list[ClassStainRow]
     flip_rate: str
     toward_donor: str
-    decision: str
 
 
 @dataclass(frozen=True)
@@ -95,25 +95,28 @@ def _class_stain_view(record: dict | None) -> ClassStainView | None:
                              haematoxylin=f"{(amounts.get(label) or {}).get('haematoxylin', float('nan')):.4f}",
                              eosin=f"{(amounts.get(label) or {}).get('eosin', float('nan')):.4f}")
                for label in ("normal", "tumour")]
-    decision = {True: "follows the other class's stain", False: "does not follow it"}.get(
-        record.get("follows_class_stain"), "too few patches of a class to decide")
     description = str(record.get("description"))
     return ClassStainView(description=description[:1].upper() + description[1:], classes=classes,
                           flip_rate=fmt_interval(record.get("flip_rate"), 2),
-                          toward_donor=fmt_interval(record.get("toward_donor")), decision=decision)
+                          toward_donor=fmt_interval(record.get("toward_donor")))
 
 
 def _class_stain_sentence(record: dict | None) -> str:
     if not record:
         return ("The evaluated patches hold one class only, so the model could not be given the other class's "
                 "stain.")
-    follows = {True: "follows", False: "does not follow"}.get(record.get("follows_class_stain"))
-    moved = (f"given the stain amounts of a patch of the other class, the tumour probability moved "
-             f"{fmt_interval(record.get('toward_donor'))} toward that class on average over {record.get('patches')} "
-             f"evaluated patches, and {fmt_interval(record.get('flip_rate'), 2)} of the predictions changed class")
-    if follows is None:
-        return f"Too few patches of a class to decide whether the model follows a stain that travels with the label: {moved}."
-    return f"The model's decision {follows} a stain that travels with the label by the rule below: {moved}."
+    return (f"Given the stain amounts of a patch of the other class, the tumour probability moved "
+            f"{fmt_interval(record.get('toward_donor'))} toward that class on average over {record.get('patches')} "
+            f"evaluated patches, and {fmt_interval(record.get('flip_rate'), 2)} of the predictions changed class.")
+
+
+def _explains(stain: dict, condition: dict, name: str) -> str:
+    """The stain rule's reading of one method under one condition: "yes" (its interval lies wholly below the
+    limit), "no" (wholly at or above it), "undecided", or why the rule does not apply."""
+    part = map_part(stain, condition, name)
+    if part is None:
+        return "rule does not apply: the decision changed"
+    return {FAIL: "yes", PASS: "no"}.get(part.outcome, "undecided")
 
 
 def _model_patches(stain: dict) -> str:
@@ -134,24 +137,20 @@ def stain_view(document: dict) -> StainView | None:
     limit_of_class_stain = (stain.get("thresholds") or {}).get("class_stain_shift_max")
     measured = " and ".join(f"{fmt_interval(condition.get('flip_rate'), 2)} under {condition.get('title')}"
                             for condition in model_stain_conditions(stain))
-    depends = stain.get("model_depends_on_stain")
-    verdict = {True: "depends", False: "does not depend"}.get(depends)
     model_patches = _model_patches(stain)
-    findings = [f"The model's decision {verdict} on stain by the rule below: of its predictions on {model_patches}, "
-                f"{measured} change class (the limit is {limit:g})." if verdict else
-                f"Too few patches ({model_patches}) to decide whether the model's decision depends on "
-                f"stain: of its predictions, {measured} change class."]
+    outcomes = {row["check"]: row for row in page_one_rows(document, "stain")}
+    model_row = outcomes.get("Model decision under a stain change")
+    findings = [f"The model's decision under a stain change: {model_row['outcome'].upper()} by the rule below; of its "
+                f"predictions on {model_patches}, {measured} change class (the limit is {limit:g})."
+                if model_row else f"Of the model's predictions on {model_patches}, {measured} change class."]
     if limit_of_class_stain is not None:  # a document written before the rule existed has no such record
         findings.append(_class_stain_sentence(stain.get("class_stain")))
     findings += [_condition_sentence(condition) for condition in conditions.values()]
-    flagged = stain.get("explains_stain") or []
-    if flagged:
-        findings.append(f"{', '.join(method_title(document, name) for name in flagged)} explain"
-                        f"{'s' if len(flagged) == 1 else ''} the stain, not the decision: the decision barely changed "
-                        "but the maps did.")
-    elif any(condition.get("decision_stable") for condition in conditions.values()):
-        findings.append("No method's maps changed more than the decision by the rule below.")
-    else:
+    method_rows = [row for row in outcomes.values() if row.get("method")]
+    if method_rows:
+        findings.append("Each method by the rule below: " + "; ".join(
+            f"{method_title(document, row['method'])} {row['outcome'].upper()}" for row in method_rows) + ".")
+    if not any(condition.get("decision_stable") for condition in conditions.values()):
         findings.append("The decision changed under every condition, so the rule below cannot tell whether a "
                         "method explains the stain: a map may follow a decision that moved.")
     original = stain.get("original_verdicts") or {}
@@ -187,9 +186,7 @@ def stain_view(document: dict) -> StainView | None:
                 condition=str(condition.get("title")), method=method_title(document, name),
                 spearman=fmt_interval(record.get("spearman"), 2), iou=fmt_interval(record.get("iou_top10"), 2),
                 verdict=verdict if verdict == before else f"{before} \u2192 {verdict}",
-                explains=("yes" if record.get("explains_stain") else
-                          "no" if condition.get("decision_stable") else "rule does not apply: the decision changed"),
-                flagged=bool(record.get("explains_stain"))))
+                explains=_explains(stain, condition, name), flagged=_explains(stain, condition, name) == "yes"))
     rules = [str(stain.get("method_rule", "")), str(stain.get("model_rule", "")), str(stain.get("family", "")),
              f"Seeds: {stain.get('seed_rule', '')}."]
     return StainView(images=str(stain.get("images")), findings=findings, conditions=rows, methods=methods,

@@ -96,11 +96,11 @@ Stability.__doc__ = ("Stability of the explanations themselves, one record per s
 class StainMethod(MapSimilarity):
     """One method under one stain condition: its maps on the perturbed patches against its maps on the original
     ones; ``verdict`` is its deletion AUC against the random map on the perturbed patches, ``verdict_changed``
-    whether that outcome differs from ``original_verdicts``; ``explains_stain``: the method rule fired."""
+    whether that outcome differs from ``original_verdicts``.  Whether the method explains the stain is its
+    page-one check's outcome (``summary.checks``)."""
 
     verdict: Verdict
     verdict_changed: bool
-    explains_stain: bool
 
 
 class Rate(TypedDict):
@@ -141,9 +141,8 @@ class StainCondition(TypedDict):
 class ClassStain(TypedDict):
     """The model's decision on ``patches`` evaluated patches (the model-level checks' patches), each given the
     haematoxylin and eosin amounts of a patch of the other class among them: how many of each class, each class's
-    median amounts, the flip rate and the tumour probability's mean movement toward the donor's class;
-    ``follows_class_stain``: the second model rule fired (``None``: too few patches of a class,
-    :data:`reportgen.metrics.stain.MIN_MODEL_PATCHES`)."""
+    median amounts, the flip rate and the tumour probability's mean movement toward the donor's class, which the
+    page-one check decides by its interval."""
 
     title: str
     description: str
@@ -153,7 +152,6 @@ class ClassStain(TypedDict):
     unchanged: int
     flip_rate: Rate
     toward_donor: Rate
-    follows_class_stain: bool | None
 
 
 class StainRobustness(TypedDict):
@@ -161,8 +159,8 @@ class StainRobustness(TypedDict):
     reference, the maps re-explained on the first ``images`` explained patches (the stain patches) and the model's
     decisions, with the other class's stain, on ``model_patches`` evaluated patches from ``model_slides`` slides
     (``model_chosen``: every evaluated patch, or how a sample of a large split was drawn); the rules in words and
-    their ``thresholds``, the conditions the model's rule reads, the methods that explain the stain and whether the
-    model decides by stain."""
+    their ``thresholds`` and the conditions the model's rule reads; the outcomes are the page-one checks'
+    (``summary.checks``)."""
 
     images: int
     patch_ids: list[str]
@@ -179,8 +177,6 @@ class StainRobustness(TypedDict):
     model_conditions: list[str]
     thresholds: dict[str, float]
     class_stain: ClassStain | None
-    model_depends_on_stain: bool | None
-    explains_stain: list[str]
 
 
 
@@ -209,7 +205,8 @@ class EvidenceImages(TypedDict):
 
 
 class Evidence(TypedDict):
-    """Right for the right reason (:mod:`reportgen.pipeline.evidence`): the region-removal test and its decision, on
+    """Right for the right reason (:mod:`reportgen.pipeline.evidence`): the region-removal test (its outcome is the
+    page-one check's), on
     ``patches`` evaluated patches from ``slides`` slides (``chosen``: every evaluated patch, or how a sample of a
     large split was drawn; ``evaluated``: how many the build evaluated), among which the model made
     ``tumour_calls``; the hard negatives' counts on the same patches; each method's shares and ``per_image`` on the
@@ -225,7 +222,6 @@ class Evidence(TypedDict):
     tumour_calls: int
     lost_without_periphery: Rate
     kept_without_centre: Rate
-    decision: str
     explained_tumour_calls: int
     uniform_centre_share: float
     uniform_mask_share_tp: Share | None
