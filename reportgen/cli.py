@@ -119,7 +119,15 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     add("--no-pdf", dest="pdf", action="store_false", default=S, help="write HTML and JSON only")
     add("--compare", default=S, metavar="REPORT_JSON", help="previous report.json to compare with")
     add("--fail-if", action="append", default=S, metavar="GATE",
-        help="exit with code 3 when the gate holds, e.g. 'accuracy<0.9' (repeatable)")
+        help=_gate_help())
+
+
+def _gate_help() -> str:
+    from reportgen.judgement.sections import gate_stems  # the report's sections declare the gates
+
+    return ("exit with code 3 when the gate holds, e.g. 'accuracy<0.9' (repeatable); a page-one check's gate: "
+            "<check>_failed on a FAIL, <check>_not_passed on an INCONCLUSIVE too, for <check> one of "
+            f"{', '.join(gate_stems())}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", default="report", metavar="DIR", help="report directory (default report/)")
     merge.add_argument("--compare", default=None, metavar="REPORT_JSON", help="previous report.json to compare with")
     merge.add_argument("--fail-if", dest="fail_if", action="append", default=None, metavar="GATE",
-                       help="exit with code 3 when the gate holds, e.g. 'accuracy<0.9' (repeatable)")
+                       help=_gate_help())
     merge.add_argument("--no-pdf", dest="pdf", action="store_false", default=True, help="write HTML and JSON only")
     merge.add_argument("--cache-dir", default=None, metavar="DIR", help="cache to merge through (default as for build)")
     merge.add_argument("--checkpoint", default=None, metavar="PATH",

@@ -133,6 +133,11 @@ def flag_gates() -> dict[str, tuple[str, bool, FlagGate]]:
             for suffix, strict in GATE_SUFFIXES.items()}
 
 
+def gate_stems() -> list[str]:
+    """The stems of every flag gate, in report order (``accuracy``, ``sanity``, ...)."""
+    return list(dict.fromkeys(stem for stem, _, _ in flag_gates().values()))
+
+
 def all_checks(document: dict) -> list[Check]:
     """Every section's checks, in report order (not yet sorted by outcome)."""
     return [check for section in _SECTIONS for check in section.checks(document)]
