@@ -58,12 +58,9 @@ def main() -> None:
         for shortcut in args.shortcuts:
             start = time.perf_counter()
             document = audit(shortcut, agreement=args.agreement, images=args.images, work=work, extra=args.build_args)
-            checks = {}
-            for check in document["summary"]["checks"]:
-                # The model-level check of a section, not a method's: its name starts with "Model".
-                if check["check"].startswith("Model") or check["section"] not in checks:
-                    checks[check["section"]] = check if check["check"].startswith("Model") else checks.get(
-                        check["section"], check)
+            # The model's own check of each section (a method's checks name their method).
+            checks = {check["section"]: check for check in document["summary"]["checks"]
+                      if check["method"] is None and check["section"] in SHORTCUT_CHECKS}
             accuracy = (document["model"].get("evaluation") or {}).get("accuracy")
             cells = [f"{checks[section]['outcome'].upper()} ({checks[section]['measured']})" if section in checks
                      else "not run" for section in SHORTCUT_CHECKS]

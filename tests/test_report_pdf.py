@@ -78,6 +78,21 @@ def test_page_one_is_the_verdict(small):
     assert f"{first['outcome'].upper()} {first['check']}" in flat
 
 
+def test_page_one_holds_every_check_and_the_sign_off_and_nothing_else(small):
+    pages = subprocess.run([require("pdftotext"), str(small.pdf_path), "-"], capture_output=True, text=True,
+                           check=True).stdout.split("\f")
+    first = " ".join(pages[0].split())
+    checks = page_one_checks(make_document(3))
+    for row in checks:
+        if row["column"] is None:
+            assert f"{row['outcome'].upper()} {row['check']}" in first, row["check"]
+    for title in {row["check"].split(":")[0] for row in checks if row["column"]}:
+        assert title in first
+    assert "Sign-off" in first and "Decision" in first
+    assert "Contents" not in first  # the contents start on the next page
+    assert "Sign-off" not in " ".join(pages[1].split())
+
+
 def test_every_patch_image_reaches_the_pdf(small):
     # Images are served from memory by reference (hoist_data_uris); one that failed to load would be
     # dropped with only a warning, so count them: 3 patches x (original + 3 maps), a colour scale under each

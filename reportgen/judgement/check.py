@@ -90,6 +90,9 @@ def interval_check(name: str, claim: str, measured: str, section: str, *, value,
         needed = units_to_decide(value, interval, limit, units)
         decide = (more(needed) if needed is not None
                   else "the estimate sits on the limit or has no interval: more data alone may not decide it")
+        if needed is not None and needed > 10 * units:
+            # So many more units that the figure alone would look like a typo: say why.
+            decide += f" (the estimate lies only {abs(float(value) - limit):.2g} from the limit)"
     return Check(name, claim, measured, outcome, section, decide=decide,
                  value=None if value is None else float(value), interval=interval, limit=limit, direction=direction,
                  **fields)

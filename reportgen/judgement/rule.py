@@ -70,7 +70,8 @@ def units_to_decide(value, interval, limit: float, units: int) -> int | None:
     distance, half_width = abs(value - limit), (high - low) / 2
     if distance == 0:
         return None
-    return max(units + 1, math.ceil(units * (half_width / distance) ** 2))
+    # Rounded before the ceiling, so a ratio that is whole on paper (4.000000000000001) stays whole.
+    return max(units + 1, math.ceil(round(units * (half_width / distance) ** 2, 9)))
 
 
 def scaled_images(images: int, have: int, need: int) -> int:

@@ -20,15 +20,13 @@ def _names(checks: list[Check]) -> str:
 
 
 def outcome_sentences(checks: list[Check], warnings: int) -> list[str]:
-    """Page one's prose, at most five sentences, each reading checks' outcomes: the counts, the failures, the
-    inconclusive checks, the methods shown faithful, the warnings."""
+    """Page one's prose, at most four sentences, each reading checks' outcomes: the counts, the failures, the
+    methods shown faithful, the warnings (each inconclusive check says what would decide it in its row)."""
     counts = {outcome: [check for check in checks if check.outcome == outcome] for outcome in OUTCOMES}
     sentences = [f"Of {len(checks)} checks, {len(counts[FAIL])} failed, {len(counts[INCONCLUSIVE])} are "
                  f"inconclusive and {len(counts[PASS])} passed, each by its 95 % evidence against its limit."]
     if counts[FAIL]:
         sentences.append(f"Failed: {_names(counts[FAIL])}.")
-    if counts[INCONCLUSIVE]:
-        sentences.append(f"Inconclusive, with what would decide each in its row: {_names(counts[INCONCLUSIVE])}.")
     faithful = [check for check in checks if check.column == "faithfulness"]
     if faithful:
         shown = [check.name.split(":")[0] for check in faithful if check.outcome == PASS]
