@@ -139,7 +139,8 @@ def test_compare_and_fail_if_across_two_checkpoints(tmp_path, tiny_pcam, checkpo
     assert _document(previous)["model"]["checkpoint"]["sha256"] != document["model"]["checkpoint"]["sha256"]
     gates = {gate["expression"]: gate["passed"] for gate in document["gates"]}
     assert gates == {"accuracy<1.01": False, "roc_auc<-1": True, "centre_mass_decrease>1": True,
-                     "right_reason_failed": document["evidence"]["decision"] != "relies_on_periphery"}
+                     "right_reason_failed": next(row["outcome"] for row in document["summary"]["checks"]
+                                                 if row["gate"] == "right_reason") != "fail"}
     moved = {row["quantity"] for row in document["comparison"]["evidence"] if row["method"] == "grad_cam"}
     assert moved == {"centre_mass", "mass_in_mask"}  # the tiny data have masks
     details = {gate["expression"]: gate["detail"] for gate in document["gates"]}

@@ -96,7 +96,7 @@ def test_a_method_that_ignores_the_model_fails_the_sanity_check_and_the_report_s
     warning = next(text for text in document["summary"]["warnings"] if "sanity check" in text)
     assert warning.startswith("Darkness failed the model-randomisation sanity check (similarity 1.00 [1.00, 1.00] ")
     gate = document["gates"][0]
-    assert gate["passed"] is False and "darkness (failed)" in gate["detail"]
+    assert gate["passed"] is False and "Darkness: model-randomisation sanity check: FAIL" in gate["detail"]
     html = (tmp_path / "report" / "report.html").read_text()
     assert "similarity 1.00" in html and "similarity nan" not in html
     assert re.search(r"<td>Darkness</td>(<td>1\.00</td>){6}<td>1\.00 to 1\.00 \(2/2 \u2265 0\.5\)</td>"

@@ -197,7 +197,7 @@ def test_every_place_states_the_sanity_outcome_the_rule_gives():
     record.sanity = {name: SanityOutcome(stages=STAGES, per_image=np.stack([np.ones(5), np.ones(5), values]))
                      for name, values in finals.items()}
     record.sanity_controls = {"sobel": SanityOutcome(stages=STAGES, per_image=np.ones((3, 5)))}
-    document = assemble_document(record, gates=[parse_gate("sanity_failed")])
+    document = assemble_document(record, gates=[parse_gate("sanity_failed"), parse_gate("sanity_not_passed")])
     methods = document["sanity"]["methods"]
     assert {name: (m["outcome"], m["passed"]) for name, m in methods.items()} == {
         "integrated_gradients": ("passed", True), "grad_cam": ("inconclusive", False), "lime": ("failed", False)}
@@ -211,8 +211,10 @@ def test_every_place_states_the_sanity_outcome_the_rule_gives():
                for w in warnings)
     assert not any("Integrated Gradients" in w and "sanity" in w for w in warnings)
     assert not any("not trustworthy" in w for w in warnings)
-    gate = document["gates"][0]
-    assert gate["passed"] is False and "grad_cam (inconclusive)" in gate["detail"] and "lime (failed)" in gate["detail"]
+    failed, not_passed = document["gates"]
+    assert failed["detail"] == "LIME: model-randomisation sanity check: FAIL" and failed["passed"] is False
+    assert not_passed["passed"] is False
+    assert "Grad-CAM: model-randomisation sanity check: INCONCLUSIVE" in not_passed["detail"]
     html = render_html(document, make_figures(3))
     assert _sanity_row(html, "Integrated Gradients")[-1] == "passed"
     assert _sanity_row(html, "Grad-CAM")[-1] == "inconclusive"
@@ -232,7 +234,7 @@ def test_a_control_that_does_not_fail_makes_the_check_untrustworthy_everywhere()
     assert all(m["outcome"] == "passed" for m in document["sanity"]["methods"].values())
     assert any("positive control, Sobel edges" in w and "not trustworthy" in w for w in document["summary"]["warnings"])
     gate = document["gates"][0]
-    assert gate["passed"] is False and "control sobel was passed, not failed" in gate["detail"]
+    assert gate["passed"] is False and gate["detail"] == "Sanity check control: FAIL"
     html = render_html(document, make_figures(3))
     assert "this sanity check is not trustworthy" in html
     assert _sanity_row(html, "Sobel edges (control, must fail)")[-1] == "passed: NOT FAILED"

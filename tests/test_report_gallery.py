@@ -141,7 +141,8 @@ def test_the_check_and_verdict_tables_filter_rows_by_outcome_in_the_browser(tmp_
     assert '<form class="row-filter" data-table="checks" hidden>' in html
     from reportgen.judgement import page_one_checks
 
-    outcomes = [check["outcome"] for check in page_one_checks(document)]
+    # The filter reads the rows of the model and the run; each method's checks are cells of the method table.
+    outcomes = [check["outcome"] for check in page_one_checks(document) if not check["column"]]
     assert "pass" in outcomes and len(set(outcomes)) > 1
     # Clear the PASS box the way a reader would, then read the DOM.
     script = ('<script>addEventListener("load", function () {'

@@ -16,9 +16,16 @@ def test_per_slide_accuracy_against_hand_counts():
     labels = np.array([1, 0, 1, 1, 0, 0])
     predictions = np.array([1, 0, 0, 1, 1, 0])
     slides = ["b", "a", "b", "b", "a", "c"]
+    from scipy.stats import binomtest
+
+    def exact(k, n):
+        interval = binomtest(k, n).proportion_ci(method="exact")
+        return [pytest.approx(interval.low), pytest.approx(interval.high)]
+
     assert per_slide_accuracy(labels, predictions, slides) == {
-        "a": {"patches": 2, "accuracy": 0.5}, "b": {"patches": 3, "accuracy": 2 / 3},
-        "c": {"patches": 1, "accuracy": 1.0}}
+        "a": {"patches": 2, "accuracy": 0.5, "ci95": exact(1, 2)},
+        "b": {"patches": 3, "accuracy": 2 / 3, "ci95": exact(2, 3)},
+        "c": {"patches": 1, "accuracy": 1.0, "ci95": exact(1, 1)}}
 
 
 def test_per_slide_means_skip_unchosen_and_non_finite_values():
@@ -42,12 +49,20 @@ def test_the_worst_slide_is_the_lowest_gain_over_random():
                          random_deletion_auc=np.zeros(4), centre_mass={}) is None
 
 
-def test_a_slide_below_the_accuracy_bar_warns_on_page_one():
-    document = {"slides": {"split": {"s1": {"patches": 50, "accuracy": 0.95}, "s2": {"patches": 40, "accuracy": 0.7},
-                                     "s3": {"patches": 5, "accuracy": 0.0}}}}
+def test_a_slide_fails_the_check_only_when_its_exact_interval_lies_below_the_bar():
+    def slide(correct, patches):
+        return per_slide_accuracy(np.r_[np.ones(correct), np.zeros(patches - correct)], np.ones(patches),
+                                  ["s"] * patches)["s"]
+
+    document = {"slides": {"split": {"s1": slide(50, 50), "s2": slide(24, 40), "s3": slide(0, 5)}}}
+    check = slide_checks(document)[0].row()  # s2: 0.6 [0.43, 0.75] lies wholly below 0.8
+    assert check["outcome"] == "fail" and "0.600 [0.433, 0.751] (s2, 40 patches); of 2 slides 1 below" in \
+        check["measured"]
+    document["slides"]["split"]["s2"] = slide(34, 40)  # 0.85 [0.70, 0.94]: across the bar
     check = slide_checks(document)[0].row()
-    assert check["outcome"] == "warn" and "0.700 (s2, 40 patches); 1 of 2 slides below" in check["measured"]
-    document["slides"]["split"]["s2"]["accuracy"] = 0.85
+    assert check["outcome"] == "inconclusive" and "of 2 slides 0 below, 1 undecided" in check["measured"]
+    assert "evaluated patches on each of the 1 undecided slides" in check["decide"]
+    document["slides"]["split"]["s2"] = slide(200, 200)
     assert slide_checks(document)[0].row()["outcome"] == "pass"  # s3 has too few patches to be judged
 
 

@@ -143,8 +143,8 @@ def findings(document: dict) -> list[Finding]:
             if part.outcome != FAIL:
                 continue
             found.append(Finding(
-                "high", f"The decision of the model depends on stain: {part.measured}, against the claim "
-                f"\"{part.claim}\". A change of the stain alone, the tissue kept, moves its decisions, so they are "
+                "high", f"The decision of the model depends on stain: {part.measured}, against its claim, "
+                f"{part.claim}. A change of the stain alone, the tissue kept, moves its decisions, so they are "
                 "unlikely to hold on slides stained elsewhere, and may rest on a stain that travels with the label."))
         for name in document.get("methods") or {}:
             check = _method_check(document, stain, name)
