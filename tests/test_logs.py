@@ -48,13 +48,16 @@ def test_an_unknown_option_before_the_command_is_still_a_usage_error(capsys):
     assert "unrecognized arguments: --quietly" in capsys.readouterr().err
 
 
-def test_a_build_logged_to_a_file_has_one_line_per_step_and_no_progress_bars(tmp_path, tiny_pcam, checkpoint_a):
+def test_a_build_logged_to_a_file_has_one_line_per_step_and_no_progress_bars(tmp_path, tiny_pcam, checkpoint_a,
+                                                                             shared_build):
     log = tmp_path / "build.log"
     loud = [arg for arg in FAST_BUILD_ARGS if arg != "-q"]
+    # The shared build's cache: the same build, so its results are read back (a stage logs alike either way).
     with open(log, "wb") as handle:
         code = subprocess.run(
             [sys.executable, "-m", "reportgen", "build", "--data-dir", str(tiny_pcam), "--checkpoint",
-             str(checkpoint_a), "--out", str(tmp_path / "report"), "--cache-dir", str(tmp_path / "cache"), *loud],
+             str(checkpoint_a), "--out", str(tmp_path / "report"), "--cache-dir", str(shared_build.parent / "cache"),
+             *loud],
             stdout=handle, stderr=subprocess.STDOUT, timeout=600,
         ).returncode
     text = log.read_bytes()

@@ -93,11 +93,11 @@ def test_a_real_build_reports_every_slide(shared_build):
     assert '<section id="slides">' in (shared_build / "report.html").read_text()
 
 
-def test_patches_are_spread_over_slides_by_default_and_no_by_slide_turns_it_off(tmp_path, tiny_pcam, checkpoint_a):
-    options = ("--methods", "grad_cam", "--sanity-images", "0", "--stain-images", "0", "--stability", "none", "--no-pdf")
-    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "out", tmp_path / "cache", *options) == 0
-    document = json.loads((tmp_path / "out" / "report.json").read_text())
+def test_patches_are_spread_over_slides_by_default_and_no_by_slide_turns_it_off(tmp_path, tiny_pcam, checkpoint_a,
+                                                                                 shared_build):
+    document = json.loads((shared_build / "report.json").read_text())  # a build with the default options
     assert "spread over slides" in document["data"]["selection"]["description"]
+    options = ("--methods", "grad_cam", "--sanity-images", "0", "--stain-images", "0", "--stability", "none", "--no-pdf")
     assert run_build(tiny_pcam, checkpoint_a, tmp_path / "off", tmp_path / "cache", "--no-by-slide", *options) == 0
     document = json.loads((tmp_path / "off" / "report.json").read_text())
     assert "spread over confidence" in document["data"]["selection"]["description"]

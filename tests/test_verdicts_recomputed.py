@@ -124,3 +124,26 @@ def test_share_intervals_contain_the_exact_binomial_interval(document):
         k = round(slide["accuracy"] * slide["patches"])
         exact = binomtest(k, slide["patches"]).proportion_ci(method="exact")
         assert slide["ci95"] == pytest.approx([exact.low, exact.high])
+
+
+def test_the_combined_checks_follow_from_their_parts(document):
+    """The model's stain check: FAIL when any part's interval lies wholly above its limit, PASS when every part's
+    lies at or below; the slides check: FAIL when a judged slide's exact interval lies below the bar, PASS when
+    every one lies at or above it."""
+    stain = document["stain_robustness"]
+    limits = stain["thresholds"]
+    parts = [_rule(*stain["conditions"][name]["flip_rate"]["ci95"], limits["model_flip_rate_max"], "at_most")
+             for name in stain["model_conditions"]]
+    if stain["class_stain"] is not None:
+        parts.append(_rule(*stain["class_stain"]["toward_donor"]["ci95"], limits["class_stain_shift_max"], "at_most"))
+    expected = "fail" if "fail" in parts else "pass" if set(parts) == {"pass"} else "inconclusive"
+    (row,) = [row for row in document["summary"]["checks"] if row["check"] == "Model decision under a stain change"]
+    assert row["outcome"] == expected
+    judged = [slide for slide in document["slides"]["split"].values() if slide["patches"] >= 20]
+    rows = [row for row in document["summary"]["checks"] if row["check"] == "Accuracy on every slide"]
+    if judged:
+        outcomes = [_rule(*slide["ci95"], 0.8, "at_least") for slide in judged]
+        assert rows[0]["outcome"] == ("fail" if "fail" in outcomes else "pass" if set(outcomes) == {"pass"}
+                                      else "inconclusive")
+    else:
+        assert rows == []  # too few patches on every slide of the tiny split to judge one
