@@ -66,6 +66,9 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     add("--data-dir", default=S, metavar="DIR", help="directory of real PCam .h5/.h5.gz files (default: embedded synthetic set)")
     add("--split", default=S, help="split to explain: valid (default) or test")
     add("--checkpoint", default=S, metavar="PATH", help="model checkpoint to load (default: train, or reuse the cached model)")
+    add("--arch", default=S, metavar="NAME",
+        help="the checkpoint's architecture: a torchvision.models name (default resnet18, or the one a reportgen "
+             "checkpoint records) or timm:NAME (pip install 'reportgen[timm]')")
     add("--preprocessing", default=S, help="normalisation of a checkpoint that does not record it: identity, imagenet or M,M,M:S,S,S")
     add("--out", default=S, metavar="DIR", help="output directory (default report/)")
     add("--executor", default=S, help="local (default): this process; ray: the shards as Ray tasks, then the merge "

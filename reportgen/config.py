@@ -22,6 +22,7 @@ from reportgen.explain import get_explainer, list_explainers, list_stability_var
 from reportgen.explain.shorthands import SHORTHANDS
 from reportgen.inference import PRECISIONS
 from reportgen.metrics.faithfulness import SUBSTRATES
+from reportgen.model.architectures import DEFAULT_ARCH, check_arch
 from reportgen.model.recipes import RECIPES
 
 TARGETS = ("predicted", "label")
@@ -49,6 +50,7 @@ class BuildConfig:
     data_dir: str | None = None
     split: str = "valid"
     checkpoint: str | None = None
+    arch: str | None = None
     preprocessing: str | None = None
     out: str = "report"
     shard: str | None = None
@@ -205,6 +207,11 @@ def _validate(config: BuildConfig) -> BuildConfig:
         raise ConfigError(f"option 'train_fraction' must be in (0, 1], got {config.train_fraction}")
     if not config.methods:
         raise ConfigError("option 'methods' is empty; name at least one method")
+    if config.arch is not None:
+        check_arch(config.arch)
+        if config.checkpoint is None and config.arch != DEFAULT_ARCH:
+            raise ConfigError(f"--arch {config.arch} needs --checkpoint: without one reportgen trains a "
+                              f"{DEFAULT_ARCH}")
     if len(set(config.methods)) != len(config.methods):
         raise ConfigError(f"option 'methods' names a method twice: {', '.join(config.methods)}")
     if config.images < 2:

@@ -68,6 +68,9 @@ class CamExplainer(Explainer):
     """
 
     defaults = {"target_layer": DEFAULT_TARGET_LAYER}
+    #: The default target layer and the per-layer table name ResNet-18's blocks; another architecture's CAM needs
+    #: its own layer rule, so the method is refused for it (docs/data.md#architectures).
+    architectures = ("resnet18",)
     setting_labels = {"target_layer": "Target layer", "feature_map_size": "Feature map size"}
 
     @staticmethod

@@ -169,6 +169,9 @@ class Explainer:
     defaults: dict = {}
     #: The method's stability measurements (:class:`StabilityVariant`): its maps again with a free choice changed.
     stability_variants: tuple[StabilityVariant, ...] = ()
+    #: The architectures (``--arch`` names) whose layers the method's defaults name, or ``None`` for any model;
+    #: a build with another architecture refuses the method before any work.
+    architectures: tuple[str, ...] | None = None
 
     def __init__(
         self,

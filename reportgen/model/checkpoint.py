@@ -1,10 +1,11 @@
 """Reading and writing classifier checkpoints, safely.
 
 The layouts recognised (reportgen's own, the notebook's, PyTorch Lightning's
-and plain resnet18 state dicts under any one prefix) are in
-:mod:`reportgen.model.checkpoint_layouts`.  Every file is read with
-``torch.load(..., weights_only=True)``: a checkpoint from elsewhere cannot run
-code on load (docs/metrics.md#checkpoints-load-without-running-code).  A checkpoint whose weights hold NaN or
+and plain state dicts under any one prefix) are in
+:mod:`reportgen.model.checkpoint_layouts`; the architectures, by name, in
+:mod:`reportgen.model.architectures`.  Every ``.pt``/``.pth``/``.ckpt`` file is read with
+``torch.load(..., weights_only=True)``, and a ``.safetensors`` file with safetensors (tensors
+only): a checkpoint from elsewhere cannot run code on load (docs/metrics.md#checkpoints-load-without-running-code).  A checkpoint whose weights hold NaN or
 infinite values (a diverged training run) is refused before any work.
 
 A checkpoint's bytes depend only on its weights and settings: the wall-clock
@@ -27,11 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torchvision.models import resnet18
 
 from reportgen import __version__
-from reportgen.errors import CheckpointError
-from reportgen.model.checkpoint_layouts import ARCHITECTURE, FORMAT, interpret
+from reportgen.errors import CheckpointError, ConfigError
+from reportgen.model.architectures import DEFAULT_ARCH, check_input_size, check_state_dict
+from reportgen.model.checkpoint_layouts import FORMAT, interpret
 from reportgen.model.network import (
     CLASS_NAMES,
     IDENTITY_PREPROCESSING,
@@ -140,79 +141,32 @@ def strip_parallel_prefix(state_dict: dict) -> dict:
     return dict(state_dict)
 
 
-def _reference_shapes() -> dict[str, tuple[int, ...]]:
-    # Built on the meta device: shapes only, no memory and no initialisation cost.
-    with torch.device("meta"):
-        reference = resnet18(weights=None)
-        reference.fc = torch.nn.Linear(512, len(CLASS_NAMES))
-    return {name: tuple(tensor.shape) for name, tensor in reference.state_dict().items()}
-
-
 def check_resnet18_state_dict(state_dict: dict, *, path: Path | str, allow_missing_fc: bool = False) -> dict:
-    """Validate a torchvision resnet18 (2-class fc) state dict; return it cleaned.
+    """Validate a torchvision resnet18 (2-class fc) state dict, optionally under ``module.``; return it cleaned.
 
-    Parameters
-    ----------
-    state_dict : name -> tensor, optionally with the ``module.`` prefix.
-    path : file named in error messages.
-    allow_missing_fc : accept a backbone without ``fc.*`` (initial weights); default False.
-
-    Returns
-    -------
-    The state dict without the prefix; BatchNorm ``num_batches_tracked``
-    counters missing in old files are filled with zeros.
-
-    Raises
-    ------
-    CheckpointError
-        For another architecture (unknown keys, missing keys or other shapes)
-        or a head with a class count other than 2.
+    :func:`reportgen.model.architectures.check_state_dict` for the architecture training builds;
+    ``allow_missing_fc`` accepts a backbone without ``fc.*`` (initial weights).
     """
-    state_dict = strip_parallel_prefix(state_dict)
-    if not all(isinstance(value, torch.Tensor) for value in state_dict.values()):
-        raise CheckpointError(f"{path}: the state dict holds non-tensor values; expected a resnet18 state dict")
-    reference = _reference_shapes()
-    body = {name: value for name, value in state_dict.items() if not name.startswith("fc.")}
-    unexpected = sorted(set(body) - set(reference))
-    if unexpected:
-        raise CheckpointError(
-            f"{path}: not a resnet18 (it has {unexpected[0]!r} and {len(unexpected) - 1} more keys a "
-            "resnet18 lacks); reportgen loads torchvision resnet18 checkpoints only"
-        )
-    for name, value in body.items():
-        if tuple(value.shape) != reference[name]:
-            raise CheckpointError(
-                f"{path}: not a resnet18 ({name!r} has shape {tuple(value.shape)}, resnet18 has "
-                f"{reference[name]}); reportgen loads torchvision resnet18 checkpoints only"
-            )
-    missing = sorted(
-        name
-        for name in reference
-        if name not in state_dict and not name.endswith("num_batches_tracked") and not name.startswith("fc.")
-    )
-    if missing:
-        raise CheckpointError(
-            f"{path}: incomplete resnet18 state dict (missing {missing[0]!r} and {len(missing) - 1} more); "
-            "save the whole model.state_dict()"
-        )
-    for name in reference:
-        if name.endswith("num_batches_tracked") and name not in state_dict:
-            state_dict[name] = torch.tensor(0, dtype=torch.long)
-    if "fc.weight" in state_dict:
-        classes, features = tuple(state_dict["fc.weight"].shape)
-        if features != 512:
-            raise CheckpointError(
-                f"{path}: not a resnet18 (fc.weight has shape {(classes, features)}, resnet18's head "
-                "takes 512 features)"
-            )
-        if classes != len(CLASS_NAMES):
-            raise CheckpointError(
-                f"{path}: the head has {classes} classes (fc.weight {(classes, features)}); reportgen "
-                f"needs a {len(CLASS_NAMES)}-class head ({', '.join(CLASS_NAMES)})"
-            )
-    elif not allow_missing_fc:
-        raise CheckpointError(f"{path}: the state dict has no fc.weight/fc.bias head; save the whole model")
-    return state_dict
+    return check_state_dict(strip_parallel_prefix(state_dict), arch=DEFAULT_ARCH, path=path,
+                            allow_missing_head=allow_missing_fc)
+
+
+def read_checkpoint_file(path: Path) -> object:
+    """The object a checkpoint file holds: a ``.safetensors`` file's tensors, or :func:`safe_torch_load`'s."""
+    if path.suffix.lower() != ".safetensors":
+        return safe_torch_load(path)
+    try:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+    except ImportError:
+        raise ConfigError(f"{path}: reading .safetensors needs safetensors; pip install 'reportgen[safetensors]'"
+                          ) from None
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file; check the path")
+    try:
+        return load_file(path, device="cpu")
+    except (SafetensorError, OSError, ValueError) as error:
+        raise _corrupt(path, "checkpoint", error) from None
 
 
 def check_finite(state_dict: dict, *, path: Path | str) -> None:
@@ -238,16 +192,20 @@ def load_checkpoint(
     *,
     preprocessing: Preprocessing | None = None,
     device: str | torch.device = "cpu",
+    arch: str | None = None,
 ) -> LoadedModel:
     """Load any supported checkpoint as a :class:`PCamClassifier` in eval mode.
 
     Parameters
     ----------
-    path : a reportgen, notebook or plain torchvision resnet18 checkpoint.
+    path : a reportgen, notebook or plain state-dict checkpoint (``.pt``, ``.pth``,
+        ``.ckpt`` or ``.safetensors``).
     preprocessing : overrides the preprocessing the file records or implies;
         default ``None`` keeps it (identity for notebook files and, by
         assumption, for plain state dicts).
     device : where the model is placed (default ``"cpu"``).
+    arch : the architecture (``--arch``): a torchvision builder name or ``timm:<name>``;
+        default ``None``: the one a reportgen checkpoint records, else resnet18.
 
     Returns
     -------
@@ -259,11 +217,15 @@ def load_checkpoint(
         Missing, truncated or corrupt file; a file that would run code when
         unpickled; another architecture; a head with other than 2 classes; an
         unrecognised dict.
+    ConfigError
+        An unknown architecture, one that cannot classify a 96x96 patch, or an
+        ``arch`` that contradicts the one a reportgen checkpoint records.
     """
     path = Path(path)
-    raw = safe_torch_load(path)
-    state_dict, info, recorded = interpret(raw, path)
-    state_dict = check_resnet18_state_dict(state_dict, path=path)
+    raw = read_checkpoint_file(path)
+    state_dict, info, recorded = interpret(raw, path, arch)
+    arch = info["architecture"]
+    state_dict = check_state_dict(strip_parallel_prefix(state_dict), arch=arch, path=path)
     check_finite(state_dict, path=path)
     if isinstance(recorded, dict):
         stored = Preprocessing.from_dict(recorded)
@@ -288,9 +250,11 @@ def load_checkpoint(
             "(identity). Pass --preprocessing imagenet if it was trained with ImageNet statistics",
             path,
         )
-    model = PCamClassifier(preprocessing)
+    model = PCamClassifier(preprocessing, arch)
     model.backbone.load_state_dict(state_dict)
     model.eval().to(device)
+    if arch != DEFAULT_ARCH:
+        check_input_size(model, arch=arch, size=preprocessing.input_size)
     sha256 = file_sha256(path)
     if info["format"] == FORMAT:
         info["training"], info["history"] = with_timings(path, sha256, info.get("training"), info.get("history"))
@@ -299,7 +263,6 @@ def load_checkpoint(
         sha256=sha256,
         preprocessing=preprocessing.to_dict(),
         preprocessing_source=source,
-        architecture=ARCHITECTURE,
         class_names=list(CLASS_NAMES),
     )
     return LoadedModel(model=model, info=info)
@@ -322,7 +285,7 @@ def save_checkpoint(
 
     The file holds only tensors and plain Python types, so
     ``torch.load(path, weights_only=True)`` reads it. ``state_dict`` is the
-    torchvision resnet18 state dict (``model.backbone``), so other tools can
+    plain state dict of ``model.backbone`` (``architecture`` names it), so other tools can
     load it directly.  The :data:`~reportgen.model.timings.TIMING_KEYS` of ``training`` and
     ``history`` go to ``<path>.timings.json`` instead (:func:`reportgen.model.timings.timings_path`),
     so two trainings that give the same weights write the same bytes.
@@ -346,7 +309,7 @@ def save_checkpoint(
     training, history, timings = split_timings(training, history)
     payload = {
         "format": FORMAT,
-        "architecture": ARCHITECTURE,
+        "architecture": model.arch,
         "class_names": list(CLASS_NAMES),
         "preprocessing": model.preprocessing.to_dict(),
         "state_dict": {

@@ -1,10 +1,10 @@
-"""Recognising the checkpoint layouts trainers write, and mapping them onto the ResNet-18.
+"""Recognising the checkpoint layouts trainers write, and mapping them onto the architecture named.
 
 Layouts (``info["format"]``):
 
 ``reportgen-v1``
     written by :func:`reportgen.model.checkpoint.save_checkpoint`; records
-    preprocessing, recipe, weights, training settings, history and metrics.
+    the architecture, preprocessing, recipe, weights, training settings, history and metrics.
 ``notebook``
     the original notebook's dict (``epoch``, ``model_state_dict``,
     ``optimizer_state_dict``, ``val_acc``, ``loss``): a torchvision resnet18 with
@@ -14,24 +14,26 @@ Layouts (``info["format"]``):
     LightningModule's attribute, e.g. ``model.``), ``hyper_parameters``,
     ``epoch``, ``global_step``, optimizer and callback states.
 ``state_dict``
-    a torchvision resnet18 state dict, bare or as ``{"state_dict": ...}``
+    a state dict of the architecture (``--arch``, default resnet18), bare or as ``{"state_dict": ...}``
     (``format`` then says so), its keys optionally under one prefix: the
     ``module.`` of ``nn.DataParallel``/DDP, or a wrapper's attribute.
 
 A state dict is accepted under a prefix only when the mapping is unambiguous:
-every key sits under that one prefix and what is left is exactly a resnet18
-(or reportgen classifier) state dict; anything else is refused with a line
-saying what was found and what was expected.
+every key sits under that one prefix and what is left is exactly a state dict of
+the architecture (or a reportgen classifier's); anything else is refused with a
+line saying what was found and what was expected.  Every layout applies to every
+architecture of :mod:`reportgen.model.architectures`; the reference key set is
+the architecture's own.  A ``.safetensors`` file is a bare state dict.
 """
 
 from __future__ import annotations
 
 import torch
 
-from reportgen.errors import CheckpointError
+from reportgen.errors import CheckpointError, ConfigError
+from reportgen.model.architectures import DEFAULT_ARCH, check_arch, is_state_dict_of
 
 FORMAT = "reportgen-v1"
-ARCHITECTURE = "resnet18"
 FORMATS = (FORMAT, "notebook", "lightning", "state_dict")
 
 _NOTEBOOK_KEYS = {"model_state_dict"}
@@ -43,24 +45,10 @@ _CLASSIFIER_PREFIX = "backbone."
 _NORMALISE_KEYS = {"normalize.mean", "normalize.std"}
 
 
-def _resnet18_keys() -> set[str]:
-    from torchvision.models import resnet18
-
-    # Built on the meta device: names only, no memory and no initialisation cost.
-    with torch.device("meta"):
-        return set(resnet18(weights=None).state_dict())
-
-
-def _is_resnet18(keys: set[str], reference: set[str]) -> bool:
-    """Whether ``keys`` are a resnet18 state dict (the head and BatchNorm counters may be missing)."""
-    required = {key for key in reference if not key.endswith("num_batches_tracked") and not key.startswith("fc.")}
-    return required <= keys <= reference
-
-
-def _is_classifier(keys: set[str], reference: set[str]) -> bool:
-    """Whether ``keys`` are a reportgen classifier's: a resnet18 under ``backbone.`` and its normalisation."""
+def _is_classifier(keys: set[str], arch: str) -> bool:
+    """Whether ``keys`` are a reportgen classifier's: an ``arch`` under ``backbone.`` and its normalisation."""
     body = {key[len(_CLASSIFIER_PREFIX):] for key in keys if key.startswith(_CLASSIFIER_PREFIX)}
-    return _is_resnet18(body, reference) and keys - {_CLASSIFIER_PREFIX + key for key in body} <= _NORMALISE_KEYS
+    return is_state_dict_of(body, arch) and keys - {_CLASSIFIER_PREFIX + key for key in body} <= _NORMALISE_KEYS
 
 
 def _prefixes(keys: list[str]) -> list[str]:
@@ -70,22 +58,22 @@ def _prefixes(keys: list[str]) -> list[str]:
     return [prefix for prefix in candidates if all(key.startswith(prefix) for key in keys)]
 
 
-def _network_prefix(keys: list[str], reference: set[str]) -> str | None:
-    """The shortest prefix shared by all ``keys`` under which they are a resnet18 or classifier, or ``None``."""
+def _network_prefix(keys: list[str], arch: str) -> str | None:
+    """The shortest prefix shared by all ``keys`` under which they are an ``arch`` or classifier, or ``None``."""
     for prefix in _prefixes(keys):
         stripped = {key[len(prefix):] for key in keys}
-        if _is_resnet18(stripped, reference) or _is_classifier(stripped, reference):
+        if is_state_dict_of(stripped, arch) or _is_classifier(stripped, arch):
             return prefix
     return None
 
 
-def resolve_prefix(state_dict: dict, path) -> tuple[dict, str]:
-    """``state_dict`` with the one prefix removed under which it is a resnet18 (or classifier) state dict.
+def resolve_prefix(state_dict: dict, path, arch: str = DEFAULT_ARCH) -> tuple[dict, str]:
+    """``state_dict`` with the one prefix removed under which it is an ``arch`` (or classifier) state dict.
 
     Returns
     -------
     (state dict, prefix) : the prefix is ``""`` when the keys needed none.  A
-    dict that is no resnet18 under any shared prefix comes back unchanged
+    dict that is no ``arch`` under any shared prefix comes back unchanged
     (with ``""``), so the architecture check names what is wrong with it.
 
     Raises
@@ -97,19 +85,18 @@ def resolve_prefix(state_dict: dict, path) -> tuple[dict, str]:
     keys = [str(key) for key in state_dict]
     if not keys:
         return dict(state_dict), ""
-    reference = _resnet18_keys()
-    prefix = _network_prefix(keys, reference)
+    prefix = _network_prefix(keys, arch)
     if prefix is not None:
         return {key[len(prefix):]: value for key, value in state_dict.items()}, prefix
     groups = sorted({key.split(".", 1)[0] + "." for key in keys if "." in key})
     networks = [group for group in groups
-                if _network_prefix([key for key in keys if key.startswith(group)], reference) is not None]
+                if _network_prefix([key for key in keys if key.startswith(group)], arch) is not None]
     if networks:
         others = [group for group in groups if group not in networks]
         raise CheckpointError(
-            f"{path}: ambiguous checkpoint: a resnet18 under {', '.join(repr(g) for g in networks)}"
+            f"{path}: ambiguous checkpoint: a {arch} under {', '.join(repr(g) for g in networks)}"
             f"{' beside other keys under ' + ', '.join(repr(g) for g in others[:4]) if others else ''}; "
-            "expected one resnet18 state dict, optionally under one prefix such as 'module.' or 'model.'; "
+            f"expected one {arch} state dict, optionally under one prefix such as 'module.' or 'model.'; "
             "save the network to audit on its own (torch.save(model.state_dict(), path))")
     return dict(state_dict), ""
 
@@ -137,16 +124,21 @@ def _plain(value: object) -> object:
     return value
 
 
-def _foreign(state_dict: dict, path, fmt: str, **info) -> tuple[dict, dict, tuple | None]:
+def _foreign(state_dict: dict, path, arch: str, fmt: str, **info) -> tuple[dict, dict, tuple | None]:
     """A state dict from another trainer -> (backbone, info with format and prefix, stored normalisation)."""
-    state_dict, prefix = resolve_prefix(state_dict, path)
+    state_dict, prefix = resolve_prefix(state_dict, path, arch)
     backbone, normalisation = split_classifier_state_dict(state_dict)
-    return backbone, {"format": fmt, "key_prefix": prefix, "recipe": None, "weights": None, "training": None,
+    return backbone, {"format": fmt, "architecture": arch, "key_prefix": prefix, "recipe": None, "weights": None, "training": None,
                       "evaluation": None, "epoch": None, **info}, normalisation
 
 
-def interpret(raw: object, path) -> tuple[dict, dict, dict | tuple | None]:
+def interpret(raw: object, path, arch: str | None = None) -> tuple[dict, dict, dict | tuple | None]:
     """A loaded checkpoint object -> (backbone state dict, info, stored preprocessing).
+
+    ``arch`` is the architecture named (``--arch``); ``None`` means the one a
+    reportgen checkpoint records, else :data:`DEFAULT_ARCH`.  ``info["architecture"]``
+    says which one the state dict is checked against.  A reportgen checkpoint
+    that records another architecture than ``arch`` is refused.
 
     The stored preprocessing is the reportgen checkpoint's dict, ``"identity"``
     for notebook files, a ``(mean, std)`` pair recorded in a classifier state
@@ -155,17 +147,28 @@ def interpret(raw: object, path) -> tuple[dict, dict, dict | tuple | None]:
     if not isinstance(raw, dict):
         raise CheckpointError(f"{path}: holds a {type(raw).__name__}, not a checkpoint dict; save model.state_dict()")
     if raw.get("format") == FORMAT:
-        if raw.get("architecture") != ARCHITECTURE:
-            raise CheckpointError(f"{path}: architecture {raw.get('architecture')!r} is not supported; reportgen "
-                                  f"loads {ARCHITECTURE} only")
+        recorded = raw.get("architecture")
+        if not isinstance(recorded, str):
+            raise CheckpointError(f"{path}: reportgen checkpoint without an architecture; save it again")
+        if arch is not None and arch != recorded:
+            raise ConfigError(f"--arch {arch} conflicts with {path}, a reportgen checkpoint of {recorded}; "
+                              "drop --arch (the checkpoint records its architecture)")
+        try:
+            check_arch(recorded)
+        except ConfigError as error:
+            raise CheckpointError(f"{path}: records architecture {recorded!r}, which cannot be built here ({error})"
+                                  ) from None
         if not isinstance(raw.get("state_dict"), dict) or not isinstance(raw.get("preprocessing"), dict):
             raise CheckpointError(f"{path}: reportgen checkpoint without state_dict or preprocessing; save it again")
         info = {key: raw.get(key) for key in ("recipe", "weights", "training", "evaluation", "epoch",
                                               "data_fingerprint", "reportgen_version")}
-        return raw["state_dict"], {"format": FORMAT, "history": raw.get("history", []), **info}, raw["preprocessing"]
+        return raw["state_dict"], {"format": FORMAT, "architecture": recorded, "history": raw.get("history", []),
+                                   **info}, raw["preprocessing"]
+    arch = arch or DEFAULT_ARCH
     if _NOTEBOOK_KEYS <= set(raw):
         info = {
             "format": "notebook",
+            "architecture": arch,
             # The notebook's code trained every layer from random weights (docs/metrics.md#the-notebooks-two-recipes).
             "recipe": "full",
             "weights": "none",
@@ -175,14 +178,14 @@ def interpret(raw: object, path) -> tuple[dict, dict, dict | tuple | None]:
         }
         return raw["model_state_dict"], info, "identity"
     if _tensor_dict(raw.get("state_dict")) and _LIGHTNING_KEYS & set(raw):
-        return _foreign(raw["state_dict"], path, "lightning", epoch=_plain(raw.get("epoch")),
+        return _foreign(raw["state_dict"], path, arch, "lightning", epoch=_plain(raw.get("epoch")),
                         lightning_version=raw.get("pytorch-lightning_version"))
     if _tensor_dict(raw.get("state_dict")):
-        return _foreign(raw["state_dict"], path, "state_dict", wrapped_in="state_dict")
+        return _foreign(raw["state_dict"], path, arch, "state_dict", wrapped_in="state_dict")
     if _tensor_dict(raw):
-        return _foreign(raw, path, "state_dict")
+        return _foreign(raw, path, arch, "state_dict")
     keys = ", ".join(sorted(str(key) for key in raw)[:6])
     raise CheckpointError(
         f"{path}: unrecognised checkpoint dict (keys: {keys or 'none'}); expected a reportgen checkpoint, the "
-        "notebook's dict with 'model_state_dict', a PyTorch Lightning .ckpt, or a resnet18 state dict "
+        f"notebook's dict with 'model_state_dict', a PyTorch Lightning .ckpt, or a {arch} state dict "
         "(bare, under 'state_dict', or with one prefix such as 'module.')")

@@ -1,4 +1,4 @@
-"""The classifier: a torchvision ResNet-18 that owns its preprocessing.
+"""The classifier: a network (a torchvision ResNet-18 by default) that owns its preprocessing.
 
 Every explainer and metric in reportgen works on RGB images in [0, 1]; the
 normalisation the network was trained with lives inside the module
@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
-from torchvision.models import resnet18
+
+from reportgen.model.architectures import DEFAULT_ARCH, build_backbone
 
 CLASS_NAMES = ("normal", "tumour")
 
@@ -73,21 +74,22 @@ class Normalize(nn.Module):
 
 
 class PCamClassifier(nn.Module):
-    """ResNet-18 with a 2-class head, taking RGB in [0, 1].
+    """A network with a 2-class head, taking RGB in [0, 1].
 
     Input ``(N, 3, 96, 96)`` float in [0, 1]; output ``(N, 2)`` logits
-    (class 0 = normal, 1 = tumour).  ``backbone`` is a plain torchvision
+    (class 0 = normal, 1 = tumour).  ``backbone`` is the plain network ``arch``
+    (:mod:`reportgen.model.architectures`): by default a torchvision
     ``resnet18`` whose ``fc`` is ``Linear(512, 2)``, so its state dict is the
-    one the notebook saved; Grad-CAM's default target layer is
+    one the notebook saved, and Grad-CAM's default target layer is
     ``backbone.layer4[-1]``.
     """
 
-    def __init__(self, preprocessing: Preprocessing = Preprocessing()):
+    def __init__(self, preprocessing: Preprocessing = Preprocessing(), arch: str = DEFAULT_ARCH):
         super().__init__()
         self.preprocessing = preprocessing
+        self.arch = arch
         self.normalize = Normalize(preprocessing)
-        self.backbone = resnet18(weights=None)
-        self.backbone.fc = nn.Linear(512, len(CLASS_NAMES))
+        self.backbone = build_backbone(arch, len(CLASS_NAMES))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.backbone(self.normalize(images))

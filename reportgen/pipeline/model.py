@@ -10,7 +10,8 @@ import torch
 from reportgen.cache import ArrayCache
 from reportgen.config import BuildConfig
 from reportgen.data import PCamDataset
-from reportgen.errors import CheckpointError
+from reportgen.errors import CheckpointError, ConfigError
+from reportgen.explain import get_explainer, list_explainers
 from reportgen.model.checkpoint import LoadedModel, load_checkpoint
 from reportgen.model.evaluate import classification_metrics, predict_evaluation_set
 from reportgen.model.network import parse_preprocessing
@@ -21,7 +22,22 @@ def load_given_checkpoint(config: BuildConfig, *, device: torch.device) -> Loade
     if not config.checkpoint:
         return None
     preprocessing = parse_preprocessing(config.preprocessing) if config.preprocessing else None
-    return load_checkpoint(config.checkpoint, preprocessing=preprocessing, device=device)
+    loaded = load_checkpoint(config.checkpoint, preprocessing=preprocessing, device=device, arch=config.arch)
+    check_methods_fit(config.methods or (), loaded.info["architecture"])
+    return loaded
+
+
+def check_methods_fit(methods, arch: str) -> None:
+    """Refuse, in one line, a method whose defaults name layers ``arch`` lacks (its ``architectures``)."""
+    misfits = [name for name in methods if get_explainer(name).factory.architectures not in (None, ())
+               and arch not in get_explainer(name).factory.architectures]
+    if misfits:
+        others = [name for name in methods if name not in misfits] or [
+            name for name in list_explainers() if get_explainer(name).factory.architectures is None][:2]
+        supported = sorted({a for name in misfits for a in get_explainer(name).factory.architectures})
+        raise ConfigError(f"{', '.join(misfits)} support{'s' if len(misfits) == 1 else ''} only "
+                          f"{', '.join(supported)} models here, not {arch}; choose other methods, e.g. "
+                          f"--methods {','.join(others)}")
 
 
 def train_demo_model(config: BuildConfig, data: PCamDataset, *, cache_root: Path, device: torch.device,

@@ -1,0 +1,159 @@
+"""Checkpoints of architectures other than ResNet-18 (``--arch``): they load in every layout, build a report that
+names them, and every mismatch is refused with exit code 2 and one line.
+
+The network is a randomly initialised torchvision SqueezeNet 1.1 (0.7 M parameters, the cheapest torchvision
+classifier on a CPU): the tests check loading and wiring, not what an untrained network attends to.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import torch
+from conftest import run_build
+
+from reportgen.cli import main
+from reportgen.config import load_config_file, resolve_config
+from reportgen.errors import CheckpointError, ConfigError
+from reportgen.model.architectures import build_backbone, head_keys
+from reportgen.model.checkpoint import load_checkpoint, save_checkpoint
+from reportgen.model.network import IDENTITY_PREPROCESSING, PCamClassifier
+
+ARCH = "squeezenet1_1"
+#: Options that leave only the checkpoint's loading and the two model-agnostic methods in question.
+QUICK = ["--methods", "integrated_gradients,lime", "--preprocessing", "identity"]
+
+
+def _state_dict(num_classes: int = 2, arch: str = ARCH, seed: int = 0) -> dict:
+    torch.manual_seed(seed)
+    return build_backbone(arch, num_classes).state_dict()
+
+
+def _error_line(capsys) -> str:
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_the_head_is_found_by_one_rule_for_every_family():
+    assert head_keys("resnet18") == {"fc.weight", "fc.bias"}
+    assert head_keys(ARCH) == {"classifier.1.weight", "classifier.1.bias"}  # a 1x1 convolution
+    assert head_keys("mobilenet_v3_small") == {"classifier.3.weight", "classifier.3.bias"}
+    assert head_keys("densenet121") == {"classifier.weight", "classifier.bias"}
+
+
+@pytest.mark.parametrize("name, wrap, prefix", [
+    ("bare.pt", lambda sd: sd, ""),
+    ("parallel.pth", lambda sd: {f"module.{k}": v for k, v in sd.items()}, "module."),
+])
+def test_a_squeezenet_checkpoint_builds_a_report_that_names_it(tmp_path, tiny_pcam, name, wrap, prefix):
+    path = tmp_path / name
+    torch.save(wrap(_state_dict()), path)
+    extra = [] if not prefix else ["--sanity-images", "0", "--stain-images", "0", "--stability", "none"]
+    code = run_build(tiny_pcam, path, tmp_path / "report", tmp_path / "cache", "--arch", ARCH, *QUICK, *extra)
+    assert code == 0
+    assert (tmp_path / "report" / "report.html").is_file()
+    document = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert document["model"]["architecture"] == ARCH
+    assert document["model"]["checkpoint"]["key_prefix"] == prefix
+    assert document["provenance"]["config"]["methods"] == ["integrated_gradients", "lime"]
+
+
+def test_a_reportgen_checkpoint_records_its_architecture_and_refuses_another(tmp_path, tiny_pcam, capsys):
+    torch.manual_seed(0)
+    path = tmp_path / "own.pt"
+    save_checkpoint(path, PCamClassifier(IDENTITY_PREPROCESSING, ARCH), recipe="full", weights="none", training={},
+                    history=[], evaluation=None, data_fingerprint=None, epoch=1)
+    loaded = load_checkpoint(path)
+    assert loaded.info["architecture"] == ARCH and loaded.model.arch == ARCH
+    assert loaded.model(torch.rand(2, 3, 96, 96)).shape == (2, 2)
+    assert load_checkpoint(path, arch=ARCH).info["format"] == "reportgen-v1"
+    code = run_build(tiny_pcam, path, tmp_path / "report", tmp_path / "cache", "--arch", "resnet18", *QUICK)
+    assert code == 2
+    assert "--arch resnet18 conflicts with" in _error_line(capsys)
+    assert not (tmp_path / "report").exists()
+
+
+def test_the_architecture_is_a_configuration_key():
+    config = resolve_config(file_values={"arch": ARCH, "checkpoint": "model.pt"})
+    assert config.arch == ARCH
+    assert resolve_config().arch is None
+
+
+def test_the_configuration_file_takes_arch(tmp_path):
+    path = tmp_path / "build.toml"
+    path.write_text(f'[build]\narch = "{ARCH}"\ncheckpoint = "model.pt"\n')
+    assert resolve_config(file_values=load_config_file(path)).arch == ARCH
+
+
+def _refused(tmp_path, tiny_pcam, capsys, state_dict, *options) -> str:
+    path = tmp_path / "model.pt"
+    torch.save(state_dict, path)
+    code = run_build(tiny_pcam, path, tmp_path / "report", tmp_path / "cache", *options)
+    assert code == 2
+    line = _error_line(capsys)
+    assert not (tmp_path / "report").exists()
+    return line
+
+
+def test_an_unknown_architecture_suggests_close_names(tmp_path, tiny_pcam, capsys):
+    line = _refused(tmp_path, tiny_pcam, capsys, _state_dict(), "--arch", "squeezenet11", *QUICK)
+    assert "'squeezenet11' is not a torchvision classification architecture" in line
+    assert "squeezenet1_1" in line
+
+
+def test_a_checkpoint_of_another_architecture_names_it_and_some_keys(tmp_path, tiny_pcam, capsys):
+    line = _refused(tmp_path, tiny_pcam, capsys, _state_dict(), "--arch", "mobilenet_v3_small", *QUICK)
+    assert "not a mobilenet_v3_small" in line and "'classifier.1.bias'" in line and "it lacks 'classifier.0" in line
+
+
+def test_a_squeezenet_checkpoint_without_arch_is_not_a_resnet18(tmp_path, tiny_pcam, capsys):
+    line = _refused(tmp_path, tiny_pcam, capsys, _state_dict(), *QUICK)
+    assert "not a resnet18" in line and "pass --arch NAME" in line
+
+
+def test_a_three_class_head_is_refused_naming_the_count(tmp_path, tiny_pcam, capsys):
+    line = _refused(tmp_path, tiny_pcam, capsys, _state_dict(num_classes=3), "--arch", ARCH, *QUICK)
+    assert "the head has 3 classes (classifier.1.weight (3, 512, 1, 1))" in line
+
+
+def test_timm_names_without_timm_say_how_to_install_it(tmp_path, tiny_pcam, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "timm", None)  # import timm now raises ImportError, installed or not
+    line = _refused(tmp_path, tiny_pcam, capsys, _state_dict(), "--arch", "timm:resnet18", *QUICK)
+    assert "pip install 'reportgen[timm]'" in line
+
+
+def test_grad_cam_is_refused_for_another_architecture_before_any_work(tmp_path, tiny_pcam, capsys):
+    line = _refused(tmp_path, tiny_pcam, capsys, _state_dict(), "--arch", ARCH, "--preprocessing", "identity",
+                    "--methods", "grad_cam,lime")
+    assert line.endswith(f"grad_cam supports only resnet18 models here, not {ARCH}; choose other methods, e.g. "
+                         "--methods lime")
+
+
+def test_arch_without_a_checkpoint_is_refused(tmp_path, capsys):
+    code = main(["build", "--arch", ARCH, "--out", str(tmp_path / "report"), "-q"])
+    assert code == 2
+    assert f"--arch {ARCH} needs --checkpoint" in _error_line(capsys)
+
+
+def test_safetensors_files_without_safetensors_say_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "safetensors", None)
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(b"\0" * 16)
+    with pytest.raises(ConfigError, match=r"pip install 'reportgen\[safetensors\]'"):
+        load_checkpoint(path, arch=ARCH)
+
+
+def test_safetensors_files_load_as_state_dicts(tmp_path):
+    from safetensors.torch import save_file  # the test extra installs it
+
+    path = tmp_path / "model.safetensors"
+    save_file(_state_dict(), path)
+    assert load_checkpoint(path, arch=ARCH).info["architecture"] == ARCH
+    with pytest.raises(CheckpointError, match="not a resnet18"):
+        load_checkpoint(path)
+    path.write_bytes(b"\0" * 16)
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint(path, arch=ARCH)
