@@ -157,3 +157,17 @@ def test_safetensors_files_load_as_state_dicts(tmp_path):
     path.write_bytes(b"\0" * 16)
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
         load_checkpoint(path, arch=ARCH)
+
+
+def test_a_vit_built_for_224_pixels_is_refused_in_one_line():
+    from torchvision.models import VisionTransformer
+
+    from reportgen.model.architectures import check_input_size
+
+    vit = VisionTransformer(image_size=224, patch_size=16, num_layers=1, num_heads=1, hidden_dim=8, mlp_dim=8,
+                            num_classes=2).eval()
+    with pytest.raises(ConfigError, match=r"^--arch vit: the network does not take 96x96 patches \(Wrong image "
+                                          r"height! Expected 224 but got 96!\); use an architecture") as error:
+        check_input_size(vit, arch="vit", size=96)
+    assert "\n" not in str(error.value)
+    check_input_size(build_backbone(ARCH).eval(), arch=ARCH, size=96)  # a CNN takes any size
