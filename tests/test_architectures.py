@@ -54,9 +54,10 @@ def test_a_squeezenet_checkpoint_builds_a_report_that_names_it(tmp_path, tiny_pc
     extra = [] if not prefix else ["--sanity-images", "0", "--stain-images", "0", "--stability", "none"]
     code = run_build(tiny_pcam, path, tmp_path / "report", tmp_path / "cache", "--arch", ARCH, *QUICK, *extra)
     assert code == 0
-    assert (tmp_path / "report" / "report.html").is_file()
+    assert ARCH in (tmp_path / "report" / "report.html").read_text()  # the model card states it
     document = json.loads((tmp_path / "report" / "report.json").read_text())
     assert document["model"]["architecture"] == ARCH
+    assert document["model"]["name"] == f"{ARCH} (PatchCamelyon)"
     assert document["model"]["checkpoint"]["key_prefix"] == prefix
     assert document["provenance"]["config"]["methods"] == ["integrated_gradients", "lime"]
 

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from reportgen import __version__
-from reportgen.config import DOCUMENT_TABLES
+from reportgen.config import DOCUMENT_TABLES, BuildConfig
 from reportgen.data.sampling import STRATA
 from reportgen.metrics.faithfulness import NOTEBOOK_DELETION_NOTE, TIE_BREAK_RULE
 from reportgen.metrics.verdicts import MIN_SCORE_CHANGE
+from reportgen.model.architectures import DEFAULT_ARCH
 
 if TYPE_CHECKING:
     from reportgen.pipeline.document import BuildRecord
@@ -74,9 +75,13 @@ def model_record(record: BuildRecord) -> dict:
     info, config = record.model_info, record.config
     preprocessing = dict(info.get("preprocessing") or {})
     preprocessing["assumed"] = info.get("preprocessing_source") == "assumed"
+    architecture = info.get("architecture", DEFAULT_ARCH)
+    name = config.model_name
+    if name == BuildConfig.model_name and architecture != DEFAULT_ARCH:
+        name = f"{architecture} (PatchCamelyon)"  # the default name says ResNet-18: not this model's
     return {
-        "name": config.model_name,
-        "architecture": info.get("architecture", "resnet18"),
+        "name": name,
+        "architecture": architecture,
         "recipe": info.get("recipe"),
         "weights": info.get("weights"),
         "checkpoint": {"path": info.get("path"), "sha256": info.get("sha256"), "format": info.get("format"),
