@@ -172,3 +172,21 @@ def test_a_vit_built_for_224_pixels_is_refused_in_one_line():
         check_input_size(vit, arch="vit", size=96)
     assert "\n" not in str(error.value)
     check_input_size(build_backbone(ARCH).eval(), arch=ARCH, size=96)  # a CNN takes any size
+
+
+@pytest.mark.parametrize("wrap, fmt, prefix", [
+    (lambda sd: {"state_dict": {f"model.{k}": v for k, v in sd.items()}, "pytorch-lightning_version": "2.4.0",
+                 "epoch": 2}, "lightning", "model."),
+    (lambda sd: {"state_dict": sd}, "state_dict", ""),
+    (lambda sd: {"epoch": 0, "model_state_dict": sd, "val_acc": 0.5}, "notebook", None),
+    (lambda sd: {f"backbone.{k}": v for k, v in sd.items()} | {"normalize.mean": torch.zeros(1, 3, 1, 1),
+                                                               "normalize.std": torch.ones(1, 3, 1, 1)},
+     "state_dict", ""),
+])
+def test_every_layout_applies_to_another_architecture(tmp_path, wrap, fmt, prefix):
+    state_dict = _state_dict()
+    path = tmp_path / "model.ckpt"
+    torch.save(wrap(state_dict), path)
+    loaded = load_checkpoint(path, arch=ARCH)
+    assert (loaded.info["architecture"], loaded.info["format"], loaded.info.get("key_prefix")) == (ARCH, fmt, prefix)
+    assert torch.equal(loaded.model.backbone.state_dict()["classifier.1.weight"], state_dict["classifier.1.weight"])
