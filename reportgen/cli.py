@@ -102,7 +102,8 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     for flag, (assignments, meaning) in SETTING_ALIASES.items():
         add(flag, dest=flag[2:].replace("-", "_"), default=S, help=f"{meaning} (same as --set {assignments[0]}=...)")
     add("--alpha", type=float, default=S,
-        help="family-wise error rate of the verdicts, Holm-corrected over every claim (default 0.05)")
+        help="family-wise error rate of the verdicts over all their claims: most of it for the primary claims, the "
+             "rest for the secondary ones (docs/judgement.md; default 0.05)")
     add("--stability", default=S, metavar="MEASURES",
         help="stability of the explanations: comma-separated measurements the methods declare, or all or none "
              "(default: those the methods mark default; see 'reportgen methods')")

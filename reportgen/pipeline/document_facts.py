@@ -30,10 +30,13 @@ METRIC_NOTES = (
     "intervals are percentile-bootstrap 95% intervals of the mean (over slides where slide ids exist).",
     NOTEBOOK_DELETION_NOTE,
     "Verdicts: on the informative patches of a metric, the paired per-patch differences between two maps "
-    "(averaged per slide where slide ids exist, so that the unit is the slide) are tested with one-sided Wilcoxon signed-rank tests in both directions (zero differences dropped), "
-    "Holm-corrected over every p-value of the report; better or worse when that direction's corrected p is "
-    "below alpha, otherwise not distinguishable, or too few when fewer non-zero differences than log2(m / alpha) "
-    "(m p-values) leave the test unable to reach alpha.",
+    "(averaged per slide where slide ids exist, so that the unit is the slide) are tested with the two-sided "
+    "Wilcoxon signed-rank test (zero differences dropped), Holm-corrected within the claim's family: the primary "
+    "family (each method against the random map by deletion AUC and SRG, the claims page one rests on, fixed "
+    "before any result) at 0.8 alpha, the secondary family at 0.2 alpha, or at alpha once every primary claim is "
+    "decided; better or worse when the corrected p is below the family's level, otherwise not distinguishable, "
+    "or too few when the smallest p the exact test can give on the claim's non-zero differences, 2^(1 - n), "
+    "cannot reach level / m for a family of m claims.",
 )
 
 UNCERTAINTY_RULES = {
