@@ -133,6 +133,11 @@ def test_parse_gate_forms():
     assert (method.method, method.metric, method.operator) == ("grad_cam", "deletion_auc", ">=")
 
 
+def test_a_renamed_gate_says_its_new_name():
+    with pytest.raises(ConfigError, match="gate centre_mass_below_uniform is now centre_mass_failed"):
+        parse_gate("centre_mass_below_uniform")
+
+
 @pytest.mark.parametrize("text, message", [
     ("accuracy", "needs a comparison"),
     ("sanity_failed>1", "takes no comparison"),
