@@ -59,13 +59,14 @@ def _map_outputs(model: nn.Module, size: int) -> dict[nn.Module, int]:
 
     handles = [module.register_forward_hook(hook) for module in model.modules()]
     parameter = next(model.parameters(), None)
-    was_training = model.training
+    modes = [(module, module.training) for module in model.modules()]
     try:
-        model.eval()
+        model.eval()  # BatchNorm's running statistics stay as they are
         with torch.no_grad():
             model(torch.zeros(1, 3, size, size, device=parameter.device if parameter is not None else "cpu"))
     finally:
-        model.train(was_training)
+        for module, training in modes:
+            module.training = training
         for handle in handles:
             handle.remove()
     return finished
