@@ -246,3 +246,31 @@ def test_every_layout_applies_to_another_architecture(tmp_path, wrap, fmt, prefi
     loaded = load_checkpoint(path, arch=ARCH)
     assert (loaded.info["architecture"], loaded.info["format"], loaded.info.get("key_prefix")) == (ARCH, fmt, prefix)
     assert torch.equal(loaded.model.backbone.state_dict()["classifier.1.weight"], state_dict["classifier.1.weight"])
+
+
+def test_the_coarse_map_hint_names_resnet18s_finer_layer_only_for_resnet18():
+    from reportgen.explain.base import MethodStanding
+
+    grad_cam = get_explainer("grad_cam").factory
+    standing = MethodStanding(title="Grad-CAM", not_better_than_random=("deletion",))
+
+    def hint(layer):
+        (severity, text), = grad_cam.report_warnings({"settings": {"target_layer": layer, "feature_map_size": "3x3"},
+                                                      "warnings": []}, standing)
+        return text
+
+    assert hint(DEFAULT_TARGET_LAYER).endswith("compare a finer layer with --grad-cam-layer backbone.layer3.1.")
+    assert hint("backbone.features.12").endswith("compare a finer layer with --grad-cam-layer NAME (an earlier "
+                                                 "block).")
+
+
+def test_an_unknown_grad_cam_layer_is_refused_before_training(tmp_path, tiny_pcam, capsys):
+    from conftest import FAST_BUILD_ARGS
+
+    code = main(["build", "--data-dir", str(tiny_pcam), "--out", str(tmp_path / "report"), "--cache-dir",
+                 str(tmp_path / "cache"), *FAST_BUILD_ARGS, "--grad-cam-layer", "backbone.layer9"])
+    assert code == 2
+    assert _error_line(capsys).endswith("grad_cam: target_layer 'backbone.layer9' is not a layer of the model; close "
+                                        "layer names: backbone.layer4, backbone.layer3, backbone.layer2, "
+                                        "backbone.layer1 (the default is backbone.layer4.1)")
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.pt"))  # nothing trained
