@@ -84,10 +84,14 @@ def default_cam_layer(model: nn.Module, *, size: int = PROBE_SIZE) -> str | None
     model : classifier taking (N, 3, size, size); left as it was (mode, no hooks, no gradients).
     size : side of the zero patch of the forward pass (default 96).
     """
-    if model in _FOUND:
-        return _FOUND[model]
+    found = _FOUND.setdefault(model, {})
+    if size not in found:
+        found[size] = _find_cam_layer(model, size)
+    return found[size]
+
+
+def _find_cam_layer(model: nn.Module, size: int) -> str | None:
     if any(_is_attention(module) for module in model.modules()):
-        _FOUND[model] = None
         return None
     outputs = _map_outputs(model, size)
     prefix, module = feature_trunk(model)
@@ -104,7 +108,6 @@ def default_cam_layer(model: nn.Module, *, size: int = PROBE_SIZE) -> str | None
         prefix = f"{name}."
         if not isinstance(module, nn.Sequential):
             break
-    _FOUND[model] = name
     return name
 
 
