@@ -17,8 +17,12 @@ from conftest import run_build
 from reportgen.cli import main
 from reportgen.config import load_config_file, resolve_config
 from reportgen.errors import CheckpointError, ConfigError
+from reportgen.explain import get_explainer
+from reportgen.explain._cam import DEFAULT_TARGET_LAYER
+from reportgen.metrics.sanity import randomisation_stages
 from reportgen.model.architectures import build_backbone, head_keys
 from reportgen.model.checkpoint import load_checkpoint, save_checkpoint
+from reportgen.model.feature_layers import default_cam_layer
 from reportgen.model.network import IDENTITY_PREPROCESSING, PCamClassifier
 
 ARCH = "squeezenet1_1"
@@ -126,11 +130,63 @@ def test_timm_names_without_timm_say_how_to_install_it(tmp_path, tiny_pcam, caps
     assert "pip install 'reportgen[timm]'" in line
 
 
-def test_grad_cam_is_refused_for_another_architecture_before_any_work(tmp_path, tiny_pcam, capsys):
+def test_the_default_cam_layer_is_the_last_convolutional_block_by_one_rule():
+    cases = {"resnet18": "backbone.layer4.1", ARCH: "backbone.features.12",
+             "mobilenet_v3_small": "backbone.features.12", "vgg11": "backbone.features"}
+    for arch, layer in cases.items():
+        model = PCamClassifier(IDENTITY_PREPROCESSING, arch).eval()
+        assert default_cam_layer(model) == layer, arch
+        assert get_explainer("grad_cam").create(model).settings["target_layer"] == layer
+        assert not model.training and not model._forward_hooks and not model.backbone._forward_hooks
+    assert default_cam_layer(PCamClassifier(IDENTITY_PREPROCESSING, "resnet18")) == DEFAULT_TARGET_LAYER
+
+
+def test_cams_are_refused_for_a_transformer_in_one_line():
+    from torchvision.models.swin_transformer import SwinTransformer
+
+    swin = SwinTransformer(patch_size=[4, 4], embed_dim=8, depths=[2], num_heads=[1], window_size=[2, 2],
+                           num_classes=2).eval()
+    assert default_cam_layer(swin) is None
+    for method in ("grad_cam", "grad_cam_pp"):
+        with pytest.raises(ConfigError, match=f"^{method} needs a convolutional feature map; this model has "
+                                              "attention layers") as error:
+            get_explainer(method).factory.check_model(swin, {})
+        assert "\n" not in str(error.value)
+
+
+def test_the_sanity_cascade_takes_the_blocks_of_a_features_and_head_network():
+    def stages(arch):
+        return ["+".join(stage) for stage in randomisation_stages(PCamClassifier(IDENTITY_PREPROCESSING, arch))]
+
+    assert stages("resnet18") == ["backbone.fc", "backbone.layer4", "backbone.layer3", "backbone.layer2",
+                                  "backbone.layer1", "backbone.conv1+backbone.bn1"]
+    assert stages(ARCH) == ["backbone.classifier", *(f"backbone.features.{i}" for i in (12, 11, 10, 9, 7, 6, 4, 3, 0))]
+    assert stages("mobilenet_v3_small") == ["backbone.classifier.3", "backbone.classifier.0",
+                                            *(f"backbone.features.{i}" for i in range(12, -1, -1))]
+
+
+def test_a_squeezenet_builds_grad_cam_at_its_own_layer_with_its_own_stages(tmp_path, tiny_pcam):
+    path = tmp_path / "model.pt"
+    torch.save(_state_dict(), path)
+    code = run_build(tiny_pcam, path, tmp_path / "report", tmp_path / "cache", "--arch", ARCH,
+                     "--preprocessing", "identity")
+    assert code == 0
+    document = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert "grad_cam" in document["provenance"]["config"]["methods"]
+    assert document["methods"]["grad_cam"]["settings"]["target_layer"] == "backbone.features.12"
+    assert document["methods"]["grad_cam"]["settings"]["feature_map_size"] == "5x5"
+    stages = ["backbone.classifier", *(f"backbone.features.{i}" for i in (12, 11, 10, 9, 7, 6, 4, 3, 0))]
+    assert document["sanity"]["stages"] == document["sanity"]["methods"]["grad_cam"]["stages"] == stages
+    skipped = document["stability"]["skipped"]["grad_cam_layers"]
+    assert skipped.startswith("the table's layers (backbone.layer2.1, ") and "this model lacks" in skipped
+
+
+def test_an_unknown_grad_cam_layer_names_close_layers_before_any_work(tmp_path, tiny_pcam, capsys):
     line = _refused(tmp_path, tiny_pcam, capsys, _state_dict(), "--arch", ARCH, "--preprocessing", "identity",
-                    "--methods", "grad_cam,lime")
-    assert line.endswith(f"grad_cam supports only resnet18 models here, not {ARCH}; choose other methods, e.g. "
-                         "--methods lime")
+                    "--methods", "grad_cam,lime", "--grad-cam-layer", "backbone.features.21")
+    assert line.endswith("grad_cam: target_layer 'backbone.features.21' is not a layer of the model; close layer "
+                         "names: backbone.features.2, backbone.features.1, backbone.features.12, "
+                         "backbone.features.11 (the default is backbone.features.12)")
 
 
 def test_arch_without_a_checkpoint_is_refused(tmp_path, capsys):
@@ -190,3 +246,31 @@ def test_every_layout_applies_to_another_architecture(tmp_path, wrap, fmt, prefi
     loaded = load_checkpoint(path, arch=ARCH)
     assert (loaded.info["architecture"], loaded.info["format"], loaded.info.get("key_prefix")) == (ARCH, fmt, prefix)
     assert torch.equal(loaded.model.backbone.state_dict()["classifier.1.weight"], state_dict["classifier.1.weight"])
+
+
+def test_the_coarse_map_hint_names_resnet18s_finer_layer_only_for_resnet18():
+    from reportgen.explain.base import MethodStanding
+
+    grad_cam = get_explainer("grad_cam").factory
+    standing = MethodStanding(title="Grad-CAM", not_better_than_random=("deletion",))
+
+    def hint(layer):
+        (severity, text), = grad_cam.report_warnings({"settings": {"target_layer": layer, "feature_map_size": "3x3"},
+                                                      "warnings": []}, standing)
+        return text
+
+    assert hint(DEFAULT_TARGET_LAYER).endswith("compare a finer layer with --grad-cam-layer backbone.layer3.1.")
+    assert hint("backbone.features.12").endswith("compare a finer layer with --grad-cam-layer NAME (an earlier "
+                                                 "block).")
+
+
+def test_an_unknown_grad_cam_layer_is_refused_before_training(tmp_path, tiny_pcam, capsys):
+    from conftest import FAST_BUILD_ARGS
+
+    code = main(["build", "--data-dir", str(tiny_pcam), "--out", str(tmp_path / "report"), "--cache-dir",
+                 str(tmp_path / "cache"), *FAST_BUILD_ARGS, "--grad-cam-layer", "backbone.layer9"])
+    assert code == 2
+    assert _error_line(capsys).endswith("grad_cam: target_layer 'backbone.layer9' is not a layer of the model; close "
+                                        "layer names: backbone.layer4, backbone.layer3, backbone.layer2, "
+                                        "backbone.layer1 (the default is backbone.layer4.1)")
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.pt"))  # nothing trained

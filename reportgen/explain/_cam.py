@@ -20,14 +20,17 @@ from torch.nn import functional
 
 from reportgen.errors import ConfigError
 from reportgen.explain.base import Explainer, MethodStanding
+from reportgen.model.feature_layers import cam_refusal, close_layer_names, default_cam_layer
 
-#: ``model.backbone.layer4[-1]`` of the PCam ResNet-18.
+#: ``model.backbone.layer4[-1]`` of the PCam ResNet-18: what the layer rule
+#: (:func:`reportgen.model.feature_layers.default_cam_layer`) gives for it, and the method's default without a model.
 DEFAULT_TARGET_LAYER = "backbone.layer4.1"
 #: A feature map of this many cells or fewer is coarse: at 96 px ResNet-18's last block is 3x3, and every
 #: cell's receptive field covers the whole patch, so whether its cells follow the evidence depends on the
 #: trained weights, not on the method.
 COARSE_CELLS = 9
-#: The next-finer block of the PCam ResNet-18 (6x6 at 96 px): the one to compare with a coarse default.
+#: The next-finer block of the PCam ResNet-18 (6x6 at 96 px): the one to compare with its coarse default (another
+#: architecture's hint names no layer).
 FINER_TARGET_LAYER = "backbone.layer3.1"
 
 
@@ -48,15 +51,14 @@ def _grad_cam_version() -> str:
 
 
 def resolve_layer(model: torch.nn.Module, name: str, method: str) -> torch.nn.Module:
-    """``model.get_submodule(name)``; an unknown name raises a ConfigError with examples."""
+    """``model.get_submodule(name)``; an unknown name raises a one-line ConfigError naming close layer names."""
     try:
         return model.get_submodule(name)
     except AttributeError:
-        names = [candidate for candidate, _ in model.named_modules() if candidate and candidate.count(".") <= 2]
-        examples = ", ".join(names[-8:]) or "(the model has no submodules)"
-        raise ConfigError(
-            f"{method}: target_layer {name!r} is not a submodule of the model; use a dotted name such as: {examples}"
-        ) from None
+        close = ", ".join(close_layer_names(model, name)) or "(the model has no submodules)"
+        default = default_cam_layer(model)
+        raise ConfigError(f"{method}: target_layer {name!r} is not a layer of the model; close layer names: {close}"
+                          + (f" (the default is {default})" if default else "")) from None
 
 
 class CamExplainer(Explainer):
@@ -67,10 +69,10 @@ class CamExplainer(Explainer):
     rebuild served from the cache never pays for it.
     """
 
+    #: The default ``target_layer`` of a model is its last convolutional block by one rule
+    #: (:func:`reportgen.model.feature_layers.default_cam_layer`: ``backbone.layer4.1`` for ResNet-18); a model
+    #: without a convolutional feature map (a transformer) is refused (:meth:`check_model`).
     defaults = {"target_layer": DEFAULT_TARGET_LAYER}
-    #: The default target layer and the per-layer table name ResNet-18's blocks; another architecture's CAM needs
-    #: its own layer rule, so the method is refused for it (docs/data.md#architectures).
-    architectures = ("resnet18",)
     setting_labels = {"target_layer": "Target layer", "feature_map_size": "Feature map size"}
 
     @staticmethod
@@ -83,6 +85,30 @@ class CamExplainer(Explainer):
         if not isinstance(settings["target_layer"], str):
             raise ConfigError(f"{cls.name}: setting target_layer={settings['target_layer']!r} must be a dotted module name")
         return settings
+
+    @classmethod
+    def model_defaults(cls, model: torch.nn.Module) -> dict:
+        layer = default_cam_layer(model)
+        return {"target_layer": layer} if layer else {}
+
+    @classmethod
+    def check_model(cls, model: torch.nn.Module, given: dict) -> None:
+        refusal = cam_refusal(model, cls.name)
+        if refusal:
+            raise ConfigError(refusal)
+        if "target_layer" in given:
+            resolve_layer(model, cls.resolve_settings(given)["target_layer"], cls.name)
+
+    @classmethod
+    def variant_skip_reason(cls, variant, model: torch.nn.Module) -> str | None:
+        if variant.setting != "target_layer":
+            return None
+        names = dict(model.named_modules())
+        missing = [value for value in variant.values if value not in names]
+        if not missing:
+            return None
+        return (f"the table's layers ({', '.join(variant.values)}) are ResNet-18's blocks and this model lacks "
+                f"{', '.join(missing)}; compare layers with --grad-cam-layer")
 
     def __init__(self, model: torch.nn.Module, **options):
         super().__init__(model, **options)
@@ -128,7 +154,8 @@ class CamExplainer(Explainer):
         if not (layer and coarse_feature_map(size) and standing.not_better_than_random):
             return super().report_warnings(record, standing)
         compare = (f"the {standing.title} layer table (Stability of the explanations) scores the finer layers"
-                   if standing.other_settings_scored else f"compare a finer layer with --grad-cam-layer {FINER_TARGET_LAYER}")
+                   if standing.other_settings_scored else "compare a finer layer with --grad-cam-layer "
+                   + (FINER_TARGET_LAYER if layer == DEFAULT_TARGET_LAYER else "NAME (an earlier block)"))
         own = cls.coarse_message(layer, size)
         rest = {**record, "warnings": [message for message in record.get("warnings") or [] if message != own]}
         return [("medium", f"{standing.title}: the {layer} feature map is {size} ({COARSE_CELLS} cells or fewer), each "

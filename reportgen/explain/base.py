@@ -188,7 +188,7 @@ class Explainer:
         self.batch_size = check_int(self.name, "batch_size", batch_size)
         self.precision = check_choice(self.name, "precision", precision, PRECISIONS)
         self.progress = bool(progress)
-        self.settings = self.resolve_settings(settings)
+        self.settings = self.resolve_settings({**self.model_defaults(model), **settings})
         self.forward_passes = 0
         self.backward_passes = 0
         self.warnings: list[str] = []
@@ -240,6 +240,21 @@ class Explainer:
     def _check_settings(cls, settings: dict) -> dict:
         """``settings`` with values normalised; raise ConfigError for an invalid one."""
         return settings
+
+    @classmethod
+    def model_defaults(cls, model: torch.nn.Module) -> dict:
+        """Defaults that depend on ``model`` (a CAM's target layer), taking the place of :attr:`defaults`' values."""
+        return {}
+
+    @classmethod
+    def check_model(cls, model: torch.nn.Module, given: dict) -> None:
+        """Raise a one-line ConfigError when the method cannot run on ``model`` with the ``given`` settings
+        (checked once the model is loaded, before any work); the default accepts every model."""
+
+    @classmethod
+    def variant_skip_reason(cls, variant: StabilityVariant, model: torch.nn.Module) -> str | None:
+        """Why stability ``variant`` cannot run on ``model`` (its values name layers the model lacks), or ``None``."""
+        return None
 
     def _details(self) -> dict:
         """Extra provenance (fixed choices, library versions) for :meth:`describe`."""

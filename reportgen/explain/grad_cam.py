@@ -2,7 +2,9 @@
 Gradient-based Localization", ICCV 2017), via pytorch-grad-cam's ``GradCAM``.
 
 Channel weights are the spatially averaged gradients of the target logit at
-``target_layer`` (default ``backbone.layer4.1``, 3x3 at 96 px input).
+``target_layer`` (default the model's last convolutional block,
+:func:`reportgen.model.feature_layers.default_cam_layer`: ``backbone.layer4.1`` for ResNet-18, 3x3
+at 96 px input).
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ GRAD_CAM_LAYERS = ("backbone.layer2.1", "backbone.layer3.1", "backbone.layer4.1"
 
 
 class GradCAM(CamExplainer):
-    """Setting: ``target_layer`` (default ``"backbone.layer4.1"``). Maps are non-negative."""
+    """Setting: ``target_layer`` (default the last convolutional block, ``"backbone.layer4.1"`` for ResNet-18).
+    Maps are non-negative."""
 
     name = "grad_cam"
     #: Grad-CAM at the last block of layer2, layer3 and layer4 (12x12, 6x6 and 3x3 cells at 96 px), each scored like a
     #: method and tested against the random map by the verdict rule.  The report's Grad-CAM stays at its configured
-    #: layer; the table is evidence around that verdict, not a choice.
+    #: layer; the table is evidence around that verdict, not a choice.  The layers are ResNet-18's: a model that
+    #: lacks them skips the table, saying why (:meth:`CamExplainer.variant_skip_reason`).
     stability_variants = (StabilityVariant(name="grad_cam_layers", title="Grad-CAM per layer", kind="table",
                                            setting="target_layer", values=GRAD_CAM_LAYERS, varies="layer",
                                            facts={"feature_map_size": "Feature map"}),)

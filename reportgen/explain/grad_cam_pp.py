@@ -13,7 +13,8 @@ from reportgen.explain.base import ExplainerInfo, register
 
 
 class GradCAMPlusPlus(CamExplainer):
-    """Setting: ``target_layer`` (default ``"backbone.layer4.1"``). Maps are non-negative."""
+    """Setting: ``target_layer`` (default the last convolutional block, ``"backbone.layer4.1"`` for ResNet-18).
+    Maps are non-negative."""
 
     name = "grad_cam_pp"
 

@@ -12,6 +12,7 @@ SHORTHANDS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "ig_steps": (("integrated_gradients.n_steps",), "Integrated Gradients steps (default 50)"),
     "ig_baseline": (("integrated_gradients.baseline",), None),
     "grad_cam_layer": (("grad_cam.target_layer", "grad_cam_pp.target_layer"),
-                       "Grad-CAM target layer (default backbone.layer4.1)"),
+                       "Grad-CAM target layer (default backbone.layer4.1) on ResNet-18; on another CNN its last "
+                       "convolutional block"),
     "lime_samples": (("lime.num_samples",), "LIME samples per patch (default 1000)"),
 }

@@ -33,6 +33,7 @@ from torch import nn
 
 from reportgen.errors import ConfigError
 from reportgen.metrics.agreement import spearman_full
+from reportgen.model.feature_layers import feature_trunk
 
 logger = logging.getLogger(__name__)
 
@@ -139,40 +140,49 @@ def decide(values, *, threshold: float = SIMILARITY_THRESHOLD, confidence: float
     return "inconclusive"
 
 
-def _trunk(model: nn.Module) -> tuple[str, nn.Module]:
-    """Descend through wrappers with a single parameterised child (e.g. ``PCamClassifier.backbone``)."""
-    prefix, module = "", model
-    while True:
-        with_parameters = [(name, child) for name, child in module.named_children() if any(True for _ in child.parameters())]
-        if len(with_parameters) != 1:
-            return prefix, module
-        name, module = with_parameters[0]
-        prefix = f"{prefix}{name}."
+#: A trunk with fewer parameterised children than this is a features + head pair (SqueezeNet, MobileNet,
+#: EfficientNet, DenseNet, VGG, ConvNeXt: ``features``, ``classifier``), whose blocks sit one level down.
+MIN_TRUNK_STAGES = 4
 
 
 def randomisation_stages(model: nn.Module) -> list[list[str]]:
     """Cascade stages derived from the module order, head first.
 
     The trunk is the first module (descending from ``model``) with more than one
-    parameterised child; each parameterised child is a stage, and a
-    normalisation layer joins the stage of the layer before it.  For
-    ``PCamClassifier``: ``backbone.fc``, ``backbone.layer4``, ``backbone.layer3``,
-    ``backbone.layer2``, ``backbone.layer1``, then ``backbone.conv1`` with ``backbone.bn1``.
+    parameterised child (:func:`reportgen.model.feature_layers.feature_trunk`); each
+    parameterised child is a stage, and a normalisation layer joins the stage of the
+    layer before it.  For ``PCamClassifier`` with ResNet-18: ``backbone.fc``,
+    ``backbone.layer4``, ``backbone.layer3``, ``backbone.layer2``, ``backbone.layer1``,
+    then ``backbone.conv1`` with ``backbone.bn1``.  A trunk with fewer than
+    :data:`MIN_TRUNK_STAGES` parameterised children is a features + head pair, so each of
+    its ``nn.Sequential`` children with several parameterised children is split into them:
+    SqueezeNet 1.1 gives ``backbone.classifier``, then ``backbone.features.12`` ... ``backbone.features.0``.
 
     Returns
     -------
     List of stages, each a list of qualified module names.
     """
-    prefix, trunk = _trunk(model)
+    prefix, trunk = feature_trunk(model)
+    children = [(prefix + name, child) for name, child in trunk.named_children() if _has_parameters(child)]
+    if len(children) < MIN_TRUNK_STAGES:
+        children = [part for name, child in children for part in _split(name, child)]
     stages: list[list[str]] = []
-    for name, child in trunk.named_children():
-        if not any(True for _ in child.parameters()):
-            continue
+    for name, child in children:
         if stages and isinstance(child, _NORMALISATION_LAYERS):
-            stages[-1].append(prefix + name)
+            stages[-1].append(name)
         else:
-            stages.append([prefix + name])
+            stages.append([name])
     return stages[::-1]
+
+
+def _has_parameters(module: nn.Module) -> bool:
+    return any(True for _ in module.parameters())
+
+
+def _split(name: str, module: nn.Module) -> list[tuple[str, nn.Module]]:
+    """A Sequential's parameterised children, or ``module`` itself when it is not a Sequential of several."""
+    parts = [(f"{name}.{child_name}", child) for child_name, child in module.named_children() if _has_parameters(child)]
+    return parts if isinstance(module, nn.Sequential) and len(parts) > 1 else [(name, module)]
 
 
 def _reinitialise(module: nn.Module) -> None:

@@ -144,7 +144,8 @@ def explain_patches(model: torch.nn.Module, images: torch.Tensor, targets: torch
     results = {}
     for name in config.methods:
         info = get_explainer(name)
-        settings = info.factory.resolve_settings(config.settings_for(name))
+        # The model's own defaults (a CAM's target layer) are part of the key, as they determine the maps.
+        settings = info.factory.resolve_settings({**info.factory.model_defaults(model), **config.settings_for(name)})
         result = MethodResult(name=name, title=info.title, reference=info.reference, maps=None, display_maps=None,
                               settings={}, signed=info.signed)
         entries = []

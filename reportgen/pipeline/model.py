@@ -12,23 +12,31 @@ from reportgen.config import BuildConfig
 from reportgen.data import PCamDataset
 from reportgen.errors import CheckpointError, ConfigError
 from reportgen.explain import get_explainer, list_explainers
+from reportgen.model.architectures import DEFAULT_ARCH
 from reportgen.model.checkpoint import LoadedModel, load_checkpoint
 from reportgen.model.evaluate import classification_metrics, predict_evaluation_set
-from reportgen.model.network import parse_preprocessing
+from reportgen.model.network import PCamClassifier, parse_preprocessing
 
 
 def load_given_checkpoint(config: BuildConfig, *, device: torch.device) -> LoadedModel | None:
     """``--checkpoint`` loaded and checked (layout, architecture, finite weights), or ``None`` without one."""
     if not config.checkpoint:
+        # The model to be trained is checked by its structure alone (built on the meta device: no memory, no work).
+        with torch.device("meta"):
+            structure = PCamClassifier(arch=DEFAULT_ARCH)
+        check_methods_fit(config.methods or (), DEFAULT_ARCH, model=structure, config=config)
         return None
     preprocessing = parse_preprocessing(config.preprocessing) if config.preprocessing else None
     loaded = load_checkpoint(config.checkpoint, preprocessing=preprocessing, device=device, arch=config.arch)
-    check_methods_fit(config.methods or (), loaded.info["architecture"])
+    check_methods_fit(config.methods or (), loaded.info["architecture"], model=loaded.model, config=config)
     return loaded
 
 
-def check_methods_fit(methods, arch: str) -> None:
-    """Refuse, in one line, a method whose defaults name layers ``arch`` lacks (its ``architectures``)."""
+def check_methods_fit(methods, arch: str, *, model: torch.nn.Module | None = None,
+                      config: BuildConfig | None = None) -> None:
+    """Refuse, in one line, a method whose defaults name layers ``arch`` lacks (its ``architectures``), or that
+    cannot run on ``model`` with ``config``'s settings (:meth:`reportgen.explain.Explainer.check_model`: a CAM on a
+    transformer, a target layer the model lacks)."""
     misfits = [name for name in methods if get_explainer(name).factory.architectures not in (None, ())
                and arch not in get_explainer(name).factory.architectures]
     if misfits:
@@ -38,6 +46,10 @@ def check_methods_fit(methods, arch: str) -> None:
         raise ConfigError(f"{', '.join(misfits)} support{'s' if len(misfits) == 1 else ''} only "
                           f"{', '.join(supported)} models here, not {arch}; choose other methods, e.g. "
                           f"--methods {','.join(others)}")
+    if model is None:
+        return
+    for name in methods:
+        get_explainer(name).factory.check_model(model, config.settings_for(name) if config is not None else {})
 
 
 def train_demo_model(config: BuildConfig, data: PCamDataset, *, cache_root: Path, device: torch.device,

@@ -172,6 +172,10 @@ def stability_checks(model, images: torch.Tensor, targets: torch.Tensor, patch_i
         if variant.method not in methods:
             outcome.skipped[name] = f"{variant.method} is not among the report's methods"
             continue
+        reason = get_explainer(variant.method).factory.variant_skip_reason(variant, model)
+        if reason:
+            outcome.skipped[name] = reason
+            continue
         with watch.stage(f"stability_{name}"):
             outcome.measured[name] = _measure(context, variant)
         logger.info("stability %s: %.1f s", name, outcome.measured[name].seconds)
