@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from reportgen.formatting import fmt_interval
 from reportgen.judgement.check import Check, Finding, interval_check
-from reportgen.judgement.reading import model_accuracy
+from reportgen.judgement.reading import model_accuracy, more_evaluated
 from reportgen.judgement.rule import FAIL
 
 #: Validation accuracy below which explanations of the model say little about the task.
@@ -26,10 +26,6 @@ def evaluation_units(intervals: dict) -> tuple[int, str]:
     return units, "slides" if intervals.get("unit") == "slide" else "evaluated patches"
 
 
-def _more(noun: str):
-    return lambda k: f"about {k} {noun}: a larger evaluation split"
-
-
 def checks(document: dict) -> list[Check]:
     """Accuracy at least :data:`LOW_ACCURACY`; expected calibration error at most :data:`HIGH_ECE`."""
     evaluation = (document.get("model") or {}).get("evaluation") or {}
@@ -42,14 +38,14 @@ def checks(document: dict) -> list[Check]:
         found.append(interval_check(
             ACCURACY_CHECK, f"at least {LOW_ACCURACY:g}", f"{fmt_interval(record, 3)} on {units} {noun}", "model",
             value=accuracy, interval=record.get("ci95"), limit=LOW_ACCURACY, direction="at_least", units=units,
-            more=_more(noun), gate="accuracy"))
+            more=more_evaluated(noun), gate="accuracy"))
     ece = evaluation.get("ece")
     if ece is not None:
         record = intervals.get("ece") or {"mean": ece, "ci95": None}
         found.append(interval_check(
             "Calibration (expected calibration error)", f"at most {HIGH_ECE:g}",
             f"{fmt_interval(record, 3)} on {units} {noun}", "model", value=ece, interval=record.get("ci95"),
-            limit=HIGH_ECE, direction="at_most", units=units, more=_more(noun), gate="calibration"))
+            limit=HIGH_ECE, direction="at_most", units=units, more=more_evaluated(noun), gate="calibration"))
     return found
 
 

@@ -85,6 +85,24 @@ def explained_units(document: dict, record: dict | None = None) -> tuple[int, st
     return count, "patches"
 
 
+def rate_units(record: dict | None, fallback: int = 0) -> tuple[int, str]:
+    """(units, noun) of an interval over the model's own decisions (a rate record with ``n`` and ``slides``):
+    its slides where it counts them, else its patches (``n``, else its finite ``per_image`` values, else
+    ``fallback``)."""
+    record = record or {}
+    if record.get("slides"):
+        return int(record["slides"]), "slides"
+    if record.get("n"):
+        return int(record["n"]), "patches"
+    values = record.get("per_image")
+    return (sum(1 for v in values if v is not None) if values is not None else fallback), "patches"
+
+
+def more_evaluated(noun: str):
+    """``k -> text``: what gives about ``k`` units to a check that already runs on every evaluated patch."""
+    return lambda k: f"about {k} {noun}: a larger evaluation split"
+
+
 def more_images(document: dict, units: int):
     """``k -> "explain about M patches: --images M"``: what gives about ``k`` units where this run's
     explained patches gave ``units`` (:func:`reportgen.judgement.rule.scaled_images`)."""

@@ -9,27 +9,15 @@ from __future__ import annotations
 
 from reportgen.formatting import fmt_interval
 from reportgen.judgement.check import Check, Finding, interval_check
+from reportgen.judgement.reading import more_evaluated, rate_units
 from reportgen.judgement.rule import FAIL
 from reportgen.metrics.evidence import PERIPHERY_FLIP_LIMIT
-
-
-def model_units(record: dict) -> tuple[int, str]:
-    """(units, noun) of an interval over the model's own decisions: slides where the record counts them, else
-    patches."""
-    if record.get("slides"):
-        return int(record["slides"]), "slides"
-    return int(record.get("n") or 0), "patches"
-
-
-def more_evaluated(noun: str):
-    """``k -> text``: what gives about ``k`` units to a check that already runs on every evaluated patch."""
-    return lambda k: f"about {k} {noun}: a larger evaluation split"
 
 
 def lost_calls(evidence: dict) -> str:
     """"0.40 [0.20, 0.60] of 10 tumour calls lost": the region-removal test's measurement."""
     record = evidence.get("lost_without_periphery") or {}
-    units, noun = model_units(record)
+    units, noun = rate_units(record)
     where = f" on {units} slides" if noun == "slides" else ""
     return f"{fmt_interval(record, 2)} of {evidence.get('tumour_calls')} tumour calls lost{where}"
 
@@ -43,7 +31,7 @@ def checks(document: dict) -> list[Check]:
     condition = (f"at most {limit:g} of the tumour calls disappear when everything outside the centre 32x32 is "
                  f"replaced ({evidence.get('substrate')} substrate)")
     record = evidence.get("lost_without_periphery") or {}
-    units, noun = model_units(record)
+    units, noun = rate_units(record)
     return [interval_check("Model: tumour calls decided by the centre 32x32", condition, lost_calls(evidence),
                            "evidence", value=record.get("mean"), interval=record.get("ci95"), limit=limit,
                            direction="at_most", units=units, more=more_evaluated(f"{noun} with tumour calls"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from reportgen.formatting import fmt_interval
 from reportgen.judgement.check import Check, Finding, interval_check
-from reportgen.judgement.reading import OUTCOME_WORDS, method_title
+from reportgen.judgement.reading import OUTCOME_WORDS, method_title, more_evaluated, rate_units
 from reportgen.judgement.rule import FAIL, INCONCLUSIVE, PASS
 from reportgen.metrics.stain import (
     MAP_SPEARMAN_MIN,
@@ -24,16 +24,6 @@ def model_stain_conditions(stain: dict | None) -> list[dict]:
     return [conditions[name] for name in (stain or {}).get("model_conditions") or [] if name in conditions]
 
 
-def _units(record: dict | None, fallback: int) -> tuple[int, str]:
-    """(units, noun) of a stain interval: slides where the record counts them, else its patches."""
-    record = record or {}
-    if record.get("slides"):
-        return int(record["slides"]), "slides"
-    values = record.get("per_image")
-    return (int(record["n"]) if record.get("n") else
-            sum(1 for v in values if v is not None) if values is not None else fallback), "patches"
-
-
 def combine(outcomes: list[str]) -> str:
     """The rule over the parts of one claim: FAIL when any part fails, PASS when every part passes."""
     if FAIL in outcomes:
@@ -47,24 +37,23 @@ def _model_parts(stain: dict) -> list[Check]:
     limits = stain.get("thresholds") or {}
     parts = []
     for record in model_stain_conditions(stain):
-        units, noun = _units(record.get("flip_rate"), int(stain.get("images") or 0))
+        units, noun = rate_units(record.get("flip_rate"), int(stain.get("images") or 0))
         limit = limits.get("model_flip_rate_max", MODEL_FLIP_RATE_MAX)
         parts.append(interval_check(
             "flip", f"prediction flip rate at most {limit:g} under {record.get('title')}",
             f"{record.get('title')}: {fmt_interval(record.get('flip_rate'), 2)} on {units} {noun}", "stain",
             value=(record.get("flip_rate") or {}).get("mean"), interval=(record.get("flip_rate") or {}).get("ci95"),
-            limit=limit, direction="at_most", units=units,
-            more=lambda k, noun=noun: f"about {k} {noun}: a larger evaluation split"))
+            limit=limit, direction="at_most", units=units, more=more_evaluated(noun)))
     class_stain = stain.get("class_stain")
     if class_stain is not None and limits.get("class_stain_shift_max") is not None:
         toward = class_stain.get("toward_donor") or {}
-        units, noun = _units(toward, int(class_stain.get("patches") or 0))
+        units, noun = rate_units(toward, int(class_stain.get("patches") or 0))
         parts.append(interval_check(
             "class", f"given the other class's stain, the tumour probability moves at most "
                      f"{limits['class_stain_shift_max']:g} toward that class",
             f"the other class's stain: {fmt_interval(toward)} toward it on {units} {noun}", "stain",
             value=toward.get("mean"), interval=toward.get("ci95"), limit=limits["class_stain_shift_max"],
-            direction="at_most", units=units, more=lambda k, noun=noun: f"about {k} {noun}: a larger evaluation split"))
+            direction="at_most", units=units, more=more_evaluated(noun)))
     return parts
 
 

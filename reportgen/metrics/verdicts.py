@@ -246,10 +246,9 @@ def decide_report_claims(claims: list[dict], *, alpha: float = 0.05, seed: int =
     decided_primary = decide_claims(primary, alpha=PRIMARY_SHARE * alpha, seed=seed, family="primary")
     all_decided = bool(decided_primary) and all(r["outcome"] in ("better", "worse") for r in decided_primary)
     secondary_level = alpha if all_decided else (1 - PRIMARY_SHARE) * alpha
-    decided = iter([*decided_primary, *decide_claims(secondary, alpha=secondary_level, seed=seed,
-                                                     family="secondary")])
-    by_claim = {id(claim): next(decided) for claim in [*primary, *secondary]}
-    return [by_claim[id(claim)] for claim in claims]
+    primary_records = iter(decided_primary)
+    secondary_records = iter(decide_claims(secondary, alpha=secondary_level, seed=seed, family="secondary"))
+    return [next(primary_records if is_primary(claim) else secondary_records) for claim in claims]
 
 
 def _median_interval(values: np.ndarray, *, seed: int, n_resamples: int = 2000) -> tuple[float, float]:

@@ -182,11 +182,12 @@ def stain_view(document: dict) -> StainView | None:
         for name, record in (condition.get("methods") or {}).items():
             verdict = _outcome(record.get("verdict"))
             before = _outcome(original.get(name))
+            explains = _explains(stain, condition, name)
             methods.append(StainMethodRow(
                 condition=str(condition.get("title")), method=method_title(document, name),
                 spearman=fmt_interval(record.get("spearman"), 2), iou=fmt_interval(record.get("iou_top10"), 2),
                 verdict=verdict if verdict == before else f"{before} \u2192 {verdict}",
-                explains=_explains(stain, condition, name), flagged=_explains(stain, condition, name) == "yes"))
+                explains=explains, flagged=explains == "yes"))
     rules = [str(stain.get("method_rule", "")), str(stain.get("model_rule", "")), str(stain.get("family", "")),
              f"Seeds: {stain.get('seed_rule', '')}."]
     return StainView(images=str(stain.get("images")), findings=findings, conditions=rows, methods=methods,
