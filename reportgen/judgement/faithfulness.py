@@ -26,7 +26,7 @@ from reportgen.judgement.reading import (
     method_title,
     unit_noun,
 )
-from reportgen.judgement.rule import FAIL, INCONCLUSIVE, PASS, scaled_images
+from reportgen.judgement.rule import FAIL, INCONCLUSIVE, PASS, combine, scaled_images
 from reportgen.metrics.verdicts import PRIMARY_CLAIMS, TARGET_DIFFERENCE
 
 #: How a claim's metric key reads in a sentence.
@@ -43,12 +43,7 @@ def primary_verdicts(document: dict, name: str) -> list[dict]:
 def primary_outcome(verdicts: list[dict]) -> str:
     """The rule on a method's primary claims: PASS when every one is better than the random map, FAIL when any
     is worse, otherwise INCONCLUSIVE."""
-    outcomes = [verdict.get("outcome") for verdict in verdicts]
-    if any(outcome == "worse" for outcome in outcomes):
-        return FAIL
-    if outcomes and all(outcome == "better" for outcome in outcomes):
-        return PASS
-    return INCONCLUSIVE
+    return combine([{"better": PASS, "worse": FAIL}.get(verdict.get("outcome"), INCONCLUSIVE) for verdict in verdicts])
 
 
 def what_would_decide(document: dict, verdicts: list[dict]) -> str:

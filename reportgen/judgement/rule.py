@@ -55,6 +55,14 @@ def interval_outcome(interval, limit: float, direction: str) -> str:
     return INCONCLUSIVE
 
 
+def combine(outcomes: list[str]) -> str:
+    """The rule over the parts of one claim: FAIL when any part fails, PASS when every part passes (and there is
+    one), otherwise INCONCLUSIVE."""
+    if FAIL in outcomes:
+        return FAIL
+    return PASS if outcomes and all(outcome == PASS for outcome in outcomes) else INCONCLUSIVE
+
+
 def units_to_decide(value, interval, limit: float, units: int) -> int | None:
     """About how many units would bring an interval like this one wholly to one side of ``limit``.
 

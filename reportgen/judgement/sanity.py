@@ -10,7 +10,7 @@ from __future__ import annotations
 from reportgen.formatting import fmt_interval
 from reportgen.judgement.check import Check, Finding, interval_check
 from reportgen.judgement.reading import method_title
-from reportgen.judgement.rule import FAIL, INCONCLUSIVE, PASS
+from reportgen.judgement.rule import FAIL, INCONCLUSIVE, PASS, combine
 from reportgen.metrics.sanity import SIMILARITY_THRESHOLD
 
 
@@ -63,10 +63,10 @@ def checks(document: dict) -> list[Check]:
             more=lambda k: f"about {k} patches in the check: --sanity-images {k}", gate="sanity", method=name,
             column="sanity"))
     if sanity.get("controls"):
-        outcomes = {sanity_outcome(record) for record in sanity["controls"].values()}
         # The claim is "the check tells a model-independent map from an honest one": a control that failed is
         # evidence for it, one that passed is evidence against it.
-        outcome = PASS if outcomes == {"failed"} else (FAIL if "passed" in outcomes else INCONCLUSIVE)
+        outcome = combine([{"failed": PASS, "passed": FAIL}.get(sanity_outcome(record), INCONCLUSIVE)
+                           for record in sanity["controls"].values()])
         measured = "; ".join(f"{method_title(document, name)}: {sanity_outcome(record)} ({sanity_evidence(record)})"
                              for name, record in sanity["controls"].items())
         found.append(Check("Sanity check control", "a map that ignores the model fails the check", measured,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from reportgen.judgement.check import Check
 from reportgen.judgement.model import LOW_ACCURACY
-from reportgen.judgement.rule import FAIL, INCONCLUSIVE, PASS, interval_outcome, units_to_decide
+from reportgen.judgement.rule import FAIL, INCONCLUSIVE, combine, interval_outcome, units_to_decide
 
 #: Slides with fewer evaluated patches than this are listed but not judged by the page-one check.
 MIN_SLIDE_PATCHES = 20
@@ -44,7 +44,7 @@ def checks(document: dict) -> list[Check]:
     low, high = worst.get("ci95") or [None, None]
     failed = sum(1 for outcome in outcomes.values() if outcome == FAIL)
     undecided = [s for s, outcome in outcomes.items() if outcome == INCONCLUSIVE]
-    outcome = FAIL if failed else (INCONCLUSIVE if undecided else PASS)
+    outcome = combine(list(outcomes.values()))
     decide = ""
     if outcome == INCONCLUSIVE:
         wanted = [units_to_decide(judged[s]["accuracy"], judged[s].get("ci95"), LOW_ACCURACY, judged[s]["patches"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from reportgen.formatting import fmt_interval
 from reportgen.judgement.check import Check, Finding, interval_check
 from reportgen.judgement.reading import OUTCOME_WORDS, method_title, more_evaluated, rate_units
-from reportgen.judgement.rule import FAIL, INCONCLUSIVE, PASS
+from reportgen.judgement.rule import FAIL, INCONCLUSIVE, combine
 from reportgen.metrics.stain import (
     MAP_SPEARMAN_MIN,
     MODEL_FLIP_RATE_MAX,
@@ -22,13 +22,6 @@ def model_stain_conditions(stain: dict | None) -> list[dict]:
     """The condition records the stain section's model-level rule reads (``model_conditions``), in its order."""
     conditions = (stain or {}).get("conditions") or {}
     return [conditions[name] for name in (stain or {}).get("model_conditions") or [] if name in conditions]
-
-
-def combine(outcomes: list[str]) -> str:
-    """The rule over the parts of one claim: FAIL when any part fails, PASS when every part passes."""
-    if FAIL in outcomes:
-        return FAIL
-    return PASS if outcomes and all(outcome == PASS for outcome in outcomes) else INCONCLUSIVE
 
 
 def _model_parts(stain: dict) -> list[Check]:
