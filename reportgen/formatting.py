@@ -12,6 +12,8 @@ import math
 import re
 from typing import Any
 
+from reportgen.schema.record import Record, to_json
+
 MISSING = "n/a"
 
 
@@ -55,7 +57,9 @@ def fmt_interval(record: dict | None, digits: int = 3) -> str:
 
 
 def fmt_any(value: Any) -> str:
-    """Any configuration value as short text (JSON for lists and dicts)."""
+    """Any configuration value as short text (JSON for lists, dicts and records)."""
+    if isinstance(value, Record):
+        value = to_json(value)
     if value is None:
         return MISSING
     if isinstance(value, (bool, int)):
@@ -80,6 +84,8 @@ def human_key(key: str) -> str:
 
 def fmt_plain(value: Any) -> str:
     """A value for people: lists joined by commas, tables as "key: value" pairs, floats to 4 significant digits."""
+    if isinstance(value, Record):
+        value = to_json(value)
     if isinstance(value, dict):
         return ", ".join(f"{human_key(k).lower()}: {fmt_plain(v)}" for k, v in value.items()) or MISSING
     if isinstance(value, (list, tuple)):

@@ -145,3 +145,32 @@ def shared_build(tmp_path_factory, tiny_pcam, checkpoint_a):
         assert run_build(tiny_pcam, checkpoint_a, root / "report", root / "cache") == 0
 
     return made_once(tmp_path_factory, "shared-build", make) / "report"
+
+
+def _log_record_mapping_access(path: str) -> None:
+    """Append ``file:line`` of every place in reportgen/ that reads a record of the document as a mapping
+    (``record["key"]``, ``.get``, ``in``, ``.items()`` ...) to ``path``: product code reads records by attribute."""
+    import sys
+
+    from reportgen.schema.record import Record
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep + "reportgen" + os.sep
+
+    def logged(name):
+        original = getattr(Record, name)
+
+        def wrapper(self, *args, **kwargs):
+            caller = sys._getframe(1)
+            if caller.f_code.co_filename.startswith(package) and not caller.f_code.co_filename.endswith("record.py"):
+                with open(path, "a", encoding="utf-8") as log:
+                    log.write(f"{caller.f_code.co_filename[len(package) - 10:]}:{caller.f_lineno} {name}\n")
+            return original(self, *args, **kwargs)
+
+        setattr(Record, name, wrapper)
+
+    for name in ("__getitem__", "get", "__contains__", "items", "keys", "values", "__iter__", "__setitem__", "update"):
+        logged(name)
+
+
+if os.environ.get("REPORTGEN_LOG_RECORD_ACCESS"):
+    _log_record_mapping_access(os.environ["REPORTGEN_LOG_RECORD_ACCESS"])

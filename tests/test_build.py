@@ -13,12 +13,14 @@ import numpy as np
 import pytest
 from conftest import run_build
 
+from reportgen.schema import to_json
+
 DEFAULT_METHODS = ("integrated_gradients", "grad_cam", "lime")
 
 
 def _numbers(document):
     """Every number of a report document except timings, the generation date and what the run spent."""
-    document = json.loads(json.dumps(document))
+    document = json.loads(json.dumps(to_json(document)))
     document.pop("generated_at")
     provenance = document.pop("provenance")
     provenance.pop("timings")

@@ -20,7 +20,7 @@ from reportgen.pipeline.sanity import SanityOutcome, sanity_controls
 from reportgen.pipeline.score import CurveScorer, reference_maps, score_maps
 from reportgen.report.render import render_html
 from reportgen.runtime import Stopwatch
-from reportgen.schema import ReportDocument
+from reportgen.schema import ReportDocument, to_json
 
 CONTEXT = {"checkpoint": "tiny", "data": "tiny-data", "split": "valid"}
 
@@ -151,7 +151,7 @@ def test_document_follows_the_schema_and_fills_summary_comparison_and_gates():
     record = make_record(4)
     previous = assemble_document(make_record(4, seed=1))
     document = assemble_document(record, previous=previous, gates=[parse_gate("accuracy<0.9"), parse_gate("roc_auc<0")])
-    assert _mismatches(document, ReportDocument) == []
+    assert _mismatches(to_json(document), ReportDocument) == []
     assert document["summary"]["verdict"] and document["comparison"]["compatible"] is True
     assert [gate["passed"] for gate in document["gates"]] == [False, True]  # accuracy 0.86 < 0.9 holds
 

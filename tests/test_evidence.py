@@ -16,6 +16,7 @@ from reportgen.metrics.evidence import periphery_only_tumour
 from reportgen.metrics.localisation import positive_share
 from reportgen.pipeline.evidence import evidence_checks, evidence_section
 from reportgen.pipeline.model_checks import model_checks
+from reportgen.schema import to_json
 
 SIZE, N = 96, 12
 BACKGROUND = (0.85, 0.6, 0.8)
@@ -104,7 +105,7 @@ def test_the_flag_reaches_page_one_and_the_warnings():
 
     document = make_document(3)
     _, document["evidence"] = _evidence(CornerMarker())
-    document["evidence"] = json.loads(json.dumps(document["evidence"]))
+    document["evidence"] = json.loads(json.dumps(to_json(document["evidence"])))
     row = next(check for check in page_one_checks(document) if check["section"] == "evidence")
     assert row["outcome"] == "fail" and "1.00" in row["measured"] and "of 6 tumour calls lost" in row["measured"]
     warnings = summarise_findings(document)["warning_records"]

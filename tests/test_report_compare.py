@@ -9,6 +9,7 @@ from reportgen.errors import ConfigError
 from reportgen.judgement import summarise_findings
 from reportgen.judgement.compare import compare_reports, load_previous_report
 from reportgen.judgement.gates import evaluate_gates, parse_gate
+from reportgen.schema import ReportDocument, to_json
 
 
 @pytest.fixture
@@ -104,8 +105,9 @@ def test_schema_mismatch_is_noted_and_only_safe_fields_compared(current, previou
 
 def test_load_previous_report_round_trip(tmp_path, previous):
     path = tmp_path / "report.json"
-    path.write_text(json.dumps(previous), encoding="utf-8")
-    assert load_previous_report(path) == previous
+    path.write_text(json.dumps(to_json(previous)), encoding="utf-8")
+    loaded = load_previous_report(path)
+    assert isinstance(loaded, ReportDocument) and loaded == previous
 
 
 @pytest.mark.parametrize("content, message", [
@@ -114,6 +116,7 @@ def test_load_previous_report_round_trip(tmp_path, previous):
     ("[1, 2]", "no integer schema_version"),
     ('{"schema_version": "1"}', "no integer schema_version"),
     ('{"schema_version": 99}', "newer than"),
+    ('{"schema_version": 1, "model": [1]}', "is not a report document"),
 ])
 def test_load_previous_report_errors_are_one_line_config_errors(tmp_path, content, message):
     path = tmp_path / "report.json"

@@ -1,13 +1,28 @@
-"""report.json has one schema: the typed dicts of reportgen.schema, docs/report-json.md, and a real build agree."""
+"""report.json has one schema: the records of reportgen.schema, docs/report-json.md, and a real build agree."""
 
+import dataclasses
 import json
+import pickle
 import re
 import types
 import typing
 from pathlib import Path
 
+import pytest
+
 from reportgen.cli import build_parser
-from reportgen.schema import REPORT_JSON_COMMAND, ReportDocument, readme_table, report_json_markdown, section_keys
+from reportgen.schema import (
+    REPORT_JSON_COMMAND,
+    Check,
+    MethodSection,
+    ModelSection,
+    ReportDocument,
+    SanityMethod,
+    readme_table,
+    report_json_markdown,
+    section_keys,
+    to_json,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -23,10 +38,11 @@ def _mismatches(value, hint, path="report.json") -> list[str]:
             return []
         (hint,) = [arg for arg in args if arg is not type(None)]
         return _mismatches(value, hint, path)
-    if isinstance(hint, type) and hasattr(hint, "__required_keys__"):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             return [f"{path} is {type(value).__name__}, not a {hint.__name__} record"]
-        hints = typing.get_type_hints(hint)
+        hints = {field.name: typing.get_type_hints(hint)[field.name] for field in dataclasses.fields(hint)
+                 if not field.metadata.get("spread")}  # the document's records of sections registered beyond it
         problems = [f"{path} lacks {key!r}" for key in hints if key not in value]
         problems += [f"{path} has undeclared {key!r}" for key in value if key not in hints]
         for key in hints.keys() & value.keys():
@@ -76,3 +92,24 @@ def test_every_flag_the_docs_name_exists():
     text = "\n".join(path.read_text(encoding="utf-8") for path in sorted((ROOT / "docs").glob("*.md")))
     named = set(re.findall(r"`(--[a-z][a-z-]*)", text))
     assert named and named <= _known_flags(), f"docs/ names flags that do not exist: {sorted(named - _known_flags())}"
+
+
+def test_report_json_reads_into_the_records_and_writes_back_byte_for_byte(shared_build):
+    text = (shared_build / "report.json").read_text(encoding="utf-8")
+    document = ReportDocument.from_json(json.loads(text))
+    assert isinstance(document.model, ModelSection) and isinstance(document.summary.checks[0], Check)
+    assert isinstance(document.methods["lime"], MethodSection) and document.methods["lime"].deletion_auc.ci95
+    assert isinstance(document.sanity.methods["lime"], SanityMethod)
+    assert json.dumps(to_json(document), indent=2) + "\n" == text
+    assert pickle.loads(pickle.dumps(document)) == document
+
+
+def test_an_earlier_report_reads_missing_keys_as_none_and_drops_keys_it_no_longer_has(shared_build):
+    stored = json.loads((shared_build / "report.json").read_text(encoding="utf-8"))
+    del stored["model"]["checkpoint"], stored["summary"]["checks"][0]["decide"]
+    stored["sanity"]["methods"]["lime"]["explains"] = True
+    document = ReportDocument.from_json(stored)
+    assert document.model.checkpoint is None and document.summary.checks[0].decide is None
+    assert "explains" not in to_json(document)["sanity"]["methods"]["lime"]
+    with pytest.raises(TypeError, match="ModelSection is read from a JSON object, not list"):
+        ReportDocument.from_json({**stored, "model": []})

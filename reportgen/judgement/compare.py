@@ -15,12 +15,12 @@ from reportgen.errors import ConfigError
 from reportgen.judgement.measures import METHOD_MEASURES, MODEL_MEASURES, method_measure, model_measure
 from reportgen.judgement.reading import method_title, model_accuracy
 from reportgen.judgement.rule import FAIL, INCONCLUSIVE, PASS
-from reportgen.schema import SCHEMA_VERSION
+from reportgen.schema import SCHEMA_VERSION, ReportDocument
 
 AUC_KEYS = ("deletion_auc", "insertion_auc")
 
 
-def load_previous_report(path: str | Path) -> dict:
+def load_previous_report(path: str | Path) -> ReportDocument:
     """Read a previous ``report.json``.
 
     Parameters
@@ -29,7 +29,7 @@ def load_previous_report(path: str | Path) -> dict:
 
     Returns
     -------
-    dict, the report document
+    ReportDocument, the earlier run's document read into the same records as this run's
 
     Raises
     ------
@@ -56,7 +56,11 @@ def load_previous_report(path: str | Path) -> dict:
     if document["schema_version"] > SCHEMA_VERSION:
         raise ConfigError(f"previous report {path} has schema_version {document['schema_version']}, newer than "
                           f"{SCHEMA_VERSION}; upgrade reportgen or compare with an older report")
-    return document
+    try:
+        return ReportDocument.from_json(document)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"previous report {path} is not a report document ({error}); "
+                          "pass the report.json of an earlier run") from None
 
 
 def _auc_record(record: dict | None) -> dict | None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 from reportgen.explain.base import MethodStanding, explainer_class
 from reportgen.judgement.check import Finding
 from reportgen.judgement.reading import loses_to_random, method_title
+from reportgen.schema import Record
 
 
 def standing(document: dict, name: str) -> MethodStanding:
     """What the report decided about method ``name``."""
     stability = document.get("stability") or {}
-    scored = any(isinstance(table, dict) and table.get("method") == name for table in stability.values())
+    scored = any(isinstance(table, Record) and table.get("method") == name for table in stability.values())
     return MethodStanding(title=method_title(document, name), not_better_than_random=tuple(loses_to_random(document, name)),
                           other_settings_scored=scored)
 

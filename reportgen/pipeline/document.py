@@ -380,6 +380,7 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
     for section in sections():
         if section.record is not None:  # a section that makes its own record from the build's results
             document[section.key] = plain(section.record(record))
+    document = ReportDocument.from_json(document)
     checks = all_checks(document)
     document["summary"] = summarise_findings(document, checks)
     if previous is not None:

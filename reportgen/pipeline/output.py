@@ -20,6 +20,7 @@ from pathlib import Path
 
 from reportgen.config import BuildConfig, config_to_toml
 from reportgen.errors import ConfigError, sigterm_as_interrupt
+from reportgen.schema import ReportDocument, to_json
 
 logger = logging.getLogger(__name__)
 
@@ -136,8 +137,8 @@ def _swap_into_place(staging: Path, out: Path) -> None:
         shutil.rmtree(retired, ignore_errors=True)
 
 
-def write_outputs(staging: Path, document: dict, config: BuildConfig) -> None:
+def write_outputs(staging: Path, document: ReportDocument, config: BuildConfig) -> None:
     """report.json and the resolved configuration; the maps are already in ``attributions.h5``
     (:mod:`reportgen.pipeline.patch_store`)."""
-    (staging / "report.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    (staging / "report.json").write_text(json.dumps(to_json(document), indent=2, sort_keys=False) + "\n", encoding="utf-8")
     (staging / "config.toml").write_text(config_to_toml(config), encoding="utf-8")

@@ -1,4 +1,4 @@
-"""The schema of ``report.json``: every section a typed dict, every key documented once.
+"""The schema of ``report.json``: every section a typed record (a dataclass), every key documented once.
 
 :func:`reportgen.pipeline.document.assemble_document` is the one producer of a
 document; the templates, ``--compare`` and ``--fail-if`` read it.  The
@@ -11,7 +11,8 @@ substrates, agreement, localisation), :mod:`~reportgen.schema.summary` (page one
 :mod:`~reportgen.schema.model` (model card, data, patches, settings, provenance, sign-off),
 :mod:`~reportgen.schema.sections` (sanity, stability, stain, evidence, slides) and
 :mod:`~reportgen.schema.document` (the whole document); :mod:`~reportgen.schema.markdown` generates
-docs/report-json.md from them.
+docs/report-json.md from them; :mod:`~reportgen.schema.record` reads ``report.json`` into the records and
+writes them back (the producer's output, and an earlier report given to ``--compare``, are the same types).
 """
 
 from reportgen.schema.document import SCHEMA_VERSION, TOP_LEVEL, ReportDocument, section_keys, section_type
@@ -43,6 +44,7 @@ from reportgen.schema.model import (
     SignOff,
     Uncertainty,
 )
+from reportgen.schema.record import Record, field_hints, from_json, record_in, to_json
 from reportgen.schema.sections import (
     ClassStain,
     Evidence,
@@ -70,6 +72,7 @@ from reportgen.schema.summary import Check, Summary, WarningRecord
 __all__ = [
     "SCHEMA_VERSION", "TOP_LEVEL", "REPORT_JSON_COMMAND", "REPORT_JSON_DOC",
     "readme_table", "report_json_markdown", "section_keys", "section_type",
+    "Record", "field_hints", "from_json", "record_in", "to_json",
     # faithfulness
     "Agreement", "Informative", "InformativeCount", "InformativeMeans", "Interval", "Localisation", "MeanCurves",
     "MethodSection", "ScoredMap", "SubstrateDrift", "SubstrateScope", "Verdict",

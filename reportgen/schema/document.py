@@ -3,7 +3,8 @@ of a key's type (:func:`section_type`, :func:`section_keys`) that the key table 
 
 from __future__ import annotations
 
-from typing import Any, TypedDict, get_type_hints
+import dataclasses
+from typing import Any
 
 from reportgen.explain import list_stability_variants
 from reportgen.schema.faithfulness import (
@@ -16,13 +17,15 @@ from reportgen.schema.faithfulness import (
     Verdict,
 )
 from reportgen.schema.model import DataSection, ImageRecord, ModelSection, Provenance, SettingsSection, SignOff
+from reportgen.schema.record import SPREAD, Record, field_hints, record, record_in
 from reportgen.schema.sections import Evidence, Sanity, Slides, Stability, StainRobustness
 from reportgen.schema.summary import Summary
 
 SCHEMA_VERSION = 1
 
 
-class ReportDocument(TypedDict):
+@record
+class ReportDocument(Record):
     """The whole of ``report.json``."""
 
     schema_version: int
@@ -51,6 +54,9 @@ class ReportDocument(TypedDict):
     sign_off: SignOff
     comparison: dict[str, Any] | None
     gates: list[dict[str, Any]] | None
+    #: The records of sections registered beyond this schema (:func:`reportgen.judgement.register_section`),
+    #: by key: top-level keys of report.json after the others.
+    added_sections: dict[str, Any] = dataclasses.field(default_factory=dict, metadata=SPREAD)
 
 
 #: What each top-level key holds, for the key table of docs/report-json.md (the typed sections add their keys).
@@ -88,22 +94,11 @@ TOP_LEVEL = {
 }
 
 
-def typed_dict_in(hint) -> type | None:
-    """The typed dict a type hint holds: itself, or inside ``Optional``, ``list`` or ``dict[str, ...]``."""
-    if isinstance(hint, type) and hasattr(hint, "__required_keys__"):
-        return hint
-    for inner in getattr(hint, "__args__", ()):
-        found = typed_dict_in(inner)
-        if found is not None:
-            return found
-    return None
-
-
 def section_type(key: str) -> type | None:
-    """The typed dict of top-level ``key``'s value (of each entry, for name -> record maps), or ``None``."""
-    return typed_dict_in(get_type_hints(ReportDocument)[key])
+    """The record type of top-level ``key``'s value (of each entry, for name -> record maps), or ``None``."""
+    return record_in(field_hints(ReportDocument)[key])
 
 
 def section_keys(cls: type) -> list[str]:
-    """The keys of typed dict ``cls`` in declaration order, inherited keys first."""
-    return list(get_type_hints(cls))
+    """The keys of record type ``cls`` in field order, inherited keys first."""
+    return list(field_hints(cls))

@@ -7,10 +7,13 @@ document (docs/report-json.md lists them once, under the key table).
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any
+
+from reportgen.schema.record import Record, record
 
 
-class Interval(TypedDict):
+@record
+class Interval(Record):
     """A per-patch metric: its mean, percentile-bootstrap 95 % interval (resampling the unit of
     ``settings.uncertainty``) and every patch's value (``None``: not finite)."""
 
@@ -19,7 +22,8 @@ class Interval(TypedDict):
     per_image: list[float | None]
 
 
-class MeanCurves(TypedDict):
+@record
+class MeanCurves(Record):
     """Mean deletion, insertion and least-relevant-first deletion curves over the patches, steps + 1 points each."""
 
     deletion_mean: list[float]
@@ -27,7 +31,8 @@ class MeanCurves(TypedDict):
     lif_mean: list[float]
 
 
-class InformativeMeans(TypedDict):
+@record
+class InformativeMeans(Record):
     """The headline means: deletion AUC, insertion AUC and SRG over each metric's informative patches
     (SRG over deletion's)."""
 
@@ -36,7 +41,8 @@ class InformativeMeans(TypedDict):
     srg: Interval
 
 
-class ScoredMap(TypedDict):
+@record
+class ScoredMap(Record):
     """A map set scored by deletion, insertion, least-relevant-first deletion (LIF) and the symmetric relevance
     gain SRG = AUC(LIF) - AUC(deletion), over all patches and over the informative ones."""
 
@@ -49,6 +55,7 @@ class ScoredMap(TypedDict):
     curves: MeanCurves
 
 
+@record
 class MethodSection(ScoredMap):
     """An explanation method: its scores, what it cost and how it was configured."""
 
@@ -63,7 +70,8 @@ class MethodSection(ScoredMap):
     extras: dict[str, Interval]
 
 
-class Verdict(TypedDict):
+@record
+class Verdict(Record):
     """One claim under the verdict rule (:mod:`reportgen.metrics.verdicts`), in its ``family`` ("primary" or
     "secondary") tested at ``level``; ``differences`` are the unit values the test ran on (one per slide where
     slide ids exist), positive when ``method`` is better than ``against``; ``p`` is two-sided."""
@@ -88,7 +96,8 @@ class Verdict(TypedDict):
     patches_for_target: int | None
 
 
-class InformativeCount(TypedDict):
+@record
+class InformativeCount(Record):
     """How many patches can tell maps apart for one metric, per stratum, and which cannot."""
 
     count: int
@@ -97,7 +106,8 @@ class InformativeCount(TypedDict):
     uninformative: list[str]
 
 
-class Informative(TypedDict):
+@record
+class Informative(Record):
     """The informative-patch rule and its counts per metric."""
 
     rule: str
@@ -107,7 +117,8 @@ class Informative(TypedDict):
 
 
 
-class SubstrateDrift(TypedDict):
+@record
+class SubstrateDrift(Record):
     """One substrate: its drift per patch (mean |change| of the tracked-class probability over the fractions), the
     share of (patch, fraction) pairs whose top-1 class changed, and the curves that use it."""
 
@@ -116,7 +127,8 @@ class SubstrateDrift(TypedDict):
     used_for: list[str]
 
 
-class SubstrateScope(TypedDict):
+@record
+class SubstrateScope(Record):
     """How far each substrate takes a patch out of the model's scope when random pixels are replaced."""
 
     fractions: list[float]
@@ -125,7 +137,8 @@ class SubstrateScope(TypedDict):
     least_drift: str | None
 
 
-class Agreement(TypedDict):
+@record
+class Agreement(Record):
     """Mean pairwise agreement of the methods' maps (M x M matrices in ``methods`` order)."""
 
     methods: list[str]
@@ -133,7 +146,8 @@ class Agreement(TypedDict):
     iou_top10: list[list[float | None]]
 
 
-class Localisation(TypedDict):
+@record
+class Localisation(Record):
     """Where a map puts its attribution; the mask metrics are ``None`` without masks."""
 
     centre_mass: Interval

@@ -4,11 +4,10 @@
 
 from __future__ import annotations
 
-from typing import get_type_hints
-
 from reportgen.schema import document, faithfulness, model, sections, summary
-from reportgen.schema.document import SCHEMA_VERSION, TOP_LEVEL, section_keys, section_type, typed_dict_in
+from reportgen.schema.document import SCHEMA_VERSION, TOP_LEVEL, section_keys, section_type
 from reportgen.schema.faithfulness import InformativeMeans, Interval, MeanCurves
+from reportgen.schema.record import field_hints, is_record, record_in
 
 #: Shapes described once under the table instead of at every key that has them.
 _COMMON = (Interval, MeanCurves, InformativeMeans)
@@ -16,8 +15,8 @@ _COMMON = (Interval, MeanCurves, InformativeMeans)
 
 def _describe(cls: type) -> str:
     parts = []
-    for name, hint in get_type_hints(cls).items():
-        inner = typed_dict_in(hint)
+    for name, hint in field_hints(cls).items():
+        inner = record_in(hint)
         if inner is None or inner in _COMMON:
             parts.append(f"`{name}`")
         else:
@@ -69,7 +68,7 @@ from the file.
 
 
 def _first_paragraph(cls: type) -> str:
-    """A typed dict's docstring as one line."""
+    """A record's docstring as one line."""
     return " ".join((cls.__doc__ or "").split())
 
 #: The modules of the typed records, in the order of the document; each record in its module's order.
@@ -77,31 +76,31 @@ _MODULES = (faithfulness, summary, model, sections, document)
 
 
 def _records() -> list[type]:
-    """Every typed dict of the schema, in declaration order, each followed by those only its keys hold (the records
+    """Every record type of the schema, in declaration order, each followed by those only its keys hold (the records
     built from the registry, such as a stability variant's)."""
     records: list[type] = []
 
     def add(record: type) -> None:
         if record not in records:
             records.append(record)
-            for hint in get_type_hints(record).values():
-                inner = typed_dict_in(hint)
+            for hint in field_hints(record).values():
+                inner = record_in(hint)
                 if inner is not None:
                     add(inner)
 
     for module in _MODULES:
         for value in vars(module).values():
-            if isinstance(value, type) and hasattr(value, "__required_keys__") and value.__module__ == module.__name__:
+            if isinstance(value, type) and is_record(value) and value.__module__ == module.__name__:
                 add(value)
     return records
 
 
 def _keys_holding(cls: type) -> list[str]:
-    """Names of the keys, in any typed dict of the schema, whose value is (or holds) ``cls``."""
+    """Names of the keys, in any record of the schema, whose value is (or holds) ``cls``."""
     names = []
     for record in _records():
-        for name, hint in get_type_hints(record).items():
-            if typed_dict_in(hint) is cls and name not in names:
+        for name, hint in field_hints(record).items():
+            if record_in(hint) is cls and name not in names:
                 names.append(name)
     return names
 

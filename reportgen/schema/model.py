@@ -3,10 +3,13 @@ settings, provenance and sign-off."""
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any
+
+from reportgen.schema.record import Record, record
 
 
-class CheckpointFacts(TypedDict):
+@record
+class CheckpointFacts(Record):
     """The model file: where it was, its SHA-256, its detected layout and the key prefix it was read under."""
 
     path: str | None
@@ -15,7 +18,8 @@ class CheckpointFacts(TypedDict):
     key_prefix: str | None
 
 
-class ModelCardFacts(TypedDict):
+@record
+class ModelCardFacts(Record):
     """What the configuration's ``[model_card]`` table states (``None``: not stated)."""
 
     intended_use: str | None
@@ -25,7 +29,8 @@ class ModelCardFacts(TypedDict):
     licence: str | None
 
 
-class SignOff(TypedDict):
+@record
+class SignOff(Record):
     """The configuration's ``[sign_off]`` table (``None``: left blank, to be filled in on paper)."""
 
     reviewer: str | None
@@ -34,7 +39,8 @@ class SignOff(TypedDict):
     decision: str | None
 
 
-class ModelSection(TypedDict):
+@record
+class ModelSection(Record):
     """The model card."""
 
     name: str
@@ -51,7 +57,8 @@ class ModelSection(TypedDict):
     card: ModelCardFacts
 
 
-class Selection(TypedDict):
+@record
+class Selection(Record):
     """How the explained patches were chosen."""
 
     n: int
@@ -60,7 +67,8 @@ class Selection(TypedDict):
     explained_label_counts: dict[str, int]
 
 
-class DataSection(TypedDict):
+@record
+class DataSection(Record):
     """The data the model was evaluated and explained on."""
 
     source: str
@@ -73,7 +81,8 @@ class DataSection(TypedDict):
     selection: Selection
 
 
-class Uncertainty(TypedDict):
+@record
+class Uncertainty(Record):
     """What intervals and tests resample: ``unit`` "slide" (with the number of slides) or "patch", and why."""
 
     unit: str
@@ -81,7 +90,8 @@ class Uncertainty(TypedDict):
     rule: str
 
 
-class SettingsSection(TypedDict):
+@record
+class SettingsSection(Record):
     """How every map was scored."""
 
     target: str
@@ -101,7 +111,8 @@ class SettingsSection(TypedDict):
 
 
 
-class PatchScores(TypedDict):
+@record
+class PatchScores(Record):
     """One map's scores on one patch."""
 
     deletion_auc: float | None
@@ -111,7 +122,8 @@ class PatchScores(TypedDict):
     centre_mass: float | None
 
 
-class ImageRecord(TypedDict):
+@record
+class ImageRecord(Record):
     """One explained patch."""
 
     patch_id: str
@@ -127,7 +139,8 @@ class ImageRecord(TypedDict):
     note: str
 
 
-class Provenance(TypedDict):
+@record
+class Provenance(Record):
     """What it takes to reproduce the numbers."""
 
     command_line: str

@@ -4,14 +4,14 @@ the per-slide results."""
 
 from __future__ import annotations
 
-from typing import TypedDict
-
 from reportgen.explain import list_stability_variants
 from reportgen.explain.base import StabilityVariant
 from reportgen.schema.faithfulness import InformativeMeans, Interval, Verdict
+from reportgen.schema.record import Record, make_record, record
 
 
-class SanityMethod(TypedDict):
+@record
+class SanityMethod(Record):
     """One map's randomisation check; ``final`` is the mean similarity after the last stage, ``ci95``
     its interval (``null`` below 2 patches); ``outcome``: ``passed`` (interval below ``threshold``),
     ``failed`` (at or above it) or ``inconclusive``; ``passed`` is ``outcome == "passed"``."""
@@ -26,7 +26,8 @@ class SanityMethod(TypedDict):
     passed: bool
 
 
-class Sanity(TypedDict):
+@record
+class Sanity(Record):
     """The cascading model-randomisation check; ``controls`` are reference maps run as methods (must
     fail), ``trustworthy`` is true when every control failed."""
 
@@ -38,7 +39,8 @@ class Sanity(TypedDict):
     trustworthy: bool
 
 
-class MapSimilarity(TypedDict):
+@record
+class MapSimilarity(Record):
     """Per-patch similarity of two map sets: Spearman of the 8 px-pooled maps and IoU of the top 10 % pixels;
     ``reading`` is the mean Spearman in the agreement note's words (agree, partly agree, disagree)."""
 
@@ -47,6 +49,7 @@ class MapSimilarity(TypedDict):
     reading: str
 
 
+@record
 class SeedRepeat(MapSimilarity):
     """A ``seed`` variant: the method explained again with a second seed, each patch's two maps compared
     (1 = identical)."""
@@ -55,6 +58,7 @@ class SeedRepeat(MapSimilarity):
     seed_rule: str
 
 
+@record
 class ValuePair(MapSimilarity):
     """A ``pairs`` variant: the method's maps at values ``a`` and ``b`` of its setting compared."""
 
@@ -69,30 +73,32 @@ def _variant_record(variant: StabilityVariant) -> type:
     if variant.kind == "seed":
         return SeedRepeat
     if variant.kind == "pairs":
-        record = TypedDict("SettingPairs", {"method": str, "used": str, f"{varies}s": list[str],
-                                            "scores": dict[str, InformativeMeans], "pairs": list[ValuePair]})
-        record.__doc__ = (f"A ``pairs`` variant: the method at each {varies} (``used``: the report's); ``scores`` are "
-                          "AUC means over each metric's informative patches.")
-        return record
-    row = TypedDict("TableRow", {varies: str, **{key: str for key in variant.facts}, "default": bool, "used": bool,
-                                 "deletion_auc": Interval, "insertion_auc": Interval, "srg": Interval,
-                                 "against_random": dict[str, Verdict]})
-    row.__doc__ = f"The method at one {varies}, scored like a method; ``against_random`` holds one verdict per metric."
-    record = TypedDict("SettingTable", {"method": str, f"default_{varies}": str, f"used_{varies}": str, "family": str,
-                                        "rows": list[row], f"depends_on_{varies}": dict[str, bool]})
-    record.__doc__ = f"A ``table`` variant: the method per {varies}; its verdicts are a Holm family of their own (``family``)."
-    return record
+        return make_record("SettingPairs", {"method": str, "used": str, f"{varies}s": list[str],
+                                            "scores": dict[str, InformativeMeans], "pairs": list[ValuePair]},
+                           f"A ``pairs`` variant: the method at each {varies} (``used``: the report's); ``scores`` "
+                           "are AUC means over each metric's informative patches.",
+                           module=__name__, attribute=f"SettingPairs_{variant.name}")
+    row = make_record("TableRow", {varies: str, **{key: str for key in variant.facts}, "default": bool, "used": bool,
+                                   "deletion_auc": Interval, "insertion_auc": Interval, "srg": Interval,
+                                   "against_random": dict[str, Verdict]},
+                      f"The method at one {varies}, scored like a method; ``against_random`` holds one verdict per "
+                      "metric.", module=__name__, attribute=f"TableRow_{variant.name}")
+    return make_record("SettingTable", {"method": str, f"default_{varies}": str, f"used_{varies}": str, "family": str,
+                                        "rows": list[row], f"depends_on_{varies}": dict[str, bool]},
+                       f"A ``table`` variant: the method per {varies}; its verdicts are a Holm family of their own "
+                       "(``family``).", module=__name__, attribute=f"SettingTable_{variant.name}")
 
 
 #: Stability of the explanations themselves: ``measures`` run, ``skipped`` (name -> why), and one record per
 #: stability variant the registered methods declare, under its name; a measurement not run is ``null``.
-Stability = TypedDict("Stability", {"measures": list[str], "skipped": dict[str, str],
-                                    **{variant.name: _variant_record(variant) | None
-                                       for variant in list_stability_variants()}})
-Stability.__doc__ = ("Stability of the explanations themselves, one record per stability variant of the methods; a "
-                     "measurement not run is ``null`` (why, in ``skipped``).")
+Stability = make_record("Stability", {"measures": list[str], "skipped": dict[str, str],
+                                      **{variant.name: _variant_record(variant) | None
+                                         for variant in list_stability_variants()}},
+                        "Stability of the explanations themselves, one record per stability variant of the methods; "
+                        "a measurement not run is ``null`` (why, in ``skipped``).", module=__name__)
 
 
+@record
 class StainMethod(MapSimilarity):
     """One method under one stain condition: its maps on the perturbed patches against its maps on the original
     ones; ``verdict`` is its deletion AUC against the random map on the perturbed patches, ``verdict_changed``
@@ -103,7 +109,8 @@ class StainMethod(MapSimilarity):
     verdict_changed: bool
 
 
-class Rate(TypedDict):
+@record
+class Rate(Record):
     """A model-level check's mean over ``n`` patches with its bootstrap 95 % interval, resampling the ``slides``
     they come from where slide ids are known (``slides`` is ``null`` without them, and patches are the unit)."""
 
@@ -113,7 +120,8 @@ class Rate(TypedDict):
     slides: int | None
 
 
-class StainCondition(TypedDict):
+@record
+class StainCondition(Record):
     """One stain perturbation.  On the model-level checks' patches (``model_patches`` of the section: every
     evaluated patch, or a stated sample): what it did to the model's decision (``flip_rate``: share of predictions
     that changed class; tumour probability change, signed and absolute), ``decision_stable`` (at most the method
@@ -138,7 +146,8 @@ class StainCondition(TypedDict):
     methods: dict[str, StainMethod]
 
 
-class ClassStain(TypedDict):
+@record
+class ClassStain(Record):
     """The model's decision on ``patches`` evaluated patches (the model-level checks' patches), each given the
     haematoxylin and eosin amounts of a patch of the other class among them: how many of each class, each class's
     median amounts, the flip rate and the tumour probability's mean movement toward the donor's class, which the
@@ -154,7 +163,8 @@ class ClassStain(TypedDict):
     toward_donor: Rate
 
 
-class StainRobustness(TypedDict):
+@record
+class StainRobustness(Record):
     """Stain robustness: HED light, HED strong, the data's stain amounts and Macenko normalisation to torchstain's
     reference, the maps re-explained on the first ``images`` explained patches (the stain patches) and the model's
     decisions, with the other class's stain, on ``model_patches`` evaluated patches from ``model_slides`` slides
@@ -180,7 +190,8 @@ class StainRobustness(TypedDict):
 
 
 
-class Share(TypedDict):
+@record
+class Share(Record):
     """A mean over chosen patches with its bootstrap interval (slides as the unit where known) and patch count."""
 
     mean: float | None
@@ -188,7 +199,8 @@ class Share(TypedDict):
     n: int
 
 
-class EvidenceMethod(TypedDict):
+@record
+class EvidenceMethod(Record):
     """Where one method puts its positive attribution: in the centre and the tumour mask on true positives, and in
     the periphery on the tumour calls of patches with tumour only outside the centre."""
 
@@ -197,14 +209,16 @@ class EvidenceMethod(TypedDict):
     periphery_hard_negative_calls: Share | None
 
 
-class EvidenceImages(TypedDict):
+@record
+class EvidenceImages(Record):
     """Per patch: the tumour probability without the periphery and without the centre region."""
 
     without_periphery: list[float]
     without_centre: list[float]
 
 
-class Evidence(TypedDict):
+@record
+class Evidence(Record):
     """Right for the right reason (:mod:`reportgen.pipeline.evidence`): the region-removal test (its outcome is the
     page-one check's), on
     ``patches`` evaluated patches from ``slides`` slides (``chosen``: every evaluated patch, or how a sample of a
@@ -231,7 +245,8 @@ class Evidence(TypedDict):
     per_image: EvidenceImages
 
 
-class SlideAccuracy(TypedDict):
+@record
+class SlideAccuracy(Record):
     """The model's accuracy on one slide's evaluated patches, with its exact binomial 95 % interval."""
 
     patches: int
@@ -239,7 +254,8 @@ class SlideAccuracy(TypedDict):
     ci95: list[float]
 
 
-class SlideMethod(TypedDict):
+@record
+class SlideMethod(Record):
     """One method on one slide's explained patches: deletion gain over the random map (informative patches) and
     centre mass; None where the slide has no such patch."""
 
@@ -247,7 +263,8 @@ class SlideMethod(TypedDict):
     centre_mass: float | None
 
 
-class SlideExplained(TypedDict):
+@record
+class SlideExplained(Record):
     """One slide's explained patches, how many are informative for deletion, and each method on them."""
 
     patches: int
@@ -255,14 +272,16 @@ class SlideExplained(TypedDict):
     methods: dict[str, SlideMethod]
 
 
-class WorstSlide(TypedDict):
+@record
+class WorstSlide(Record):
     """The slide where a method's deletion gain over the random map is lowest."""
 
     slide: str
     deletion_gain: float
 
 
-class Slides(TypedDict):
+@record
+class Slides(Record):
     """Per slide (:mod:`reportgen.pipeline.slide_section`): accuracy on the split, and the methods on its patches."""
 
     rule: str

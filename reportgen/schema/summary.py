@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any
+
+from reportgen.schema.record import Record, record
 
 
-class Check(TypedDict):
+@record
+class Check(Record):
     """One row of page one's check table (:class:`reportgen.judgement.check.Check`): its outcome (``pass``,
     ``inconclusive`` or ``fail``, by the rule of :mod:`reportgen.judgement.rule`), what would decide it when
     inconclusive, the gate stem that reads it, the method and the column of the explanations' table for a method's
@@ -26,7 +29,8 @@ class Check(TypedDict):
     direction: str | None
 
 
-class WarningRecord(TypedDict):
+@record
+class WarningRecord(Record):
     """One warning, its severity (``high``, ``medium`` or ``low``; :data:`reportgen.judgement.check.SEVERITIES`)
     and the method or reference map it is about (None when it is about the model or the run)."""
 
@@ -35,7 +39,8 @@ class WarningRecord(TypedDict):
     method: str | None
 
 
-class Summary(TypedDict):
+@record
+class Summary(Record):
     """What page one says: the checks (failures first) and their counts per outcome, then the findings."""
 
     verdict: str
