@@ -70,6 +70,9 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
         help="the checkpoint's architecture: a torchvision.models name (default resnet18, or the one a reportgen "
              "checkpoint records) or timm:NAME (pip install 'reportgen[timm]')")
     add("--preprocessing", default=S, help="normalisation of a checkpoint that does not record it: identity, imagenet or M,M,M:S,S,S")
+    add("--input-size", type=int, default=S, metavar="PIXELS",
+        help="the side the network takes (e.g. 224 for a ViT/16 at 224 px): the model resizes each patch to it inside "
+             "its module, so maps keep the patch's pixels (default: the checkpoint's record, else the patch size)")
     add("--out", default=S, metavar="DIR", help="output directory (default report/)")
     add("--executor", default=S, help="local (default): this process; ray: the shards as Ray tasks, then the merge "
                                       "(pip install 'reportgen[ray]')")

@@ -52,6 +52,7 @@ class BuildConfig:
     checkpoint: str | None = None
     arch: str | None = None
     preprocessing: str | None = None
+    input_size: int | None = None
     out: str = "report"
     shard: str | None = None
     executor: str = "local"
@@ -207,6 +208,10 @@ def _validate(config: BuildConfig) -> BuildConfig:
         raise ConfigError(f"option 'train_fraction' must be in (0, 1], got {config.train_fraction}")
     if not config.methods:
         raise ConfigError("option 'methods' is empty; name at least one method")
+    if config.input_size is not None and not 8 <= config.input_size <= 4096:
+        raise ConfigError(f"option 'input_size' must be a side in pixels from 8 to 4096, got {config.input_size}")
+    if config.input_size is not None and config.checkpoint is None:
+        raise ConfigError("--input-size needs --checkpoint: it states the input side of the network a checkpoint holds")
     if config.arch is not None:
         check_arch(config.arch)
         if config.checkpoint is None and config.arch != DEFAULT_ARCH:

@@ -23,7 +23,7 @@ from reportgen.metrics.sanity import randomisation_stages
 from reportgen.model.architectures import build_backbone, head_keys
 from reportgen.model.checkpoint import load_checkpoint, save_checkpoint
 from reportgen.model.feature_layers import default_cam_layer
-from reportgen.model.network import IDENTITY_PREPROCESSING, PCamClassifier
+from reportgen.model.network import IDENTITY_PREPROCESSING, PCamClassifier, Preprocessing
 
 ARCH = "squeezenet1_1"
 #: Options that leave only the checkpoint's loading and the two model-agnostic methods in question.
@@ -148,8 +148,9 @@ def test_cams_are_refused_for_a_transformer_in_one_line():
                            num_classes=2).eval()
     assert default_cam_layer(swin) is None
     for method in ("grad_cam", "grad_cam_pp"):
-        with pytest.raises(ConfigError, match=f"^{method} needs a convolutional feature map; this model has "
-                                              "attention layers") as error:
+        with pytest.raises(ConfigError, match=f"^{method} needs a feature map; this model has attention layers "
+                                              r"\(a transformer\) and no patch embedding reportgen reads its "
+                                              "token grid from") as error:
             get_explainer(method).factory.check_model(swin, {})
         assert "\n" not in str(error.value)
 
@@ -224,7 +225,8 @@ def test_a_vit_built_for_224_pixels_is_refused_in_one_line():
     vit = VisionTransformer(image_size=224, patch_size=16, num_layers=1, num_heads=1, hidden_dim=8, mlp_dim=8,
                             num_classes=2).eval()
     with pytest.raises(ConfigError, match=r"^--arch vit: the network does not take 96x96 patches \(Wrong image "
-                                          r"height! Expected 224 but got 96!\); use an architecture") as error:
+                                          r"height! Expected 224 but got 96!\); pass the side it takes with "
+                                          "--input-size") as error:
         check_input_size(vit, arch="vit", size=96)
     assert "\n" not in str(error.value)
     check_input_size(build_backbone(ARCH).eval(), arch=ARCH, size=96)  # a CNN takes any size
@@ -274,3 +276,85 @@ def test_an_unknown_grad_cam_layer_is_refused_before_training(tmp_path, tiny_pca
                                         "layer names: backbone.layer4, backbone.layer3, backbone.layer2, "
                                         "backbone.layer1 (the default is backbone.layer4.1)")
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.pt"))  # nothing trained
+
+
+def _tiny_torchvision_vit():
+    from torchvision.models import VisionTransformer
+
+    return VisionTransformer(image_size=64, patch_size=16, num_layers=3, num_heads=1, hidden_dim=8, mlp_dim=8,
+                             num_classes=2).eval()
+
+
+def test_a_vits_cam_reads_the_last_blocks_first_norm_on_the_patch_embeddings_grid():
+    import timm
+
+    from reportgen.model.feature_layers import token_grid
+
+    vit = _tiny_torchvision_vit()
+    assert default_cam_layer(vit) == "encoder.layers.encoder_layer_2.ln_1"
+    assert (token_grid(vit, size=64).prefix, token_grid(vit, size=64).height, token_grid(vit, size=64).width) == \
+        (1, 4, 4)
+    timm_vit = PCamClassifier(Preprocessing(resize_to=160), "timm:test_vit").eval()
+    assert default_cam_layer(timm_vit) == "backbone.blocks.5.norm1"
+    grid = token_grid(timm_vit)  # a 96 px patch resized to 160 px by the model: 10 x 10 tokens of 16 px
+    assert (grid.prefix, grid.height, grid.width) == (timm_vit.backbone.num_prefix_tokens, 10, 10)
+    # This ViT adapts its grid to its input: without the resize a 96 px patch gives 6 x 6 tokens.
+    assert (token_grid(PCamClassifier(Preprocessing(), "timm:test_vit").eval()).height) == 6
+    # The class token is dropped and token k of the grid lands at row k // 10, column k % 10.
+    tokens = torch.arange(101.0)[None, :, None].repeat(1, 1, 2)
+    cells = grid.to_map(tokens)
+    assert cells.shape == (1, 2, 10, 10) and cells[0, 0, 3, 7] == 1 + 37
+    with pytest.raises(ValueError, match=r"expected \(N, 101, C\) tokens"):
+        grid.to_map(tokens[:, 1:])
+    assert timm.__version__  # timm is a test dependency
+
+
+def test_the_sanity_cascade_takes_one_transformer_block_per_stage():
+    names = ["+".join(stage) for stage in randomisation_stages(PCamClassifier(Preprocessing(resize_to=160),
+                                                                              "timm:test_vit"))]
+    assert names == ["backbone.head", "backbone.blocks.5+backbone.norm",
+                     *(f"backbone.blocks.{i}" for i in range(4, -1, -1)), "backbone.patch_embed"]
+    names = ["+".join(stage) for stage in randomisation_stages(_tiny_torchvision_vit())]
+    assert names == ["heads", "encoder.layers.encoder_layer_2+encoder.ln", "encoder.layers.encoder_layer_1",
+                     "encoder.layers.encoder_layer_0", "conv_proj"]
+
+
+def test_a_timm_vit_builds_a_report_with_maps_in_the_patchs_pixels(tmp_path, tiny_pcam):
+    import h5py
+    import timm
+
+    torch.manual_seed(0)
+    path = tmp_path / "vit.pt"
+    torch.save(timm.create_model("test_vit", pretrained=False, num_classes=2).state_dict(), path)
+    code = run_build(tiny_pcam, path, tmp_path / "report", tmp_path / "cache", "--arch", "timm:test_vit",
+                     "--input-size", "160", "--preprocessing", "imagenet", "--stability", "none")
+    assert code == 0
+    document = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert document["model"]["architecture"] == "timm:test_vit"
+    assert document["model"]["preprocessing"]["resize_to"] == 160
+    settings = document["methods"]["grad_cam"]["settings"]
+    assert settings["target_layer"] == "backbone.blocks.5.norm1" and settings["feature_map_size"] == "10x10"
+    stages = ["backbone.head", "backbone.blocks.5+backbone.norm", *(f"backbone.blocks.{i}" for i in range(4, -1, -1)),
+              "backbone.patch_embed"]
+    assert document["sanity"]["methods"]["grad_cam"]["stages"] == stages
+    with h5py.File(tmp_path / "report" / "attributions.h5") as maps:
+        shapes = {name: maps[f"maps/{name}"].shape for name in document["methods"]}
+    assert set(shapes.values()) == {(len(document["images"]), 96, 96)}
+
+
+def test_a_vit_without_its_input_size_is_refused_naming_the_option(tmp_path, tiny_pcam, capsys):
+    import timm
+
+    # A ViT built for 224 px that takes only that size (test_vit, which adapts its grid, takes 96 px too).
+    line = _refused(tmp_path, tiny_pcam, capsys, timm.create_model("vit_tiny_patch16_224", num_classes=2).state_dict(),
+                    "--arch", "timm:vit_tiny_patch16_224", *QUICK)
+    assert "the network does not take 96x96 patches" in line and line.endswith("with --input-size (the model "
+                                                                                 "then resizes each patch)")
+
+
+def test_input_size_needs_a_checkpoint_and_a_sensible_side(tmp_path, capsys):
+    assert main(["build", "--input-size", "224", "--out", str(tmp_path / "report"), "-q"]) == 2
+    assert "--input-size needs --checkpoint" in _error_line(capsys)
+    assert main(["build", "--input-size", "2", "--checkpoint", str(tmp_path / "x.pt"), "--out",
+                 str(tmp_path / "report"), "-q"]) == 2
+    assert "option 'input_size' must be a side in pixels from 8 to 4096, got 2" in _error_line(capsys)

@@ -7,7 +7,9 @@ weighted activations, in logit units) upsampled bilinearly to the input size.
 Ranking is the same either way, but the raw scale keeps a near-empty CAM
 near zero instead of stretching it to full range, and the min subtraction
 would move mass towards the peak (docs/metrics.md#localisation, centre mass). The feature-map
-size is reported, with a warning when it is 3x3 or smaller.
+size is reported, with a warning when it is 3x3 or smaller.  On a transformer the target layer's tokens
+are read on the patch embedding's grid (:class:`reportgen.model.feature_layers.TokenGrid`), so the map is
+a grid of h x w cells, one per image patch token.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ from torch.nn import functional
 
 from reportgen.errors import ConfigError
 from reportgen.explain.base import Explainer, MethodStanding
-from reportgen.model.feature_layers import cam_refusal, close_layer_names, default_cam_layer
+from reportgen.model.feature_layers import (
+    cam_refusal,
+    close_layer_names,
+    default_cam_layer,
+    is_transformer,
+    token_grid,
+)
 
 #: ``model.backbone.layer4[-1]`` of the PCam ResNet-18: what the layer rule
 #: (:func:`reportgen.model.feature_layers.default_cam_layer`) gives for it, and the method's default without a model.
@@ -128,7 +136,10 @@ class CamExplainer(Explainer):
         height, width = images.shape[-2:]
         chunks = range(0, len(images), self.batch_size)
         cells = []
-        with self.cam_class()(model=self.model, target_layers=[self.layer]) as cam:
+        # A transformer's (N, T, C) tokens are read on its patch grid at this size (class and register tokens dropped).
+        grid = token_grid(self.model, size=height) if is_transformer(self.model) else None
+        reshape = None if grid is None else grid.to_map
+        with self.cam_class()(model=self.model, target_layers=[self.layer], reshape_transform=reshape) as cam:
             for start in chunks:
                 cells.append(self._cells(cam, images[start : start + self.batch_size], targets[start : start + self.batch_size]))
         if len(cells) != len(chunks):

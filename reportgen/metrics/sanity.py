@@ -33,7 +33,7 @@ from torch import nn
 
 from reportgen.errors import ConfigError
 from reportgen.metrics.agreement import spearman_full
-from reportgen.model.feature_layers import feature_trunk
+from reportgen.model.feature_layers import feature_trunk, is_attention
 
 logger = logging.getLogger(__name__)
 
@@ -146,14 +146,18 @@ MIN_TRUNK_STAGES = 4
 
 
 def randomisation_stages(model: nn.Module) -> list[list[str]]:
-    """Cascade stages derived from the module order, head first.
+    """Cascade stages derived from the module order, head first (parameters a split module holds itself, such as
+    a ViT's position embedding and class token, belong to no stage).
 
     The trunk is the first module (descending from ``model``) with more than one
     parameterised child (:func:`reportgen.model.feature_layers.feature_trunk`); each
     parameterised child is a stage, and a normalisation layer joins the stage of the
     layer before it.  For ``PCamClassifier`` with ResNet-18: ``backbone.fc``,
     ``backbone.layer4``, ``backbone.layer3``, ``backbone.layer2``, ``backbone.layer1``,
-    then ``backbone.conv1`` with ``backbone.bn1``.  A trunk with fewer than
+    then ``backbone.conv1`` with ``backbone.bn1``.  A stage holds at most one transformer block (a module
+    with an attention layer among its children): a child holding several is split into its parameterised
+    children, so a timm ViT gives ``backbone.head``, ``backbone.blocks.<last>`` with ``backbone.norm``, ...,
+    ``backbone.blocks.0``, then ``backbone.patch_embed``.  A trunk with fewer than
     :data:`MIN_TRUNK_STAGES` parameterised children is a features + head pair, so each of
     its ``nn.Sequential`` children with several parameterised children is split into them:
     SqueezeNet 1.1 gives ``backbone.classifier``, then ``backbone.features.12`` ... ``backbone.features.0``.
@@ -166,6 +170,7 @@ def randomisation_stages(model: nn.Module) -> list[list[str]]:
     children = [(prefix + name, child) for name, child in trunk.named_children() if _has_parameters(child)]
     if len(children) < MIN_TRUNK_STAGES:
         children = [part for name, child in children for part in _split(name, child)]
+    children = [part for name, child in children for part in _transformer_blocks(name, child)]
     stages: list[list[str]] = []
     for name, child in children:
         if stages and isinstance(child, _NORMALISATION_LAYERS):
@@ -177,6 +182,20 @@ def randomisation_stages(model: nn.Module) -> list[list[str]]:
 
 def _has_parameters(module: nn.Module) -> bool:
     return any(True for _ in module.parameters())
+
+
+def _attention_blocks(module: nn.Module) -> int:
+    """How many modules under (and including) ``module`` hold an attention layer among their children."""
+    return sum(1 for inner in module.modules() if any(is_attention(child) for child in inner.children()))
+
+
+def _transformer_blocks(name: str, module: nn.Module) -> list[tuple[str, nn.Module]]:
+    """``module`` as stages holding at most one transformer block each: itself, or its parameterised children,
+    each split in turn."""
+    if _attention_blocks(module) <= 1:
+        return [(name, module)]
+    return [part for child_name, child in module.named_children() if _has_parameters(child)
+            for part in _transformer_blocks(f"{name}.{child_name}", child)]
 
 
 def _split(name: str, module: nn.Module) -> list[tuple[str, nn.Module]]:

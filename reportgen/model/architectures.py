@@ -170,8 +170,9 @@ def check_state_dict(state_dict: dict, *, arch: str, path, allow_missing_head: b
     return state_dict
 
 
-def check_input_size(model: nn.Module, *, arch: str, size: int) -> None:
-    """Refuse a network that cannot classify a ``size`` x ``size`` patch into 2 logits (one forward pass)."""
+def check_input_size(model: nn.Module, *, arch: str, size: int, resize_to: int | None = None) -> None:
+    """Refuse a network that cannot classify a ``size`` x ``size`` patch into 2 logits (one forward pass);
+    ``resize_to`` is the side the model resizes the patch to inside its module, named in the message."""
     parameter = next(model.parameters(), None)
     probe = torch.zeros(1, 3, size, size, device=parameter.device if parameter is not None else "cpu")
     try:
@@ -179,8 +180,11 @@ def check_input_size(model: nn.Module, *, arch: str, size: int) -> None:
             output = model(probe)
     except (RuntimeError, AssertionError, ValueError) as error:
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+        if resize_to is not None:
+            raise ConfigError(f"--arch {arch}: the network does not take {resize_to}x{resize_to} input ({reason}); "
+                              "pass the side it was built for with --input-size") from None
         raise ConfigError(f"--arch {arch}: the network does not take {size}x{size} patches ({reason}); "
-                          "use an architecture that accepts any input size") from None
+                          "pass the side it takes with --input-size (the model then resizes each patch)") from None
     if tuple(getattr(output, "shape", ())) != (1, NUM_CLASSES):
         raise ConfigError(f"--arch {arch}: the network's output on one {size}x{size} patch is not "
                           f"{NUM_CLASSES} logits; use a plain classification architecture")

@@ -17,6 +17,7 @@ same SHA-256 and a report can say "same model".
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -193,6 +194,7 @@ def load_checkpoint(
     preprocessing: Preprocessing | None = None,
     device: str | torch.device = "cpu",
     arch: str | None = None,
+    input_size: int | None = None,
 ) -> LoadedModel:
     """Load any supported checkpoint as a :class:`PCamClassifier` in eval mode.
 
@@ -206,6 +208,8 @@ def load_checkpoint(
     device : where the model is placed (default ``"cpu"``).
     arch : the architecture (``--arch``): a torchvision builder name or ``timm:<name>``;
         default ``None``: the one a reportgen checkpoint records, else resnet18.
+    input_size : the side the network takes (``--input-size``): the model resizes each patch to it inside its
+        module (:attr:`Preprocessing.resize_to`); default ``None`` keeps what the file records (else no resize).
 
     Returns
     -------
@@ -250,11 +254,14 @@ def load_checkpoint(
             "(identity). Pass --preprocessing imagenet if it was trained with ImageNet statistics",
             path,
         )
+    if input_size is not None:
+        preprocessing = dataclasses.replace(preprocessing, resize_to=None if input_size == preprocessing.input_size
+                                            else int(input_size))
     model = PCamClassifier(preprocessing, arch)
     model.backbone.load_state_dict(state_dict)
     model.eval().to(device)
-    if arch != DEFAULT_ARCH:
-        check_input_size(model, arch=arch, size=preprocessing.input_size)
+    if arch != DEFAULT_ARCH or preprocessing.resize_to is not None:
+        check_input_size(model, arch=arch, size=preprocessing.input_size, resize_to=preprocessing.resize_to)
     sha256 = file_sha256(path)
     if info["format"] == FORMAT:
         info["training"], info["history"] = with_timings(path, sha256, info.get("training"), info.get("history"))

@@ -14,9 +14,16 @@ listed:
 Which layers this gives, at 96 px: ResNet-18 ``backbone.layer4.1`` (3x3), SqueezeNet 1.1
 ``backbone.features.12`` (5x5), MobileNetV3 and EfficientNet ``backbone.features.12`` /
 ``backbone.features.8`` (3x3), ConvNeXt ``backbone.features.7.2`` (3x3), DenseNet and VGG
-``backbone.features`` (3x3).  A network with no such map (a ViT's token sequence) or with attention
-layers (a transformer, whose 4-D outputs may be channels-last token grids) has none:
-:func:`cam_refusal` says so in one line.
+``backbone.features`` (3x3).
+
+A transformer (a network with attention layers) gives a token sequence, not a map.  Its CAM layer
+(:func:`default_cam_layer`) is the first normalisation of its last transformer block (the last module
+holding an attention layer): timm's ``blocks.<last>.norm1``, torchvision's ``encoder.layers.<last>.ln_1``.
+Its (N, T, C) tokens become an (N, C, h, w) map on the grid of its patch embedding (:func:`token_grid`:
+the output grid of the embedding's convolution, timm's ``patch_embed.proj`` or torchvision's
+``conv_proj``, in a forward pass at the patch's size), the leading class and register tokens
+(timm's ``num_prefix_tokens``, torchvision's one class token) dropped.  A transformer without such a
+patch embedding has no CAM layer: :func:`cam_refusal` says so in one line.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import weakref
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -31,6 +39,7 @@ from torch import nn
 #: Side of the zero patch the default CAM layer is found with (the PCam patch size).
 PROBE_SIZE = 96
 _FOUND: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_GRIDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _has_parameters(module: nn.Module) -> bool:
@@ -58,6 +67,16 @@ def _map_outputs(model: nn.Module, size: int) -> dict[nn.Module, int]:
             finished[module] = next(counter)
 
     handles = [module.register_forward_hook(hook) for module in model.modules()]
+    try:
+        _probe(model, size)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return finished
+
+
+def _probe(model: nn.Module, size: int) -> None:
+    """One forward pass of a ``size`` x ``size`` zero patch in eval mode, without gradients; modes restored."""
     parameter = next(model.parameters(), None)
     modes = [(module, module.training) for module in model.modules()]
     try:
@@ -67,13 +86,85 @@ def _map_outputs(model: nn.Module, size: int) -> dict[nn.Module, int]:
     finally:
         for module, training in modes:
             module.training = training
-        for handle in handles:
-            handle.remove()
-    return finished
 
 
-def _is_attention(module: nn.Module) -> bool:
+def is_attention(module: nn.Module) -> bool:
     return isinstance(module, nn.MultiheadAttention) or type(module).__name__.endswith("Attention")
+
+
+def is_transformer(model: nn.Module) -> bool:
+    """Whether ``model`` has attention layers."""
+    return any(is_attention(module) for module in model.modules())
+
+
+@dataclass(frozen=True)
+class TokenGrid:
+    """How a transformer's tokens lie on the patch: ``prefix`` leading tokens (class, registers) that are not
+    patches, then ``height`` x ``width`` patch tokens in row order."""
+
+    prefix: int
+    height: int
+    width: int
+
+    def to_map(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(N, prefix + h*w, C) tokens -> (N, C, h, w) map."""
+        if tokens.ndim != 3 or tokens.shape[1] != self.prefix + self.height * self.width:
+            raise ValueError(f"expected (N, {self.prefix + self.height * self.width}, C) tokens, got "
+                             f"{tuple(tokens.shape)}")
+        grid = tokens[:, self.prefix:, :].reshape(tokens.shape[0], self.height, self.width, tokens.shape[2])
+        return grid.permute(0, 3, 1, 2)
+
+
+def patch_embedding(model: nn.Module) -> tuple[nn.Module, int] | None:
+    """(the convolution that cuts the image into patch tokens, the number of tokens before them) of a timm or
+    torchvision Vision Transformer in ``model``, or ``None`` when no module states them."""
+    for module in model.modules():
+        embed = getattr(module, "patch_embed", None)
+        if isinstance(getattr(embed, "proj", None), nn.Conv2d) and hasattr(module, "num_prefix_tokens"):  # timm
+            return embed.proj, int(module.num_prefix_tokens)
+        if isinstance(getattr(module, "conv_proj", None), nn.Conv2d) and hasattr(module, "class_token"):
+            return module.conv_proj, 1  # torchvision: one class token
+    return None
+
+
+def token_grid(model: nn.Module, *, size: int = PROBE_SIZE) -> TokenGrid | None:
+    """The token grid of a Vision Transformer in ``model`` on a ``size`` x ``size`` patch: the output grid of its
+    patch embedding's convolution in one forward pass of a zero patch (after any resize the model does), so
+    a model that adapts its grid to the input is read as it runs; ``None`` without a patch embedding."""
+    found = patch_embedding(model)
+    if found is None:
+        return None
+    found_grids = _GRIDS.setdefault(model, {})
+    if size not in found_grids:
+        convolution, prefix = found
+        grids = []
+        handle = convolution.register_forward_hook(lambda _m, _i, output: grids.append(tuple(output.shape[-2:])))
+        try:
+            _probe(model, size)
+        finally:
+            handle.remove()
+        found_grids[size] = TokenGrid(prefix, *grids[-1])
+    return found_grids[size]
+
+
+def _last_transformer_block(model: nn.Module) -> tuple[str, nn.Module] | None:
+    """(name, module) of the last module, in module order, whose children include an attention layer."""
+    blocks = [(name, module) for name, module in model.named_modules()
+              if any(is_attention(child) for child in module.children())]
+    return blocks[-1] if blocks else None
+
+
+def _transformer_cam_layer(model: nn.Module) -> str | None:
+    """The first normalisation layer of the last transformer block, or ``None``."""
+    if patch_embedding(model) is None:
+        return None
+    block = _last_transformer_block(model)
+    if block is None:
+        return None
+    name, module = block
+    norms = [child_name for child_name, child in module.named_children()
+             if isinstance(child, (nn.LayerNorm, nn.GroupNorm)) or type(child).__name__.endswith("Norm")]
+    return f"{name}.{norms[0]}" if norms else None
 
 
 def default_cam_layer(model: nn.Module, *, size: int = PROBE_SIZE) -> str | None:
@@ -91,8 +182,8 @@ def default_cam_layer(model: nn.Module, *, size: int = PROBE_SIZE) -> str | None
 
 
 def _find_cam_layer(model: nn.Module, size: int) -> str | None:
-    if any(_is_attention(module) for module in model.modules()):
-        return None
+    if is_transformer(model):
+        return _transformer_cam_layer(model)
     outputs = _map_outputs(model, size)
     prefix, module = feature_trunk(model)
     name = None
@@ -113,9 +204,10 @@ def _find_cam_layer(model: nn.Module, size: int) -> str | None:
 
 def cam_refusal(model: nn.Module, method: str) -> str | None:
     """One line saying why ``method`` (a CAM) cannot run on ``model``, or ``None`` when it can."""
-    if any(_is_attention(module) for module in model.modules()):
-        return (f"{method} needs a convolutional feature map; this model has attention layers (a transformer), "
-                "whose token grid a CAM does not read here; choose other methods with --methods")
+    if is_transformer(model) and patch_embedding(model) is None:
+        return (f"{method} needs a feature map; this model has attention layers (a transformer) and no patch "
+                "embedding reportgen reads its token grid from (timm's patch_embed.proj or torchvision's "
+                "conv_proj); choose other methods with --methods")
     if default_cam_layer(model) is None:
         return (f"{method} needs a convolutional feature map; no layer of this model gives an (N, C, H, W) map; "
                 "choose other methods with --methods")

@@ -27,7 +27,8 @@ def load_given_checkpoint(config: BuildConfig, *, device: torch.device) -> Loade
         check_methods_fit(config.methods or (), DEFAULT_ARCH, model=structure, config=config)
         return None
     preprocessing = parse_preprocessing(config.preprocessing) if config.preprocessing else None
-    loaded = load_checkpoint(config.checkpoint, preprocessing=preprocessing, device=device, arch=config.arch)
+    loaded = load_checkpoint(config.checkpoint, preprocessing=preprocessing, device=device, arch=config.arch,
+                             input_size=config.input_size)
     check_methods_fit(config.methods or (), loaded.info["architecture"], model=loaded.model, config=config)
     return loaded
 
