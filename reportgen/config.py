@@ -22,7 +22,7 @@ from reportgen.explain import get_explainer, list_explainers, list_stability_var
 from reportgen.explain.shorthands import SHORTHANDS
 from reportgen.inference import PRECISIONS
 from reportgen.metrics.faithfulness import SUBSTRATES
-from reportgen.model.architectures import DEFAULT_ARCH, check_arch
+from reportgen.model.architectures import check_arch
 from reportgen.model.recipes import RECIPES
 
 TARGETS = ("predicted", "label")
@@ -210,13 +210,8 @@ def _validate(config: BuildConfig) -> BuildConfig:
         raise ConfigError("option 'methods' is empty; name at least one method")
     if config.input_size is not None and not 8 <= config.input_size <= 4096:
         raise ConfigError(f"option 'input_size' must be a side in pixels from 8 to 4096, got {config.input_size}")
-    if config.input_size is not None and config.checkpoint is None:
-        raise ConfigError("--input-size needs --checkpoint: it states the input side of the network a checkpoint holds")
     if config.arch is not None:
         check_arch(config.arch)
-        if config.checkpoint is None and config.arch != DEFAULT_ARCH:
-            raise ConfigError(f"--arch {config.arch} needs --checkpoint: without one reportgen trains a "
-                              f"{DEFAULT_ARCH}")
     if len(set(config.methods)) != len(config.methods):
         raise ConfigError(f"option 'methods' names a method twice: {', '.join(config.methods)}")
     if config.images < 2:

@@ -190,10 +190,19 @@ def test_an_unknown_grad_cam_layer_names_close_layers_before_any_work(tmp_path, 
                          "backbone.features.11 (the default is backbone.features.12)")
 
 
-def test_arch_without_a_checkpoint_is_refused(tmp_path, capsys):
-    code = main(["build", "--arch", ARCH, "--out", str(tmp_path / "report"), "-q"])
-    assert code == 2
-    assert f"--arch {ARCH} needs --checkpoint" in _error_line(capsys)
+def test_training_another_architecture_takes_the_full_recipe_from_random_weights():
+    from reportgen.model.settings import TrainSettings
+
+    settings = TrainSettings(arch="timm:test_vit", input_size=160)
+    assert settings.resolved_preprocessing().resize_to == 160
+    # A resnet18's settings hash as they did before the architecture was a setting (its cached model is found).
+    assert TrainSettings().key() == TrainSettings(arch="resnet18", input_size=None).key() != settings.key()
+    with pytest.raises(ConfigError, match="^recipe 'head' trains the resnet18 head on cached features; train "
+                                          "timm:test_vit with --recipe full$"):
+        TrainSettings(arch="timm:test_vit", recipe="head")
+    with pytest.raises(ConfigError, match="^--weights imagenet initialises a resnet18; squeezenet1_1 trains from "
+                                          r"random weights \(--weights none\)$"):
+        TrainSettings(arch="squeezenet1_1", weights="imagenet")
 
 
 def test_safetensors_files_without_safetensors_say_how_to_install_it(tmp_path, monkeypatch):
@@ -319,18 +328,18 @@ def test_the_sanity_cascade_takes_one_transformer_block_per_stage():
                      "encoder.layers.encoder_layer_0", "conv_proj"]
 
 
-def test_a_timm_vit_builds_a_report_with_maps_in_the_patchs_pixels(tmp_path, tiny_pcam):
+def test_a_timm_vit_trains_and_builds_a_report_with_maps_in_the_patchs_pixels(tmp_path, tiny_pcam):
     import h5py
-    import timm
+    from conftest import FAST_BUILD_ARGS
 
-    torch.manual_seed(0)
-    path = tmp_path / "vit.pt"
-    torch.save(timm.create_model("test_vit", pretrained=False, num_classes=2).state_dict(), path)
-    code = run_build(tiny_pcam, path, tmp_path / "report", tmp_path / "cache", "--arch", "timm:test_vit",
-                     "--input-size", "160", "--preprocessing", "imagenet", "--stability", "none")
+    # No checkpoint: the demo recipe trains the ViT (random weights, resized to 160 px inside the model).
+    code = main(["build", "--data-dir", str(tiny_pcam), "--out", str(tmp_path / "report"), "--cache-dir",
+                 str(tmp_path / "cache"), *FAST_BUILD_ARGS, "--arch", "timm:test_vit", "--input-size", "160",
+                 "--stability", "none"])
     assert code == 0
     document = json.loads((tmp_path / "report" / "report.json").read_text())
-    assert document["model"]["architecture"] == "timm:test_vit"
+    assert document["model"]["architecture"] == "timm:test_vit" and document["model"]["recipe"] == "full"
+    assert document["model"]["training"]["arch"] == "timm:test_vit"
     assert document["model"]["preprocessing"]["resize_to"] == 160
     settings = document["methods"]["grad_cam"]["settings"]
     assert settings["target_layer"] == "backbone.blocks.5.norm1" and settings["feature_map_size"] == "10x10"
@@ -352,9 +361,6 @@ def test_a_vit_without_its_input_size_is_refused_naming_the_option(tmp_path, tin
                                                                                  "then resizes each patch)")
 
 
-def test_input_size_needs_a_checkpoint_and_a_sensible_side(tmp_path, capsys):
-    assert main(["build", "--input-size", "224", "--out", str(tmp_path / "report"), "-q"]) == 2
-    assert "--input-size needs --checkpoint" in _error_line(capsys)
-    assert main(["build", "--input-size", "2", "--checkpoint", str(tmp_path / "x.pt"), "--out",
-                 str(tmp_path / "report"), "-q"]) == 2
+def test_input_size_must_be_a_sensible_side(tmp_path, capsys):
+    assert main(["build", "--input-size", "2", "--out", str(tmp_path / "report"), "-q"]) == 2
     assert "option 'input_size' must be a side in pixels from 8 to 4096, got 2" in _error_line(capsys)

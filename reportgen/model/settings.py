@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 # text). Each name is a recipe object registered in reportgen.model.recipes.
 from reportgen.config import PRECISIONS, RECIPES
 from reportgen.errors import ConfigError
+from reportgen.model.architectures import DEFAULT_ARCH, check_arch
 from reportgen.model.network import NAMED_PREPROCESSING, Preprocessing, parse_preprocessing
 
 
@@ -50,6 +51,10 @@ class TrainSettings:
         running statistics on this many un-augmented training patches before
         validating (default 1024; 0 keeps the statistics gathered on augmented
         batches, as the notebook did). See :mod:`reportgen.model.batchnorm`.
+    arch : the architecture trained (:mod:`reportgen.model.architectures`; default resnet18).  Another
+        architecture trains with the full recipe from random weights.
+    input_size : the side the network takes; the model resizes each patch to it inside its module
+        (default ``None``: the patch's own size).
     """
 
     recipe: str = "full"
@@ -68,6 +73,8 @@ class TrainSettings:
     eval_batch_size: int = 256
     preprocessing: str = "auto"
     bn_recalibration: int = 1024
+    arch: str = DEFAULT_ARCH
+    input_size: int | None = None
 
     def __post_init__(self) -> None:
         if self.recipe not in RECIPES:
@@ -90,6 +97,15 @@ class TrainSettings:
             raise ConfigError(f"training setting eval_limit={self.eval_limit!r} must be >= 1 or None")
         if self.preprocessing != "auto":
             parse_preprocessing(self.preprocessing)
+        check_arch(self.arch)
+        if self.arch != DEFAULT_ARCH and self.recipe != "full":
+            raise ConfigError(f"recipe {self.recipe!r} trains the {DEFAULT_ARCH} head on cached features; train "
+                              f"{self.arch} with --recipe full")
+        if self.arch != DEFAULT_ARCH and self.weights != "none":
+            raise ConfigError(f"--weights {self.weights} initialises a {DEFAULT_ARCH}; {self.arch} trains from random "
+                              "weights (--weights none)")
+        if self.input_size is not None and (not isinstance(self.input_size, int) or not 8 <= self.input_size <= 4096):
+            raise ConfigError(f"training setting input_size={self.input_size!r} must be a side in pixels from 8 to 4096")
         if not isinstance(self.bn_recalibration, int) or self.bn_recalibration < 0:
             raise ConfigError(
                 f"training setting bn_recalibration={self.bn_recalibration!r} must be a whole number >= 0"
@@ -98,10 +114,14 @@ class TrainSettings:
     def resolved_preprocessing(self) -> Preprocessing:
         """The :class:`Preprocessing` the trained model will own."""
         if self.preprocessing != "auto":
-            return parse_preprocessing(self.preprocessing)
-        # Pretrained backbones expect the statistics they were trained with; the
-        # notebook trained from random weights on plain [0, 1] input.
-        return NAMED_PREPROCESSING["identity" if self.weights == "none" else "imagenet"]
+            normalisation = parse_preprocessing(self.preprocessing)
+        else:
+            # Pretrained backbones expect the statistics they were trained with; the
+            # notebook trained from random weights on plain [0, 1] input.
+            normalisation = NAMED_PREPROCESSING["identity" if self.weights == "none" else "imagenet"]
+        if self.input_size is None or self.input_size == normalisation.input_size:
+            return normalisation
+        return dataclasses.replace(normalisation, resize_to=self.input_size)
 
     def to_dict(self) -> dict:
         """Plain-typed copy, for checkpoints and report.json."""
@@ -112,6 +132,11 @@ class TrainSettings:
         from reportgen.model.weights import describe_weights
 
         values = self.to_dict()
+        # Settings added after the first models were cached are hashed only when they differ from what those
+        # models were, so a model trained before they existed is found again.
+        for name, before in (("arch", DEFAULT_ARCH), ("input_size", None)):
+            if values[name] == before:
+                del values[name]
         values["weights"] = describe_weights(self.weights)
         values["preprocessing"] = self.resolved_preprocessing().to_dict()
         text = json.dumps(values, sort_keys=True, default=str)

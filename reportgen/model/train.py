@@ -29,14 +29,15 @@ import torch
 
 from reportgen.cache import entry_lock
 from reportgen.errors import CheckpointError, ConfigError
+from reportgen.model.architectures import check_state_dict
 from reportgen.model.checkpoint import (
     FORMAT,
     LoadedModel,
-    check_resnet18_state_dict,
     file_sha256,
     load_checkpoint,
     safe_torch_load,
     save_checkpoint,
+    strip_parallel_prefix,
 )
 from reportgen.model.network import PCamClassifier
 from reportgen.model.recipes import TRAIN_SPLIT, VALID_SPLIT, TrainingRecipe, get_recipe
@@ -68,7 +69,7 @@ def _train_indices(split, settings: TrainSettings) -> np.ndarray | None:
 
 
 def _initial_model(settings: TrainSettings, recipe: TrainingRecipe) -> PCamClassifier:
-    model = PCamClassifier(settings.resolved_preprocessing())
+    model = PCamClassifier(settings.resolved_preprocessing(), settings.arch)
     state = initial_backbone_state(settings.weights)
     if state is not None:
         missing, _ = model.backbone.load_state_dict(state, strict=False)
@@ -111,7 +112,7 @@ def _load_resume(path: Path, model: PCamClassifier, optimizer, settings: TrainSe
         accuracy = raw.get("val_acc")
     else:
         raise CheckpointError(f"--resume {path}: not a reportgen or notebook checkpoint; cannot resume from it")
-    model.backbone.load_state_dict(check_resnet18_state_dict(state, path=path))
+    model.backbone.load_state_dict(check_state_dict(strip_parallel_prefix(state), arch=settings.arch, path=path))
     if raw.get("optimizer_state_dict") is not None:
         try:
             optimizer.load_state_dict(raw["optimizer_state_dict"])

@@ -22,9 +22,10 @@ def load_given_checkpoint(config: BuildConfig, *, device: torch.device) -> Loade
     """``--checkpoint`` loaded and checked (layout, architecture, finite weights), or ``None`` without one."""
     if not config.checkpoint:
         # The model to be trained is checked by its structure alone (built on the meta device: no memory, no work).
+        arch = config.arch or DEFAULT_ARCH
         with torch.device("meta"):
-            structure = PCamClassifier(arch=DEFAULT_ARCH)
-        check_methods_fit(config.methods or (), DEFAULT_ARCH, model=structure, config=config)
+            structure = PCamClassifier(arch=arch)
+        check_methods_fit(config.methods or (), arch, model=structure, config=config)
         return None
     preprocessing = parse_preprocessing(config.preprocessing) if config.preprocessing else None
     loaded = load_checkpoint(config.checkpoint, preprocessing=preprocessing, device=device, arch=config.arch,
@@ -62,7 +63,8 @@ def train_demo_model(config: BuildConfig, data: PCamDataset, *, cache_root: Path
     # The recipe picks its own defaults: the full recipe's demo epoch, or the
     # head recipe's 5 epochs on a stratified 10 % (the notebook's text).
     settings = demo_train_settings(config.recipe, weights=config.weights, seed=config.seed, epochs=config.epochs,
-                                   train_fraction=config.train_fraction)
+                                   train_fraction=config.train_fraction, arch=config.arch,
+                                   input_size=config.input_size)
     return train_or_load(data, settings, cache_dir=cache_root, device=device, progress=progress)
 
 
