@@ -20,6 +20,7 @@ from reportgen.pipeline.stability import stability_checks
 from reportgen.pipeline.stability_section import stability_section
 from reportgen.report.stability import stability_view
 from reportgen.runtime import Stopwatch
+from reportgen.schema import ReportDocument
 
 PATCHES = np.array([3, 11, 17])
 #: The variants the registry declares, and those it runs by default, in the order they run.
@@ -215,7 +216,7 @@ def test_a_bad_stability_value_is_one_clear_line(value, fragment):
     assert fragment in str(error.value) and "\n" not in str(error.value)
 
 
-def _layer_document(outcomes: dict[str, list[str]]) -> dict:
+def _layer_document(outcomes: dict[str, list[str]]) -> ReportDocument:
     rows = [{"layer": layer, "feature_map_size": size, "default": layer.endswith("layer4.1"), "used": False,
              "deletion_auc": {"mean": 0.3, "ci95": [0.2, 0.4]}, "insertion_auc": {"mean": 0.6, "ci95": [0.5, 0.7]},
              "against_random": {metric: {"outcome": outcomes[metric][i]} for metric in outcomes}}
@@ -223,9 +224,10 @@ def _layer_document(outcomes: dict[str, list[str]]) -> dict:
     differ = {metric: len(set(values)) > 1 for metric, values in outcomes.items()}
     table = {"method": "grad_cam", "default_layer": "backbone.layer4.1", "used_layer": "backbone.layer4.1",
              "family": "own family", "rows": rows, "depends_on_layer": differ, "seconds": 1.0}
-    return {"methods": {"grad_cam": {"title": "Grad-CAM"}},
-            "stability": {"measures": ["grad_cam_layers"], "skipped": {}, "lime_seeds": None, "ig_baselines": None,
-                          "grad_cam_layers": table}}
+    return ReportDocument.from_json({
+        "methods": {"grad_cam": {"title": "Grad-CAM"}},
+        "stability": {"measures": ["grad_cam_layers"], "skipped": {}, "lime_seeds": None, "ig_baselines": None,
+                      "grad_cam_layers": table}})
 
 
 def test_the_section_says_when_the_verdict_depends_on_the_layer():

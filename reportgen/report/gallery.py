@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reportgen.formatting import MISSING, fmt, fmt_any
+from reportgen.formatting import fmt, fmt_any
 from reportgen.judgement.notes import ON_REGION
 from reportgen.judgement.reading import method_title
 from reportgen.metrics.localisation import UNIFORM_CENTRE_MASS
 from reportgen.report import figures as figs
 from reportgen.report.labels import patch_facts
+from reportgen.schema import ImageRecord, ReportDocument
 
 
 @dataclass(frozen=True)
@@ -65,24 +66,24 @@ class GalleryView:
 GALLERY_ORDER = ("FN", "FP", "TP", "TN")
 
 
-def _gallery_order(images: list[dict]) -> list[int]:
+def _gallery_order(images: list[ImageRecord]) -> list[int]:
     """Positions of the patches in gallery order: by stratum (:data:`GALLERY_ORDER`), then as in the report."""
     rank = {stratum: index for index, stratum in enumerate(GALLERY_ORDER)}
-    return sorted(range(len(images)), key=lambda i: (rank.get(images[i].get("stratum"), len(rank)), i))
+    return sorted(range(len(images)), key=lambda i: (rank.get(images[i].stratum, len(rank)), i))
 
 
-def gallery_positions(document: dict) -> list[int]:
+def gallery_positions(document: ReportDocument) -> list[int]:
     """The patches the gallery shows, in its order: the first ``settings.gallery`` in gallery order (errors first;
     every patch without a limit).  The statistics use every patch, shown or not."""
-    images = document.get("images") or []
-    limit = (document.get("settings") or {}).get("gallery")
+    images = document.images
+    limit = document.settings.gallery
     order = _gallery_order(images)
     return order if limit is None else order[: int(limit)]
 
 
-def gallery_extent(document: dict) -> str:
+def gallery_extent(document: ReportDocument) -> str:
     """The sentence that says which patches the gallery shows."""
-    total, shown = len(document.get("images") or []), len(gallery_positions(document))
+    total, shown = len(document.images), len(gallery_positions(document))
     if shown == total:
         return f"All {total} explained patches are shown."
     return (f"The gallery shows {shown} of the {total} explained patches, the first in this order (--gallery "
@@ -101,23 +102,24 @@ def scale_labels(scale: figs.MapScale) -> tuple[str, ...]:
     return (f"\u2212{limit}", "0", f"+{limit}") if scale.signed else ("0", limit)
 
 
-def _map_facts(document: dict, position: int) -> list[tuple[str, str]]:
+def _map_facts(document: ReportDocument, position: int) -> list[tuple[str, str]]:
     """("LIME superpixels", "9")-style facts of patch ``position`` from the methods' per-patch extras."""
     facts = []
-    for name, record in (document.get("methods") or {}).items():
+    for name, record in document.methods.items():
         for key, label in patch_facts(name).items():
-            values = (((record.get("extras") or {}).get(key) or {}).get("per_image")) or []
+            extra = record.extras.get(key)
+            values = (None if extra is None else extra.per_image) or []
             if position < len(values) and values[position] is not None:
                 facts.append((f"{method_title(document, name)} {label}", f"{values[position]:g}"))
     return facts
 
 
-def gallery_view(document: dict, sequential_uri: str, signed_uri: str) -> GalleryView:
+def gallery_view(document: ReportDocument, sequential_uri: str, signed_uri: str) -> GalleryView:
     """The legend (with the colour bars ``sequential_uri`` and ``signed_uri``), the filters and the extent."""
-    methods = document.get("methods") or {}
-    signed = [method_title(document, n) for n, record in methods.items() if record.get("signed")]
-    unsigned = [method_title(document, n) for n, record in methods.items() if not record.get("signed")]
-    has_masks = bool((document.get("data") or {}).get("has_masks"))
+    methods = document.methods
+    signed = [method_title(document, n) for n, record in methods.items() if record.signed]
+    unsigned = [method_title(document, n) for n, record in methods.items() if not record.signed]
+    has_masks = bool(document.data.has_masks)
     legend = ["Cyan square: the centre 32\u00d732 region; tumour in it decides the label."]
     if has_masks:
         legend.append("White outline: the ground-truth tumour mask (tumour-like tissue outside the centre square is "
@@ -136,54 +138,51 @@ def gallery_view(document: dict, sequential_uri: str, signed_uri: str) -> Galler
                   f"{UNIFORM_CENTRE_MASS:.0%} in the centre square and 44% in the outer 12 px; its share on the mask "
                   f"equals the mask's share of the patch. Evidence \"on\" a region has at least {ON_REGION:g} times "
                   "the region's share.")
-    images = document.get("images") or []
-    present = {image.get("stratum") for image in images}
+    images = document.images
+    present = {image.stratum for image in images}
     strata = [(stratum, STRATUM_GROUPS[stratum].split(":")[0]) for stratum in GALLERY_ORDER if stratum in present]
-    slides = sorted({str(image["slide_id"]) for image in images if image.get("slide_id")})
+    slides = sorted({str(image.slide_id) for image in images if image.slide_id})
     return GalleryView(legend=legend, sequential_bar_uri=sequential_uri, signed_bar_uri=signed_uri, strata=strata,
                        slides=[(slide, slide) for slide in slides], extent=gallery_extent(document))
 
 
-def patch_panels(document: dict, patch_uris: dict[int, dict[str, str]],
+def patch_panels(document: ReportDocument, patch_uris: dict[int, dict[str, str]],
                  scales: list[dict[str, figs.MapScale]] | None = None) -> list[PatchPanel]:
     """One panel per patch of :func:`gallery_positions` that has figures in ``patch_uris``, in gallery order;
     ``scales`` (per patch, per method) labels each map's colour bar (``None``: no bars)."""
-    methods = list(document.get("methods") or {})
-    images = document.get("images") or []
+    methods = list(document.methods)
+    images = document.images
     shown = [position for position in gallery_positions(document) if position in patch_uris]
-    totals = {stratum: sum(1 for image in images if image.get("stratum") == stratum) for stratum in STRATUM_GROUPS}
-    counts = {stratum: sum(1 for position in shown if images[position].get("stratum") == stratum)
+    totals = {stratum: sum(1 for image in images if image.stratum == stratum) for stratum in STRATUM_GROUPS}
+    counts = {stratum: sum(1 for position in shown if images[position].stratum == stratum)
               for stratum in STRATUM_GROUPS}
     bars = {False: figs.colour_bar_uri(), True: figs.colour_bar_uri(colour_map=figs.SIGNED_COLOUR_MAP)}
     panels = []
     for position in shown:
         image, uris = images[position], patch_uris[position]
-        patch_id = str(image.get("patch_id", MISSING))
-        stratum = str(image.get("stratum") or "")
-        facts = [("Label", fmt_any(image.get("label"))), ("Prediction", fmt_any(image.get("prediction"))),
-                 ("Probability", fmt(image.get("probability"))), ("Explained class", fmt_any(image.get("target"))),
-                 ("Stratum", fmt_any(image.get("stratum")))]
-        if image.get("slide_id"):
-            facts.append(("Slide", str(image["slide_id"])))
+        patch_id, stratum = str(image.patch_id), str(image.stratum or "")
+        facts = [("Label", fmt_any(image.label)), ("Prediction", fmt_any(image.prediction)),
+                 ("Probability", fmt(image.probability)), ("Explained class", fmt_any(image.target)),
+                 ("Stratum", fmt_any(image.stratum))]
+        if image.slide_id:
+            facts.append(("Slide", str(image.slide_id)))
         facts.extend(_map_facts(document, position))
-        per_method = image.get("per_method") or {}
         overlays = []
         for name in methods:
             scale = None if scales is None else scales[position][name]
             title = method_title(document, name)
+            scores = image.per_method[name]
             colours = ("diverging: blue negative, white 0, red positive" if scale and scale.signed
                        else "sequential: dark purple 0, yellow high")
             overlays.append(Overlay(
                 title=title, uri=uris[name], alt=f"{title} attribution map over patch {patch_id} ({colours})",
-                deletion=fmt(per_method.get(name, {}).get("deletion_auc")),
-                insertion=fmt(per_method.get(name, {}).get("insertion_auc")),
-                centre=fmt(per_method.get(name, {}).get("centre_mass")),
+                deletion=fmt(scores.deletion_auc), insertion=fmt(scores.insertion_auc), centre=fmt(scores.centre_mass),
                 bar_uri=bars[bool(scale and scale.signed)] if scale else "",
                 scale=scale_labels(scale) if scale else ()))
         group = STRATUM_GROUPS.get(stratum, stratum)
-        panels.append(PatchPanel(patch_id=patch_id, facts=facts, note=str(image.get("note", "")),
+        panels.append(PatchPanel(patch_id=patch_id, facts=facts, note=str(image.note),
                                  original_uri=uris["original"], original_alt=f"Patch {patch_id} as the model sees it",
-                                 overlays=overlays, stratum=stratum, slide=str(image.get("slide_id") or ""),
+                                 overlays=overlays, stratum=stratum, slide=str(image.slide_id or ""),
                                  group=f"{group} ({counts.get(stratum, 0)}"
                                        + (f" of {totals[stratum]} shown)" if counts.get(stratum, 0) < totals.get(stratum, 0)
                                           else ")")))

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reportgen.formatting import MISSING, file_name, fmt, fmt_any, rows_of
+from reportgen.formatting import file_name, fmt, fmt_any, rows_of
 from reportgen.report import figures as figs
 from reportgen.report import heatmaps
 from reportgen.report.labels import PREPROCESSING_LABELS, TRAINING_LABELS, labelled_rows
+from reportgen.schema import ReportDocument
 
 
 @dataclass(frozen=True)
@@ -52,21 +53,21 @@ MODEL_CARD_LABELS = (("intended_use", "Intended use"), ("out_of_scope", "Out-of-
                      ("version", "Model version"), ("licence", "Licence"))
 
 
-def model_card_view(document: dict) -> ModelCard:
+def model_card_view(document: ReportDocument) -> ModelCard:
     """The model card: what the configuration states, the checkpoint, training and the evaluation metrics."""
-    model = document.get("model") or {}
-    checkpoint = model.get("checkpoint") or {}
-    card = model.get("card") or {}
-    rows = [(label, str(card[key]) if card.get(key) else NOT_STATED) for key, label in MODEL_CARD_LABELS]
-    rows += [("Architecture", fmt_any(model.get("architecture"))),
-            ("Training recipe", fmt_any(model.get("recipe"))),
-            ("Initial weights", fmt_any(model.get("weights"))),
-            ("Checkpoint", file_name(checkpoint.get("path"))),
-            ("Checkpoint format", fmt_any(checkpoint.get("format"))),
-            ("Checkpoint SHA-256", fmt_any(checkpoint.get("sha256"))),
-            ("Validation accuracy (checkpoint)", fmt(model.get("val_accuracy")))]
-    training = model.get("training") or {}
-    evaluation = model.get("evaluation") or {}
+    model = document.model
+    checkpoint, card = model.checkpoint, model.card
+    stated = [(label, getattr(card, key)) for key, label in MODEL_CARD_LABELS]
+    rows = [(label, str(value) if value else NOT_STATED) for label, value in stated]
+    rows += [("Architecture", fmt_any(model.architecture)),
+            ("Training recipe", fmt_any(model.recipe)),
+            ("Initial weights", fmt_any(model.weights)),
+            ("Checkpoint", file_name(checkpoint.path)),
+            ("Checkpoint format", fmt_any(checkpoint.format)),
+            ("Checkpoint SHA-256", fmt_any(checkpoint.sha256)),
+            ("Validation accuracy (checkpoint)", fmt(model.val_accuracy))]
+    training = model.training or {}
+    evaluation = model.evaluation
     metrics = [(label, fmt(evaluation.get(key))) for key, label in (
         ("accuracy", "Accuracy"), ("roc_auc", "ROC AUC"), ("sensitivity", "Sensitivity"),
         ("specificity", "Specificity"), ("ece", "Expected calibration error"), ("n", "Patches evaluated"))
@@ -78,25 +79,23 @@ def model_card_view(document: dict) -> ModelCard:
         confusion = ConfusionView(tn=fmt(tn), fp=fmt(fp), fn=fmt(fn), tp=fmt(tp))
     reliability = evaluation.get("reliability")
     return ModelCard(
-        name=str(model.get("name", MISSING)), rows=rows,
-        preprocessing=labelled_rows(model.get("preprocessing"), PREPROCESSING_LABELS),
+        name=str(model.name), rows=rows,
+        preprocessing=labelled_rows(model.preprocessing, PREPROCESSING_LABELS),
         training=labelled_rows(training, TRAINING_LABELS), has_training_record=bool(training),
         metrics=metrics, confusion=confusion, confusion_uri=heatmaps.confusion_uri(matrix) if matrix else None,
         reliability_uri=figs.reliability_uri(reliability) if reliability and reliability.get("bin_edges") else None)
 
 
-def data_view(document: dict) -> DataView:
+def data_view(document: ReportDocument) -> DataView:
     """Where the patches came from, the class balance per split and how the explained patches were chosen."""
-    data = document.get("data") or {}
-    selection = data.get("selection") or {}
+    data = document.data
+    selection = data.selection
     balance = []
-    for split, classes in (data.get("class_balance") or {}).items():
+    for split, classes in data.class_balance.items():
         balance.append((split, fmt_any(classes.get("0")), fmt_any(classes.get("1"))))
-    rows = [("Source", fmt_any(data.get("source"))), ("Data directory", file_name(data.get("data_dir"))),
-            ("Split explained", fmt_any(data.get("split"))), ("Fingerprint", fmt_any(data.get("fingerprint"))),
-            ("Ground-truth masks", fmt_any(data.get("has_masks")))]
-    description = str(selection.get("description", MISSING))
-    if "n" in selection:
-        description = f"{selection['n']} patches: {description}"
-    return DataView(rows=rows, counts=rows_of(data.get("counts")), class_balance=balance,
-                    selection=description, strata=rows_of(selection.get("strata")))
+    rows = [("Source", fmt_any(data.source)), ("Data directory", file_name(data.data_dir)),
+            ("Split explained", fmt_any(data.split)), ("Fingerprint", fmt_any(data.fingerprint)),
+            ("Ground-truth masks", fmt_any(data.has_masks))]
+    description = f"{selection.n} patches: {selection.description}"
+    return DataView(rows=rows, counts=rows_of(data.counts), class_balance=balance,
+                    selection=description, strata=rows_of(selection.strata))

@@ -13,6 +13,7 @@ from reportgen.explain import list_stability_variants
 from reportgen.explain.base import StabilityVariant
 from reportgen.formatting import fmt_interval
 from reportgen.judgement.reading import DIRECTIONS, OUTCOME_WORDS, SHORT_LABELS, method_title
+from reportgen.schema import MapSimilarity, Record, ReportDocument, Verdict
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,8 @@ SHOWN_ORDER = ("table", "seed", "pairs")
 _METRICS = tuple((key, SHORT_LABELS[kind]) for kind, (key, _) in DIRECTIONS.items())
 
 
-def _outcome(verdict: dict | None) -> str:
-    return OUTCOME_WORDS.get((verdict or {}).get("outcome"), "n/a")
+def _outcome(verdict: Verdict | None) -> str:
+    return OUTCOME_WORDS.get(None if verdict is None else verdict.outcome, "n/a")
 
 
 def _short_value(value: str) -> str:
@@ -90,19 +91,21 @@ def _short_value(value: str) -> str:
     return parts[1] if len(parts) == 3 and parts[0] == "backbone" else value
 
 
-def _table_sentences(title: str, variant: StabilityVariant, table: dict) -> list[str]:
-    varies, rows = variant.varies, table.get("rows") or []
-    depends = table.get(f"depends_on_{varies}") or {}
+def _table_sentences(title: str, variant: StabilityVariant, table: Record) -> list[str]:
+    """``table``: a ``table`` variant's record (:data:`reportgen.schema.Stability`), its keys named by what it
+    varies."""
+    varies, rows = variant.varies, table.rows
+    depends = getattr(table, f"depends_on_{varies}")
     sentences = []
     if any(depends.values()):
         sentences.append(f"{title}'s verdict against the random map depends on the {varies}.")
     for metric, word in _METRICS:
-        outcomes = [(row, _outcome((row.get("against_random") or {}).get(metric))) for row in rows]
+        outcomes = [(row, _outcome(row.against_random.get(metric))) for row in rows]
         if depends.get(metric):
             parts = []
             for row, outcome in outcomes:
-                details = [str(row.get(key)) for key in variant.facts] + (["the default"] if row.get("default") else [])
-                parts.append(f"{outcome} at {_short_value(str(row[varies]))}"
+                details = [str(getattr(row, key)) for key in variant.facts] + (["the default"] if row.default else [])
+                parts.append(f"{outcome} at {_short_value(str(getattr(row, varies)))}"
                              + (f" ({', '.join(details)})" if details else ""))
             sentences.append(f"By {word}: {'; '.join(parts)}.")
         elif outcomes:
@@ -111,63 +114,63 @@ def _table_sentences(title: str, variant: StabilityVariant, table: dict) -> list
     return sentences
 
 
-def _table_view(title: str, variant: StabilityVariant, table: dict) -> TableView:
+def _table_view(title: str, variant: StabilityVariant, table: Record) -> TableView:
     rows = []
-    for row in table.get("rows") or []:
-        verdicts = row.get("against_random") or {}
+    for row in table.rows:
+        verdicts = row.against_random
         rows.append(TableRowView(
-            value=str(row.get(variant.varies)), facts=[str(row.get(key)) for key in variant.facts],
-            deletion=fmt_interval(row.get("deletion_auc")), insertion=fmt_interval(row.get("insertion_auc")),
-            srg=fmt_interval(row.get("srg")), deletion_verdict=_outcome(verdicts.get("deletion_auc")),
+            value=str(getattr(row, variant.varies)), facts=[str(getattr(row, key)) for key in variant.facts],
+            deletion=fmt_interval(row.deletion_auc), insertion=fmt_interval(row.insertion_auc),
+            srg=fmt_interval(row.srg), deletion_verdict=_outcome(verdicts.get("deletion_auc")),
             insertion_verdict=_outcome(verdicts.get("insertion_auc")), srg_verdict=_outcome(verdicts.get("srg")),
-            is_default=bool(row.get("default")), used=bool(row.get("used"))))
+            is_default=bool(row.default), used=bool(row.used)))
     return TableView(heading=f"{title} {variant.varies} table", varies=variant.varies,
                      column=variant.varies.capitalize(), fact_labels=list(variant.facts.values()), rows=rows,
-                     family=str(table.get("family", "")))
+                     family=str(table.family))
 
 
-def _similarity_row(label: str, record: dict) -> SimilarityRow:
-    return SimilarityRow(label=label, spearman=fmt_interval(record.get("spearman"), 2),
-                         iou=fmt_interval(record.get("iou_top10"), 2))
+def _similarity_row(label: str, record: MapSimilarity) -> SimilarityRow:
+    return SimilarityRow(label=label, spearman=fmt_interval(record.spearman, 2),
+                         iou=fmt_interval(record.iou_top10, 2))
 
 
-def stability_view(document: dict) -> StabilityView | None:
+def stability_view(document: ReportDocument) -> StabilityView | None:
     """The section's view, or ``None`` when the document has no stability record."""
-    stability = document.get("stability")
-    if not stability:
+    stability = document.stability
+    if stability is None:
         return None
     variants = list_stability_variants()
     shown = sorted(variants, key=lambda variant: SHOWN_ORDER.index(variant.kind))
     findings, tables, comparisons, rules, scores, compared = [], [], [], [], [], []
     for variant in shown:
-        record = stability.get(variant.name)
-        if not record:
+        record = getattr(stability, variant.name)
+        if record is None:
             continue
-        title = method_title(document, record.get("method", variant.method))
+        title = method_title(document, record.method)
         if variant.kind == "table":
             findings.extend(_table_sentences(title, variant, record))
             tables.append(_table_view(title, variant, record))
         elif variant.kind == "seed":
             row = _similarity_row(f"{title}, first seed against second seed", record)
             comparisons.append(row)
-            rules.append(f"{title} seeds: {record.get('seed_rule', '')}.")
+            rules.append(f"{title} seeds: {record.seed_rule}.")
             compared.append("repeatability")
-            findings.append(f"{title} run again with a second seed: the two maps of a patch {record.get('reading')} "
+            findings.append(f"{title} run again with a second seed: the two maps of a patch {record.reading} "
                             f"(mean Spearman {row.spearman}; identical maps score 1).")
         else:
-            pairs = record.get("pairs") or []
-            rows = [_similarity_row(f"{title}, {pair['a']} against {pair['b']}", pair) for pair in pairs]
+            pairs = record.pairs
+            rows = [_similarity_row(f"{title}, {pair.a} against {pair.b}", pair) for pair in pairs]
             comparisons.extend(rows)
             compared.append(f"{variant.varies} sensitivity")
-            readings = ", ".join(f"{pair['a']} and {pair['b']} {pair.get('reading')} ({row.spearman})"
+            readings = ", ".join(f"{pair.a} and {pair.b} {pair.reading} ({row.spearman})"
                                  for pair, row in zip(pairs, rows))
             findings.append(f"{title} from different {variant.varies}s (Spearman of the maps): {readings}.")
             scores.append(ScoresView(heading=f"{title} {variant.varies}", rows=[
-                (value + (" (the report's)" if value == record.get("used") else ""),
-                 fmt_interval(values.get("deletion_auc")), fmt_interval(values.get("insertion_auc")))
-                for value, values in (record.get("scores") or {}).items()]))
+                (value + (" (the report's)" if value == record.used else ""),
+                 fmt_interval(values.deletion_auc), fmt_interval(values.insertion_auc))
+                for value, values in record.scores.items()]))
     titles = {variant.name: variant.title for variant in variants}
-    skipped, measured = stability.get("skipped") or {}, stability.get("measures") or []
+    skipped, measured = stability.skipped, stability.measures
     not_run = [f"{titles.get(name, name)}: not run ({reason})." for name, reason in skipped.items()]
     not_run += [f"{variant.title}: not run (--stability {variant.name} or all runs it)." for variant in variants
                 if variant.name not in measured and variant.name not in skipped]

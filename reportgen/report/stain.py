@@ -12,6 +12,8 @@ from reportgen.formatting import fmt_interval
 from reportgen.judgement.reading import OUTCOME_WORDS, method_title, page_one_rows
 from reportgen.judgement.rule import FAIL, PASS
 from reportgen.judgement.stain import map_part, model_stain_conditions
+from reportgen.schema import Check as CheckRecord
+from reportgen.schema import ClassStain, ReportDocument, StainCondition, StainRobustness, Verdict
 
 
 @dataclass(frozen=True)
@@ -76,41 +78,41 @@ class StainView:
     model_patches: str = ""
 
 
-def _outcome(verdict: dict | None) -> str:
-    return OUTCOME_WORDS.get((verdict or {}).get("outcome"), "n/a")
+def _outcome(verdict: Verdict | None) -> str:
+    return OUTCOME_WORDS.get(None if verdict is None else verdict.outcome, "n/a")
 
 
-def _condition_sentence(condition: dict) -> str:
-    decision = "barely changed the decision" if condition.get("decision_stable") else "changed the decision"
-    return (f"{condition.get('title')} {decision}: {fmt_interval(condition.get('flip_rate'), 2)} of the predictions "
-            f"changed class, and the tumour probability moved by {fmt_interval(condition.get('probability_change'))} "
-            f"on average ({fmt_interval(condition.get('abs_probability_change'))} in absolute value).")
+def _condition_sentence(condition: StainCondition) -> str:
+    decision = "barely changed the decision" if condition.decision_stable else "changed the decision"
+    return (f"{condition.title} {decision}: {fmt_interval(condition.flip_rate, 2)} of the predictions "
+            f"changed class, and the tumour probability moved by {fmt_interval(condition.probability_change)} "
+            f"on average ({fmt_interval(condition.abs_probability_change)} in absolute value).")
 
 
-def _class_stain_view(record: dict | None) -> ClassStainView | None:
-    if not record:
+def _class_stain_view(record: ClassStain | None) -> ClassStainView | None:
+    if record is None:
         return None
-    counts, amounts = record.get("class_patches") or {}, record.get("class_amounts") or {}
+    counts, amounts = record.class_patches, record.class_amounts
     classes = [ClassStainRow(label=label, patches=str(counts.get(label, 0)),
                              haematoxylin=f"{(amounts.get(label) or {}).get('haematoxylin', float('nan')):.4f}",
                              eosin=f"{(amounts.get(label) or {}).get('eosin', float('nan')):.4f}")
                for label in ("normal", "tumour")]
-    description = str(record.get("description"))
+    description = str(record.description)
     return ClassStainView(description=description[:1].upper() + description[1:], classes=classes,
-                          flip_rate=fmt_interval(record.get("flip_rate"), 2),
-                          toward_donor=fmt_interval(record.get("toward_donor")))
+                          flip_rate=fmt_interval(record.flip_rate, 2),
+                          toward_donor=fmt_interval(record.toward_donor))
 
 
-def _class_stain_sentence(record: dict | None) -> str:
-    if not record:
+def _class_stain_sentence(record: ClassStain | None) -> str:
+    if record is None:
         return ("The evaluated patches hold one class only, so the model could not be given the other class's "
                 "stain.")
     return (f"Given the stain amounts of a patch of the other class, the tumour probability moved "
-            f"{fmt_interval(record.get('toward_donor'))} toward that class on average over {record.get('patches')} "
-            f"evaluated patches, and {fmt_interval(record.get('flip_rate'), 2)} of the predictions changed class.")
+            f"{fmt_interval(record.toward_donor)} toward that class on average over {record.patches} "
+            f"evaluated patches, and {fmt_interval(record.flip_rate, 2)} of the predictions changed class.")
 
 
-def _explains(stain: dict, condition: dict, name: str) -> str:
+def _explains(stain: StainRobustness, condition: StainCondition, name: str) -> str:
     """The stain rule's reading of one method under one condition: "yes" (its interval lies wholly below the
     limit), "no" (wholly at or above it), "undecided", or why the rule does not apply."""
     part = map_part(stain, condition, name)
@@ -119,77 +121,76 @@ def _explains(stain: dict, condition: dict, name: str) -> str:
     return {FAIL: "yes", PASS: "no"}.get(part.outcome, "undecided")
 
 
-def _model_patches(stain: dict) -> str:
+def _model_patches(stain: StainRobustness) -> str:
     """The model-level checks' patches in words; a document written before they existed read the stain patches."""
-    if stain.get("model_patches") is None:
-        return f"{stain.get('images')} stain patches"
-    slides = stain.get("model_slides")
-    return f"{stain['model_patches']} evaluated patches" + ("" if slides is None else f" from {slides} slides")
+    if stain.model_patches is None:
+        return f"{stain.images} stain patches"
+    slides = stain.model_slides
+    return f"{stain.model_patches} evaluated patches" + ("" if slides is None else f" from {slides} slides")
 
 
-def stain_view(document: dict) -> StainView | None:
+def stain_view(document: ReportDocument) -> StainView | None:
     """The section's view, or ``None`` when the document has no stain record (``--stain-images 0``)."""
-    stain = document.get("stain_robustness")
-    if not stain:
+    stain = document.stain_robustness
+    if stain is None:
         return None
-    conditions = stain.get("conditions") or {}
-    limit = (stain.get("thresholds") or {}).get("model_flip_rate_max")
-    limit_of_class_stain = (stain.get("thresholds") or {}).get("class_stain_shift_max")
-    measured = " and ".join(f"{fmt_interval(condition.get('flip_rate'), 2)} under {condition.get('title')}"
+    conditions = stain.conditions
+    limit = stain.thresholds.get("model_flip_rate_max")
+    limit_of_class_stain = stain.thresholds.get("class_stain_shift_max")
+    measured = " and ".join(f"{fmt_interval(condition.flip_rate, 2)} under {condition.title}"
                             for condition in model_stain_conditions(stain))
     model_patches = _model_patches(stain)
-    outcomes = {row["check"]: row for row in page_one_rows(document, "stain")}
+    outcomes: dict[str, CheckRecord] = {row.check: row for row in page_one_rows(document, "stain")}
     model_row = outcomes.get("Model decision under a stain change")
-    findings = [f"The model's decision under a stain change: {model_row['outcome'].upper()} by the rule below; of its "
+    findings = [f"The model's decision under a stain change: {model_row.outcome.upper()} by the rule below; of its "
                 f"predictions on {model_patches}, {measured} change class (the limit is {limit:g})."
                 if model_row else f"Of the model's predictions on {model_patches}, {measured} change class."]
     if limit_of_class_stain is not None:  # a document written before the rule existed has no such record
-        findings.append(_class_stain_sentence(stain.get("class_stain")))
+        findings.append(_class_stain_sentence(stain.class_stain))
     findings += [_condition_sentence(condition) for condition in conditions.values()]
-    method_rows = [row for row in outcomes.values() if row.get("method")]
+    method_rows = [row for row in outcomes.values() if row.method]
     if method_rows:
         findings.append("Each method by the rule below: " + "; ".join(
-            f"{method_title(document, row['method'])} {row['outcome'].upper()}" for row in method_rows) + ".")
-    if not any(condition.get("decision_stable") for condition in conditions.values()):
+            f"{method_title(document, row.method)} {row.outcome.upper()}" for row in method_rows) + ".")
+    if not any(condition.decision_stable for condition in conditions.values()):
         findings.append("The decision changed under every condition, so the rule below cannot tell whether a "
                         "method explains the stain: a map may follow a decision that moved.")
-    original = stain.get("original_verdicts") or {}
+    original = stain.original_verdicts
     changed = [(condition, name) for condition in conditions.values()
-               for name, record in (condition.get("methods") or {}).items() if record.get("verdict_changed")]
+               for name, record in condition.methods.items() if record.verdict_changed]
     if changed:
         findings += [f"{method_title(document, name)}'s deletion verdict against the random map changes under "
-                     f"{condition.get('title')}: {_outcome(original.get(name))} on the original patches, "
-                     f"{_outcome((condition['methods'][name]).get('verdict'))} on the perturbed ones."
+                     f"{condition.title}: {_outcome(original.get(name))} on the original patches, "
+                     f"{_outcome(condition.methods[name].verdict)} on the perturbed ones."
                      for condition, name in changed]
     else:
         words = sorted({_outcome(v) for v in original.values()})
         findings.append(f"No deletion verdict against the random map changes with the stain (on the original "
-                        f"patches: {', '.join(words) or 'n/a'}; {stain.get('original_informative')} of "
-                        f"{stain.get('images')} patches are informative).")
+                        f"patches: {', '.join(words) or 'n/a'}; {stain.original_informative} of "
+                        f"{stain.images} patches are informative).")
     rows = []
     for condition in conditions.values():
-        unchanged = condition.get("unchanged") or 0
+        unchanged = condition.unchanged
         rows.append(StainConditionRow(
-            title=str(condition.get("title")), description=str(condition.get("description")),
-            rgb_change=fmt_interval(condition.get("rgb_change")),
-            unchanged=f"{unchanged} ({', '.join(condition.get('unchanged_patches') or [])})" if unchanged else "none",
-            flip_rate=fmt_interval(condition.get("flip_rate"), 2),
-            probability_change=fmt_interval(condition.get("probability_change")),
-            abs_probability_change=fmt_interval(condition.get("abs_probability_change")),
-            decision="barely changed" if condition.get("decision_stable") else "changed"))
+            title=str(condition.title), description=str(condition.description),
+            rgb_change=fmt_interval(condition.rgb_change),
+            unchanged=f"{unchanged} ({', '.join(condition.unchanged_patches)})" if unchanged else "none",
+            flip_rate=fmt_interval(condition.flip_rate, 2),
+            probability_change=fmt_interval(condition.probability_change),
+            abs_probability_change=fmt_interval(condition.abs_probability_change),
+            decision="barely changed" if condition.decision_stable else "changed"))
     methods = []
     for condition in conditions.values():
-        for name, record in (condition.get("methods") or {}).items():
-            verdict = _outcome(record.get("verdict"))
+        for name, record in condition.methods.items():
+            verdict = _outcome(record.verdict)
             before = _outcome(original.get(name))
             explains = _explains(stain, condition, name)
             methods.append(StainMethodRow(
-                condition=str(condition.get("title")), method=method_title(document, name),
-                spearman=fmt_interval(record.get("spearman"), 2), iou=fmt_interval(record.get("iou_top10"), 2),
+                condition=str(condition.title), method=method_title(document, name),
+                spearman=fmt_interval(record.spearman, 2), iou=fmt_interval(record.iou_top10, 2),
                 verdict=verdict if verdict == before else f"{before} \u2192 {verdict}",
                 explains=explains, flagged=explains == "yes"))
-    rules = [str(stain.get("method_rule", "")), str(stain.get("model_rule", "")), str(stain.get("family", "")),
-             f"Seeds: {stain.get('seed_rule', '')}."]
-    return StainView(images=str(stain.get("images")), findings=findings, conditions=rows, methods=methods,
-                     rules=[rule for rule in rules if rule], class_stain=_class_stain_view(stain.get("class_stain")),
+    rules = [str(stain.method_rule), str(stain.model_rule), str(stain.family), f"Seeds: {stain.seed_rule}."]
+    return StainView(images=str(stain.images), findings=findings, conditions=rows, methods=methods,
+                     rules=[rule for rule in rules if rule], class_stain=_class_stain_view(stain.class_stain),
                      model_patches=_model_patches(stain))
