@@ -311,7 +311,7 @@ def _run_merge(args) -> int:
     outcome = merge_shards(args.shards, out=args.out, render=render_stored, command_line=_command_line(),
                            progress=_progress_bars(args),
                            overrides=overrides)
-    return _report_written(outcome, pdf=bool(outcome.document["provenance"]["config"]["pdf"]))
+    return _report_written(outcome, pdf=bool(outcome.document.provenance.config["pdf"]))
 
 
 def _run_train(args) -> int:

@@ -261,13 +261,15 @@ def test_every_layout_applies_to_another_architecture(tmp_path, wrap, fmt, prefi
 
 def test_the_coarse_map_hint_names_resnet18s_finer_layer_only_for_resnet18():
     from reportgen.explain.base import MethodStanding
+    from reportgen.schema import MethodSection
 
     grad_cam = get_explainer("grad_cam").factory
     standing = MethodStanding(title="Grad-CAM", not_better_than_random=("deletion",))
 
     def hint(layer):
-        (severity, text), = grad_cam.report_warnings({"settings": {"target_layer": layer, "feature_map_size": "3x3"},
-                                                      "warnings": []}, standing)
+        record = MethodSection.from_json({"settings": {"target_layer": layer, "feature_map_size": "3x3"},
+                                          "warnings": []})
+        (severity, text), = grad_cam.report_warnings(record, standing)
         return text
 
     assert hint(DEFAULT_TARGET_LAYER).endswith("compare a finer layer with --grad-cam-layer backbone.layer3.1.")

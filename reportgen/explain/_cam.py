@@ -14,7 +14,9 @@ a grid of h x w cells, one per image patch token.
 
 from __future__ import annotations
 
+import dataclasses
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -29,6 +31,9 @@ from reportgen.model.feature_layers import (
     is_transformer,
     token_grid,
 )
+
+if TYPE_CHECKING:  # the schema reads the methods' stability variants from reportgen.explain
+    from reportgen.schema import MethodSection
 
 #: ``model.backbone.layer4[-1]`` of the PCam ResNet-18: what the layer rule
 #: (:func:`reportgen.model.feature_layers.default_cam_layer`) gives for it, and the method's default without a model.
@@ -157,18 +162,17 @@ class CamExplainer(Explainer):
         return f"{cls.name}: the feature map of {layer} is {size}; the map has only that many distinct cells (upsampling plateaus)"
 
     @classmethod
-    def report_warnings(cls, record: dict, standing: MethodStanding) -> list[tuple[str, str]]:
+    def report_warnings(cls, record: MethodSection, standing: MethodStanding) -> list[tuple[str, str]]:
         """A coarse map that is not better than the random map gets one sentence pointing at finer layers, in
         place of the method's own feature-map warning; otherwise the method's own warnings."""
-        settings = record.get("settings") or {}
-        layer, size = settings.get("target_layer"), settings.get("feature_map_size")
+        layer, size = record.settings.get("target_layer"), record.settings.get("feature_map_size")
         if not (layer and coarse_feature_map(size) and standing.not_better_than_random):
             return super().report_warnings(record, standing)
         compare = (f"the {standing.title} layer table (Stability of the explanations) scores the finer layers"
                    if standing.other_settings_scored else "compare a finer layer with --grad-cam-layer "
                    + (FINER_TARGET_LAYER if layer == DEFAULT_TARGET_LAYER else "NAME (an earlier block)"))
         own = cls.coarse_message(layer, size)
-        rest = {**record, "warnings": [message for message in record.get("warnings") or [] if message != own]}
+        rest = dataclasses.replace(record, warnings=[message for message in record.warnings if message != own])
         return [("medium", f"{standing.title}: the {layer} feature map is {size} ({COARSE_CELLS} cells or fewer), each "
                            "cell seeing the whole patch, so the map has only that many distinct values and can lose "
                            f"the link to where the evidence lies; {compare}."),

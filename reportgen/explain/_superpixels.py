@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import statistics
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from reportgen.explain.base import Explainer, MethodStanding
 from reportgen.metrics.localisation import PCAM_PATCH_SIZE, UNIFORM_CENTRE_MASS
+
+if TYPE_CHECKING:  # the schema reads the methods' stability variants from reportgen.explain
+    from reportgen.schema import MethodSection
 
 #: A superpixel map with fewer superpixels than this (a 4x4 grid) is said to localise coarsely.
 COARSE_SUPERPIXELS = 16
@@ -51,7 +55,7 @@ def paint(segments: np.ndarray, weights_by_segment: dict) -> np.ndarray:
     return lookup[segments]
 
 
-def coarse_superpixels(record: dict, title: str) -> str | None:
+def coarse_superpixels(record: MethodSection, title: str) -> str | None:
     """A sentence when a superpixel method's maps are too coarse to localise, else None.
 
     ``record`` is the method's record in report.json; its ``extras.n_superpixels.per_image`` holds each
@@ -59,8 +63,8 @@ def coarse_superpixels(record: dict, title: str) -> str | None:
     :data:`COARSE_SUPERPIXELS` (median over the patches) an average superpixel is about as large as the
     centre region that decides the label, or larger.
     """
-    counts = [value for value in (((record.get("extras") or {}).get("n_superpixels") or {}).get("per_image") or [])
-              if value is not None]
+    n_superpixels = record.extras.get("n_superpixels")
+    counts = [value for value in ([] if n_superpixels is None else n_superpixels.per_image) if value is not None]
     if not counts:
         return None
     median = statistics.median(counts)
@@ -82,7 +86,7 @@ class SuperpixelExplainer(Explainer):
     patch_facts = {"n_superpixels": "superpixels"}
 
     @classmethod
-    def report_warnings(cls, record: dict, standing: MethodStanding) -> list[tuple[str, str]]:
+    def report_warnings(cls, record: MethodSection, standing: MethodStanding) -> list[tuple[str, str]]:
         found = super().report_warnings(record, standing)
         coarse = coarse_superpixels(record, standing.title)
         return found + ([("medium", coarse)] if coarse else [])

@@ -14,6 +14,7 @@ import dataclasses
 import importlib
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -22,6 +23,9 @@ from reportgen.errors import DataError, unknown_name_error
 from reportgen.explain._runtime import guarded_model
 from reportgen.explain._settings import check_choice, check_int, check_known
 from reportgen.inference import PRECISIONS, model_device
+
+if TYPE_CHECKING:  # the schema reads the methods' stability variants from here
+    from reportgen.schema import MethodSection
 
 
 @dataclass(frozen=True)
@@ -275,7 +279,7 @@ class Explainer:
         return (("model_output", "Output explained"), *cls.setting_labels.items(), ("seed", "Seed"))
 
     @classmethod
-    def report_warnings(cls, record: dict, standing: MethodStanding) -> list[tuple[str, str]]:
+    def report_warnings(cls, record: MethodSection, standing: MethodStanding) -> list[tuple[str, str]]:
         """The warnings the report gives about this method's maps, as ``(severity, text)``.
 
         ``record`` is the method's record in report.json (``settings``, ``warnings``, ``extras``);
@@ -284,7 +288,7 @@ class Explainer:
         (a CAM's coarse feature map, a superpixel method's coarse superpixels).
         """
         return [("medium", f"{standing.title}: {str(message).removeprefix(f'{cls.name}: ')}")
-                for message in record.get("warnings") or []]
+                for message in record.warnings]
 
     def _attribute(self, images, targets):
         """Return ``(maps, display_maps_or_None, extras_dict_or_None)``.

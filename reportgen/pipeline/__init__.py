@@ -279,7 +279,7 @@ def build_report(config: BuildConfig, *, render: Renderer | None, command_line: 
                 render(document, stored, staging, config.pdf)
         write_outputs(staging, document, config)
 
-    failed = [gate for gate in document["gates"] or [] if not gate["passed"]]
+    failed = [gate for gate in document.gates or [] if not gate["passed"]]
     return BuildOutcome(out_dir=Path(config.out), document=document, failed_gates=failed)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from reportgen.formatting import fmt, fmt_interval
 from reportgen.judgement.reading import method_title
 from reportgen.report import heatmaps
+from reportgen.schema import ReportDocument
 
 
 @dataclass(frozen=True)
@@ -19,18 +20,20 @@ class MatrixView:
     uri: str
 
 
-def agreement_matrix(document: dict, key: str) -> MatrixView | None:
+def agreement_matrix(document: ReportDocument, key: str) -> MatrixView | None:
     """The methods' mean pairwise ``key`` (``spearman`` or ``iou_top10``) as a table and a heatmap, or ``None``."""
-    agreement = document.get("agreement") or {}
-    if not agreement.get(key):
+    # A document may lack the section (the report then leaves it out, reportgen.report.sections).
+    agreement = document.agreement
+    matrix = None if agreement is None else getattr(agreement, key)
+    if not matrix:
         return None
-    titles = [method_title(document, name) for name in agreement.get("methods", [])]
-    return MatrixView(titles=titles, rows=[[fmt(value, 2) for value in row] for row in agreement[key]],
-                      uri=heatmaps.agreement_uri(agreement[key], titles, signed=key == "spearman"))
+    titles = [method_title(document, name) for name in agreement.methods]
+    return MatrixView(titles=titles, rows=[[fmt(value, 2) for value in row] for row in matrix],
+                      uri=heatmaps.agreement_uri(matrix, titles, signed=key == "spearman"))
 
 
-def localisation_rows(document: dict) -> list[tuple[str, str, str, str]]:
+def localisation_rows(document: ReportDocument) -> list[tuple[str, str, str, str]]:
     """(map, centre mass, pointing game, mass in mask) per map, each a mean with its interval."""
-    return [(method_title(document, name), fmt_interval(record.get("centre_mass")),
-             fmt_interval(record.get("pointing_game")), fmt_interval(record.get("mass_in_mask")))
-            for name, record in (document.get("localisation") or {}).items()]
+    return [(method_title(document, name), fmt_interval(record.centre_mass),
+             fmt_interval(record.pointing_game), fmt_interval(record.mass_in_mask))
+            for name, record in (document.localisation or {}).items()]

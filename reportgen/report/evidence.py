@@ -1,4 +1,4 @@
-"""The "Right for the right reason" section's view, from ``document["evidence"]`` (its check and warning:
+"""The "Right for the right reason" section's view, from ``document.evidence`` (its check and warning:
 :mod:`reportgen.judgement.right_reason`)."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from reportgen.formatting import MISSING, fmt, fmt_interval
 from reportgen.judgement.reading import method_title, page_one_rows
+from reportgen.schema import ReportDocument
 
 
 @dataclass(frozen=True)
@@ -23,35 +24,31 @@ class EvidenceView:
     uniform_mask: str
 
 
-def evidence_view(document: dict) -> EvidenceView | None:
+def evidence_view(document: ReportDocument) -> EvidenceView | None:
     """The section's tables, or None when the test did not run."""
-    evidence = document.get("evidence")
-    if not evidence:
+    evidence = document.evidence
+    if evidence is None:
         return None
-    kept = evidence.get("kept_without_centre") or {}
-    patches = evidence.get("patches")
-    where = ("the explained patches" if patches is None else f"{patches} evaluated patches"
-             + ("" if evidence.get("slides") is None else f" from {evidence['slides']} slides"))
-    rows = [(f"Tumour calls among {where}", str(evidence.get("tumour_calls"))),
-            ("Lost when the periphery is replaced", fmt_interval(evidence.get("lost_without_periphery"), 2)),
-            ("Kept when the centre 32x32 is replaced", fmt_interval(kept, 2))]
-    if evidence.get("periphery_only_negatives") is not None:
+    where = f"{evidence.patches} evaluated patches" + ("" if evidence.slides is None
+                                                       else f" from {evidence.slides} slides")
+    rows = [(f"Tumour calls among {where}", str(evidence.tumour_calls)),
+            ("Lost when the periphery is replaced", fmt_interval(evidence.lost_without_periphery, 2)),
+            ("Kept when the centre 32x32 is replaced", fmt_interval(evidence.kept_without_centre, 2))]
+    if evidence.periphery_only_negatives is not None:
         rows.append(("Normal patches with tumour only outside the centre",
-                     f"{evidence['periphery_only_negatives']}, of which the model calls "
-                     f"{evidence.get('periphery_only_called_tumour')} tumour"))
-    uniform_mask = evidence.get("uniform_mask_share_tp")
+                     f"{evidence.periphery_only_negatives}, of which the model calls "
+                     f"{evidence.periphery_only_called_tumour} tumour"))
     methods = []
-    for name, record in (evidence.get("methods") or {}).items():
-        methods.append((method_title(document, name), fmt_interval(record.get("centre_tp"), 3),
-                        fmt_interval(record.get("mask_tp"), 3) if record.get("mask_tp") else MISSING,
-                        fmt_interval(record.get("periphery_hard_negative_calls"), 3)
-                        if (record.get("periphery_hard_negative_calls") or {}).get("n") else MISSING))
-    uniform_centre = evidence.get("uniform_centre_share")
-    rows_on_page_one = page_one_rows(document, "evidence")
+    for name, record in evidence.methods.items():
+        periphery = record.periphery_hard_negative_calls
+        methods.append((method_title(document, name), fmt_interval(record.centre_tp, 3),
+                        MISSING if record.mask_tp is None else fmt_interval(record.mask_tp, 3),
+                        fmt_interval(periphery, 3) if periphery is not None and periphery.n else MISSING))
+    uniform_centre, uniform_mask = evidence.uniform_centre_share, evidence.uniform_mask_share_tp
     return EvidenceView(
-        rule=str(evidence.get("rule", "")),
-        decision="; ".join(f"{row['outcome'].upper()}{': ' + row['decide'] if row.get('decide') else ''}"
-                           for row in rows_on_page_one) or MISSING,
+        rule=evidence.rule,
+        decision="; ".join(f"{row.outcome.upper()}{': ' + row.decide if row.decide else ''}"
+                           for row in page_one_rows(document, "evidence")) or MISSING,
         rows=rows, methods=methods, uniform_centre=fmt(uniform_centre),
-        uniform_periphery=fmt(None if uniform_centre is None else 1.0 - uniform_centre),
-        uniform_mask=fmt((uniform_mask or {}).get("mean")))
+        uniform_periphery=fmt(1.0 - uniform_centre),
+        uniform_mask=fmt(None if uniform_mask is None else uniform_mask.mean))

@@ -86,7 +86,7 @@ class FigureInputs:
     Attributes
     ----------
     images : (N, H, W, 3) uint8
-        The explained patches, in the order of ``document["images"]`` (96x96 for PCam); an array or a
+        The explained patches, in the order of ``document.images`` (96x96 for PCam); an array or a
         dataset of ``attributions.h5`` (read one patch at a time, so the same for maps and masks).
     maps : dict of str to (N, H, W) float32
         Raw map per method name (signed where the method is signed); each is drawn on its own
@@ -104,8 +104,8 @@ class FigureInputs:
 
         Parameters
         ----------
-        n_images : number of entries in ``document["images"]``.
-        methods : method names in ``document["methods"]``; each needs a map.
+        n_images : number of entries in ``document.images``.
+        methods : method names in ``document.methods``; each needs a map.
         """
         # Shape and dtype only: the arrays may be datasets of attributions.h5, read a patch at a time.
         shape, dtype = np.shape(self.images), getattr(self.images, "dtype", None)

@@ -12,6 +12,7 @@ import matplotlib
 import numpy as np
 
 from reportgen.report.figures import CURVE_COLOURS, PLOT_STYLE, REFERENCE_COLOUR, _figure, _unit_axes, svg_data_uri
+from reportgen.schema import ReportDocument
 
 GUIDE_SIZE_MM = (70.0, 58.0)
 
@@ -20,9 +21,9 @@ SUBSTRATE_PHRASES = {"blur": "a blurred copy of the patch", "mean": "the data se
                      "black": "black", "white": "white"}
 
 
-def reading_guide(document: dict) -> list[tuple[str, str]]:
+def reading_guide(document: ReportDocument) -> list[tuple[str, str]]:
     """(term, three sentences) for deletion, insertion and the reference maps, naming this run's substrates."""
-    substrates = (document.get("settings") or {}).get("substrates") or {}
+    substrates = document.settings.substrates
     deletion = SUBSTRATE_PHRASES.get(substrates.get("deletion"), str(substrates.get("deletion", "a substrate")))
     insertion = SUBSTRATE_PHRASES.get(substrates.get("insertion"), str(substrates.get("insertion", "a substrate")))
     return [
@@ -66,11 +67,11 @@ def guide_figure(method_curve: list[float], random_curve: list[float], *, method
     return figure
 
 
-def guide_uri(document: dict) -> str | None:
+def guide_uri(document: ReportDocument) -> str | None:
     """The guide's picture for ``document``, or None when it has no method and random deletion curves."""
-    methods = [(record.get("title") or name, (record.get("curves") or {}).get("deletion_mean"))
-               for name, record in (document.get("methods") or {}).items()]
-    random_curve = (((document.get("baselines") or {}).get("random") or {}).get("curves") or {}).get("deletion_mean")
+    methods = [(record.title or name, record.curves.deletion_mean) for name, record in document.methods.items()]
+    random = document.baselines.get("random")
+    random_curve = None if random is None else random.curves.deletion_mean
     methods = [(title, curve) for title, curve in methods if curve]
     if not methods or not random_curve:
         return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from reportgen.explain.base import explainer_class
 from reportgen.formatting import fmt_interval, fmt_plain, human_key
+from reportgen.schema import MethodSection
 
 #: Training record keys -> labels, in the order the model card shows them.
 TRAINING_LABELS = (
@@ -27,13 +28,13 @@ PREPROCESSING_LABELS = (
     ("assumed", "Assumed (not recorded in the checkpoint)"),
 )
 
-def method_setting_rows(name: str, record: dict) -> list[tuple[str, str]]:
+def method_setting_rows(name: str, record: MethodSection) -> list[tuple[str, str]]:
     """(label, value for people) of the settings method ``name`` labels (its ``report_setting_labels``), then of
     its per-patch diagnostics, mean [95% CI] over the patches, labelled by the method or by their key."""
     method = explainer_class(name)
     extras = [(method.extra_labels.get(key, human_key(key)), fmt_interval(value))
-              for key, value in (record.get("extras") or {}).items()]
-    return labelled_rows(record.get("settings"), method.report_setting_labels()) + extras
+              for key, value in record.extras.items()]
+    return labelled_rows(record.settings, method.report_setting_labels()) + extras
 
 
 def patch_facts(name: str) -> dict[str, str]:

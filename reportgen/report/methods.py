@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from reportgen.formatting import fmt, fmt_any, fmt_plain
 from reportgen.judgement.reading import method_title
 from reportgen.report.labels import method_setting_rows
+from reportgen.schema import ReportDocument, WarningRecord
 
 if TYPE_CHECKING:
     from reportgen.report.views import WarningView
@@ -35,30 +36,29 @@ RUN_SETTING_LABELS = (
 )
 
 
-def run_settings_rows(document: dict) -> list[tuple[str, str]]:
+def run_settings_rows(document: ReportDocument) -> list[tuple[str, str]]:
     """(label, value) of how every map was scored, in :data:`RUN_SETTING_LABELS` order."""
-    settings = dict(document.get("settings") or {})
-    if isinstance(settings.get("methods"), list):
-        settings["methods"] = [method_title(document, name) for name in settings["methods"]]
-    if isinstance(settings.get("dataset_mean"), list):
-        settings["dataset_mean"] = ", ".join(f"{float(v):.3f}" for v in settings["dataset_mean"])
-    return [(label, fmt_plain(settings[key])) for key, label in RUN_SETTING_LABELS if key in settings]
+    settings = document.settings
+    shown = {key: getattr(settings, key) for key, _ in RUN_SETTING_LABELS}
+    shown["methods"] = [method_title(document, name) for name in settings.methods]
+    shown["dataset_mean"] = ", ".join(f"{float(v):.3f}" for v in settings.dataset_mean)
+    return [(label, fmt_plain(shown[key])) for key, label in RUN_SETTING_LABELS]
 
 
-def method_settings_views(document: dict, warnings: list[WarningView], records: list[dict]) -> list[MethodSettingsView]:
+def method_settings_views(document: ReportDocument, warnings: list[WarningView],
+                          records: list[WarningRecord]) -> list[MethodSettingsView]:
     """Each method's labelled settings, its per-patch diagnostics (mean [95% CI], e.g. LIME's superpixel count)
     and the labels of the summary's warnings about it (said once, in the summary; ``records`` are the
     summary's warning records in the order of ``warnings``)."""
     views = []
-    for name, record in (document.get("methods") or {}).items():
+    for name, record in document.methods.items():
         title = method_title(document, name)
-        cost = (f"{fmt(record.get('seconds'), 2)} s, {fmt_any(record.get('forward_passes'))} forward and "
-                f"{fmt_any(record.get('backward_passes'))} backward image-passes")
-        cached = record.get("cached_patches") or 0
-        if cached:
+        cost = (f"{fmt(record.seconds, 2)} s, {fmt_any(record.forward_passes)} forward and "
+                f"{fmt_any(record.backward_passes)} backward image-passes")
+        if record.cached_patches:
             # Cached maps cost nothing in this run; the cache serves only maps the same code computed.
-            cost += f" in this run; {cached} of {len(document.get('images') or [])} maps came from the cache"
+            cost += f" in this run; {record.cached_patches} of {len(document.images)} maps came from the cache"
         views.append(MethodSettingsView(
-            title=title, reference=str(record.get("reference", "")), rows=method_setting_rows(name, record), cost=cost,
-            warnings=[view.label for view, warning in zip(warnings, records) if warning.get("method") == name]))
+            title=title, reference=record.reference, rows=method_setting_rows(name, record), cost=cost,
+            warnings=[view.label for view, warning in zip(warnings, records) if warning.method == name]))
     return views

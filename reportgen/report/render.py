@@ -25,6 +25,7 @@ from reportgen.report.figures import FigureInputs, map_scales, patch_figures
 from reportgen.report.gallery import gallery_positions
 from reportgen.report.pdf import write_pdf
 from reportgen.report.sections import shown_sections
+from reportgen.schema import ReportDocument
 
 logger = logging.getLogger(__name__)
 
@@ -78,21 +79,21 @@ def _stylesheet() -> markupsafe.Markup:
     return markupsafe.Markup(_load_template(STYLESHEET))
 
 
-def render_html(document: dict, figures: FigureInputs) -> str:
+def render_html(document: ReportDocument, figures: FigureInputs) -> str:
     """The complete, self-contained report HTML.
 
     Parameters
     ----------
     document : report document, schema_version 1, ``summary`` filled.
-    figures : images and raw maps in the order of ``document["images"]``.
+    figures : images and raw maps in the order of ``document.images``.
 
     Returns
     -------
     str
     """
-    methods = list(document.get("methods") or {})
-    figures.check(n_images=len(document.get("images") or []), methods=methods)
-    signed = {name for name, record in (document.get("methods") or {}).items() if record.get("signed")}
+    methods = list(document.methods)
+    figures.check(n_images=len(document.images), methods=methods)
+    signed = {name for name, record in document.methods.items() if record.signed}
     positions = gallery_positions(document)
     context = build_context(document, patch_figures(figures, methods, signed=signed, positions=positions),
                             map_scales(figures, methods, signed=signed))
@@ -102,15 +103,15 @@ def render_html(document: dict, figures: FigureInputs) -> str:
                                                      stylesheet=_stylesheet())
 
 
-def render_stored(document: dict, stored, out_dir: Path, pdf: bool) -> RenderResult:
+def render_stored(document: ReportDocument, stored, out_dir: Path, pdf: bool) -> RenderResult:
     """:func:`render_report` of a build's document, drawing the patches, masks and each method's maps from the
     build's store (:class:`reportgen.pipeline.patch_store.StoredPatches`, read one patch at a time)."""
-    figures = FigureInputs(images=stored.images, maps={name: stored.maps[name] for name in document.get("methods") or {}},
+    figures = FigureInputs(images=stored.images, maps={name: stored.maps[name] for name in document.methods},
                            masks=stored.masks)
     return render_report(document, figures, out_dir, pdf=pdf)
 
 
-def render_report(document: dict, figures: FigureInputs, out_dir: Path, *, pdf: bool = True) -> RenderResult:
+def render_report(document: ReportDocument, figures: FigureInputs, out_dir: Path, *, pdf: bool = True) -> RenderResult:
     """Write ``report.html`` (and ``report.pdf``) for a report document into ``out_dir``.
 
     Parameters

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reportgen.formatting import MISSING, fmt_any, without_paths
+from reportgen.formatting import fmt_any, without_paths
+from reportgen.schema import ReportDocument
 
 
 @dataclass(frozen=True)
@@ -19,11 +20,11 @@ class ProvenanceView:
     data_fingerprint: str
 
 
-def provenance_view(document: dict) -> ProvenanceView:
+def provenance_view(document: ReportDocument) -> ProvenanceView:
     """The command line (without local paths), seed, version and the hashes of the model and the data."""
-    provenance = document.get("provenance") or {}
+    provenance = document.provenance
     return ProvenanceView(
-        command_line=without_paths(str(provenance.get("command_line", MISSING))), seed=fmt_any(provenance.get("seed")),
-        reportgen_version=fmt_any(provenance.get("reportgen_version")),
-        checkpoint_sha256=fmt_any(provenance.get("checkpoint_sha256")),
-        data_fingerprint=fmt_any(provenance.get("data_fingerprint")))
+        command_line=without_paths(provenance.command_line), seed=fmt_any(provenance.seed),
+        reportgen_version=fmt_any(provenance.reportgen_version),
+        checkpoint_sha256=fmt_any(provenance.checkpoint_sha256),
+        data_fingerprint=fmt_any(provenance.data_fingerprint))

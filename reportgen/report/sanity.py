@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from reportgen.formatting import MISSING, fmt, fmt_any
 from reportgen.judgement.reading import method_title
 from reportgen.judgement.sanity import sanity_outcome, untrusted_controls
-from reportgen.metrics.sanity import SIMILARITY_THRESHOLD
+from reportgen.schema import ReportDocument, SanityMethod
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,9 @@ def _per_patch(values: list, threshold: float) -> str:
     return f"{min(values):.2f} to {max(values):.2f} ({above}/{len(values)} \u2265 {threshold:g})"
 
 
-def _sanity_row(document: dict, name: str, record: dict, *, control: bool) -> SanityRow:
+def _sanity_row(document: ReportDocument, name: str, record: SanityMethod, *, control: bool) -> SanityRow:
     outcome = sanity_outcome(record)
-    low, high = (record.get("ci95") or [None, None])[:2]
+    low, high = (record.ci95 or [None, None])[:2]
     interval = "" if low is None or high is None else f" [{fmt(low, 2)}, {fmt(high, 2)}]"
     if control:
         # A control ignores the model, so "failed" is the outcome that shows the check works.
@@ -67,21 +67,21 @@ def _sanity_row(document: dict, name: str, record: dict, *, control: bool) -> Sa
         shown, css = {"passed": ("passed", "pass"), "failed": ("FAILED", "fail")}.get(
             outcome, ("inconclusive", "inconclusive"))
     return SanityRow(title=method_title(document, name) + (" (control, must fail)" if control else ""),
-                     similarities=[fmt(v, 2) for v in record.get("similarity", [])],
-                     per_patch=_per_patch(record.get("per_image_final") or [], float(record.get("threshold", SIMILARITY_THRESHOLD))),
-                     final=fmt(record.get("final"), 2) + interval, outcome=shown, css=css, control=control)
+                     similarities=[fmt(v, 2) for v in record.similarity],
+                     per_patch=_per_patch(record.per_image_final, float(record.threshold)),
+                     final=fmt(record.final, 2) + interval, outcome=shown, css=css, control=control)
 
 
-def sanity_view(document: dict) -> SanityView | None:
+def sanity_view(document: ReportDocument) -> SanityView | None:
     """The section's table, or ``None`` when the check did not run."""
-    sanity = document.get("sanity")
-    if not sanity:
+    sanity = document.sanity
+    if sanity is None:
         return None
-    methods, controls = sanity.get("methods") or {}, sanity.get("controls") or {}
+    methods, controls = sanity.methods, sanity.controls
     rows = [_sanity_row(document, name, record, control=False) for name, record in methods.items()]
     rows += [_sanity_row(document, name, record, control=True) for name, record in controls.items()]
-    thresholds = {float(record.get("threshold", SIMILARITY_THRESHOLD)) for record in [*methods.values(), *controls.values()]}
-    return SanityView(images=fmt_any(sanity.get("images")), stages=[short_stage(str(s)) for s in sanity.get("stages", [])],
+    thresholds = {float(record.threshold) for record in [*methods.values(), *controls.values()]}
+    return SanityView(images=fmt_any(sanity.images), stages=[short_stage(str(s)) for s in sanity.stages],
                       threshold=", ".join(f"{t:g}" for t in sorted(thresholds)) or MISSING,
-                      interval=str(sanity.get("interval") or MISSING), rows=rows,
+                      interval=sanity.interval or MISSING, rows=rows,
                       trustworthy=not untrusted_controls(document))

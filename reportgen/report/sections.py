@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from reportgen.judgement.sections import sections
+from reportgen.schema import ReportDocument, field_hints
 
 if TYPE_CHECKING:
     from reportgen.report.views import ReportContext
@@ -63,12 +64,20 @@ class ShownSection:
     partial: Any
 
 
-def shown_sections(report: ReportContext, document: dict, environment) -> tuple[ShownSection, ...]:
+def section_record(document: ReportDocument, key: str) -> Any:
+    """The record under top-level ``key``: a field of the document, or the record of a section registered beyond
+    the schema (``added_sections``); ``None`` when the document holds none."""
+    if key in field_hints(ReportDocument):
+        return getattr(document, key)
+    return document.added_sections.get(key)
+
+
+def shown_sections(report: ReportContext, document: ReportDocument, environment) -> tuple[ShownSection, ...]:
     """The sections ``report`` holds, in the report's order: the contents and the body, both."""
     shown = []
     for section in sections():
         if section.anchor in _REGISTERED:
-            if document.get(section.key) is not None:
+            if section_record(document, section.key) is not None:
                 shown.append(ShownSection(section.anchor, section.title,
                                           environment.from_string(_REGISTERED[section.anchor])))
         elif SHOWN.get(section.anchor, lambda report: True)(report):

@@ -1,4 +1,4 @@
-"""The "Slides" section's view, from ``document["slides"]`` (its check: :mod:`reportgen.judgement.slides`)."""
+"""The "Slides" section's view, from ``document.slides`` (its check: :mod:`reportgen.judgement.slides`)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from reportgen.formatting import MISSING, fmt, fmt_signed
 from reportgen.judgement.reading import method_title
+from reportgen.schema import ReportDocument, SlideAccuracy, SlideExplained
 
 
 @dataclass(frozen=True)
@@ -30,27 +31,27 @@ class SlidesView:
     worst: list[str]
 
 
-def slides_view(document: dict) -> SlidesView | None:
+def _slide_row(slide: str, entry: SlideAccuracy | None, shown: SlideExplained | None, methods: list[str]) -> SlideRow:
+    """One slide's row; ``entry`` is None for a slide with no evaluated patch, ``shown`` for one with no explained
+    patch."""
+    on_slide = {} if shown is None else shown.methods
+    gains = [fmt_signed(None if on_slide.get(name) is None else on_slide[name].deletion_gain) for name in methods]
+    return SlideRow(slide=slide, patches=MISSING if entry is None else str(entry.patches),
+                    accuracy=fmt(None if entry is None else entry.accuracy),
+                    explained=str(0 if shown is None else shown.patches),
+                    informative=str(0 if shown is None else shown.informative), gains=gains)
+
+
+def slides_view(document: ReportDocument) -> SlidesView | None:
     """Slides sorted by accuracy, lowest first, with each method's deletion gain on their explained patches."""
-    record = document.get("slides")
-    if not record:
+    record = document.slides
+    if record is None:
         return None
-    methods = list(document.get("methods") or {})
-    split, explained = record.get("split") or {}, record.get("explained") or {}
-    names = sorted(set(split) | set(explained),
-                   key=lambda s: ((split.get(s) or {}).get("accuracy", 2.0), s))
-    rows = []
-    for slide in names:
-        entry, shown = split.get(slide) or {}, explained.get(slide) or {}
-        gains = [fmt_signed(((shown.get("methods") or {}).get(name) or {}).get("deletion_gain"))
-                 for name in methods]
-        rows.append(SlideRow(slide=slide, patches=str(entry.get("patches", MISSING)), accuracy=fmt(entry.get("accuracy")),
-                             explained=str(shown.get("patches", 0)), informative=str(shown.get("informative", 0)),
-                             gains=gains))
-    worst = []
-    for name, entry in (record.get("worst") or {}).items():
-        if entry:
-            worst.append(f"{method_title(document, name)}: {entry['slide']} (deletion gain "
-                         f"{fmt_signed(entry['deletion_gain'])})")
-    return SlidesView(rule=str(record.get("rule", "")), titles=[method_title(document, name) for name in methods],
+    methods = list(document.methods)
+    split, explained = record.split, record.explained
+    names = sorted(set(split) | set(explained), key=lambda s: (split[s].accuracy if s in split else 2.0, s))
+    rows = [_slide_row(slide, split.get(slide), explained.get(slide), methods) for slide in names]
+    worst = [f"{method_title(document, name)}: {entry.slide} (deletion gain {fmt_signed(entry.deletion_gain)})"
+             for name, entry in record.worst.items() if entry is not None]
+    return SlidesView(rule=record.rule, titles=[method_title(document, name) for name in methods],
                       rows=rows, worst=worst)
