@@ -230,10 +230,10 @@ class _SizeCheck:
         self.first: tuple[Path, tuple[int, ...]] | None = None
 
     def __call__(self, path: Path, shape: tuple[int, ...]) -> None:
+        if shape[0] != shape[1]:
+            raise DataError(f"{path}: image is {_size_of(shape)}; patches must be square ({PATCH_SIZE}x{PATCH_SIZE})")
         if self.first is None:
             self.first = (path, shape)
-            if shape[0] != shape[1]:
-                raise DataError(f"{path}: image is {_size_of(shape)}; patches must be square ({PATCH_SIZE}x{PATCH_SIZE})")
             if shape[0] != PATCH_SIZE:
                 raise DataError(f"{path}: patches are {_size_of(shape)}; reportgen reads {PATCH_SIZE}x{PATCH_SIZE} "
                                 f"patches for now, resize or crop them to {PATCH_SIZE}x{PATCH_SIZE}")
@@ -300,11 +300,12 @@ def open_patch_folder(data_dir: str | Path, *, splits: tuple[str, ...] = ("train
     """
     data_dir = Path(data_dir).expanduser()
     folders = class_folder_names(class_folders)
+    # The layout first: a missing folder is the cause of the csv rows that name its files.
+    listing = {name: _list_split(data_dir, name, folders) for name in splits}
     rows = read_patches_csv(data_dir)
     sizes = _SizeCheck()
     opened, parts = {}, ["folder"]
-    for name in splits:
-        listed = _list_split(data_dir, name, folders)
+    for name, listed in listing.items():
         paths = [data_dir / file for file in listed.files]
         for path, shape in zip(paths, _decode_all(_image_shape, paths), strict=True):
             sizes(path, shape)
