@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
         "refuses it; a missing train split is only reported (a build with --checkpoint does not read it).",
         epilog="example:\n  reportgen data inspect ~/pcam",
     )
-    inspect.add_argument("dir", metavar="DIR", help="directory of PCam .h5/.h5.gz files")
+    inspect.add_argument("dir", metavar="DIR", help="directory of PCam .h5/.h5.gz files, or an image folder")
     inspect.add_argument("--split", default="valid", choices=("valid", "test"),
                          help="the split a build would explain (default valid); exit code 2 when it is missing")
     inspect.set_defaults(handler=_run_inspect)

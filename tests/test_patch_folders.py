@@ -16,7 +16,7 @@ from PIL import Image
 from reportgen.cli import main
 from reportgen.config import load_config_file, resolve_config
 from reportgen.data import open_pcam
-from reportgen.errors import DataError
+from reportgen.errors import ConfigError, DataError
 
 SPLITS = ("train", "valid", "test")
 #: Formats cycled over the patches of a class folder: lossless and lossy, as teams export them.
@@ -262,3 +262,27 @@ def test_a_build_on_an_image_folder_reports_source_folder_and_its_slides(tmp_pat
     slide_ids = {image["slide_id"] for image in document["images"]}
     assert slide_ids and slide_ids <= {f"valid-slide-{i}" for i in range(3)}
     assert document["settings"]["uncertainty"]["unit"] == "slide"
+
+
+def test_class_folders_must_name_two_different_folders_and_only_the_two_classes(tmp_path):
+    with pytest.raises(ConfigError, match="two different folder names"):
+        resolve_config(flag_values={"class_folders": {"tumour": "normal"}})
+    toml = tmp_path / "audit.toml"
+    toml.write_text('[class_folders]\nbenign = "x"\n')
+    with pytest.raises(ConfigError, match=r"unknown key 'benign' in \[class_folders\].*valid keys: tumour, normal"):
+        load_config_file(toml)
+
+
+def test_inspect_describes_an_image_folder(tmp_path, capsys):
+    root = write_folder(tmp_path / "patches", splits=("train", "valid"), slides=True, masks=True)
+    assert main(["data", "inspect", str(root)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{root}  source=folder  fingerprint=")
+    assert "  valid: 12 patches, 6 positive (50.0%)" in lines
+    assert "    96x96 images: 2 .jpeg, 2 .jpg, 4 .png, 2 .tif, 2 .tiff" in lines
+    assert "    masks: yes; slide ids (patches.csv): yes, 3 slides" in lines
+    assert "    test (explained with --split test): MISSING" in lines
+    assert main(["data", "inspect", str(root), "--split", "test"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"reportgen: error: {root}: split 'test' is missing (no folder test/), and 'reportgen build' needs it; "
+        "add its files or choose another split with --split"]
