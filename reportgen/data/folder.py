@@ -17,7 +17,8 @@ path, so indices are stable.
 
 Everything is checked when the folder is opened (every image and mask is
 decoded once), so a bad file is one DataError naming it and the fix before
-any model work, as for PCam files (:mod:`reportgen.data.validate`).
+any model work, as for PCam files (:mod:`reportgen.data.validate`). What a
+team writes is in docs/data.md#image-folders.
 
 The fingerprint hashes, per opened split: its name and size, every patch's
 path, file size, label, slide id and mask path and size, and the file bytes
