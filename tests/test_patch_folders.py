@@ -14,7 +14,7 @@ from conftest import FAST_BUILD_ARGS, run_build
 from PIL import Image
 
 from reportgen.cli import main
-from reportgen.config import load_config_file, resolve_config
+from reportgen.config import config_to_toml, load_config_file, resolve_config
 from reportgen.data import open_pcam
 from reportgen.errors import ConfigError, DataError
 
@@ -134,6 +134,8 @@ def test_class_folders_from_the_configuration_name_the_folders(tmp_path):
     assert valid.labels.tolist() == [0] * 6 + [1] * 6  # benign/ sorts first, tumor/ is label 1
     toml.write_text('[class_folders]\ntumour = "tumor"\nnormal = "benign"\n')
     assert resolve_config(file_values=load_config_file(toml)).class_folders == {"tumour": "tumor", "normal": "benign"}
+    toml.write_text(config_to_toml(config))  # the config.toml written beside the report reads back the same
+    assert resolve_config(file_values=load_config_file(toml)) == config
     with pytest.raises(DataError, match="valid/benign: not a class folder.*class_folders in the configuration"):
         _open(root, ("valid",))
 
