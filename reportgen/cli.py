@@ -63,7 +63,8 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     S = argparse.SUPPRESS
     add("--config", default=None, metavar="FILE", help="TOML configuration file (flags override it)")
     add("--images", type=int, default=S, help="number of validation patches to explain (default 30)")
-    add("--data-dir", default=S, metavar="DIR", help="directory of real PCam .h5/.h5.gz files (default: embedded synthetic set)")
+    add("--data-dir", default=S, metavar="DIR", help="directory of real PCam .h5/.h5.gz files, or an image folder "
+        "{train,valid,test}/{tumour,normal}/ (default: embedded synthetic set)")
     add("--split", default=S, help="split to explain: valid (default) or test")
     add("--checkpoint", default=S, metavar="PATH", help="model checkpoint to load (default: train, or reuse the cached model)")
     add("--arch", default=S, metavar="NAME",
@@ -193,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  reportgen train --data-dir ~/pcam --recipe head --weights backbone.pth --train-fraction 0.1 --out head.pt",
     )
     train.add_argument("--out", required=True, metavar="PATH", help="checkpoint file to write")
-    train.add_argument("--data-dir", default=None, metavar="DIR", help="PCam directory (default: embedded synthetic set)")
+    train.add_argument("--data-dir", default=None, metavar="DIR", help="PCam directory or image folder (default: embedded synthetic set)")
     train.add_argument("--recipe", default="full", choices=("full", "head"), help="full (every layer) or head (frozen backbone)")
     train.add_argument("--weights", default="none", help="none, imagenet or PATH to a torchvision resnet18 state dict")
     train.add_argument("--epochs", type=int, default=None, help="epochs (default: 1 for the full recipe, 5 for head)")
@@ -235,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
         "refuses it; a missing train split is only reported (a build with --checkpoint does not read it).",
         epilog="example:\n  reportgen data inspect ~/pcam",
     )
-    inspect.add_argument("dir", metavar="DIR", help="directory of PCam .h5/.h5.gz files")
+    inspect.add_argument("dir", metavar="DIR", help="directory of PCam .h5/.h5.gz files, or an image folder")
     inspect.add_argument("--split", default="valid", choices=("valid", "test"),
                          help="the split a build would explain (default valid); exit code 2 when it is missing")
     inspect.set_defaults(handler=_run_inspect)

@@ -42,6 +42,7 @@ class BuildConfig:
     ``method_settings`` maps a method's registry name to the settings given
     for it (``[methods.<name>]`` tables, ``--set``); each method declares
     its own settings and defaults (:attr:`reportgen.explain.Explainer.defaults`).
+    ``class_folders`` names an image folder's class folders (:mod:`reportgen.data.folder`).
     """
 
     images: int = 30
@@ -87,6 +88,7 @@ class BuildConfig:
     fail_if: tuple[str, ...] = ()
     model_card: dict[str, str] = field(default_factory=dict)
     sign_off: dict[str, str] = field(default_factory=dict)
+    class_folders: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, TOML/JSON-friendly values (tuples become lists)."""
@@ -106,7 +108,12 @@ DOCUMENT_TABLES = {
     "model_card": ("intended_use", "out_of_scope", "owner", "version", "licence"),
     "sign_off": ("reviewer", "role", "date", "decision"),
 }
-_FIELDS = {f.name: f for f in fields(BuildConfig) if f.name not in ("method_settings", *DOCUMENT_TABLES)}
+#: The configuration file's data tables: an image folder's class folder names, ``{tumour = "tumor", normal =
+#: "benign"}`` (a class left out keeps its own name; :func:`reportgen.data.folder.class_folder_names`).
+DATA_TABLES = {"class_folders": ("tumour", "normal")}
+#: Every table of string values, read and written alike.
+_TABLES = {**DOCUMENT_TABLES, **DATA_TABLES}
+_FIELDS = {f.name: f for f in fields(BuildConfig) if f.name not in ("method_settings", *_TABLES)}
 _CHOICES = {
     "executor": EXECUTORS,
     "split": SPLITS,
@@ -240,6 +247,10 @@ def _validate(config: BuildConfig) -> BuildConfig:
                  if value is not None]
         if given:
             raise ConfigError(f"{' and '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} with --executor ray")
+    folders = [config.class_folders.get(name, name) for name in DATA_TABLES["class_folders"]]
+    if len(set(folders)) < len(folders) or any(not name.strip() or "/" in name or "\\" in name for name in folders):
+        raise ConfigError(f"class_folders names the folders {', '.join(map(repr, folders))}; give the tumour and "
+                          "normal classes two different folder names, without slashes")
     if config.eval_limit is not None and config.images > config.eval_limit:
         raise ConfigError(f"option 'images' ({config.images}) is larger than 'eval_limit' ({config.eval_limit}): "
                           "patches are explained from the evaluated ones; raise --eval-limit or lower --images")
@@ -303,6 +314,9 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     values = dict(raw.pop("build", {})) if isinstance(raw.get("build"), dict) else {}
     values.update(raw)
     where = f"in config file {path}"
+    # A data table may sit at the top level ([class_folders]) or under [build] (class_folders = {...}).
+    document_tables.update({name: _document_table(name, values.pop(name), where) for name in DATA_TABLES
+                            if name in values})
     for key in values:
         if key not in _FIELDS:
             raise _unknown_key(key, where)
@@ -317,13 +331,14 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def _document_table(name: str, table: Any, where: str) -> dict[str, str]:
-    """A ``[model_card]`` or ``[sign_off]`` table: known keys, each a string (a list of strings is joined)."""
+    """A ``[model_card]``, ``[sign_off]`` or ``[class_folders]`` table: known keys, each a string (a list of strings
+    is joined)."""
     if not isinstance(table, dict):
-        raise ConfigError(f"[{name}] {where} must be a table, e.g. [{name}] {DOCUMENT_TABLES[name][0]} = \"...\"")
+        raise ConfigError(f"[{name}] {where} must be a table, e.g. [{name}] {_TABLES[name][0]} = \"...\"")
     values = {}
     for key, value in table.items():
-        if key not in DOCUMENT_TABLES[name]:
-            raise ConfigError(f"unknown key {key!r} in [{name}] {where}; valid keys: {', '.join(DOCUMENT_TABLES[name])}")
+        if key not in _TABLES[name]:
+            raise ConfigError(f"unknown key {key!r} in [{name}] {where}; valid keys: {', '.join(_TABLES[name])}")
         if isinstance(value, list) and all(isinstance(item, str) for item in value):
             value = "; ".join(value)
         if isinstance(value, (datetime.date, datetime.time)):  # a TOML date such as date = 2026-12-01
@@ -376,7 +391,7 @@ def resolve_config(
                 for method, table in value.items():
                     method_settings.setdefault(method, {}).update(table)
                 continue
-            if key in DOCUMENT_TABLES:
+            if key in _TABLES:
                 tables.setdefault(key, {}).update(value)
                 continue
             if key not in _FIELDS:
@@ -394,7 +409,7 @@ def config_to_toml(config: BuildConfig) -> str:
     lines = ["# Resolved reportgen build configuration", "[build]"]
     values = config.to_dict()
     method_settings = values.pop("method_settings")
-    document_tables = {name: values.pop(name) for name in DOCUMENT_TABLES}
+    document_tables = {name: values.pop(name) for name in _TABLES}
     for key, value in values.items():
         if value is None:
             lines.append(f"# {key} = (not set)")

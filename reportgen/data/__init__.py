@@ -7,6 +7,8 @@ Callers import from here (``from reportgen.data import open_pcam``). The modules
 - :mod:`~reportgen.data.validate`: up-front checks of a split's files, one-line errors.
 - :mod:`~reportgen.data.inflate`: row reads, gzip chunks inflated in threads.
 - :mod:`~reportgen.data.reader`: ``open_pcam``, ``PCamDataset``, ``PCamSplit``, ``PatchBatch``.
+- :mod:`~reportgen.data.folder` and :mod:`~reportgen.data.patches_csv`: an image folder of
+  patches (``FolderSplit``), which ``open_pcam`` opens as well.
 - :mod:`~reportgen.data.tensors`: ``as_float_tensor`` (the only module that needs torch).
 - :mod:`~reportgen.data.demo`: ``ensure_demo_data``, the cached synthetic demo set.
 - :mod:`~reportgen.data.inspection`: ``inspect_data_dir``, ``format_inspection`` and ``check_build_split``.
@@ -30,6 +32,7 @@ _EXPORTS = {
     "PCamSplit": "reader",
     "PatchBatch": "reader",
     "open_pcam": "reader",
+    "FolderSplit": "folder",
     "as_float_tensor": "tensors",
     "ensure_demo_data": "demo",
     "inspect_data_dir": "inspection",

@@ -7,6 +7,7 @@ from pathlib import Path
 import h5py
 
 from reportgen.data.files import PCAM_FILE, SPLITS, find_file
+from reportgen.data.folder import is_patch_folder
 from reportgen.data.reader import open_pcam
 from reportgen.errors import DataError
 
@@ -21,11 +22,16 @@ def inspect_data_dir(data_dir: str | Path, *, cache_dir: str | Path | None = Non
     ``y_shape``, ``y_dtype``, ``x_file``, ``y_file``, ``gzipped`` (.h5.gz
     download), ``compression`` (HDF5 filter of x, e.g. "gzip level 4"),
     ``chunks``, ``has_masks``, ``has_meta``, ``n_slides``}; and ``missing``:
-    the splits of :data:`SPLITS` without files.
+    the splits of :data:`SPLITS` without files. An image folder
+    (:mod:`reportgen.data.folder`) gives ``layout`` "folder" and, per split,
+    {``n``, ``positives``, ``positive_share``, ``patch_size``, ``formats``
+    (file suffix -> count), ``has_masks``, ``has_meta``, ``n_slides``}.
     """
     data_dir = Path(data_dir).expanduser()
     if not data_dir.is_dir():
         raise DataError(f"{data_dir}: data directory does not exist; pass the folder holding the PCam .h5 files")
+    if is_patch_folder(data_dir):
+        return _inspect_folder(data_dir)
     found = tuple(
         split for split in SPLITS if find_file(data_dir, split, "x") is not None or find_file(data_dir, split, "y") is not None
     )
@@ -59,6 +65,29 @@ def inspect_data_dir(data_dir: str | Path, *, cache_dir: str | Path | None = Non
     return info
 
 
+def _inspect_folder(data_dir: Path) -> dict:
+    """:func:`inspect_data_dir` of an image folder (its class folders named as the classes)."""
+    found = tuple(split for split in SPLITS if (data_dir / split).is_dir())
+    info: dict = {"root": str(data_dir), "layout": "folder", "splits": {},
+                  "missing": [split for split in SPLITS if split not in found]}
+    with open_pcam(data_dir, splits=found) as dataset:
+        info["source"] = dataset.source
+        info["fingerprint"] = dataset.fingerprint
+        for name, split in dataset.splits.items():
+            suffixes = [Path(file).suffix.lower() for file in split.files]
+            info["splits"][name] = {
+                "n": len(split),
+                "positives": int(split.labels.sum()),
+                "positive_share": float(split.labels.mean()),
+                "patch_size": "x".join(map(str, split.read([0]).images.shape[2:0:-1])),
+                "formats": {suffix: suffixes.count(suffix) for suffix in sorted(set(suffixes))},
+                "has_masks": split.has_masks,
+                "has_meta": split.slide_ids is not None,
+                "n_slides": None if split.slide_ids is None else len(set(split.slide_ids)),
+            }
+    return info
+
+
 #: What a build reads from each split (``reportgen build --split`` chooses the explained one).
 BUILD_NEEDS = {"train": "to train, when no --checkpoint is given", "valid": "explained by default",
                "test": "explained with --split test"}
@@ -73,8 +102,9 @@ def check_build_split(info: dict, split: str) -> None:
     ``--checkpoint`` does not read it.
     """
     if split in info["missing"]:
-        expected = PCAM_FILE.format(split=split, part="x")
-        raise DataError(f"{info['root']}: split {split!r} is missing (no {expected} or .h5.gz), and "
+        expected = (f"folder {split}/" if info.get("layout") == "folder"
+                    else f"{PCAM_FILE.format(split=split, part='x')} or .h5.gz")
+        raise DataError(f"{info['root']}: split {split!r} is missing (no {expected}), and "
                         f"'reportgen build' {'explains it by default' if split == 'valid' else 'needs it'}; "
                         "add its files or choose another split with --split")
 
@@ -83,6 +113,15 @@ def format_inspection(info: dict) -> str:
     """Human-readable lines for :func:`inspect_data_dir`'s result, ending with what a build can use."""
     lines = [f"{info['root']}  source={info['source']}  fingerprint={info['fingerprint']}"]
     for name, split in info["splits"].items():
+        if info.get("layout") == "folder":
+            slides = f"yes, {split['n_slides']} slides" if split["has_meta"] else "no"
+            formats = ", ".join(f"{count} {suffix}" for suffix, count in split["formats"].items())
+            lines += [
+                f"  {name}: {split['n']} patches, {split['positives']} positive ({split['positive_share']:.1%})",
+                f"    {split['patch_size']} images: {formats}",
+                f"    masks: {'yes' if split['has_masks'] else 'no'}; slide ids (patches.csv): {slides}",
+            ]
+            continue
         slides = f", {split['n_slides']} slides" if split["has_meta"] else ""
         lines += [
             f"  {name}: {split['n']} patches, {split['positives']} positive ({split['positive_share']:.1%})",

@@ -76,46 +76,21 @@ def _concat(first: PatchBatch, second: PatchBatch) -> PatchBatch:
 # --------------------------------------------------------------------------- splits
 
 
-class PCamSplit:
-    """One validated split; reads patches by index without loading the whole file.
+class IndexedSplit:
+    """What every split offers the pipeline: its patches by index, in blocks and in batches.
 
-    Use :meth:`read` for arbitrary indices and :meth:`iter_batches` for passes.
-    The HDF5 files are opened lazily once per process and reopened after a
-    fork (h5py handles must not be shared between processes, e.g. DataLoader
-    workers). Reads touching several gzip chunks inflate them in threads
-    (:func:`read_rows`); the arrays are exactly what h5py would return.
+    A subclass sets ``name``, ``has_masks`` and the labels, and implements
+    :meth:`read` and :meth:`close`; :meth:`block_order` and
+    :meth:`iter_batches` are built on :meth:`read`.
     """
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        x_path: Path,
-        y_path: Path,
-        x_source: Path,
-        y_source: Path,
-        labels: np.ndarray,
-        has_masks: bool,
-        chunk_rows: int,
-        slide_ids: np.ndarray | None,
-    ) -> None:
-        self.name = name
-        self.x_path, self.y_path = x_path, y_path
-        self.x_source, self.y_source = x_source, y_source
-        self.has_masks = has_masks
-        self.chunk_rows = max(1, chunk_rows)
-        self._labels = labels
-        self._slide_ids = slide_ids
-        self._file: h5py.File | None = None
-        self._open_datasets: dict[str, h5py.Dataset] = {}
-        self._inflatable: dict[str, bool] = {}
-        self._pid: int | None = None
+    name: str
+    has_masks: bool
+    _labels: np.ndarray
+    _slide_ids: np.ndarray | None
 
     def __len__(self) -> int:
         return len(self._labels)
-
-    def __repr__(self) -> str:
-        return f"PCamSplit({self.name!r}, n={len(self)}, masks={self.has_masks})"
 
     @property
     def labels(self) -> np.ndarray:
@@ -124,25 +99,16 @@ class PCamSplit:
 
     @property
     def slide_ids(self) -> np.ndarray | None:
-        """(N,) object array of slide ids from the meta csv, or None without one."""
+        """(N,) object array of slide ids, or None when the data give none."""
         return self._slide_ids
 
-    def _datasets(self) -> dict[str, h5py.Dataset]:
-        if self._file is None or self._pid != os.getpid():
-            # After a fork the inherited handle belongs to the parent; open anew.
-            self._file = open_h5(self.x_path, self.x_source.name)
-            self._pid = os.getpid()
-            # Dataset objects are kept: HDF5's chunk cache lives and dies with them.
-            self._open_datasets = {name: self._file[name] for name in ("x", "mask") if name in self._file}
-            self._inflatable = {name: whole_row_deflate(dataset) for name, dataset in self._open_datasets.items()}
-        return self._open_datasets
+    def read(self, indices) -> PatchBatch:
+        """The patches at ``indices`` ((n,) int array, any order, repeats allowed, or a slice), in that order."""
+        raise NotImplementedError
 
     def close(self) -> None:
-        """Close the HDF5 handle; the next read reopens it."""
-        if self._file is not None and self._pid == os.getpid():
-            self._file.close()
-        self._file = None
-        self._open_datasets = {}
+        """Release open files; the next read reopens them."""
+        raise NotImplementedError
 
     def _index_array(self, indices) -> np.ndarray:
         if isinstance(indices, slice):
@@ -155,33 +121,15 @@ class PCamSplit:
             raise IndexError(f"index out of range for split {self.name!r} with {len(self)} patches")
         return array
 
-    def read(self, indices) -> PatchBatch:
-        """Read patches by index, returned in the order asked.
-
-        Parameters
-        ----------
-        indices : (n,) int array (any order, repeats allowed) or a slice.
-
-        Returns
-        -------
-        PatchBatch with images (n, 96, 96, 3) uint8, labels (n,) int64,
-        masks (n, 96, 96) uint8 or None, indices (n,) int64.
-        """
-        wanted = self._index_array(indices)
-        datasets = self._datasets()
-        images = read_rows(datasets["x"], wanted, inflate=self._inflatable["x"])
-        masks = read_rows(datasets["mask"], wanted, inflate=self._inflatable["mask"]) if self.has_masks else None
-        return PatchBatch(images=images, labels=self._labels[wanted], masks=masks, indices=wanted)
-
     def block_order(self, *, indices=None, shuffle: bool = False, seed: int = 0, block_size: int = BLOCK_SIZE) -> list[np.ndarray]:
         """The visiting order of :meth:`iter_batches`, as a list of index blocks.
 
         With ``shuffle``, the sorted indices are cut into blocks of
         ``block_size`` neighbours, the blocks are visited in a random order and
         each block is permuted. This is not a uniform shuffle (a batch holds
-        patches from one or two blocks), but every read is one contiguous span
-        of the file; PCam's files are already in random order, so batches stay
-        class-mixed.
+        patches from one or two blocks), but every read of a PCam split is one
+        contiguous span of the file; PCam's files are already in random order,
+        so batches stay class-mixed.
         """
         order = np.arange(len(self), dtype=np.int64) if indices is None else np.sort(self._index_array(indices))
         blocks = [order[start : start + block_size] for start in range(0, len(order), block_size)]
@@ -235,6 +183,80 @@ class PCamSplit:
             bar.close()
 
 
+class PCamSplit(IndexedSplit):
+    """One validated split; reads patches by index without loading the whole file.
+
+    Use :meth:`read` for arbitrary indices and :meth:`iter_batches` for passes.
+    The HDF5 files are opened lazily once per process and reopened after a
+    fork (h5py handles must not be shared between processes, e.g. DataLoader
+    workers). Reads touching several gzip chunks inflate them in threads
+    (:func:`read_rows`); the arrays are exactly what h5py would return.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        x_path: Path,
+        y_path: Path,
+        x_source: Path,
+        y_source: Path,
+        labels: np.ndarray,
+        has_masks: bool,
+        chunk_rows: int,
+        slide_ids: np.ndarray | None,
+    ) -> None:
+        self.name = name
+        self.x_path, self.y_path = x_path, y_path
+        self.x_source, self.y_source = x_source, y_source
+        self.has_masks = has_masks
+        self.chunk_rows = max(1, chunk_rows)
+        self._labels = labels
+        self._slide_ids = slide_ids
+        self._file: h5py.File | None = None
+        self._open_datasets: dict[str, h5py.Dataset] = {}
+        self._inflatable: dict[str, bool] = {}
+        self._pid: int | None = None
+
+    def __repr__(self) -> str:
+        return f"PCamSplit({self.name!r}, n={len(self)}, masks={self.has_masks})"
+
+    def _datasets(self) -> dict[str, h5py.Dataset]:
+        if self._file is None or self._pid != os.getpid():
+            # After a fork the inherited handle belongs to the parent; open anew.
+            self._file = open_h5(self.x_path, self.x_source.name)
+            self._pid = os.getpid()
+            # Dataset objects are kept: HDF5's chunk cache lives and dies with them.
+            self._open_datasets = {name: self._file[name] for name in ("x", "mask") if name in self._file}
+            self._inflatable = {name: whole_row_deflate(dataset) for name, dataset in self._open_datasets.items()}
+        return self._open_datasets
+
+    def close(self) -> None:
+        """Close the HDF5 handle; the next read reopens it."""
+        if self._file is not None and self._pid == os.getpid():
+            self._file.close()
+        self._file = None
+        self._open_datasets = {}
+
+    def read(self, indices) -> PatchBatch:
+        """Read patches by index, returned in the order asked.
+
+        Parameters
+        ----------
+        indices : (n,) int array (any order, repeats allowed) or a slice.
+
+        Returns
+        -------
+        PatchBatch with images (n, 96, 96, 3) uint8, labels (n,) int64,
+        masks (n, 96, 96) uint8 or None, indices (n,) int64.
+        """
+        wanted = self._index_array(indices)
+        datasets = self._datasets()
+        images = read_rows(datasets["x"], wanted, inflate=self._inflatable["x"])
+        masks = read_rows(datasets["mask"], wanted, inflate=self._inflatable["mask"]) if self.has_masks else None
+        return PatchBatch(images=images, labels=self._labels[wanted], masks=masks, indices=wanted)
+
+
 # --------------------------------------------------------------------------- dataset
 
 
@@ -244,16 +266,18 @@ class PCamDataset:
     Attributes
     ----------
     root : the data directory.
-    source : "synthetic" when the files carry the generator's marker, else "pcam".
-    splits : split name -> :class:`PCamSplit`.
+    source : "synthetic" when the files carry the generator's marker, "folder"
+        for an image folder (:mod:`reportgen.data.folder`), else "pcam".
+    splits : split name -> :class:`PCamSplit` (:class:`~reportgen.data.folder.FolderSplit` for a folder).
     fingerprint : 16-byte hex digest (SHA-256, truncated) over, per split: its
         name, shape, the sizes of the (decompressed) x and y HDF5 files, whether
         masks exist, all labels, and the raw bytes of the first, middle and last
         image. Identical files give the same fingerprint wherever they live;
-        it is a cheap identity check, not a whole-file hash of 7 GB.
+        it is a cheap identity check, not a whole-file hash of 7 GB. An image
+        folder's fingerprint is described in :mod:`reportgen.data.folder`.
     """
 
-    def __init__(self, root: Path, splits: dict[str, PCamSplit], source: str, fingerprint: str) -> None:
+    def __init__(self, root: Path, splits: dict[str, IndexedSplit], source: str, fingerprint: str) -> None:
         self.root = root
         self.splits = splits
         self.source = source
@@ -288,15 +312,19 @@ def open_pcam(
     *,
     splits: tuple[str, ...] = ("train", "valid"),
     cache_dir: str | Path | None = None,
+    class_folders: dict[str, str] | None = None,
 ) -> PCamDataset:
-    """Open and validate a PCam directory.
+    """Open and validate a PCam directory, or an image folder of patches.
 
     Parameters
     ----------
-    data_dir : directory with the ``camelyonpatch_level_2_split_*`` files.
+    data_dir : directory with the ``camelyonpatch_level_2_split_*`` files, or an
+        image folder ``{train,valid,test}/{tumour,normal}/`` (:mod:`reportgen.data.folder`).
     splits : splits to open (default ("train", "valid")); each must be present.
     cache_dir : where ``.h5.gz`` files are decompressed once (default
         ``$REPORTGEN_CACHE/pcam-unzipped`` or ``~/.cache/reportgen/pcam-unzipped``).
+    class_folders : an image folder's class folder names, ``{"tumour": ..., "normal": ...}``
+        (default the class names); unused for PCam files.
 
     Returns
     -------
@@ -313,6 +341,11 @@ def open_pcam(
             raise unknown_name_error("split", name, list(SPLITS))
     if not splits:
         raise ConfigError("splits is empty; name at least one of: " + ", ".join(SPLITS))
+    # Imported here: the folder module builds on this one's splits and batches.
+    from reportgen.data.folder import is_patch_folder, open_patch_folder
+
+    if is_patch_folder(data_dir):
+        return open_patch_folder(data_dir, splits=splits, class_folders=class_folders)
     cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir() / "pcam-unzipped"
     opened, synthetic_flags, parts = {}, [], []
     for name in splits:

@@ -17,7 +17,7 @@ MEAN_COLOUR_PATCHES = 2048
 
 
 def open_data(config: BuildConfig, cache_root: Path) -> PCamDataset:
-    """The user's PCam directory, or the embedded synthetic set (generated on first use).
+    """The user's PCam directory or image folder, or the embedded synthetic set (generated on first use).
 
     Refuses, before any training or explaining, a request the split cannot
     meet (more patches to explain than the split or ``--eval-limit`` holds).
@@ -25,7 +25,8 @@ def open_data(config: BuildConfig, cache_root: Path) -> PCamDataset:
     needs_training = config.checkpoint is None
     splits = ("train", config.split) if needs_training else (config.split,)
     if config.data_dir:
-        data = open_pcam(config.data_dir, splits=splits, cache_dir=cache_root / "pcam-unzipped")
+        data = open_pcam(config.data_dir, splits=splits, cache_dir=cache_root / "pcam-unzipped",
+                         class_folders=config.class_folders)
     else:
         data = open_pcam(ensure_demo_data(cache_root), splits=splits)
     evaluated = evaluation_indices(len(data.split(config.split)), config.eval_limit)
