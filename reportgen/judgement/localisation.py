@@ -16,8 +16,9 @@ from reportgen.schema import Interval, ReportDocument
 
 
 def _centres(document: ReportDocument) -> list[tuple[str, Interval]]:
-    """(method, its centre-mass record) for every method with a centre mass."""
-    return [(name, record.centre_mass) for name, record in document.localisation.items()
+    """(method, its centre-mass record) for every method with a centre mass (none where the report has no
+    localisation section)."""
+    return [(name, record.centre_mass) for name, record in (document.localisation or {}).items()
             if name in document.methods and record.centre_mass.mean is not None]
 
 
