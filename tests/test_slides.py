@@ -10,6 +10,7 @@ from reportgen.data.sampling import select_cases
 from reportgen.judgement.slides import checks as slide_checks
 from reportgen.metrics.slides import per_slide_accuracy, per_slide_means
 from reportgen.pipeline.slide_section import slide_section
+from reportgen.schema import ReportDocument
 
 
 def test_per_slide_accuracy_against_hand_counts():
@@ -54,16 +55,16 @@ def test_a_slide_fails_the_check_only_when_its_exact_interval_lies_below_the_bar
         return per_slide_accuracy(np.r_[np.ones(correct), np.zeros(patches - correct)], np.ones(patches),
                                   ["s"] * patches)["s"]
 
-    document = {"slides": {"split": {"s1": slide(50, 50), "s2": slide(24, 40), "s3": slide(0, 5)}}}
-    check = slide_checks(document)[0].row()  # s2: 0.6 [0.43, 0.75] lies wholly below 0.8
+    def document(s2):
+        return ReportDocument.from_json({"slides": {"split": {"s1": slide(50, 50), "s2": s2, "s3": slide(0, 5)}}})
+
+    check = slide_checks(document(slide(24, 40)))[0].row()  # s2: 0.6 [0.43, 0.75] lies wholly below 0.8
     assert check["outcome"] == "fail" and "0.600 [0.433, 0.751] (s2, 40 patches); of 2 slides 1 below" in \
         check["measured"]
-    document["slides"]["split"]["s2"] = slide(34, 40)  # 0.85 [0.70, 0.94]: across the bar
-    check = slide_checks(document)[0].row()
+    check = slide_checks(document(slide(34, 40)))[0].row()  # s2: 0.85 [0.70, 0.94]: across the bar
     assert check["outcome"] == "inconclusive" and "of 2 slides 0 below, 1 undecided" in check["measured"]
     assert "evaluated patches on each of the 1 undecided slides" in check["decide"]
-    document["slides"]["split"]["s2"] = slide(200, 200)
-    assert slide_checks(document)[0].row()["outcome"] == "pass"  # s3 has too few patches to be judged
+    assert slide_checks(document(slide(200, 200)))[0].row()["outcome"] == "pass"  # s3 has too few patches to be judged
 
 
 def test_cases_by_slide_cover_as_many_slides_as_the_stratum_has():

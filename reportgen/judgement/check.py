@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reportgen.judgement.rule import INCONCLUSIVE, OUTCOMES, interval_outcome, units_to_decide
+from reportgen.schema import Check as CheckRecord
 
 #: Warning severities, most serious first, and what each means to the reader.
 SEVERITIES = {
@@ -127,6 +128,11 @@ def by_severity(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda finding: rank.index(finding.severity))
 
 
-def outcome_counts(rows: list[dict]) -> dict[str, int]:
-    """outcome -> how many of page one's rows have it, for every outcome."""
-    return {outcome: sum(1 for row in rows if row["outcome"] == outcome) for outcome in OUTCOMES}
+def outcome_counts(rows: list[CheckRecord | dict]) -> dict[str, int]:
+    """outcome -> how many of page one's rows have it, for every outcome.
+
+    ``rows`` are the records of a document's ``summary.checks``, or the plain rows :meth:`Check.row` writes
+    (:func:`reportgen.judgement.summary.page_one` counts those before they are in a document).
+    """
+    outcomes = [CheckRecord.from_json(row).outcome for row in rows]
+    return {outcome: outcomes.count(outcome) for outcome in OUTCOMES}

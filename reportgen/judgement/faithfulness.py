@@ -22,31 +22,43 @@ from reportgen.judgement.reading import (
     REFERENCE_PHRASES,
     explained_count,
     find_verdict,
-    headline_mean,
     method_title,
     unit_noun,
 )
 from reportgen.judgement.rule import FAIL, INCONCLUSIVE, PASS, combine, scaled_images
 from reportgen.metrics.verdicts import PRIMARY_CLAIMS, TARGET_DIFFERENCE
+from reportgen.schema import Interval, MethodSection, ReportDocument, Verdict
 
 #: How a claim's metric key reads in a sentence.
 _KEY_LABELS = {key: METRIC_LABELS[kind] for kind, (key, _) in DIRECTIONS.items()}
 
 
-def primary_verdicts(document: dict, name: str) -> list[dict]:
+def _verdict(document: ReportDocument, method: str, against: str, metric: str) -> Verdict | None:
+    """:func:`~reportgen.judgement.reading.find_verdict` as a record: a claim stored the other way round comes
+    back from it as a plain dict."""
+    return Verdict.from_json(find_verdict(document, method, against, metric))
+
+
+def _headline(record: MethodSection, key: str) -> Interval:
+    """A method's mean of ``key`` (a claimed metric's key) over the informative patches (mean ``None`` when no
+    patch is informative), as :func:`~reportgen.judgement.reading.headline_mean` reads it from a record."""
+    return getattr(record.informative, key)
+
+
+def primary_verdicts(document: ReportDocument, name: str) -> list[Verdict]:
     """Method ``name``'s primary claims (:data:`~reportgen.metrics.verdicts.PRIMARY_CLAIMS`) that the report
     holds, in that order."""
-    found = (find_verdict(document, name, against, metric) for against, metric in PRIMARY_CLAIMS)
+    found = (_verdict(document, name, against, metric) for against, metric in PRIMARY_CLAIMS)
     return [verdict for verdict in found if verdict is not None]
 
 
-def primary_outcome(verdicts: list[dict]) -> str:
+def primary_outcome(verdicts: list[Verdict]) -> str:
     """The rule on a method's primary claims: PASS when every one is better than the random map, FAIL when any
     is worse, otherwise INCONCLUSIVE."""
-    return combine([{"better": PASS, "worse": FAIL}.get(verdict.get("outcome"), INCONCLUSIVE) for verdict in verdicts])
+    return combine([{"better": PASS, "worse": FAIL}.get(verdict.outcome, INCONCLUSIVE) for verdict in verdicts])
 
 
-def what_would_decide(document: dict, verdicts: list[dict]) -> str:
+def what_would_decide(document: ReportDocument, verdicts: list[Verdict]) -> str:
     """For undecided primary claims: how many units the rule needs, and the ``--images`` that gives about that.
 
     A claim with too few units needs the family's minimum (:func:`reportgen.metrics.verdicts.minimum_pairs`);
@@ -57,19 +69,19 @@ def what_would_decide(document: dict, verdicts: list[dict]) -> str:
     images = explained_count(document)
     wanted, powered = [], []
     for verdict in verdicts:
-        have = int(verdict.get("slides") if verdict.get("unit") == "slide" else len(verdict.get("patches") or []))
-        if verdict.get("outcome") == "too_few":
-            wanted.append((int(verdict.get("needed") or 0), have, verdict))
-        elif verdict.get("outcome") == "not_distinguishable" and verdict.get("patches_for_target"):
-            if int(verdict["patches_for_target"]) > have:
-                wanted.append((int(verdict["patches_for_target"]), have, verdict))
+        have = int(verdict.slides if verdict.unit == "slide" else len(verdict.patches or []))
+        if verdict.outcome == "too_few":
+            wanted.append((int(verdict.needed or 0), have, verdict))
+        elif verdict.outcome == "not_distinguishable" and verdict.patches_for_target:
+            if int(verdict.patches_for_target) > have:
+                wanted.append((int(verdict.patches_for_target), have, verdict))
             else:
                 powered.append(verdict)
     if not wanted:
         # The test had the power to find a difference of TARGET_DIFFERENCE and found none: only a smaller
         # difference is left to decide, and it needs more units than the power figure says.
-        return "; ".join(f"{_KEY_LABELS.get(v.get('metric'), v.get('metric'))}: no difference of "
-                         f"{TARGET_DIFFERENCE:g} or more was found on {v.get('slides') or len(v.get('patches') or [])} "
+        return "; ".join(f"{_KEY_LABELS.get(v.metric, v.metric)}: no difference of "
+                         f"{TARGET_DIFFERENCE:g} or more was found on {v.slides or len(v.patches or [])} "
                          f"{unit_noun(v)}; a smaller one would need many more" for v in powered)
     need, have, verdict = max(wanted, key=lambda item: scaled_images(images, item[1], item[0]))
     more = scaled_images(images, have, need)
@@ -77,26 +89,24 @@ def what_would_decide(document: dict, verdicts: list[dict]) -> str:
             f"--images {more}")
 
 
-def _claim_text(verdict: dict) -> str:
-    text = f"{_KEY_LABELS.get(verdict.get('metric'), verdict.get('metric'))}: " \
-           f"{OUTCOME_WORDS.get(verdict.get('outcome'), verdict.get('outcome'))}"
-    if verdict.get("p_holm") is not None and verdict.get("outcome") != "too_few":
-        text += f" (Holm p = {verdict['p_holm']:.2g})"
+def _claim_text(verdict: Verdict) -> str:
+    text = f"{_KEY_LABELS.get(verdict.metric, verdict.metric)}: {OUTCOME_WORDS.get(verdict.outcome, verdict.outcome)}"
+    if verdict.p_holm is not None and verdict.outcome != "too_few":
+        text += f" (Holm p = {verdict.p_holm:.2g})"
     return text
 
 
-def checks(document: dict) -> list[Check]:
+def checks(document: ReportDocument) -> list[Check]:
     """One check per method: its primary claims, better than the random map by deletion AUC and by SRG."""
     found = []
-    for name in document.get("methods") or {}:
+    for name in document.methods:
         verdicts = primary_verdicts(document, name)
         if not verdicts:
             continue
         first = verdicts[0]
-        units = (f"{first.get('slides')} slides" if first.get("unit") == "slide"
-                 else f"{len(first.get('patches') or [])} patches")
+        units = f"{first.slides} slides" if first.unit == "slide" else f"{len(first.patches or [])} patches"
         condition = (f"better than the random map by {' and by '.join(_KEY_LABELS[m] for _, m in PRIMARY_CLAIMS)} "
-                     f"(Wilcoxon signed-rank, Holm over the primary claims at alpha {first.get('level', 0):.2g})")
+                     f"(Wilcoxon signed-rank, Holm over the primary claims at alpha {first.level:.2g})")
         measured = "; ".join(_claim_text(verdict) for verdict in verdicts) + f"; {units} with informative patches"
         outcome = primary_outcome(verdicts)
         found.append(Check(f"{method_title(document, name)}: faithful to the model", condition, measured, outcome,
@@ -105,17 +115,16 @@ def checks(document: dict) -> list[Check]:
     return found
 
 
-def rank_methods(document: dict, kind: str) -> list[str]:
+def rank_methods(document: ReportDocument, kind: str) -> list[str]:
     """Method names best-first by headline mean AUC for ``kind``; ties keep the document's order."""
     key, direction = DIRECTIONS[kind]
-    methods = document.get("methods") or {}
-    scored = [(name, headline_mean(record, key).get("mean")) for name, record in methods.items()]
+    scored = [(name, _headline(record, key).mean) for name, record in document.methods.items()]
     scored = [(name, mean) for name, mean in scored if mean is not None]
     sign = 1.0 if direction == "lower" else -1.0
     return [name for name, _ in sorted(scored, key=lambda item: sign * item[1])]
 
 
-def most_faithful(document: dict, kind: str) -> dict[str, Any] | None:
+def most_faithful(document: ReportDocument, kind: str) -> dict[str, Any] | None:
     """The method with the best headline mean for ``kind``, and its verdict against the runner-up.
 
     Returns
@@ -130,18 +139,18 @@ def most_faithful(document: dict, kind: str) -> dict[str, Any] | None:
     if not ranking:
         return None
     best = ranking[0]
-    record = headline_mean(document["methods"][best], key)
+    record = _headline(document.methods[best], key)
     result = {
         "method": best, "title": method_title(document, best), "metric": key, "direction": direction,
-        "mean": float(record["mean"]), "ci95": [float(v) for v in record.get("ci95", [record["mean"]] * 2)],
+        "mean": float(record.mean), "ci95": [float(v) for v in record.ci95],
         "runner_up": None, "runner_up_title": None, "outcome": None, "p_holm": None, "significant": False,
     }
     if len(ranking) > 1:
         runner_up = ranking[1]
-        verdict = find_verdict(document, best, runner_up, key) or {}
-        result.update(runner_up=runner_up, runner_up_title=method_title(document, runner_up),
-                      outcome=verdict.get("outcome"), p_holm=verdict.get("p_holm"),
-                      significant=verdict.get("outcome") == "better")
+        verdict = _verdict(document, best, runner_up, key)
+        outcome = None if verdict is None else verdict.outcome
+        result.update(runner_up=runner_up, runner_up_title=method_title(document, runner_up), outcome=outcome,
+                      p_holm=None if verdict is None else verdict.p_holm, significant=outcome == "better")
     return result
 
 
@@ -149,12 +158,12 @@ def _interval(values: list[float]) -> str:
     return f"[{values[0]:.3f}, {values[1]:.3f}]"
 
 
-def _informative_count(document: dict, kind: str) -> str:
-    counts = (document.get("informative") or {}).get(INFORMATIVE_OF[kind]) or {}
-    return f" on {counts['count']} of {counts['of']} informative patches" if counts else ""
+def _informative_count(document: ReportDocument, kind: str) -> str:
+    counts = getattr(document.informative, INFORMATIVE_OF[kind])
+    return "" if counts is None else f" on {counts.count} of {counts.of} informative patches"
 
 
-def _faithfulness_sentence(document: dict, kind: str, best: dict) -> str:
+def _faithfulness_sentence(document: ReportDocument, kind: str, best: dict) -> str:
     sentence = (f"By {METRIC_LABELS[kind]}{_informative_count(document, kind)} ({best['direction']} is better) the best mean "
                 f"is that of {best['title']} ({best['mean']:.3f} {_interval(best['ci95'])})")
     if best["runner_up"] is None:
@@ -167,36 +176,36 @@ def _faithfulness_sentence(document: dict, kind: str, best: dict) -> str:
     return sentence + f"; {words} {best['runner_up_title']} (Wilcoxon, Holm p = {best['p_holm']:.3g})."
 
 
-def _evidence(verdict: dict) -> str:
-    median, low, high = verdict.get("median_difference"), *(verdict.get("ci95") or [None, None])
-    parts = [OUTCOME_WORDS.get(verdict.get("outcome"), str(verdict.get("outcome")))]
-    if verdict.get("outcome") == "too_few":
-        parts.append(f"{verdict.get('n')} non-zero differences, {verdict.get('needed')} needed")
+def _evidence(verdict: Verdict) -> str:
+    median, low, high = verdict.median_difference, *(verdict.ci95 or [None, None])
+    parts = [OUTCOME_WORDS.get(verdict.outcome, str(verdict.outcome))]
+    if verdict.outcome == "too_few":
+        parts.append(f"{verdict.n} non-zero differences, {verdict.needed} needed")
     else:
-        if verdict.get("p_holm") is not None:
-            parts.append(f"Holm p = {verdict['p_holm']:.3g}")
+        if verdict.p_holm is not None:
+            parts.append(f"Holm p = {verdict.p_holm:.3g}")
         if median is not None and low is not None and high is not None:
             parts.append(f"median difference {median:+.3f} [{low:+.3f}, {high:+.3f}]")
-        parts.append(f"{len(verdict.get('patches') or [])} informative patches")
-        if verdict.get("unit") == "slide":
-            parts.append(f"{verdict.get('slides')} slides")
+        parts.append(f"{len(verdict.patches or [])} informative patches")
+        if verdict.unit == "slide":
+            parts.append(f"{verdict.slides} slides")
     return "; ".join(parts)
 
 
-def reference_findings(document: dict) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def reference_findings(document: ReportDocument) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(headlines, warnings) as ``(method name, sentence)`` pairs, from every method's verdicts against the
     reference maps: a method decided worse than a map ignoring the model (centre prior, Sobel edges) is a
     headline; one decided worse than the random map, or not distinguishable from it on a primary claim, is a
     warning."""
     headlines, warnings = [], []
-    for name in document.get("methods") or {}:
+    for name in document.methods:
         title = method_title(document, name)
         for kind, (key, _) in DIRECTIONS.items():
             for reference in ("random", *MODEL_INDEPENDENT):
-                verdict = find_verdict(document, name, reference, key)
+                verdict = _verdict(document, name, reference, key)
                 if verdict is None:
                     continue
-                outcome, primary = verdict.get("outcome"), verdict.get("family") == "primary"
+                outcome, primary = verdict.outcome, verdict.family == "primary"
                 phrase = REFERENCE_PHRASES.get(reference, method_title(document, reference))
                 label = METRIC_LABELS[kind]
                 if reference == "random" and (outcome == "worse" or (primary and outcome == "not_distinguishable")):
@@ -209,35 +218,35 @@ def reference_findings(document: dict) -> tuple[list[tuple[str, str]], list[tupl
     return headlines, warnings
 
 
-def undecided_sentences(document: dict) -> list[str]:
+def undecided_sentences(document: ReportDocument) -> list[str]:
     """One sentence per family and metric whose claims have too few informative units to be decided."""
     sentences = []
     for family in ("primary", "secondary"):
         for kind, (key, _) in DIRECTIONS.items():
-            claims = [v for v in document.get("verdicts") or [] if v.get("metric") == key and v.get("family") == family]
-            undecided = [v for v in claims if v.get("outcome") == "too_few"]
+            claims = [v for v in document.verdicts if v.metric == key and v.family == family]
+            undecided = [v for v in claims if v.outcome == "too_few"]
             if not undecided:
                 continue
             first = undecided[0]
-            have = first.get("slides") if first.get("unit") == "slide" else len(first.get("patches") or [])
+            have = first.slides if first.unit == "slide" else len(first.patches or [])
             sentences.append(
                 f"{len(undecided)} of the {len(claims)} {family} claims on {METRIC_LABELS[kind]} cannot be "
-                f"decided: at level {first.get('level'):.2g} each needs at least {first.get('needed')} "
+                f"decided: at level {first.level:.2g} each needs at least {first.needed} "
                 f"{unit_noun(first)} with a non-zero difference, and this run has {have}.")
     return sentences
 
 
-def power_sentences(document: dict) -> list[str]:
+def power_sentences(document: ReportDocument) -> list[str]:
     """Per metric: what its claims could detect with the units used, and what a 0.05 difference would need."""
     sentences = []
     for kind, (key, _) in DIRECTIONS.items():
-        claims = [v for v in document.get("verdicts") or [] if v.get("metric") == key]
-        detectable = [v["detectable_difference"] for v in claims if v.get("detectable_difference") is not None]
-        needed = [v["patches_for_target"] for v in claims if v.get("patches_for_target") is not None]
+        claims = [v for v in document.verdicts if v.metric == key]
+        detectable = [v.detectable_difference for v in claims if v.detectable_difference is not None]
+        needed = [v.patches_for_target for v in claims if v.patches_for_target is not None]
         if not detectable:
             continue
-        count = len(claims[0].get("patches") or [])
-        used = (f"{claims[0].get('slides')} slides ({count} informative patches)" if claims[0].get("unit") == "slide"
+        count = len(claims[0].patches or [])
+        used = (f"{claims[0].slides} slides ({count} informative patches)" if claims[0].unit == "slide"
                 else f"{count} informative patches")
         sentence = (f"With {used} for {METRIC_LABELS[kind]} a claim finds a mean difference of about "
                     f"{statistics.median(detectable):.3f} with 80 % power (median over its {len(claims)} claims, "
@@ -249,13 +258,13 @@ def power_sentences(document: dict) -> list[str]:
     return sentences
 
 
-def findings(document: dict) -> list[Finding]:
+def findings(document: ReportDocument) -> list[Finding]:
     """A method worse than the random map (high), or not distinguishable from it on a primary claim (medium)."""
     return [Finding("high" if " worse " in text else "medium", text, name)
             for name, text in reference_findings(document)[1]]
 
 
-def section_sentences(document: dict) -> list[str]:
+def section_sentences(document: ReportDocument) -> list[str]:
     """The faithfulness section's reading of its verdicts: the best mean per metric with its test against the
     runner-up, the headlines against the model-independent maps, the undecided claims and the power."""
     best = {kind: most_faithful(document, kind) for kind in DIRECTIONS}

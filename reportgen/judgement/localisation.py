@@ -12,20 +12,17 @@ from reportgen.judgement.check import Check, Finding, interval_check
 from reportgen.judgement.reading import explained_units, method_title, more_images
 from reportgen.judgement.rule import FAIL
 from reportgen.metrics.localisation import UNIFORM_CENTRE_MASS
+from reportgen.schema import Interval, ReportDocument
 
 
-def _centres(document: dict) -> list[tuple[str, dict]]:
-    """(method, its centre-mass record) for every method with a centre mass."""
-    methods = document.get("methods") or {}
-    found = []
-    for name, record in (document.get("localisation") or {}).items():
-        centre = (record or {}).get("centre_mass") or {}
-        if name in methods and centre.get("mean") is not None:
-            found.append((name, centre))
-    return found
+def _centres(document: ReportDocument) -> list[tuple[str, Interval]]:
+    """(method, its centre-mass record) for every method with a centre mass (none where the report has no
+    localisation section)."""
+    return [(name, record.centre_mass) for name, record in (document.localisation or {}).items()
+            if name in document.methods and record.centre_mass.mean is not None]
 
 
-def checks(document: dict) -> list[Check]:
+def checks(document: ReportDocument) -> list[Check]:
     """Per method: mean centre share at least a uniform map's, by its interval."""
     found = []
     for name, centre in _centres(document):
@@ -33,13 +30,13 @@ def checks(document: dict) -> list[Check]:
         found.append(interval_check(
             f"{method_title(document, name)}: attribution in the centre 32x32",
             f"mean share at least a uniform map's ({UNIFORM_CENTRE_MASS:.3f})",
-            f"{fmt_interval(centre, 3)} on {units} {noun}", "localisation", value=centre["mean"],
-            interval=centre.get("ci95"), limit=UNIFORM_CENTRE_MASS, direction="at_least", units=units,
+            f"{fmt_interval(centre, 3)} on {units} {noun}", "localisation", value=centre.mean,
+            interval=centre.ci95, limit=UNIFORM_CENTRE_MASS, direction="at_least", units=units,
             more=more_images(document, units), gate="centre_mass", method=name, column="centre"))
     return found
 
 
-def findings(document: dict) -> list[Finding]:
+def findings(document: ReportDocument) -> list[Finding]:
     """A method that puts less attribution on the centre than a uniform map (medium), read from its check."""
     return [Finding("medium", f"{method_title(document, check.method)} puts less attribution on the centre 32x32 "
                               f"region than a uniform map would ({check.measured}, below {check.limit:.3f}): it "

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from reportgen.judgement.slides import MIN_SLIDE_PATCHES, judged_slides, worst_slide
 from reportgen.judgement.stain import model_stain_conditions
+from reportgen.schema import Interval, Rate, ReportDocument
 
-#: Per-method quantity -> (its record in ``document["localisation"][method]``, what it is).
+#: Per-method quantity -> (its field of ``document.localisation[method]``, what it is).
 METHOD_MEASURES = {
     "centre_mass": ("centre_mass", "share of attribution in the centre 32x32"),
     "mass_in_mask": ("mass_in_mask", "share of attribution in the tumour mask"),
@@ -25,26 +26,28 @@ MODEL_MEASURES = {
 }
 
 
-def _mean(record: dict | None) -> float | None:
-    value = (record or {}).get("mean")
+def _mean(record: Interval | Rate | None) -> float | None:
+    value = None if record is None else record.mean
     return None if value is None else float(value)
 
 
-def method_measure(document: dict, method: str, quantity: str) -> float | None:
-    """Mean of a per-method quantity (a key of :data:`METHOD_MEASURES`) over the explained patches, or None."""
+def method_measure(document: ReportDocument, method: str, quantity: str) -> float | None:
+    """Mean of a per-method quantity (a key of :data:`METHOD_MEASURES`) over the explained patches, or None (also
+    where an earlier report lacks it)."""
     key, _ = METHOD_MEASURES[quantity]
-    return _mean(((document.get("localisation") or {}).get(method) or {}).get(key))
+    record = (document.localisation or {}).get(method)
+    return None if record is None else _mean(getattr(record, key))
 
 
-def model_measure(document: dict, quantity: str) -> float | None:
+def model_measure(document: ReportDocument, quantity: str) -> float | None:
     """Value of a model-level quantity (a key of :data:`MODEL_MEASURES`), or None when the report lacks it."""
     if quantity == "periphery_reliance":
-        return _mean((document.get("evidence") or {}).get("lost_without_periphery"))
+        return None if document.evidence is None else _mean(document.evidence.lost_without_periphery)
     if quantity == "stain_flip_rate":
-        rates = [_mean(condition.get("flip_rate")) for condition in model_stain_conditions(document.get("stain_robustness"))]
+        rates = [_mean(condition.flip_rate) for condition in model_stain_conditions(document.stain_robustness)]
         rates = [rate for rate in rates if rate is not None]
         return max(rates) if rates else None
     if quantity == "slide_accuracy":
         judged = judged_slides(document)
-        return float(worst_slide(judged)[1]["accuracy"]) if judged else None
+        return float(worst_slide(judged)[1].accuracy) if judged else None
     raise KeyError(quantity)

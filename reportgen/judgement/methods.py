@@ -6,24 +6,26 @@ that is not registered (an older report given to ``--compare``) states its recor
 
 from __future__ import annotations
 
+from reportgen.explain import list_stability_variants
 from reportgen.explain.base import MethodStanding, explainer_class
 from reportgen.judgement.check import Finding
 from reportgen.judgement.reading import loses_to_random, method_title
-from reportgen.schema import Record
+from reportgen.schema import ReportDocument
 
 
-def standing(document: dict, name: str) -> MethodStanding:
+def standing(document: ReportDocument, name: str) -> MethodStanding:
     """What the report decided about method ``name``."""
-    stability = document.get("stability") or {}
-    scored = any(isinstance(table, Record) and table.get("method") == name for table in stability.values())
+    stability = document.stability
+    variants = [] if stability is None else [getattr(stability, variant.name) for variant in list_stability_variants()]
+    scored = any(record is not None and record.method == name for record in variants)
     return MethodStanding(title=method_title(document, name), not_better_than_random=tuple(loses_to_random(document, name)),
                           other_settings_scored=scored)
 
 
-def findings(document: dict) -> list[Finding]:
+def findings(document: ReportDocument) -> list[Finding]:
     """Every method's warnings about its own maps (medium), method by method."""
     found = []
-    for name, record in (document.get("methods") or {}).items():
+    for name, record in document.methods.items():
         for severity, text in explainer_class(name).report_warnings(record, standing(document, name)):
             found.append(Finding(severity, text, name))
     return found

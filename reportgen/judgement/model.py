@@ -11,6 +11,7 @@ from reportgen.formatting import fmt_interval
 from reportgen.judgement.check import Check, Finding, interval_check
 from reportgen.judgement.reading import model_accuracy, more_evaluated
 from reportgen.judgement.rule import FAIL
+from reportgen.schema import ReportDocument
 
 #: Validation accuracy below which explanations of the model say little about the task.
 LOW_ACCURACY = 0.8
@@ -26,9 +27,9 @@ def evaluation_units(intervals: dict) -> tuple[int, str]:
     return units, "slides" if intervals.get("unit") == "slide" else "evaluated patches"
 
 
-def checks(document: dict) -> list[Check]:
+def checks(document: ReportDocument) -> list[Check]:
     """Accuracy at least :data:`LOW_ACCURACY`; expected calibration error at most :data:`HIGH_ECE`."""
-    evaluation = (document.get("model") or {}).get("evaluation") or {}
+    evaluation = document.model.evaluation
     intervals = evaluation.get("intervals") or {}
     units, noun = evaluation_units(intervals)
     found = []
@@ -49,7 +50,7 @@ def checks(document: dict) -> list[Check]:
     return found
 
 
-def findings(document: dict) -> list[Finding]:
+def findings(document: ReportDocument) -> list[Finding]:
     """A weak model (high), read from the accuracy check: its explanations say little about the task."""
     return [Finding("high", f"The model's validation accuracy is below {check.limit:g} ({check.measured}); "
                             "explanations of a weak model say little about the task.")

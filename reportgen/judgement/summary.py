@@ -13,6 +13,7 @@ from reportgen.judgement.check import Check, by_outcome, by_severity, outcome_co
 from reportgen.judgement.reading import DIRECTIONS, model_accuracy
 from reportgen.judgement.rule import FAIL, INCONCLUSIVE, OUTCOMES, PASS
 from reportgen.judgement.sections import all_checks, all_findings
+from reportgen.schema import ReportDocument
 
 
 def _names(checks: list[Check]) -> str:
@@ -37,7 +38,7 @@ def outcome_sentences(checks: list[Check], warnings: int) -> list[str]:
     return sentences
 
 
-def summarise_findings(document: dict, checks: list[Check] | None = None) -> dict[str, Any]:
+def summarise_findings(document: ReportDocument, checks: list[Check] | None = None) -> dict[str, Any]:
     """Page one's sentences, the most faithful method per metric, the warnings, the accuracy and the checks.
 
     Parameters
@@ -81,6 +82,6 @@ def page_one(checks: list[Check], gates: list[dict] | None = None) -> dict:
     return {"checks": rows, "check_counts": outcome_counts(rows)}
 
 
-def page_one_checks(document: dict) -> list[dict]:
+def page_one_checks(document: ReportDocument) -> list[dict]:
     """Page one's rows of a document, its evaluated gates included: :func:`page_one` of every section's checks."""
-    return page_one(all_checks(document), document.get("gates"))["checks"]
+    return page_one(all_checks(document), document.gates)["checks"]
