@@ -16,7 +16,7 @@ from reportgen.metrics.evidence import periphery_only_tumour
 from reportgen.metrics.localisation import positive_share
 from reportgen.pipeline.evidence import evidence_checks, evidence_section
 from reportgen.pipeline.model_checks import model_checks
-from reportgen.schema import to_json
+from reportgen.schema import ReportDocument, to_json
 
 SIZE, N = 96, 12
 BACKGROUND = (0.85, 0.6, 0.8)
@@ -75,7 +75,7 @@ def _outcome(section: dict) -> str:
     """The page-one outcome of the region-removal test on an evidence record."""
     from reportgen.judgement import right_reason
 
-    (check,) = right_reason.checks({"evidence": json.loads(json.dumps(section))})
+    (check,) = right_reason.checks(ReportDocument.from_json({"evidence": json.loads(json.dumps(section))}))
     return check.outcome
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from reportgen.judgement import summarise_findings
 from reportgen.judgement.notes import BORDER_PHRASE, map_facts, mass_location, patch_note
+from reportgen.schema import ReportDocument
 
 TITLES = {"ig": "Integrated Gradients", "cam": "Grad-CAM", "lime": "LIME"}
 SENTENCE = re.compile(r"(?<=\.) (?=[A-Z])")
@@ -132,7 +133,7 @@ def test_the_border_warning_is_the_only_sentence_that_says_border():
     # The summary counts the patches whose note warns about the border.
     quiet = patch_note({"ig": _centre_blob()}, titles=TITLES, signed=set(), stratum="TN", target=0)
     assert "border" not in quiet.lower()
-    warnings = summarise_findings({"images": [{"note": note}, {"note": quiet}]})["warnings"]
+    warnings = summarise_findings(ReportDocument.from_json({"images": [{"note": note}, {"note": quiet}]}))["warnings"]
     assert any(w.startswith("1 of 2 patch notes report attribution concentrated on the patch border") for w in warnings)
 
 
