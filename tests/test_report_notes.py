@@ -8,10 +8,10 @@ import re
 
 import numpy as np
 import pytest
+from gold.fixture import make_document
 
 from reportgen.judgement import summarise_findings
 from reportgen.judgement.notes import BORDER_PHRASE, map_facts, mass_location, patch_note
-from reportgen.schema import ReportDocument
 
 TITLES = {"ig": "Integrated Gradients", "cam": "Grad-CAM", "lime": "LIME"}
 SENTENCE = re.compile(r"(?<=\.) (?=[A-Z])")
@@ -133,7 +133,10 @@ def test_the_border_warning_is_the_only_sentence_that_says_border():
     # The summary counts the patches whose note warns about the border.
     quiet = patch_note({"ig": _centre_blob()}, titles=TITLES, signed=set(), stratum="TN", target=0)
     assert "border" not in quiet.lower()
-    warnings = summarise_findings(ReportDocument.from_json({"images": [{"note": note}, {"note": quiet}]}))["warnings"]
+    document = make_document(3)
+    document.images = document.images[:2]
+    document.images[0].note, document.images[1].note = note, quiet
+    warnings = summarise_findings(document)["warnings"]
     assert any(w.startswith("1 of 2 patch notes report attribution concentrated on the patch border") for w in warnings)
 
 

@@ -20,7 +20,7 @@ from reportgen.data import as_float_tensor
 from reportgen.data.reader import open_pcam
 from reportgen.data.shortcuts import plant_shortcut
 from reportgen.errors import ConfigError
-from reportgen.judgement import page_one_checks
+from reportgen.judgement.stain import checks as stain_page_one
 from reportgen.judgement.stain import findings as stain_findings
 from reportgen.metrics.stain import hed_jitter, macenko_normalise, match_stain_amounts, stain_amounts
 from reportgen.pipeline.model_checks import model_checks
@@ -200,6 +200,11 @@ def _median_threshold(model_class, images, **kwargs):
     return model_class(threshold=float(score.median()) + 0.5, **kwargs)
 
 
+def _document(section: dict) -> ReportDocument:
+    """A document that holds the stain section and no method."""
+    return ReportDocument.from_json({"methods": {}, "stain_robustness": section})
+
+
 def _model_check(model, images, labels, *, stain_patches=None, slides=None) -> tuple[dict, dict]:
     """The build's stain step on the first ``stain_patches`` of ``images`` (all by default), the model-level checks
     on all of them, which are also the reference patches, and the document's section: (section, model check)."""
@@ -223,9 +228,9 @@ def _model_check(model, images, labels, *, stain_patches=None, slides=None) -> t
                                   mode="deletion", substrate=config.deletion_substrate, map_identity={})
     section = stain_section(outcome, original_deletion={"random": random_curves}, methods=[],
                             patch_ids=[f"valid:{i}" for i in patch_indices], alpha=0.05, seed=0, model=checked)
-    document = ReportDocument.from_json({"stain_robustness": section})
-    (check,) = [c for c in page_one_checks(document) if c["check"].startswith("Model decision under a stain change")]
-    return document.stain_robustness, check
+    (check,) = [c.row() for c in stain_page_one(_document(section))
+                if c.name.startswith("Model decision under a stain change")]
+    return section, check
 
 
 @pytest.fixture(scope="module")
@@ -240,15 +245,10 @@ def many_patches(tmp_path_factory):
     return as_float_tensor(batch.images), np.asarray(batch.labels)
 
 
-def _warnings(section: StainRobustness) -> list[str]:
-    """The warnings the stain section gives."""
-    return [warning.text for warning in stain_findings(ReportDocument.from_json({"stain_robustness": section}))]
-
-
-def _flip_part(section: StainRobustness):
+def _flip_part(section: dict):
     from reportgen.judgement.stain import _model_parts
 
-    (part,) = [part for part in _model_parts(section) if part.name == "flip"]
+    (part,) = [part for part in _model_parts(StainRobustness.from_json(section)) if part.name == "flip"]
     return part
 
 
@@ -264,12 +264,12 @@ def test_the_stain_check_flags_a_model_that_decides_by_stain_and_not_an_honest_o
     section, check = _model_check(shortcut, images, labels)
     # Its flips under HED strong lie wholly above the limit on 240 patches: the check fails.
     assert _flip_part(section).outcome == "fail" and check["outcome"] == "fail", check
-    assert any("depends on stain" in text for text in _warnings(section))
+    assert any("depends on stain" in warning.text for warning in stain_findings(_document(section)))
 
     section, check = _model_check(honest, images, labels)
     # The honest model's flips lie wholly below the limit; it is never failed.
     assert _flip_part(section).outcome == "pass" and check["outcome"] != "fail", check
-    assert not any("depends on stain" in text for text in _warnings(section))
+    assert not any("depends on stain" in warning.text for warning in stain_findings(_document(section)))
     # Both models decide something: neither calls every patch the same class.
     for model in (shortcut, honest):
         with torch.no_grad():
@@ -294,7 +294,7 @@ def test_four_patches_cannot_clear_a_model_and_say_what_would_decide(patches):
     section, check = _model_check(honest, images[:4], labels[:4])
     assert check["outcome"] == "inconclusive"
     assert "a larger evaluation split" in check["decide"]
-    assert not any("depends on stain" in text for text in _warnings(section))
+    assert not any("depends on stain" in warning.text for warning in stain_findings(_document(section)))
 
 
 def test_each_patch_gets_a_donor_of_the_other_class_fixed_by_its_own_index():
@@ -329,7 +329,8 @@ def test_a_model_that_learned_a_stain_travelling_with_the_label_is_caught_and_an
     # The planted stain shows in the classes' amounts: tumour patches carry about twice the haematoxylin.
     amounts = other["class_amounts"]
     assert amounts["tumour"]["haematoxylin"] > 1.5 * amounts["normal"]["haematoxylin"]
-    assert any("travels with the label" in text for text in _warnings(section))
+    assert any("travels with the label" in warning.text
+               for warning in stain_findings(_document(section)))
 
     section, check = _model_check(honest, planted, labels)
     assert abs(section["class_stain"]["toward_donor"]["mean"]) < 0.05
