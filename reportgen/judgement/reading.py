@@ -72,15 +72,15 @@ def find_verdict(document: ReportDocument, method: str, against: str, metric: st
 
 def page_one_rows(document: ReportDocument, section: str) -> list[CheckRecord]:
     """The stored page-one rows (``summary.checks``) whose evidence is in ``section`` (an anchor): what a section
-    says of its outcome, decided once.  None before the summary is made."""
+    says of its outcome, decided once (none before the summary is made)."""
     if document.summary is None:
         return []
-    return [row for row in document.summary.checks or [] if row.section == section]
+    return [row for row in document.summary.checks if row.section == section]
 
 
 def explained_count(document: ReportDocument) -> int:
     """How many patches the report explained (``--images``)."""
-    return len(document.images) or int(document.data.selection.n or 0)
+    return len(document.images) or int(document.data.selection.n)
 
 
 def explained_units(document: ReportDocument, record: Interval | None = None) -> tuple[int, str]:

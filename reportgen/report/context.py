@@ -131,7 +131,7 @@ def build_context(document: ReportDocument, patch_uris: dict[int, dict[str, str]
     comparison = comparison_view(document)
     spearman, iou = agreement_matrix(document, "spearman"), agreement_matrix(document, "iou_top10")
     accuracy = model_accuracy(document)
-    findings = [str(sentence) for sentence in summary.findings or []]
+    findings = [str(sentence) for sentence in summary.findings]
     if not findings and summary.verdict:
         findings = [str(summary.verdict)]
     if not findings and accuracy is not None:
