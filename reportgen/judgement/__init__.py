@@ -7,13 +7,14 @@ report order, and everything else (the summary, the ``--fail-if`` gates, the com
 report) reads what they decided.  Nothing here computes a measurement or renders anything; what a method
 says about its own maps comes from the method (:meth:`reportgen.explain.base.Explainer.report_warnings`).
 
-Public API::
+Public API (``document`` is a :class:`~reportgen.schema.ReportDocument`; setting one of its keys reads the value
+into the key's record type, so the summary, a plain dict here, becomes a :class:`~reportgen.schema.Summary`)::
 
     checks = all_checks(document)
     document["summary"] = summarise_findings(document, checks)
-    document["comparison"] = compare_reports(document, load_previous_report(path))
-    document["gates"] = evaluate_gates([parse_gate(text) for text in fail_if], document, checks)
-    document["summary"].update(page_one(checks, document["gates"]))
+    document.comparison = compare_reports(document, load_previous_report(path))
+    document.gates = evaluate_gates([parse_gate(text) for text in fail_if], document, checks)
+    document.summary.update(page_one(checks, document.gates))
 """
 
 from reportgen.judgement.check import Check, Finding

@@ -1,6 +1,6 @@
 """What changed since the previous report: model, accuracy, AUCs, where the evidence lies, patches, warnings.
 
-The result of :func:`compare_reports` is stored as ``document["comparison"]`` and
+The result of :func:`compare_reports` is stored as ``document.comparison`` and
 rendered as "Changes since the previous report".  Gates (:mod:`reportgen.judgement.gates`)
 read it to fail scheduled runs whose explanations got worse.
 """
@@ -15,7 +15,8 @@ from reportgen.errors import ConfigError
 from reportgen.judgement.measures import METHOD_MEASURES, MODEL_MEASURES, method_measure, model_measure
 from reportgen.judgement.reading import method_title, model_accuracy
 from reportgen.judgement.rule import FAIL, INCONCLUSIVE, PASS
-from reportgen.schema import SCHEMA_VERSION, ReportDocument
+from reportgen.schema import SCHEMA_VERSION, Interval, MethodSection, ReportDocument
+from reportgen.schema import Check as CheckRecord
 
 AUC_KEYS = ("deletion_auc", "insertion_auc")
 
@@ -63,19 +64,25 @@ def load_previous_report(path: str | Path) -> ReportDocument:
                           "pass the report.json of an earlier run") from None
 
 
-def _auc_record(record: dict | None) -> dict | None:
-    if not record or "mean" not in record:
+def _auc_record(record: Interval | None) -> dict | None:
+    if record is None or record.mean is None:
         return None
-    mean = float(record["mean"])
-    ci95 = [float(v) for v in record.get("ci95", [mean, mean])]
+    mean = float(record.mean)
+    ci95 = [float(v) for v in (record.ci95 if record.ci95 is not None else [mean, mean])]
     return {"mean": mean, "ci95": ci95}
+
+
+def _method_auc(methods: dict[str, MethodSection], name: str, key: str) -> dict | None:
+    """Method ``name``'s AUC ``key`` as ``{"mean", "ci95"}``, or None where the report lacks it."""
+    record = methods.get(name)
+    return None if record is None else _auc_record(getattr(record, key))
 
 
 def _difference(current: float | None, previous: float | None) -> float | None:
     return None if current is None or previous is None else current - previous
 
 
-def compare_methods(current: dict, previous: dict) -> list[dict[str, Any]]:
+def compare_methods(current: ReportDocument, previous: ReportDocument) -> list[dict[str, Any]]:
     """Deletion/insertion AUC of each method in either report, with both intervals and the change.
 
     Returns
@@ -84,21 +91,21 @@ def compare_methods(current: dict, previous: dict) -> list[dict[str, Any]]:
     "insertion_auc": change}`` where change is ``{"previous": {"mean", "ci95"} | None,
     "current": ... | None, "change": float | None}``.
     """
-    now, before = current.get("methods") or {}, previous.get("methods") or {}
+    now, before = current.methods, previous.methods or {}
     names = list(now) + [name for name in before if name not in now]
     rows = []
     for name in names:
         status = "both" if name in now and name in before else ("new" if name in now else "removed")
         row = {"name": name, "title": method_title(current if name in now else previous, name), "status": status}
         for key in AUC_KEYS:
-            was, is_now = _auc_record(before.get(name, {}).get(key)), _auc_record(now.get(name, {}).get(key))
+            was, is_now = _method_auc(before, name, key), _method_auc(now, name, key)
             row[key] = {"previous": was, "current": is_now,
                         "change": _difference(is_now and is_now["mean"], was and was["mean"])}
         rows.append(row)
     return rows
 
 
-def compare_evidence(current: dict, previous: dict) -> list[dict[str, Any]]:
+def compare_evidence(current: ReportDocument, previous: ReportDocument) -> list[dict[str, Any]]:
     """Where the evidence moved: each method's attribution in the centre and the mask, and the model's checks.
 
     AUCs can improve while the evidence leaves the region the label is about (a model
@@ -111,7 +118,7 @@ def compare_evidence(current: dict, previous: dict) -> list[dict[str, Any]]:
     :data:`METHOD_MEASURES` order), then the model's (:data:`MODEL_MEASURES`); a row is kept
     when either report holds the value, and ``change`` is None unless both do.
     """
-    now, before = current.get("methods") or {}, previous.get("methods") or {}
+    now, before = current.methods, previous.methods or {}
     rows = []
     for name in list(now) + [name for name in before if name not in now]:
         for quantity, (_, label) in METHOD_MEASURES.items():
@@ -128,7 +135,7 @@ def compare_evidence(current: dict, previous: dict) -> list[dict[str, Any]]:
     return rows
 
 
-def compare_patches(current: dict, previous: dict) -> tuple[int, list[dict[str, Any]]]:
+def compare_patches(current: ReportDocument, previous: ReportDocument) -> tuple[int, list[dict[str, Any]]]:
     """Per-patch AUC changes for patch ids present in both reports, largest change first.
 
     Returns
@@ -137,28 +144,38 @@ def compare_patches(current: dict, previous: dict) -> tuple[int, list[dict[str, 
     changes : list of ``{"patch_id", "method", "metric", "previous", "current", "change"}``;
         ties in size keep patch, method, metric order.
     """
-    before = {image["patch_id"]: image for image in previous.get("images") or [] if "patch_id" in image}
+    before = {image.patch_id: image for image in previous.images or [] if image.patch_id is not None}
     changes = []
     shared = 0
-    for image in current.get("images") or []:
-        old = before.get(image.get("patch_id"))
+    for image in current.images:
+        old = before.get(image.patch_id)
         if old is None:
             continue
         shared += 1
-        for method, scores in (image.get("per_method") or {}).items():
-            old_scores = (old.get("per_method") or {}).get(method) or {}
+        for method, scores in image.per_method.items():
+            old_scores = (old.per_method or {}).get(method)
+            if old_scores is None:
+                continue
             for key in AUC_KEYS:
-                if scores.get(key) is None or old_scores.get(key) is None:
+                value, old_value = getattr(scores, key), getattr(old_scores, key)
+                if value is None or old_value is None:
                     continue
-                change = float(scores[key]) - float(old_scores[key])
-                changes.append({"patch_id": image["patch_id"], "method": method, "metric": key,
-                                "previous": float(old_scores[key]), "current": float(scores[key]),
-                                "change": change})
+                changes.append({"patch_id": image.patch_id, "method": method, "metric": key,
+                                "previous": float(old_value), "current": float(value),
+                                "change": float(value) - float(old_value)})
     changes.sort(key=lambda row: -abs(row["change"]))
     return shared, changes
 
 
-def compare_outcomes(current: dict, previous: dict) -> list[dict[str, str | None]]:
+def _earlier_summary(document: ReportDocument) -> tuple[list[CheckRecord], list[str]]:
+    """An earlier report's page-one checks and warnings (empty where it lacks them)."""
+    summary = document.summary
+    if summary is None:
+        return [], []
+    return summary.checks or [], summary.warnings or []
+
+
+def compare_outcomes(current: ReportDocument, previous: ReportDocument) -> list[dict[str, str | None]]:
     """Page-one checks whose outcome changed, by check name, failures now first: the first thing a reviewer of a
     scheduled run reads.
 
@@ -166,8 +183,8 @@ def compare_outcomes(current: dict, previous: dict) -> list[dict[str, str | None
     -------
     list of ``{"check", "previous", "current"}``; an outcome is ``None`` where the check is in one report only.
     """
-    before = {row["check"]: row["outcome"] for row in (previous.get("summary") or {}).get("checks") or []}
-    now = {row["check"]: row["outcome"] for row in (current.get("summary") or {}).get("checks") or []}
+    before = {row.check: row.outcome for row in _earlier_summary(previous)[0]}
+    now = {row.check: row.outcome for row in current.summary.checks}
     changed = [{"check": name, "previous": before.get(name), "current": now.get(name)}
                for name in [*now, *(name for name in before if name not in now)]
                if before.get(name) != now.get(name)]
@@ -175,8 +192,8 @@ def compare_outcomes(current: dict, previous: dict) -> list[dict[str, str | None
     return sorted(changed, key=lambda row: rank.get(row["current"], 3))
 
 
-def compare_reports(current: dict, previous: dict) -> dict[str, Any]:
-    """Changes since the previous report, for ``document["comparison"]``.
+def compare_reports(current: ReportDocument, previous: ReportDocument) -> dict[str, Any]:
+    """Changes since the previous report, for ``document.comparison``.
 
     Parameters
     ----------
@@ -197,20 +214,21 @@ def compare_reports(current: dict, previous: dict) -> dict[str, Any]:
         When the schema versions differ only the model, accuracy and warnings are
         compared and ``note`` says so.
     """
-    current_version, previous_version = current.get("schema_version"), previous.get("schema_version")
+    current_version, previous_version = current.schema_version, previous.schema_version
     compatible = current_version == previous_version
     note = None if compatible else (
         f"The previous report uses schema version {previous_version} and this one {current_version}; "
         "only the model, the accuracy and the warnings are compared.")
-    current_hash = ((current.get("model") or {}).get("checkpoint") or {}).get("sha256")
-    previous_hash = ((previous.get("model") or {}).get("checkpoint") or {}).get("sha256")
+    current_hash = current.model.checkpoint.sha256
+    previous_checkpoint = None if previous.model is None else previous.model.checkpoint
+    previous_hash = None if previous_checkpoint is None else previous_checkpoint.sha256
     accuracy_now, accuracy_before = model_accuracy(current), model_accuracy(previous)
-    warnings_now = list((current.get("summary") or {}).get("warnings") or [])
-    warnings_before = list((previous.get("summary") or {}).get("warnings") or [])
+    warnings_now = list(current.summary.warnings)
+    warnings_before = list(_earlier_summary(previous)[1])
     shared, patches = compare_patches(current, previous) if compatible else (0, [])
     return {
-        "previous_generated_at": previous.get("generated_at"),
-        "previous_title": previous.get("title"),
+        "previous_generated_at": previous.generated_at,
+        "previous_title": previous.title,
         "schema_versions": {"current": current_version, "previous": previous_version},
         "compatible": compatible,
         "note": note,

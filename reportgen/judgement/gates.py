@@ -22,7 +22,7 @@ A gate is written as a *failure condition* (``--fail-if accuracy<0.9``).  Gramma
                | "method:" method "." metric  metric is deletion_auc, insertion_auc, centre_mass or mass_in_mask
 
 Spaces are ignored.  The ``..._increase`` and ``..._decrease`` gates read
-``document["comparison"]`` (:func:`reportgen.judgement.compare.compare_reports`); without
+``document.comparison`` (:func:`reportgen.judgement.compare.compare_reports`); without
 a previous report they are skipped and pass, and their detail says so.  So is any
 gate whose measurement the report does not hold (e.g. ``stain_flip_rate`` with
 ``--stain-images 0``).
@@ -41,6 +41,7 @@ from reportgen.judgement.measures import METHOD_MEASURES, MODEL_MEASURES, method
 from reportgen.judgement.reading import model_accuracy
 from reportgen.judgement.rule import FAIL, INCONCLUSIVE
 from reportgen.judgement.sections import all_checks, flag_gates
+from reportgen.schema import ReportDocument
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt,
@@ -131,10 +132,10 @@ def parse_gate(text: str) -> Gate:
     raise unknown_name_error("gate", name, valid_gates())
 
 
-def _largest_change(document: dict, gate_name: str) -> tuple[float | None, str]:
+def _largest_change(document: ReportDocument, gate_name: str) -> tuple[float | None, str]:
     """Largest worsening (``sign * change``) a change gate reads, over the comparison's rows, and whose."""
     part, key, sign, _ = CHANGE_GATES[gate_name]
-    rows = (document.get("comparison") or {}).get(part) or []
+    rows = (document.comparison or {}).get(part) or []
     if part == "methods":
         changes = [(sign * row[key]["change"], row["name"]) for row in rows
                    if (row.get(key) or {}).get("change") is not None]
@@ -157,7 +158,7 @@ def _flag(gate: Gate, checks: list[Check]) -> tuple[bool, str]:
     return True, "; ".join(f"{check.name}: {check.outcome.upper()}" for check in holding)
 
 
-def _evaluate(gate: Gate, document: dict, checks: list[Check]) -> tuple[bool, str]:
+def _evaluate(gate: Gate, document: ReportDocument, checks: list[Check]) -> tuple[bool, str]:
     """(condition holds, detail) for one gate."""
     if gate.name in flag_gates():
         return _flag(gate, checks)
@@ -168,7 +169,7 @@ def _evaluate(gate: Gate, document: dict, checks: list[Check]) -> tuple[bool, st
             return False, "skipped: the report has no accuracy"
         return compare(value, gate.threshold), f"accuracy is {value:.4f}"
     if gate.name == "roc_auc":
-        value = ((document.get("model") or {}).get("evaluation") or {}).get("roc_auc")
+        value = document.model.evaluation.get("roc_auc")
         if value is None:
             return False, "skipped: the report has no ROC AUC"
         return compare(float(value), gate.threshold), f"ROC AUC is {float(value):.4f}"
@@ -179,26 +180,26 @@ def _evaluate(gate: Gate, document: dict, checks: list[Check]) -> tuple[bool, st
         return compare(value, gate.threshold), f"{MODEL_MEASURES[gate.name]}: {value:.4f}"
     if gate.name in CHANGE_GATES:
         _, key, _, verb = CHANGE_GATES[gate.name]
-        if not document.get("comparison"):
+        if not document.comparison:
             return False, "skipped: no previous report to compare with"
         value, whose = _largest_change(document, gate.name)
         if value is None:
             return False, f"skipped: no {key.replace('_', ' ')} is in both reports"
         return compare(value, gate.threshold), f"largest {key.replace('_', ' ')} change: {whose} {verb} by {value:.4f}"
-    methods = document.get("methods") or {}
+    methods = document.methods
     if gate.method not in methods:
         raise unknown_name_error("method in gate", gate.method, list(methods))
     if gate.metric in METHOD_MEASURES:
         value = method_measure(document, gate.method, gate.metric)
     else:
-        value = (methods[gate.method].get(gate.metric) or {}).get("mean")
+        value = getattr(methods[gate.method], gate.metric).mean
     if value is None:
         return False, f"skipped: the report has no {gate.metric} for {gate.method}"
     value = float(value)
     return compare(value, gate.threshold), f"{gate.method} mean {gate.metric} is {value:.4f}"
 
 
-def evaluate_gates(gates: list[Gate], document: dict, checks: list[Check] | None = None) -> list[dict]:
+def evaluate_gates(gates: list[Gate], document: ReportDocument, checks: list[Check] | None = None) -> list[dict]:
     """Evaluate gates on a finished document.
 
     Parameters

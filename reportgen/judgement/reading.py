@@ -6,8 +6,12 @@ is interpreted in one place.
 
 from __future__ import annotations
 
+import dataclasses
+
 from reportgen.judgement.rule import scaled_images
 from reportgen.metrics.verdicts import CLAIM_METRICS
+from reportgen.schema import Check as CheckRecord
+from reportgen.schema import Interval, Rate, ReportDocument, ScoredMap, Share, Verdict
 
 # Each claimed metric of the verdict rule (deletion and insertion: Petsiuk et al., RISE, BMVC 2018; SRG: Blücher
 # et al., TMLR 2024) by its kind ("deletion", "insertion", "srg"): its key and which direction is better ...
@@ -28,74 +32,76 @@ OUTCOME_WORDS = {"better": "better", "worse": "worse", "not_distinguishable": "n
 _FLIPPED = {"better": "worse", "worse": "better"}
 
 
-def model_accuracy(document: dict) -> float | None:
-    """Validation accuracy of the model: the evaluation's, else the checkpoint's ``val_accuracy``."""
-    model = document.get("model") or {}
-    evaluation = model.get("evaluation") or {}
-    value = evaluation.get("accuracy", model.get("val_accuracy"))
+def model_accuracy(document: ReportDocument) -> float | None:
+    """Validation accuracy of the model: the evaluation's, else the checkpoint's ``val_accuracy`` (``None`` when
+    neither is known; an earlier report read by ``--compare`` may lack its model card)."""
+    model = document.model
+    if model is None:
+        return None
+    value = (model.evaluation or {}).get("accuracy", model.val_accuracy)
     return None if value is None else float(value)
 
 
-def method_title(document: dict, name: str) -> str:
-    """Display title of a method or reference map, falling back to its registry name."""
-    record = (document.get("methods") or {}).get(name) or (document.get("baselines") or {}).get(name) or {}
-    return str(record.get("title") or name)
+def method_title(document: ReportDocument, name: str) -> str:
+    """Display title of a method or reference map, falling back to its registry name (also for an earlier
+    report, whose ``methods`` or ``baselines`` may be missing)."""
+    record = (document.methods or {}).get(name) or (document.baselines or {}).get(name)
+    return str((record.title if record is not None else None) or name)
 
 
-def find_verdict(document: dict, method: str, against: str, metric: str) -> dict | None:
+def find_verdict(document: ReportDocument, method: str, against: str, metric: str) -> Verdict | None:
     """The verdict record of ``method`` against ``against`` by ``metric``, from ``method``'s side.
 
     A record stored the other way round (method pairs are stored once) comes
-    back with its outcome and median difference flipped.
+    back as a copy with its outcome and median difference flipped.
     """
-    for record in document.get("verdicts") or []:
-        if record.get("metric") != metric:
+    for record in document.verdicts or []:
+        if record.metric != metric:
             continue
-        if (record.get("method"), record.get("against")) == (method, against):
+        if (record.method, record.against) == (method, against):
             return record
-        if (record.get("method"), record.get("against")) == (against, method):
-            flipped = dict(record, method=method, against=against,
-                           outcome=_FLIPPED.get(record.get("outcome"), record.get("outcome")))
-            if record.get("median_difference") is not None:
-                flipped["median_difference"] = -record["median_difference"]
-                flipped["ci95"] = [None if v is None else -v for v in reversed(record.get("ci95") or [None, None])]
+        if (record.method, record.against) == (against, method):
+            flipped = dataclasses.replace(record, method=method, against=against,
+                                          outcome=_FLIPPED.get(record.outcome, record.outcome))
+            if record.median_difference is not None:
+                flipped.median_difference = -record.median_difference
+                flipped.ci95 = [None if v is None else -v for v in reversed(record.ci95 or [None, None])]
             return flipped
     return None
 
 
-def page_one_rows(document: dict, section: str) -> list[dict]:
+def page_one_rows(document: ReportDocument, section: str) -> list[CheckRecord]:
     """The stored page-one rows (``summary.checks``) whose evidence is in ``section`` (an anchor): what a section
-    says of its outcome, decided once."""
-    return [row for row in (document.get("summary") or {}).get("checks") or [] if row.get("section") == section]
+    says of its outcome, decided once (none before the summary is made)."""
+    if document.summary is None:
+        return []
+    return [row for row in document.summary.checks if row.section == section]
 
 
-def explained_count(document: dict) -> int:
+def explained_count(document: ReportDocument) -> int:
     """How many patches the report explained (``--images``)."""
-    return len(document.get("images") or []) or int(((document.get("data") or {}).get("selection") or {}).get("n") or 0)
+    return len(document.images) or int(document.data.selection.n)
 
 
-def explained_units(document: dict, record: dict | None = None) -> tuple[int, str]:
+def explained_units(document: ReportDocument, record: Interval | None = None) -> tuple[int, str]:
     """(units, noun) an interval over the explained patches rests on: their slides where slide ids exist, else
-    the patches with a finite value in ``record["per_image"]`` (all explained patches without a record)."""
-    uncertainty = (document.get("settings") or {}).get("uncertainty") or {}
-    if uncertainty.get("unit") == "slide" and uncertainty.get("slides"):
-        return int(uncertainty["slides"]), "slides"
-    values = (record or {}).get("per_image")
+    the patches with a finite value in ``record.per_image`` (all explained patches without a record)."""
+    uncertainty = document.settings.uncertainty
+    if uncertainty.unit == "slide" and uncertainty.slides:
+        return int(uncertainty.slides), "slides"
+    values = None if record is None else record.per_image
     count = explained_count(document) if values is None else sum(1 for v in values if v is not None)
     return count, "patches"
 
 
-def rate_units(record: dict | None, fallback: int = 0) -> tuple[int, str]:
+def rate_units(record: Rate | None, fallback: int = 0) -> tuple[int, str]:
     """(units, noun) of an interval over the model's own decisions (a rate record with ``n`` and ``slides``):
-    its slides where it counts them, else its patches (``n``, else its finite ``per_image`` values, else
-    ``fallback``)."""
-    record = record or {}
-    if record.get("slides"):
-        return int(record["slides"]), "slides"
-    if record.get("n"):
-        return int(record["n"]), "patches"
-    values = record.get("per_image")
-    return (sum(1 for v in values if v is not None) if values is not None else fallback), "patches"
+    its slides where it counts them, else its patches (``n``, else ``fallback``)."""
+    if record is not None and record.slides:
+        return int(record.slides), "slides"
+    if record is not None and record.n:
+        return int(record.n), "patches"
+    return fallback, "patches"
 
 
 def more_evaluated(noun: str):
@@ -103,7 +109,7 @@ def more_evaluated(noun: str):
     return lambda k: f"about {k} {noun}: a larger evaluation split"
 
 
-def more_images(document: dict, units: int):
+def more_images(document: ReportDocument, units: int):
     """``k -> "explain about M patches: --images M"``: what gives about ``k`` units where this run's
     explained patches gave ``units`` (:func:`reportgen.judgement.rule.scaled_images`)."""
     images = explained_count(document)
@@ -114,27 +120,28 @@ def more_images(document: dict, units: int):
     return more
 
 
-def headline_mean(record: dict, key: str) -> dict:
-    """A map's mean of ``key`` over the informative patches (mean ``None`` when no patch is informative)."""
-    return ((record.get("informative") or {}).get(key)) or {}
+def headline_mean(record: ScoredMap, key: str) -> Interval:
+    """A map's mean of ``key`` (``deletion_auc``, ``insertion_auc`` or ``srg``) over the informative patches (mean
+    ``None`` when no patch is informative)."""
+    return getattr(record.informative, key)
 
 
-def unit_noun(verdict: dict) -> str:
+def unit_noun(verdict: Verdict) -> str:
     """What a claim's test counted: "slides with informative patches" or "informative patches"."""
-    return "slides with informative patches" if verdict.get("unit") == "slide" else "informative patches"
+    return "slides with informative patches" if verdict.unit == "slide" else "informative patches"
 
 
-def loses_to_random(document: dict, name: str) -> list[str]:
+def loses_to_random(document: ReportDocument, name: str) -> list[str]:
     """The metrics ("deletion", "insertion", "srg") on which method ``name`` is not better than the random map."""
     lost = []
     for kind, (key, _) in DIRECTIONS.items():
         verdict = find_verdict(document, name, "random", key)
-        if verdict is not None and verdict.get("outcome") != "better":
+        if verdict is not None and verdict.outcome != "better":
             lost.append(kind)
     return lost
 
 
-def share(record: dict | None) -> str:
+def share(record: Interval | Share | Rate | None) -> str:
     """An interval record's mean to two decimals, or n/a."""
-    mean = (record or {}).get("mean")
+    mean = None if record is None else record.mean
     return "n/a" if mean is None else f"{float(mean):.2f}"

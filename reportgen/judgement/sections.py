@@ -15,6 +15,7 @@ from typing import Any
 
 from reportgen.judgement import faithfulness, localisation, methods, model, patches, right_reason, sanity, slides, stain
 from reportgen.judgement.check import Check, Finding
+from reportgen.schema import ReportDocument
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class FlagGate:
 GATE_SUFFIXES = {"_failed": False, "_not_passed": True}
 
 
-def _nothing(document: dict) -> list:
+def _nothing(document: ReportDocument) -> list:
     return []
 
 
@@ -57,8 +58,8 @@ class Section:
     key: str
     anchor: str
     title: str
-    checks: Callable[[dict], list[Check]] = _nothing
-    findings: Callable[[dict], list[Finding]] = _nothing
+    checks: Callable[[ReportDocument], list[Check]] = _nothing
+    findings: Callable[[ReportDocument], list[Finding]] = _nothing
     gates: dict[str, FlagGate] = field(default_factory=dict)
     record: Callable[[Any], Any] | None = None
 
@@ -138,11 +139,11 @@ def gate_stems() -> list[str]:
     return list(dict.fromkeys(stem for stem, _, _ in flag_gates().values()))
 
 
-def all_checks(document: dict) -> list[Check]:
+def all_checks(document: ReportDocument) -> list[Check]:
     """Every section's checks, in report order (not yet sorted by outcome)."""
     return [check for section in _SECTIONS for check in section.checks(document)]
 
 
-def all_findings(document: dict) -> list[Finding]:
+def all_findings(document: ReportDocument) -> list[Finding]:
     """Every section's warnings, in report order (not yet sorted by severity)."""
     return [finding for section in _SECTIONS for finding in section.findings(document)]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from reportgen.formatting import MISSING, fmt, fmt_any, fmt_interval, fmt_signed
 from reportgen.judgement.reading import method_title
 from reportgen.metrics.localisation import UNIFORM_CENTRE_MASS
+from reportgen.schema import ReportDocument
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,9 @@ class ComparisonView:
     resolved_warnings: list[str]
 
 
-def comparison_view(document: dict) -> ComparisonView | None:
+def comparison_view(document: ReportDocument) -> ComparisonView | None:
     """The section's tables, or ``None`` without a previous report."""
-    comparison = document.get("comparison")
+    comparison = document.comparison
     if not comparison:
         return None
     model = comparison.get("model") or {}

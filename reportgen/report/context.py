@@ -42,6 +42,8 @@ from reportgen.report.stability import stability_view
 from reportgen.report.stain import stain_view
 from reportgen.report.substrates import substrate_drift_rows, substrate_rankings
 from reportgen.report.views import CheckRow, GateView, MethodChecks, ReportContext, WarningView
+from reportgen.schema import Check as CheckRecord
+from reportgen.schema import ReportDocument, Summary, WarningRecord
 
 SIGN_OFF_LABELS = (("reviewer", "Reviewer"), ("role", "Role"), ("date", "Date"), ("decision", "Decision"))
 SYNTHETIC_NOTICE = ("Synthetic data: these patches are generated, not tissue. This report checks that the audit "
@@ -49,59 +51,56 @@ SYNTHETIC_NOTICE = ("Synthetic data: these patches are generated, not tissue. Th
 _COUNT_WORDS = ((FAIL, "failed"), (INCONCLUSIVE, "inconclusive"), (PASS, "passed"))
 
 
-def _warnings(summary: dict) -> tuple[list[WarningView], list[dict]]:
+def _warnings(summary: Summary) -> tuple[list[WarningView], list[WarningRecord]]:
     """The summary's warnings as numbered views, and their records (a summary from before severities were
     recorded has texts only: they read as medium)."""
-    records = summary.get("warning_records")
+    records = summary.warning_records
     if records is None:
-        records = [{"severity": "medium", "text": str(text), "method": None} for text in summary.get("warnings") or []]
-    views = [WarningView(label=f"W{number}", severity=str(record.get("severity", "medium")), text=str(record["text"]))
+        records = [WarningRecord(severity="medium", text=str(text), method=None) for text in summary.warnings or []]
+    views = [WarningView(label=f"W{number}", severity=str(record.severity), text=str(record.text))
              for number, record in enumerate(records, start=1)]
     return views, list(records)
 
 
-def _identity(document: dict) -> list[tuple[str, str]]:
+def _identity(document: ReportDocument) -> list[tuple[str, str]]:
     """Page one's identity block: the model, its checkpoint file (name, never its local path), the data, the date."""
-    model, data = document.get("model") or {}, document.get("data") or {}
-    checkpoint = model.get("checkpoint") or {}
-    path = checkpoint.get("path")
-    images = document.get("images") or []
-    uncertainty = (document.get("settings") or {}).get("uncertainty") or {}
-    explained = f"{len(images)} patches of the {fmt_any(data.get('split'))} split"
-    if uncertainty.get("slides") is not None:
-        explained += f", from {uncertainty['slides']} slides"
-    return [("Model", fmt_any(model.get("name"))),
-            ("Checkpoint", file_name(path)),
-            ("SHA-256", fmt_any(checkpoint.get("sha256"))),
-            ("Data", "synthetic (the embedded demo set)" if data.get("source") == "synthetic"
-             else fmt_any(data.get("source"))),
+    model, data = document.model, document.data
+    checkpoint = model.checkpoint
+    uncertainty = document.settings.uncertainty
+    explained = f"{len(document.images)} patches of the {fmt_any(data.split)} split"
+    if uncertainty.slides is not None:
+        explained += f", from {uncertainty.slides} slides"
+    return [("Model", fmt_any(model.name)),
+            ("Checkpoint", file_name(checkpoint.path)),
+            ("SHA-256", fmt_any(checkpoint.sha256)),
+            ("Data", "synthetic (the embedded demo set)" if data.source == "synthetic" else fmt_any(data.source)),
             ("Explained", explained),
-            ("Generated", fmt_any(document.get("generated_at")))]
+            ("Generated", fmt_any(document.generated_at))]
 
 
-def _row(check: dict) -> CheckRow:
-    return CheckRow(outcome=str(check["outcome"]), check=str(check["check"]), condition=str(check["condition"]),
-                    measured=str(check["measured"]), section=str(check["section"]), decide=str(check.get("decide") or ""))
+def _row(check: CheckRecord) -> CheckRow:
+    return CheckRow(outcome=str(check.outcome), check=str(check.check), condition=str(check.condition),
+                    measured=str(check.measured), section=str(check.section), decide=str(check.decide or ""))
 
 
-def _checks(document: dict) -> tuple[list[CheckRow], str, list[str], list[MethodChecks]]:
+def _checks(document: ReportDocument) -> tuple[list[CheckRow], str, list[str], list[MethodChecks]]:
     """Page one's checks: the rows that are not a method's (the model's, the run's, the gates'), the counts,
     and the explanations' table (a method's checks, one column each)."""
-    checks = (document.get("summary") or {}).get("checks") or []
+    checks = document.summary.checks
     counts = outcome_counts(checks)
-    rows = [_row(c) for c in checks if not c.get("column")]
-    columns = [column for column in METHOD_COLUMNS if any(c.get("column") == column for c in checks)]
-    checked = {c["method"] for c in checks if c.get("column") and c.get("method")}
-    methods = [name for name in [*(document.get("methods") or {}), *sorted(checked)] if name in checked]
+    rows = [_row(c) for c in checks if not c.column]
+    columns = [column for column in METHOD_COLUMNS if any(c.column == column for c in checks)]
+    checked = {c.method for c in checks if c.column and c.method}
+    methods = [name for name in [*document.methods, *sorted(checked)] if name in checked]
     methods = list(dict.fromkeys(methods))
-    cells = {(c["method"], c["column"]): _row(c) for c in checks if c.get("column")}
+    cells = {(c.method, c.column): _row(c) for c in checks if c.column}
     table = [MethodChecks(title=method_title(document, name), cells=[cells.get((name, column)) for column in columns])
              for name in methods]
     return rows, ", ".join(f"{counts[key]} {word}" for key, word in _COUNT_WORDS), \
         [METHOD_COLUMNS[column] for column in columns], table
 
 
-def build_context(document: dict, patch_uris: dict[int, dict[str, str]] | list[dict[str, str]],
+def build_context(document: ReportDocument, patch_uris: dict[int, dict[str, str]] | list[dict[str, str]],
                   scales: list[dict[str, figs.MapScale]] | None = None) -> ReportContext:
     """Turn a report document and per-patch image URIs into the template's context.
 
@@ -121,9 +120,9 @@ def build_context(document: dict, patch_uris: dict[int, dict[str, str]] | list[d
     """
     if isinstance(patch_uris, list):
         patch_uris = dict(enumerate(patch_uris))
-    summary = document.get("summary") or {}
+    summary = document.summary
     deletion_uri, insertion_uri = curve_uris(document)
-    gates = document.get("gates")
+    gates = document.gates
     sanity = sanity_view(document)
     evidence = evidence_view(document)
     slides = slides_view(document)
@@ -132,21 +131,21 @@ def build_context(document: dict, patch_uris: dict[int, dict[str, str]] | list[d
     comparison = comparison_view(document)
     spearman, iou = agreement_matrix(document, "spearman"), agreement_matrix(document, "iou_top10")
     accuracy = model_accuracy(document)
-    findings = [str(sentence) for sentence in summary.get("findings") or []]
-    if not findings and summary.get("verdict"):
-        findings = [str(summary["verdict"])]
+    findings = [str(sentence) for sentence in summary.findings]
+    if not findings and summary.verdict:
+        findings = [str(summary.verdict)]
     if not findings and accuracy is not None:
         findings = [f"Validation accuracy {fmt(accuracy)}."]
     warnings, warning_records = _warnings(summary)
     checks, counts, method_columns, method_checks = _checks(document)
     verdicts = verdict_rows(document)
     return ReportContext(
-        title=str(document.get("title", "Explainability audit")), generated_at=str(document.get("generated_at", "")),
+        title=str(document.title), generated_at=str(document.generated_at),
         identity=_identity(document), checks=checks, check_counts=counts, method_columns=method_columns,
         method_checks=method_checks, outcomes=list(OUTCOMES),
-        sign_off=[(label, str(((document.get("sign_off") or {}).get(key)) or "")) for key, label in SIGN_OFF_LABELS],
-        data_has_masks=bool((document.get("data") or {}).get("has_masks")),
-        synthetic_notice=SYNTHETIC_NOTICE if (document.get("data") or {}).get("source") == "synthetic" else None,
+        sign_off=[(label, str(getattr(document.sign_off, key) or "")) for key, label in SIGN_OFF_LABELS],
+        data_has_masks=bool(document.data.has_masks),
+        synthetic_notice=SYNTHETIC_NOTICE if document.data.source == "synthetic" else None,
         reading_guide=reading_guide(document), guide_uri=guide_uri(document),
         findings=findings, warnings=warnings, severities=list(SEVERITIES.items()),
         model=model_card_view(document), data=data_view(document),
@@ -157,16 +156,16 @@ def build_context(document: dict, patch_uris: dict[int, dict[str, str]] | list[d
         verdicts=verdicts, verdict_outcomes=[word for word in OUTCOME_WORDS.values()
                                              if any(row.outcome == word for row in verdicts)],
         informative=informative_rows(document),
-        verdict_rule=str((document.get("informative") or {}).get("rule", "")),
+        verdict_rule=str(document.informative.rule),
         uncertainty=uncertainty_text(document), substrate_drift=substrate_drift_rows(document),
-        substrate_rule=str((document.get("substrate_scope") or {}).get("rule", "")),
+        substrate_rule="" if document.substrate_scope is None else str(document.substrate_scope.rule),
         substrate_rankings=substrate_rankings(document), spearman=spearman, iou=iou,
         localisation=localisation_rows(document),
         uniform_centre=fmt(UNIFORM_CENTRE_MASS),
         sanity=sanity, evidence=evidence, slides=slides, stability=stability, stain=stain,
         gallery=gallery_view(document, figs.colour_bar_uri(), figs.colour_bar_uri(colour_map=figs.SIGNED_COLOUR_MAP)),
         patches=patch_panels(document, patch_uris, scales),
-        map_warnings=[view.label for view, record in zip(warnings, warning_records) if record.get("method")],
+        map_warnings=[view.label for view, record in zip(warnings, warning_records) if record.method],
         limitations=limitation_sentences(document), appendix=build_appendix(document), comparison=comparison,
         gates=None if gates is None else [GateView(expression=str(g["expression"]), passed=bool(g["passed"]),
                                                     detail=str(g.get("detail", ""))) for g in gates])
