@@ -45,12 +45,18 @@ def fmt_p(value: float | None) -> str:
     return "< 0.001" if value < 0.001 else f"{value:.3g}"
 
 
-def fmt_interval(record: dict | None, digits: int = 3) -> str:
-    """``{"mean", "ci95"}`` as ``"0.123 [0.101, 0.145]"``; the mean alone when there is no interval."""
-    if not record or record.get("mean") is None:
+def fmt_interval(record: Record | dict | None, digits: int = 3) -> str:
+    """A record with a ``mean`` and its ``ci95`` (:class:`reportgen.schema.Interval`, ``Rate``, ``Share``), or the
+    plain ``{"mean", "ci95"}`` of the model's free-form evaluation, as ``"0.123 [0.101, 0.145]"``; the mean alone
+    when there is no interval."""
+    if isinstance(record, dict):
+        mean, interval = record.get("mean"), record.get("ci95")
+    else:
+        mean, interval = (None, None) if record is None else (record.mean, record.ci95)
+    if mean is None:
         return MISSING
-    text = fmt(record["mean"], digits)
-    low, high = record.get("ci95") or (None, None)
+    text = fmt(mean, digits)
+    low, high = interval or (None, None)
     if low is not None and high is not None:
         text += f" [{fmt(low, digits)}, {fmt(high, digits)}]"
     return text

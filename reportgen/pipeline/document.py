@@ -59,7 +59,7 @@ from reportgen.pipeline.stability import StabilityOutcome
 from reportgen.pipeline.stability_section import stability_section
 from reportgen.pipeline.stain import StainOutcome
 from reportgen.pipeline.stain_section import stain_section
-from reportgen.schema import SCHEMA_VERSION, ReportDocument
+from reportgen.schema import SCHEMA_VERSION, ReportDocument, Summary
 
 
 @dataclass(frozen=True)
@@ -382,9 +382,11 @@ def assemble_document(record: BuildRecord, *, previous: dict | None = None, gate
             document[section.key] = plain(section.record(record))
     document = ReportDocument.from_json(document)
     checks = all_checks(document)
-    document["summary"] = summarise_findings(document, checks)
+    summary = summarise_findings(document, checks)
+    document.summary = Summary.from_json(summary)
     if previous is not None:
-        document["comparison"] = compare_reports(document, previous)
-    document["gates"] = evaluate_gates(list(gates), document, checks) if gates else None
-    document["summary"].update(page_one(checks, document["gates"]))  # page one's checks include the gates
+        document.comparison = compare_reports(document, previous)
+    document.gates = evaluate_gates(list(gates), document, checks) if gates else None
+    # Page one's checks include the gates'.
+    document.summary = Summary.from_json({**summary, **page_one(checks, document.gates)})
     return document
