@@ -348,6 +348,8 @@ def test_a_timm_vit_trains_and_builds_a_report_with_maps_in_the_patchs_pixels(tm
     stages = ["backbone.head", "backbone.blocks.5+backbone.norm", *(f"backbone.blocks.{i}" for i in range(4, -1, -1)),
               "backbone.patch_embed"]
     assert document["sanity"]["methods"]["grad_cam"]["stages"] == stages
+    html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    assert "The network resizes each 96x96 patch to 160x160 (bilinear) inside its own module" in html
     with h5py.File(tmp_path / "report" / "attributions.h5") as maps:
         shapes = {name: maps[f"maps/{name}"].shape for name in document["methods"]}
     assert set(shapes.values()) == {(len(document["images"]), 96, 96)}

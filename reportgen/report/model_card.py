@@ -35,6 +35,7 @@ class ModelCard:
     confusion: ConfusionView | None
     confusion_uri: str | None
     reliability_uri: str | None
+    resize_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,23 @@ def model_card_view(document: ReportDocument) -> ModelCard:
         (tn, fp), (fn, tp) = matrix
         confusion = ConfusionView(tn=fmt(tn), fp=fmt(fp), fn=fmt(fn), tp=fmt(tp))
     reliability = evaluation.get("reliability")
-    return ModelCard(
+    return ModelCard(resize_note=resize_note(model.preprocessing),
         name=str(model.name), rows=rows,
         preprocessing=labelled_rows(model.preprocessing, PREPROCESSING_LABELS),
         training=labelled_rows(training, TRAINING_LABELS), has_training_record=bool(training),
         metrics=metrics, confusion=confusion, confusion_uri=heatmaps.confusion_uri(matrix) if matrix else None,
         reliability_uri=figs.reliability_uri(reliability) if reliability and reliability.get("bin_edges") else None)
+
+
+def resize_note(preprocessing: dict) -> str | None:
+    """What the model's own resize means for the maps, or ``None`` when the network takes the patch as it is."""
+    side, resized = preprocessing.get("input_size"), preprocessing.get("resize_to")
+    if not resized or resized == side:
+        return None
+    return (f"The network resizes each {side}x{side} patch to {resized}x{resized} (bilinear) inside its own module, "
+            "before its normalisation. Every map and every score is in the patch's own "
+            f"{side}x{side} pixels; a map read from the network's own grid (Grad-CAM's cells) is upsampled from that "
+            "grid to the patch.")
 
 
 def data_view(document: ReportDocument) -> DataView:

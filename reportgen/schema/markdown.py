@@ -120,10 +120,14 @@ def report_json_markdown() -> str:
 
 `report.json` holds every number the report shows (`schema_version` {SCHEMA_VERSION}). Its one
 producer is `reportgen/pipeline/document.py` and its schema is `reportgen/schema/`, whose typed
-sections generate this page (a test keeps the two equal and checks a real build against them).
-The document is complete before anything is rendered, so the HTML and PDF show exactly what
-`report.json` holds; `provenance.timings` covers the stages up to the document (rendering is
-logged, not recorded). What the numbers mean: [metrics.md](metrics.md).
+records (dataclasses) generate this page (a test keeps the two equal and checks a real build against
+them); `report.json` is their serialisation. The document is complete before anything is rendered,
+so the HTML and PDF show exactly what `report.json` holds; `provenance.timings` covers the stages up
+to the document (rendering is logged, not recorded). What the numbers mean: [metrics.md](metrics.md).
+
+In Python, `ReportDocument.from_json(json.load(file))` (from `reportgen.schema`) reads a
+`report.json` into the records a build makes, as `--compare` reads an earlier report: a key an
+earlier version did not write reads as `None`, and `to_json(document)` writes it back unchanged.
 
 ## Keys
 
