@@ -65,6 +65,9 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     add("--images", type=int, default=S, help="number of validation patches to explain (default 30)")
     add("--data-dir", default=S, metavar="DIR", help="directory of real PCam .h5/.h5.gz files, or an image folder "
         "{train,valid,test}/{tumour,normal}/ (default: embedded synthetic set)")
+    add("--label-region", default=S, metavar="REGION",
+        help="for an image folder: centre32 when the centre 32x32 decides each patch's label, as in PCam (default "
+             "none: the right-for-the-right-reason and centre-attribution checks do not apply)")
     add("--split", default=S, help="split to explain: valid (default) or test")
     add("--checkpoint", default=S, metavar="PATH", help="model checkpoint to load (default: train, or reuse the cached model)")
     add("--arch", default=S, metavar="NAME",

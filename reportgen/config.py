@@ -17,6 +17,7 @@ import tomllib
 
 # The choices below that name what another module implements (precisions, substrates, recipes, methods)
 # are that module's; the rest are this module's own.
+from reportgen.data.label_region import check_label_region
 from reportgen.errors import ConfigError
 from reportgen.explain import get_explainer, list_explainers, list_stability_variants
 from reportgen.explain.shorthands import SHORTHANDS
@@ -42,7 +43,8 @@ class BuildConfig:
     ``method_settings`` maps a method's registry name to the settings given
     for it (``[methods.<name>]`` tables, ``--set``); each method declares
     its own settings and defaults (:attr:`reportgen.explain.Explainer.defaults`).
-    ``class_folders`` names an image folder's class folders (:mod:`reportgen.data.folder`).
+    ``class_folders`` names an image folder's class folders (:mod:`reportgen.data.folder`) and ``label_region``
+    the region that decides its labels (:mod:`reportgen.data.label_region`).
     """
 
     images: int = 30
@@ -89,6 +91,7 @@ class BuildConfig:
     model_card: dict[str, str] = field(default_factory=dict)
     sign_off: dict[str, str] = field(default_factory=dict)
     class_folders: dict[str, str] = field(default_factory=dict)
+    label_region: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, TOML/JSON-friendly values (tuples become lists)."""
@@ -251,6 +254,7 @@ def _validate(config: BuildConfig) -> BuildConfig:
     if len(set(folders)) < len(folders) or any(not name.strip() or "/" in name or "\\" in name for name in folders):
         raise ConfigError(f"class_folders names the folders {', '.join(map(repr, folders))}; give the tumour and "
                           "normal classes two different folder names, without slashes")
+    check_label_region(config.label_region)
     if config.eval_limit is not None and config.images > config.eval_limit:
         raise ConfigError(f"option 'images' ({config.images}) is larger than 'eval_limit' ({config.eval_limit}): "
                           "patches are explained from the evaluated ones; raise --eval-limit or lower --images")

@@ -264,6 +264,18 @@ def test_a_build_on_an_image_folder_reports_source_folder_and_its_slides(tmp_pat
     slide_ids = {image["slide_id"] for image in document["images"]}
     assert slide_ids and slide_ids <= {f"valid-slide-{i}" for i in range(3)}
     assert document["settings"]["uncertainty"]["unit"] == "slide"
+    # The folder declares no label region: the checks built on PCam's centre 32x32 do not apply, and page one
+    # says so; stated, they run.
+    assert data["label_region"] == "none" and document["evidence"] is None
+    sections = {row["section"] for row in document["summary"]["checks"]}
+    assert "evidence" not in sections and "localisation" not in sections
+    assert any(text.startswith("Not applied: the right-for-the-right-reason test and the centre-attribution checks")
+               for text in document["summary"]["warnings"])
+    assert run_build(root, checkpoint_a, tmp_path / "stated", tmp_path / "cache", "--sanity-images", "0",
+                     "--stain-images", "0", "--stability", "none", "--label-region", "centre32") == 0
+    stated = json.loads((tmp_path / "stated" / "report.json").read_text())
+    assert stated["data"]["label_region"] == "centre32" and stated["evidence"] is not None
+    assert {"evidence", "localisation"} <= {row["section"] for row in stated["summary"]["checks"]}
 
 
 def test_class_folders_must_name_two_different_folders_and_only_the_two_classes(tmp_path):
@@ -288,3 +300,9 @@ def test_inspect_describes_an_image_folder(tmp_path, capsys):
     assert capsys.readouterr().err.splitlines() == [
         f"reportgen: error: {root}: split 'test' is missing (no folder test/), and 'reportgen build' needs it; "
         "add its files or choose another split with --split"]
+
+
+def test_a_label_region_is_centre32_or_none():
+    assert resolve_config(flag_values={"label_region": "centre32"}).label_region == "centre32"
+    with pytest.raises(ConfigError, match="^option 'label_region' 'middle' is unknown; choose 'centre32'"):
+        resolve_config(flag_values={"label_region": "middle"})

@@ -100,6 +100,7 @@ def test_report_json_reads_into_the_records_and_writes_back_byte_for_byte(shared
     assert isinstance(document.model, ModelSection) and isinstance(document.summary.checks[0], Check)
     assert isinstance(document.methods["lime"], MethodSection) and document.methods["lime"].deletion_auc.ci95
     assert isinstance(document.sanity.methods["lime"], SanityMethod)
+    assert document.data.label_region == "centre32"  # PCam's layout: the centre 32x32 decides the label
     assert json.dumps(to_json(document), indent=2) + "\n" == text
     assert pickle.loads(pickle.dumps(document)) == document
 

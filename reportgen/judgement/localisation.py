@@ -7,6 +7,7 @@ explained patches is decided by its 95 % interval (:mod:`reportgen.judgement.rul
 
 from __future__ import annotations
 
+from reportgen.data.label_region import CENTRE, applies
 from reportgen.formatting import fmt_interval
 from reportgen.judgement.check import Check, Finding, interval_check
 from reportgen.judgement.reading import explained_units, method_title, more_images
@@ -23,7 +24,10 @@ def _centres(document: ReportDocument) -> list[tuple[str, Interval]]:
 
 
 def checks(document: ReportDocument) -> list[Check]:
-    """Per method: mean centre share at least a uniform map's, by its interval."""
+    """Per method: mean centre share at least a uniform map's, by its interval; none where the data declare no
+    label region (:mod:`reportgen.data.label_region`)."""
+    if not applies(document.data.label_region):
+        return []
     found = []
     for name, centre in _centres(document):
         units, noun = explained_units(document, centre)
@@ -36,8 +40,17 @@ def checks(document: ReportDocument) -> list[Check]:
     return found
 
 
+#: What page one says where the data declare no label region.
+NOT_APPLIED = ("Not applied: the right-for-the-right-reason test and the centre-attribution checks, because the data "
+               "declare no region that decides the label (PCam's label is its centre 32x32); for patches labelled "
+               f"that way, state label_region = \"{CENTRE}\" in the configuration.")
+
+
 def findings(document: ReportDocument) -> list[Finding]:
-    """A method that puts less attribution on the centre than a uniform map (medium), read from its check."""
+    """A method that puts less attribution on the centre than a uniform map (medium), read from its check; where
+    the data declare no label region, that the checks built on it did not apply (low)."""
+    if not applies(document.data.label_region):
+        return [Finding("low", NOT_APPLIED)]
     return [Finding("medium", f"{method_title(document, check.method)} puts less attribution on the centre 32x32 "
                               f"region than a uniform map would ({check.measured}, below {check.limit:.3f}): it "
                               "looks at the border, not where the label is decided.", check.method)

@@ -26,6 +26,7 @@ import torch
 from reportgen.cache import ArrayCache, default_cache_dir
 from reportgen.config import BuildConfig, parse_shard, resolve_config
 from reportgen.data import as_float_tensor
+from reportgen.data.label_region import CENTRE, applies, label_region
 from reportgen.errors import ConfigError
 from reportgen.judgement.compare import load_previous_report
 from reportgen.judgement.gates import parse_gate
@@ -91,6 +92,7 @@ class _Run:
     cache_context: dict
     watch: Stopwatch
     progress: bool
+    label_region: str = CENTRE
 
     def stain_reference(self) -> StainReference:
         """The patches that give the data's stain amounts, read only when the stain step runs."""
@@ -118,7 +120,8 @@ def _per_patch_steps(run: _Run, patch_indices: np.ndarray, targets: np.ndarray, 
     config, model, watch = run.config, run.model, run.watch
     results = explain_and_score(model, run.split, patch_indices, targets, config=config, dataset_mean=run.dataset_mean,
                                 cache=run.cache, cache_context=run.cache_context, watch=watch, device=run.device,
-                                store=store, evidence=whole_report, leading=leading.count, progress=run.progress)
+                                store=store, evidence=whole_report and applies(run.label_region), leading=leading.count,
+                                progress=run.progress)
     sanity = controls = stain = None
     if leading.count:
         first = run.split.read(patch_indices[: leading.count])
@@ -248,7 +251,8 @@ def build_report(config: BuildConfig, *, render: Renderer | None, command_line: 
                                                                           groups=split_slides)}
             run = _Run(config=config, model=model, split=split, evaluated=evaluated, device=device,
                        dataset_mean=dataset_mean_colour(data, config.split, cache=cache), cache=cache,
-                       cache_context=cache_context, watch=watch, progress=progress)
+                       cache_context=cache_context, watch=watch, progress=progress,
+                       label_region=label_region(data.source, config.label_region))
             identity = run_identity(config, checkpoint_sha256=loaded.info["sha256"], data_fingerprint=data.fingerprint,
                                     code_version=cache.version, patch_ids=selection.patch_ids)
             if expected_run is not None:
@@ -267,7 +271,7 @@ def build_report(config: BuildConfig, *, render: Renderer | None, command_line: 
         with contextlib.closing(StoredPatches(staging / STORE_NAME)) as stored:
             methods = {name: replace(result, maps=stored.maps[name]) for name, result in results.methods.items()}
             record = BuildRecord(
-                config=config, command_line=command_line, data=_data_facts(data, split, config.data_dir),
+                config=config, command_line=command_line, data=_data_facts(data, split, config.data_dir, run.label_region),
                 model_info=loaded.info, evaluation=evaluation, selection=selection, methods=methods,
                 scores=results.scores, sanity=sanity, sanity_controls=controls, dataset_mean=run.dataset_mean,
                 machine=machine_description(device), versions=package_versions(), timings=watch.seconds,
@@ -292,12 +296,12 @@ def _audited_split(data, name: str):
     return split
 
 
-def _data_facts(data, split, data_dir: str | None) -> DataFacts:
+def _data_facts(data, split, data_dir: str | None, region: str) -> DataFacts:
     split_labels = np.asarray(split.labels)
     return DataFacts(source=data.source, data_dir=data_dir, fingerprint=data.fingerprint,
                      counts={name: len(s) for name, s in data.splits.items()},
                      split_label_counts={"0": int((split_labels == 0).sum()), "1": int((split_labels == 1).sum())},
-                     has_masks=bool(split.has_masks))
+                     has_masks=bool(split.has_masks), label_region=region)
 
 
 def _build_shard(run: _Run, selection: Selection, staging: Path, identity: dict) -> BuildOutcome:

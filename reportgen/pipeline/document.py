@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reportgen.config import DOCUMENT_TABLES, BuildConfig
+from reportgen.data.label_region import CENTRE
 from reportgen.data.sampling import STRATA
 from reportgen.judgement import (
     Gate,
@@ -67,6 +68,7 @@ class DataFacts:
     """What the report says about the data (from :class:`reportgen.data.PCamDataset`).
 
     ``split_label_counts`` : label -> patches of that label in the explained split.
+    ``label_region`` : the region that decides the labels (:mod:`reportgen.data.label_region`).
     """
 
     source: str
@@ -75,6 +77,7 @@ class DataFacts:
     counts: dict[str, int]
     split_label_counts: dict[str, int]
     has_masks: bool
+    label_region: str = CENTRE
 
 
 @dataclass

@@ -110,6 +110,7 @@ def data_record(record: BuildRecord) -> dict:
         "counts": dict(facts.counts),
         "class_balance": {config.split: dict(facts.split_label_counts)},
         "has_masks": facts.has_masks,
+        "label_region": facts.label_region,
         "selection": {
             "n": len(record.selection),
             "description": record.selection.description,

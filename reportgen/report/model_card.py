@@ -94,7 +94,7 @@ def resize_note(preprocessing: dict) -> str | None:
         return None
     return (f"The network resizes each {side}x{side} patch to {resized}x{resized} (bilinear) inside its own module, "
             "before its normalisation. Every map and every score is in the patch's own "
-            f"{side}x{side} pixels; a map read from the network's own grid (Grad-CAM's cells) is upsampled from that "
+            f"{side}x{side} pixels; a map computed on the network's own feature grid is upsampled from that "
             "grid to the patch.")
 
 

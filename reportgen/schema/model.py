@@ -69,7 +69,9 @@ class Selection(Record):
 
 @record
 class DataSection(Record):
-    """The data the model was evaluated and explained on."""
+    """The data the model was evaluated and explained on; ``label_region`` is ``centre32`` where the centre 32x32
+    decides the label (PCam, or an image folder that states it) and ``none`` where the data declare no such region
+    (the checks built on it then do not apply)."""
 
     source: str
     data_dir: str
@@ -78,6 +80,7 @@ class DataSection(Record):
     counts: dict[str, int]
     class_balance: dict[str, dict[str, int]]
     has_masks: bool
+    label_region: str | None
     selection: Selection
 
 
