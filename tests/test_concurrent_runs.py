@@ -67,9 +67,11 @@ MEMO = """
 
 
 def test_two_processes_needing_one_result_compute_it_once(tmp_path):
+    # Both kinds at once: each pair has its own cache and log, and most of their time is the computations' sleep.
+    started = {kind: [_start(MEMO, tmp_path / f"cache-{kind}", tmp_path / f"{kind}.log", kind) for _ in range(2)]
+               for kind in ("one", "rows")}
     for kind, per_compute in (("one", 1), ("rows", 3)):
-        log = tmp_path / f"{kind}.log"
-        processes = [_start(MEMO, tmp_path / f"cache-{kind}", log, kind) for _ in range(2)]
+        log, processes = tmp_path / f"{kind}.log", started[kind]
         outputs = [process.communicate(timeout=120) for process in processes]
         assert [process.returncode for process in processes] == [0, 0], outputs
         assert sorted(out.strip() for out, _ in outputs) == ["computed", "hit"], outputs
