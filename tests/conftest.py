@@ -28,6 +28,10 @@ FAST_BUILD_ARGS = [
     "--stain-images", "2", "--eval-limit", "48", "--batch-size", "64", "--no-pdf", "-q",
 ]
 
+#: Added to :data:`FAST_BUILD_ARGS`: the per-patch steps only, without the sanity, stain and stability steps.
+#: For builds compared number for number with :func:`lean_build` where those steps are not the question.
+LEAN_BUILD_ARGS = ["--sanity-images", "0", "--stain-images", "0", "--stability", "none"]
+
 #: Test files whose tests start whole builds in processes of their own (Ray workers, example scripts):
 #: the longest tests, started first so that no worker is left with one of them at the end of the run.
 LONGEST_FIRST = ("test_examples.py", "test_ray_executor.py")
@@ -145,3 +149,15 @@ def shared_build(tmp_path_factory, tiny_pcam, checkpoint_a):
         assert run_build(tiny_pcam, checkpoint_a, root / "report", root / "cache") == 0
 
     return made_once(tmp_path_factory, "shared-build", make) / "report"
+
+
+@pytest.fixture(scope="session")
+def lean_build(tmp_path_factory, tiny_pcam, checkpoint_a):
+    """:func:`shared_build` with :data:`LEAN_BUILD_ARGS`: the reference of builds that skip those steps too.
+
+    Returns the output directory; its cache directory is ``<out>/../cache``.
+    """
+    def make(root):
+        assert run_build(tiny_pcam, checkpoint_a, root / "report", root / "cache", *LEAN_BUILD_ARGS) == 0
+
+    return made_once(tmp_path_factory, "lean-build", make) / "report"
