@@ -61,7 +61,8 @@ def _build_shards(tiny_pcam, checkpoint, root, count, *extra):
 
 
 # The shards here skip the sanity, stain and stability steps (conftest.LEAN_BUILD_ARGS) and are compared with the
-# unsharded build that skips them too; test_ray_executor.py merges two shards of the whole build into shared_build.
+# unsharded build that skips them too. Those steps' per-patch numbers, computed a patch at a time as in a shard,
+# are compared with shared_build's by test_chunks.py.
 @pytest.mark.parametrize("count", [1, 2])
 def test_a_merged_report_equals_the_unsharded_one(tmp_path, tiny_pcam, checkpoint_a, lean_build, count, request):
     if count == 2:
