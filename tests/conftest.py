@@ -41,9 +41,15 @@ def pytest_collection_modifyitems(config, items):
     """Order the tests longest first: the example scripts and Ray, then the end-to-end builds, then the rest.
 
     pytest-xdist hands a worker one test at a time in this order (``--maxschedchunk 1``), so the builds are
-    spread over the workers first and the short tests fill the gaps.
+    spread over the workers first and the short tests fill the gaps. One reader of :func:`shared_build` goes
+    before them all: one worker makes that build while the other starts the longest tests, and the many
+    readers that follow find it made instead of waiting for it together.
     """
+    first_reader = next((item for item in items if "shared_build" in item.fixturenames), None)
+
     def rank(item) -> int:
+        if item is first_reader:
+            return -1
         if item.path.name in LONGEST_FIRST:
             return 0
         return 1 if "tiny_pcam" in item.fixturenames else 2
