@@ -125,19 +125,20 @@ def _merge_error(capsys, *arguments) -> str:
     return error
 
 
-def test_merge_refuses_what_is_not_one_whole_run(tmp_path, tiny_pcam, checkpoint_a, checkpoint_b, two_shards, capsys):
-    first, second = two_shards
+def test_merge_refuses_what_is_not_one_whole_run(tmp_path, tiny_pcam, checkpoint_a, checkpoint_b, capsys, request):
+    # A shard of the same patches with another seed, and one of another checkpoint, belong to other runs. They are
+    # built before two_shards is asked for, which the test beside this one may still be building.
+    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "seed-1", tmp_path / "cache", "--shard", "2/2",
+                     *LEAN_BUILD_ARGS, "--seed", "1") == 0
+    assert run_build(tiny_pcam, checkpoint_b, tmp_path / "other", tmp_path / "cache", "--shard", "2/2",
+                     *LEAN_BUILD_ARGS) == 0
+    first, second = request.getfixturevalue("two_shards")
     out = tmp_path / "merged"
     assert "shard 2 of 2 is missing; run 'reportgen build --shard 2/2'" in _merge_error(capsys, first, "--out", out)
     assert "shard 1/2 is given twice" in _merge_error(capsys, first, first, second, "--out", out)
     assert "holds no shard.json" in _merge_error(capsys, first, tmp_path, "--out", out)
     assert "does not exist" in _merge_error(capsys, first, tmp_path / "absent", "--out", out)
-    # A shard of the same patches with another seed, and one of another checkpoint, belong to other runs.
-    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "seed-1", tmp_path / "cache", "--shard", "2/2",
-                     *LEAN_BUILD_ARGS, "--seed", "1") == 0
     assert "option 'seed' is 1, not 0" in _merge_error(capsys, first, tmp_path / "seed-1", "--out", out)
-    assert run_build(tiny_pcam, checkpoint_b, tmp_path / "other", tmp_path / "cache", "--shard", "2/2",
-                     *LEAN_BUILD_ARGS) == 0
     assert "another checkpoint (SHA-256)" in _merge_error(capsys, first, tmp_path / "other", "--out", out)
     # The merge must find the checkpoint the shards audited.
     error = _merge_error(capsys, first, second, "--out", out, "--checkpoint", checkpoint_b)
