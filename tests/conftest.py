@@ -28,6 +28,10 @@ FAST_BUILD_ARGS = [
     "--stain-images", "2", "--eval-limit", "48", "--batch-size", "64", "--no-pdf", "-q",
 ]
 
+#: Added to :data:`FAST_BUILD_ARGS`: the per-patch steps only, without the sanity, stain and stability steps.
+#: For builds compared number for number with :func:`lean_build` where those steps are not the question.
+LEAN_BUILD_ARGS = ["--sanity-images", "0", "--stain-images", "0", "--stability", "none"]
+
 #: Test files whose tests start whole builds in processes of their own (Ray workers, example scripts):
 #: the longest tests, started first so that no worker is left with one of them at the end of the run.
 LONGEST_FIRST = ("test_examples.py", "test_ray_executor.py")
@@ -37,9 +41,15 @@ def pytest_collection_modifyitems(config, items):
     """Order the tests longest first: the example scripts and Ray, then the end-to-end builds, then the rest.
 
     pytest-xdist hands a worker one test at a time in this order (``--maxschedchunk 1``), so the builds are
-    spread over the workers first and the short tests fill the gaps.
+    spread over the workers first and the short tests fill the gaps. One reader of :func:`shared_build` goes
+    before them all: one worker makes that build while the other starts the longest tests, and the many
+    readers that follow find it made instead of waiting for it together.
     """
+    first_reader = next((item for item in items if "shared_build" in item.fixturenames), None)
+
     def rank(item) -> int:
+        if item is first_reader:
+            return -1
         if item.path.name in LONGEST_FIRST:
             return 0
         return 1 if "tiny_pcam" in item.fixturenames else 2
@@ -147,30 +157,13 @@ def shared_build(tmp_path_factory, tiny_pcam, checkpoint_a):
     return made_once(tmp_path_factory, "shared-build", make) / "report"
 
 
-def _log_record_mapping_access(path: str) -> None:
-    """Append ``file:line`` of every place in reportgen/ that reads a record of the document as a mapping
-    (``record["key"]``, ``.get``, ``in``, ``.items()`` ...) to ``path``: product code reads records by attribute."""
-    import sys
+@pytest.fixture(scope="session")
+def lean_build(tmp_path_factory, tiny_pcam, checkpoint_a):
+    """:func:`shared_build` with :data:`LEAN_BUILD_ARGS`: the reference of builds that skip those steps too.
 
-    from reportgen.schema.record import Record
+    Returns the output directory; its cache directory is ``<out>/../cache``.
+    """
+    def make(root):
+        assert run_build(tiny_pcam, checkpoint_a, root / "report", root / "cache", *LEAN_BUILD_ARGS) == 0
 
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep + "reportgen" + os.sep
-
-    def logged(name):
-        original = getattr(Record, name)
-
-        def wrapper(self, *args, **kwargs):
-            caller = sys._getframe(1)
-            if caller.f_code.co_filename.startswith(package) and not caller.f_code.co_filename.endswith("record.py"):
-                with open(path, "a", encoding="utf-8") as log:
-                    log.write(f"{caller.f_code.co_filename[len(package) - 10:]}:{caller.f_lineno} {name}\n")
-            return original(self, *args, **kwargs)
-
-        setattr(Record, name, wrapper)
-
-    for name in ("__getitem__", "get", "__contains__", "items", "keys", "values", "__iter__", "__setitem__", "update"):
-        logged(name)
-
-
-if os.environ.get("REPORTGEN_LOG_RECORD_ACCESS"):
-    _log_record_mapping_access(os.environ["REPORTGEN_LOG_RECORD_ACCESS"])
+    return made_once(tmp_path_factory, "lean-build", make) / "report"

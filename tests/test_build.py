@@ -11,7 +11,7 @@ import re
 import h5py
 import numpy as np
 import pytest
-from conftest import run_build
+from conftest import LEAN_BUILD_ARGS, run_build
 
 from reportgen.schema import to_json
 
@@ -103,11 +103,14 @@ def test_the_html_sanity_table_has_an_outcome_for_every_row(shared_build):
 
 
 def test_same_seed_gives_identical_numbers_and_the_cache_reproduces_them(tmp_path, tiny_pcam, checkpoint_a,
-                                                                        shared_build):
-    cache = shared_build.parent / "cache"
-    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "uncached", tmp_path / "unused-cache", "--no-cache") == 0
-    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "warm", cache) == 0
-    cold, uncached, warm = (_document(out) for out in (shared_build, tmp_path / "uncached", tmp_path / "warm"))
+                                                                        lean_build):
+    # Builds of the per-patch steps (LEAN_BUILD_ARGS); the chunked and the Ray builds repeat the sanity and
+    # stain numbers of shared_build in other runs.
+    cache = lean_build.parent / "cache"
+    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "uncached", tmp_path / "unused-cache", *LEAN_BUILD_ARGS,
+                     "--no-cache") == 0
+    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "warm", cache, *LEAN_BUILD_ARGS) == 0
+    cold, uncached, warm = (_document(out) for out in (lean_build, tmp_path / "uncached", tmp_path / "warm"))
     assert all(m["cached_patches"] == 0 for m in cold["methods"].values())
     assert all(m["cached_patches"] == 4 for m in warm["methods"].values())
     assert _numbers(cold)[0] == _numbers(uncached)[0] == _numbers(warm)[0]
@@ -115,7 +118,7 @@ def test_same_seed_gives_identical_numbers_and_the_cache_reproduces_them(tmp_pat
 
 def test_target_label_escaped_names_and_a_passing_gate(tmp_path, tiny_pcam, checkpoint_a):
     code = run_build(tiny_pcam, checkpoint_a, tmp_path / "label", tmp_path / "cache", "--target", "label",
-                     "--methods", "grad_cam", "--model-name", "<script>alert(1)</script>",
+                     "--methods", "grad_cam", *LEAN_BUILD_ARGS, "--model-name", "<script>alert(1)</script>",
                      "--title", "Audit <b>&</b>", "--fail-if", "accuracy<0")
     assert code == 0  # a gate that does not hold leaves the exit code at 0
     document = _document(tmp_path / "label")

@@ -4,7 +4,7 @@ and the report equals the one built in a single chunk, number for number."""
 import h5py
 import numpy as np
 import pytest
-from conftest import run_build
+from conftest import LEAN_BUILD_ARGS, run_build
 from test_shards import assert_same_numbers
 
 from reportgen.data.reader import PCamSplit
@@ -14,15 +14,20 @@ from reportgen.pipeline.join import join
 from reportgen.pipeline.patch_store import PatchStore, StoredPatches
 
 
-@pytest.mark.parametrize("size", [1, 3])
-def test_a_report_built_in_chunks_equals_the_one_built_at_once(tmp_path, tiny_pcam, checkpoint_a, shared_build,
-                                                               monkeypatch, size):
-    # shared_build takes its 4 patches in one chunk; 1 puts the two sanity patches in different chunks.
+@pytest.mark.parametrize("size, reference", [pytest.param(1, "shared_build", id="1"),
+                                             pytest.param(3, "lean_build", id="3")])
+def test_a_report_built_in_chunks_equals_the_one_built_at_once(tmp_path, tiny_pcam, checkpoint_a, monkeypatch, size,
+                                                               reference, request):
+    # The reference builds take their 4 patches in one chunk. 1 puts the two sanity patches of shared_build in
+    # different chunks; 3 splits the per-patch steps unevenly (3 + 1), as lean_build, without the sanity, stain and
+    # stability steps.
+    whole_build = request.getfixturevalue(reference)
+    extra = LEAN_BUILD_ARGS if reference == "lean_build" else []
     monkeypatch.setattr(chunks, "PATCHES_PER_CHUNK", size)
-    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "report", tmp_path / "cache") == 0
-    assert_same_numbers(tmp_path / "report", shared_build)
+    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "report", tmp_path / "cache", *extra) == 0
+    assert_same_numbers(tmp_path / "report", whole_build)
     with h5py.File(tmp_path / "report" / "attributions.h5", "r") as chunked, \
-            h5py.File(shared_build / "attributions.h5", "r") as whole:
+            h5py.File(whole_build / "attributions.h5", "r") as whole:
         for name in ("images", "maps/grad_cam", "maps/lime", "curves/sobel/insertion"):
             np.testing.assert_array_equal(chunked[name][:], whole[name][:])
 

@@ -19,8 +19,11 @@ from conftest import FAST_BUILD_ARGS
 from reportgen.model.checkpoint import file_sha256
 
 #: The build of these tests: no --checkpoint, so the model is trained (the head recipe, one epoch: seconds).
-TRAINING_BUILD_ARGS = [*(arg for arg in FAST_BUILD_ARGS if arg != "-q"), "--sanity-images", "0",
-                       "--stain-images", "0", "--recipe", "head", "--epochs", "1"]
+#: One method and no sanity, stain or stability step: the tests are about the cache entries two runs share
+#: (the checkpoint, the maps and curves), not about the report's other sections.
+TRAINING_BUILD_ARGS = [*(arg for arg in FAST_BUILD_ARGS if arg != "-q"), "--methods", "grad_cam",
+                       "--sanity-images", "0", "--stain-images", "0", "--stability", "none",
+                       "--recipe", "head", "--epochs", "1"]
 
 
 def _start(code: str, *args) -> subprocess.Popen:
@@ -64,9 +67,11 @@ MEMO = """
 
 
 def test_two_processes_needing_one_result_compute_it_once(tmp_path):
+    # Both kinds at once: each pair has its own cache and log, and most of their time is the computations' sleep.
+    started = {kind: [_start(MEMO, tmp_path / f"cache-{kind}", tmp_path / f"{kind}.log", kind) for _ in range(2)]
+               for kind in ("one", "rows")}
     for kind, per_compute in (("one", 1), ("rows", 3)):
-        log = tmp_path / f"{kind}.log"
-        processes = [_start(MEMO, tmp_path / f"cache-{kind}", log, kind) for _ in range(2)]
+        log, processes = tmp_path / f"{kind}.log", started[kind]
         outputs = [process.communicate(timeout=120) for process in processes]
         assert [process.returncode for process in processes] == [0, 0], outputs
         assert sorted(out.strip() for out, _ in outputs) == ["computed", "hit"], outputs
@@ -129,8 +134,9 @@ def test_two_builds_started_together_train_once_and_name_the_cached_checkpoint(t
 
 def test_a_build_killed_while_training_leaves_no_lock_that_blocks_the_next(tmp_path, tiny_pcam):
     cache = tmp_path / "cache"
-    # The full recipe, for a training long enough to be caught in the act.
-    slow = ["--recipe", "full", "--epochs", "3", "--train-fraction", "1"]
+    # The full recipe on the whole training split: one epoch (seconds) is long enough to be caught in the act,
+    # the lock being polled every 20 ms.
+    slow = ["--recipe", "full", "--epochs", "1", "--train-fraction", "1"]
     killed = _start_build(tiny_pcam, cache, tmp_path / "killed", tmp_path / "killed.log", *slow)
     deadline = time.monotonic() + 300
     while not list(cache.glob("checkpoints/*.lock")) and time.monotonic() < deadline and killed.poll() is None:

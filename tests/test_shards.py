@@ -5,7 +5,7 @@ import math
 import shutil
 
 import pytest
-from conftest import made_once, run_build
+from conftest import LEAN_BUILD_ARGS, made_once, run_build
 
 from reportgen.cli import main
 from reportgen.config import Shard, parse_shard, resolve_config
@@ -49,17 +49,22 @@ def assert_same_numbers(report_dir, reference_dir):
 
 
 def _build_shards(tiny_pcam, checkpoint, root, count, *extra):
+    """Shards 1 to ``count`` of a build of :data:`conftest.FAST_BUILD_ARGS` and :data:`conftest.LEAN_BUILD_ARGS`."""
     directories = []
     for index in range(1, count + 1):
         # Each shard has its own cache, as on a machine of its own.
         out = root / f"shard-{index}"
-        assert run_build(tiny_pcam, checkpoint, out, root / f"cache-{index}", "--shard", f"{index}/{count}", *extra) == 0
+        assert run_build(tiny_pcam, checkpoint, out, root / f"cache-{index}", "--shard", f"{index}/{count}",
+                         *LEAN_BUILD_ARGS, *extra) == 0
         directories.append(out)
     return directories
 
 
+# The shards here skip the sanity, stain and stability steps (conftest.LEAN_BUILD_ARGS) and are compared with the
+# unsharded build that skips them too. Those steps' per-patch numbers, computed a patch at a time as in a shard,
+# are compared with shared_build's by test_chunks.py.
 @pytest.mark.parametrize("count", [1, 2])
-def test_a_merged_report_equals_the_unsharded_one(tmp_path, tiny_pcam, checkpoint_a, shared_build, count, request):
+def test_a_merged_report_equals_the_unsharded_one(tmp_path, tiny_pcam, checkpoint_a, lean_build, count, request):
     if count == 2:
         shards = request.getfixturevalue("two_shards")  # built as below, once for every test that reads them
     else:
@@ -70,7 +75,7 @@ def test_a_merged_report_equals_the_unsharded_one(tmp_path, tiny_pcam, checkpoin
     code = main(["merge", *map(str, reversed(shards)), "--out", str(tmp_path / "merged"),
                  "--cache-dir", str(tmp_path / "merge-cache"), "--no-pdf", "-q"])
     assert code == 0
-    assert_same_numbers(tmp_path / "merged", shared_build)
+    assert_same_numbers(tmp_path / "merged", lean_build)
     # The merge read every per-patch result from the shards: nothing was explained again.
     methods = json.loads((tmp_path / "merged" / "report.json").read_text())["methods"]
     assert all(record["cached_patches"] == 4 for record in methods.values())
@@ -103,7 +108,8 @@ def test_impossible_shard_builds_are_refused_before_any_work(flags, message):
 
 @pytest.fixture(scope="session")
 def two_shards(tmp_path_factory, tiny_pcam, checkpoint_a):
-    """The two shards of a build of :data:`conftest.FAST_BUILD_ARGS`, built once per run; tests only read them."""
+    """The two shards of a build of :data:`conftest.FAST_BUILD_ARGS` and :data:`conftest.LEAN_BUILD_ARGS`, built once
+    per run; tests only read them."""
     def make(root):
         root.mkdir()
         _build_shards(tiny_pcam, checkpoint_a, root, 2)
@@ -119,18 +125,20 @@ def _merge_error(capsys, *arguments) -> str:
     return error
 
 
-def test_merge_refuses_what_is_not_one_whole_run(tmp_path, tiny_pcam, checkpoint_a, checkpoint_b, two_shards, capsys):
-    first, second = two_shards
+def test_merge_refuses_what_is_not_one_whole_run(tmp_path, tiny_pcam, checkpoint_a, checkpoint_b, capsys, request):
+    # A shard of the same patches with another seed, and one of another checkpoint, belong to other runs. They are
+    # built before two_shards is asked for, which the test beside this one may still be building.
+    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "seed-1", tmp_path / "cache", "--shard", "2/2",
+                     *LEAN_BUILD_ARGS, "--seed", "1") == 0
+    assert run_build(tiny_pcam, checkpoint_b, tmp_path / "other", tmp_path / "cache", "--shard", "2/2",
+                     *LEAN_BUILD_ARGS) == 0
+    first, second = request.getfixturevalue("two_shards")
     out = tmp_path / "merged"
     assert "shard 2 of 2 is missing; run 'reportgen build --shard 2/2'" in _merge_error(capsys, first, "--out", out)
     assert "shard 1/2 is given twice" in _merge_error(capsys, first, first, second, "--out", out)
     assert "holds no shard.json" in _merge_error(capsys, first, tmp_path, "--out", out)
     assert "does not exist" in _merge_error(capsys, first, tmp_path / "absent", "--out", out)
-    # A shard of the same patches with another seed, and one of another checkpoint, belong to other runs.
-    assert run_build(tiny_pcam, checkpoint_a, tmp_path / "seed-1", tmp_path / "cache", "--shard", "2/2",
-                     "--seed", "1") == 0
     assert "option 'seed' is 1, not 0" in _merge_error(capsys, first, tmp_path / "seed-1", "--out", out)
-    assert run_build(tiny_pcam, checkpoint_b, tmp_path / "other", tmp_path / "cache", "--shard", "2/2") == 0
     assert "another checkpoint (SHA-256)" in _merge_error(capsys, first, tmp_path / "other", "--out", out)
     # The merge must find the checkpoint the shards audited.
     error = _merge_error(capsys, first, second, "--out", out, "--checkpoint", checkpoint_b)
@@ -146,9 +154,9 @@ def test_a_damaged_manifest_is_one_line(tmp_path, two_shards, capsys):
         capsys, two_shards[0], broken, "--out", tmp_path / "merged")
 
 
-def test_merge_takes_the_gates_and_the_comparison(tmp_path, two_shards, shared_build, capsys):
+def test_merge_takes_the_gates_and_the_comparison(tmp_path, two_shards, lean_build, capsys):
     code = main(["merge", *map(str, two_shards), "--out", str(tmp_path / "merged"), "--cache-dir", str(tmp_path / "c"),
-                 "--compare", str(shared_build / "report.json"), "--fail-if", "accuracy<1.01", "--no-pdf", "-q"])
+                 "--compare", str(lean_build / "report.json"), "--fail-if", "accuracy<1.01", "--no-pdf", "-q"])
     assert code == 3  # the gate holds: the report was written and the run fails
     assert "gate failed: accuracy<1.01" in capsys.readouterr().err
     document = json.loads((tmp_path / "merged" / "report.json").read_text())
