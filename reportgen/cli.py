@@ -192,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
         help="train a model and write a checkpoint",
-        description="Train ResNet-18 on PCam-format data (the embedded synthetic set by default).",
+        description="Train ResNet-18 (or --arch NAME) on PCam-format data or an image folder (the embedded synthetic "
+                    "set by default).",
         epilog="examples:\n  reportgen train --out model.pt\n"
         "  reportgen train --data-dir ~/pcam --recipe head --weights backbone.pth --train-fraction 0.1 --out head.pt",
     )
@@ -200,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-dir", default=None, metavar="DIR", help="PCam directory or image folder (default: embedded synthetic set)")
     train.add_argument("--recipe", default="full", choices=("full", "head"), help="full (every layer) or head (frozen backbone)")
     train.add_argument("--weights", default="none", help="none, imagenet or PATH to a torchvision resnet18 state dict")
+    train.add_argument("--arch", default=None, metavar="NAME",
+                       help="architecture: a torchvision.models name (default resnet18) or timm:NAME; another "
+                            "architecture trains with the full recipe from random weights")
+    train.add_argument("--input-size", type=int, default=None, metavar="PIXELS",
+                       help="the side the network takes; the model resizes each patch to it inside its module")
     train.add_argument("--epochs", type=int, default=None, help="epochs (default: 1 for the full recipe, 5 for head)")
     train.add_argument("--train-fraction", type=float, default=None,
                        help="stratified share of the training split (default: 0.625 for the full recipe, 0.1 for head)")
@@ -328,7 +334,8 @@ def _run_train(args) -> int:
     from reportgen.runtime import resolve_device, seed_everything
 
     settings = demo_train_settings(args.recipe, weights=args.weights, seed=args.seed, precision=args.precision,
-                                   eval_limit=args.eval_limit, epochs=args.epochs, train_fraction=args.train_fraction)
+                                   eval_limit=args.eval_limit, epochs=args.epochs, train_fraction=args.train_fraction,
+                                   arch=args.arch, input_size=args.input_size)
     device = resolve_device(args.device)
     seed_everything(args.seed)
     cache_root = default_cache_dir()

@@ -368,3 +368,17 @@ def test_a_vit_without_its_input_size_is_refused_naming_the_option(tmp_path, tin
 def test_input_size_must_be_a_sensible_side(tmp_path, capsys):
     assert main(["build", "--input-size", "2", "--out", str(tmp_path / "report"), "-q"]) == 2
     assert "option 'input_size' must be a side in pixels from 8 to 4096, got 2" in _error_line(capsys)
+
+
+def test_the_train_command_trains_another_architecture_and_records_it(tiny_pcam, tmp_path, capsys, isolated_cache):
+    from reportgen.model.checkpoint import safe_torch_load
+
+    out = tmp_path / "squeezenet.pt"
+    assert main(["train", "--data-dir", str(tiny_pcam), "--arch", ARCH, "--out", str(out), "-q"]) == 0
+    stored = safe_torch_load(out)
+    assert stored["architecture"] == ARCH and stored["training"]["arch"] == ARCH
+    assert load_checkpoint(out).info["architecture"] == ARCH  # it loads without --arch
+    assert main(["train", "--data-dir", str(tiny_pcam), "--arch", ARCH, "--recipe", "head",
+                 "--out", str(tmp_path / "head.pt"), "-q"]) == 2
+    assert _error_line(capsys).endswith(f"recipe 'head' trains the resnet18 head on cached features; train {ARCH} "
+                                        "with --recipe full")
