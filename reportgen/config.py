@@ -24,6 +24,7 @@ from reportgen.explain.shorthands import SHORTHANDS
 from reportgen.inference import PRECISIONS
 from reportgen.metrics.faithfulness import SUBSTRATES
 from reportgen.model.architectures import check_arch
+from reportgen.model.network import check_input_side
 from reportgen.model.recipes import RECIPES
 
 TARGETS = ("predicted", "label")
@@ -218,8 +219,7 @@ def _validate(config: BuildConfig) -> BuildConfig:
         raise ConfigError(f"option 'train_fraction' must be in (0, 1], got {config.train_fraction}")
     if not config.methods:
         raise ConfigError("option 'methods' is empty; name at least one method")
-    if config.input_size is not None and not 8 <= config.input_size <= 4096:
-        raise ConfigError(f"option 'input_size' must be a side in pixels from 8 to 4096, got {config.input_size}")
+    check_input_side(config.input_size, "option 'input_size'")
     if config.arch is not None:
         check_arch(config.arch)
     if len(set(config.methods)) != len(config.methods):

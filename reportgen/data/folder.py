@@ -69,28 +69,27 @@ def class_folder_names(class_folders: dict[str, str] | None) -> dict[str, str]:
 # --------------------------------------------------------------------------- images
 
 
-def read_image(path: Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB pixels of ``path``; DataError naming it when it cannot be decoded."""
+def _decoded(path: Path, pixels_of, what: str, fix: str) -> np.ndarray:
+    """``pixels_of(image)`` of the image file ``path``; DataError naming it (as a ``what``) when it cannot be decoded."""
     from PIL import Image
 
     check_readable(path)
     try:
         with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+            return pixels_of(image)
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as error:
-        raise DataError(f"{path}: not a readable image, truncated or corrupt ({error}); replace or remove it") from error
+        raise DataError(f"{path}: not a readable {what}, truncated or corrupt ({error}); {fix}") from error
+
+
+def read_image(path: Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB pixels of ``path``; DataError naming it when it cannot be decoded."""
+    return _decoded(path, lambda image: np.asarray(image.convert("RGB"), dtype=np.uint8), "image",
+                    "replace or remove it")
 
 
 def read_mask(path: Path) -> np.ndarray:
     """(H, W) uint8 mask of ``path``, 1 where any channel is non-zero (tumour)."""
-    from PIL import Image
-
-    check_readable(path)
-    try:
-        with Image.open(path) as image:
-            pixels = np.asarray(image)
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as error:
-        raise DataError(f"{path}: not a readable mask image, truncated or corrupt ({error}); replace it") from error
+    pixels = _decoded(path, np.asarray, "mask image", "replace it")
     if pixels.ndim == 3:
         pixels = pixels.any(axis=2)
     return (pixels != 0).astype(np.uint8)

@@ -22,33 +22,22 @@ from reportgen.judgement.reading import (
     REFERENCE_PHRASES,
     explained_count,
     find_verdict,
+    headline_mean,
     method_title,
     unit_noun,
 )
 from reportgen.judgement.rule import FAIL, INCONCLUSIVE, PASS, combine, scaled_images
 from reportgen.metrics.verdicts import PRIMARY_CLAIMS, TARGET_DIFFERENCE
-from reportgen.schema import Interval, MethodSection, ReportDocument, Verdict
+from reportgen.schema import ReportDocument, Verdict
 
 #: How a claim's metric key reads in a sentence.
 _KEY_LABELS = {key: METRIC_LABELS[kind] for kind, (key, _) in DIRECTIONS.items()}
 
 
-def _verdict(document: ReportDocument, method: str, against: str, metric: str) -> Verdict | None:
-    """:func:`~reportgen.judgement.reading.find_verdict` as a record: a claim stored the other way round comes
-    back from it as a plain dict."""
-    return Verdict.from_json(find_verdict(document, method, against, metric))
-
-
-def _headline(record: MethodSection, key: str) -> Interval:
-    """A method's mean of ``key`` (a claimed metric's key) over the informative patches (mean ``None`` when no
-    patch is informative), as :func:`~reportgen.judgement.reading.headline_mean` reads it from a record."""
-    return getattr(record.informative, key)
-
-
 def primary_verdicts(document: ReportDocument, name: str) -> list[Verdict]:
     """Method ``name``'s primary claims (:data:`~reportgen.metrics.verdicts.PRIMARY_CLAIMS`) that the report
     holds, in that order."""
-    found = (_verdict(document, name, against, metric) for against, metric in PRIMARY_CLAIMS)
+    found = (find_verdict(document, name, against, metric) for against, metric in PRIMARY_CLAIMS)
     return [verdict for verdict in found if verdict is not None]
 
 
@@ -118,7 +107,7 @@ def checks(document: ReportDocument) -> list[Check]:
 def rank_methods(document: ReportDocument, kind: str) -> list[str]:
     """Method names best-first by headline mean AUC for ``kind``; ties keep the document's order."""
     key, direction = DIRECTIONS[kind]
-    scored = [(name, _headline(record, key).mean) for name, record in document.methods.items()]
+    scored = [(name, headline_mean(record, key).mean) for name, record in document.methods.items()]
     scored = [(name, mean) for name, mean in scored if mean is not None]
     sign = 1.0 if direction == "lower" else -1.0
     return [name for name, _ in sorted(scored, key=lambda item: sign * item[1])]
@@ -139,7 +128,7 @@ def most_faithful(document: ReportDocument, kind: str) -> dict[str, Any] | None:
     if not ranking:
         return None
     best = ranking[0]
-    record = _headline(document.methods[best], key)
+    record = headline_mean(document.methods[best], key)
     result = {
         "method": best, "title": method_title(document, best), "metric": key, "direction": direction,
         "mean": float(record.mean), "ci95": [float(v) for v in record.ci95],
@@ -147,7 +136,7 @@ def most_faithful(document: ReportDocument, kind: str) -> dict[str, Any] | None:
     }
     if len(ranking) > 1:
         runner_up = ranking[1]
-        verdict = _verdict(document, best, runner_up, key)
+        verdict = find_verdict(document, best, runner_up, key)
         outcome = None if verdict is None else verdict.outcome
         result.update(runner_up=runner_up, runner_up_title=method_title(document, runner_up), outcome=outcome,
                       p_holm=None if verdict is None else verdict.p_holm, significant=outcome == "better")
@@ -202,7 +191,7 @@ def reference_findings(document: ReportDocument) -> tuple[list[tuple[str, str]],
         title = method_title(document, name)
         for kind, (key, _) in DIRECTIONS.items():
             for reference in ("random", *MODEL_INDEPENDENT):
-                verdict = _verdict(document, name, reference, key)
+                verdict = find_verdict(document, name, reference, key)
                 if verdict is None:
                     continue
                 outcome, primary = verdict.outcome, verdict.family == "primary"

@@ -33,7 +33,7 @@ from torch import nn
 
 from reportgen.errors import ConfigError
 from reportgen.metrics.agreement import spearman_full
-from reportgen.model.feature_layers import feature_trunk, is_attention
+from reportgen.model.feature_layers import feature_trunk, has_parameters, is_transformer_block
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def randomisation_stages(model: nn.Module) -> list[list[str]]:
     List of stages, each a list of qualified module names.
     """
     prefix, trunk = feature_trunk(model)
-    children = [(prefix + name, child) for name, child in trunk.named_children() if _has_parameters(child)]
+    children = [(prefix + name, child) for name, child in trunk.named_children() if has_parameters(child)]
     if len(children) < MIN_TRUNK_STAGES:
         children = [part for name, child in children for part in _split(name, child)]
     children = [part for name, child in children for part in _transformer_blocks(name, child)]
@@ -180,13 +180,9 @@ def randomisation_stages(model: nn.Module) -> list[list[str]]:
     return stages[::-1]
 
 
-def _has_parameters(module: nn.Module) -> bool:
-    return any(True for _ in module.parameters())
-
-
 def _attention_blocks(module: nn.Module) -> int:
     """How many modules under (and including) ``module`` hold an attention layer among their children."""
-    return sum(1 for inner in module.modules() if any(is_attention(child) for child in inner.children()))
+    return sum(1 for inner in module.modules() if is_transformer_block(inner))
 
 
 def _transformer_blocks(name: str, module: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -194,13 +190,13 @@ def _transformer_blocks(name: str, module: nn.Module) -> list[tuple[str, nn.Modu
     each split in turn."""
     if _attention_blocks(module) <= 1:
         return [(name, module)]
-    return [part for child_name, child in module.named_children() if _has_parameters(child)
+    return [part for child_name, child in module.named_children() if has_parameters(child)
             for part in _transformer_blocks(f"{name}.{child_name}", child)]
 
 
 def _split(name: str, module: nn.Module) -> list[tuple[str, nn.Module]]:
     """A Sequential's parameterised children, or ``module`` itself when it is not a Sequential of several."""
-    parts = [(f"{name}.{child_name}", child) for child_name, child in module.named_children() if _has_parameters(child)]
+    parts = [(f"{name}.{child_name}", child) for child_name, child in module.named_children() if has_parameters(child)]
     return parts if isinstance(module, nn.Sequential) and len(parts) > 1 else [(name, module)]
 
 

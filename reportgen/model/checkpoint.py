@@ -17,7 +17,6 @@ same SHA-256 and a report can say "same model".
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -254,9 +253,7 @@ def load_checkpoint(
             "(identity). Pass --preprocessing imagenet if it was trained with ImageNet statistics",
             path,
         )
-    if input_size is not None:
-        preprocessing = dataclasses.replace(preprocessing, resize_to=None if input_size == preprocessing.input_size
-                                            else int(input_size))
+    preprocessing = preprocessing.taking(input_size)
     model = PCamClassifier(preprocessing, arch)
     model.backbone.load_state_dict(state_dict)
     model.eval().to(device)

@@ -42,7 +42,7 @@ _FOUND: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _GRIDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _has_parameters(module: nn.Module) -> bool:
+def has_parameters(module: nn.Module) -> bool:
     return any(True for _ in module.parameters())
 
 
@@ -50,7 +50,7 @@ def feature_trunk(model: nn.Module) -> tuple[str, nn.Module]:
     """(dotted prefix, module) of the trunk: descend through wrappers with a single parameterised child."""
     prefix, module = "", model
     while True:
-        with_parameters = [(name, child) for name, child in module.named_children() if _has_parameters(child)]
+        with_parameters = [(name, child) for name, child in module.named_children() if has_parameters(child)]
         if len(with_parameters) != 1:
             return prefix, module
         name, module = with_parameters[0]
@@ -90,6 +90,11 @@ def _probe(model: nn.Module, size: int) -> None:
 
 def is_attention(module: nn.Module) -> bool:
     return isinstance(module, nn.MultiheadAttention) or type(module).__name__.endswith("Attention")
+
+
+def is_transformer_block(module: nn.Module) -> bool:
+    """Whether an attention layer is among ``module``'s children (a transformer block)."""
+    return any(is_attention(child) for child in module.children())
 
 
 def is_transformer(model: nn.Module) -> bool:
@@ -149,8 +154,7 @@ def token_grid(model: nn.Module, *, size: int = PROBE_SIZE) -> TokenGrid | None:
 
 def _last_transformer_block(model: nn.Module) -> tuple[str, nn.Module] | None:
     """(name, module) of the last module, in module order, whose children include an attention layer."""
-    blocks = [(name, module) for name, module in model.named_modules()
-              if any(is_attention(child) for child in module.children())]
+    blocks = [(name, module) for name, module in model.named_modules() if is_transformer_block(module)]
     return blocks[-1] if blocks else None
 
 
@@ -189,7 +193,7 @@ def _find_cam_layer(model: nn.Module, size: int) -> str | None:
     name = None
     while True:
         maps = [(child_name, child) for child_name, child in module.named_children()
-                if child in outputs and _has_parameters(child)]
+                if child in outputs and has_parameters(child)]
         if not maps:
             break
         child_name, child = max(maps, key=lambda pair: outputs[pair[1]])

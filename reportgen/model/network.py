@@ -9,7 +9,7 @@ the same thing to every method (docs/metrics.md#one-preprocessing-owned-by-the-m
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
@@ -42,6 +42,13 @@ class Preprocessing:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def taking(self, side: int | None) -> Preprocessing:
+        """The same normalisation for a network that takes ``side`` x ``side`` input: it resizes the patch to
+        ``side`` inside its module, or not at all when ``side`` is the patch's own (``None`` keeps it as it is)."""
+        if side is None:
+            return self
+        return replace(self, resize_to=None if side == self.input_size else int(side))
+
     @classmethod
     def from_dict(cls, values: dict) -> Preprocessing:
         return cls(
@@ -50,6 +57,19 @@ class Preprocessing:
             input_size=int(values.get("input_size", 96)),
             resize_to=None if values.get("resize_to") is None else int(values["resize_to"]),
         )
+
+
+#: The input sides (pixels) a network may be given with ``--input-size``, smallest and largest.
+INPUT_SIDES = (8, 4096)
+
+
+def check_input_side(side, what: str) -> None:
+    """Refuse an input side outside :data:`INPUT_SIDES` (or not a whole number), naming ``what`` was given."""
+    low, high = INPUT_SIDES
+    if side is not None and (not isinstance(side, int) or not low <= side <= high):
+        from reportgen.errors import ConfigError
+
+        raise ConfigError(f"{what} must be a side in pixels from {low} to {high}, got {side!r}")
 
 
 #: The notebook trained on [0, 1] input without any normalisation.

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from reportgen.config import PRECISIONS, RECIPES
 from reportgen.errors import ConfigError
 from reportgen.model.architectures import DEFAULT_ARCH, check_arch
-from reportgen.model.network import NAMED_PREPROCESSING, Preprocessing, parse_preprocessing
+from reportgen.model.network import NAMED_PREPROCESSING, Preprocessing, check_input_side, parse_preprocessing
 
 
 @dataclass(frozen=True)
@@ -104,8 +104,7 @@ class TrainSettings:
         if self.arch != DEFAULT_ARCH and self.weights != "none":
             raise ConfigError(f"--weights {self.weights} initialises a {DEFAULT_ARCH}; {self.arch} trains from random "
                               "weights (--weights none)")
-        if self.input_size is not None and (not isinstance(self.input_size, int) or not 8 <= self.input_size <= 4096):
-            raise ConfigError(f"training setting input_size={self.input_size!r} must be a side in pixels from 8 to 4096")
+        check_input_side(self.input_size, "training setting input_size")
         if not isinstance(self.bn_recalibration, int) or self.bn_recalibration < 0:
             raise ConfigError(
                 f"training setting bn_recalibration={self.bn_recalibration!r} must be a whole number >= 0"
@@ -119,9 +118,7 @@ class TrainSettings:
             # Pretrained backbones expect the statistics they were trained with; the
             # notebook trained from random weights on plain [0, 1] input.
             normalisation = NAMED_PREPROCESSING["identity" if self.weights == "none" else "imagenet"]
-        if self.input_size is None or self.input_size == normalisation.input_size:
-            return normalisation
-        return dataclasses.replace(normalisation, resize_to=self.input_size)
+        return normalisation.taking(self.input_size)
 
     def to_dict(self) -> dict:
         """Plain-typed copy, for checkpoints and report.json."""

@@ -109,6 +109,7 @@ def is_record(hint) -> bool:
     return isinstance(hint, type) and issubclass(hint, Record) and hint is not Record
 
 
+@functools.cache
 def record_in(hint) -> type | None:
     """The record type a type hint holds: itself, or inside ``X | None``, ``list[X]`` or ``dict[str, X]``."""
     if is_record(hint):
@@ -120,14 +121,9 @@ def record_in(hint) -> type | None:
     return None
 
 
-
-def _holds_record(hint) -> bool:
-    return record_in(hint) is not None
-
-
 def from_json(hint, value):
     """``value`` (a JSON value, or records already made) read as type ``hint``."""
-    if value is None or hint is Any or not _holds_record(hint):
+    if value is None or hint is Any or record_in(hint) is None:
         return value
     if is_record(hint):
         if isinstance(value, hint):
@@ -156,9 +152,7 @@ def from_json(hint, value):
 
 def to_json(value):
     """A record (or a list or dict of them) as the JSON value it stands for, keys in field order."""
-    if isinstance(value, Record):
-        return {key: to_json(item) for key, item in value.items()}
-    if isinstance(value, dict):
+    if isinstance(value, (Record, dict)):
         return {key: to_json(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_json(item) for item in value]
