@@ -8,6 +8,7 @@ import shutil
 import warnings
 import zlib
 
+import h5py
 import numpy as np
 import pytest
 from conftest import FAST_BUILD_ARGS, run_build
@@ -217,10 +218,21 @@ def test_each_bad_input_is_one_data_error_line_naming_it(tmp_path, case):
     assert "\n" not in message and fragment in message, message
 
 
-def test_patches_of_another_size_are_refused_for_now(tmp_path):
-    root = write_folder(tmp_path / "patches", per_class=2, size=128)
-    with pytest.raises(DataError, match="patches are 128x128; reportgen reads 96x96 patches for now"):
+@pytest.mark.parametrize("size", [24, 100, 1032])
+def test_patches_of_a_side_the_pipeline_does_not_take_are_refused(tmp_path, size):
+    root = write_folder(tmp_path / "patches", per_class=1, splits=("valid",), size=size)
+    with pytest.raises(DataError, match=rf"patches are {size}x{size}; reportgen reads square patches of 32 to 1024 "
+                                        "pixels, a multiple of 8"):
         _open(root, ("valid",))
+
+
+def test_patches_of_another_size_are_read_at_their_own_size(tmp_path):
+    root = write_folder(tmp_path / "patches", per_class=2, splits=("valid",), size=128, slides=True, masks=True)
+    with _open(root, ("valid",)) as data:
+        assert data.patch_size == 128
+        batch = data.split("valid").read(np.arange(4))
+        assert batch.images.shape == (4, 128, 128, 3) and batch.masks.shape == (4, 128, 128)
+        assert batch.masks[2:].any() and not batch.masks[:2].any()  # the tumour patches' masks; none for normal
 
 
 def test_the_cli_refuses_a_bad_folder_with_one_line_exit_code_2_and_keeps_the_previous_report(
@@ -306,3 +318,69 @@ def test_a_label_region_is_centre32_or_none():
     assert resolve_config(flag_values={"label_region": "centre32"}).label_region == "centre32"
     with pytest.raises(ConfigError, match="^option 'label_region' 'middle' is unknown; choose 'centre32'"):
         resolve_config(flag_values={"label_region": "middle"})
+
+
+# --------------------------------------------------------------------------- patches of another size
+
+
+def test_a_build_on_128_px_patches_keeps_their_pixels_and_says_nothing_of_a_centre_rule(tmp_path, checkpoint_a,
+                                                                                         capsys):
+    root = write_folder(tmp_path / "patches", per_class=4, splits=("valid",), size=128, slides=True, masks=True)
+    out = tmp_path / "report"
+    # checkpoint_a records that its network takes 96 px: the model resizes each 128 px patch to 96 inside.
+    assert run_build(root, checkpoint_a, out, tmp_path / "cache", "--stability", "none") == 0
+    document = json.loads((out / "report.json").read_text())
+    assert document["data"]["patch_size"] == 128 and document["data"]["label_region"] == "none"
+    assert document["model"]["preprocessing"]["input_size"] == 128
+    assert document["model"]["preprocessing"]["resize_to"] == 96
+    with h5py.File(out / "attributions.h5", "r") as stored:
+        assert stored["images"].shape == (4, 128, 128, 3) and stored["masks"].shape == (4, 128, 128)
+        assert all(stored[f"maps/{name}"].shape == (4, 128, 128) for name in document["methods"])
+    # The sanity and stain steps ran on the 128 px patches too.
+    assert document["sanity"]["images"] == 2 and document["stain_robustness"] is not None
+    # No label region: the notes say nothing of a centre square, the localisation prose judges nothing.
+    notes = [image["note"] for image in document["images"]]
+    assert notes and not any("centre square" in note for note in notes), notes
+    html = (out / "report.html").read_text()
+    assert "The data declare no region that decides the label" in html
+    assert "centre 43&times;43" in html  # the centre third of 128 px, named with its side
+
+    # PCam's centre 32x32 is refused for 128 px patches, in one line, before any work; the report stays.
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    capsys.readouterr()
+    assert run_build(root, checkpoint_a, out, tmp_path / "cache", "--label-region", "centre32") == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and "label_region 'centre32' is PCam's centre 32x32 of a 96x96 patch, but these " \
+                               "patches are 128x128" in lines[0], lines
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_the_network_takes_the_stated_side_else_the_recorded_else_the_patches_own():
+    import torch
+
+    from reportgen.model.checkpoint import LoadedModel, fit_to_patches
+    from reportgen.model.network import IDENTITY_PREPROCESSING, PCamClassifier, Preprocessing
+    from reportgen.model.settings import TrainSettings
+
+    def loaded(preprocessing, source):
+        torch.manual_seed(0)
+        return LoadedModel(model=PCamClassifier(preprocessing).eval(),
+                           info={"preprocessing_source": source, "architecture": "resnet18"})
+
+    def fitted(model, **given):
+        pre = fit_to_patches(model, 128, **given).model.preprocessing
+        return pre.input_size, pre.resize_to
+
+    assert fitted(loaded(Preprocessing(), "checkpoint")) == (128, 96)  # trained at 96: resized to it
+    assert fitted(loaded(Preprocessing(), "checkpoint"), input_size=128) == (128, None)
+    assert fitted(loaded(Preprocessing().taking(160), "checkpoint")) == (128, 160)  # recorded 160 stays
+    assert fitted(loaded(IDENTITY_PREPROCESSING, "assumed")) == (128, None)  # a plain state dict records nothing
+    model = loaded(Preprocessing(), "checkpoint")
+    fit_to_patches(model, 128)
+    assert model.model.normalize.resize_to == 96 and model.info["preprocessing"]["input_size"] == 128
+    assert model.model(torch.zeros(1, 3, 128, 128)).shape == (1, 2)
+    # Training on 128 px patches: the network takes them at their own side unless input_size says otherwise.
+    assert TrainSettings().resolved_preprocessing(128) == IDENTITY_PREPROCESSING.for_patches(128)
+    assert TrainSettings().resolved_preprocessing(128).resize_to is None
+    assert TrainSettings(input_size=96).resolved_preprocessing(128).resize_to == 96
+    assert TrainSettings().resolved_preprocessing() == TrainSettings().resolved_preprocessing(96)

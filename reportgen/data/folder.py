@@ -11,9 +11,12 @@ A patch in the tumour folder has label 1 and one in the normal folder label
 (``file`` relative to DIR), its ``slide_id`` and optionally a ``mask`` image
 (relative to DIR, non-zero = tumour). It lists every patch of a split or
 none of them; a normal patch without a mask in a split with masks has none
-of tumour. Images are read with Pillow as RGB uint8; every patch must be
-96x96, the size the pipeline is built for. A split's patches are sorted by
-path, so indices are stable.
+of tumour. Images are read with Pillow as RGB uint8. Patches are square,
+all of one size, from :data:`PATCH_SIDES` and a multiple of
+:data:`~reportgen.metrics.agreement.POOL_CELL` (the agreement's cells tile
+the map); the model takes them at that size or resizes them inside its
+module (``--input-size``). A split's patches are sorted by path, so indices
+are stable.
 
 Everything is checked when the folder is opened (every image and mask is
 decoded once), so a bad file is one DataError naming it and the fix before
@@ -36,10 +39,11 @@ from pathlib import Path
 
 import numpy as np
 
-from reportgen.data.files import PATCH_SIZE, SPLITS, check_readable, find_file
+from reportgen.data.files import SPLITS, check_readable, find_file
 from reportgen.data.patches_csv import PATCHES_CSV, PatchRow, read_patches_csv
 from reportgen.data.reader import IndexedSplit, PatchBatch, PCamDataset
 from reportgen.errors import DataError
+from reportgen.metrics.agreement import POOL_CELL
 
 logger = logging.getLogger(__name__)
 
@@ -130,9 +134,10 @@ class FolderSplit(IndexedSplit):
     """
 
     def __init__(self, name: str, *, root: Path, files: list[str], labels: np.ndarray,
-                 slide_ids: np.ndarray | None, masks: list[str | None] | None) -> None:
+                 slide_ids: np.ndarray | None, masks: list[str | None] | None, patch_size: int) -> None:
         self.name = name
         self.root = root
+        self.patch_size = patch_size
         self.files = files
         self.mask_files = masks
         self.has_masks = masks is not None
@@ -147,14 +152,15 @@ class FolderSplit(IndexedSplit):
 
     def _read_checked(self, path: Path) -> np.ndarray:
         pixels = read_image(path)
-        if pixels.shape != (PATCH_SIZE, PATCH_SIZE, 3):  # changed since the folder was opened
-            raise DataError(f"{path}: image is {_size_of(pixels.shape)}, not {PATCH_SIZE}x{PATCH_SIZE}; the folder changed "
+        side = self.patch_size
+        if pixels.shape != (side, side, 3):  # changed since the folder was opened
+            raise DataError(f"{path}: image is {_size_of(pixels.shape)}, not {side}x{side}; the folder changed "
                             "after it was opened, run again")
         return pixels
 
     def _read_mask(self, relative: str | None) -> np.ndarray:
         if relative is None:
-            return np.zeros((PATCH_SIZE, PATCH_SIZE), dtype=np.uint8)
+            return np.zeros((self.patch_size, self.patch_size), dtype=np.uint8)
         return read_mask(self.root / relative)
 
     def read(self, indices) -> PatchBatch:
@@ -162,15 +168,16 @@ class FolderSplit(IndexedSplit):
 
         Returns
         -------
-        PatchBatch with images (n, 96, 96, 3) uint8, labels (n,) int64,
-        masks (n, 96, 96) uint8 (1 = tumour) or None, indices (n,) int64.
+        PatchBatch with images (n, S, S, 3) uint8 (S = ``patch_size``), labels (n,) int64,
+        masks (n, S, S) uint8 (1 = tumour) or None, indices (n,) int64.
         """
         wanted = self._index_array(indices)
+        side = self.patch_size
         decoded = _decode_all(self._read_checked, [self.root / self.files[i] for i in wanted])
-        images = np.stack(decoded) if decoded else np.zeros((0, PATCH_SIZE, PATCH_SIZE, 3), dtype=np.uint8)
+        images = np.stack(decoded) if decoded else np.zeros((0, side, side, 3), dtype=np.uint8)
         masks = None
         if self.mask_files is not None:
-            masks = np.zeros((len(wanted), PATCH_SIZE, PATCH_SIZE), dtype=np.uint8)
+            masks = np.zeros((len(wanted), side, side), dtype=np.uint8)
             for row, index in enumerate(wanted):
                 masks[row] = self._read_mask(self.mask_files[index])
         return PatchBatch(images=images, labels=self._labels[wanted], masks=masks, indices=wanted)
@@ -223,20 +230,31 @@ def _list_split(data_dir: Path, split: str, folders: dict[str, str]) -> _Listed:
     return _Listed([files[i] for i in order], np.asarray([labels[i] for i in order], dtype=np.int64))
 
 
+#: The patch sides (pixels) an image folder may have, smallest and largest.
+PATCH_SIDES = (32, 1024)
+
+
 class _SizeCheck:
-    """Every image of the data set has the first one's size, which must be square and 96x96."""
+    """Every image of the data set has the first one's size, which must be square, within :data:`PATCH_SIDES`
+    and a multiple of :data:`~reportgen.metrics.agreement.POOL_CELL`."""
 
     def __init__(self) -> None:
         self.first: tuple[Path, tuple[int, ...]] | None = None
 
+    @property
+    def side(self) -> int:
+        """The side of the patches checked so far."""
+        return self.first[1][0]
+
     def __call__(self, path: Path, shape: tuple[int, ...]) -> None:
         if shape[0] != shape[1]:
-            raise DataError(f"{path}: image is {_size_of(shape)}; patches must be square ({PATCH_SIZE}x{PATCH_SIZE})")
+            raise DataError(f"{path}: image is {_size_of(shape)}; patches must be square, crop them to a square")
         if self.first is None:
             self.first = (path, shape)
-            if shape[0] != PATCH_SIZE:
-                raise DataError(f"{path}: patches are {_size_of(shape)}; reportgen reads {PATCH_SIZE}x{PATCH_SIZE} "
-                                f"patches for now, resize or crop them to {PATCH_SIZE}x{PATCH_SIZE}")
+            low, high = PATCH_SIDES
+            if not low <= shape[0] <= high or shape[0] % POOL_CELL:
+                raise DataError(f"{path}: patches are {_size_of(shape)}; reportgen reads square patches of {low} to "
+                                f"{high} pixels, a multiple of {POOL_CELL} (96 and 224 are), crop or resize them")
         elif shape != self.first[1]:
             raise DataError(f"{path}: image is {_size_of(shape)} but {self.first[0]} is {_size_of(self.first[1])}; "
                             "every patch of a data set must have the same size")
@@ -256,7 +274,8 @@ def _split_rows(split: str, listed: _Listed, rows: dict[str, PatchRow] | None) -
     return found
 
 
-def _check_masks(data_dir: Path, split: str, listed: _Listed, split_rows: list[PatchRow] | None) -> list | None:
+def _check_masks(data_dir: Path, split: str, listed: _Listed, split_rows: list[PatchRow] | None,
+                 side: int) -> list | None:
     """Each patch's mask path (None: a normal patch without one), checked; None when the split has no masks."""
     if split_rows is None or not any(row.mask for row in split_rows):
         return None
@@ -268,8 +287,8 @@ def _check_masks(data_dir: Path, split: str, listed: _Listed, split_rows: list[P
         masks.append(row.mask)
     given = [mask for mask in masks if mask is not None]
     for mask, shape in zip(given, _decode_all(_mask_shape, [data_dir / mask for mask in given]), strict=True):
-        if shape != (PATCH_SIZE, PATCH_SIZE):
-            raise DataError(f"{data_dir / mask}: mask is {_size_of(shape)} but the patches are {PATCH_SIZE}x{PATCH_SIZE}; "
+        if shape != (side, side):
+            raise DataError(f"{data_dir / mask}: mask is {_size_of(shape)} but the patches are {side}x{side}; "
                             "a mask must have its patch's size")
     return masks
 
@@ -295,8 +314,8 @@ def open_patch_folder(data_dir: str | Path, *, splits: tuple[str, ...] = ("train
     PCamDataset with ``source`` "folder" and a :class:`FolderSplit` per split;
     raises DataError with one line naming the file or folder for a missing
     split or class folder, an empty class folder, a file that is not a
-    readable image, a patch of another size, a bad ``patches.csv`` or a mask
-    of another size.
+    readable image, patches not square or of a side it does not take, a patch of
+    another size than the first, a bad ``patches.csv`` or a mask of another size.
     """
     data_dir = Path(data_dir).expanduser()
     folders = class_folder_names(class_folders)
@@ -312,7 +331,8 @@ def open_patch_folder(data_dir: str | Path, *, splits: tuple[str, ...] = ("train
         split_rows = _split_rows(name, listed, rows)
         slide_ids = None if split_rows is None else np.asarray([row.slide_id for row in split_rows], dtype=object)
         opened[name] = FolderSplit(name, root=data_dir, files=listed.files, labels=listed.labels, slide_ids=slide_ids,
-                                   masks=_check_masks(data_dir, name, listed, split_rows))
+                                   masks=_check_masks(data_dir, name, listed, split_rows, sizes.side),
+                                   patch_size=sizes.side)
         parts.extend(_fingerprint_parts(data_dir, opened[name]))
     fingerprint = hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
     logger.debug("opened image folder %s: %s", data_dir, {name: len(split) for name, split in opened.items()})

@@ -9,6 +9,7 @@ without it those checks do not apply (the report says so on page one).
 
 from __future__ import annotations
 
+from reportgen.data.files import PATCH_SIZE
 from reportgen.errors import ConfigError
 
 #: The centre 32x32 of a 96x96 patch decides the label (PCam's rule).
@@ -28,10 +29,18 @@ def check_label_region(stated: str | None) -> None:
                           f"the label, as in PCam) or {UNDECLARED!r}")
 
 
-def label_region(source: str, stated: str | None) -> str:
-    """The data's label region: PCam's for the PCam layout, else what the configuration states (default none)."""
+def label_region(source: str, stated: str | None, patch_size: int = PATCH_SIZE) -> str:
+    """The data's label region: PCam's for the PCam layout, else what the configuration states (default none).
+
+    PCam's region is the centre 32x32 of a 96x96 patch; stated for patches of another size, it is refused in one
+    line (ConfigError) rather than scaled, since no other data set's labelling rule is known to be its like.
+    """
     if source in PCAM_SOURCES:
         return CENTRE
+    if stated == CENTRE and patch_size != PATCH_SIZE:
+        raise ConfigError(f"label_region {CENTRE!r} is PCam's centre 32x32 of a {PATCH_SIZE}x{PATCH_SIZE} patch, but "
+                          f"these patches are {patch_size}x{patch_size}; leave label_region unset (the checks built "
+                          "on the centre then do not apply)")
     return stated or UNDECLARED
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from reportgen.cache import default_cache_dir
-from reportgen.data.files import SPLITS, open_h5
+from reportgen.data.files import PATCH_SIZE, SPLITS, open_h5
 from reportgen.data.inflate import read_rows, whole_row_deflate
 from reportgen.data.validate import check_split
 from reportgen.errors import ConfigError, DataError, unknown_name_error
@@ -40,9 +40,9 @@ BLOCK_SIZE = 1024
 class PatchBatch:
     """Patches in the order they were asked for.
 
-    images : (n, 96, 96, 3) uint8 RGB.
+    images : (n, S, S, 3) uint8 RGB, S the split's ``patch_size`` (96 for PCam).
     labels : (n,) int64 in {0, 1}.
-    masks : (n, 96, 96) uint8 (1 = tumour pixel), or None when the files have no masks.
+    masks : (n, S, S) uint8 (1 = tumour pixel), or None when the files have no masks.
     indices : (n,) int64 positions in the split.
     """
 
@@ -86,6 +86,8 @@ class IndexedSplit:
 
     name: str
     has_masks: bool
+    #: Side of the split's square patches in pixels (96 for PCam).
+    patch_size: int = PATCH_SIZE
     _labels: np.ndarray
     _slide_ids: np.ndarray | None
 
@@ -282,6 +284,12 @@ class PCamDataset:
         self.splits = splits
         self.source = source
         self.fingerprint = fingerprint
+
+    @property
+    def patch_size(self) -> int:
+        """Side of the data set's square patches in pixels: 96 for PCam, the images' own for an image folder
+        (every split has the same, checked when the data were opened)."""
+        return next(iter(self.splits.values())).patch_size
 
     def split(self, name: str) -> PCamSplit:
         """The split called ``name``; DataError naming it when it was not opened."""

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from reportgen.data.files import PATCH_SIZE
 from reportgen.explain.base import Explainer, MethodStanding
-from reportgen.metrics.localisation import PCAM_PATCH_SIZE, UNIFORM_CENTRE_MASS
+from reportgen.metrics.localisation import UNIFORM_CENTRE_MASS
 
 if TYPE_CHECKING:  # the schema reads the methods' stability variants from reportgen.explain
     from reportgen.schema import MethodSection
@@ -55,7 +56,8 @@ def paint(segments: np.ndarray, weights_by_segment: dict) -> np.ndarray:
     return lookup[segments]
 
 
-def coarse_superpixels(record: MethodSection, title: str) -> str | None:
+def coarse_superpixels(record: MethodSection, title: str, *, patch_size: int = PATCH_SIZE,
+                       centre_decides: bool = True) -> str | None:
     """A sentence when a superpixel method's maps are too coarse to localise, else None.
 
     ``record`` is the method's record in report.json; its ``extras.n_superpixels.per_image`` holds each
@@ -70,12 +72,13 @@ def coarse_superpixels(record: MethodSection, title: str) -> str | None:
     median = statistics.median(counts)
     if median >= COARSE_SUPERPIXELS:
         return None
-    patch_pixels = PCAM_PATCH_SIZE * PCAM_PATCH_SIZE
+    patch_pixels = patch_size * patch_size
     size = patch_pixels / median
+    compared = (f"is {size / (UNIFORM_CENTRE_MASS * patch_pixels):.1f} times the centre 32x32 region that decides "
+                "the label" if centre_decides else f"covers {size / patch_pixels:.0%} of the patch")
     return (f"{title} divides a patch into only {median:g} superpixels (median over the patches; {min(counts):g} "
             f"to {max(counts):g}), so its map cannot localise finer than that: an average superpixel "
-            f"({size:.0f} pixels) is {size / (UNIFORM_CENTRE_MASS * patch_pixels):.1f} times the centre 32x32 "
-            "region that decides the label.")
+            f"({size:.0f} pixels) {compared}.")
 
 
 class SuperpixelExplainer(Explainer):
@@ -88,5 +91,6 @@ class SuperpixelExplainer(Explainer):
     @classmethod
     def report_warnings(cls, record: MethodSection, standing: MethodStanding) -> list[tuple[str, str]]:
         found = super().report_warnings(record, standing)
-        coarse = coarse_superpixels(record, standing.title)
+        coarse = coarse_superpixels(record, standing.title, patch_size=standing.patch_size,
+                                    centre_decides=standing.centre_decides)
         return found + ([("medium", coarse)] if coarse else [])

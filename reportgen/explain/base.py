@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from reportgen.data.files import PATCH_SIZE
 from reportgen.errors import DataError, unknown_name_error
 from reportgen.explain._runtime import guarded_model
 from reportgen.explain._settings import check_choice, check_int, check_known
@@ -77,11 +78,15 @@ class MethodStanding:
         than the random map by the verdict rule.
     other_settings_scored : the report scores the method at other settings as well (a stability table, e.g.
         Grad-CAM per layer).
+    patch_size : side of the explained patches in pixels.
+    centre_decides : the centre 32x32 decides the label, as in PCam (:mod:`reportgen.data.label_region`).
     """
 
     title: str
     not_better_than_random: tuple[str, ...] = ()
     other_settings_scored: bool = False
+    patch_size: int = PATCH_SIZE
+    centre_decides: bool = True
 
 
 #: How a stability variant's maps are read, in the order the measurements run and report.json lists them:

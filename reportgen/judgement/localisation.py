@@ -42,8 +42,8 @@ def checks(document: ReportDocument) -> list[Check]:
 
 #: What page one says where the data declare no label region.
 NOT_APPLIED = ("Not applied: the right-for-the-right-reason test and the centre-attribution checks, because the data "
-               "declare no region that decides the label (PCam's label is its centre 32x32); for patches labelled "
-               f"that way, state label_region = \"{CENTRE}\" in the configuration.")
+               "declare no region that decides the label (PCam's label is the centre 32x32 of its 96x96 patches); for "
+               f"96x96 patches labelled that way, state label_region = \"{CENTRE}\" in the configuration.")
 
 
 def findings(document: ReportDocument) -> list[Finding]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reportgen.errors import DataError
-from reportgen.metrics.agreement import AGREE_SPEARMAN, DISAGREE_SPEARMAN, spearman_pooled
+from reportgen.metrics.agreement import AGREE_SPEARMAN, DISAGREE_SPEARMAN, POOL_CELL, spearman_pooled
 from reportgen.metrics.localisation import centre_slices
 
 #: Border-band share of positive mass above which the note warns (uniform: 0.44 at 96 px).
@@ -175,9 +175,11 @@ def _on_mask(facts: MapFacts) -> str | None:
     return "on" if ratio >= ON_REGION else "off" if ratio < 1.0 else "level"
 
 
-def _map_sentence(title: str, facts: MapFacts, *, evidence: str, centre_area: float, band: int,
+def _map_sentence(title: str, facts: MapFacts, *, evidence: str, centre_area: float | None, band: int,
                   signed: bool) -> str:
-    """One map against the mask, the centre square and the border band: in words, then the numbers."""
+    """One map against the mask, the centre square (``centre_area`` its share of the patch; ``None`` where the
+    centre does not decide the label, and the words leave it out) and the border band: in words, then the
+    numbers."""
     if np.isnan(facts.centre):
         sentence = f"{title}: no evidence {evidence}, every weight is negative"
         if facts.negative_mask is not None:
@@ -188,7 +190,9 @@ def _map_sentence(title: str, facts: MapFacts, *, evidence: str, centre_area: fl
     if mask is not None:
         words.append({"on": "on the tumour", "off": "beside the tumour",
                       "level": "not on the tumour in particular"}[mask])
-    if facts.centre >= ON_REGION * centre_area:
+    if centre_area is None:
+        pass
+    elif facts.centre >= ON_REGION * centre_area:
         words.append("in the centre square")
     elif facts.centre < centre_area:
         words.append("mostly outside the centre square")
@@ -200,7 +204,8 @@ def _map_sentence(title: str, facts: MapFacts, *, evidence: str, centre_area: fl
     numbers += [f"centre {facts.centre:.0%}", f"outer {band} px {facts.border:.0%}"]
     if facts.dark is not None and facts.dark >= ON_REGION * DARK_FRACTION:
         numbers.append(f"darkest tenth of the pixels {facts.dark:.0%}")
-    sentence = f"{title}: evidence {evidence} {_join(words)} ({', '.join(numbers)})."
+    where = f" {_join(words)}" if words else ""
+    sentence = f"{title}: evidence {evidence}{where} ({', '.join(numbers)})."
     if signed and facts.negative >= MOSTLY_NEGATIVE:
         sentence += (f" {facts.negative:.0%} of its weight is negative: hiding almost any region raises the "
                      "explained class's probability.")
@@ -219,8 +224,14 @@ def _verb(names: list[str], singular: str, plural: str) -> str:
     return singular if len(names) == 1 else plural
 
 
-def _case_sentence(stratum: str, mask_facts: tuple[float, float] | None, target_word: str) -> str:
-    """What happened on the patch, with how much tumour the centre square holds when there is a mask."""
+def _case_sentence(stratum: str, mask_facts: tuple[float, float] | None, target_word: str, *,
+                   centre_decides: bool = True) -> str:
+    """What happened on the patch, with how much tumour the centre square holds when there is a mask and the
+    centre decides the label (``centre_decides``)."""
+    if not centre_decides and stratum == "FP":
+        return "False alarm: the label is normal, yet the model said tumour."
+    if not centre_decides:
+        mask_facts = None
     centre_tumour = None if mask_facts is None else mask_facts[0]
     outside = mask_facts is not None and mask_facts[1] > 0
     if stratum == "FN":
@@ -246,16 +257,18 @@ def _case_sentence(stratum: str, mask_facts: tuple[float, float] | None, target_
 
 
 def _reading(stratum: str, facts: dict[str, MapFacts], titles: dict[str, str], *, target: int,
-             signed: set[str], centre_tumour: float | None) -> str | None:
+             signed: set[str], centre_tumour: float | None, centre_area: float | None) -> str | None:
     """What the maps suggest the model used: always for an error (FN, FP), for a correct call when they say
-    something about the mask (``centre_tumour``: the mask's share of the centre square, ``None`` without masks)."""
+    something about the mask (``centre_tumour``: the mask's share of the centre square, ``None`` without masks).
+    ``centre_area`` is the centre square's share of the patch, ``None`` where the centre does not decide the
+    label: then nothing is said about the centre."""
     evidence = f"evidence for {CLASS_WORDS[target]}"
     on = [name for name, f in facts.items() if _on_mask(f) == "on"]
     off = [name for name, f in facts.items() if _on_mask(f) == "off"]
     dark = [name for name, f in facts.items() if f.dark is not None and not np.isnan(f.dark)
             and f.dark >= 2 * DARK_FRACTION]
-    centred = [name for name, f in facts.items()
-               if not np.isnan(f.centre) and f.centre >= ON_REGION * _centre_area(96, 96)]
+    centred = [] if centre_area is None else [name for name, f in facts.items()
+                                              if not np.isnan(f.centre) and f.centre >= ON_REGION * centre_area]
     against = [name for name in signed & facts.keys() if facts[name].negative_mask is not None
                and facts[name].negative_mask >= ON_REGION * facts[name].mask_area]
     parts = []
@@ -275,7 +288,7 @@ def _reading(stratum: str, facts: dict[str, MapFacts], titles: dict[str, str], *
         if not parts:
             parts.append("no map singles out the tumour: they do not show what the model used")
     elif stratum == "FP":
-        if on and not centre_tumour:
+        if on and centre_area is not None and not centre_tumour:
             parts.append(f"{_titles(on, titles)} put the {evidence} on the tumour-like tissue outside the centre "
                          "square: the model reacted to it although the label ignores it")
         elif on:
@@ -296,7 +309,7 @@ def _reading(stratum: str, facts: dict[str, MapFacts], titles: dict[str, str], *
         if off:
             return (f"Right answer, unclear reason: {_titles(off, titles)} put the {evidence} off the mask"
                     + (f", while {_titles(on, titles)} {_verb(on, 'follows', 'follow')} it." if on else "."))
-    elif stratum == "TN" and on and not centre_tumour:
+    elif stratum == "TN" and on and centre_area is not None and not centre_tumour:
         return (f"{_titles(on, titles)} put the {evidence} on the tumour-like tissue outside the centre square, "
                 "which argues for a tumour call.")
     else:
@@ -318,7 +331,7 @@ def _agreement(names: list[str], maps: dict[str, np.ndarray], titles: dict[str, 
 
 
 def patch_note(maps: dict[str, np.ndarray], *, titles: dict[str, str], signed: set[str], stratum: str,
-               target: int, mask=None, image=None, cell: int = 8) -> str:
+               target: int, mask=None, image=None, cell: int = POOL_CELL, centre_decides: bool = True) -> str:
     """The note of one patch: what happened, each map against the mask, the centre square and the border band,
     what the maps suggest the model used, and where the maps agree.
 
@@ -331,6 +344,8 @@ def patch_note(maps: dict[str, np.ndarray], *, titles: dict[str, str], signed: s
     target : the explained class (0 normal, 1 tumour): each map's positive weight is evidence for it.
     mask : (H, W) tumour mask or ``None`` (default); image : (H, W, 3) uint8 patch or ``None`` (default).
     cell : pooling cell of the agreement's Spearman correlation (default 8 px, as in the Agreement section).
+    centre_decides : the centre square decides the label, as in PCam (default); without such a label region
+        (:mod:`reportgen.data.label_region`) the note says nothing about the centre square.
 
     Returns
     -------
@@ -350,11 +365,13 @@ def patch_note(maps: dict[str, np.ndarray], *, titles: dict[str, str], signed: s
         centre[rows, cols] = True
         mask_facts = (float(inside[centre].mean()), float((inside & ~centre).mean()))
     evidence = f"for {CLASS_WORDS[target]}"
-    sentences = [_case_sentence(stratum, mask_facts, CLASS_WORDS[target])]
+    centre_area = _centre_area(h, w) if centre_decides else None
+    sentences = [_case_sentence(stratum, mask_facts, CLASS_WORDS[target], centre_decides=centre_decides)]
     sentences += [_map_sentence(titles.get(name, name), facts[name], evidence=evidence,
-                                centre_area=_centre_area(h, w), band=border_width(h, w), signed=name in signed)
+                                centre_area=centre_area, band=border_width(h, w), signed=name in signed)
                   for name in names]
     sentences += [s for s in (_reading(stratum, facts, titles, target=target, signed=set(signed),
-                                       centre_tumour=None if mask_facts is None else mask_facts[0]),
+                                       centre_tumour=None if mask_facts is None else mask_facts[0],
+                                       centre_area=centre_area),
                               _agreement(names, maps, titles, cell)) if s]
     return " ".join(sentences)

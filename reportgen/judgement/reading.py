@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from reportgen.data.files import PATCH_SIZE
 from reportgen.judgement.rule import scaled_images
+from reportgen.metrics.localisation import centre_slices
 from reportgen.metrics.verdicts import CLAIM_METRICS
 from reportgen.schema import Check as CheckRecord
 from reportgen.schema import Interval, Rate, ReportDocument, ScoredMap, Share, Verdict
@@ -30,6 +32,17 @@ REFERENCE_PHRASES = {"random": "the random map", "centre_prior": "the centre pri
 OUTCOME_WORDS = {"better": "better", "worse": "worse", "not_distinguishable": "not distinguishable",
                  "too_few": "too few informative patches to decide", "untested": "not tested"}
 _FLIPPED = {"better": "worse", "worse": "better"}
+
+
+def patch_size(document: ReportDocument) -> int:
+    """Side of the report's patches in pixels (96, PCam's, in a report written before it was recorded)."""
+    return document.data.patch_size or PATCH_SIZE
+
+
+def centre_side(document: ReportDocument) -> int:
+    """Side in pixels of the centre third of the report's patches (32 of 96: PCam's label region)."""
+    rows, _ = centre_slices(patch_size(document), patch_size(document))
+    return rows.stop - rows.start
 
 
 def model_accuracy(document: ReportDocument) -> float | None:

@@ -45,7 +45,12 @@ def _same_shape(a, b) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def pool_maps(maps, cell: int = 8) -> np.ndarray:
+#: Side in pixels of the cells maps are averaged over before they are compared (12x12 cells at 96 px): coarse enough
+#: that a shift by a few pixels does not count as disagreement, fine enough to tell the centre from the border.
+POOL_CELL = 8
+
+
+def pool_maps(maps, cell: int = POOL_CELL) -> np.ndarray:
     """Average-pool (N, H, W) maps into (N, H/cell, W/cell) cells (12x12 for 96 px, cell 8)."""
     maps = _as_maps(maps)
     n, h, w = maps.shape
@@ -65,7 +70,7 @@ def _rank_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(norm > 0, (ranks_a * ranks_b).sum(axis=1) / np.where(norm > 0, norm, 1.0), np.nan)
 
 
-def spearman_pooled(a, b, cell: int = 8) -> np.ndarray:
+def spearman_pooled(a, b, cell: int = POOL_CELL) -> np.ndarray:
     """Spearman rank correlation per image of average-pooled maps.
 
     Parameters
@@ -157,7 +162,7 @@ def top_fraction_iou(a, b, fraction: float = 0.10) -> np.ndarray:
     return overlap / union
 
 
-def agreement_matrix(maps_by_method: dict[str, np.ndarray], *, cell: int = 8, fraction: float = 0.10) -> dict:
+def agreement_matrix(maps_by_method: dict[str, np.ndarray], *, cell: int = POOL_CELL, fraction: float = 0.10) -> dict:
     """Pairwise agreement of all methods, averaged over images, with per-image values.
 
     Parameters

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from reportgen.data.files import PATCH_SIZE
 from reportgen.errors import DataError
 from reportgen.metrics.faithfulness import pixel_order
 
@@ -42,10 +43,14 @@ def centre_region(height: int, width: int) -> np.ndarray:
     return region
 
 
-#: Side of a PCam patch in pixels; its label region is the centre 32x32.
-PCAM_PATCH_SIZE = 96
-#: Share of a uniform map's attribution inside PCam's label region: the region's share of the patch, a ninth.
-UNIFORM_CENTRE_MASS = float(centre_region(PCAM_PATCH_SIZE, PCAM_PATCH_SIZE).mean())
+def uniform_centre_share(side: int) -> float:
+    """Share of a uniform map's attribution inside the centre third of a ``side`` x ``side`` patch: the third's
+    share of the patch (a ninth where 3 divides ``side``)."""
+    return float(centre_region(side, side).mean())
+
+
+#: Share of a uniform map's attribution inside PCam's label region, the centre 32x32 of its 96x96 patches: a ninth.
+UNIFORM_CENTRE_MASS = uniform_centre_share(PATCH_SIZE)
 
 
 def positive_share(maps: np.ndarray, region: np.ndarray) -> np.ndarray:

@@ -53,7 +53,8 @@ class LoadedModel:
 
     Attributes
     ----------
-    model : the classifier, in eval mode, taking (N, 3, 96, 96) float in [0, 1].
+    model : the classifier, in eval mode, taking (N, 3, S, S) float in [0, 1], S its preprocessing's
+        ``input_size`` (96 until :func:`fit_to_patches` gives it patches of another side).
     info : plain-typed provenance: ``format`` (one of :data:`FORMATS`), ``sha256``
         of the file, ``path``, ``recipe``, ``weights``, ``preprocessing`` (dict),
         ``preprocessing_source`` ("checkpoint", "notebook", "assumed" or
@@ -270,6 +271,26 @@ def load_checkpoint(
         class_names=list(CLASS_NAMES),
     )
     return LoadedModel(model=model, info=info)
+
+
+def fit_to_patches(loaded: LoadedModel, patch_size: int, *, input_size: int | None = None) -> LoadedModel:
+    """``loaded`` given the data's ``patch_size`` x ``patch_size`` patches, at their own size.
+
+    The backbone takes ``input_size`` (``--input-size``), else the side a reportgen or notebook checkpoint records
+    it was trained at, else the patches' own; the model resizes the patches to it inside its module, so every map
+    keeps the patch's pixels. The model and ``info["preprocessing"]`` are updated in place; a network that cannot
+    take the result is refused in one line (:func:`check_input_size`).
+    """
+    current = loaded.model.preprocessing
+    if current.input_size == patch_size:
+        return loaded
+    recorded = loaded.info.get("preprocessing_source") in ("checkpoint", "notebook")
+    fitted = current.for_patches(patch_size, input_size or (current.network_side if recorded else None))
+    loaded.model.preprocessing = fitted
+    loaded.model.normalize.resize_to = fitted.resize_to
+    loaded.info["preprocessing"] = fitted.to_dict()
+    check_input_size(loaded.model, arch=loaded.info["architecture"], size=patch_size, resize_to=fitted.resize_to)
+    return loaded
 
 
 def save_checkpoint(

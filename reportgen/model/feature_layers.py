@@ -36,7 +36,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-#: Side of the zero patch the default CAM layer is found with (the PCam patch size).
+#: Side of the zero patch the default CAM layer is found with, for a model that does not say which patches it is
+#: given (the PCam patch size).
 PROBE_SIZE = 96
 _FOUND: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _GRIDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -132,10 +133,18 @@ def patch_embedding(model: nn.Module) -> tuple[nn.Module, int] | None:
     return None
 
 
-def token_grid(model: nn.Module, *, size: int = PROBE_SIZE) -> TokenGrid | None:
-    """The token grid of a Vision Transformer in ``model`` on a ``size`` x ``size`` patch: the output grid of its
-    patch embedding's convolution in one forward pass of a zero patch (after any resize the model does), so
-    a model that adapts its grid to the input is read as it runs; ``None`` without a patch embedding."""
+def patch_side(model: nn.Module) -> int:
+    """Side of the patches ``model`` is given: its preprocessing's ``input_size``, else :data:`PROBE_SIZE`."""
+    preprocessing = getattr(model, "preprocessing", None)
+    return getattr(preprocessing, "input_size", PROBE_SIZE)
+
+
+def token_grid(model: nn.Module, *, size: int | None = None) -> TokenGrid | None:
+    """The token grid of a Vision Transformer in ``model`` on a ``size`` x ``size`` patch (default: the patches
+    it is given, :func:`patch_side`): the output grid of its patch embedding's convolution in one forward pass of
+    a zero patch (after any resize the model does), so a model that adapts its grid to the input is read as it
+    runs; ``None`` without a patch embedding."""
+    size = size or patch_side(model)
     found = patch_embedding(model)
     if found is None:
         return None
@@ -171,14 +180,15 @@ def _transformer_cam_layer(model: nn.Module) -> str | None:
     return f"{name}.{norms[0]}" if norms else None
 
 
-def default_cam_layer(model: nn.Module, *, size: int = PROBE_SIZE) -> str | None:
+def default_cam_layer(model: nn.Module, *, size: int | None = None) -> str | None:
     """The dotted name of ``model``'s last convolutional block by the module's rule, or ``None`` when it has none.
 
     Parameters
     ----------
     model : classifier taking (N, 3, size, size); left as it was (mode, no hooks, no gradients).
-    size : side of the zero patch of the forward pass (default 96).
+    size : side of the zero patch of the forward pass (default: the patches it is given, :func:`patch_side`).
     """
+    size = size or patch_side(model)
     found = _FOUND.setdefault(model, {})
     if size not in found:
         found[size] = _find_cam_layer(model, size)

@@ -30,8 +30,8 @@ class Preprocessing:
     Attributes
     ----------
     mean, std : per-channel normalisation, ``(x - mean) / std``.
-    input_size : side of the square input the network expects (96 for PCam).
-    resize_to : side the network resizes to internally, or ``None``.
+    input_size : side of the square patches the model is given (96 for PCam).
+    resize_to : side the model resizes them to inside its module before the backbone, or ``None``.
     """
 
     mean: tuple[float, float, float] = IMAGENET_MEAN
@@ -48,6 +48,17 @@ class Preprocessing:
         if side is None:
             return self
         return replace(self, resize_to=None if side == self.input_size else int(side))
+
+    @property
+    def network_side(self) -> int:
+        """The side the backbone takes: ``resize_to``, else the patch's own."""
+        return self.resize_to or self.input_size
+
+    def for_patches(self, side: int, network_side: int | None = None) -> Preprocessing:
+        """The same normalisation for ``side`` x ``side`` patches given to a backbone that takes ``network_side``
+        (default: the patches' own side): the model resizes them inside its module when the two differ."""
+        takes = network_side or side
+        return replace(self, input_size=int(side), resize_to=None if takes == side else int(takes))
 
     @classmethod
     def from_dict(cls, values: dict) -> Preprocessing:

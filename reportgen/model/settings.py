@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 # frozen and only the 2-class fc trains, on cached features (the notebook's
 # text). Each name is a recipe object registered in reportgen.model.recipes.
 from reportgen.config import PRECISIONS, RECIPES
+from reportgen.data.files import PATCH_SIZE
 from reportgen.errors import ConfigError
 from reportgen.model.architectures import DEFAULT_ARCH, check_arch
 from reportgen.model.network import NAMED_PREPROCESSING, Preprocessing, check_input_side, parse_preprocessing
@@ -110,15 +111,16 @@ class TrainSettings:
                 f"training setting bn_recalibration={self.bn_recalibration!r} must be a whole number >= 0"
             )
 
-    def resolved_preprocessing(self) -> Preprocessing:
-        """The :class:`Preprocessing` the trained model will own."""
+    def resolved_preprocessing(self, patch_size: int = PATCH_SIZE) -> Preprocessing:
+        """The :class:`Preprocessing` the trained model will own, for patches of ``patch_size`` pixels (the
+        network takes ``input_size``, else the patches' own side)."""
         if self.preprocessing != "auto":
             normalisation = parse_preprocessing(self.preprocessing)
         else:
             # Pretrained backbones expect the statistics they were trained with; the
             # notebook trained from random weights on plain [0, 1] input.
             normalisation = NAMED_PREPROCESSING["identity" if self.weights == "none" else "imagenet"]
-        return normalisation.taking(self.input_size)
+        return normalisation.for_patches(patch_size, self.input_size)
 
     def to_dict(self) -> dict:
         """Plain-typed copy, for checkpoints and report.json."""

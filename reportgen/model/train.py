@@ -68,8 +68,8 @@ def _train_indices(split, settings: TrainSettings) -> np.ndarray | None:
     return np.sort(np.asarray(stratified_subset(split.labels, settings.train_fraction, seed=settings.seed)))
 
 
-def _initial_model(settings: TrainSettings, recipe: TrainingRecipe) -> PCamClassifier:
-    model = PCamClassifier(settings.resolved_preprocessing(), settings.arch)
+def _initial_model(settings: TrainSettings, recipe: TrainingRecipe, patch_size: int) -> PCamClassifier:
+    model = PCamClassifier(settings.resolved_preprocessing(patch_size), settings.arch)
     state = initial_backbone_state(settings.weights)
     if state is not None:
         missing, _ = model.backbone.load_state_dict(state, strict=False)
@@ -180,7 +180,7 @@ def train_model(
 
     with _deterministic_algorithms(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings.seed)
-        model = _initial_model(settings, recipe).to(device)
+        model = _initial_model(settings, recipe, train_split.patch_size).to(device)
         if settings.channels_last:
             model = model.to(memory_format=torch.channels_last)
         trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]

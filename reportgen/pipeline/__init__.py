@@ -31,6 +31,7 @@ from reportgen.errors import ConfigError
 from reportgen.judgement.compare import load_previous_report
 from reportgen.judgement.gates import parse_gate
 from reportgen.metrics.slides import per_slide_accuracy
+from reportgen.model.checkpoint import fit_to_patches
 from reportgen.model.evaluate import evaluation_intervals
 from reportgen.pipeline.chunks import explain_and_score
 from reportgen.pipeline.data import dataset_mean_colour, open_data
@@ -231,6 +232,9 @@ def build_report(config: BuildConfig, *, render: Renderer | None, command_line: 
         with watch.stage("data"):
             data = open_data(config, cache_root)
             split = _audited_split(data, config.split)
+            region = label_region(data.source, config.label_region, data.patch_size)
+            if loaded is not None:
+                loaded = fit_to_patches(loaded, data.patch_size, input_size=config.input_size)
         if loaded is None:
             with watch.stage("training"):
                 loaded = train_demo_model(config, data, cache_root=cache_root, device=device, progress=progress)
@@ -252,7 +256,7 @@ def build_report(config: BuildConfig, *, render: Renderer | None, command_line: 
             run = _Run(config=config, model=model, split=split, evaluated=evaluated, device=device,
                        dataset_mean=dataset_mean_colour(data, config.split, cache=cache), cache=cache,
                        cache_context=cache_context, watch=watch, progress=progress,
-                       label_region=label_region(data.source, config.label_region))
+                       label_region=region)
             identity = run_identity(config, checkpoint_sha256=loaded.info["sha256"], data_fingerprint=data.fingerprint,
                                     code_version=cache.version, patch_ids=selection.patch_ids)
             if expected_run is not None:
@@ -301,7 +305,7 @@ def _data_facts(data, split, data_dir: str | None, region: str) -> DataFacts:
     return DataFacts(source=data.source, data_dir=data_dir, fingerprint=data.fingerprint,
                      counts={name: len(s) for name, s in data.splits.items()},
                      split_label_counts={"0": int((split_labels == 0).sum()), "1": int((split_labels == 1).sum())},
-                     has_masks=bool(split.has_masks), label_region=region)
+                     has_masks=bool(split.has_masks), label_region=region, patch_size=data.patch_size)
 
 
 def _build_shard(run: _Run, selection: Selection, staging: Path, identity: dict) -> BuildOutcome:

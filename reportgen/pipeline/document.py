@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from reportgen.config import DOCUMENT_TABLES, BuildConfig
-from reportgen.data.label_region import CENTRE
+from reportgen.data.files import PATCH_SIZE
+from reportgen.data.label_region import CENTRE, applies
 from reportgen.data.sampling import STRATA
 from reportgen.judgement import (
     Gate,
@@ -69,6 +70,7 @@ class DataFacts:
 
     ``split_label_counts`` : label -> patches of that label in the explained split.
     ``label_region`` : the region that decides the labels (:mod:`reportgen.data.label_region`).
+    ``patch_size`` : side of the square patches in pixels.
     """
 
     source: str
@@ -78,6 +80,7 @@ class DataFacts:
     split_label_counts: dict[str, int]
     has_masks: bool
     label_region: str = CENTRE
+    patch_size: int = PATCH_SIZE
 
 
 @dataclass
@@ -295,7 +298,8 @@ def _note(record: BuildRecord, i: int) -> str:
                       signed={name for name, result in methods.items() if result.signed},
                       stratum=record.selection.strata[i], target=int(record.selection.targets[i]),
                       mask=None if record.masks is None else record.masks[i],
-                      image=None if record.images is None else record.images[i])
+                      image=None if record.images is None else record.images[i],
+                      centre_decides=applies(record.data.label_region))
 
 
 def _images(record: BuildRecord) -> list[dict]:

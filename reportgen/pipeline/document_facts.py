@@ -111,6 +111,7 @@ def data_record(record: BuildRecord) -> dict:
         "class_balance": {config.split: dict(facts.split_label_counts)},
         "has_masks": facts.has_masks,
         "label_region": facts.label_region,
+        "patch_size": facts.patch_size,
         "selection": {
             "n": len(record.selection),
             "description": record.selection.description,

@@ -12,12 +12,15 @@ become ``None`` or empty lists.
 
 from __future__ import annotations
 
+from markupsafe import Markup
+
+from reportgen.data.label_region import applies
 from reportgen.formatting import file_name, fmt, fmt_any
 from reportgen.judgement import faithfulness
 from reportgen.judgement.check import METHOD_COLUMNS, SEVERITIES, outcome_counts
-from reportgen.judgement.reading import OUTCOME_WORDS, method_title, model_accuracy
+from reportgen.judgement.reading import OUTCOME_WORDS, centre_side, method_title, model_accuracy, patch_size
 from reportgen.judgement.rule import FAIL, INCONCLUSIVE, OUTCOMES, PASS
-from reportgen.metrics.localisation import UNIFORM_CENTRE_MASS
+from reportgen.metrics.localisation import uniform_centre_share
 from reportgen.report import figures as figs
 from reportgen.report.agreement import agreement_matrix, localisation_rows
 from reportgen.report.appendix import build_appendix
@@ -161,7 +164,9 @@ def build_context(document: ReportDocument, patch_uris: dict[int, dict[str, str]
         substrate_rule="" if document.substrate_scope is None else str(document.substrate_scope.rule),
         substrate_rankings=substrate_rankings(document), spearman=spearman, iou=iou,
         localisation=localisation_rows(document),
-        uniform_centre=fmt(UNIFORM_CENTRE_MASS),
+        uniform_centre=fmt(uniform_centre_share(patch_size(document))),
+        centre_square=Markup(f"centre {centre_side(document)}&times;{centre_side(document)}"),
+        centre_decides=applies(document.data.label_region),
         sanity=sanity, evidence=evidence, slides=slides, stability=stability, stain=stain,
         gallery=gallery_view(document, figs.colour_bar_uri(), figs.colour_bar_uri(colour_map=figs.SIGNED_COLOUR_MAP)),
         patches=patch_panels(document, patch_uris, scales),

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reportgen.formatting import fmt, fmt_any
-from reportgen.judgement.notes import ON_REGION
-from reportgen.judgement.reading import method_title
-from reportgen.metrics.localisation import UNIFORM_CENTRE_MASS
+from reportgen.judgement.notes import ON_REGION, border_width
+from reportgen.judgement.reading import method_title, patch_size
+from reportgen.metrics.localisation import uniform_centre_share
 from reportgen.report import figures as figs
 from reportgen.report.labels import patch_facts
 from reportgen.schema import ImageRecord, ReportDocument
@@ -134,8 +134,11 @@ def gallery_view(document: ReportDocument, sequential_uri: str, signed_uri: str)
                   "percentile of that map's |attribution| on that patch (the clip of captum's visualize_image_attr), "
                   "and stronger pixels take the end colour, so a few extreme pixels do not leave the rest in one "
                   "colour. Colours therefore compare places within a map, not maps with each other.")
+    side = patch_size(document)
+    band = border_width(side, side)
     legend.append(f"In the notes, shares are of a map's positive attribution: a uniform map puts "
-                  f"{UNIFORM_CENTRE_MASS:.0%} in the centre square and 44% in the outer 12 px; its share on the mask "
+                  f"{uniform_centre_share(side):.0%} in the centre square and {1 - ((side - 2 * band) / side) ** 2:.0%} "
+                  f"in the outer {band} px; its share on the mask "
                   f"equals the mask's share of the patch. Evidence \"on\" a region has at least {ON_REGION:g} times "
                   "the region's share.")
     images = document.images

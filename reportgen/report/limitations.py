@@ -4,6 +4,7 @@ substrates)."""
 
 from __future__ import annotations
 
+from reportgen.data.label_region import applies
 from reportgen.formatting import fmt_interval
 from reportgen.metrics.localisation import UNIFORM_CENTRE_MASS
 from reportgen.schema import ReportDocument
@@ -36,9 +37,12 @@ def limitation_sentences(document: ReportDocument) -> list[str]:
         limitations.append("Explanations track the ground-truth label, not the model's prediction.")
     if document.sanity is None:
         limitations.append("No model-randomisation sanity check was run.")
-    if not data.has_masks:
+    if not data.has_masks and applies(data.label_region):
         limitations.append("No ground-truth masks: localisation is judged only by the centre 32x32 region "
                            f"(a uniform map puts {UNIFORM_CENTRE_MASS:.3f} of its mass there).")
+    elif not data.has_masks:
+        limitations.append("No ground-truth masks and no region that decides the label: where the maps put their "
+                           "attribution is described, not judged.")
     limitations.append(_substrate_limitation(document))
     return limitations
 

@@ -112,8 +112,12 @@ class ReportContext:
     spearman: MatrixView | None
     iou: MatrixView | None
     localisation: list[tuple[str, str, str, str]]
-    #: The share of a uniform map's attribution in the centre 32x32, as the prose states it.
+    #: The share of a uniform map's attribution in the centre third of a patch (32x32 of 96), as the prose states it.
     uniform_centre: str
+    #: The centre third named with its side, ``centre 32&times;32`` at 96 px (markup, not user input).
+    centre_square: str
+    #: The centre decides the label (PCam's rule, or a folder that states it).
+    centre_decides: bool
     sanity: SanityView | None
     evidence: EvidenceView | None
     slides: SlidesView | None

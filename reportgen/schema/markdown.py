@@ -47,9 +47,9 @@ computed from, N patches in the report's order (`reportgen/pipeline/patch_store.
 | --- | --- |
 | `patch_ids` | (N,) string `split:index` |
 | `patch_indices`, `labels`, `targets`, `predictions` | (N,) int64: index in the split, label, the class explained, the model's prediction |
-| `images` | (N, 96, 96, 3) uint8, the patches as read |
-| `masks` | (N, 96, 96) uint8 ground-truth tumour masks (only where the data have them) |
-| `maps/<method>` | (N, 96, 96) float32, each method's raw map |
+| `images` | (N, S, S, 3) uint8, the patches as read (S = `data.patch_size`, 96 for PCam) |
+| `masks` | (N, S, S) uint8 ground-truth tumour masks (only where the data have them) |
+| `maps/<method>` | (N, S, S) float32, each method's raw map |
 | `curves/<map set>/<curve>` | (N, steps + 1) float64: `deletion` (most relevant first), `insertion` and `least_first` curves of every method and reference map (`random`, `centre_prior`, `sobel`) |
 
 The reference maps themselves are not stored: the random map is seeded per patch, and the centre

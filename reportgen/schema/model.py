@@ -71,7 +71,8 @@ class Selection(Record):
 class DataSection(Record):
     """The data the model was evaluated and explained on; ``label_region`` is ``centre32`` where the centre 32x32
     decides the label (PCam, or an image folder that states it) and ``none`` where the data declare no such region
-    (the checks built on it then do not apply)."""
+    (the checks built on it then do not apply); ``patch_size`` is the side of the square patches in pixels
+    (``None`` in a report written before it was recorded: 96, PCam's)."""
 
     source: str
     data_dir: str
@@ -81,6 +82,7 @@ class DataSection(Record):
     class_balance: dict[str, dict[str, int]]
     has_masks: bool
     label_region: str | None
+    patch_size: int | None
     selection: Selection
 
 
