@@ -195,7 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train ResNet-18 (or --arch NAME) on PCam-format data or an image folder (the embedded synthetic "
                     "set by default).",
         epilog="examples:\n  reportgen train --out model.pt\n"
-        "  reportgen train --data-dir ~/pcam --recipe head --weights backbone.pth --train-fraction 0.1 --out head.pt",
+        "  reportgen train --data-dir ~/pcam --recipe head --weights backbone.pth --train-fraction 0.1 --out head.pt\n"
+        "  reportgen train --config audit.toml --out model.pt   # its data_dir, class_folders and training keys",
     )
     # Defaults None: a flag not given leaves the --config file's value, else the default in TRAIN_DEFAULTS.
     train.add_argument("--out", required=True, metavar="PATH", help="checkpoint file to write")
