@@ -198,11 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
         "  reportgen train --data-dir ~/pcam --recipe head --weights backbone.pth --train-fraction 0.1 --out head.pt\n"
         "  reportgen train --config audit.toml --out model.pt   # its data_dir, class_folders and training keys",
     )
-    # Defaults None: a flag not given leaves the --config file's value, else the default in TRAIN_DEFAULTS.
+    # train's and inspect's defaults are None: a flag not given leaves the --config file's value (command_config).
     train.add_argument("--out", required=True, metavar="PATH", help="checkpoint file to write")
     train.add_argument("--config", default=None, metavar="FILE",
-                       help="the build's TOML configuration file: its data_dir, class_folders and training keys apply "
-                            "(flags override it)")
+                       help="the build's TOML file: its data_dir, class_folders and training keys (flags override it)")
     train.add_argument("--data-dir", default=None, metavar="DIR", help="PCam directory or image folder (default: embedded synthetic set)")
     train.add_argument("--recipe", default=None, choices=("full", "head"), help="full (default; every layer) or head (frozen backbone)")
     train.add_argument("--weights", default=None, help="none (default), imagenet or PATH to a torchvision resnet18 state dict")
@@ -250,12 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
         "refuses it; a missing train split is only reported (a build with --checkpoint does not read it).",
         epilog="examples:\n  reportgen data inspect ~/pcam\n  reportgen data inspect ~/patches --config audit.toml",
     )
-    # Defaults None: a flag not given leaves the --config file's value, else the default in INSPECT_DEFAULTS.
     inspect.add_argument("data_dir", nargs="?", default=None, metavar="DIR",
                          help="directory of PCam .h5/.h5.gz files, or an image folder (default: data_dir in --config)")
-    inspect.add_argument("--config", default=None, metavar="FILE",
-                         help="the build's TOML configuration file: its data_dir, class_folders, split and "
-                              "label_region apply (flags override it)")
+    inspect.add_argument("--config", default=None, metavar="FILE", help="the build's TOML file: its data_dir, "
+                         "class_folders, split and label_region (flags override it)")
     inspect.add_argument("--split", default=None, choices=("valid", "test"),
                          help="the split a build would explain (default valid); exit code 2 when it is missing")
     inspect.add_argument("--label-region", default=None, metavar="REGION",
@@ -286,29 +283,6 @@ def _progress_bars(args) -> bool:
     """Bars only on a terminal: sent to a file or a pipe (cron, CI, ``make report > log``) the log keeps
     its ``reportgen:`` line per step, with the step's time, and no carriage-return updates."""
     return not args.quiet and sys.stderr.isatty()
-
-
-#: The build configuration's keys ``reportgen train`` uses, with train's defaults (the build's own).
-TRAIN_DEFAULTS = {"data_dir": None, "class_folders": {}, "recipe": "full", "weights": "none", "arch": None,
-                  "input_size": None, "epochs": None, "train_fraction": None, "precision": "fp32", "seed": 0,
-                  "device": "auto", "eval_limit": None}
-#: The build configuration's keys ``reportgen data inspect`` uses, with its defaults.
-INSPECT_DEFAULTS = {"data_dir": None, "class_folders": {}, "split": "valid", "label_region": None}
-
-
-def _with_config_file(args, defaults: dict) -> dict:
-    """``defaults`` < the ``--config`` file < the flags given, for the keys of ``defaults``.
-
-    The file is checked whole, as ``reportgen build`` checks it (:func:`reportgen.config.stated_in_file`); the
-    keys this command has no use for are not read. A flag given has a value other than None.
-    """
-    values = dict(defaults)
-    if args.config:
-        from reportgen.config import stated_in_file  # imports the explainers: only when a file is given
-
-        values.update(stated_in_file(args.config, tuple(defaults)))
-    values.update({key: getattr(args, key) for key in defaults if getattr(args, key, None) is not None})
-    return values
 
 
 def _run_build(args) -> int:
@@ -364,16 +338,14 @@ def _run_train(args) -> int:
     from pathlib import Path
 
     from reportgen.cache import default_cache_dir
+    from reportgen.command_config import TRAIN_DEFAULTS, TRAIN_SETTINGS, command_options
     from reportgen.data import ensure_demo_data, open_pcam
     from reportgen.model.settings import demo_train_settings
     from reportgen.model.train import train_model
     from reportgen.runtime import resolve_device, seed_everything
 
-    options = _with_config_file(args, TRAIN_DEFAULTS)
-    settings = demo_train_settings(options["recipe"], weights=options["weights"], seed=options["seed"],
-                                   precision=options["precision"], eval_limit=options["eval_limit"],
-                                   epochs=options["epochs"], train_fraction=options["train_fraction"],
-                                   arch=options["arch"], input_size=options["input_size"])
+    options = command_options(TRAIN_DEFAULTS, config_file=args.config, flags=vars(args))
+    settings = demo_train_settings(**{key: options[key] for key in TRAIN_SETTINGS})
     device = resolve_device(options["device"])
     seed_everything(options["seed"])
     cache_root = default_cache_dir()
@@ -410,13 +382,12 @@ def _run_synth(args) -> int:
 
 
 def _run_inspect(args) -> int:
+    from reportgen.command_config import INSPECT_DEFAULTS, command_options
     from reportgen.data import check_build_split, format_inspection, inspect_data_dir
-    from reportgen.data.label_region import check_label_region
 
-    options = _with_config_file(args, INSPECT_DEFAULTS)
+    options = command_options(INSPECT_DEFAULTS, config_file=args.config, flags=vars(args))
     if options["data_dir"] is None:
         raise ConfigError("name the directory to inspect: reportgen data inspect DIR, or data_dir in --config FILE")
-    check_label_region(options["label_region"])
     info = inspect_data_dir(options["data_dir"], class_folders=options["class_folders"],
                             stated_label_region=options["label_region"])
     print(format_inspection(info))

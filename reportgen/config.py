@@ -408,19 +408,6 @@ def resolve_config(
     return _validate(_resolve_stability(_resolve_methods(config)))
 
 
-def stated_in_file(path: str | Path, keys: tuple[str, ...]) -> dict[str, Any]:
-    """The values a configuration file states for ``keys``, resolved as ``reportgen build --config`` resolves them.
-
-    For the commands that take the build's configuration file but use only some of its keys (``reportgen train``,
-    ``reportgen data inspect``): the whole file is read and checked as a build checks it, so an unknown key or a
-    bad value is the same one-line ConfigError, and one file serves every command. A key the file leaves out is
-    left out here, so the command's own default stays.
-    """
-    file_values = load_config_file(path)
-    config = resolve_config(file_values=file_values)
-    return {key: getattr(config, key) for key in keys if key in file_values}
-
-
 def config_to_toml(config: BuildConfig) -> str:
     """The resolved configuration as TOML (``None`` values are written as comments)."""
     lines = ["# Resolved reportgen build configuration", "[build]"]

@@ -8,7 +8,7 @@ import h5py
 
 from reportgen.data.files import PCAM_FILE, SPLITS, find_file
 from reportgen.data.folder import CLASS_LABELS, class_folder_names, is_patch_folder
-from reportgen.data.label_region import CENTRE, LABEL_REGIONS, applies, label_region
+from reportgen.data.label_region import CENTRE, LABEL_REGIONS, applies, check_label_region, label_region
 from reportgen.data.reader import open_pcam
 from reportgen.errors import DataError
 
@@ -23,7 +23,8 @@ def inspect_data_dir(data_dir: str | Path, *, cache_dir: str | Path | None = Non
     cache_dir : where ``.h5.gz`` files are decompressed once (default as :func:`open_pcam`).
     class_folders : an image folder's class folder names, ``{"tumour": ..., "normal": ...}`` (default the class
         names; the configuration's ``class_folders``).
-    stated_label_region : the ``label_region`` the configuration states (default ``None``: not stated).
+    stated_label_region : the ``label_region`` the configuration states (default ``None``: not stated); a
+        ConfigError when it is none of :data:`reportgen.data.label_region.LABEL_REGIONS`.
 
     Returns
     -------
@@ -40,6 +41,7 @@ def inspect_data_dir(data_dir: str | Path, *, cache_dir: str | Path | None = Non
     ``patch_size``, ``formats`` (file suffix -> count), ``has_masks``,
     ``has_meta``, ``n_slides``}.
     """
+    check_label_region(stated_label_region)
     data_dir = Path(data_dir).expanduser()
     if not data_dir.is_dir():
         raise DataError(f"{data_dir}: data directory does not exist; pass the folder holding the PCam .h5 files")
