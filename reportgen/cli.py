@@ -13,7 +13,7 @@ import sys
 import traceback
 
 from reportgen import __version__
-from reportgen.errors import ReportgenError, sigterm_as_interrupt
+from reportgen.errors import ConfigError, ReportgenError, sigterm_as_interrupt
 from reportgen.explain.shorthands import SHORTHANDS
 
 logger = logging.getLogger("reportgen")
@@ -195,12 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train ResNet-18 (or --arch NAME) on PCam-format data or an image folder (the embedded synthetic "
                     "set by default).",
         epilog="examples:\n  reportgen train --out model.pt\n"
-        "  reportgen train --data-dir ~/pcam --recipe head --weights backbone.pth --train-fraction 0.1 --out head.pt",
+        "  reportgen train --data-dir ~/pcam --recipe head --weights backbone.pth --train-fraction 0.1 --out head.pt\n"
+        "  reportgen train --config audit.toml --out model.pt   # its data_dir, class_folders and training keys",
     )
+    # train's and inspect's defaults are None: a flag not given leaves the --config file's value (command_config).
     train.add_argument("--out", required=True, metavar="PATH", help="checkpoint file to write")
+    train.add_argument("--config", default=None, metavar="FILE",
+                       help="the build's TOML file: its data_dir, class_folders and training keys (flags override it)")
     train.add_argument("--data-dir", default=None, metavar="DIR", help="PCam directory or image folder (default: embedded synthetic set)")
-    train.add_argument("--recipe", default="full", choices=("full", "head"), help="full (every layer) or head (frozen backbone)")
-    train.add_argument("--weights", default="none", help="none, imagenet or PATH to a torchvision resnet18 state dict")
+    train.add_argument("--recipe", default=None, choices=("full", "head"), help="full (default; every layer) or head (frozen backbone)")
+    train.add_argument("--weights", default=None, help="none (default), imagenet or PATH to a torchvision resnet18 state dict")
     train.add_argument("--arch", default=None, metavar="NAME",
                        help="architecture: a torchvision.models name (default resnet18) or timm:NAME; another "
                             "architecture trains with the full recipe from random weights")
@@ -209,10 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=None, help="epochs (default: 1 for the full recipe, 5 for head)")
     train.add_argument("--train-fraction", type=float, default=None,
                        help="stratified share of the training split (default: 0.625 for the full recipe, 0.1 for head)")
-    train.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="training precision")
+    train.add_argument("--precision", default=None, choices=("fp32", "bf16"), help="training precision (default fp32)")
     train.add_argument("--resume", default=None, metavar="PATH", help="checkpoint to resume from")
-    train.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    train.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    train.add_argument("--seed", type=int, default=None, help="seed (default 0)")
+    train.add_argument("--device", default=None, help="auto (default), cpu, cuda or mps")
     train.add_argument("--eval-limit", type=int, default=None, help="validation patches to evaluate on")
     train.set_defaults(handler=_run_train)
 
@@ -243,11 +247,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate a PCam-format directory, print what it holds and which splits a build needs. "
         "Exit code 2 when the split a build explains (--split, default valid) is missing, as 'reportgen build' "
         "refuses it; a missing train split is only reported (a build with --checkpoint does not read it).",
-        epilog="example:\n  reportgen data inspect ~/pcam",
+        epilog="examples:\n  reportgen data inspect ~/pcam\n  reportgen data inspect ~/patches --config audit.toml",
     )
-    inspect.add_argument("dir", metavar="DIR", help="directory of PCam .h5/.h5.gz files, or an image folder")
-    inspect.add_argument("--split", default="valid", choices=("valid", "test"),
+    inspect.add_argument("data_dir", nargs="?", default=None, metavar="DIR",
+                         help="directory of PCam .h5/.h5.gz files, or an image folder (default: data_dir in --config)")
+    inspect.add_argument("--config", default=None, metavar="FILE", help="the build's TOML file: its data_dir, "
+                         "class_folders, split and label_region (flags override it)")
+    inspect.add_argument("--split", default=None, choices=("valid", "test"),
                          help="the split a build would explain (default valid); exit code 2 when it is missing")
+    inspect.add_argument("--label-region", default=None, metavar="REGION",
+                         help="for an image folder: centre32 when the centre 32x32 decides each patch's label, as "
+                              "for build (default none); inspect reports which checks it lets a build run")
     inspect.set_defaults(handler=_run_inspect)
 
     methods = commands.add_parser(
@@ -328,20 +338,21 @@ def _run_train(args) -> int:
     from pathlib import Path
 
     from reportgen.cache import default_cache_dir
+    from reportgen.command_config import TRAIN_DEFAULTS, TRAIN_SETTINGS, command_options
     from reportgen.data import ensure_demo_data, open_pcam
     from reportgen.model.settings import demo_train_settings
     from reportgen.model.train import train_model
     from reportgen.runtime import resolve_device, seed_everything
 
-    settings = demo_train_settings(args.recipe, weights=args.weights, seed=args.seed, precision=args.precision,
-                                   eval_limit=args.eval_limit, epochs=args.epochs, train_fraction=args.train_fraction,
-                                   arch=args.arch, input_size=args.input_size)
-    device = resolve_device(args.device)
-    seed_everything(args.seed)
+    options = command_options(TRAIN_DEFAULTS, config_file=args.config, flags=vars(args))
+    settings = demo_train_settings(**{key: options[key] for key in TRAIN_SETTINGS})
+    device = resolve_device(options["device"])
+    seed_everything(options["seed"])
     cache_root = default_cache_dir()
-    data_dir = args.data_dir or ensure_demo_data(cache_root)
+    data_dir = options["data_dir"] or ensure_demo_data(cache_root)
     out = Path(args.out)
-    with open_pcam(data_dir, splits=("train", "valid"), cache_dir=cache_root / "pcam-unzipped") as data:
+    with open_pcam(data_dir, splits=("train", "valid"), cache_dir=cache_root / "pcam-unzipped",
+                   class_folders=options["class_folders"]) as data:
         # The head recipe's backbone features are cached, so another head on the same backbone skips the forward pass.
         _, info = train_model(data, settings, device=device, progress=_progress_bars(args),
                               resume=Path(args.resume) if args.resume else None, checkpoint_path=out,
@@ -371,11 +382,16 @@ def _run_synth(args) -> int:
 
 
 def _run_inspect(args) -> int:
+    from reportgen.command_config import INSPECT_DEFAULTS, command_options
     from reportgen.data import check_build_split, format_inspection, inspect_data_dir
 
-    info = inspect_data_dir(args.dir)
+    options = command_options(INSPECT_DEFAULTS, config_file=args.config, flags=vars(args))
+    if options["data_dir"] is None:
+        raise ConfigError("name the directory to inspect: reportgen data inspect DIR, or data_dir in --config FILE")
+    info = inspect_data_dir(options["data_dir"], class_folders=options["class_folders"],
+                            stated_label_region=options["label_region"])
     print(format_inspection(info))
-    check_build_split(info, args.split)  # the same refusal, and exit code, as 'reportgen build'
+    check_build_split(info, options["split"])  # the same refusal, and exit code, as 'reportgen build'
     return EXIT_OK
 
 

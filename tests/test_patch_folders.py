@@ -384,3 +384,93 @@ def test_the_network_takes_the_stated_side_else_the_recorded_else_the_patches_ow
     assert TrainSettings().resolved_preprocessing(128).resize_to is None
     assert TrainSettings(input_size=96).resolved_preprocessing(128).resize_to == 96
     assert TrainSettings().resolved_preprocessing() == TrainSettings().resolved_preprocessing(96)
+
+# --------------------------------------------------------------------------- train and inspect with the configuration
+
+
+def _renamed_folder(tmp_path, config_text=""):
+    """An image folder whose class folders are TUM/ and NORM/ (4 patches each, train and valid), and a
+    configuration file naming them, with ``config_text`` after the table."""
+    root = write_folder(tmp_path / "patches", per_class=4, splits=("train", "valid"), folders=("TUM", "NORM"))
+    toml = tmp_path / "audit.toml"
+    toml.write_text(f'data_dir = "{root.as_posix()}"\n{config_text}\n[class_folders]\ntumour = "TUM"\nnormal = "NORM"\n')
+    return root, toml
+
+
+def test_train_reads_the_class_folders_of_the_configuration_file_and_flags_override_it(tmp_path, capsys):
+    from reportgen.model.checkpoint import load_checkpoint
+
+    # images and label_region are build keys train has no use for; seed is overridden by the flag.
+    root, toml = _renamed_folder(tmp_path, 'images = 4\nlabel_region = "centre32"\nepochs = 1\ntrain_fraction = 1.0\n'
+                                           "seed = 3\ndevice = \"cpu\"")
+    out = tmp_path / "model.pt"
+    assert main(["train", "--config", str(toml), "--seed", "5", "--out", str(out), "-q"]) == 0
+    assert capsys.readouterr().out == f"checkpoint written to {out}\n"
+    info = load_checkpoint(out).info
+    training = info["training"]
+    assert (training["seed"], training["epochs"], training["train_fraction"], training["train_size"]) == (5, 1, 1.0, 8)
+    with open_pcam(root, class_folders={"tumour": "TUM", "normal": "NORM"}) as data:
+        assert info["data_fingerprint"] == data.fingerprint
+
+
+def test_inspect_names_the_class_folders_of_the_configuration_file_and_counts_each_class(tmp_path, capsys):
+    root, toml = _renamed_folder(tmp_path)
+    assert main(["data", "inspect", str(root), "--config", str(toml)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "  class folders: NORM/ = normal (label 0), TUM/ = tumour (label 1)"
+    assert lines[2].startswith("  label region: none (the data declare no region that decides the label; a build "
+                               "does not apply the right-for-the-right-reason and centre-attribution checks")
+    for split in ("train", "valid"):
+        at = lines.index(f"  {split}: 8 patches, 4 positive (50.0%)")
+        assert lines[at + 1] == "    4 normal in NORM/, 4 tumour in TUM/"
+    # The directory may come from the file too, and a stated label region is reported as the build takes it.
+    toml.write_text(toml.read_text().replace("[class_folders]", 'label_region = "centre32"\n[class_folders]'))
+    assert main(["data", "inspect", "--config", str(toml)]) == 0
+    out = capsys.readouterr().out
+    assert f"{root}  source=folder" in out
+    assert "  label region: centre32 (the centre 32x32 decides the label (PCam's rule))" in out.splitlines()
+    assert main(["data", "inspect", "--config", str(toml), "--label-region", "none"]) == 0  # the flag overrides
+    assert "  label region: none (" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [["train", "--epochs", "1", "--out", "model.pt"], ["data", "inspect"]],
+                         ids=["train", "inspect"])
+def test_without_the_configuration_renamed_class_folders_are_one_line_naming_the_folder_and_the_fix(
+        tmp_path, capsys, command):
+    root, _ = _renamed_folder(tmp_path)
+    out_args = [str(tmp_path / arg) if arg == "model.pt" else arg for arg in command]
+    args = [*out_args, "--data-dir", str(root)] if command[0] == "train" else [*out_args, str(root)]
+    assert main([*args, "-q"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"reportgen: error: {root / 'train' / 'NORM'}: not a class folder of the train split (expected "
+        "train/normal/ and train/tumour/); move it out, or name the class folders with class_folders in the "
+        "configuration file (--config FILE)"]
+    assert captured.out == "" and not (tmp_path / "model.pt").exists()
+
+
+@pytest.mark.parametrize("text, error", [
+    ("imagess = 4", "unknown key 'imagess' in config file"),
+    ('epochs = "one"', "option 'epochs' must be a whole number, got 'one'"),
+    ('label_region = "middle"', "option 'label_region' 'middle' is unknown"),
+    ('[class_folders]\ntumor = "TUM"', "unknown key 'tumor' in [class_folders]"),
+])
+def test_a_bad_configuration_file_is_the_builds_one_line_error_for_train_and_inspect(tmp_path, capsys, text, error):
+    root = write_folder(tmp_path / "patches", per_class=2, splits=("train", "valid"))
+    toml = tmp_path / "bad.toml"
+    toml.write_text(text + "\n")
+    commands = {"build": ["build", "--data-dir", str(root), "--out", str(tmp_path / "report")],
+                "train": ["train", "--data-dir", str(root), "--out", str(tmp_path / "model.pt")],
+                "inspect": ["data", "inspect", str(root)]}
+    errors = {}
+    for name, args in commands.items():
+        assert main([*args, "--config", str(toml), "-q"]) == 2, name
+        errors[name] = capsys.readouterr().err
+    assert len(errors["build"].splitlines()) == 1 and error in errors["build"], errors["build"]
+    assert errors["train"] == errors["inspect"] == errors["build"]
+
+
+def test_inspect_without_a_directory_says_where_to_name_it(capsys):
+    assert main(["data", "inspect"]) == 2
+    assert capsys.readouterr().err == ("reportgen: error: name the directory to inspect: reportgen data inspect DIR, "
+                                       "or data_dir in --config FILE\n")

@@ -204,13 +204,13 @@ def _list_split(data_dir: Path, split: str, folders: dict[str, str]) -> _Listed:
     for entry in sorted(split_dir.iterdir()):
         if not entry.name.startswith(".") and entry.name not in by_folder:
             raise DataError(f"{entry}: not a class folder of the {split} split (expected {expected}); move it out, or "
-                            "name the class folders with class_folders in the configuration")
+                            "name the class folders with class_folders in the configuration file (--config FILE)")
     files, labels = [], []
     for folder, name in by_folder.items():
         class_dir = split_dir / folder
         if not class_dir.is_dir():
             raise DataError(f"{class_dir}: class folder is missing; put the {split} split's {name} patches in it, or "
-                            f'name the folder with class_folders = {{{name} = "..."}} in the configuration')
+                            f'name the folder with class_folders = {{{name} = "..."}} in the configuration file (--config FILE)')
         found = []
         for entry in sorted(class_dir.iterdir()):
             if entry.name.startswith("."):

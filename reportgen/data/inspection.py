@@ -7,13 +7,24 @@ from pathlib import Path
 import h5py
 
 from reportgen.data.files import PCAM_FILE, SPLITS, find_file
-from reportgen.data.folder import is_patch_folder
+from reportgen.data.folder import CLASS_LABELS, class_folder_names, is_patch_folder
+from reportgen.data.label_region import CENTRE, LABEL_REGIONS, applies, check_label_region, label_region
 from reportgen.data.reader import open_pcam
 from reportgen.errors import DataError
 
 
-def inspect_data_dir(data_dir: str | Path, *, cache_dir: str | Path | None = None) -> dict:
+def inspect_data_dir(data_dir: str | Path, *, cache_dir: str | Path | None = None,
+                     class_folders: dict[str, str] | None = None, stated_label_region: str | None = None) -> dict:
     """Describe every split found in ``data_dir`` (what ``reportgen data inspect`` prints).
+
+    Parameters
+    ----------
+    data_dir : a PCam directory or an image folder.
+    cache_dir : where ``.h5.gz`` files are decompressed once (default as :func:`open_pcam`).
+    class_folders : an image folder's class folder names, ``{"tumour": ..., "normal": ...}`` (default the class
+        names; the configuration's ``class_folders``).
+    stated_label_region : the ``label_region`` the configuration states (default ``None``: not stated); a
+        ConfigError when it is none of :data:`reportgen.data.label_region.LABEL_REGIONS`.
 
     Returns
     -------
@@ -22,16 +33,21 @@ def inspect_data_dir(data_dir: str | Path, *, cache_dir: str | Path | None = Non
     ``y_shape``, ``y_dtype``, ``x_file``, ``y_file``, ``gzipped`` (.h5.gz
     download), ``compression`` (HDF5 filter of x, e.g. "gzip level 4"),
     ``chunks``, ``has_masks``, ``has_meta``, ``n_slides``}; and ``missing``:
-    the splits of :data:`SPLITS` without files. An image folder
-    (:mod:`reportgen.data.folder`) gives ``layout`` "folder" and, per split,
-    {``n``, ``positives``, ``positive_share``, ``patch_size``, ``formats``
-    (file suffix -> count), ``has_masks``, ``has_meta``, ``n_slides``}.
+    the splits of :data:`SPLITS` without files; ``label_region``: the region a
+    build takes to decide the labels (:func:`reportgen.data.label_region.label_region`).
+    An image folder (:mod:`reportgen.data.folder`) gives ``layout`` "folder",
+    ``class_folders`` (class -> the folder read) and, per split, {``n``,
+    ``positives``, ``positive_share``, ``classes`` (class -> count),
+    ``patch_size``, ``formats`` (file suffix -> count), ``has_masks``,
+    ``has_meta``, ``n_slides``}.
     """
+    check_label_region(stated_label_region)
     data_dir = Path(data_dir).expanduser()
     if not data_dir.is_dir():
         raise DataError(f"{data_dir}: data directory does not exist; pass the folder holding the PCam .h5 files")
     if is_patch_folder(data_dir):
-        return _inspect_folder(data_dir)
+        info = _inspect_folder(data_dir, class_folder_names(class_folders))
+        return {**info, "label_region": label_region(info["source"], stated_label_region)}
     found = tuple(
         split for split in SPLITS if find_file(data_dir, split, "x") is not None or find_file(data_dir, split, "y") is not None
     )
@@ -40,6 +56,7 @@ def inspect_data_dir(data_dir: str | Path, *, cache_dir: str | Path | None = Non
     info: dict = {"root": str(data_dir), "splits": {}, "missing": [split for split in SPLITS if split not in found]}
     with open_pcam(data_dir, splits=found, cache_dir=cache_dir) as dataset:
         info["source"] = dataset.source
+        info["label_region"] = label_region(dataset.source, stated_label_region)
         info["fingerprint"] = dataset.fingerprint
         for name, split in dataset.splits.items():
             with h5py.File(split.x_path, "r") as x_file, h5py.File(split.y_path, "r") as y_file:
@@ -65,12 +82,12 @@ def inspect_data_dir(data_dir: str | Path, *, cache_dir: str | Path | None = Non
     return info
 
 
-def _inspect_folder(data_dir: Path) -> dict:
-    """:func:`inspect_data_dir` of an image folder (its class folders named as the classes)."""
+def _inspect_folder(data_dir: Path, folders: dict[str, str]) -> dict:
+    """:func:`inspect_data_dir` of an image folder whose class folders are ``folders`` (class -> folder name)."""
     found = tuple(split for split in SPLITS if (data_dir / split).is_dir())
-    info: dict = {"root": str(data_dir), "layout": "folder", "splits": {},
+    info: dict = {"root": str(data_dir), "layout": "folder", "class_folders": folders, "splits": {},
                   "missing": [split for split in SPLITS if split not in found]}
-    with open_pcam(data_dir, splits=found) as dataset:
+    with open_pcam(data_dir, splits=found, class_folders=folders) as dataset:
         info["source"] = dataset.source
         info["fingerprint"] = dataset.fingerprint
         for name, split in dataset.splits.items():
@@ -79,6 +96,7 @@ def _inspect_folder(data_dir: Path) -> dict:
                 "n": len(split),
                 "positives": int(split.labels.sum()),
                 "positive_share": float(split.labels.mean()),
+                "classes": {name: int((split.labels == label).sum()) for name, label in CLASS_LABELS.items()},
                 "patch_size": "x".join(map(str, split.read([0]).images.shape[2:0:-1])),
                 "formats": {suffix: suffixes.count(suffix) for suffix in sorted(set(suffixes))},
                 "has_masks": split.has_masks,
@@ -112,12 +130,22 @@ def check_build_split(info: dict, split: str) -> None:
 def format_inspection(info: dict) -> str:
     """Human-readable lines for :func:`inspect_data_dir`'s result, ending with what a build can use."""
     lines = [f"{info['root']}  source={info['source']}  fingerprint={info['fingerprint']}"]
+    if info.get("layout") == "folder":
+        lines.append("  class folders: " + ", ".join(f"{folder}/ = {name} (label {CLASS_LABELS[name]})"
+                                                       for name, folder in info["class_folders"].items()))
+    region = info["label_region"]
+    consequence = "" if applies(region) else (
+        f"; a build does not apply the right-for-the-right-reason and centre-attribution checks unless "
+        f'label_region = "{CENTRE}" is stated')
+    lines.append(f"  label region: {region} ({LABEL_REGIONS[region]}{consequence})")
     for name, split in info["splits"].items():
         if info.get("layout") == "folder":
             slides = f"yes, {split['n_slides']} slides" if split["has_meta"] else "no"
             formats = ", ".join(f"{count} {suffix}" for suffix, count in split["formats"].items())
             lines += [
                 f"  {name}: {split['n']} patches, {split['positives']} positive ({split['positive_share']:.1%})",
+                "    " + ", ".join(f"{count} {cls} in {info['class_folders'][cls]}/"
+                               for cls, count in split["classes"].items()),
                 f"    {split['patch_size']} images: {formats}",
                 f"    masks: {'yes' if split['has_masks'] else 'no'}; slide ids (patches.csv): {slides}",
             ]
