@@ -470,3 +470,12 @@ def test_a_configured_layer_of_another_cnn_is_marked_as_used_and_the_table_keeps
     random = table.curves["backbone.features.4"]
     rows = stability_section(outcome, random_curves=random, masks=masks, alpha=0.05, seed=0)["grad_cam_layers"]["rows"]
     assert [(row["default"], row["used"]) for row in rows] == marks
+
+
+def test_the_tables_sentences_shorten_layer_names_only_where_they_stay_distinct():
+    from reportgen.explain.grad_cam import GRAD_CAM_LAYERS
+    from reportgen.report.stability import _short_values
+
+    assert _short_values(list(GRAD_CAM_LAYERS)) == dict(zip(GRAD_CAM_LAYERS, ("layer2", "layer3", "layer4")))
+    squeezenet = ["backbone.features.4", "backbone.features.7", "backbone.features.12"]
+    assert _short_values(squeezenet) == {layer: layer for layer in squeezenet}
