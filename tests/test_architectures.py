@@ -155,6 +155,46 @@ def test_cams_are_refused_for_a_transformer_in_one_line():
         assert "\n" not in str(error.value)
 
 
+def test_the_layer_tables_layers_are_the_last_block_of_each_of_the_last_three_stages():
+    from reportgen.explain.grad_cam import GRAD_CAM_LAYERS
+    from reportgen.model.feature_layers import stability_cam_layers
+
+    cases = {"resnet18": GRAD_CAM_LAYERS,
+             ARCH: ("backbone.features.4", "backbone.features.7", "backbone.features.12"),  # 23x23, 11x11, 5x5
+             "mobilenet_v3_small": ("backbone.features.3", "backbone.features.8", "backbone.features.12"),
+             "vgg11": ("backbone.features",)}  # its whole features is one block: the one stage it has
+    for arch, layers in cases.items():
+        model = PCamClassifier(IDENTITY_PREPROCESSING, arch).eval()
+        assert stability_cam_layers(model) == layers, arch
+        assert layers[-1] == default_cam_layer(model)
+        assert not model.training and not model._forward_hooks and not model.backbone._forward_hooks
+        grad_cam = get_explainer("grad_cam").factory
+        (variant,) = grad_cam.stability_variants
+        assert grad_cam.variant_values(variant, model) == layers and grad_cam.variant_skip_reason(variant, model) is None
+    assert GRAD_CAM_LAYERS == ("backbone.layer2.1", "backbone.layer3.1", "backbone.layer4.1")
+
+
+def test_the_layer_tables_layers_of_a_vit_are_its_first_norm_in_three_blocks_ending_with_the_last():
+    from reportgen.model.feature_layers import stability_cam_layers
+
+    timm_vit = PCamClassifier(Preprocessing(resize_to=160), "timm:test_vit").eval()  # six blocks: the last of each third
+    assert stability_cam_layers(timm_vit) == ("backbone.blocks.1.norm1", "backbone.blocks.3.norm1",
+                                              "backbone.blocks.5.norm1")
+    assert stability_cam_layers(_tiny_torchvision_vit()) == tuple(f"encoder.layers.encoder_layer_{i}.ln_1"
+                                                                  for i in range(3))
+
+
+def test_the_layer_table_is_skipped_with_its_reason_where_the_rule_finds_no_layer():
+    from torchvision.models.swin_transformer import SwinTransformer
+
+    swin = SwinTransformer(patch_size=[4, 4], embed_dim=8, depths=[2], num_heads=[1], window_size=[2, 2],
+                           num_classes=2).eval()
+    grad_cam = get_explainer("grad_cam").factory
+    (variant,) = grad_cam.stability_variants
+    assert grad_cam.variant_values(variant, swin) == ()
+    assert grad_cam.variant_skip_reason(variant, swin).startswith("the table's rule finds no convolutional stage")
+
+
 def test_the_sanity_cascade_takes_the_blocks_of_a_features_and_head_network():
     def stages(arch):
         return ["+".join(stage) for stage in randomisation_stages(PCamClassifier(IDENTITY_PREPROCESSING, arch))]
@@ -178,8 +218,14 @@ def test_a_squeezenet_builds_grad_cam_at_its_own_layer_with_its_own_stages(tmp_p
     assert document["methods"]["grad_cam"]["settings"]["feature_map_size"] == "5x5"
     stages = ["backbone.classifier", *(f"backbone.features.{i}" for i in (12, 11, 10, 9, 7, 6, 4, 3, 0))]
     assert document["sanity"]["stages"] == document["sanity"]["methods"]["grad_cam"]["stages"] == stages
-    skipped = document["stability"]["skipped"]["grad_cam_layers"]
-    assert skipped.startswith("the table's layers (backbone.layer2.1, ") and "this model lacks" in skipped
+    # The layer table takes SqueezeNet's own stages: the last Fire block at 23x23, 11x11 and 5x5.
+    table = document["stability"]["grad_cam_layers"]
+    assert "grad_cam_layers" not in document["stability"]["skipped"]
+    assert [(row["layer"], row["feature_map_size"], row["default"], row["used"]) for row in table["rows"]] == [
+        ("backbone.features.4", "23x23", False, False), ("backbone.features.7", "11x11", False, False),
+        ("backbone.features.12", "5x5", True, True)]
+    assert table["default_layer"] == table["used_layer"] == "backbone.features.12"
+    assert "backbone.features.7" in (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
 
 
 def test_an_unknown_grad_cam_layer_names_close_layers_before_any_work(tmp_path, tiny_pcam, capsys):
@@ -337,7 +383,7 @@ def test_a_timm_vit_trains_and_builds_a_report_with_maps_in_the_patchs_pixels(tm
     # No checkpoint: the demo recipe trains the ViT (random weights, resized to 160 px inside the model).
     code = main(["build", "--data-dir", str(tiny_pcam), "--out", str(tmp_path / "report"), "--cache-dir",
                  str(tmp_path / "cache"), *FAST_BUILD_ARGS, "--arch", "timm:test_vit", "--input-size", "160",
-                 "--stability", "none"])
+                 "--stability", "grad_cam_layers"])
     assert code == 0
     document = json.loads((tmp_path / "report" / "report.json").read_text())
     assert document["model"]["architecture"] == "timm:test_vit" and document["model"]["recipe"] == "full"
@@ -348,6 +394,11 @@ def test_a_timm_vit_trains_and_builds_a_report_with_maps_in_the_patchs_pixels(tm
     stages = ["backbone.head", "backbone.blocks.5+backbone.norm", *(f"backbone.blocks.{i}" for i in range(4, -1, -1)),
               "backbone.patch_embed"]
     assert document["sanity"]["methods"]["grad_cam"]["stages"] == stages
+    # The layer table: the first norm of blocks 1, 3 and 5, each read on the 10 x 10 token grid.
+    rows = document["stability"]["grad_cam_layers"]["rows"]
+    assert [(row["layer"], row["feature_map_size"], row["default"], row["used"]) for row in rows] == [
+        ("backbone.blocks.1.norm1", "10x10", False, False), ("backbone.blocks.3.norm1", "10x10", False, False),
+        ("backbone.blocks.5.norm1", "10x10", True, True)]
     html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
     assert "The network resizes each 96x96 patch to 160x160 (bilinear) inside its own module" in html
     with h5py.File(tmp_path / "report" / "attributions.h5") as maps:
@@ -382,3 +433,49 @@ def test_the_train_command_trains_another_architecture_and_records_it(tiny_pcam,
                  "--out", str(tmp_path / "head.pt"), "-q"]) == 2
     assert _error_line(capsys).endswith(f"recipe 'head' trains the resnet18 head on cached features; train {ARCH} "
                                         "with --recipe full")
+
+
+@pytest.mark.parametrize("layer, marks", [
+    ("backbone.features.7", [(False, False), (False, True), (True, False)]),
+    ("backbone.features.10", [(False, False), (False, False), (True, False)]),  # not a row: the table keeps its own
+])
+def test_a_configured_layer_of_another_cnn_is_marked_as_used_and_the_table_keeps_its_three(tmp_path, layer, marks):
+    import numpy as np
+
+    from reportgen.cache import ArrayCache
+    from reportgen.pipeline.explain import explain_patches
+    from reportgen.pipeline.stability import stability_checks
+    from reportgen.pipeline.stability_section import stability_section
+    from reportgen.runtime import Stopwatch
+
+    torch.manual_seed(0)
+    model = PCamClassifier(IDENTITY_PREPROCESSING, ARCH).eval()
+    images = torch.rand(2, 3, 96, 96, generator=torch.Generator().manual_seed(1))
+    targets = torch.tensor([0, 1])
+    config = resolve_config(flag_values={"images": 2, "steps": 4, "batch_size": 32, "methods": "grad_cam",
+                                         "stability": "grad_cam_layers"},
+                            settings=[f"grad_cam.target_layer={layer}"])
+    cache = ArrayCache(tmp_path / "cache")
+    indices = np.arange(2)
+    methods = explain_patches(model, images, targets, indices, config=config, cache=cache, cache_context={},
+                              progress=False)
+    outcome = stability_checks(model, images, targets, indices, methods, config=config, dataset_mean=(0.7, 0.55, 0.7),
+                               cache=cache, cache_context={}, watch=Stopwatch(), progress=False)
+    table = outcome.measured["grad_cam_layers"]
+    assert (table.default, table.used) == ("backbone.features.12", layer)
+    assert table.facts == {"backbone.features.4": {"feature_map_size": "23x23"},
+                           "backbone.features.7": {"feature_map_size": "11x11"},
+                           "backbone.features.12": {"feature_map_size": "5x5"}}
+    masks = {mode: np.ones(2, bool) for mode in ("deletion", "insertion")}
+    random = table.curves["backbone.features.4"]
+    rows = stability_section(outcome, random_curves=random, masks=masks, alpha=0.05, seed=0)["grad_cam_layers"]["rows"]
+    assert [(row["default"], row["used"]) for row in rows] == marks
+
+
+def test_the_tables_sentences_shorten_layer_names_only_where_they_stay_distinct():
+    from reportgen.explain.grad_cam import GRAD_CAM_LAYERS
+    from reportgen.report.stability import _short_values
+
+    assert _short_values(list(GRAD_CAM_LAYERS)) == dict(zip(GRAD_CAM_LAYERS, ("layer2", "layer3", "layer4")))
+    squeezenet = ["backbone.features.4", "backbone.features.7", "backbone.features.12"]
+    assert _short_values(squeezenet) == {layer: layer for layer in squeezenet}

@@ -29,6 +29,7 @@ from reportgen.model.feature_layers import (
     close_layer_names,
     default_cam_layer,
     is_transformer,
+    stability_cam_layers,
     token_grid,
 )
 
@@ -113,15 +114,19 @@ class CamExplainer(Explainer):
             resolve_layer(model, cls.resolve_settings(given)["target_layer"], cls.name)
 
     @classmethod
-    def variant_skip_reason(cls, variant, model: torch.nn.Module) -> str | None:
+    def variant_values(cls, variant, model: torch.nn.Module) -> tuple[str, ...]:
+        """A ``target_layer`` variant takes the model's own layers by one rule
+        (:func:`reportgen.model.feature_layers.stability_cam_layers`); any other its declared values."""
         if variant.setting != "target_layer":
+            return variant.values
+        return stability_cam_layers(model)
+
+    @classmethod
+    def variant_skip_reason(cls, variant, model: torch.nn.Module) -> str | None:
+        if variant.setting != "target_layer" or cls.variant_values(variant, model):
             return None
-        names = dict(model.named_modules())
-        missing = [value for value in variant.values if value not in names]
-        if not missing:
-            return None
-        return (f"the table's layers ({', '.join(variant.values)}) are ResNet-18's blocks and this model lacks "
-                f"{', '.join(missing)}; compare layers with --grad-cam-layer")
+        return ("the table's rule finds no convolutional stage or transformer block with a feature map in this "
+                "model; compare layers with --grad-cam-layer")
 
     def __init__(self, model: torch.nn.Module, **options):
         super().__init__(model, **options)

@@ -108,7 +108,8 @@ class StabilityVariant:
     title : how the report names the measurement.
     kind : how the variant maps are read, one of :data:`STABILITY_KINDS`.
     setting : the method setting that takes each of ``values`` (kinds ``pairs`` and ``table``).
-    values : the values it takes, in the report's order.
+    values : the values it takes, in the report's order; a method may read them from the model instead
+        (:meth:`Explainer.variant_values`), these being then the values without a model.
     varies : what changes, in report.json's keys and the report's words: a ``pairs`` record lists the values under
         ``<varies>s``; a ``table`` record has ``default_<varies>``, ``used_<varies>``, ``depends_on_<varies>`` and
         each row's value under ``<varies>``.
@@ -261,8 +262,14 @@ class Explainer:
         (checked once the model is loaded, before any work); the default accepts every model."""
 
     @classmethod
+    def variant_values(cls, variant: StabilityVariant, model: torch.nn.Module) -> tuple[str, ...]:
+        """The values stability ``variant`` takes on ``model``: its declared ``values`` unless the method reads
+        them from the model (a CAM's layers)."""
+        return variant.values
+
+    @classmethod
     def variant_skip_reason(cls, variant: StabilityVariant, model: torch.nn.Module) -> str | None:
-        """Why stability ``variant`` cannot run on ``model`` (its values name layers the model lacks), or ``None``."""
+        """Why stability ``variant`` cannot run on ``model`` (it takes no value there), or ``None``."""
         return None
 
     def _details(self) -> dict:

@@ -16,6 +16,15 @@ Which layers this gives, at 96 px: ResNet-18 ``backbone.layer4.1`` (3x3), Squeez
 ``backbone.features.8`` (3x3), ConvNeXt ``backbone.features.7.2`` (3x3), DenseNet and VGG
 ``backbone.features`` (3x3).
 
+The same walk, taken through every child instead of the last, lists the trunk's *blocks* in the order they
+run (:func:`_map_blocks`; the default CAM layer is the last of them).  A *stage* is a run of consecutive
+blocks whose maps have one size (the blocks between two downsamplings).  The layers of Grad-CAM's per-layer
+stability table (:func:`stability_cam_layers`) are the last block of each of the last three stages, coarsest
+last, so the last is the default CAM layer: ResNet-18 ``backbone.layer2.1``, ``layer3.1``, ``layer4.1``
+(12x12, 6x6, 3x3), SqueezeNet 1.1 ``backbone.features.4``, ``.7``, ``.12`` (23x23, 11x11, 5x5), MobileNetV3
+small ``backbone.features.3``, ``.8``, ``.12`` (12x12, 6x6, 3x3).  A network with fewer stages (VGG and
+DenseNet, whose whole ``features`` is one block) gives the ones it has.
+
 A transformer (a network with attention layers) gives a token sequence, not a map.  Its CAM layer
 (:func:`default_cam_layer`) is the first normalisation of its last transformer block (the last module
 holding an attention layer): timm's ``blocks.<last>.norm1``, torchvision's ``encoder.layers.<last>.ln_1``.
@@ -23,7 +32,10 @@ Its (N, T, C) tokens become an (N, C, h, w) map on the grid of its patch embeddi
 the output grid of the embedding's convolution, timm's ``patch_embed.proj`` or torchvision's
 ``conv_proj``, in a forward pass at the patch's size), the leading class and register tokens
 (timm's ``num_prefix_tokens``, torchvision's one class token) dropped.  A transformer without such a
-patch embedding has no CAM layer: :func:`cam_refusal` says so in one line.
+patch embedding has no CAM layer: :func:`cam_refusal` says so in one line.  The table's layers of a
+transformer are the same layer (the first normalisation) in three of its D blocks spread over the depth,
+ending with the last: the last block of each third, blocks ceil(k * D / 3) - 1 for k = 1, 2, 3 (counted from
+0; timm's six-block ``test_vit`` gives blocks 1, 3 and 5, a twelve-block ViT 3, 7 and 11), fewer when D < 3.
 """
 
 from __future__ import annotations
@@ -58,14 +70,15 @@ def feature_trunk(model: nn.Module) -> tuple[str, nn.Module]:
         prefix = f"{prefix}{name}."
 
 
-def _map_outputs(model: nn.Module, size: int) -> dict[nn.Module, int]:
-    """Module -> order in which it last returned a multi-cell (N, C, H, W) map, on one zero patch."""
-    finished: dict[nn.Module, int] = {}
+def _map_outputs(model: nn.Module, size: int) -> dict[nn.Module, tuple[int, tuple[int, int]]]:
+    """Module -> (order in which it last returned a multi-cell (N, C, H, W) map, that map's (H, W)), on one zero
+    patch."""
+    finished: dict[nn.Module, tuple[int, tuple[int, int]]] = {}
     counter = itertools.count()
 
     def hook(module, _inputs, output):
         if isinstance(output, torch.Tensor) and output.ndim == 4 and output.shape[-2] * output.shape[-1] > 1:
-            finished[module] = next(counter)
+            finished[module] = (next(counter), tuple(output.shape[-2:]))
 
     handles = [module.register_forward_hook(hook) for module in model.modules()]
     try:
@@ -161,23 +174,24 @@ def token_grid(model: nn.Module, *, size: int | None = None) -> TokenGrid | None
     return found_grids[size]
 
 
-def _last_transformer_block(model: nn.Module) -> tuple[str, nn.Module] | None:
-    """(name, module) of the last module, in module order, whose children include an attention layer."""
-    blocks = [(name, module) for name, module in model.named_modules() if is_transformer_block(module)]
-    return blocks[-1] if blocks else None
+def _transformer_cam_layers(model: nn.Module) -> list[str | None]:
+    """The first normalisation layer of each transformer block (a module whose children include an attention
+    layer), in module order (``None`` for a block without one); none without a patch embedding."""
+    if patch_embedding(model) is None:
+        return []
+    layers = []
+    for name, module in model.named_modules():
+        if is_transformer_block(module):
+            norms = [child_name for child_name, child in module.named_children()
+                     if isinstance(child, (nn.LayerNorm, nn.GroupNorm)) or type(child).__name__.endswith("Norm")]
+            layers.append(f"{name}.{norms[0]}" if norms else None)
+    return layers
 
 
 def _transformer_cam_layer(model: nn.Module) -> str | None:
     """The first normalisation layer of the last transformer block, or ``None``."""
-    if patch_embedding(model) is None:
-        return None
-    block = _last_transformer_block(model)
-    if block is None:
-        return None
-    name, module = block
-    norms = [child_name for child_name, child in module.named_children()
-             if isinstance(child, (nn.LayerNorm, nn.GroupNorm)) or type(child).__name__.endswith("Norm")]
-    return f"{name}.{norms[0]}" if norms else None
+    layers = _transformer_cam_layers(model)
+    return layers[-1] if layers else None
 
 
 def default_cam_layer(model: nn.Module, *, size: int | None = None) -> str | None:
@@ -198,22 +212,73 @@ def default_cam_layer(model: nn.Module, *, size: int | None = None) -> str | Non
 def _find_cam_layer(model: nn.Module, size: int) -> str | None:
     if is_transformer(model):
         return _transformer_cam_layer(model)
+    blocks = _map_blocks(model, size)
+    return blocks[-1][0] if blocks else None
+
+
+def _map_blocks(model: nn.Module, size: int) -> list[tuple[str, tuple[int, int]]]:
+    """(dotted name, (H, W) of its map) of every block of ``model``'s trunk, in the order they last ran.
+
+    The trunk's parameterised children that return a multi-cell map, each an ``nn.Sequential`` container of
+    blocks (:func:`_holds_blocks`) replaced by its own such children in turn; the rest are blocks.
+    """
     outputs = _map_outputs(model, size)
-    prefix, module = feature_trunk(model)
-    name = None
-    while True:
-        maps = [(child_name, child) for child_name, child in module.named_children()
-                if child in outputs and has_parameters(child)]
-        if not maps:
-            break
-        child_name, child = max(maps, key=lambda pair: outputs[pair[1]])
-        if name is not None and not any(True for _ in child.children()):
-            break  # the container is a block of single layers (conv, norm, activation): it is the target
-        name, module = f"{prefix}{child_name}", child
-        prefix = f"{name}."
-        if not isinstance(module, nn.Sequential):
-            break
-    return name
+
+    def blocks(prefix: str, module: nn.Module) -> list[tuple[str, tuple[int, int]]]:
+        found = []
+        for child_name, child in _map_children(module, outputs):
+            name = f"{prefix}{child_name}"
+            found += blocks(f"{name}.", child) if _holds_blocks(child, outputs) else [(name, outputs[child][1])]
+        return found
+
+    return blocks(*feature_trunk(model))
+
+
+def _map_children(module: nn.Module, outputs: dict) -> list[tuple[str, nn.Module]]:
+    """``module``'s parameterised children that returned a multi-cell map, in the order they last returned it."""
+    children = [(name, child) for name, child in module.named_children() if child in outputs and has_parameters(child)]
+    return sorted(children, key=lambda pair: outputs[pair[1]][0])
+
+
+def _holds_blocks(module: nn.Module, outputs: dict) -> bool:
+    """Whether ``module`` is an ``nn.Sequential`` container of blocks: its last map-giving child is itself made of
+    layers (a Sequential whose last such child is a single layer, conv + norm + activation, is a block)."""
+    children = _map_children(module, outputs) if isinstance(module, nn.Sequential) else []
+    return bool(children) and any(True for _ in children[-1][1].children())
+
+
+#: How many layers Grad-CAM's per-layer stability table takes from a model (:func:`stability_cam_layers`).
+TABLE_LAYERS = 3
+
+
+def stability_cam_layers(model: nn.Module, *, size: int = PROBE_SIZE) -> tuple[str, ...]:
+    """The layers of Grad-CAM's per-layer stability table, by the module's rule, in depth order (the last is the
+    default CAM layer, :func:`default_cam_layer`); fewer than three when the model has fewer, none without a
+    CAM layer.
+
+    A CNN: the last block of each of the last three stages, a stage being a run of consecutive blocks whose maps
+    have one size (``backbone.layer2.1``, ``backbone.layer3.1``, ``backbone.layer4.1`` for ResNet-18).  A
+    transformer: the first normalisation of the last block of each third of its D transformer blocks (blocks
+    ceil(k * D / 3) - 1, k = 1, 2, 3), so the last is the last block's.  The layers depend on the module tree and
+    one forward pass of a zero patch, never on what a map scores.
+
+    Parameters
+    ----------
+    model : classifier taking (N, 3, size, size); left as it was (mode, no hooks, no gradients).
+    size : side of the zero patch of the forward pass (default 96).
+    """
+    if is_transformer(model):
+        layers = _transformer_cam_layers(model)
+        depth = len(layers)
+        chosen = [layers[-(-part * depth // TABLE_LAYERS) - 1] for part in range(1, TABLE_LAYERS + 1) if depth]
+        return tuple(layer for layer in dict.fromkeys(chosen) if layer is not None)
+    last_of_stage: dict[int, str] = {}
+    stage, previous = -1, None
+    for name, map_size in _map_blocks(model, size):
+        if map_size != previous:
+            stage, previous = stage + 1, map_size
+        last_of_stage[stage] = name
+    return tuple(last_of_stage.values())[-TABLE_LAYERS:]
 
 
 def cam_refusal(model: nn.Module, method: str) -> str | None:

@@ -13,7 +13,9 @@ given.  By the variant's kind (:data:`reportgen.explain.base.STABILITY_KINDS`):
     deletion, insertion and SRG like a method.
 ``table``
     the method at each value of one setting, each scored like a method and tested against the random map by
-    the verdict rule (in :mod:`reportgen.pipeline.stability_section`).  The report's method stays at its
+    the verdict rule (in :mod:`reportgen.pipeline.stability_section`).  The values may come from the model
+    (:meth:`reportgen.explain.Explainer.variant_values`: Grad-CAM's layers by
+    :func:`reportgen.model.feature_layers.stability_cam_layers`).  The report's method stays at its
     configured settings; the table is evidence around that verdict, not a choice.
 
 Every map goes through :func:`reportgen.pipeline.explain.explain_patches` with the variant's
@@ -139,7 +141,8 @@ def _measure(context: _Context, variant: StabilityVariant) -> Repeatability | Se
         return Repeatability(method=method, seed_rule=variant.seed_rule(seed), second=second,
                              similarity=map_similarity(own.maps, second.maps), seconds=time.perf_counter() - started)
     curves = {label: context.curves(result) for label, result in results.items()}
-    default = get_explainer(method).factory.defaults[variant.setting]
+    factory = get_explainer(method).factory
+    default = {**factory.defaults, **factory.model_defaults(context.model)}[variant.setting]
     used = own.settings.get(variant.setting, default)
     if variant.kind == "pairs":
         pairs = pairwise_similarity({label: result.maps for label, result in results.items()})
@@ -172,10 +175,12 @@ def stability_checks(model, images: torch.Tensor, targets: torch.Tensor, patch_i
         if variant.method not in methods:
             outcome.skipped[name] = f"{variant.method} is not among the report's methods"
             continue
-        reason = get_explainer(variant.method).factory.variant_skip_reason(variant, model)
+        factory = get_explainer(variant.method).factory
+        reason = factory.variant_skip_reason(variant, model)
         if reason:
             outcome.skipped[name] = reason
             continue
+        variant = dataclasses.replace(variant, values=factory.variant_values(variant, model))
         with watch.stage(f"stability_{name}"):
             outcome.measured[name] = _measure(context, variant)
         logger.info("stability %s: %.1f s", name, outcome.measured[name].seconds)

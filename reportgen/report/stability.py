@@ -85,10 +85,16 @@ def _outcome(verdict: Verdict | None) -> str:
     return OUTCOME_WORDS.get(None if verdict is None else verdict.outcome, "n/a")
 
 
-def _short_value(value: str) -> str:
-    """A dotted module name by its block: ``backbone.layer4.1`` -> ``layer4``; any other value as it is."""
-    parts = value.split(".")
-    return parts[1] if len(parts) == 3 and parts[0] == "backbone" else value
+def _short_values(values: list[str]) -> dict[str, str]:
+    """Each value by its stage when that keeps the values apart: ``backbone.layer4.1`` -> ``layer4``; any other
+    value, and every value of a table whose stages repeat (``backbone.features.4``, ``backbone.features.7``), as
+    it is."""
+    def short(value: str) -> str:
+        parts = value.split(".")
+        return parts[1] if len(parts) == 3 and parts[0] == "backbone" else value
+
+    shorts = {value: short(value) for value in values}
+    return shorts if len(set(shorts.values())) == len(shorts) else {value: value for value in values}
 
 
 def _table_sentences(title: str, variant: StabilityVariant, table: Record) -> list[str]:
@@ -97,6 +103,7 @@ def _table_sentences(title: str, variant: StabilityVariant, table: Record) -> li
     varies, rows = variant.varies, table.rows
     depends = getattr(table, f"depends_on_{varies}")
     sentences = []
+    shorts = _short_values([str(getattr(row, varies)) for row in rows])
     if any(depends.values()):
         sentences.append(f"{title}'s verdict against the random map depends on the {varies}.")
     for metric, word in _METRICS:
@@ -105,7 +112,7 @@ def _table_sentences(title: str, variant: StabilityVariant, table: Record) -> li
             parts = []
             for row, outcome in outcomes:
                 details = [str(getattr(row, key)) for key in variant.facts] + (["the default"] if row.default else [])
-                parts.append(f"{outcome} at {_short_value(str(getattr(row, varies)))}"
+                parts.append(f"{outcome} at {shorts[str(getattr(row, varies))]}"
                              + (f" ({', '.join(details)})" if details else ""))
             sentences.append(f"By {word}: {'; '.join(parts)}.")
         elif outcomes:
