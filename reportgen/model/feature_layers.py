@@ -251,7 +251,7 @@ def _holds_blocks(module: nn.Module, outputs: dict) -> bool:
 TABLE_LAYERS = 3
 
 
-def stability_cam_layers(model: nn.Module, *, size: int = PROBE_SIZE) -> tuple[str, ...]:
+def stability_cam_layers(model: nn.Module, *, size: int | None = None) -> tuple[str, ...]:
     """The layers of Grad-CAM's per-layer stability table, by the module's rule, in depth order (the last is the
     default CAM layer, :func:`default_cam_layer`); fewer than three when the model has fewer, none without a
     CAM layer.
@@ -265,8 +265,9 @@ def stability_cam_layers(model: nn.Module, *, size: int = PROBE_SIZE) -> tuple[s
     Parameters
     ----------
     model : classifier taking (N, 3, size, size); left as it was (mode, no hooks, no gradients).
-    size : side of the zero patch of the forward pass (default 96).
+    size : side of the zero patch of the forward pass (default: the patches it is given, :func:`patch_side`).
     """
+    size = size or patch_side(model)
     if is_transformer(model):
         layers = _transformer_cam_layers(model)
         depth = len(layers)
