@@ -40,6 +40,7 @@ class FakeSplit:
         base = np.where(self.labels[:, None, None, None] == 1, 190, 60)
         noise = rng.integers(-40, 41, size=(n, SIDE, SIDE, 3))
         self.images = np.clip(base + noise, 0, 255).astype(np.uint8)
+        self.patch_size = SIDE
 
     def __len__(self) -> int:
         return len(self.labels)

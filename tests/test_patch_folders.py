@@ -344,6 +344,8 @@ def test_a_build_on_128_px_patches_keeps_their_pixels_and_says_nothing_of_a_cent
     html = (out / "report.html").read_text()
     assert "The data declare no region that decides the label" in html
     assert "centre 43&times;43" in html  # the centre third of 128 px, named with its side
+    assert "<th>Patch size</th><td>128x128 pixels</td>" in html
+    assert "Cyan square" not in html and "White outline: the ground-truth tumour mask.</li>" in html
 
     # PCam's centre 32x32 is refused for 128 px patches, in one line, before any work; the report stays.
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
@@ -353,6 +355,16 @@ def test_a_build_on_128_px_patches_keeps_their_pixels_and_says_nothing_of_a_cent
     assert len(lines) == 1 and "label_region 'centre32' is PCam's centre 32x32 of a 96x96 patch, but these " \
                                "patches are 128x128" in lines[0], lines
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_the_centre_square_is_drawn_only_where_the_centre_decides_the_label():
+    from reportgen.report.figures import CENTRE_SQUARE_COLOUR, overlay
+
+    image = np.zeros((96, 96, 3), dtype=np.uint8)
+    values = np.zeros((96, 96))
+    colour = np.all(overlay(image, values, alpha=0.0) == CENTRE_SQUARE_COLOUR, axis=-1)
+    assert colour.sum() == 4 * 32 - 4 and colour[32, 32:64].all()  # the one-pixel border of PCam's centre 32x32
+    assert not np.all(overlay(image, values, alpha=0.0, label_square=False) == CENTRE_SQUARE_COLOUR, axis=-1).any()
 
 
 def test_the_network_takes_the_stated_side_else_the_recorded_else_the_patches_own():

@@ -181,7 +181,7 @@ def centre_square(height: int, width: int) -> np.ndarray:
 
 
 def overlay(image: np.ndarray, values: np.ndarray, *, alpha: float = OVERLAY_ALPHA,
-            mask: np.ndarray | None = None, colour_map: str = MAP_COLOUR_MAP) -> np.ndarray:
+            mask: np.ndarray | None = None, colour_map: str = MAP_COLOUR_MAP, label_square: bool = True) -> np.ndarray:
     """Blend a colourised map over a patch.
 
     Parameters
@@ -191,17 +191,20 @@ def overlay(image: np.ndarray, values: np.ndarray, *, alpha: float = OVERLAY_ALP
     alpha : weight of the map colour, default 0.6.
     mask : (H, W) uint8 or None; its outline is drawn in white when given.
     colour_map : matplotlib colour-map name, default ``"viridis"``.
+    label_square : draw the centre region's square (:func:`centre_square`), default True: where the centre
+        decides the label.
 
     Returns
     -------
-    (H, W, 3) uint8, with the centre region's square (:func:`centre_square`) drawn over it.
+    (H, W, 3) uint8.
     """
     colours = colourise(values, colour_map=colour_map).astype(np.float32)
     blended = (1.0 - alpha) * image.astype(np.float32) + alpha * colours
     out = np.round(blended).astype(np.uint8)
     if mask is not None:
         out[mask_outline(mask)] = 255
-    out[centre_square(*out.shape[:2])] = CENTRE_SQUARE_COLOUR
+    if label_square:
+        out[centre_square(*out.shape[:2])] = CENTRE_SQUARE_COLOUR
     return out
 
 
@@ -254,7 +257,7 @@ def map_scales(figures: FigureInputs, methods: list[str], *, signed=frozenset())
 
 
 def patch_figures(figures: FigureInputs, methods: list[str], *, signed=frozenset(),
-                  positions: list[int] | None = None) -> dict[int, dict[str, str]]:
+                  positions: list[int] | None = None, label_square: bool = True) -> dict[int, dict[str, str]]:
     """Data URIs per patch: ``{"original": uri, "<method>": uri, ...}``.
 
     Parameters
@@ -263,6 +266,7 @@ def patch_figures(figures: FigureInputs, methods: list[str], *, signed=frozenset
     methods : method names, in display order.
     signed : names of the methods whose maps carry a sign (drawn on the diverging scale), default none.
     positions : the patches to draw (the gallery's), default None: every patch.
+    label_square : draw the square of the centre region that decides the label (default True, PCam's rule).
 
     Returns
     -------
@@ -273,12 +277,12 @@ def patch_figures(figures: FigureInputs, methods: list[str], *, signed=frozenset
     for index in range(len(figures.images)) if positions is None else positions:
         image, scales = figures.images[index], scales_per_patch[index]
         mask = None if figures.masks is None else figures.masks[index]
-        original = overlay(image, np.zeros(image.shape[:2]), alpha=0.0, mask=mask)
+        original = overlay(image, np.zeros(image.shape[:2]), alpha=0.0, mask=mask, label_square=label_square)
         row = {"original": png_data_uri(encode_png(original))}
         for name in methods:
             scale = scales[name]
             picture = overlay(image, scale.positions(figures.maps[name][index]), mask=mask,
-                              colour_map=scale.colour_map)
+                              colour_map=scale.colour_map, label_square=label_square)
             row[name] = png_data_uri(encode_png(picture))
         uris[index] = row
     return uris

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reportgen.data.label_region import applies
 from reportgen.formatting import fmt, fmt_any
 from reportgen.judgement.notes import ON_REGION, border_width
-from reportgen.judgement.reading import method_title, patch_size
+from reportgen.judgement.reading import centre_side, method_title, patch_size
 from reportgen.metrics.localisation import uniform_centre_share
 from reportgen.report import figures as figs
 from reportgen.report.labels import patch_facts
@@ -120,10 +121,13 @@ def gallery_view(document: ReportDocument, sequential_uri: str, signed_uri: str)
     signed = [method_title(document, n) for n, record in methods.items() if record.signed]
     unsigned = [method_title(document, n) for n, record in methods.items() if not record.signed]
     has_masks = bool(document.data.has_masks)
-    legend = ["Cyan square: the centre 32\u00d732 region; tumour in it decides the label."]
-    if has_masks:
+    centre_decides = applies(document.data.label_region)
+    legend = ["Cyan square: the centre 32\u00d732 region; tumour in it decides the label."] if centre_decides else []
+    if has_masks and centre_decides:
         legend.append("White outline: the ground-truth tumour mask (tumour-like tissue outside the centre square is "
                       "outlined too; the label ignores it).")
+    elif has_masks:
+        legend.append("White outline: the ground-truth tumour mask.")
     if unsigned:
         legend.append(f"Sequential colours, dark purple (0) to yellow (the bar's end), for maps that are never "
                       f"negative: {', '.join(unsigned)}. They show how much a pixel counts, not in which direction.")
@@ -136,9 +140,9 @@ def gallery_view(document: ReportDocument, sequential_uri: str, signed_uri: str)
                   "colour. Colours therefore compare places within a map, not maps with each other.")
     side = patch_size(document)
     band = border_width(side, side)
+    centre = "centre square" if centre_decides else f"centre {centre_side(document)}\u00d7{centre_side(document)}"
     legend.append(f"In the notes, shares are of a map's positive attribution: a uniform map puts "
-                  f"{uniform_centre_share(side):.0%} in the centre square and {1 - ((side - 2 * band) / side) ** 2:.0%} "
-                  f"in the outer {band} px; its share on the mask "
+                  f"{uniform_centre_share(side):.0%} in the {centre} and {1 - ((side - 2 * band) / side) ** 2:.0%} in the outer {band} px; its share on the mask "
                   f"equals the mask's share of the patch. Evidence \"on\" a region has at least {ON_REGION:g} times "
                   "the region's share.")
     images = document.images

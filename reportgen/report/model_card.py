@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reportgen.data.label_region import CENTRE, LABEL_REGIONS
 from reportgen.formatting import file_name, fmt, fmt_any, rows_of
+from reportgen.judgement.reading import patch_size
 from reportgen.report import figures as figs
 from reportgen.report import heatmaps
 from reportgen.report.labels import PREPROCESSING_LABELS, TRAINING_LABELS, labelled_rows
@@ -98,6 +100,10 @@ def resize_note(preprocessing: dict) -> str | None:
             "grid to the patch.")
 
 
+def _sentence_case(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def data_view(document: ReportDocument) -> DataView:
     """Where the patches came from, the class balance per split and how the explained patches were chosen."""
     data = document.data
@@ -107,7 +113,9 @@ def data_view(document: ReportDocument) -> DataView:
         balance.append((split, fmt_any(classes.get("0")), fmt_any(classes.get("1"))))
     rows = [("Source", fmt_any(data.source)), ("Data directory", file_name(data.data_dir)),
             ("Split explained", fmt_any(data.split)), ("Fingerprint", fmt_any(data.fingerprint)),
-            ("Ground-truth masks", fmt_any(data.has_masks))]
+            ("Ground-truth masks", fmt_any(data.has_masks)),
+            ("Patch size", f"{patch_size(document)}x{patch_size(document)} pixels"),
+            ("Label region", _sentence_case(LABEL_REGIONS.get(data.label_region or CENTRE, fmt_any(data.label_region))))]
     description = f"{selection.n} patches: {selection.description}"
     return DataView(rows=rows, counts=rows_of(data.counts), class_balance=balance,
                     selection=description, strata=rows_of(selection.strata))

@@ -20,6 +20,7 @@ from pathlib import Path
 import jinja2
 import markupsafe
 
+from reportgen.data.label_region import applies
 from reportgen.report.context import build_context
 from reportgen.report.figures import FigureInputs, map_scales, patch_figures
 from reportgen.report.gallery import gallery_positions
@@ -95,7 +96,9 @@ def render_html(document: ReportDocument, figures: FigureInputs) -> str:
     figures.check(n_images=len(document.images), methods=methods)
     signed = {name for name, record in document.methods.items() if record.signed}
     positions = gallery_positions(document)
-    context = build_context(document, patch_figures(figures, methods, signed=signed, positions=positions),
+    squares = applies(document.data.label_region)
+    context = build_context(document, patch_figures(figures, methods, signed=signed, positions=positions,
+                                                    label_square=squares),
                             map_scales(figures, methods, signed=signed))
     environment = template_environment()
     return environment.get_template(TEMPLATE).render(report=context,
