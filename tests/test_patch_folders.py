@@ -486,3 +486,13 @@ def test_inspect_without_a_directory_says_where_to_name_it(capsys):
     assert main(["data", "inspect"]) == 2
     assert capsys.readouterr().err == ("reportgen: error: name the directory to inspect: reportgen data inspect DIR, "
                                        "or data_dir in --config FILE\n")
+
+
+def test_inspect_refuses_pcams_centre_rule_for_patches_of_another_size(tmp_path, capsys):
+    root = write_folder(tmp_path / "patches", per_class=1, splits=("valid",), size=128)
+    assert main(["data", "inspect", str(root)]) == 0
+    assert "    128x128 images: 2 .png" in capsys.readouterr().out.splitlines()
+    assert main(["data", "inspect", str(root), "--label-region", "centre32"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "reportgen: error: label_region 'centre32' is PCam's centre 32x32 of a 96x96 patch, but these patches are "
+        "128x128; leave label_region unset (the checks built on the centre then do not apply)"]

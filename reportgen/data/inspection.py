@@ -47,7 +47,7 @@ def inspect_data_dir(data_dir: str | Path, *, cache_dir: str | Path | None = Non
         raise DataError(f"{data_dir}: data directory does not exist; pass the folder holding the PCam .h5 files")
     if is_patch_folder(data_dir):
         info = _inspect_folder(data_dir, class_folder_names(class_folders))
-        return {**info, "label_region": label_region(info["source"], stated_label_region)}
+        return {**info, "label_region": label_region(info["source"], stated_label_region, info["side"])}
     found = tuple(
         split for split in SPLITS if find_file(data_dir, split, "x") is not None or find_file(data_dir, split, "y") is not None
     )
@@ -90,6 +90,7 @@ def _inspect_folder(data_dir: Path, folders: dict[str, str]) -> dict:
     with open_pcam(data_dir, splits=found, class_folders=folders) as dataset:
         info["source"] = dataset.source
         info["fingerprint"] = dataset.fingerprint
+        info["side"] = dataset.patch_size
         for name, split in dataset.splits.items():
             suffixes = [Path(file).suffix.lower() for file in split.files]
             info["splits"][name] = {
