@@ -206,13 +206,17 @@ def test_the_sanity_cascade_takes_the_blocks_of_a_features_and_head_network():
                                             *(f"backbone.features.{i}" for i in range(12, -1, -1))]
 
 
-def test_a_squeezenet_builds_grad_cam_at_its_own_layer_with_its_own_stages(tmp_path, tiny_pcam):
+def test_a_squeezenet_builds_on_a_patch_folder_with_grad_cam_at_its_own_layer_and_its_own_stages(tmp_path):
+    from test_patch_folders import write_folder
+
     path = tmp_path / "model.pt"
     torch.save(_state_dict(), path)
-    code = run_build(tiny_pcam, path, tmp_path / "report", tmp_path / "cache", "--arch", ARCH,
+    folder = write_folder(tmp_path / "patches", per_class=4, splits=("valid",), slides=True, masks=True)
+    code = run_build(folder, path, tmp_path / "report", tmp_path / "cache", "--arch", ARCH,
                      "--preprocessing", "identity")
     assert code == 0
     document = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert document["data"]["source"] == "folder" and document["model"]["architecture"] == ARCH
     assert "grad_cam" in document["provenance"]["config"]["methods"]
     assert document["methods"]["grad_cam"]["settings"]["target_layer"] == "backbone.features.12"
     assert document["methods"]["grad_cam"]["settings"]["feature_map_size"] == "5x5"
@@ -376,31 +380,53 @@ def test_the_sanity_cascade_takes_one_transformer_block_per_stage():
                      "encoder.layers.encoder_layer_0", "conv_proj"]
 
 
-def test_a_timm_vit_trains_and_builds_a_report_with_maps_in_the_patchs_pixels(tmp_path, tiny_pcam):
+def _register_vit16_224() -> str:
+    """A small timm Vision Transformer with 16 px patches at 224 px (14 x 14 tokens, six blocks of 64 channels),
+    registered with timm under a name of this module: ``timm:<name>`` builds it as a team's ViT/16 would be built."""
+    import timm
+    from timm.models import register_model
+    from timm.models.vision_transformer import VisionTransformer
+
+    name = "reportgen_tests_vit16_224"
+    if name not in timm.list_models(name):
+        def build(pretrained=False, **kwargs):
+            return VisionTransformer(img_size=224, patch_size=16, embed_dim=64, depth=6, num_heads=2, mlp_ratio=3,
+                                     num_classes=kwargs.get("num_classes", 1000))
+
+        build.__name__ = name
+        register_model(build)
+    return name
+
+
+def test_a_timm_vit16_at_224_trains_on_a_patch_folder_and_builds_a_report_in_the_patchs_pixels(tmp_path):
     import h5py
     from conftest import FAST_BUILD_ARGS
+    from test_patch_folders import write_folder
 
-    # No checkpoint: the demo recipe trains the ViT (random weights, resized to 160 px inside the model).
-    code = main(["build", "--data-dir", str(tiny_pcam), "--out", str(tmp_path / "report"), "--cache-dir",
-                 str(tmp_path / "cache"), *FAST_BUILD_ARGS, "--arch", "timm:test_vit", "--input-size", "160",
+    arch = f"timm:{_register_vit16_224()}"
+    folder = write_folder(tmp_path / "patches", per_class=6, splits=("train", "valid"), slides=True)
+    # No checkpoint: the demo recipe trains the ViT (random weights); the model resizes each 96 px patch to 224 px.
+    code = main(["build", "--data-dir", str(folder), "--out", str(tmp_path / "report"), "--cache-dir",
+                 str(tmp_path / "cache"), *FAST_BUILD_ARGS, "--arch", arch, "--input-size", "224",
                  "--stability", "grad_cam_layers"])
     assert code == 0
     document = json.loads((tmp_path / "report" / "report.json").read_text())
-    assert document["model"]["architecture"] == "timm:test_vit" and document["model"]["recipe"] == "full"
-    assert document["model"]["training"]["arch"] == "timm:test_vit"
-    assert document["model"]["preprocessing"]["resize_to"] == 160
+    assert document["data"]["source"] == "folder"
+    assert document["model"]["architecture"] == arch and document["model"]["recipe"] == "full"
+    assert document["model"]["training"]["arch"] == arch
+    assert document["model"]["preprocessing"]["resize_to"] == 224
     settings = document["methods"]["grad_cam"]["settings"]
-    assert settings["target_layer"] == "backbone.blocks.5.norm1" and settings["feature_map_size"] == "10x10"
+    assert settings["target_layer"] == "backbone.blocks.5.norm1" and settings["feature_map_size"] == "14x14"
     stages = ["backbone.head", "backbone.blocks.5+backbone.norm", *(f"backbone.blocks.{i}" for i in range(4, -1, -1)),
               "backbone.patch_embed"]
     assert document["sanity"]["methods"]["grad_cam"]["stages"] == stages
-    # The layer table: the first norm of blocks 1, 3 and 5, each read on the 10 x 10 token grid.
+    # The layer table: the first norm of blocks 1, 3 and 5, each read on the 14 x 14 token grid.
     rows = document["stability"]["grad_cam_layers"]["rows"]
     assert [(row["layer"], row["feature_map_size"], row["default"], row["used"]) for row in rows] == [
-        ("backbone.blocks.1.norm1", "10x10", False, False), ("backbone.blocks.3.norm1", "10x10", False, False),
-        ("backbone.blocks.5.norm1", "10x10", True, True)]
+        ("backbone.blocks.1.norm1", "14x14", False, False), ("backbone.blocks.3.norm1", "14x14", False, False),
+        ("backbone.blocks.5.norm1", "14x14", True, True)]
     html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
-    assert "The network resizes each 96x96 patch to 160x160 (bilinear) inside its own module" in html
+    assert "The network resizes each 96x96 patch to 224x224 (bilinear) inside its own module" in html
     with h5py.File(tmp_path / "report" / "attributions.h5") as maps:
         shapes = {name: maps[f"maps/{name}"].shape for name in document["methods"]}
     assert set(shapes.values()) == {(len(document["images"]), 96, 96)}
