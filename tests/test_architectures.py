@@ -255,6 +255,20 @@ def test_training_another_architecture_takes_the_full_recipe_from_random_weights
         TrainSettings(arch="squeezenet1_1", weights="imagenet")
 
 
+def test_the_demo_recipe_trains_a_transformer_slower_and_longer_and_a_cnn_as_the_resnet():
+    from reportgen.model.settings import DEMO_TRAIN_SETTINGS, demo_train_settings
+
+    for cnn in (None, "resnet18", ARCH, "mobilenet_v3_small"):
+        settings = demo_train_settings("full", arch=cnn)
+        assert (settings.lr, settings.epochs) == (DEMO_TRAIN_SETTINGS.lr, DEMO_TRAIN_SETTINGS.epochs) == (1e-3, 1)
+    for transformer in ("timm:test_vit", "vit_b_16"):
+        settings = demo_train_settings("full", arch=transformer)
+        assert (settings.lr, settings.epochs) == (1e-4, 3)
+    assert demo_train_settings("full", arch="timm:test_vit", epochs=5).epochs == 5  # what is stated wins
+    with pytest.raises(ConfigError, match="is not a torchvision classification architecture; did you mean resnet18"):
+        demo_train_settings("full", arch="resnet181")
+
+
 def test_safetensors_files_without_safetensors_say_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "safetensors", None)
     path = tmp_path / "model.safetensors"
