@@ -456,6 +456,25 @@ def test_a_vit_without_its_input_size_is_refused_naming_the_option(tmp_path, tin
                                                                                  "then resizes each patch)")
 
 
+def test_a_vit_built_for_224_takes_a_folder_of_224_pixel_patches_as_they_are(tmp_path):
+    from test_patch_folders import write_folder
+
+    arch = f"timm:{_register_vit16_224()}"
+    path = tmp_path / "vit.pt"
+    torch.save(build_backbone(arch).state_dict(), path)  # a plain state dict: it records no input side
+    folder = write_folder(tmp_path / "patches", per_class=2, splits=("valid",), size=224)
+    code = main(["build", "--data-dir", str(folder), "--checkpoint", str(path), "--arch", arch, "--out",
+                 str(tmp_path / "report"), "--cache-dir", str(tmp_path / "cache"), "--images", "2", "--methods",
+                 "grad_cam", "--steps", "4", "--sanity-images", "0", "--stain-images", "0", "--stability", "none",
+                 "--no-pdf", "-q"])
+    assert code == 0
+    document = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert document["data"]["patch_size"] == 224
+    assert document["model"]["preprocessing"]["input_size"] == 224
+    assert document["model"]["preprocessing"]["resize_to"] is None  # taken as they are: no --input-size needed
+    assert document["methods"]["grad_cam"]["settings"]["feature_map_size"] == "14x14"
+
+
 def test_input_size_must_be_a_sensible_side(tmp_path, capsys):
     assert main(["build", "--input-size", "2", "--out", str(tmp_path / "report"), "-q"]) == 2
     assert "option 'input_size' must be a side in pixels from 8 to 4096, got 2" in _error_line(capsys)

@@ -195,6 +195,7 @@ def load_checkpoint(
     device: str | torch.device = "cpu",
     arch: str | None = None,
     input_size: int | None = None,
+    check_input: bool = True,
 ) -> LoadedModel:
     """Load any supported checkpoint as a :class:`PCamClassifier` in eval mode.
 
@@ -210,6 +211,8 @@ def load_checkpoint(
         default ``None``: the one a reportgen checkpoint records, else resnet18.
     input_size : the side the network takes (``--input-size``): the model resizes each patch to it inside its
         module (:attr:`Preprocessing.resize_to`); default ``None`` keeps what the file records (else no resize).
+    check_input : refuse a network that cannot classify a patch of the recorded side (default True); False
+        leaves the check to :func:`fit_to_patches`, once the patches' side is known.
 
     Returns
     -------
@@ -258,7 +261,7 @@ def load_checkpoint(
     model = PCamClassifier(preprocessing, arch)
     model.backbone.load_state_dict(state_dict)
     model.eval().to(device)
-    if arch != DEFAULT_ARCH or preprocessing.resize_to is not None:
+    if check_input and (arch != DEFAULT_ARCH or preprocessing.resize_to is not None):
         check_input_size(model, arch=arch, size=preprocessing.input_size, resize_to=preprocessing.resize_to)
     sha256 = file_sha256(path)
     if info["format"] == FORMAT:
@@ -279,17 +282,19 @@ def fit_to_patches(loaded: LoadedModel, patch_size: int, *, input_size: int | No
     The backbone takes ``input_size`` (``--input-size``), else the side a reportgen or notebook checkpoint records
     it was trained at, else the patches' own; the model resizes the patches to it inside its module, so every map
     keeps the patch's pixels. The model and ``info["preprocessing"]`` are updated in place; a network that cannot
-    take the result is refused in one line (:func:`check_input_size`).
+    take the result is refused in one line (:func:`check_input_size`), for a checkpoint loaded with
+    ``check_input=False`` also when the side is the one it records.
     """
     current = loaded.model.preprocessing
-    if current.input_size == patch_size:
-        return loaded
-    recorded = loaded.info.get("preprocessing_source") in ("checkpoint", "notebook")
-    fitted = current.for_patches(patch_size, input_size or (current.network_side if recorded else None))
-    loaded.model.preprocessing = fitted
-    loaded.model.normalize.resize_to = fitted.resize_to
-    loaded.info["preprocessing"] = fitted.to_dict()
-    check_input_size(loaded.model, arch=loaded.info["architecture"], size=patch_size, resize_to=fitted.resize_to)
+    if current.input_size != patch_size:
+        recorded = loaded.info.get("preprocessing_source") in ("checkpoint", "notebook")
+        fitted = current.for_patches(patch_size, input_size or (current.network_side if recorded else None))
+        loaded.model.preprocessing = fitted
+        loaded.model.normalize.resize_to = fitted.resize_to
+        loaded.info["preprocessing"] = fitted.to_dict()
+    fitted = loaded.model.preprocessing
+    if loaded.info["architecture"] != DEFAULT_ARCH or fitted.resize_to is not None:
+        check_input_size(loaded.model, arch=loaded.info["architecture"], size=patch_size, resize_to=fitted.resize_to)
     return loaded
 
 

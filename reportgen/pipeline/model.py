@@ -28,8 +28,9 @@ def load_given_checkpoint(config: BuildConfig, *, device: torch.device) -> Loade
         check_methods_fit(config.methods or (), arch, model=structure, config=config)
         return None
     preprocessing = parse_preprocessing(config.preprocessing) if config.preprocessing else None
+    # Whether the network takes the patches is checked once their side is known (fit_to_patches, the data step).
     loaded = load_checkpoint(config.checkpoint, preprocessing=preprocessing, device=device, arch=config.arch,
-                             input_size=config.input_size)
+                             input_size=config.input_size, check_input=False)
     check_methods_fit(config.methods or (), loaded.info["architecture"], model=loaded.model, config=config)
     return loaded
 
