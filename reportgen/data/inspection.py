@@ -98,7 +98,7 @@ def _inspect_folder(data_dir: Path, folders: dict[str, str]) -> dict:
                 "positives": int(split.labels.sum()),
                 "positive_share": float(split.labels.mean()),
                 "classes": {name: int((split.labels == label).sum()) for name, label in CLASS_LABELS.items()},
-                "patch_size": "x".join(map(str, split.read([0]).images.shape[2:0:-1])),
+                "patch_size": f"{split.patch_size}x{split.patch_size}",
                 "formats": {suffix: suffixes.count(suffix) for suffix in sorted(set(suffixes))},
                 "has_masks": split.has_masks,
                 "has_meta": split.slide_ids is not None,

@@ -228,9 +228,9 @@ def _case_sentence(stratum: str, mask_facts: tuple[float, float] | None, target_
                    centre_decides: bool = True) -> str:
     """What happened on the patch, with how much tumour the centre square holds when there is a mask and the
     centre decides the label (``centre_decides``)."""
-    if not centre_decides and stratum == "FP":
-        return "False alarm: the label is normal, yet the model said tumour."
     if not centre_decides:
+        if stratum == "FP":
+            return "False alarm: the label is normal, yet the model said tumour."
         mask_facts = None
     centre_tumour = None if mask_facts is None else mask_facts[0]
     outside = mask_facts is not None and mask_facts[1] > 0

@@ -286,13 +286,11 @@ def fit_to_patches(loaded: LoadedModel, patch_size: int, *, input_size: int | No
     ``check_input=False`` also when the side is the one it records.
     """
     current = loaded.model.preprocessing
-    if current.input_size != patch_size:
-        recorded = loaded.info.get("preprocessing_source") in ("checkpoint", "notebook")
-        fitted = current.for_patches(patch_size, input_size or (current.network_side if recorded else None))
-        loaded.model.preprocessing = fitted
-        loaded.model.normalize.resize_to = fitted.resize_to
-        loaded.info["preprocessing"] = fitted.to_dict()
-    fitted = loaded.model.preprocessing
+    recorded = loaded.info.get("preprocessing_source") in ("checkpoint", "notebook")
+    fitted = current.for_patches(patch_size, input_size or (current.network_side if recorded else None))
+    loaded.model.preprocessing = fitted
+    loaded.model.normalize.resize_to = fitted.resize_to
+    loaded.info["preprocessing"] = fitted.to_dict()
     if loaded.info["architecture"] != DEFAULT_ARCH or fitted.resize_to is not None:
         check_input_size(loaded.model, arch=loaded.info["architecture"], size=patch_size, resize_to=fitted.resize_to)
     return loaded

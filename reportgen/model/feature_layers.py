@@ -48,9 +48,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-#: Side of the zero patch the default CAM layer is found with, for a model that does not say which patches it is
-#: given (the PCam patch size).
-PROBE_SIZE = 96
+from reportgen.data.files import PATCH_SIZE
+
 _FOUND: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _GRIDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -147,9 +146,10 @@ def patch_embedding(model: nn.Module) -> tuple[nn.Module, int] | None:
 
 
 def patch_side(model: nn.Module) -> int:
-    """Side of the patches ``model`` is given: its preprocessing's ``input_size``, else :data:`PROBE_SIZE`."""
+    """Side of the patches ``model`` is given: its preprocessing's ``input_size``, else PCam's (a model that does
+    not say)."""
     preprocessing = getattr(model, "preprocessing", None)
-    return getattr(preprocessing, "input_size", PROBE_SIZE)
+    return getattr(preprocessing, "input_size", PATCH_SIZE)
 
 
 def token_grid(model: nn.Module, *, size: int | None = None) -> TokenGrid | None:

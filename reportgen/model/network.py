@@ -45,9 +45,7 @@ class Preprocessing:
     def taking(self, side: int | None) -> Preprocessing:
         """The same normalisation for a network that takes ``side`` x ``side`` input: it resizes the patch to
         ``side`` inside its module, or not at all when ``side`` is the patch's own (``None`` keeps it as it is)."""
-        if side is None:
-            return self
-        return replace(self, resize_to=None if side == self.input_size else int(side))
+        return self.for_patches(self.input_size, side or self.network_side)
 
     @property
     def network_side(self) -> int:
