@@ -5,7 +5,6 @@ Wilcoxon, zeros dropped, Holm over the family, the direction that of the median
 difference), not with the code under test.
 """
 
-import copy
 import dataclasses
 
 import numpy as np
@@ -112,7 +111,7 @@ def test_informative_patches_need_the_score_to_move_between_the_curve_ends():
 
 @pytest.mark.parametrize("outcome", ["better", "not_distinguishable", "worse", "too_few"])
 def test_every_place_that_states_a_verdict_reads_the_same_outcome(outcome):
-    document = copy.deepcopy(make_document(30))
+    document = make_document(30)
     for record in document["verdicts"]:
         if record["method"] == "grad_cam" and record["against"] == "random":
             record["outcome"] = outcome

@@ -12,6 +12,7 @@ functions, the patch notes by the real note writer.  Used by the gold-file test 
 from __future__ import annotations
 
 import copy
+import functools
 
 import numpy as np
 
@@ -257,7 +258,16 @@ def make_record(n_images: int = 3, *, seed: int = 0) -> BuildRecord:
 
 
 def make_document(n_images: int = 3, *, seed: int = 0) -> dict:
-    """A complete report document with ``n_images`` explained patches and three methods."""
+    """A complete report document with ``n_images`` explained patches and three methods.
+
+    Each call returns a copy of its own, which the caller may change; the document is assembled once per
+    process for each ``(n_images, seed)``.
+    """
+    return copy.deepcopy(_assembled_document(n_images, seed))
+
+
+@functools.cache
+def _assembled_document(n_images: int, seed: int) -> dict:
     return assemble_document(make_record(n_images, seed=seed), generated_at=GENERATED_AT)
 
 
