@@ -32,10 +32,11 @@ def test_a_report_built_in_chunks_equals_the_one_built_at_once(tmp_path, tiny_pc
         for name in ("images", "maps/grad_cam", "maps/lime", "curves/sobel/insertion"):
             np.testing.assert_array_equal(chunked[name][:], whole[name][:])
         explained = chunked["patch_indices"][:].tolist()
-    if reference == "lean_build":
-        # Without the sanity and stain steps, which read their few patches together by design, the explained
-        # patches are read a chunk at a time, each once, in report order: never all four together.
-        assert [read for read in reads if set(read) <= set(explained)] == [explained[:3], explained[3:]]
+    # The per-patch steps read the explained patches a chunk at a time, each once, in report order, never all four
+    # together; then shared_build's sanity and stain steps read the report's first two patches, once, together.
+    per_chunk = [explained[start:stop] for start, stop in chunks.chunk_bounds(len(explained), size)]
+    leading = [explained[:2]] if reference == "shared_build" else []
+    assert [read for read in reads if set(read) <= set(explained)] == per_chunk + leading
 
 
 def _record_reads(monkeypatch) -> list[list[int]]:
