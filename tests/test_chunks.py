@@ -32,6 +32,7 @@ def test_a_report_built_in_chunks_equals_the_one_built_at_once(tmp_path, tiny_pc
         for name in ("images", "maps/grad_cam", "maps/lime", "curves/sobel/insertion"):
             np.testing.assert_array_equal(chunked[name][:], whole[name][:])
         explained = chunked["patch_indices"][:].tolist()
+    assert len(explained) == 4
     # The per-patch steps read the explained patches a chunk at a time, each once, in report order, never all four
     # together; then shared_build's sanity and stain steps read the report's first two patches, once, together.
     per_chunk = [explained[start:stop] for start, stop in chunks.chunk_bounds(len(explained), size)]

@@ -1,6 +1,5 @@
 """Page one's check table: each outcome follows from a decision the document holds, failures first."""
 
-
 import pytest
 from gold.fixture import make_document, make_figures
 
